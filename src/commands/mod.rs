@@ -1,0 +1,94 @@
+//! The commands: each wires the stages of the data path together for one job.
+//!
+//! One file per command, its usage at the top. Every command returns a [`CommandError`],
+//! whose [`CommandError::exit_code`] is the contract schedulers rely on.
+
+pub mod gen;
+pub mod run;
+
+use std::io::IsTerminal;
+
+use crate::diagnostic::Problems;
+use crate::pipeline::params::OverrideError;
+use crate::pipeline::PipelineError;
+use crate::sink::SinkError;
+use crate::source::SourceError;
+use crate::synth::SynthError;
+
+/// Exit code: the pipeline, rules or tests are wrong.
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code: command-line usage.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: data or runtime failure.
+pub const EXIT_RUNTIME: u8 = 3;
+
+/// Why a command failed, grouped by who must act.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CommandError {
+    /// The pipeline file cannot be read or is invalid.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// The pipeline or its rules do not fit together or with the input's schema.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Problems(#[from] Problems),
+    /// A `--set` override is malformed or names no param.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Override(#[from] OverrideError),
+    /// The input could not be read.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Source(#[from] SourceError),
+    /// Output could not be written or committed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sink(#[from] SinkError),
+    /// The run itself failed (too many rejects, a failing row under `on_row_error: fail`).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Run(#[from] run::RunError),
+    /// Synthetic data could not be written.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Synth(#[from] SynthError),
+}
+
+impl CommandError {
+    /// The process exit code for this failure (see the README's exit code table).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Pipeline(_) | CommandError::Problems(_) => EXIT_INVALID,
+            CommandError::Override(_) => EXIT_USAGE,
+            CommandError::Source(_)
+            | CommandError::Sink(_)
+            | CommandError::Run(_)
+            | CommandError::Synth(_) => EXIT_RUNTIME,
+        }
+    }
+
+    /// The problems located in analysts' files, for machine-readable reports.
+    pub fn problems(&self) -> &[crate::diagnostic::FileProblem] {
+        match self {
+            CommandError::Pipeline(PipelineError::Invalid(p)) | CommandError::Problems(p) => &p.0,
+            _ => &[],
+        }
+    }
+}
+
+/// How a command talks to the person or scheduler running it.
+#[derive(Debug, Clone, Copy)]
+pub struct Ui {
+    /// `--quiet`: no progress bar and no summary.
+    pub quiet: bool,
+    /// `--log-format json`: machine-readable lines on stderr, no progress bar.
+    pub json: bool,
+}
+
+impl Ui {
+    /// Whether a progress bar may be drawn: a person is watching stderr.
+    pub fn progress_allowed(&self) -> bool {
+        !self.quiet && !self.json && std::io::stderr().is_terminal()
+    }
+}

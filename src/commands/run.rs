@@ -1,0 +1,434 @@
+//! `tierscore run` — score the input and commit tiered output.
+//!
+//! ```text
+//! tierscore run pipelines/customer_value.yaml
+//! tierscore run pipelines/customer_value.yaml --set as_of=2026-12-01 --output /tmp/cv
+//! tierscore run pipelines/customer_value.yaml --limit 1000 --threads 1
+//! ```
+//!
+//! Steps: load and validate the pipeline; read the input's footers; build the plan (compile
+//! rules, resolve names, fix the projection); stream the input batch by batch through the
+//! scorer into a staging directory; check that every row is accounted for; write the manifest
+//! and `_SUCCESS`; swap the staging directory into place. Any failure leaves the previous
+//! output as it was.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use arrow::array::Array;
+use chrono::{SecondsFormat, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{CommandError, Ui};
+use crate::pipeline::{params, OnRowError, PartitionBy, Pipeline};
+use crate::plan::{sha256_hex, Plan};
+use crate::sink::manifest::{
+    FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts, Summary,
+    TierSummary, SCHEMA_VERSION,
+};
+use crate::sink::writer::{properties, REJECTS_FILE};
+use crate::sink::{staging, OutputWriter, RejectWriter, Staging};
+use crate::source::Source;
+
+/// Rows decoded and scored at a time.
+const BATCH_ROWS: usize = 8192;
+
+/// Arguments of `tierscore run`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  tierscore run pipelines/customer_value.yaml
+  tierscore run pipelines/customer_value.yaml --set as_of=2026-12-01 --output /tmp/cv
+  tierscore run pipelines/customer_value.yaml --limit 1000 --threads 1")]
+pub struct RunArgs {
+    /// The pipeline YAML file.
+    pub pipeline: PathBuf,
+    /// Override a param: --set KEY=VALUE (numbers stay numbers); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Write to this directory instead of the pipeline's output.path.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Score only the first N input rows (a quick look).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Worker threads (default: all cores). The output is the same for any value.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+/// Why a run failed after it started reading rows. Nothing is committed in any of these cases.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RunError {
+    /// More rows were rejected than `errors.max_reject_fraction` allows.
+    #[error(
+        "{rejected} of {rows} input rows rejected{so_far}, more than errors.max_reject_fraction {fraction} allows ({allowed}); nothing was committed"
+    )]
+    #[diagnostic(code(run::too_many_rejects))]
+    TooManyRejects {
+        rejected: u64,
+        rows: u64,
+        so_far: &'static str,
+        fraction: f64,
+        allowed: u64,
+        #[help]
+        help: String,
+    },
+    /// A row failed under `errors.on_row_error: fail`.
+    #[error("{source_file} row {row}: factor `{step}` failed: {message}; nothing was committed")]
+    #[diagnostic(
+        code(run::row_failed),
+        help("errors.on_row_error is `fail`; fix the rule or the data, or set it to `reject`")
+    )]
+    RowFailed {
+        source_file: String,
+        row: u64,
+        step: String,
+        message: String,
+    },
+    /// Rows in did not equal rows scored plus rows rejected: a bug, never committed.
+    #[error("rows in ({input}) != rows scored ({scored}) + rows rejected ({rejected}); nothing was committed")]
+    #[diagnostic(
+        code(run::rows_lost),
+        help("this is a tierscore bug; please report it with the pipeline and the manifest of the last good run")
+    )]
+    RowsLost {
+        input: u64,
+        scored: u64,
+        rejected: u64,
+    },
+}
+
+/// What the run counted while streaming.
+struct Tally {
+    rows: RowCounts,
+    score: Summary,
+    tiers: Vec<(u64, Summary)>,
+    factors: Vec<Summary>,
+    first_rejects: Vec<String>,
+}
+
+/// Runs the pipeline and commits its output.
+pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
+    let clock = Instant::now();
+    let started_at = Utc::now();
+    let mut pipeline = Pipeline::load(&args.pipeline)?;
+    params::apply_overrides(&mut pipeline.params, &args.set)?;
+    let target = args
+        .output
+        .clone()
+        .unwrap_or_else(|| pipeline.output.path.clone());
+    staging::ensure_replaceable(&target)?;
+    let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
+    let plan = Plan::build(&pipeline, &source)?;
+    let plan_seconds = clock.elapsed().as_secs_f64();
+
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| crate::sink::SinkError::Io {
+            action: "start worker threads for",
+            path: target.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let rows_expected = args
+        .limit
+        .map_or(source.total_rows(), |l| l.min(source.total_rows()));
+    let allowed = (pipeline.errors.max_reject_fraction * rows_expected as f64).floor() as u64;
+
+    let run_id = new_run_id(&started_at);
+    let staging = Staging::prepare(&target, &run_id)?;
+    let props = properties(vec![
+        ("tierscore.run_id".into(), run_id.clone()),
+        ("tierscore.pipeline".into(), pipeline.name.clone()),
+        ("tierscore.version".into(), env!("CARGO_PKG_VERSION").into()),
+        ("tierscore.rules_sha256".into(), plan.rules_sha256.clone()),
+    ]);
+    let tier_names: Vec<String> = plan
+        .scorer
+        .tiers
+        .levels()
+        .iter()
+        .map(|l| l.name.clone())
+        .collect();
+    let mut output = OutputWriter::new(
+        staging.dir(),
+        pipeline.output.partition_by,
+        tier_names.clone(),
+        plan.layout.schema().clone(),
+        props.clone(),
+    );
+    let mut rejects = RejectWriter::create(staging.dir(), &plan.id_field, &props)?;
+    let progress = progress_bar(ui, rows_expected);
+    let mut tally = Tally {
+        rows: RowCounts {
+            input: 0,
+            scored: 0,
+            rejected: 0,
+        },
+        score: Summary::default(),
+        tiers: vec![(0, Summary::default()); tier_names.len()],
+        factors: vec![Summary::default(); pipeline.factors.len()],
+        first_rejects: Vec::new(),
+    };
+
+    let scoring = Instant::now();
+    pool.install(|| -> Result<(), CommandError> {
+        for batch in source.batches(&plan.read_columns, BATCH_ROWS, args.limit) {
+            let batch = batch?;
+            let file = source.files()[batch.file].path.display().to_string();
+            let scored = plan.scorer.score(&batch.batch);
+            if let (OnRowError::Fail, Some(first)) =
+                (pipeline.errors.on_row_error, scored.rejects.first())
+            {
+                return Err(RunError::RowFailed {
+                    source_file: file,
+                    row: batch.first_row + first.row as u64,
+                    step: first.step.clone(),
+                    message: first.message.clone(),
+                }
+                .into());
+            }
+            let ids = batch
+                .batch
+                .column_by_name(&pipeline.input.id)
+                .expect("the plan reads the id column");
+            rejects.write(&scored.rejects, ids, &file, batch.first_row)?;
+            for reject in scored
+                .rejects
+                .iter()
+                .take(3 - tally.first_rejects.len().min(3))
+            {
+                tally.first_rejects.push(format!(
+                    "{file} row {} (factor {}): {}",
+                    batch.first_row + reject.row as u64,
+                    reject.step,
+                    reject.message
+                ));
+            }
+            let (rows, tiers) = plan
+                .layout
+                .build(&batch.batch, &scored)
+                .map_err(crate::sink::SinkError::from)?;
+            output.write(&rows, &tiers)?;
+
+            for row in 0..batch.batch.num_rows() {
+                let Some(tier) = scored.tier[row] else {
+                    continue;
+                };
+                let score = scored.score.value(row);
+                tally.score.add(score);
+                tally.tiers[tier].0 += 1;
+                tally.tiers[tier].1.add(score);
+                for (summary, column) in tally.factors.iter_mut().zip(&scored.factors) {
+                    let values = column
+                        .as_any()
+                        .downcast_ref::<arrow::array::Float64Array>()
+                        .expect("factor columns are Float64");
+                    summary.add(values.value(row));
+                }
+            }
+            tally.rows.input += batch.batch.num_rows() as u64;
+            tally.rows.scored += scored.scored_rows() as u64;
+            tally.rows.rejected += scored.rejects.len() as u64;
+            progress.inc(batch.batch.num_rows() as u64);
+            if tally.rows.rejected > allowed {
+                return Err(too_many_rejects(&tally, rows_expected, &pipeline, allowed));
+            }
+        }
+        Ok(())
+    })?;
+    progress.finish_and_clear();
+
+    let files = output.finish()?;
+    let rejected_written = rejects.finish()?;
+    let written: u64 = files.iter().map(|f| f.rows).sum();
+    let counts = tally.rows;
+    if counts.input != counts.scored + counts.rejected
+        || written != counts.scored
+        || rejected_written != counts.rejected
+        || counts.input != rows_expected
+    {
+        return Err(RunError::RowsLost {
+            input: counts.input.max(rows_expected),
+            scored: written,
+            rejected: rejected_written,
+        }
+        .into());
+    }
+    if counts.rejected as f64 > pipeline.errors.max_reject_fraction * counts.input as f64 {
+        return Err(too_many_rejects(&tally, rows_expected, &pipeline, allowed));
+    }
+    let score_seconds = scoring.elapsed().as_secs_f64();
+
+    let committing = Instant::now();
+    let levels = plan.scorer.tiers.levels();
+    let mut manifest = Manifest {
+        schema_version: SCHEMA_VERSION,
+        tool: "tierscore",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        run_id: run_id.clone(),
+        started_at: started_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        finished_at: String::new(),
+        pipeline: PipelineInfo {
+            path: pipeline.path.display().to_string(),
+            name: pipeline.name.clone(),
+            sha256: sha256_hex(pipeline.source.text().as_bytes()),
+        },
+        scripts: plan.scripts.clone(),
+        rules_sha256: plan.rules_sha256.clone(),
+        params: serde_json::to_value(&pipeline.params).unwrap_or_default(),
+        inputs: source
+            .files()
+            .iter()
+            .map(|f| InputInfo {
+                path: f.path.display().to_string(),
+                bytes: f.bytes,
+                rows: f.rows,
+            })
+            .collect(),
+        limit: args.limit,
+        threads,
+        rows: counts,
+        score: tally.score.clone(),
+        tiers: levels
+            .iter()
+            .zip(&tally.tiers)
+            .map(|(level, (count, score))| TierSummary {
+                level: level.clone(),
+                count: *count,
+                score: score.clone(),
+            })
+            .collect(),
+        factors: pipeline
+            .factors
+            .iter()
+            .zip(&tally.factors)
+            .map(|(factor, values)| FactorSummary {
+                name: factor.name.clone(),
+                weight: factor.weight,
+                values: values.clone(),
+            })
+            .collect(),
+        output: OutputInfo {
+            partition_by: match pipeline.output.partition_by {
+                PartitionBy::Tier => "tier",
+                PartitionBy::None => "none",
+            },
+            columns: plan
+                .layout
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+            files,
+            rejects_file: REJECTS_FILE,
+        },
+        phases_seconds: Phases {
+            plan: plan_seconds,
+            score_and_write: score_seconds,
+            commit: 0.0,
+        },
+    };
+    manifest.phases_seconds.commit = committing.elapsed().as_secs_f64();
+    manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    manifest.write(staging.dir())?;
+    let success = staging.dir().join("_SUCCESS");
+    std::fs::write(&success, b"").map_err(|source| crate::sink::SinkError::Io {
+        action: "write",
+        path: success.clone(),
+        source,
+    })?;
+    staging.commit()?;
+
+    report(ui, &manifest, &target, clock.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn too_many_rejects(tally: &Tally, rows: u64, pipeline: &Pipeline, allowed: u64) -> CommandError {
+    let so_far = if tally.rows.input < rows {
+        " so far"
+    } else {
+        ""
+    };
+    let mut help = String::from("first rejected rows:");
+    for line in &tally.first_rejects {
+        help.push_str("\n  ");
+        help.push_str(line);
+    }
+    help.push_str("\nfix the rule or the data, or raise errors.max_reject_fraction");
+    RunError::TooManyRejects {
+        rejected: tally.rows.rejected,
+        rows,
+        so_far,
+        fraction: pipeline.errors.max_reject_fraction,
+        allowed,
+        help,
+    }
+    .into()
+}
+
+/// A run id that sorts by time and differs between runs started in the same second.
+fn new_run_id(started_at: &chrono::DateTime<Utc>) -> String {
+    let nonce = sha256_hex(
+        format!(
+            "{}-{}-{:?}",
+            started_at.timestamp_nanos_opt().unwrap_or_default(),
+            std::process::id(),
+            std::thread::current().id()
+        )
+        .as_bytes(),
+    );
+    format!("{}-{}", started_at.format("%Y%m%dT%H%M%SZ"), &nonce[..8])
+}
+
+fn progress_bar(ui: Ui, rows: u64) -> ProgressBar {
+    if !ui.progress_allowed() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(rows);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {human_pos}/{human_len} rows ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// The closing summary: stdout for people, one JSON log line for schedulers.
+fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
+    let rows = manifest.rows;
+    tracing::info!(
+        run_id = %manifest.run_id,
+        pipeline = %manifest.pipeline.name,
+        rows_in = rows.input,
+        scored = rows.scored,
+        rejected = rows.rejected,
+        tiers = %serde_json::to_string(&manifest.tiers.iter().map(|t| (&t.level.name, t.count)).collect::<Vec<_>>()).unwrap_or_default(),
+        output = %target.display(),
+        seconds,
+        "run committed"
+    );
+    if ui.quiet || ui.json {
+        return;
+    }
+    println!(
+        "{}: {} rows in, {} scored, {} rejected in {seconds:.2}s",
+        manifest.pipeline.name, rows.input, rows.scored, rows.rejected
+    );
+    for tier in &manifest.tiers {
+        let share = if rows.scored == 0 {
+            0.0
+        } else {
+            100.0 * tier.count as f64 / rows.scored as f64
+        };
+        println!("  {:<16} {:>10}  {share:5.1}%", tier.level.name, tier.count);
+    }
+    println!("output: {}", target.display());
+}

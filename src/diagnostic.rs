@@ -1,0 +1,306 @@
+//! A problem at a place in an analyst's file (pipeline YAML or rule script).
+//!
+//! Every stage that finds something wrong with what an analyst wrote reports it as a
+//! [`FileProblem`]: a code, a message, the file and a span, and a help line saying what to do.
+//! It renders for people through miette (with the offending line underlined) and as JSON for
+//! editors, CI and schedulers.
+
+use std::fmt;
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceCode, SourceSpan};
+use serde::Serialize;
+
+/// The text of one file, shared by every problem that points into it.
+#[derive(Debug, Clone)]
+pub struct SourceFile(Arc<SourceInner>);
+
+#[derive(Debug)]
+struct SourceInner {
+    name: String,
+    named: NamedSource<Arc<str>>,
+    text: Arc<str>,
+}
+
+impl SourceFile {
+    /// A file as shown to users: `name` is the path as the user gave or would recognise it.
+    pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
+        let name = name.into();
+        let text: Arc<str> = text.into();
+        let named = NamedSource::new(name.clone(), text.clone());
+        Self(Arc::new(SourceInner { name, named, text }))
+    }
+
+    /// The name shown in messages.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The file's text.
+    pub fn text(&self) -> &str {
+        &self.0.text
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let text = self.text();
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (line, before[line_start..].chars().count() + 1)
+    }
+
+    /// The byte offset of a 1-based line and column (in characters), clamped to the text.
+    pub fn offset_of(&self, line: usize, column: usize) -> usize {
+        let text = self.text();
+        let line_start: usize = text
+            .split_inclusive('\n')
+            .take(line.saturating_sub(1))
+            .map(str::len)
+            .sum();
+        let rest = &text[line_start.min(text.len())..];
+        let in_line = rest
+            .char_indices()
+            .take_while(|(_, c)| *c != '\n')
+            .nth(column.saturating_sub(1))
+            .map_or_else(|| rest.find('\n').unwrap_or(rest.len()), |(i, _)| i);
+        line_start + in_line
+    }
+}
+
+fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// One problem in an analyst's file, with where it is and what to do about it.
+#[derive(Debug, Clone)]
+pub struct FileProblem {
+    /// Stable machine-readable code, e.g. `pipeline::unknown_key`.
+    pub code: &'static str,
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// The file it is in.
+    pub file: SourceFile,
+    /// Where in the file, when known.
+    pub span: Option<SourceSpan>,
+    /// Short text under the underlined span.
+    pub label: &'static str,
+    /// What to do about it.
+    pub help: Option<String>,
+    /// Errors fail the command; warnings are reported and the command goes on.
+    pub severity: Severity,
+}
+
+impl FileProblem {
+    /// An error at `span` in `file`.
+    pub fn error(
+        code: &'static str,
+        file: &SourceFile,
+        span: Option<SourceSpan>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            file: file.clone(),
+            span,
+            label: "here",
+            help: None,
+            severity: Severity::Error,
+        }
+    }
+
+    /// The same problem with a help line.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// The same problem as a warning.
+    pub fn as_warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    /// `file:line:col` (or just `file` when the position is unknown).
+    pub fn location(&self) -> String {
+        match self.span {
+            Some(span) => {
+                let (line, col) = self.file.line_col(span.offset());
+                format!("{}:{line}:{col}", self.file.name())
+            }
+            None => self.file.name().to_string(),
+        }
+    }
+
+    /// The machine-readable form used by `--format json` and `--log-format json`.
+    pub fn to_json(&self) -> ProblemJson {
+        let position = self.span.map(|span| self.file.line_col(span.offset()));
+        ProblemJson {
+            code: self.code,
+            severity: match self.severity {
+                Severity::Warning => "warning",
+                Severity::Advice => "advice",
+                Severity::Error => "error",
+            },
+            message: self.message.clone(),
+            file: self.file.name().to_string(),
+            line: position.map(|(line, _)| line),
+            column: position.map(|(_, col)| col),
+            help: self.help.clone(),
+        }
+    }
+}
+
+/// JSON shape of a [`FileProblem`].
+#[derive(Debug, Serialize)]
+pub struct ProblemJson {
+    pub code: &'static str,
+    pub severity: &'static str,
+    pub message: String,
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub help: Option<String>,
+}
+
+impl fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FileProblem {}
+
+impl Diagnostic for FileProblem {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.span.map(|_| &self.file.0.named as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.span.map(|span| {
+            Box::new(std::iter::once(LabeledSpan::new_with_span(
+                Some(self.label.to_string()),
+                span,
+            ))) as Box<dyn Iterator<Item = LabeledSpan>>
+        })
+    }
+}
+
+/// Several problems reported together, so an analyst fixes them all in one go.
+#[derive(Debug, Clone, Default)]
+pub struct Problems(pub Vec<FileProblem>);
+
+impl Problems {
+    /// Whether any problem is an error (warnings alone do not fail a command).
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|p| p.severity == Severity::Error)
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errors = self
+            .0
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
+        match (errors, self.0.first()) {
+            (1, Some(only)) if self.0.len() == 1 => write!(f, "{only}"),
+            _ => write!(f, "{errors} problem(s) found"),
+        }
+    }
+}
+
+impl std::error::Error for Problems {}
+
+impl Diagnostic for Problems {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        match self.0.as_slice() {
+            [only] => only.code(),
+            _ => None,
+        }
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        match self.0.as_slice() {
+            [only] => only.help(),
+            _ => None,
+        }
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        match self.0.as_slice() {
+            [only] => only.source_code(),
+            _ => None,
+        }
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        match self.0.as_slice() {
+            [only] => only.labels(),
+            _ => None,
+        }
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.0.len() < 2 {
+            return None;
+        }
+        Some(Box::new(self.0.iter().map(|p| p as &dyn Diagnostic)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_count_characters() {
+        let file = SourceFile::new("a.yaml", "ab\n年收入: x\n");
+        assert_eq!(file.line_col(0), (1, 1));
+        assert_eq!(file.line_col(3), (2, 1));
+        let colon = "ab\n年收入".len();
+        assert_eq!(file.line_col(colon), (2, 4));
+        assert_eq!(file.offset_of(2, 4), colon);
+        assert_eq!(file.offset_of(9, 9), file.text().len());
+    }
+
+    #[test]
+    fn location_and_json_name_the_position() {
+        let file = SourceFile::new("p.yaml", "version: 1\nfacters: []\n");
+        let problem = FileProblem::error(
+            "pipeline::unknown_key",
+            &file,
+            Some((11, 7).into()),
+            "unknown key",
+        )
+        .with_help("did you mean `factors`?");
+        assert_eq!(problem.location(), "p.yaml:2:1");
+        let json = serde_json::to_value(problem.to_json()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"code": "pipeline::unknown_key", "severity": "error",
+                "message": "unknown key", "file": "p.yaml", "line": 2, "column": 1,
+                "help": "did you mean `factors`?"})
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! How tierscore talks on stderr: log lines (text or JSON) and error reports.
+//!
+//! People get miette reports with the offending line underlined; schedulers (`--log-format
+//! json`) get one JSON object per line, errors included, with the exit code.
+
+use std::io::IsTerminal;
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+use tracing_subscriber::EnvFilter;
+
+use crate::commands::{CommandError, Ui};
+
+/// Starts logging to stderr: `info` and up (`warn` with `--quiet`), or as `RUST_LOG` says.
+pub fn init(ui: Ui) {
+    let default = if ui.quiet { "warn" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if ui.json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    } else {
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .without_time()
+            .compact()
+            .init();
+    }
+}
+
+/// Prints a failed command's error for the person or scheduler running it.
+pub fn report_error(err: &CommandError, ui: Ui) {
+    if ui.json {
+        let problems: Vec<_> = err.problems().iter().map(|p| p.to_json()).collect();
+        let line = serde_json::json!({
+            "level": "ERROR",
+            "code": err.code().map(|c| c.to_string()),
+            "message": err.to_string(),
+            "help": err.help().map(|h| h.to_string()),
+            "problems": problems,
+            "exit_code": err.exit_code(),
+        });
+        eprintln!("{line}");
+    } else {
+        eprint!("{}", render(err));
+    }
+}
+
+/// A diagnostic rendered as text: colours and Unicode on a terminal, plain ASCII otherwise.
+pub fn render(diagnostic: &dyn Diagnostic) -> String {
+    let theme = if std::io::stderr().is_terminal() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    if handler.render_report(&mut out, diagnostic).is_err() {
+        out = format!("error: {diagnostic}\n");
+    }
+    out
+}

@@ -1,0 +1,65 @@
+//! The `tierscore` binary: parses the command line and hands over to [`tierscore::commands`].
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tierscore::commands::{self, gen::GenArgs, run::RunArgs, Ui};
+
+/// Rule-driven batch scoring of customer value: rhai rules over Parquet, tiered Parquet out.
+#[derive(Debug, Parser)]
+#[command(
+    name = "tierscore",
+    version,
+    about,
+    after_help = "Examples:
+  tierscore gen --rows 2000 --seed 42 --out testdata/customers.parquet
+  tierscore run pipelines/customer_value.yaml
+  tierscore run pipelines/customer_value.yaml --set as_of=2026-12-01 --limit 1000
+
+Exit codes: 0 success; 1 the pipeline, rules or tests are wrong; 2 command-line usage;
+3 data or runtime failure (unreadable input, too many rejects, output not committed)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// No progress bar and no summary; only warnings and errors.
+    #[arg(long, global = true)]
+    quiet: bool,
+    /// Log format on stderr: `json` gives one JSON object per line, for schedulers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Score the input and commit tiered output.
+    Run(RunArgs),
+    /// Write deterministic synthetic customer data.
+    Gen(GenArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ui = Ui {
+        quiet: cli.quiet,
+        json: cli.log_format == LogFormat::Json,
+    };
+    tierscore::logging::init(ui);
+    let result = match &cli.command {
+        Command::Run(args) => commands::run::execute(args, ui),
+        Command::Gen(args) => commands::gen::execute(args, ui),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tierscore::logging::report_error(&err, ui);
+            ExitCode::from(err.exit_code())
+        }
+    }
+}

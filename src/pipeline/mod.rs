@@ -1,0 +1,607 @@
+//! Stage 1 of the data path: a pipeline YAML file, read and validated into a [`Pipeline`].
+//!
+//! Everything that can be checked without the data is checked here, and every problem is
+//! reported at once with its position in the file. Paths in the file are relative to it.
+
+mod locate;
+pub mod params;
+pub mod spec;
+
+use std::path::{Path, PathBuf};
+
+use miette::SourceSpan;
+
+use crate::diagnostic::{FileProblem, Problems, SourceFile};
+use crate::suggest;
+pub use locate::KeyIndex;
+pub use params::Params;
+pub use spec::{OnRowError, PartitionBy};
+
+/// Names a factor cannot take because the output already uses them.
+const RESERVED_NAMES: [&str; 4] = ["score", "tier", "reasons", "params"];
+
+/// A validated pipeline with every path resolved against the YAML file's folder.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// The YAML file as the user named it.
+    pub path: PathBuf,
+    /// Its text, for diagnostics and the manifest's hash.
+    pub source: SourceFile,
+    pub name: String,
+    pub description: Option<String>,
+    pub input: Input,
+    pub params: Params,
+    pub factors: Vec<Factor>,
+    pub score: Combine,
+    pub tiers: Tiers,
+    pub output: Output,
+    pub errors: ErrorPolicy,
+    pub limits: Limits,
+    keys: KeyIndex,
+}
+
+/// Where customers come from.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// A file, a directory (every `*.parquet` below it) or a glob, resolved against the YAML.
+    pub path: PathBuf,
+    /// The customer id column (as named after `rename`).
+    pub id: String,
+    /// Column renames, file name -> name scripts and output use.
+    pub rename: Vec<(String, String)>,
+}
+
+/// Where a rule's code comes from.
+#[derive(Debug, Clone)]
+pub enum RuleSource {
+    /// A `.rhai` file, resolved against the YAML file.
+    Script(PathBuf),
+    /// An `expr:` written inline in the YAML; `key` is its key path, e.g. `factors[1].expr`.
+    Inline { code: String, key: String },
+}
+
+/// One value factor.
+#[derive(Debug, Clone)]
+pub struct Factor {
+    pub name: String,
+    pub rule: RuleSource,
+    /// Its weight in a weighted sum (required there; optional with a combine script).
+    pub weight: Option<f64>,
+    pub description: Option<String>,
+}
+
+/// How factors combine into a score.
+#[derive(Debug, Clone)]
+pub enum Combine {
+    /// Σ weight × factor.
+    WeightedSum,
+    /// A script that sees every factor and returns the score.
+    Script(RuleSource),
+}
+
+/// Tier levels by score thresholds: the first level whose `min` the score reaches wins.
+#[derive(Debug, Clone)]
+pub struct Tiers {
+    pub levels: Vec<TierLevel>,
+}
+
+/// One tier level; `min` is `None` only on the last, catch-all level.
+#[derive(Debug, Clone)]
+pub struct TierLevel {
+    pub name: String,
+    pub min: Option<f64>,
+}
+
+/// Where and how output is written.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub path: PathBuf,
+    pub partition_by: PartitionBy,
+    /// Input columns passed through to the output (the id always is).
+    pub columns: Vec<String>,
+    /// Whether to write the `reasons` column.
+    pub reasons: bool,
+}
+
+/// What failing rows do to the run.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorPolicy {
+    pub on_row_error: OnRowError,
+    /// The largest share of input rows that may be rejected before the run fails.
+    pub max_reject_fraction: f64,
+}
+
+/// Sandbox bounds for one script evaluating one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_operations: u64,
+    pub max_call_depth: usize,
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_operations: 1_000_000,
+            max_call_depth: 32,
+            max_string_size: 100_000,
+            max_array_size: 100_000,
+            max_map_size: 10_000,
+        }
+    }
+}
+
+/// Why a pipeline could not be loaded.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PipelineError {
+    /// The file could not be read at all.
+    #[error("cannot read pipeline file {}: {source}", path.display())]
+    #[diagnostic(
+        code(pipeline::unreadable),
+        help("check the path; a pipeline is a YAML file such as pipelines/customer_value.yaml")
+    )]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file was read and has problems, all listed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(#[from] Problems),
+}
+
+impl Pipeline {
+    /// Reads and validates a pipeline file.
+    pub fn load(path: &Path) -> Result<Self, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, text)
+    }
+
+    /// Validates pipeline text as if read from `path` (which anchors relative paths).
+    pub fn parse(path: &Path, text: String) -> Result<Self, PipelineError> {
+        let source = SourceFile::new(path.display().to_string(), text);
+        let spec: spec::PipelineSpec = serde_yaml::from_str(source.text())
+            .map_err(|err| Problems(vec![yaml_problem(&source, &err)]))?;
+        let keys = KeyIndex::build(source.text());
+        Self::from_spec(path, source, keys, spec)
+    }
+
+    /// A problem located at a key path of this file, e.g. `tiers.levels[2].min`.
+    pub fn problem_at(&self, code: &'static str, key: &str, message: String) -> FileProblem {
+        FileProblem::error(code, &self.source, self.keys.span(key), message)
+    }
+
+    /// The span of a key path, for problems built elsewhere.
+    pub fn span_of(&self, key: &str) -> Option<SourceSpan> {
+        self.keys.span(key)
+    }
+
+    /// The folder relative paths in the file are resolved against.
+    pub fn dir(&self) -> &Path {
+        base_dir(&self.path)
+    }
+
+    fn from_spec(
+        path: &Path,
+        source: SourceFile,
+        keys: KeyIndex,
+        spec: spec::PipelineSpec,
+    ) -> Result<Self, PipelineError> {
+        let mut check = Checker {
+            source: &source,
+            keys: &keys,
+            problems: Vec::new(),
+        };
+        let dir = base_dir(path);
+
+        if spec.version != 1 {
+            check.error(
+                "pipeline::version",
+                "version",
+                format!("unsupported pipeline version {}", spec.version),
+                "this tierscore reads `version: 1`",
+            );
+        }
+        if spec.name.trim().is_empty() {
+            check.error(
+                "pipeline::name",
+                "name",
+                "the pipeline name is empty".into(),
+                "give it a name such as `customer_value`; it is recorded in the output",
+            );
+        }
+
+        let score = match (spec.score.combine, &spec.score.script) {
+            (Some(_), Some(_)) => {
+                check.error(
+                    "pipeline::score",
+                    "score",
+                    "`score` has both `combine` and `script`".into(),
+                    "keep one: `combine: weighted_sum` or `script: ../rules/score.rhai`",
+                );
+                Combine::WeightedSum
+            }
+            (_, Some(script)) => Combine::Script(RuleSource::Script(dir.join(script))),
+            (_, None) => Combine::WeightedSum,
+        };
+
+        let factors = check.factors(&spec.factors, dir, matches!(score, Combine::WeightedSum));
+        let tiers = check.tiers(&spec.tiers);
+        let output = check.output(&spec.output, dir, &factors);
+
+        let max_reject_fraction = spec.errors.max_reject_fraction.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&max_reject_fraction) {
+            check.error(
+                "pipeline::reject_fraction",
+                "errors.max_reject_fraction",
+                format!("max_reject_fraction is {max_reject_fraction}, outside 0..1"),
+                "write a share of the input rows, e.g. 0.001 for one row in a thousand",
+            );
+        }
+        let limits = check.limits(&spec.limits);
+
+        if check.problems.is_empty() {
+            Ok(Self {
+                path: path.to_path_buf(),
+                name: spec.name,
+                description: spec.description,
+                input: Input {
+                    path: dir.join(&spec.input.path),
+                    id: spec.input.id,
+                    rename: spec.input.rename.into_iter().collect(),
+                },
+                params: spec.params,
+                factors,
+                score,
+                tiers,
+                output,
+                errors: ErrorPolicy {
+                    on_row_error: spec.errors.on_row_error.unwrap_or(OnRowError::Reject),
+                    max_reject_fraction,
+                },
+                limits,
+                source,
+                keys,
+            })
+        } else {
+            Err(Problems(check.problems).into())
+        }
+    }
+}
+
+fn base_dir(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
+}
+
+/// Collects validation problems with their positions.
+struct Checker<'a> {
+    source: &'a SourceFile,
+    keys: &'a KeyIndex,
+    problems: Vec<FileProblem>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, code: &'static str, key: &str, message: String, help: &str) {
+        self.problems.push(
+            FileProblem::error(code, self.source, self.keys.span(key), message).with_help(help),
+        );
+    }
+
+    fn factors(
+        &mut self,
+        specs: &[spec::FactorSpec],
+        dir: &Path,
+        weights_required: bool,
+    ) -> Vec<Factor> {
+        if specs.is_empty() {
+            self.error(
+                "pipeline::no_factors",
+                "factors",
+                "the pipeline has no factors".into(),
+                "add at least one: `- { name: economic, script: ../rules/economic.rhai, weight: 0.4 }`",
+            );
+        }
+        let mut factors: Vec<Factor> = Vec::with_capacity(specs.len());
+        for (i, spec) in specs.iter().enumerate() {
+            let key = format!("factors[{i}]");
+            if !is_identifier(&spec.name) {
+                self.error(
+                    "pipeline::factor_name",
+                    &format!("{key}.name"),
+                    format!("factor name `{}` is not a valid name", spec.name),
+                    "use letters, digits and `_`, not starting with a digit, so later scripts can read it by name",
+                );
+            } else if RESERVED_NAMES.contains(&spec.name.as_str()) {
+                self.error(
+                    "pipeline::factor_name",
+                    &format!("{key}.name"),
+                    format!("factor name `{}` is reserved", spec.name),
+                    "the output already has columns `score`, `tier` and `reasons`; pick another name",
+                );
+            } else if factors.iter().any(|f| f.name == spec.name) {
+                self.error(
+                    "pipeline::duplicate_factor",
+                    &format!("{key}.name"),
+                    format!("factor `{}` is defined twice", spec.name),
+                    "factor names become output columns and must be unique",
+                );
+            }
+            let rule = match (&spec.script, &spec.expr) {
+                (Some(script), None) => RuleSource::Script(dir.join(script)),
+                (None, Some(code)) => RuleSource::Inline {
+                    code: code.clone(),
+                    key: format!("{key}.expr"),
+                },
+                (Some(_), Some(_)) => {
+                    self.error(
+                        "pipeline::factor_rule",
+                        &key,
+                        format!("factor `{}` has both `script` and `expr`", spec.name),
+                        "keep one of them",
+                    );
+                    continue;
+                }
+                (None, None) => {
+                    self.error(
+                        "pipeline::factor_rule",
+                        &key,
+                        format!("factor `{}` has neither `script` nor `expr`", spec.name),
+                        "add `script: ../rules/NAME.rhai` or an inline `expr: \"...\"`",
+                    );
+                    continue;
+                }
+            };
+            match spec.weight {
+                None if weights_required => self.error(
+                    "pipeline::weight",
+                    &key,
+                    format!("factor `{}` has no weight", spec.name),
+                    "a weighted_sum score needs `weight:` on every factor",
+                ),
+                Some(w) if !w.is_finite() => self.error(
+                    "pipeline::weight",
+                    &format!("{key}.weight"),
+                    format!("factor `{}` has weight {w}", spec.name),
+                    "a weight is a finite number",
+                ),
+                _ => {}
+            }
+            factors.push(Factor {
+                name: spec.name.clone(),
+                rule,
+                weight: spec.weight,
+                description: spec.description.clone(),
+            });
+        }
+        factors
+    }
+
+    fn tiers(&mut self, spec: &spec::TiersSpec) -> Tiers {
+        let levels = &spec.levels;
+        if levels.is_empty() {
+            self.error(
+                "pipeline::tiers",
+                "tiers.levels",
+                "`tiers.levels` is empty".into(),
+                "list levels from the highest down, ending with a catch-all such as `{ name: general }`",
+            );
+        }
+        for (i, level) in levels.iter().enumerate() {
+            let key = format!("tiers.levels[{i}]");
+            if !is_path_safe(&level.name) {
+                self.error(
+                    "pipeline::tier_name",
+                    &format!("{key}.name"),
+                    format!("tier name `{}` cannot name an output folder", level.name),
+                    "use letters, digits, `_` and `-` only (it becomes `tier=NAME/`)",
+                );
+            }
+            if levels[..i].iter().any(|l| l.name == level.name) {
+                self.error(
+                    "pipeline::tier_name",
+                    &format!("{key}.name"),
+                    format!("tier `{}` is listed twice", level.name),
+                    "tier names must be unique",
+                );
+            }
+            let last = i + 1 == levels.len();
+            match (level.min, last) {
+                (None, false) => self.error(
+                    "pipeline::tier_catch_all",
+                    &key,
+                    format!(
+                        "tier `{}` has no `min` but is not the last level",
+                        level.name
+                    ),
+                    "only the last level may omit `min`; it catches every score below the others",
+                ),
+                (Some(_), true) => self.error(
+                    "pipeline::tier_catch_all",
+                    &format!("{key}.min"),
+                    format!(
+                        "the last tier `{}` has a `min`, so low scores would match no tier",
+                        level.name
+                    ),
+                    "end with a catch-all level without `min`, e.g. `{ name: loss_making }`",
+                ),
+                (Some(min), false) if !min.is_finite() => self.error(
+                    "pipeline::tier_order",
+                    &format!("{key}.min"),
+                    format!("tier `{}` has min {min}", level.name),
+                    "a threshold is a finite number",
+                ),
+                _ => {}
+            }
+            if let (Some(min), Some(previous)) = (
+                level.min,
+                levels[..i].iter().rev().find_map(|l| l.min.map(|m| (l, m))),
+            ) {
+                if min >= previous.1 {
+                    self.error(
+                        "pipeline::tier_order",
+                        &format!("{key}.min"),
+                        format!(
+                            "tier `{}` (min {min}) is not below tier `{}` (min {})",
+                            level.name, previous.0.name, previous.1
+                        ),
+                        "levels are tried top-down and the first match wins: list them from the highest `min` down",
+                    );
+                }
+            }
+        }
+        Tiers {
+            levels: levels
+                .iter()
+                .map(|l| TierLevel {
+                    name: l.name.clone(),
+                    min: l.min,
+                })
+                .collect(),
+        }
+    }
+
+    fn output(&mut self, spec: &spec::OutputSpec, dir: &Path, factors: &[Factor]) -> Output {
+        for (i, column) in spec.columns.iter().enumerate() {
+            let clash = RESERVED_NAMES.contains(&column.as_str())
+                || factors.iter().any(|f| &f.name == column);
+            if clash {
+                self.error(
+                    "pipeline::output_column",
+                    &format!("output.columns[{i}]"),
+                    format!("output column `{column}` clashes with a factor or a column tierscore writes"),
+                    "rename the input column with `input.rename` or the factor",
+                );
+            } else if spec.columns[..i].contains(column) {
+                self.error(
+                    "pipeline::output_column",
+                    &format!("output.columns[{i}]"),
+                    format!("output column `{column}` is listed twice"),
+                    "list each column once",
+                );
+            }
+        }
+        Output {
+            path: dir.join(&spec.path),
+            partition_by: spec.partition_by.unwrap_or(PartitionBy::Tier),
+            columns: spec.columns.clone(),
+            reasons: spec.reasons,
+        }
+    }
+
+    fn limits(&mut self, spec: &spec::LimitsSpec) -> Limits {
+        let default = Limits::default();
+        let mut positive = |key: &str, value: Option<u64>, fallback: u64| -> u64 {
+            match value {
+                Some(0) => {
+                    self.error(
+                        "pipeline::limits",
+                        &format!("limits.{key}"),
+                        format!("limits.{key} is 0"),
+                        "a limit is a positive number; leave it out for the default",
+                    );
+                    fallback
+                }
+                Some(v) => v,
+                None => fallback,
+            }
+        };
+        let as_u64 = |v: Option<usize>| v.map(|v| v as u64);
+        Limits {
+            max_operations: positive(
+                "max_operations",
+                spec.max_operations,
+                default.max_operations,
+            ),
+            max_call_depth: positive(
+                "max_call_depth",
+                as_u64(spec.max_call_depth),
+                default.max_call_depth as u64,
+            ) as usize,
+            max_string_size: positive(
+                "max_string_size",
+                as_u64(spec.max_string_size),
+                default.max_string_size as u64,
+            ) as usize,
+            max_array_size: positive(
+                "max_array_size",
+                as_u64(spec.max_array_size),
+                default.max_array_size as u64,
+            ) as usize,
+            max_map_size: positive(
+                "max_map_size",
+                as_u64(spec.max_map_size),
+                default.max_map_size as u64,
+            ) as usize,
+        }
+    }
+}
+
+/// Whether scripts can refer to `name` as a variable.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+fn is_path_safe(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Drops serde_yaml's " at line L column C" mentions (the problem carries the position itself).
+fn without_position(message: &str) -> String {
+    let mut message = message.to_string();
+    while let Some(start) = message.find(" at line ") {
+        let rest = &message[start..];
+        let end = rest.find(" column ").map_or(rest.len(), |c| {
+            let digits = c + " column ".len();
+            digits
+                + rest[digits..]
+                    .find(|ch: char| !ch.is_ascii_digit())
+                    .unwrap_or(rest.len() - digits)
+        });
+        message.replace_range(start..start + end, "");
+    }
+    message
+}
+
+/// Turns a serde_yaml error into a located problem with a "did you mean" where one fits.
+fn yaml_problem(source: &SourceFile, err: &serde_yaml::Error) -> FileProblem {
+    let message = without_position(&err.to_string());
+    let span = err
+        .location()
+        .map(|loc| SourceSpan::from((loc.index().min(source.text().len()), 1)));
+    let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    let (code, help) = if message.contains("unknown field") || message.contains("unknown variant") {
+        let (wrong, expected) = names.split_first().unwrap_or((&"", &[]));
+        (
+            "pipeline::unknown_key",
+            suggest::help_for(wrong, expected, "accepted names"),
+        )
+    } else if message.contains("missing field") {
+        (
+            "pipeline::missing_key",
+            format!(
+                "add `{}:`; see the pipeline format in the README",
+                names.first().unwrap_or(&"")
+            ),
+        )
+    } else {
+        (
+            "pipeline::yaml",
+            "fix the YAML at this position (indentation, quotes and `:` are the usual suspects)"
+                .to_string(),
+        )
+    };
+    FileProblem::error(code, source, span, message).with_help(help)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,155 @@
+//! The pipeline file exactly as written: serde structures for YAML version 1.
+//!
+//! Every struct denies unknown keys so a typo is an error, not a silently ignored setting.
+//! Validation and path resolution happen in [`super::Pipeline::from_spec`].
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+/// The whole pipeline file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    pub version: u32,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub input: InputSpec,
+    #[serde(default)]
+    pub params: IndexMap<String, serde_yaml::Value>,
+    pub factors: Vec<FactorSpec>,
+    #[serde(default)]
+    pub score: ScoreSpec,
+    pub tiers: TiersSpec,
+    pub output: OutputSpec,
+    #[serde(default)]
+    pub errors: ErrorsSpec,
+    #[serde(default)]
+    pub limits: LimitsSpec,
+}
+
+/// `input:` — where the customers come from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub path: String,
+    pub id: String,
+    #[serde(default)]
+    pub rename: IndexMap<String, String>,
+}
+
+/// One entry of `factors:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactorSpec {
+    pub name: String,
+    #[serde(default)]
+    pub script: Option<String>,
+    #[serde(default)]
+    pub expr: Option<String>,
+    #[serde(default)]
+    pub weight: Option<f64>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `score:` — how factor values combine into one score.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreSpec {
+    #[serde(default)]
+    pub combine: Option<CombineKind>,
+    #[serde(default)]
+    pub script: Option<String>,
+}
+
+/// The built-in combinations (`score.combine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CombineKind {
+    WeightedSum,
+}
+
+/// `tiers:` — how a score maps to a tier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TiersSpec {
+    #[serde(default)]
+    pub by: Option<TierBy>,
+    pub levels: Vec<LevelSpec>,
+}
+
+/// What tiers are assigned by (`tiers.by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TierBy {
+    Score,
+}
+
+/// One tier level; the last one has no bound and catches everything else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LevelSpec {
+    pub name: String,
+    #[serde(default)]
+    pub min: Option<f64>,
+}
+
+/// `output:` — where and how tiered Parquet is written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    pub path: String,
+    #[serde(default)]
+    pub partition_by: Option<PartitionBy>,
+    #[serde(default)]
+    pub columns: Vec<String>,
+    #[serde(default)]
+    pub reasons: bool,
+}
+
+/// Output layout (`output.partition_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionBy {
+    /// One `tier=NAME/` directory per tier (hive style).
+    Tier,
+    /// One file holding every tier, with a `tier` column.
+    None,
+}
+
+/// `errors:` — what a failing row does to the run.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorsSpec {
+    #[serde(default)]
+    pub on_row_error: Option<OnRowError>,
+    #[serde(default)]
+    pub max_reject_fraction: Option<f64>,
+}
+
+/// `errors.on_row_error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRowError {
+    /// The row goes to `_rejects.parquet` and the run goes on.
+    Reject,
+    /// The first failing row fails the run.
+    Fail,
+}
+
+/// `limits:` — the sandbox's bounds for one script on one row.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    #[serde(default)]
+    pub max_operations: Option<u64>,
+    #[serde(default)]
+    pub max_call_depth: Option<usize>,
+    #[serde(default)]
+    pub max_string_size: Option<usize>,
+    #[serde(default)]
+    pub max_array_size: Option<usize>,
+    #[serde(default)]
+    pub max_map_size: Option<usize>,
+}

@@ -1,0 +1,144 @@
+use super::*;
+
+const GOOD: &str = r#"
+version: 1
+name: demo
+input: { path: ../data/c.parquet, id: customer_id, rename: { "年收入": annual_revenue } }
+params: { as_of: "2026-11-01", high: 100000 }
+factors:
+  - { name: economic, script: ../rules/economic.rhai, weight: 0.5 }
+  - { name: risk, expr: "if bad_debt { -30.0 } else { 0.0 }", weight: 1.0 }
+tiers:
+  levels:
+    - { name: strategic, min: 75 }
+    - { name: key, min: 50 }
+    - { name: general }
+output: { path: ../out/demo, columns: [region], reasons: true }
+errors: { max_reject_fraction: 0.01 }
+"#;
+
+fn parse(text: &str) -> Result<Pipeline, PipelineError> {
+    Pipeline::parse(Path::new("pipelines/demo.yaml"), text.to_string())
+}
+
+fn problems(text: &str) -> Vec<(String, String, Option<String>)> {
+    match parse(text) {
+        Err(PipelineError::Invalid(Problems(list))) => list
+            .into_iter()
+            .map(|p| (p.location(), p.message.clone(), p.help.clone()))
+            .collect(),
+        other => panic!("expected problems, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_good_pipeline_resolves_paths_against_its_file() {
+    let p = parse(GOOD).unwrap();
+    assert_eq!(p.name, "demo");
+    assert_eq!(p.input.path, Path::new("pipelines/../data/c.parquet"));
+    assert_eq!(
+        p.input.rename,
+        vec![("年收入".to_string(), "annual_revenue".to_string())]
+    );
+    assert_eq!(p.params["high"], serde_yaml::Value::from(100000));
+    assert_eq!(p.factors.len(), 2);
+    assert!(
+        matches!(&p.factors[0].rule, RuleSource::Script(path) if path == Path::new("pipelines/../rules/economic.rhai"))
+    );
+    assert!(
+        matches!(&p.factors[1].rule, RuleSource::Inline { key, .. } if key == "factors[1].expr")
+    );
+    assert_eq!(p.output.partition_by, PartitionBy::Tier);
+    assert_eq!(p.errors.on_row_error, OnRowError::Reject);
+    assert_eq!(p.errors.max_reject_fraction, 0.01);
+    assert_eq!(p.limits, Limits::default());
+    assert_eq!(p.tiers.levels[2].min, None);
+}
+
+#[test]
+fn unknown_key_gets_position_and_suggestion() {
+    let text = GOOD.replace("factors:", "facters:");
+    assert_eq!(
+        problems(&text),
+        vec![(
+            "pipelines/demo.yaml:6:1".to_string(),
+            "unknown field `facters`, expected one of `version`, `name`, `description`, `input`, `params`, `factors`, `score`, `tiers`, `output`, `errors`, `limits`".to_string(),
+            Some("did you mean `factors`?".to_string())
+        )]
+    );
+}
+
+#[test]
+fn nested_unknown_key_and_bad_variant() {
+    let text = GOOD.replace("weight: 0.5", "wieght: 0.5");
+    let found = problems(&text);
+    assert_eq!(found[0].0, "pipelines/demo.yaml:7:55");
+    assert!(found[0].1.starts_with("factors[0]: unknown field `wieght`"));
+    assert_eq!(found[0].2.as_deref(), Some("did you mean `weight`?"));
+
+    let text = GOOD.replace("reasons: true", "reasons: true, partition_by: tiers");
+    let found = problems(&text);
+    assert!(found[0].1.contains("unknown variant `tiers`"), "{found:?}");
+    assert_eq!(found[0].2.as_deref(), Some("did you mean `tier`?"));
+}
+
+#[test]
+fn malformed_yaml_names_line_and_column() {
+    let found = problems("version: 1\nname: demo\ninput: { path: x\nfactors: []\n");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, "pipelines/demo.yaml:4:8", "{found:?}");
+    assert_eq!(
+        found[0].1,
+        "did not find expected ',' or '}', while parsing a flow mapping"
+    );
+}
+
+#[test]
+fn every_semantic_problem_is_reported_at_once() {
+    let text = GOOD
+        .replace("{ name: key, min: 50 }", "{ name: key, min: 80 }")
+        .replace("weight: 1.0", "weight: 1.0, script: x.rhai")
+        .replace("{ name: general }", "{ name: general, min: 0 }")
+        .replace("max_reject_fraction: 0.01", "max_reject_fraction: 2");
+    let found = problems(&text);
+    let messages: Vec<&str> = found.iter().map(|f| f.1.as_str()).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "factor `risk` has both `script` and `expr`",
+            "tier `key` (min 80) is not below tier `strategic` (min 75)",
+            "the last tier `general` has a `min`, so low scores would match no tier",
+            "max_reject_fraction is 2, outside 0..1",
+        ]
+    );
+    assert_eq!(found[1].0, "pipelines/demo.yaml:12:20");
+}
+
+#[test]
+fn weights_are_required_for_a_weighted_sum_only() {
+    let text = GOOD.replace(", weight: 0.5", "");
+    assert_eq!(problems(&text)[0].1, "factor `economic` has no weight");
+    let text = text.replace("errors:", "score: { script: ../rules/score.rhai }\nerrors:");
+    let p = parse(&text).unwrap();
+    assert!(
+        matches!(&p.score, Combine::Script(RuleSource::Script(path)) if path.ends_with("score.rhai"))
+    );
+}
+
+#[test]
+fn names_must_be_usable_by_scripts_and_folders() {
+    let text = GOOD
+        .replace("name: economic", "name: 2nd")
+        .replace("name: key,", "name: \"key/one\",")
+        .replace("columns: [region]", "columns: [region, score]");
+    let messages: Vec<String> = problems(&text).into_iter().map(|p| p.1).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "factor name `2nd` is not a valid name",
+            "tier name `key/one` cannot name an output folder",
+            "output column `score` clashes with a factor or a column tierscore writes",
+        ]
+    );
+    assert!(is_identifier("年收入"));
+}

@@ -1,0 +1,100 @@
+//! The sandboxed rhai engine every rule runs in.
+//!
+//! Scripts are pure functions of one row: no file, network or process access (rhai has none
+//! unless a host registers it, and `eval` is switched off); `import` resolves only inside the
+//! folders the pipeline's scripts live in; operation, call-depth and size limits turn a runaway
+//! script into a rejected row instead of a hang.
+
+use std::path::{Path, PathBuf};
+
+use rhai::module_resolvers::FileModuleResolver;
+use rhai::{Engine, EvalAltResult, Module, ModuleResolver, OptimizationLevel, Position, Shared};
+
+use crate::pipeline::Limits;
+
+use super::library;
+
+/// Builds the engine for one pipeline's rules.
+///
+/// `import_roots` are the folders imports may resolve into (the folders of the pipeline's
+/// script files).
+pub fn build(limits: &Limits, import_roots: Vec<PathBuf>) -> Engine {
+    let mut engine = Engine::new();
+    engine
+        .set_max_operations(limits.max_operations)
+        .set_max_call_levels(limits.max_call_depth)
+        .set_max_expr_depths(64, 32)
+        .set_max_string_size(limits.max_string_size)
+        .set_max_array_size(limits.max_array_size)
+        .set_max_map_size(limits.max_map_size)
+        .set_max_modules(64)
+        .set_strict_variables(true)
+        .set_fail_on_invalid_map_property(true)
+        .set_optimization_level(OptimizationLevel::Full)
+        .set_module_resolver(SandboxedResolver::new(import_roots));
+    engine.disable_symbol("eval");
+    engine.on_print(|text| tracing::debug!(target: "tierscore::script", "{text}"));
+    engine.on_debug(|text, source, pos| {
+        tracing::debug!(target: "tierscore::script", source = source.unwrap_or(""), %pos, "{text}");
+    });
+    library::register(&mut engine);
+    engine
+}
+
+/// Resolves `import "name"` to `name.rhai` inside the allowed folders only.
+struct SandboxedResolver {
+    roots: Vec<PathBuf>,
+    files: FileModuleResolver,
+}
+
+impl SandboxedResolver {
+    fn new(roots: Vec<PathBuf>) -> Self {
+        let roots = roots
+            .into_iter()
+            .filter_map(|root| root.canonicalize().ok())
+            .collect::<Vec<_>>();
+        let base = roots.first().cloned().unwrap_or_else(|| PathBuf::from("."));
+        Self {
+            roots,
+            files: FileModuleResolver::new_with_path(base),
+        }
+    }
+
+    /// The file an import names, mirroring `FileModuleResolver`: relative to the importing
+    /// module's folder when there is one, else to the first root.
+    fn target(&self, source: Option<&str>, path: &str) -> PathBuf {
+        let base = source
+            .and_then(|s| Path::new(s).parent().map(Path::to_path_buf))
+            .or_else(|| self.roots.first().cloned())
+            .unwrap_or_default();
+        let mut file = base.join(path);
+        file.set_extension("rhai");
+        file
+    }
+}
+
+impl ModuleResolver for SandboxedResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let target = self.target(source, path);
+        let inside = target
+            .canonicalize()
+            .is_ok_and(|t| self.roots.iter().any(|root| t.starts_with(root)));
+        if !inside {
+            return Err(EvalAltResult::ErrorModuleNotFound(
+                format!(
+                    "{path} (imports resolve to .rhai files inside the rules folder only; {} is not one)",
+                    target.display()
+                ),
+                pos,
+            )
+            .into());
+        }
+        self.files.resolve(engine, source, path, pos)
+    }
+}

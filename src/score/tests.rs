@@ -1,0 +1,126 @@
+use std::path::Path;
+
+use arrow::array::{Float64Array, Int64Array};
+
+use super::*;
+use crate::pipeline::Pipeline;
+
+const PIPELINE: &str = r##"
+version: 1
+name: t
+input: { path: x.parquet, id: id }
+params: { cap: 10 }
+factors:
+  - { name: base, expr: "if revenue < 0 { throw \"negative revenue\" } else { revenue }", weight: 0.5 }
+  - { name: bonus, expr: "#{ value: base * 2.0, reason: if base > 5.0 { \"big\" } else { () } }", weight: 1.0 }
+tiers:
+  levels:
+    - { name: top, min: 20 }
+    - { name: rest }
+output: { path: out }
+"##;
+
+fn batch() -> RecordBatch {
+    let id: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3]));
+    let revenue: ArrayRef = Arc::new(Float64Array::from(vec![4.0, -1.0, 10.0]));
+    RecordBatch::try_from_iter([("id", id), ("revenue", revenue)]).unwrap()
+}
+
+fn scorer(text: &str) -> Scorer {
+    let pipeline = Pipeline::parse(Path::new("t.yaml"), text.to_string()).unwrap();
+    let context = RuleContext::new(&pipeline);
+    let mut visible = vec!["id", "revenue"];
+    let mut factors = Vec::new();
+    for (i, factor) in pipeline.factors.iter().enumerate() {
+        let rule = context
+            .load(
+                &pipeline,
+                &factor.name,
+                &factor.rule,
+                &format!("factors[{i}]"),
+                &visible,
+            )
+            .unwrap();
+        factors.push(FactorStep {
+            rule,
+            weight: factor.weight,
+        });
+        visible.push(&factor.name);
+    }
+    Scorer {
+        context,
+        factors,
+        combine: CombineStep::WeightedSum,
+        tiers: TierRules::new(&pipeline.tiers),
+    }
+}
+
+fn floats(array: &ArrayRef) -> Vec<Option<f64>> {
+    array
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap()
+        .iter()
+        .collect()
+}
+
+#[test]
+fn factors_see_earlier_factors_and_failures_reject_the_row() {
+    let scored = scorer(PIPELINE).score(&batch());
+    assert_eq!(
+        floats(&scored.factors[0]),
+        vec![Some(4.0), None, Some(10.0)]
+    );
+    assert_eq!(
+        floats(&scored.factors[1]),
+        vec![Some(8.0), None, Some(20.0)]
+    );
+    assert_eq!(
+        scored.score.iter().collect::<Vec<_>>(),
+        vec![Some(10.0), None, Some(25.0)]
+    );
+    assert_eq!(scored.tier, vec![Some(1), None, Some(0)]);
+    assert_eq!(scored.reasons[1], vec![None, None, Some("big".to_string())]);
+    assert_eq!(
+        scored.rejects,
+        vec![Reject {
+            row: 1,
+            step: "base".into(),
+            message: "t.yaml factors[0].expr:1:18: Runtime error: negative revenue".into()
+        }]
+    );
+    assert_eq!(scored.scored_rows(), 2);
+}
+
+#[test]
+fn a_failing_combine_script_rejects_the_row_and_nulls_its_factors() {
+    let text = PIPELINE.replace("tiers:", "score: { script: s.rhai }\ntiers:");
+    let mut scorer = scorer(&text);
+    let pipeline = Pipeline::parse(Path::new("t.yaml"), text.clone()).unwrap();
+    let rule = crate::rules::compile::compile(
+        &scorer.context.engine,
+        "score",
+        crate::rules::RuleText::Inline {
+            code: "if base > 5.0 { \"oops\" } else { base + bonus }".into(),
+            yaml: pipeline.source.clone(),
+            key: "score.script".into(),
+            span: None,
+        },
+        &["id", "revenue", "base", "bonus"],
+        &scorer.context.params,
+    )
+    .unwrap();
+    scorer.combine = CombineStep::Script(rule);
+    let scored = scorer.score(&batch());
+    assert_eq!(
+        scored.score.iter().collect::<Vec<_>>(),
+        vec![Some(12.0), None, None]
+    );
+    assert_eq!(floats(&scored.factors[0]), vec![Some(4.0), None, None]);
+    assert_eq!(scored.rejects.len(), 2);
+    assert_eq!(scored.rejects[1].step, "score");
+    assert_eq!(
+        scored.rejects[1].message,
+        "t.yaml score.script: the score script gave a string (oops); it must be a number"
+    );
+}

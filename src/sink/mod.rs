@@ -1,0 +1,75 @@
+//! Stage 7 of the data path: scored rows to committed, tiered Parquet output.
+//!
+//! - [`layout`]: the output schema and the output batch for each scored input batch;
+//! - [`writer`]: hive-partitioned (or single-file) Parquet and `_rejects.parquet`;
+//! - [`manifest`]: `_manifest.json`, the run's lineage and figures;
+//! - [`staging`]: the staging directory and the atomic commit.
+
+pub mod layout;
+pub mod manifest;
+pub mod staging;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+pub use layout::OutputLayout;
+pub use staging::Staging;
+pub use writer::{OutputWriter, RejectWriter};
+
+/// Why output could not be written or committed. These are runtime failures (exit code 3).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SinkError {
+    /// The target exists and holds something other than a tierscore output.
+    #[error("output {} exists and is not a tierscore output; refusing to replace it", target.display())]
+    #[diagnostic(
+        code(sink::not_ours),
+        help("a tierscore output holds a _manifest.json written by tierscore; choose another output.path (or --output), or move that data away yourself")
+    )]
+    NotOurs { target: PathBuf },
+    /// The target path has no final component (e.g. `/` or `..`).
+    #[error("output path {} does not name a directory to write", target.display())]
+    #[diagnostic(
+        code(sink::bad_target),
+        help("name a directory such as ../out/customer_value")
+    )]
+    BadTarget { target: PathBuf },
+    /// Another run holds the target's lock.
+    #[error("another tierscore run is writing {}", target.display())]
+    #[diagnostic(
+        code(sink::locked),
+        help("wait for it to finish; two runs must not write the same output at once")
+    )]
+    Locked { target: PathBuf },
+    /// A file system operation failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    #[diagnostic(
+        code(sink::io),
+        help("check free disk space and permissions on the output folder")
+    )]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Encoding Parquet failed.
+    #[error("cannot write {}: {source}", path.display())]
+    #[diagnostic(code(sink::parquet))]
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
+    /// Building an output batch failed.
+    #[error("cannot assemble output rows: {0}")]
+    #[diagnostic(code(sink::arrow))]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+impl SinkError {
+    fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        SinkError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

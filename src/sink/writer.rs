@@ -1,0 +1,248 @@
+//! Parquet files of one run: the tiered output (hive-partitioned or one file) and the rejects.
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::compute::take;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use serde::Serialize;
+
+use super::layout::OutputLayout;
+use super::SinkError;
+use crate::pipeline::PartitionBy;
+use crate::score::Reject;
+
+/// A Parquet file the run wrote, relative to the output directory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WrittenFile {
+    pub path: String,
+    pub tier: Option<String>,
+    pub rows: u64,
+}
+
+/// Writer properties shared by every file of a run: zstd, and the run's key-value metadata.
+pub fn properties(metadata: Vec<(String, String)>) -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_key_value_metadata(Some(
+            metadata
+                .into_iter()
+                .map(|(key, value)| KeyValue::new(key, value))
+                .collect(),
+        ))
+        .build()
+}
+
+struct OpenFile {
+    relative: String,
+    path: PathBuf,
+    writer: ArrowWriter<BufWriter<File>>,
+    rows: u64,
+}
+
+impl OpenFile {
+    fn create(
+        dir: &Path,
+        relative: String,
+        schema: &SchemaRef,
+        props: &WriterProperties,
+    ) -> Result<Self, SinkError> {
+        let path = dir.join(&relative);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(|e| SinkError::io("create", parent, e))?;
+        }
+        let file = File::create(&path).map_err(|e| SinkError::io("create", &path, e))?;
+        let writer =
+            ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props.clone()))
+                .map_err(|source| SinkError::Parquet {
+                    path: path.clone(),
+                    source,
+                })?;
+        Ok(Self {
+            relative,
+            path,
+            writer,
+            rows: 0,
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), SinkError> {
+        self.rows += batch.num_rows() as u64;
+        self.writer
+            .write(batch)
+            .map_err(|source| SinkError::Parquet {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    fn finish(self) -> Result<(String, u64), SinkError> {
+        let path = self.path;
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|source| SinkError::Parquet {
+                path: path.clone(),
+                source,
+            })?
+            .into_inner()
+            .map_err(|e| SinkError::io("flush", &path, e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| SinkError::io("sync", &path, e))?;
+        Ok((self.relative, self.rows))
+    }
+}
+
+/// The tiered output files of a run, opened as their first rows arrive.
+pub struct OutputWriter {
+    dir: PathBuf,
+    partition: PartitionBy,
+    tier_names: Vec<String>,
+    schema: SchemaRef,
+    props: WriterProperties,
+    files: Vec<Option<OpenFile>>,
+}
+
+impl OutputWriter {
+    /// Writes into `dir` (the staging directory).
+    pub fn new(
+        dir: &Path,
+        partition: PartitionBy,
+        tier_names: Vec<String>,
+        schema: SchemaRef,
+        props: WriterProperties,
+    ) -> Self {
+        let slots = match partition {
+            PartitionBy::Tier => tier_names.len(),
+            PartitionBy::None => 1,
+        };
+        Self {
+            dir: dir.to_path_buf(),
+            partition,
+            tier_names,
+            schema,
+            props,
+            files: (0..slots).map(|_| None).collect(),
+        }
+    }
+
+    /// Appends output rows, each with its tier index.
+    pub fn write(&mut self, batch: &RecordBatch, tiers: &[usize]) -> Result<(), SinkError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        match self.partition {
+            PartitionBy::None => self.file(0)?.write(batch),
+            PartitionBy::Tier => {
+                for tier in 0..self.tier_names.len() {
+                    if !tiers.contains(&tier) {
+                        continue;
+                    }
+                    let rows = OutputLayout::rows_of_tier(batch, tiers, tier)?;
+                    self.file(tier)?.write(&rows)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn file(&mut self, slot: usize) -> Result<&mut OpenFile, SinkError> {
+        if self.files[slot].is_none() {
+            let relative = match self.partition {
+                PartitionBy::Tier => format!("tier={}/part-00000.parquet", self.tier_names[slot]),
+                PartitionBy::None => "part-00000.parquet".to_string(),
+            };
+            self.files[slot] = Some(OpenFile::create(
+                &self.dir,
+                relative,
+                &self.schema,
+                &self.props,
+            )?);
+        }
+        Ok(self.files[slot].as_mut().expect("opened just above"))
+    }
+
+    /// Closes every file; returns them in tier order.
+    pub fn finish(self) -> Result<Vec<WrittenFile>, SinkError> {
+        let mut written = Vec::new();
+        for (slot, file) in self.files.into_iter().enumerate() {
+            if let Some(file) = file {
+                let (path, rows) = file.finish()?;
+                let tier = match self.partition {
+                    PartitionBy::Tier => Some(self.tier_names[slot].clone()),
+                    PartitionBy::None => None,
+                };
+                written.push(WrittenFile { path, tier, rows });
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// `_rejects.parquet`: one row per rejected input row, written as rejects happen.
+pub struct RejectWriter {
+    file: OpenFile,
+    schema: SchemaRef,
+}
+
+/// The file name of the rejects file.
+pub const REJECTS_FILE: &str = "_rejects.parquet";
+
+impl RejectWriter {
+    /// Creates the file; `id` is the id column's field (rejects keep its type).
+    pub fn create(dir: &Path, id: &Field, props: &WriterProperties) -> Result<Self, SinkError> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(id.name(), id.data_type().clone(), true),
+            Field::new("source_file", DataType::Utf8, false),
+            Field::new("row_number", DataType::Int64, false),
+            Field::new("factor", DataType::Utf8, false),
+            Field::new("message", DataType::Utf8, false),
+        ]));
+        let file = OpenFile::create(dir, REJECTS_FILE.to_string(), &schema, props)?;
+        Ok(Self { file, schema })
+    }
+
+    /// Appends the rejects of one batch; `ids` is that batch's id column.
+    pub fn write(
+        &mut self,
+        rejects: &[Reject],
+        ids: &ArrayRef,
+        source_file: &str,
+        first_row: u64,
+    ) -> Result<(), SinkError> {
+        if rejects.is_empty() {
+            return Ok(());
+        }
+        let rows =
+            arrow::array::UInt64Array::from_iter_values(rejects.iter().map(|r| r.row as u64));
+        let columns: Vec<ArrayRef> = vec![
+            take(ids, &rows, None)?,
+            Arc::new(StringArray::from_iter_values(
+                rejects.iter().map(|_| source_file),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rejects.iter().map(|r| (first_row + r.row as u64) as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rejects.iter().map(|r| r.step.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rejects.iter().map(|r| r.message.as_str()),
+            )),
+        ];
+        self.file
+            .write(&RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+
+    /// Closes the file; returns the rows written.
+    pub fn finish(self) -> Result<u64, SinkError> {
+        Ok(self.file.finish()?.1)
+    }
+}

@@ -1,0 +1,384 @@
+//! Stage 3 of the data path: Parquet input files to a projected stream of `RecordBatch`es.
+//!
+//! Opening reads only the footers (schema, row counts); [`Source::batches`] then streams row
+//! groups with a projection, so only the columns the plan needs are decoded and the whole input
+//! is never in memory. Each batch remembers its file and first row for reject reports.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::ProjectionMask;
+
+/// One input file, as its footer describes it.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub rows: u64,
+    metadata: ArrowReaderMetadata,
+}
+
+/// The input of a pipeline: its files, in order, and their common schema.
+#[derive(Debug)]
+pub struct Source {
+    files: Vec<InputFile>,
+    file_schema: SchemaRef,
+    schema: SchemaRef,
+}
+
+/// A batch of input rows and where they came from.
+#[derive(Debug, Clone)]
+pub struct SourceBatch {
+    /// Projected, renamed columns.
+    pub batch: RecordBatch,
+    /// Index into [`Source::files`].
+    pub file: usize,
+    /// Row number (0-based, within the file) of the batch's first row.
+    pub first_row: u64,
+}
+
+/// Why the input could not be read. These are data failures (exit code 3).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SourceError {
+    /// Nothing exists at the input path.
+    #[error("input {} does not exist", path.display())]
+    #[diagnostic(
+        code(source::missing),
+        help("input.path is relative to the pipeline file; check it, or generate data with `tierscore gen`")
+    )]
+    Missing { path: PathBuf },
+    /// A directory or glob that matches no Parquet file.
+    #[error("input {} matches no Parquet files", path.display())]
+    #[diagnostic(
+        code(source::no_files),
+        help("a directory is searched for *.parquet files (names starting with `_` or `.` are skipped)")
+    )]
+    NoFiles { path: PathBuf },
+    /// The file system refused.
+    #[error("cannot read {}: {source}", path.display())]
+    #[diagnostic(code(source::io))]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not Parquet, or is damaged.
+    #[error("{} is not a readable Parquet file: {source}", path.display())]
+    #[diagnostic(
+        code(source::corrupt),
+        help("the file may be truncated or not Parquet at all; rewrite it from its source")
+    )]
+    Corrupt {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
+    /// Decoding rows failed part-way.
+    #[error("{} (rows from {first_row}): {source}", path.display())]
+    #[diagnostic(
+        code(source::decode),
+        help("the file is damaged; rewrite it from its source")
+    )]
+    Decode {
+        path: PathBuf,
+        first_row: u64,
+        source: arrow::error::ArrowError,
+    },
+    /// Files of one input disagree on their columns.
+    #[error("{} has other columns than {}: {detail}", path.display(), first.display())]
+    #[diagnostic(
+        code(source::schema_mismatch),
+        help("every file of one input must have the same columns and types")
+    )]
+    SchemaMismatch {
+        path: PathBuf,
+        first: PathBuf,
+        detail: String,
+    },
+}
+
+impl Source {
+    /// Resolves the input path (file, directory or glob) and reads every file's footer.
+    pub fn open(path: &Path, rename: &[(String, String)]) -> Result<Self, SourceError> {
+        let paths = resolve(path)?;
+        let mut files = Vec::with_capacity(paths.len());
+        for path in paths {
+            let file = File::open(&path).map_err(|source| SourceError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let bytes = file
+                .metadata()
+                .map_err(|source| SourceError::Io {
+                    path: path.clone(),
+                    source,
+                })?
+                .len();
+            let metadata =
+                ArrowReaderMetadata::load(&file, Default::default()).map_err(|source| {
+                    SourceError::Corrupt {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+            let rows = metadata.metadata().file_metadata().num_rows().max(0) as u64;
+            files.push(InputFile {
+                path,
+                bytes,
+                rows,
+                metadata,
+            });
+        }
+        let file_schema = files[0].metadata.schema().clone();
+        for file in &files[1..] {
+            if let Some(detail) = schema_difference(&file_schema, file.metadata.schema()) {
+                return Err(SourceError::SchemaMismatch {
+                    path: file.path.clone(),
+                    first: files[0].path.clone(),
+                    detail,
+                });
+            }
+        }
+        let schema = Arc::new(Schema::new(
+            file_schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let name = renamed(rename, f.name());
+                    Field::new(name, f.data_type().clone(), f.is_nullable())
+                })
+                .collect::<Vec<_>>(),
+        ));
+        Ok(Self {
+            files,
+            file_schema,
+            schema,
+        })
+    }
+
+    /// The input files, in reading order.
+    pub fn files(&self) -> &[InputFile] {
+        &self.files
+    }
+
+    /// Columns as the files name them.
+    pub fn file_schema(&self) -> &SchemaRef {
+        &self.file_schema
+    }
+
+    /// Columns as scripts and output see them (after `rename`).
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Rows in all files, from the footers.
+    pub fn total_rows(&self) -> u64 {
+        self.files.iter().map(|f| f.rows).sum()
+    }
+
+    /// Streams the named columns (names after rename) of the first `limit` rows.
+    pub fn batches(
+        &self,
+        columns: &[String],
+        batch_size: usize,
+        limit: Option<u64>,
+    ) -> Batches<'_> {
+        let indices: Vec<usize> = self
+            .schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| columns.contains(f.name()))
+            .map(|(i, _)| i)
+            .collect();
+        let projected = Arc::new(
+            self.schema
+                .project(&indices)
+                .unwrap_or_else(|_| Schema::empty()),
+        );
+        Batches {
+            source: self,
+            indices,
+            schema: projected,
+            batch_size,
+            remaining: limit.unwrap_or(u64::MAX),
+            file: 0,
+            reader: None,
+            row: 0,
+        }
+    }
+}
+
+fn renamed<'a>(rename: &'a [(String, String)], name: &'a str) -> &'a str {
+    rename
+        .iter()
+        .find(|(from, _)| from == name)
+        .map_or(name, |(_, to)| to.as_str())
+}
+
+fn schema_difference(first: &Schema, other: &Schema) -> Option<String> {
+    for field in first.fields() {
+        match other.field_with_name(field.name()) {
+            Err(_) => return Some(format!("column `{}` is missing", field.name())),
+            Ok(f) if f.data_type() != field.data_type() => {
+                return Some(format!(
+                    "column `{}` is {} here and {} there",
+                    field.name(),
+                    f.data_type(),
+                    field.data_type()
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    other
+        .fields()
+        .iter()
+        .find(|f| first.field_with_name(f.name()).is_err())
+        .map(|f| format!("column `{}` is extra", f.name()))
+}
+
+/// A file, every `*.parquet` below a directory (sorted), or every file a glob matches (sorted).
+fn resolve(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
+    let text = path.to_string_lossy();
+    let mut found = Vec::new();
+    if text.contains(['*', '?', '[']) {
+        let entries = glob::glob(&text).map_err(|err| SourceError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string()),
+        })?;
+        found.extend(entries.filter_map(Result::ok).filter(|p| p.is_file()));
+    } else if path.is_dir() {
+        collect_parquet(path, &mut found)?;
+    } else if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    } else {
+        return Err(SourceError::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    found.sort();
+    if found.is_empty() {
+        return Err(SourceError::NoFiles {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(found)
+}
+
+fn collect_parquet(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), SourceError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| SourceError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| SourceError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(['.', '_']) {
+            continue;
+        }
+        if path.is_dir() {
+            collect_parquet(&path, found)?;
+        } else if name.ends_with(".parquet") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The stream behind [`Source::batches`].
+pub struct Batches<'a> {
+    source: &'a Source,
+    indices: Vec<usize>,
+    schema: SchemaRef,
+    batch_size: usize,
+    remaining: u64,
+    file: usize,
+    reader: Option<ParquetRecordBatchReader>,
+    row: u64,
+}
+
+impl Batches<'_> {
+    fn open_reader(&self, file: &InputFile) -> Result<ParquetRecordBatchReader, SourceError> {
+        let handle = File::open(&file.path).map_err(|source| SourceError::Io {
+            path: file.path.clone(),
+            source,
+        })?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.metadata.clone());
+        let mask = ProjectionMask::roots(builder.parquet_schema(), self.indices.iter().copied());
+        builder
+            .with_projection(mask)
+            .with_batch_size(self.batch_size)
+            .build()
+            .map_err(|source| SourceError::Corrupt {
+                path: file.path.clone(),
+                source,
+            })
+    }
+}
+
+impl Iterator for Batches<'_> {
+    type Item = Result<SourceBatch, SourceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.remaining > 0 {
+            let file = self.source.files.get(self.file)?;
+            if self.reader.is_none() {
+                match self.open_reader(file) {
+                    Ok(reader) => self.reader = Some(reader),
+                    Err(err) => {
+                        self.remaining = 0;
+                        return Some(Err(err));
+                    }
+                }
+                self.row = 0;
+            }
+            match self.reader.as_mut().and_then(Iterator::next) {
+                None => {
+                    self.reader = None;
+                    self.file += 1;
+                }
+                Some(Err(source)) => {
+                    self.remaining = 0;
+                    return Some(Err(SourceError::Decode {
+                        path: file.path.clone(),
+                        first_row: self.row,
+                        source,
+                    }));
+                }
+                Some(Ok(batch)) => {
+                    let take = (batch.num_rows() as u64).min(self.remaining) as usize;
+                    let batch = batch.slice(0, take);
+                    let batch = RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())
+                        .map_err(|source| SourceError::Decode {
+                            path: file.path.clone(),
+                            first_row: self.row,
+                            source,
+                        });
+                    let first_row = self.row;
+                    self.row += take as u64;
+                    self.remaining -= take as u64;
+                    return Some(batch.map(|batch| SourceBatch {
+                        batch,
+                        file: self.file,
+                        first_row,
+                    }));
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;

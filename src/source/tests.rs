@@ -1,0 +1,113 @@
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
+use super::*;
+
+/// Writes ids `start..start+rows` and names, in row groups of `group` rows.
+fn write(path: &Path, start: i64, rows: i64, group: usize) {
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(start..start + rows));
+    let names: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (start..start + rows).map(|i| format!("n{i}")),
+    ));
+    let batch = RecordBatch::try_from_iter([("id", ids), ("年收入", names)]).unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+fn ids(batches: &[SourceBatch]) -> Vec<i64> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let ids = b.batch.column_by_name("id").unwrap();
+            let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
+            ids.values().to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn a_directory_is_read_in_sorted_order_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("b.parquet"), 100, 5, 2);
+    write(&dir.path().join("a.parquet"), 0, 3, 2);
+    std::fs::write(dir.path().join("_rejects.parquet"), b"not read").unwrap();
+    let source = Source::open(dir.path(), &[]).unwrap();
+    assert_eq!(source.total_rows(), 8);
+    assert_eq!(source.files().len(), 2);
+    let batches: Vec<SourceBatch> = source
+        .batches(&["id".to_string()], 2, None)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids(&batches), vec![0, 1, 2, 100, 101, 102, 103, 104]);
+    let positions: Vec<(usize, u64)> = batches.iter().map(|b| (b.file, b.first_row)).collect();
+    assert_eq!(positions, vec![(0, 0), (0, 2), (1, 0), (1, 2), (1, 4)]);
+    assert_eq!(batches[0].batch.num_columns(), 1);
+}
+
+#[test]
+fn a_glob_and_a_limit_and_a_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("p1.parquet"), 0, 4, 10);
+    write(&dir.path().join("p2.parquet"), 10, 4, 10);
+    let rename = vec![("年收入".to_string(), "label".to_string())];
+    let source = Source::open(&dir.path().join("p*.parquet"), &rename).unwrap();
+    assert_eq!(source.schema().field(1).name(), "label");
+    assert_eq!(source.file_schema().field(1).name(), "年收入");
+    let batches: Vec<SourceBatch> = source
+        .batches(&["id".to_string(), "label".to_string()], 3, Some(6))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids(&batches), vec![0, 1, 2, 3, 10, 11]);
+    let labels = batches[2].batch.column_by_name("label").unwrap();
+    assert_eq!(labels.len(), 2);
+}
+
+#[test]
+fn missing_empty_and_corrupt_inputs_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Source::open(&dir.path().join("nope.parquet"), &[]),
+        Err(SourceError::Missing { .. })
+    ));
+    assert!(matches!(
+        Source::open(dir.path(), &[]),
+        Err(SourceError::NoFiles { .. })
+    ));
+    let bad = dir.path().join("bad.parquet");
+    std::fs::write(&bad, b"PAR1 this is not parquet at all PAR1").unwrap();
+    let err = Source::open(&bad, &[]).unwrap_err();
+    assert!(matches!(err, SourceError::Corrupt { .. }));
+    assert!(
+        err.to_string().contains("is not a readable Parquet file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn files_with_other_columns_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("a.parquet"), 0, 2, 10);
+    let ids: ArrayRef = Arc::new(Int64Array::from(vec![1]));
+    let batch = RecordBatch::try_from_iter([("id", ids)]).unwrap();
+    let mut writer = ArrowWriter::try_new(
+        File::create(dir.path().join("b.parquet")).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let err = Source::open(dir.path(), &[]).unwrap_err();
+    assert!(
+        err.to_string().ends_with("column `年收入` is missing"),
+        "{err}"
+    );
+}
