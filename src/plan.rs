@@ -207,6 +207,7 @@ fn unreadable_columns(rule: &CompiledRule, source: &Source) -> Vec<FileProblem> 
                     .problem(
                         "plan::unreadable_type",
                         *pos,
+                        name.len(),
                         format!("column `{name}` cannot be read by scripts: {reason}"),
                     )
                     .with_help("cast the column to a supported type when writing the input, or do not read it"),

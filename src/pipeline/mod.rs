@@ -7,7 +7,7 @@ mod locate;
 pub mod params;
 pub mod spec;
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use miette::SourceSpan;
 
@@ -226,7 +226,7 @@ impl Pipeline {
                 );
                 Combine::WeightedSum
             }
-            (_, Some(script)) => Combine::Script(RuleSource::Script(dir.join(script))),
+            (_, Some(script)) => Combine::Script(RuleSource::Script(join_clean(dir, script))),
             (_, None) => Combine::WeightedSum,
         };
 
@@ -251,7 +251,7 @@ impl Pipeline {
                 name: spec.name,
                 description: spec.description,
                 input: Input {
-                    path: dir.join(&spec.input.path),
+                    path: join_clean(dir, &spec.input.path),
                     id: spec.input.id,
                     rename: spec.input.rename.into_iter().collect(),
                 },
@@ -272,6 +272,27 @@ impl Pipeline {
             Err(Problems(check.problems).into())
         }
     }
+}
+
+/// `dir/relative` with `.` and `..` folded lexically, so messages show `rules/x.rhai`, not
+/// `pipelines/../rules/x.rhai`. Absolute `relative` paths are kept as they are.
+fn join_clean(dir: &Path, relative: &str) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in dir.join(relative).components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 fn base_dir(path: &Path) -> &Path {
@@ -332,7 +353,7 @@ impl Checker<'_> {
                 );
             }
             let rule = match (&spec.script, &spec.expr) {
-                (Some(script), None) => RuleSource::Script(dir.join(script)),
+                (Some(script), None) => RuleSource::Script(join_clean(dir, script)),
                 (None, Some(code)) => RuleSource::Inline {
                     code: code.clone(),
                     key: format!("{key}.expr"),
@@ -486,7 +507,7 @@ impl Checker<'_> {
             }
         }
         Output {
-            path: dir.join(&spec.path),
+            path: join_clean(dir, &spec.path),
             partition_by: spec.partition_by.unwrap_or(PartitionBy::Tier),
             columns: spec.columns.clone(),
             reasons: spec.reasons,

@@ -48,13 +48,19 @@ impl RuleText {
         }
     }
 
-    /// A problem at a position of the rule's code.
-    pub fn problem(&self, code: &'static str, pos: Position, message: String) -> FileProblem {
+    /// A problem at a position of the rule's code, underlining `len` bytes.
+    pub fn problem(
+        &self,
+        code: &'static str,
+        pos: Position,
+        len: usize,
+        message: String,
+    ) -> FileProblem {
         match self {
             RuleText::File(file) => {
                 let span = pos.line().map(|line| {
                     let offset = file.offset_of(line, pos.position().unwrap_or(1));
-                    SourceSpan::from((offset, 1))
+                    SourceSpan::from((offset, len.max(1)))
                 });
                 FileProblem::error(code, file, span, message)
             }
@@ -104,17 +110,20 @@ pub fn compile(
         .compile_with_scope(&scope, text.code())
         .map_err(|err| {
             let pos = err.position();
-            let (message, help) = match err.err_type() {
+            let (message, help, len) = match err.err_type() {
                 ParseErrorType::VariableUndefined(var) => (
                     format!("`{var}` is not a column, factor or variable here"),
                     suggest::help_for(var, visible, "names in scope"),
+                    var.len(),
                 ),
                 other => (
                     other.to_string(),
                     "fix the syntax at this position; the README lists the script API".to_string(),
+                    1,
                 ),
             };
-            text.problem("rules::compile", pos, message).with_help(help)
+            text.problem("rules::compile", pos, len, message)
+                .with_help(help)
         })?;
     if let RuleText::File(file) = &text {
         ast.set_source(file.name());

@@ -86,15 +86,57 @@ impl ModuleResolver for SandboxedResolver {
             .canonicalize()
             .is_ok_and(|t| self.roots.iter().any(|root| t.starts_with(root)));
         if !inside {
-            return Err(EvalAltResult::ErrorModuleNotFound(
-                format!(
-                    "{path} (imports resolve to .rhai files inside the rules folder only; {} is not one)",
-                    target.display()
-                ),
+            // rhai replaces a resolver's "module not found" with its own plain one, so the
+            // refusal travels as an error inside the module to keep its explanation.
+            let refusal = format!(
+                "imports resolve to .rhai files inside the rules folder only; {} is not one",
+                target.display()
+            );
+            return Err(EvalAltResult::ErrorInModule(
+                path.to_string(),
+                EvalAltResult::ErrorRuntime(refusal.into(), pos).into(),
                 pos,
             )
             .into());
         }
         self.files.resolve(engine, source, path, pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(rules: &Path, code: &str) -> Result<i64, String> {
+        let engine = build(&Limits::default(), vec![rules.to_path_buf()]);
+        let mut ast = engine.compile(code).map_err(|e| e.to_string())?;
+        ast.set_source(rules.join("main.rhai").display().to_string());
+        engine.eval_ast::<i64>(&ast).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn imports_resolve_inside_the_rules_folder_only() {
+        let root = tempfile::tempdir().unwrap();
+        let rules = root.path().join("rules");
+        std::fs::create_dir_all(rules.join("lib")).unwrap();
+        std::fs::write(rules.join("lib/common.rhai"), "export const BONUS = 5;").unwrap();
+        std::fs::write(root.path().join("secret.rhai"), "export const BONUS = 99;").unwrap();
+
+        assert_eq!(
+            run(&rules, "import \"lib/common\" as c; c::BONUS + 1"),
+            Ok(6)
+        );
+        let refused = run(&rules, "import \"../secret\" as s; s::BONUS").unwrap_err();
+        assert!(
+            refused.contains("imports resolve to .rhai files inside the rules folder only"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn eval_is_switched_off() {
+        let root = tempfile::tempdir().unwrap();
+        let err = run(root.path(), "eval(\"1 + 1\")").unwrap_err();
+        assert!(err.contains("eval"), "{err}");
     }
 }
