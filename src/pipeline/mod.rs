@@ -281,11 +281,13 @@ fn join_clean(dir: &Path, relative: &str) -> PathBuf {
     for part in dir.join(relative).components() {
         match part {
             Component::CurDir => {}
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
-                out.pop();
-            }
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => out.push(".."),
+            },
             other => out.push(other),
         }
     }
