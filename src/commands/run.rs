@@ -314,6 +314,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             })
             .collect(),
         output: OutputInfo {
+            id: pipeline.input.id.clone(),
             partition_by: match pipeline.output.partition_by {
                 PartitionBy::Tier => "tier",
                 PartitionBy::None => "none",

@@ -116,6 +116,8 @@ pub struct FactorSummary {
 /// What was written, relative to the output directory.
 #[derive(Debug, Serialize)]
 pub struct OutputInfo {
+    /// The customer id column (first of `columns`).
+    pub id: String,
     pub partition_by: &'static str,
     pub columns: Vec<String>,
     pub files: Vec<WrittenFile>,
