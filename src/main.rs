@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tierscore::commands::{self, gen::GenArgs, run::RunArgs, Ui};
+use tierscore::commands::{self, check::CheckArgs, gen::GenArgs, run::RunArgs, Ui};
 
 /// Rule-driven batch scoring of customer value: rhai rules over Parquet, tiered Parquet out.
 #[derive(Debug, Parser)]
@@ -40,6 +40,8 @@ enum LogFormat {
 enum Command {
     /// Score the input and commit tiered output.
     Run(RunArgs),
+    /// Check a pipeline and its rules against the input's schema; report every problem.
+    Check(CheckArgs),
     /// Write deterministic synthetic customer data.
     Gen(GenArgs),
 }
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
     tierscore::logging::init(ui);
     let result = match &cli.command {
         Command::Run(args) => commands::run::execute(args, ui),
+        Command::Check(args) => commands::check::execute(args, ui),
         Command::Gen(args) => commands::gen::execute(args, ui),
     };
     match result {

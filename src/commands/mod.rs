@@ -3,6 +3,7 @@
 //! One file per command, its usage at the top. Every command returns a [`CommandError`],
 //! whose [`CommandError::exit_code`] is the contract schedulers rely on.
 
+pub mod check;
 pub mod gen;
 pub mod run;
 
@@ -49,6 +50,10 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Run(#[from] run::RunError),
+    /// The command found problems or failing tests and has reported them.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Findings(#[from] Findings),
     /// Synthetic data could not be written.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -59,7 +64,9 @@ impl CommandError {
     /// The process exit code for this failure (see the README's exit code table).
     pub fn exit_code(&self) -> u8 {
         match self {
-            CommandError::Pipeline(_) | CommandError::Problems(_) => EXIT_INVALID,
+            CommandError::Pipeline(_) | CommandError::Problems(_) | CommandError::Findings(_) => {
+                EXIT_INVALID
+            }
             CommandError::Override(_) => EXIT_USAGE,
             CommandError::Source(_)
             | CommandError::Sink(_)
@@ -76,6 +83,12 @@ impl CommandError {
         }
     }
 }
+
+/// What `check` or `test` found wrong, after reporting the details: the closing line (exit 1).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{0}")]
+#[diagnostic(code(findings))]
+pub struct Findings(pub String);
 
 /// How a command talks to the person or scheduler running it.
 #[derive(Debug, Clone, Copy)]

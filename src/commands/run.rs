@@ -119,7 +119,10 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
         .unwrap_or_else(|| pipeline.output.path.clone());
     staging::ensure_replaceable(&target)?;
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
-    let plan = Plan::build(&pipeline, &source)?;
+    let (plan, warnings) = Plan::build(&pipeline, &source)?;
+    for warning in &warnings {
+        tracing::warn!(code = warning.code, "{}: {}", warning.location(), warning.message);
+    }
     let plan_seconds = clock.elapsed().as_secs_f64();
 
     let threads = args.threads.map_or_else(

@@ -37,6 +37,8 @@ pub struct Pipeline {
     pub output: Output,
     pub errors: ErrorPolicy,
     pub limits: Limits,
+    /// Rule test cases written in the pipeline file (`tests:`).
+    pub tests: Vec<spec::TestCaseSpec>,
     keys: KeyIndex,
 }
 
@@ -164,11 +166,35 @@ impl Pipeline {
 
     /// Validates pipeline text as if read from `path` (which anchors relative paths).
     pub fn parse(path: &Path, text: String) -> Result<Self, PipelineError> {
+        let (pipeline, problems) = Self::parse_collecting(path, text)?;
+        if problems.is_empty() {
+            Ok(pipeline)
+        } else {
+            Err(Problems(problems).into())
+        }
+    }
+
+    /// Reads a pipeline file, returning it with its validation problems rather than failing on
+    /// them, so `check` can go on and report the problems later stages find too. Fails only when
+    /// the file cannot be read or its YAML does not have the pipeline's shape.
+    pub fn load_collecting(path: &Path) -> Result<(Self, Vec<FileProblem>), PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse_collecting(path, text)
+    }
+
+    /// [`Pipeline::load_collecting`] for text already read.
+    pub fn parse_collecting(
+        path: &Path,
+        text: String,
+    ) -> Result<(Self, Vec<FileProblem>), PipelineError> {
         let source = SourceFile::new(path.display().to_string(), text);
         let spec: spec::PipelineSpec = serde_yaml::from_str(source.text())
             .map_err(|err| Problems(vec![yaml_problem(&source, &err)]))?;
         let keys = KeyIndex::build(source.text());
-        Self::from_spec(path, source, keys, spec)
+        Ok(Self::from_spec(path, source, keys, spec))
     }
 
     /// A problem located at a key path of this file, e.g. `tiers.levels[2].min`.
@@ -191,7 +217,7 @@ impl Pipeline {
         source: SourceFile,
         keys: KeyIndex,
         spec: spec::PipelineSpec,
-    ) -> Result<Self, PipelineError> {
+    ) -> (Self, Vec<FileProblem>) {
         let mut check = Checker {
             source: &source,
             keys: &keys,
@@ -245,32 +271,31 @@ impl Pipeline {
         }
         let limits = check.limits(&spec.limits);
 
-        if check.problems.is_empty() {
-            Ok(Self {
-                path: path.to_path_buf(),
-                name: spec.name,
-                description: spec.description,
-                input: Input {
-                    path: join_clean(dir, &spec.input.path),
-                    id: spec.input.id,
-                    rename: spec.input.rename.into_iter().collect(),
-                },
-                params: spec.params,
-                factors,
-                score,
-                tiers,
-                output,
-                errors: ErrorPolicy {
-                    on_row_error: spec.errors.on_row_error.unwrap_or(OnRowError::Reject),
-                    max_reject_fraction,
-                },
-                limits,
-                source,
-                keys,
-            })
-        } else {
-            Err(Problems(check.problems).into())
-        }
+        let problems = check.problems;
+        let pipeline = Self {
+            path: path.to_path_buf(),
+            name: spec.name,
+            description: spec.description,
+            input: Input {
+                path: join_clean(dir, &spec.input.path),
+                id: spec.input.id,
+                rename: spec.input.rename.into_iter().collect(),
+            },
+            params: spec.params,
+            factors,
+            score,
+            tiers,
+            output,
+            errors: ErrorPolicy {
+                on_row_error: spec.errors.on_row_error.unwrap_or(OnRowError::Reject),
+                max_reject_fraction,
+            },
+            limits,
+            tests: spec.tests,
+            source,
+            keys,
+        };
+        (pipeline, problems)
     }
 }
 

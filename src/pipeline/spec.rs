@@ -26,6 +26,32 @@ pub struct PipelineSpec {
     pub errors: ErrorsSpec,
     #[serde(default)]
     pub limits: LimitsSpec,
+    #[serde(default)]
+    pub tests: Vec<TestCaseSpec>,
+}
+
+/// One rule test case: an input row and what the pipeline must make of it.
+///
+/// Columns the row leaves out are null. `expect` may name factors (a number, or
+/// `{ value, tolerance }`), `score`, `tier`, `reasons` (the exact list) and `error` (a text the
+/// row's reject message must contain).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCaseSpec {
+    pub name: String,
+    #[serde(default)]
+    pub row: IndexMap<String, serde_yaml::Value>,
+    pub expect: IndexMap<String, serde_yaml::Value>,
+    /// Largest accepted difference for numbers in `expect` (default 1e-6).
+    #[serde(default)]
+    pub tolerance: Option<f64>,
+}
+
+/// A file of test cases kept beside a pipeline (`NAME.tests.yaml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestFileSpec {
+    pub tests: Vec<TestCaseSpec>,
 }
 
 /// `input:` — where the customers come from.

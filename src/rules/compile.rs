@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use miette::SourceSpan;
-use rhai::{ASTNode, Dynamic, Engine, Expr, ParseErrorType, Position, Scope, AST};
+use rhai::{Dynamic, Engine, OptimizationLevel, ParseErrorType, Position, Scope, AST};
+
+use super::analyze::{analyze, Usage};
 
 use crate::diagnostic::{FileProblem, SourceFile};
 use crate::suggest;
@@ -87,69 +89,101 @@ pub struct CompiledRule {
     /// Names from the environment the rule reads (columns, earlier factors), in first-use order,
     /// with the position of the first use.
     pub reads: Vec<(String, Position)>,
+    /// Everything else `check` wants to know about how the rule uses its names.
+    pub usage: Usage,
 }
+
+/// The outcome of compiling a rule.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The rule, whenever its code parses. When it read undefined names they were stood in for
+    /// so the rest of the code could still be checked; such a rule comes with problems and must
+    /// not run.
+    pub rule: Option<CompiledRule>,
+    /// Compile errors, located in the rule's code.
+    pub problems: Vec<FileProblem>,
+}
+
+impl Compiled {
+    /// The rule if it compiled without a problem.
+    pub fn into_result(self) -> Result<CompiledRule, Vec<FileProblem>> {
+        match self.rule {
+            Some(rule) if self.problems.is_empty() => Ok(rule),
+            _ => Err(self.problems),
+        }
+    }
+}
+
+/// Undefined names reported for one rule before giving up (each costs a recompile).
+const MAX_UNDEFINED: usize = 32;
 
 /// Compiles `text` for a rule that may read `visible` names (columns, derive columns, earlier
 /// factors) and `params`.
 ///
 /// Strict variables are on, so a name that is none of these is a compile error with a
-/// suggestion, never a silent `()` at run time.
+/// suggestion, never a silent `()` at run time; every such name is reported, not just the
+/// first. The unoptimised AST is analysed (so `params.x` is still visible), then optimised with
+/// the params as constants for execution.
 pub fn compile(
     engine: &Engine,
     name: &str,
     text: RuleText,
     visible: &[&str],
     params: &Dynamic,
-) -> Result<CompiledRule, FileProblem> {
+) -> Compiled {
     let mut scope = Scope::new();
     scope.push_constant_dynamic("params", params.clone());
     for name in visible {
         scope.push_dynamic(*name, Dynamic::UNIT);
     }
-    let mut ast = engine
-        .compile_with_scope(&scope, text.code())
-        .map_err(|err| {
-            let pos = err.position();
-            let (message, help, len) = match err.err_type() {
-                ParseErrorType::VariableUndefined(var) => (
-                    format!("`{var}` is not a column, factor or variable here"),
-                    suggest::help_for(var, visible, "names in scope"),
-                    var.len(),
-                ),
-                other => (
-                    other.to_string(),
-                    "fix the syntax at this position; the README lists the script API".to_string(),
-                    1,
-                ),
-            };
-            text.problem("rules::compile", pos, len, message)
-                .with_help(help)
-        })?;
+    let mut problems = Vec::new();
+    let raw = loop {
+        let err = match engine.compile_with_scope(&scope, text.code()) {
+            Ok(ast) => break ast,
+            Err(err) => err,
+        };
+        let pos = err.position();
+        match err.err_type() {
+            ParseErrorType::VariableUndefined(var) if problems.len() < MAX_UNDEFINED => {
+                problems.push(
+                    text.problem(
+                        "rules::compile",
+                        pos,
+                        var.len(),
+                        format!("`{var}` is not a column, factor or variable here"),
+                    )
+                    .with_help(suggest::help_for(var, visible, "names in scope")),
+                );
+                scope.push_dynamic(var.as_str(), Dynamic::UNIT);
+            }
+            other => {
+                problems.push(
+                    text.problem("rules::compile", pos, 1, other.to_string())
+                        .with_help("fix the syntax at this position; the README lists the script API"),
+                );
+                return Compiled {
+                    rule: None,
+                    problems,
+                };
+            }
+        }
+    };
+    let usage = analyze(&raw, visible);
+    let mut ast = engine.optimize_ast(&scope, raw, OptimizationLevel::Full);
     if let RuleText::File(file) = &text {
         ast.set_source(file.name());
     }
-    let reads = names_read(&ast, visible);
-    Ok(CompiledRule {
+    let rule = CompiledRule {
         name: name.to_string(),
         text: Arc::new(text),
         ast: Arc::new(ast),
-        reads,
-    })
-}
-
-/// The `visible` names an AST reads, in order of first use, with that position.
-fn names_read(ast: &AST, visible: &[&str]) -> Vec<(String, Position)> {
-    let mut reads: Vec<(String, Position)> = Vec::new();
-    ast.walk(&mut |path: &[ASTNode]| {
-        if let Some(ASTNode::Expr(Expr::Variable(var, _, pos))) = path.last() {
-            let name = var.1.as_str();
-            if visible.contains(&name) && !reads.iter().any(|(n, _)| n == name) {
-                reads.push((name.to_string(), *pos));
-            }
-        }
-        true
-    });
-    reads
+        reads: usage.reads.clone(),
+        usage,
+    };
+    Compiled {
+        rule: Some(rule),
+        problems,
+    }
 }
 
 #[cfg(test)]
@@ -174,6 +208,7 @@ mod tests {
             &["bad_debt", "rate", "revenue", "unused"],
             &Dynamic::UNIT,
         )
+        .into_result()
         .unwrap();
         let names: Vec<&str> = rule.reads.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, vec!["revenue", "rate", "bad_debt"]);
@@ -181,27 +216,44 @@ mod tests {
     }
 
     #[test]
-    fn misspelt_name_is_a_located_compile_error_with_suggestion() {
-        let problem = compile(
+    fn every_misspelt_name_is_a_located_compile_error_with_suggestion() {
+        let compiled = compile(
             &engine(),
             "x",
-            file("let a = 1;\nrevnue * 2"),
+            file("let a = revenue;\nrevnue * 2 + ordrs"),
             &["revenue", "orders"],
             &Dynamic::UNIT,
-        )
-        .unwrap_err();
-        assert_eq!(problem.location(), "rules/x.rhai:2:1");
-        assert_eq!(
-            problem.message,
-            "`revnue` is not a column, factor or variable here"
         );
-        assert_eq!(problem.help.as_deref(), Some("did you mean `revenue`?"));
+        let rule = compiled.rule.as_ref().expect("checked with the names stood in");
+        assert_eq!(rule.reads, vec![("revenue".to_string(), Position::new(1, 9))]);
+        let problems = compiled.into_result().unwrap_err();
+        let found: Vec<(String, &str, Option<&str>)> = problems
+            .iter()
+            .map(|p| (p.location(), p.message.as_str(), p.help.as_deref()))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "rules/x.rhai:2:1".to_string(),
+                    "`revnue` is not a column, factor or variable here",
+                    Some("did you mean `revenue`?")
+                ),
+                (
+                    "rules/x.rhai:2:14".to_string(),
+                    "`ordrs` is not a column, factor or variable here",
+                    Some("did you mean `orders`?")
+                ),
+            ]
+        );
     }
 
     #[test]
     fn syntax_error_names_file_line_and_column() {
-        let problem =
-            compile(&engine(), "x", file("let a = ;\n"), &[], &Dynamic::UNIT).unwrap_err();
+        let problems = compile(&engine(), "x", file("let a = ;\n"), &[], &Dynamic::UNIT)
+            .into_result()
+            .unwrap_err();
+        let problem = &problems[0];
         assert_eq!(problem.location(), "rules/x.rhai:1:9");
         assert_eq!(problem.code, "rules::compile");
     }

@@ -16,6 +16,9 @@ use super::library;
 
 /// Builds the engine for one pipeline's rules.
 ///
+/// It compiles without optimising, so rules can be analysed as written;
+/// [`super::compile::compile`] then optimises each AST with the params as constants.
+///
 /// `import_roots` are the folders imports may resolve into (the folders of the pipeline's
 /// script files).
 pub fn build(limits: &Limits, import_roots: Vec<PathBuf>) -> Engine {
@@ -30,7 +33,7 @@ pub fn build(limits: &Limits, import_roots: Vec<PathBuf>) -> Engine {
         .set_max_modules(64)
         .set_strict_variables(true)
         .set_fail_on_invalid_map_property(true)
-        .set_optimization_level(OptimizationLevel::Full)
+        .set_optimization_level(OptimizationLevel::None)
         .set_module_resolver(SandboxedResolver::new(import_roots));
     engine.disable_symbol("eval");
     engine.on_print(|text| tracing::debug!(target: "tierscore::script", "{text}"));

@@ -170,6 +170,7 @@ mod tests {
             &["revenue", "orders"],
             &params,
         )
+        .into_result()
         .unwrap();
         rule.evaluate(&engine, &params, &batch(), skip, Ok)
             .into_iter()
@@ -245,6 +246,7 @@ mod tests {
             &["revenue"],
             &Dynamic::UNIT,
         )
+        .into_result()
         .unwrap();
         let eval = |threads: usize| -> Vec<f64> {
             rayon::ThreadPoolBuilder::new()

@@ -2,11 +2,12 @@
 //! `RecordBatch` into values per row.
 //!
 //! - [`engine`]: the sandbox every rule runs in;
-//! - [`compile`]: source to AST, the names a rule reads, located compile errors;
+//! - [`compile`]: source to AST, located compile errors; [`analyze`]: the names it uses;
 //! - [`eval`]: a rule over a batch, rows in parallel;
 //! - [`convert`], [`dates`], [`library`]: Arrow values as rhai values, and the helper functions;
 //! - [`outcome`]: what a script's value means (a number, or a value with a reason).
 
+pub mod analyze;
 pub mod compile;
 pub mod convert;
 pub mod dates;
@@ -20,9 +21,9 @@ use std::path::PathBuf;
 use rhai::{Dynamic, Engine};
 use serde_yaml::Value;
 
-use crate::diagnostic::{FileProblem, SourceFile};
+use crate::diagnostic::SourceFile;
 use crate::pipeline::{Params, Pipeline, RuleSource};
-pub use compile::{CompiledRule, RuleText};
+pub use compile::{Compiled, CompiledRule, RuleText};
 pub use eval::RowOutcome;
 
 /// What every rule of one pipeline shares: the sandboxed engine and the params.
@@ -68,20 +69,24 @@ impl RuleContext {
         rule: &RuleSource,
         key: &str,
         visible: &[&str],
-    ) -> Result<CompiledRule, FileProblem> {
+    ) -> Compiled {
         let text = match rule {
-            RuleSource::Script(path) => {
-                let code = std::fs::read_to_string(path).map_err(|err| {
-                    pipeline
+            RuleSource::Script(path) => match std::fs::read_to_string(path) {
+                Ok(code) => RuleText::File(SourceFile::new(path.display().to_string(), code)),
+                Err(err) => {
+                    let problem = pipeline
                         .problem_at(
                             "rules::unreadable",
                             key,
                             format!("cannot read script {}: {err}", path.display()),
                         )
-                        .with_help("script paths are relative to the pipeline file")
-                })?;
-                RuleText::File(SourceFile::new(path.display().to_string(), code))
-            }
+                        .with_help("script paths are relative to the pipeline file");
+                    return Compiled {
+                        rule: None,
+                        problems: vec![problem],
+                    };
+                }
+            },
             RuleSource::Inline { code, key } => RuleText::Inline {
                 code: code.clone(),
                 yaml: pipeline.source.clone(),

@@ -40,6 +40,7 @@ fn scorer(text: &str) -> Scorer {
                 &format!("factors[{i}]"),
                 &visible,
             )
+            .into_result()
             .unwrap();
         factors.push(FactorStep {
             rule,
@@ -109,6 +110,7 @@ fn a_failing_combine_script_rejects_the_row_and_nulls_its_factors() {
         &["id", "revenue", "base", "bonus"],
         &scorer.context.params,
     )
+    .into_result()
     .unwrap();
     scorer.combine = CombineStep::Script(rule);
     let scored = scorer.score(&batch());

@@ -5,12 +5,15 @@
 //! checked against what scripts can read, and the projection (the only columns decoded) and
 //! the output schema are fixed. All problems are reported together.
 
+mod checks;
+
 use arrow::datatypes::Field;
+use miette::Severity;
 use sha2::{Digest, Sha256};
 
 use crate::diagnostic::{FileProblem, Problems};
 use crate::pipeline::{Combine, PartitionBy, Pipeline};
-use crate::rules::{convert, CompiledRule, RuleContext, RuleText};
+use crate::rules::{CompiledRule, RuleContext, RuleText};
 use crate::score::{CombineStep, FactorStep, Scorer};
 use crate::sink::manifest::FileHash;
 use crate::sink::OutputLayout;
@@ -33,9 +36,24 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Checks and compiles `pipeline` against the schema of `source`.
-    pub fn build(pipeline: &Pipeline, source: &Source) -> Result<Self, Problems> {
+    /// Checks and compiles `pipeline` against the schema of `source`; fails on any error and
+    /// returns the warnings with the plan.
+    pub fn build(pipeline: &Pipeline, source: &Source) -> Result<(Self, Vec<FileProblem>), Problems> {
         let mut problems = Vec::new();
+        match Self::build_collecting(pipeline, source, &mut problems) {
+            Some(plan) => Ok((plan, problems)),
+            None => Err(Problems(problems)),
+        }
+    }
+
+    /// Checks and compiles, adding every error and warning to `problems`; a plan comes back
+    /// only when there is no error.
+    pub fn build_collecting(
+        pipeline: &Pipeline,
+        source: &Source,
+        problems: &mut Vec<FileProblem>,
+    ) -> Option<Self> {
+        let errors_before = problems.iter().filter(|p| p.severity == Severity::Error).count();
         let schema = source.schema();
         let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         let file_columns: Vec<&str> = source
@@ -96,31 +114,27 @@ impl Plan {
                 crate::pipeline::RuleSource::Script(_) => format!("{key}.script"),
                 crate::pipeline::RuleSource::Inline { .. } => format!("{key}.expr"),
             };
-            match context.load(pipeline, &factor.name, &factor.rule, &script_key, &visible) {
-                Ok(rule) => {
-                    problems.extend(unreadable_columns(&rule, source));
-                    factors.push(FactorStep {
-                        rule,
-                        weight: factor.weight,
-                    });
-                }
-                Err(problem) => problems.push(problem),
+            let compiled =
+                context.load(pipeline, &factor.name, &factor.rule, &script_key, &visible);
+            problems.extend(compiled.problems);
+            if let Some(rule) = compiled.rule {
+                problems.extend(checks::rule_problems(&rule, pipeline, schema));
+                factors.push(FactorStep {
+                    rule,
+                    weight: factor.weight,
+                });
             }
             visible.push(&factor.name);
         }
         let combine = match &pipeline.score {
             Combine::WeightedSum => Some(CombineStep::WeightedSum),
             Combine::Script(rule) => {
-                match context.load(pipeline, "score", rule, "score.script", &visible) {
-                    Ok(rule) => {
-                        problems.extend(unreadable_columns(&rule, source));
-                        Some(CombineStep::Script(rule))
-                    }
-                    Err(problem) => {
-                        problems.push(problem);
-                        None
-                    }
-                }
+                let compiled = context.load(pipeline, "score", rule, "score.script", &visible);
+                problems.extend(compiled.problems);
+                compiled.rule.map(|rule| {
+                    problems.extend(checks::rule_problems(&rule, pipeline, schema));
+                    CombineStep::Script(rule)
+                })
             }
         };
 
@@ -134,6 +148,7 @@ impl Plan {
         let mut hasher = Sha256::new();
         hasher.update(pipeline.source.text().as_bytes());
         let rules: Vec<&CompiledRule> = rules.collect();
+        problems.extend(checks::unused_params(pipeline, rules.iter().copied()));
         for rule in rules {
             wanted.extend(rule.reads.iter().map(|(name, _)| name.clone()));
             hasher.update(rule.text.code().as_bytes());
@@ -147,10 +162,11 @@ impl Plan {
             }
         }
 
-        if !problems.is_empty() {
-            return Err(Problems(problems));
-        }
-        let combine = combine.expect("a missing combine script is reported as a problem");
+        let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
+        let combine = match combine {
+            Some(combine) if errors == errors_before => combine,
+            _ => return None,
+        };
         let read_columns: Vec<String> = columns
             .iter()
             .filter(|c| wanted.iter().any(|w| w == *c))
@@ -169,17 +185,18 @@ impl Plan {
             pipeline.output.reasons,
         )
         .map_err(|err| {
-            Problems(vec![pipeline.problem_at(
+            problems.push(pipeline.problem_at(
                 "plan::output",
                 "output",
                 format!("cannot lay out the output: {err}"),
-            )])
-        })?;
+            ))
+        })
+        .ok()?;
         let id_field = schema
             .field_with_name(&pipeline.input.id)
             .expect("checked above")
             .clone();
-        Ok(Self {
+        Some(Self {
             scorer: Scorer {
                 context,
                 factors,
@@ -193,27 +210,6 @@ impl Plan {
             rules_sha256: hex::encode(hasher.finalize()),
         })
     }
-}
-
-/// Problems for columns a rule reads whose Arrow type scripts cannot read.
-fn unreadable_columns(rule: &CompiledRule, source: &Source) -> Vec<FileProblem> {
-    rule.reads
-        .iter()
-        .filter_map(|(name, pos)| {
-            let field = source.schema().field_with_name(name).ok()?;
-            let reason = convert::check_readable(field.data_type()).err()?;
-            Some(
-                rule.text
-                    .problem(
-                        "plan::unreadable_type",
-                        *pos,
-                        name.len(),
-                        format!("column `{name}` cannot be read by scripts: {reason}"),
-                    )
-                    .with_help("cast the column to a supported type when writing the input, or do not read it"),
-            )
-        })
-        .collect()
 }
 
 /// Lower-case hex sha256 of some bytes.
