@@ -7,6 +7,7 @@
 //! [`plan`] checks and compiles a pipeline against its input before any row is read;
 //! [`commands`] wire the stages together for each command; `main.rs` only parses arguments.
 
+pub mod cases;
 pub mod commands;
 pub mod diagnostic;
 pub mod logging;

@@ -3,7 +3,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use tierscore::commands::{self, check::CheckArgs, gen::GenArgs, run::RunArgs, Ui};
+use tierscore::commands::{
+    self, check::CheckArgs, explain::ExplainArgs, gen::GenArgs, run::RunArgs,
+    test::TestArgs, Ui,
+};
 
 /// Rule-driven batch scoring of customer value: rhai rules over Parquet, tiered Parquet out.
 #[derive(Debug, Parser)]
@@ -42,6 +45,10 @@ enum Command {
     Run(RunArgs),
     /// Check a pipeline and its rules against the input's schema; report every problem.
     Check(CheckArgs),
+    /// Explain one customer: each factor's inputs, value, weight and contribution; the tier.
+    Explain(ExplainArgs),
+    /// Run the rule test cases of pipelines (their `tests:` and NAME.tests.yaml beside them).
+    Test(TestArgs),
     /// Write deterministic synthetic customer data.
     Gen(GenArgs),
 }
@@ -56,6 +63,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => commands::run::execute(args, ui),
         Command::Check(args) => commands::check::execute(args, ui),
+        Command::Test(args) => commands::test::execute(args, ui),
+        Command::Explain(args) => commands::explain::execute(args, ui),
         Command::Gen(args) => commands::gen::execute(args, ui),
     };
     match result {

@@ -4,8 +4,10 @@
 //! whose [`CommandError::exit_code`] is the contract schedulers rely on.
 
 pub mod check;
+pub mod explain;
 pub mod gen;
 pub mod run;
+pub mod test;
 
 use std::io::IsTerminal;
 
@@ -50,6 +52,10 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Run(#[from] run::RunError),
+    /// `explain` found no customer with the id.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    NotFound(#[from] explain::NotFound),
     /// The command found problems or failing tests and has reported them.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -71,6 +77,7 @@ impl CommandError {
             CommandError::Source(_)
             | CommandError::Sink(_)
             | CommandError::Run(_)
+            | CommandError::NotFound(_)
             | CommandError::Synth(_) => EXIT_RUNTIME,
         }
     }

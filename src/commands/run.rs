@@ -121,7 +121,12 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
     let (plan, warnings) = Plan::build(&pipeline, &source)?;
     for warning in &warnings {
-        tracing::warn!(code = warning.code, "{}: {}", warning.location(), warning.message);
+        tracing::warn!(
+            code = warning.code,
+            "{}: {}",
+            warning.location(),
+            warning.message
+        );
     }
     let plan_seconds = clock.elapsed().as_secs_f64();
 

@@ -51,6 +51,9 @@ pub struct TestCaseSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestFileSpec {
+    /// Columns every case's row starts from; a case's `row` overrides them.
+    #[serde(default)]
+    pub base_row: IndexMap<String, serde_yaml::Value>,
     pub tests: Vec<TestCaseSpec>,
 }
 

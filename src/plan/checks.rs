@@ -10,7 +10,11 @@ use crate::rules::{convert, CompiledRule};
 use crate::suggest;
 
 /// Every problem with how one rule uses params and columns.
-pub fn rule_problems(rule: &CompiledRule, pipeline: &Pipeline, schema: &Schema) -> Vec<FileProblem> {
+pub fn rule_problems(
+    rule: &CompiledRule,
+    pipeline: &Pipeline,
+    schema: &Schema,
+) -> Vec<FileProblem> {
     let mut problems = Vec::new();
     let defined: Vec<&str> = pipeline.params.keys().map(String::as_str).collect();
     for (key, pos) in &rule.usage.params {
@@ -59,7 +63,10 @@ pub fn rule_problems(rule: &CompiledRule, pipeline: &Pipeline, schema: &Schema) 
                         "plan::operand_type",
                         *pos,
                         name.len(),
-                        format!("column `{name}` is {kind} ({}); `{op}` needs numbers", field.data_type()),
+                        format!(
+                            "column `{name}` is {kind} ({}); `{op}` needs numbers",
+                            field.data_type()
+                        ),
                     )
                     .with_help("convert it first, or compare it with a value of its own kind"),
             );
@@ -125,7 +132,9 @@ fn unfit_for(op: &str, data_type: &DataType) -> Option<&'static str> {
         DataType::Boolean => Some("a boolean"),
         DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..) => Some("a list"),
         DataType::Struct(_) => Some("a struct"),
-        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) if !comparison && op != "-" => {
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+            if !comparison && op != "-" =>
+        {
             Some("a date")
         }
         _ => None,

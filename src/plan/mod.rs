@@ -38,7 +38,10 @@ pub struct Plan {
 impl Plan {
     /// Checks and compiles `pipeline` against the schema of `source`; fails on any error and
     /// returns the warnings with the plan.
-    pub fn build(pipeline: &Pipeline, source: &Source) -> Result<(Self, Vec<FileProblem>), Problems> {
+    pub fn build(
+        pipeline: &Pipeline,
+        source: &Source,
+    ) -> Result<(Self, Vec<FileProblem>), Problems> {
         let mut problems = Vec::new();
         match Self::build_collecting(pipeline, source, &mut problems) {
             Some(plan) => Ok((plan, problems)),
@@ -53,7 +56,10 @@ impl Plan {
         source: &Source,
         problems: &mut Vec<FileProblem>,
     ) -> Option<Self> {
-        let errors_before = problems.iter().filter(|p| p.severity == Severity::Error).count();
+        let errors_before = problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
         let schema = source.schema();
         let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         let file_columns: Vec<&str> = source
@@ -162,7 +168,10 @@ impl Plan {
             }
         }
 
-        let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
+        let errors = problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count();
         let combine = match combine {
             Some(combine) if errors == errors_before => combine,
             _ => return None,

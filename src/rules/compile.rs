@@ -152,14 +152,20 @@ pub fn compile(
                         var.len(),
                         format!("`{var}` is not a column, factor or variable here"),
                     )
-                    .with_help(suggest::help_for(var, visible, "names in scope")),
+                    .with_help(suggest::help_for(
+                        var,
+                        visible,
+                        "names in scope",
+                    )),
                 );
                 scope.push_dynamic(var.as_str(), Dynamic::UNIT);
             }
             other => {
                 problems.push(
                     text.problem("rules::compile", pos, 1, other.to_string())
-                        .with_help("fix the syntax at this position; the README lists the script API"),
+                        .with_help(
+                            "fix the syntax at this position; the README lists the script API",
+                        ),
                 );
                 return Compiled {
                     rule: None,
@@ -224,8 +230,14 @@ mod tests {
             &["revenue", "orders"],
             &Dynamic::UNIT,
         );
-        let rule = compiled.rule.as_ref().expect("checked with the names stood in");
-        assert_eq!(rule.reads, vec![("revenue".to_string(), Position::new(1, 9))]);
+        let rule = compiled
+            .rule
+            .as_ref()
+            .expect("checked with the names stood in");
+        assert_eq!(
+            rule.reads,
+            vec![("revenue".to_string(), Position::new(1, 9))]
+        );
         let problems = compiled.into_result().unwrap_err();
         let found: Vec<(String, &str, Option<&str>)> = problems
             .iter()

@@ -125,6 +125,12 @@ impl CompiledRule {
                  endless recursion?",
                 engine.max_call_levels()
             ),
+            EvalAltResult::ErrorFunctionNotFound(signature, _) if signature.contains("()") => {
+                format!(
+                    "{at}: {signature} is not defined: a value is () (null); \
+                     give a default with `x ?? 0` or test `x == ()` first"
+                )
+            }
             other => format!("{at}: {other}"),
         }
     }
@@ -213,6 +219,16 @@ mod tests {
                 "31.0",
                 "0.0"
             ]
+        );
+    }
+
+    #[test]
+    fn a_null_operand_gets_a_hint() {
+        let out = run("revenue * 2.0", Limits::default(), &[]);
+        assert_eq!(
+            values(&out)[1],
+            "failed: rules/x.rhai:1:9: * ((), f64) is not defined: a value is () (null); \
+             give a default with `x ?? 0` or test `x == ()` first"
         );
     }
 

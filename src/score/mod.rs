@@ -5,6 +5,8 @@
 //! factors before it (added to the batch as `Float64` columns). A row that fails any step is
 //! rejected with the step's name and message and skipped by the steps after it.
 
+mod explain;
+
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
@@ -13,6 +15,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use crate::rules::outcome::{factor_value, number, FactorValue};
 use crate::rules::{CompiledRule, RowOutcome, RuleContext};
 use crate::tiers::TierRules;
+pub use explain::{Explanation, FactorExplanation};
 
 /// A factor ready to evaluate, with its weight in a weighted sum.
 pub struct FactorStep {

@@ -15,12 +15,16 @@ use parquet::arrow::arrow_reader::{
 };
 use parquet::arrow::ProjectionMask;
 
+mod lookup;
+pub use lookup::Found;
+
 /// One input file, as its footer describes it.
 #[derive(Debug, Clone)]
 pub struct InputFile {
     pub path: PathBuf,
     pub bytes: u64,
     pub rows: u64,
+    pub row_groups: usize,
     metadata: ArrowReaderMetadata,
 }
 
@@ -30,6 +34,7 @@ pub struct Source {
     files: Vec<InputFile>,
     file_schema: SchemaRef,
     schema: SchemaRef,
+    rename: Vec<(String, String)>,
 }
 
 /// A batch of input rows and where they came from.
@@ -126,10 +131,12 @@ impl Source {
                     }
                 })?;
             let rows = metadata.metadata().file_metadata().num_rows().max(0) as u64;
+            let row_groups = metadata.metadata().num_row_groups();
             files.push(InputFile {
                 path,
                 bytes,
                 rows,
+                row_groups,
                 metadata,
             });
         }
@@ -157,6 +164,7 @@ impl Source {
             files,
             file_schema,
             schema,
+            rename: rename.to_vec(),
         })
     }
 
@@ -210,6 +218,28 @@ impl Source {
             reader: None,
             row: 0,
         }
+    }
+}
+
+impl Source {
+    /// Indices of the named columns (names after rename), in schema order.
+    fn projection(&self, columns: &[String]) -> Vec<usize> {
+        self.schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| columns.contains(f.name()))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The renamed schema of those columns.
+    fn projected_schema(&self, indices: &[usize]) -> SchemaRef {
+        Arc::new(
+            self.schema
+                .project(indices)
+                .unwrap_or_else(|_| Schema::empty()),
+        )
     }
 }
 

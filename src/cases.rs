@@ -1,0 +1,330 @@
+//! Rule test cases: a row an analyst writes and what the pipeline must make of it.
+//!
+//! Cases come from the pipeline's `tests:` and from `NAME.tests.yaml` beside it. Each row is
+//! turned into a one-row `RecordBatch` with the input's schema (columns it leaves out are null),
+//! scored by the same plan `run` uses, and compared with the case's expectations: factor
+//! values (within a tolerance), `score`, `tier`, `reasons`, or the `error` a rejected row gives.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, Float64Array, RecordBatch};
+use arrow::datatypes::{Field, Schema};
+use indexmap::IndexMap;
+use serde_yaml::Value;
+
+use crate::pipeline::spec::{TestCaseSpec, TestFileSpec};
+use crate::pipeline::Pipeline;
+use crate::plan::Plan;
+use crate::suggest;
+
+/// Difference accepted between expected and actual numbers unless a case says otherwise.
+pub const DEFAULT_TOLERANCE: f64 = 1e-6;
+
+/// A test case and the file it was written in.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub spec: TestCaseSpec,
+    pub file: PathBuf,
+}
+
+/// Why test cases could not be read.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("cannot read test cases from {}: {message}", path.display())]
+#[diagnostic(
+    code(test::file),
+    help("a test file holds `tests:` with a list of {{ name, row, expect }}; see the README")
+)]
+pub struct CaseFileError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// The file beside a pipeline that holds more test cases: `NAME.tests.yaml`.
+pub fn beside(pipeline: &Path) -> PathBuf {
+    let stem = pipeline
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    pipeline.with_file_name(format!("{stem}.tests.yaml"))
+}
+
+/// The pipeline's own cases, then those of the file beside it (if there is one).
+pub fn load(pipeline: &Pipeline) -> Result<Vec<Case>, CaseFileError> {
+    let mut cases: Vec<Case> = pipeline
+        .tests
+        .iter()
+        .map(|spec| Case {
+            spec: spec.clone(),
+            file: pipeline.path.clone(),
+        })
+        .collect();
+    let path = beside(&pipeline.path);
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(|err| CaseFileError {
+            path: path.clone(),
+            message: err.to_string(),
+        })?;
+        let file: TestFileSpec = serde_yaml::from_str(&text).map_err(|err| CaseFileError {
+            path: path.clone(),
+            message: err.to_string(),
+        })?;
+        cases.extend(file.tests.into_iter().map(|mut spec| {
+            let mut row = file.base_row.clone();
+            row.extend(spec.row);
+            spec.row = row;
+            Case {
+                spec,
+                file: path.clone(),
+            }
+        }));
+    }
+    Ok(cases)
+}
+
+/// One expectation that did not hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mismatch {
+    pub field: String,
+    pub expected: String,
+    pub actual: String,
+}
+
+/// What a case came to: no mismatch means it passed.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub name: String,
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// What the pipeline made of one row.
+struct Actual {
+    factors: Vec<(String, f64)>,
+    score: Option<f64>,
+    tier: Option<String>,
+    reasons: Vec<String>,
+    error: Option<String>,
+}
+
+/// Scores every case's row with `plan` and compares the results with the expectations.
+pub fn run(cases: &[Case], plan: &Plan, input: &Schema, id: &str) -> Vec<Outcome> {
+    cases
+        .iter()
+        .map(|case| match score_row(case, plan, input, id) {
+            Ok(actual) => Outcome {
+                name: case.spec.name.clone(),
+                mismatches: compare(&case.spec, &actual),
+            },
+            Err(problem) => Outcome {
+                name: case.spec.name.clone(),
+                mismatches: vec![Mismatch {
+                    field: "row".into(),
+                    expected: "a row of the input's columns".into(),
+                    actual: problem,
+                }],
+            },
+        })
+        .collect()
+}
+
+/// The case's row as a one-row batch with the input's columns (all nullable).
+fn row_batch(
+    row: &IndexMap<String, Value>,
+    input: &Schema,
+    id: &str,
+) -> Result<RecordBatch, String> {
+    let names: Vec<&str> = input.fields().iter().map(|f| f.name().as_str()).collect();
+    if let Some(unknown) = row.keys().find(|k| !names.contains(&k.as_str())) {
+        return Err(format!(
+            "the input has no column `{unknown}`; {}",
+            suggest::help_for(unknown, &names, "input columns")
+        ));
+    }
+    let schema = Arc::new(Schema::new(
+        input
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), f.data_type().clone(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let mut json: serde_json::Map<String, serde_json::Value> = row
+        .iter()
+        .map(|(k, v)| {
+            Ok((
+                k.clone(),
+                serde_json::to_value(v).map_err(|e| e.to_string())?,
+            ))
+        })
+        .collect::<Result<_, String>>()?;
+    json.entry(id.to_string())
+        .or_insert_with(|| serde_json::Value::String("test".into()));
+    let mut decoder = arrow_json::ReaderBuilder::new(schema)
+        .build_decoder()
+        .map_err(|e| e.to_string())?;
+    decoder.serialize(&[json]).map_err(|e| e.to_string())?;
+    decoder
+        .flush()
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "the row is empty".to_string())
+}
+
+fn score_row(case: &Case, plan: &Plan, input: &Schema, id: &str) -> Result<Actual, String> {
+    let batch = row_batch(&case.spec.row, input, id)?;
+    let scored = plan.scorer.score(&batch);
+    if let Some(reject) = scored.rejects.first() {
+        return Ok(Actual {
+            factors: Vec::new(),
+            score: None,
+            tier: None,
+            reasons: Vec::new(),
+            error: Some(format!("{}: {}", reject.step, reject.message)),
+        });
+    }
+    let factors = plan
+        .scorer
+        .factors
+        .iter()
+        .zip(&scored.factors)
+        .map(|(step, column)| {
+            let values = column.as_any().downcast_ref::<Float64Array>();
+            (
+                step.rule.name.clone(),
+                values.map_or(f64::NAN, |v| v.value(0)),
+            )
+        })
+        .collect();
+    let reasons = plan
+        .scorer
+        .factors
+        .iter()
+        .zip(&scored.reasons)
+        .filter_map(|(step, reasons)| {
+            reasons[0]
+                .as_ref()
+                .map(|r| format!("{}: {r}", step.rule.name))
+        })
+        .collect();
+    Ok(Actual {
+        factors,
+        score: (!scored.score.is_null(0)).then(|| scored.score.value(0)),
+        tier: scored.tier[0].map(|t| plan.scorer.tiers.levels()[t].name.clone()),
+        reasons,
+        error: None,
+    })
+}
+
+fn compare(spec: &TestCaseSpec, actual: &Actual) -> Vec<Mismatch> {
+    let tolerance = spec.tolerance.unwrap_or(DEFAULT_TOLERANCE);
+    let mut mismatches = Vec::new();
+    let mut mismatch = |field: &str, expected: String, actual: String| {
+        mismatches.push(Mismatch {
+            field: field.to_string(),
+            expected,
+            actual,
+        })
+    };
+    if let (Some(error), None) = (&actual.error, spec.expect.get("error")) {
+        mismatch("error", "(no error)".into(), error.clone());
+        return mismatches;
+    }
+    for (key, expected) in &spec.expect {
+        match key.as_str() {
+            "error" => {
+                let wanted = plain(expected);
+                match &actual.error {
+                    Some(error) if error.contains(&wanted) => {}
+                    other => mismatch(
+                        "error",
+                        format!("contains {wanted:?}"),
+                        other.clone().unwrap_or_else(|| "(no error)".into()),
+                    ),
+                }
+            }
+            "tier" => {
+                let wanted = plain(expected);
+                let got = actual.tier.clone().unwrap_or_else(|| "(none)".into());
+                if got != wanted {
+                    mismatch("tier", wanted, got);
+                }
+            }
+            "reasons" => {
+                let wanted: Vec<String> = match expected {
+                    Value::Sequence(items) => items.iter().map(plain).collect(),
+                    other => vec![plain(other)],
+                };
+                if wanted != actual.reasons {
+                    mismatch(
+                        "reasons",
+                        format!("{wanted:?}"),
+                        format!("{:?}", actual.reasons),
+                    );
+                }
+            }
+            name => {
+                let got = if name == "score" {
+                    actual.score
+                } else {
+                    match actual.factors.iter().find(|(n, _)| n == name) {
+                        Some((_, v)) => Some(*v),
+                        None if actual.error.is_some() => None,
+                        None => {
+                            let known: Vec<&str> = actual
+                                .factors
+                                .iter()
+                                .map(|(n, _)| n.as_str())
+                                .chain(["score", "tier", "reasons", "error"])
+                                .collect();
+                            mismatch(
+                                name,
+                                "a factor, score, tier, reasons or error".into(),
+                                suggest::help_for(name, &known, "expectations"),
+                            );
+                            continue;
+                        }
+                    }
+                };
+                let (wanted, tol) = match number(expected) {
+                    Some(pair) => (pair.0, pair.1.unwrap_or(tolerance)),
+                    None => {
+                        mismatch(
+                            name,
+                            "a number or { value, tolerance }".into(),
+                            plain(expected),
+                        );
+                        continue;
+                    }
+                };
+                match got {
+                    Some(v) if (v - wanted).abs() <= tol => {}
+                    Some(v) => mismatch(name, format!("{wanted} ± {tol}"), format!("{v}")),
+                    None => mismatch(name, format!("{wanted} ± {tol}"), "(rejected)".into()),
+                }
+            }
+        }
+    }
+    mismatches
+}
+
+/// A number, or `{ value, tolerance }`.
+fn number(value: &Value) -> Option<(f64, Option<f64>)> {
+    match value {
+        Value::Number(n) => n.as_f64().map(|v| (v, None)),
+        Value::Mapping(map) => {
+            let value = map.get("value")?.as_f64()?;
+            let tolerance = map.get("tolerance").and_then(Value::as_f64);
+            Some((value, tolerance))
+        }
+        _ => None,
+    }
+}
+
+/// A YAML scalar as the text it says.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}

@@ -1,0 +1,248 @@
+//! `tierscore explain` — one customer, factor by factor.
+//!
+//! ```text
+//! tierscore explain pipelines/customer_value.yaml --id C00000042
+//! tierscore explain pipelines/customer_value.yaml --id C00000042 --format json
+//! ```
+//!
+//! Finds the customer (skipping row groups whose id statistics rule it out), scores it with the
+//! same plan `run` builds, and prints for each factor the inputs it read with their values, its
+//! value, weight, weighted contribution and reason; then the score, the tier rule that matched
+//! and how far the score is from the next tier up.
+
+use std::path::PathBuf;
+
+use rhai::Dynamic;
+use serde_json::{json, Value};
+
+use super::{CommandError, Ui};
+use crate::pipeline::{params, Pipeline};
+use crate::plan::Plan;
+use crate::rules::dates::{Date, Timestamp};
+use crate::score::Explanation;
+use crate::source::{Found, Source};
+use crate::tiers::Level;
+
+/// Output format of `explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Arguments of `tierscore explain`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  tierscore explain pipelines/customer_value.yaml --id C00000042
+  tierscore explain pipelines/customer_value.yaml --id C00000042 --set as_of=2026-12-01 --format json")]
+pub struct ExplainArgs {
+    /// The pipeline YAML file.
+    pub pipeline: PathBuf,
+    /// The customer's id, as the id column reads (numbers as digits).
+    #[arg(long)]
+    pub id: String,
+    /// Override a param: --set KEY=VALUE; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// `json` prints one JSON document.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Why a customer could not be explained.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("no customer with {column} = {id:?} in the input's {files} file(s) and {row_groups} row group(s)")]
+#[diagnostic(
+    code(explain::not_found),
+    help("ids are matched as text; check the id, or the input.path of the pipeline")
+)]
+pub struct NotFound {
+    pub column: String,
+    pub id: String,
+    pub files: usize,
+    pub row_groups: usize,
+}
+
+/// Explains one customer.
+pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
+    let mut pipeline = Pipeline::load(&args.pipeline)?;
+    params::apply_overrides(&mut pipeline.params, &args.set)?;
+    let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
+    let (plan, _warnings) = Plan::build(&pipeline, &source)?;
+    let found = source
+        .find(&pipeline.input.id, &args.id, &plan.read_columns)?
+        .ok_or_else(|| NotFound {
+            column: pipeline.input.id.clone(),
+            id: args.id.clone(),
+            files: source.files().len(),
+            row_groups: source.files().iter().map(|f| f.row_groups).sum(),
+        })?;
+    let explanation = plan.scorer.explain(&found.row.batch);
+    let levels = plan.scorer.tiers.levels();
+    let file = source.files()[found.row.file].path.display().to_string();
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(args, &file, &found, &explanation, levels))
+                .unwrap_or_default()
+        ),
+        Format::Text => print_text(args, &file, &found, &explanation, levels),
+    }
+    Ok(())
+}
+
+fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Explanation, levels: &[Level]) {
+    println!(
+        "customer {} ({file}, row {}; read {} of {} row groups)\n",
+        args.id, found.row.first_row, found.row_groups_read, found.row_groups_total
+    );
+    let width = e
+        .factors
+        .iter()
+        .map(|f| f.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    for factor in &e.factors {
+        let value = factor
+            .value
+            .map_or("(failed)".to_string(), |v| v.to_string());
+        let weighed = match (factor.weight, factor.contribution) {
+            (Some(w), Some(c)) => format!("  x {w} = {c}"),
+            (Some(w), None) => format!("  (weight {w})"),
+            _ => String::new(),
+        };
+        println!("{:<width$} = {value}{weighed}", factor.name);
+        for (i, (name, input)) in factor.inputs.iter().enumerate() {
+            let label = if i == 0 { "reads" } else { "" };
+            println!("  {label:<6} {name} = {}", shown(input));
+        }
+        if let Some(reason) = &factor.reason {
+            println!("  reason {reason}");
+        }
+    }
+    if let Some(reject) = &e.reject {
+        println!("\nrejected by {}: {}", reject.step, reject.message);
+        return;
+    }
+    let how = if e.weighted_sum {
+        "weighted sum of the contributions"
+    } else {
+        "from the score script"
+    };
+    if let (Some(score), Some(tier)) = (e.score, e.tier) {
+        println!("\n{:<width$} = {score}  ({how})", "score");
+        let level = &levels[tier];
+        let rule = level.min.map_or("the catch-all level".to_string(), |min| {
+            format!("score >= {min}")
+        });
+        println!("{:<width$} = {}  ({rule})", "tier", level.name);
+        match next_up(levels, tier, score) {
+            Some((name, min, gap)) => println!("{:<width$}   {gap} below {name} (min {min})", ""),
+            None => println!("{:<width$}   the top tier", ""),
+        }
+    }
+}
+
+/// The next tier up, its `min`, and how far below it the score is.
+fn next_up(levels: &[Level], tier: usize, score: f64) -> Option<(&str, f64, f64)> {
+    let above = levels.get(tier.checked_sub(1)?)?;
+    let min = above.min?;
+    Some((above.name.as_str(), min, min - score))
+}
+
+fn to_json(
+    args: &ExplainArgs,
+    file: &str,
+    found: &Found,
+    e: &Explanation,
+    levels: &[Level],
+) -> Value {
+    let factors: Vec<Value> = e
+        .factors
+        .iter()
+        .map(|f| {
+            let inputs: serde_json::Map<String, Value> = f
+                .inputs
+                .iter()
+                .map(|(name, value)| (name.clone(), dynamic_json(value)))
+                .collect();
+            json!({
+                "name": f.name,
+                "inputs": inputs,
+                "value": f.value,
+                "weight": f.weight,
+                "contribution": f.contribution,
+                "reason": f.reason,
+            })
+        })
+        .collect();
+    let tier = e.tier.map(|t| {
+        let next = e
+            .score
+            .and_then(|s| next_up(levels, t, s))
+            .map(|(name, min, gap)| json!({"name": name, "min": min, "gap": gap}));
+        json!({"name": levels[t].name, "min": levels[t].min, "next_up": next})
+    });
+    json!({
+        "id": args.id,
+        "source_file": file,
+        "row_number": found.row.first_row,
+        "row_groups_read": found.row_groups_read,
+        "row_groups_total": found.row_groups_total,
+        "factors": factors,
+        "score": e.score,
+        "combine": if e.weighted_sum { "weighted_sum" } else { "script" },
+        "tier": tier,
+        "rejected": e.reject.as_ref().map(|r| json!({"factor": r.step, "message": r.message})),
+    })
+}
+
+/// A script value as people read it: strings quoted, dates as `2026-11-01`, null as `()`.
+fn shown(value: &Dynamic) -> String {
+    if value.is_unit() {
+        "() (null)".into()
+    } else if value.is_string() {
+        format!("{value:?}")
+    } else if let Some(items) = value.read_lock::<rhai::Array>() {
+        let items: Vec<String> = items.iter().map(shown).collect();
+        format!("[{}]", items.join(", "))
+    } else {
+        text(value)
+    }
+}
+
+/// The text of a scalar script value, dates and timestamps included.
+fn text(value: &Dynamic) -> String {
+    if let Some(date) = value.read_lock::<Date>() {
+        date.to_string()
+    } else if let Some(timestamp) = value.read_lock::<Timestamp>() {
+        timestamp.to_string()
+    } else {
+        value.to_string()
+    }
+}
+
+/// A script value as JSON: numbers, booleans, strings, arrays and maps as themselves, dates and
+/// timestamps as their text, null as null.
+fn dynamic_json(value: &Dynamic) -> Value {
+    if value.is_unit() {
+        Value::Null
+    } else if let Ok(i) = value.as_int() {
+        json!(i)
+    } else if let Ok(f) = value.as_float() {
+        json!(f)
+    } else if let Ok(b) = value.as_bool() {
+        json!(b)
+    } else if let Some(items) = value.read_lock::<rhai::Array>() {
+        Value::Array(items.iter().map(dynamic_json).collect())
+    } else if let Some(map) = value.read_lock::<rhai::Map>() {
+        Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.to_string(), dynamic_json(v)))
+                .collect(),
+        )
+    } else {
+        Value::String(text(value))
+    }
+}

@@ -1,0 +1,159 @@
+//! Finding one customer by id without reading the whole input.
+//!
+//! Row groups whose id statistics (min/max in the Parquet footer) rule the id out are skipped;
+//! the rest are read one at a time, projected, until the id is found.
+
+use std::fs::File;
+
+use arrow::array::{Array, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::file::statistics::Statistics;
+
+use super::{InputFile, Source, SourceBatch, SourceError};
+
+/// A customer found by id, and how much of the input the search read.
+#[derive(Debug)]
+pub struct Found {
+    /// The customer's row (one row, the projected columns).
+    pub row: SourceBatch,
+    pub row_groups_read: usize,
+    pub row_groups_total: usize,
+}
+
+impl Source {
+    /// The first row whose id column (`id_column`, name after rename) reads as `id`, with the
+    /// named `columns`; `None` when no row has it.
+    pub fn find(
+        &self,
+        id_column: &str,
+        id: &str,
+        columns: &[String],
+    ) -> Result<Option<Found>, SourceError> {
+        let file_column = self.file_name_of(id_column);
+        let total: usize = self
+            .files
+            .iter()
+            .map(|f| f.metadata.metadata().num_row_groups())
+            .sum();
+        let mut read = 0;
+        for (index, file) in self.files.iter().enumerate() {
+            let metadata = file.metadata.metadata();
+            let leaf = metadata
+                .file_metadata()
+                .schema_descr()
+                .columns()
+                .iter()
+                .position(|c| c.path().string() == file_column);
+            let mut first_row = 0u64;
+            for group in 0..metadata.num_row_groups() {
+                let rows = metadata.row_group(group).num_rows().max(0) as u64;
+                let stats =
+                    leaf.and_then(|leaf| metadata.row_group(group).column(leaf).statistics());
+                if stats.is_none_or(|s| may_hold(s, id)) {
+                    read += 1;
+                    if let Some(row) =
+                        self.find_in_group(file, index, group, first_row, id_column, id, columns)?
+                    {
+                        return Ok(Some(Found {
+                            row,
+                            row_groups_read: read,
+                            row_groups_total: total,
+                        }));
+                    }
+                }
+                first_row += rows;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The name the files give a column that scripts know by `name`.
+    fn file_name_of<'a>(&'a self, name: &'a str) -> &'a str {
+        self.rename
+            .iter()
+            .find(|(_, to)| to == name)
+            .map_or(name, |(from, _)| from.as_str())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn find_in_group(
+        &self,
+        file: &InputFile,
+        index: usize,
+        group: usize,
+        first_row: u64,
+        id_column: &str,
+        id: &str,
+        columns: &[String],
+    ) -> Result<Option<SourceBatch>, SourceError> {
+        let handle = File::open(&file.path).map_err(|source| SourceError::Io {
+            path: file.path.clone(),
+            source,
+        })?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.metadata.clone());
+        let indices = self.projection(columns);
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .with_row_groups(vec![group])
+            .build()
+            .map_err(|source| SourceError::Corrupt {
+                path: file.path.clone(),
+                source,
+            })?;
+        let schema = self.projected_schema(&indices);
+        let mut row = first_row;
+        for batch in reader {
+            let decode = |source| SourceError::Decode {
+                path: file.path.clone(),
+                first_row: row,
+                source,
+            };
+            let batch = batch.map_err(decode)?;
+            let batch =
+                arrow::array::RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
+                    .map_err(decode)?;
+            let ids = batch
+                .column_by_name(id_column)
+                .map(|c| cast(c, &DataType::Utf8))
+                .transpose()
+                .map_err(decode)?;
+            let hit = ids.as_ref().and_then(|ids| {
+                let ids = ids.as_any().downcast_ref::<StringArray>()?;
+                (0..ids.len()).find(|&i| ids.is_valid(i) && ids.value(i) == id)
+            });
+            if let Some(i) = hit {
+                return Ok(Some(SourceBatch {
+                    batch: batch.slice(i, 1),
+                    file: index,
+                    first_row: row + i as u64,
+                }));
+            }
+            row += batch.num_rows() as u64;
+        }
+        Ok(None)
+    }
+}
+
+/// Whether a row group with these id statistics may hold `id`.
+fn may_hold(stats: &Statistics, id: &str) -> bool {
+    match stats {
+        Statistics::Int32(s) => match id.parse::<i32>() {
+            Ok(v) => s.min_opt().is_none_or(|m| *m <= v) && s.max_opt().is_none_or(|m| v <= *m),
+            Err(_) => false,
+        },
+        Statistics::Int64(s) => match id.parse::<i64>() {
+            Ok(v) => s.min_opt().is_none_or(|m| *m <= v) && s.max_opt().is_none_or(|m| v <= *m),
+            Err(_) => false,
+        },
+        Statistics::ByteArray(s) => {
+            let v = id.as_bytes();
+            s.min_bytes_opt().is_none_or(|m| m <= v) && s.max_bytes_opt().is_none_or(|m| v <= m)
+        }
+        _ => true,
+    }
+}
