@@ -23,12 +23,12 @@ use super::{CommandError, Ui};
 use crate::pipeline::{params, OnRowError, PartitionBy, Pipeline};
 use crate::plan::{sha256_hex, Plan};
 use crate::sink::manifest::{
-    FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts, Summary,
-    TierSummary, SCHEMA_VERSION,
+    FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts, SampleInfo,
+    Summary, TierSummary, SCHEMA_VERSION,
 };
 use crate::sink::writer::{properties, REJECTS_FILE};
 use crate::sink::{staging, OutputWriter, RejectWriter, Staging};
-use crate::source::Source;
+use crate::source::{Sample, Source};
 
 /// Rows decoded and scored at a time.
 const BATCH_ROWS: usize = 8192;
@@ -51,6 +51,12 @@ pub struct RunArgs {
     /// Score only the first N input rows (a quick look).
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+    /// Score a deterministic sample of about this share of the rows (0..1), e.g. 0.01.
+    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction)]
+    pub sample: Option<f64>,
+    /// Seed of --sample: the same seed picks the same rows.
+    #[arg(long, default_value_t = 0, requires = "sample")]
+    pub seed: u64,
     /// Worker threads (default: all cores). The output is the same for any value.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
@@ -98,6 +104,16 @@ pub enum RunError {
     },
 }
 
+/// Parses a share of rows between 0 and 1.
+fn parse_fraction(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "{text} is not a share between 0 and 1, such as 0.01"
+        )),
+    }
+}
+
 /// What the run counted while streaming.
 struct Tally {
     rows: RowCounts,
@@ -142,9 +158,19 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             path: target.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
-    let rows_expected = args
+    let sample = args.sample.map(|fraction| Sample {
+        fraction,
+        seed: args.seed,
+    });
+    let rows_read = args
         .limit
         .map_or(source.total_rows(), |l| l.min(source.total_rows()));
+    // With a sample the exact count is known only at the end; the expected count stops a
+    // hopeless run early and the exact check happens before commit.
+    let rows_expected = match sample {
+        Some(s) => (rows_read as f64 * s.fraction).ceil() as u64,
+        None => rows_read,
+    };
     let allowed = (pipeline.errors.max_reject_fraction * rows_expected as f64).floor() as u64;
 
     let run_id = new_run_id(&started_at);
@@ -185,7 +211,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
 
     let scoring = Instant::now();
     pool.install(|| -> Result<(), CommandError> {
-        for batch in source.batches(&plan.read_columns, BATCH_ROWS, args.limit) {
+        for batch in source.batches(&plan.read_columns, BATCH_ROWS, args.limit, sample) {
             let batch = batch?;
             let file = source.files()[batch.file].path.display().to_string();
             let scored = plan.scorer.score(&batch.batch);
@@ -194,7 +220,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             {
                 return Err(RunError::RowFailed {
                     source_file: file,
-                    row: batch.first_row + first.row as u64,
+                    row: batch.row_number(first.row),
                     step: first.step.clone(),
                     message: first.message.clone(),
                 }
@@ -204,7 +230,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
                 .batch
                 .column_by_name(&pipeline.input.id)
                 .expect("the plan reads the id column");
-            rejects.write(&scored.rejects, ids, &file, batch.first_row)?;
+            rejects.write(&scored.rejects, ids, &file, |row| batch.row_number(row))?;
             for reject in scored
                 .rejects
                 .iter()
@@ -212,7 +238,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             {
                 tally.first_rejects.push(format!(
                     "{file} row {} (factor {}): {}",
-                    batch.first_row + reject.row as u64,
+                    batch.row_number(reject.row),
                     reject.step,
                     reject.message
                 ));
@@ -258,7 +284,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
     if counts.input != counts.scored + counts.rejected
         || written != counts.scored
         || rejected_written != counts.rejected
-        || counts.input != rows_expected
+        || (sample.is_none() && counts.input != rows_expected)
     {
         return Err(RunError::RowsLost {
             input: counts.input.max(rows_expected),
@@ -299,6 +325,10 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             })
             .collect(),
         limit: args.limit,
+        sample: args.sample.map(|fraction| SampleInfo {
+            fraction,
+            seed: args.seed,
+        }),
         threads,
         rows: counts,
         score: tally.score.clone(),

@@ -33,6 +33,8 @@ pub struct Manifest {
     pub inputs: Vec<InputInfo>,
     /// `--limit`, when the run read only the first rows.
     pub limit: Option<u64>,
+    /// `--sample`, when the run scored a sample of the rows.
+    pub sample: Option<SampleInfo>,
     pub threads: usize,
     pub rows: RowCounts,
     pub score: Summary,
@@ -63,6 +65,13 @@ pub struct InputInfo {
     pub path: String,
     pub bytes: u64,
     pub rows: u64,
+}
+
+/// The sample a run scored (`--sample`, `--seed`).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SampleInfo {
+    pub fraction: f64,
+    pub seed: u64,
 }
 
 /// Rows in = scored + rejected, checked before commit.

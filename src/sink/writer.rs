@@ -209,13 +209,14 @@ impl RejectWriter {
         Ok(Self { file, schema })
     }
 
-    /// Appends the rejects of one batch; `ids` is that batch's id column.
+    /// Appends the rejects of one batch: `ids` is its id column, `row_number` gives a row's
+    /// number within `source_file`.
     pub fn write(
         &mut self,
         rejects: &[Reject],
         ids: &ArrayRef,
         source_file: &str,
-        first_row: u64,
+        row_number: impl Fn(usize) -> u64,
     ) -> Result<(), SinkError> {
         if rejects.is_empty() {
             return Ok(());
@@ -228,7 +229,7 @@ impl RejectWriter {
                 rejects.iter().map(|_| source_file),
             )),
             Arc::new(Int64Array::from_iter_values(
-                rejects.iter().map(|r| (first_row + r.row as u64) as i64),
+                rejects.iter().map(|r| row_number(r.row) as i64),
             )),
             Arc::new(StringArray::from_iter_values(
                 rejects.iter().map(|r| r.step.as_str()),

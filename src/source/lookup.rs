@@ -131,6 +131,7 @@ impl Source {
                     batch: batch.slice(i, 1),
                     file: index,
                     first_row: row + i as u64,
+                    sampled_rows: None,
                 }));
             }
             row += batch.num_rows() as u64;

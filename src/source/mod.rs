@@ -46,6 +46,40 @@ pub struct SourceBatch {
     pub file: usize,
     /// Row number (0-based, within the file) of the batch's first row.
     pub first_row: u64,
+    /// Row numbers of every row when a sample left gaps; `None` when rows are consecutive.
+    pub sampled_rows: Option<Arc<[u64]>>,
+}
+
+impl SourceBatch {
+    /// Row number (0-based, within its file) of row `i` of the batch.
+    pub fn row_number(&self, i: usize) -> u64 {
+        match &self.sampled_rows {
+            Some(rows) => rows[i],
+            None => self.first_row + i as u64,
+        }
+    }
+}
+
+/// A deterministic sample of rows: each row is kept or not by a hash of the seed, its file and
+/// its row number, so the sample does not depend on batch sizes or threads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Share of rows kept, 0..=1.
+    pub fraction: f64,
+    pub seed: u64,
+}
+
+impl Sample {
+    /// Whether row `row` of file `file` is in the sample.
+    pub fn keeps(&self, file: usize, row: u64) -> bool {
+        let mut x = self.seed ^ (file as u64).rotate_left(40) ^ row;
+        // splitmix64: a well-mixed, portable 64-bit hash.
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^= x >> 31;
+        ((x >> 11) as f64 / (1u64 << 53) as f64) < self.fraction
+    }
 }
 
 /// Why the input could not be read. These are data failures (exit code 3).
@@ -188,31 +222,22 @@ impl Source {
         self.files.iter().map(|f| f.rows).sum()
     }
 
-    /// Streams the named columns (names after rename) of the first `limit` rows.
+    /// Streams the named columns (names after rename) of the first `limit` rows, or of a
+    /// sample of them.
     pub fn batches(
         &self,
         columns: &[String],
         batch_size: usize,
         limit: Option<u64>,
+        sample: Option<Sample>,
     ) -> Batches<'_> {
-        let indices: Vec<usize> = self
-            .schema
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| columns.contains(f.name()))
-            .map(|(i, _)| i)
-            .collect();
-        let projected = Arc::new(
-            self.schema
-                .project(&indices)
-                .unwrap_or_else(|_| Schema::empty()),
-        );
+        let indices = self.projection(columns);
         Batches {
             source: self,
+            schema: self.projected_schema(&indices),
             indices,
-            schema: projected,
             batch_size,
+            sample,
             remaining: limit.unwrap_or(u64::MAX),
             file: 0,
             reader: None,
@@ -331,6 +356,7 @@ pub struct Batches<'a> {
     indices: Vec<usize>,
     schema: SchemaRef,
     batch_size: usize,
+    sample: Option<Sample>,
     remaining: u64,
     file: usize,
     reader: Option<ParquetRecordBatchReader>,
@@ -354,6 +380,41 @@ impl Batches<'_> {
                 path: file.path.clone(),
                 source,
             })
+    }
+}
+
+impl Batches<'_> {
+    /// Renames the decoded columns and applies the sample; `None` when the sample keeps no row.
+    fn shape(
+        &self,
+        batch: RecordBatch,
+        first_row: u64,
+    ) -> Result<Option<SourceBatch>, arrow::error::ArrowError> {
+        let batch = RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())?;
+        let Some(sample) = self.sample else {
+            return Ok(Some(SourceBatch {
+                batch,
+                file: self.file,
+                first_row,
+                sampled_rows: None,
+            }));
+        };
+        let rows: Vec<u64> = (first_row..first_row + batch.num_rows() as u64)
+            .filter(|row| sample.keeps(self.file, *row))
+            .collect();
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let keep = arrow::array::BooleanArray::from_iter(
+            (first_row..first_row + batch.num_rows() as u64)
+                .map(|row| Some(sample.keeps(self.file, row))),
+        );
+        Ok(Some(SourceBatch {
+            batch: arrow::compute::filter_record_batch(&batch, &keep)?,
+            file: self.file,
+            first_row: rows[0],
+            sampled_rows: Some(rows.into()),
+        }))
     }
 }
 
@@ -388,21 +449,22 @@ impl Iterator for Batches<'_> {
                 }
                 Some(Ok(batch)) => {
                     let take = (batch.num_rows() as u64).min(self.remaining) as usize;
-                    let batch = batch.slice(0, take);
-                    let batch = RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())
-                        .map_err(|source| SourceError::Decode {
-                            path: file.path.clone(),
-                            first_row: self.row,
-                            source,
-                        });
                     let first_row = self.row;
                     self.row += take as u64;
                     self.remaining -= take as u64;
-                    return Some(batch.map(|batch| SourceBatch {
-                        batch,
-                        file: self.file,
-                        first_row,
-                    }));
+                    let decoded = self.shape(batch.slice(0, take), first_row);
+                    match decoded {
+                        Ok(Some(batch)) => return Some(Ok(batch)),
+                        Ok(None) => continue,
+                        Err(source) => {
+                            self.remaining = 0;
+                            return Some(Err(SourceError::Decode {
+                                path: file.path.clone(),
+                                first_row,
+                                source,
+                            }));
+                        }
+                    }
                 }
             }
         }

@@ -43,7 +43,7 @@ fn a_directory_is_read_in_sorted_order_with_positions() {
     assert_eq!(source.total_rows(), 8);
     assert_eq!(source.files().len(), 2);
     let batches: Vec<SourceBatch> = source
-        .batches(&["id".to_string()], 2, None)
+        .batches(&["id".to_string()], 2, None, None)
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(ids(&batches), vec![0, 1, 2, 100, 101, 102, 103, 104]);
@@ -62,7 +62,7 @@ fn a_glob_and_a_limit_and_a_rename() {
     assert_eq!(source.schema().field(1).name(), "label");
     assert_eq!(source.file_schema().field(1).name(), "年收入");
     let batches: Vec<SourceBatch> = source
-        .batches(&["id".to_string(), "label".to_string()], 3, Some(6))
+        .batches(&["id".to_string(), "label".to_string()], 3, Some(6), None)
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(ids(&batches), vec![0, 1, 2, 3, 10, 11]);
@@ -110,4 +110,34 @@ fn files_with_other_columns_are_refused() {
         err.to_string().ends_with("column `年收入` is missing"),
         "{err}"
     );
+}
+
+#[test]
+fn a_sample_keeps_the_same_rows_whatever_the_batch_size() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("a.parquet"), 0, 1000, 300);
+    let source = Source::open(dir.path(), &[]).unwrap();
+    let sample = Sample {
+        fraction: 0.1,
+        seed: 7,
+    };
+    let read = |batch_size: usize| -> Vec<(i64, u64)> {
+        source
+            .batches(&["id".to_string()], batch_size, None, Some(sample))
+            .flat_map(|b| {
+                let b = b.unwrap();
+                let ids = ids(std::slice::from_ref(&b));
+                ids.into_iter()
+                    .enumerate()
+                    .map(|(i, id)| (id, b.row_number(i)))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let small = read(7);
+    assert_eq!(small, read(1000));
+    assert!((80..=120).contains(&small.len()), "{}", small.len());
+    assert!(small.iter().all(|(id, row)| *id as u64 == *row));
+    let other_seed = Sample { seed: 8, ..sample };
+    assert!(!(0..1000).all(|r| sample.keeps(0, r) == other_seed.keeps(0, r)));
 }
