@@ -9,6 +9,7 @@
 
 pub mod cases;
 pub mod commands;
+pub mod compare;
 pub mod diagnostic;
 pub mod logging;
 pub mod pipeline;

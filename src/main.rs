@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tierscore::commands::{
-    self, check::CheckArgs, explain::ExplainArgs, gen::GenArgs, run::RunArgs,
+    self, check::CheckArgs, diff::DiffArgs, explain::ExplainArgs, gen::GenArgs, run::RunArgs,
     test::TestArgs, Ui,
 };
 
@@ -45,6 +45,8 @@ enum Command {
     Run(RunArgs),
     /// Check a pipeline and its rules against the input's schema; report every problem.
     Check(CheckArgs),
+    /// Compare two outputs: tier migration, score shift, top movers by id.
+    Diff(DiffArgs),
     /// Explain one customer: each factor's inputs, value, weight and contribution; the tier.
     Explain(ExplainArgs),
     /// Run the rule test cases of pipelines (their `tests:` and NAME.tests.yaml beside them).
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => commands::run::execute(args, ui),
         Command::Check(args) => commands::check::execute(args, ui),
+        Command::Diff(args) => commands::diff::execute(args, ui),
         Command::Test(args) => commands::test::execute(args, ui),
         Command::Explain(args) => commands::explain::execute(args, ui),
         Command::Gen(args) => commands::gen::execute(args, ui),

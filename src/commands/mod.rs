@@ -4,6 +4,7 @@
 //! whose [`CommandError::exit_code`] is the contract schedulers rely on.
 
 pub mod check;
+pub mod diff;
 pub mod explain;
 pub mod gen;
 pub mod run;
@@ -64,6 +65,10 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Synth(#[from] SynthError),
+    /// Two outputs could not be compared.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Diff(#[from] crate::compare::DiffError),
 }
 
 impl CommandError {
@@ -78,7 +83,8 @@ impl CommandError {
             | CommandError::Sink(_)
             | CommandError::Run(_)
             | CommandError::NotFound(_)
-            | CommandError::Synth(_) => EXIT_RUNTIME,
+            | CommandError::Synth(_)
+            | CommandError::Diff(_) => EXIT_RUNTIME,
         }
     }
 
