@@ -8,7 +8,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceCode, SourceSpan};
+use miette::{
+    Diagnostic, LabeledSpan, MietteError, MietteSpanContents, Severity, SourceCode, SourceSpan,
+    SpanContents,
+};
 use serde::Serialize;
 
 /// The text of one file, shared by every problem that points into it.
@@ -18,8 +21,34 @@ pub struct SourceFile(Arc<SourceInner>);
 #[derive(Debug)]
 struct SourceInner {
     name: String,
-    named: NamedSource<Arc<str>>,
     text: Arc<str>,
+}
+
+/// miette counts columns in bytes; analysts (and our JSON) count characters, which differ
+/// after non-ASCII text such as Chinese column names. This gives miette character columns.
+impl SourceCode for SourceInner {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let bytes =
+            self.text
+                .as_bytes()
+                .read_span(span, context_lines_before, context_lines_after)?;
+        let start = floor_char_boundary(&self.text, bytes.span().offset().min(self.text.len()));
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let column = self.text[line_start..start].chars().count();
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            bytes.data(),
+            *bytes.span(),
+            bytes.line(),
+            column,
+            bytes.line_count(),
+        )))
+    }
 }
 
 impl SourceFile {
@@ -27,8 +56,7 @@ impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
         let name = name.into();
         let text: Arc<str> = text.into();
-        let named = NamedSource::new(name.clone(), text.clone());
-        Self(Arc::new(SourceInner { name, named, text }))
+        Self(Arc::new(SourceInner { name, text }))
     }
 
     /// The name shown in messages.
@@ -192,7 +220,7 @@ impl Diagnostic for FileProblem {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.span.map(|_| &self.file.0.named as &dyn SourceCode)
+        self.span.map(|_| self.file.0.as_ref() as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
@@ -282,6 +310,19 @@ mod tests {
         assert_eq!(file.line_col(colon), (2, 4));
         assert_eq!(file.offset_of(2, 4), colon);
         assert_eq!(file.offset_of(9, 9), file.text().len());
+    }
+
+    #[test]
+    fn rendered_reports_count_columns_in_characters() {
+        let file = SourceFile::new("u.rhai", "let a = 1;\nlet 收入 = 年收 * 2.0;\n");
+        let offset = "let a = 1;\nlet 收入 = ".len();
+        let problem = FileProblem::error("rules::compile", &file, Some((offset, 6).into()), "x");
+        assert_eq!(problem.location(), "u.rhai:2:10");
+        let mut out = String::new();
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .render_report(&mut out, &problem)
+            .unwrap();
+        assert!(out.contains("[u.rhai:2:10]"), "{out}");
     }
 
     #[test]

@@ -30,7 +30,7 @@ where
 pub fn help_for(wrong: &str, candidates: &[&str], what: &str) -> String {
     match did_you_mean(wrong, candidates.iter().copied()) {
         Some(best) => format!("did you mean `{best}`?"),
-        None if candidates.is_empty() => format!("no {what} is defined here"),
+        None if candidates.is_empty() => format!("there are no {what} to choose from"),
         None => format!(
             "expected one of the {what}: {}",
             candidates
@@ -65,6 +65,9 @@ mod tests {
             help_for("qqq", &["tier", "none"], "values"),
             "expected one of the values: `tier`, `none`"
         );
-        assert_eq!(help_for("x", &[], "params"), "no params is defined here");
+        assert_eq!(
+            help_for("x", &[], "params"),
+            "there are no params to choose from"
+        );
     }
 }

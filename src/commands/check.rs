@@ -71,7 +71,7 @@ pub fn execute(args: &CheckArgs, ui: Ui) -> Result<(), CommandError> {
                 warnings,
                 problems: problems.iter().map(FileProblem::to_json).collect(),
             };
-            println!(
+            say!(
                 "{}",
                 serde_json::to_string_pretty(&report).unwrap_or_default()
             );
@@ -90,7 +90,7 @@ pub fn execute(args: &CheckArgs, ui: Ui) -> Result<(), CommandError> {
         return Err(Findings(format!("check failed: {summary}")).into());
     }
     if !ui.quiet && args.format == Format::Text {
-        println!("check ok: {summary}");
+        say!("check ok: {summary}");
     }
     Ok(())
 }

@@ -81,7 +81,7 @@ pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
     let levels = plan.scorer.tiers.levels();
     let file = source.files()[found.row.file].path.display().to_string();
     match args.format {
-        Format::Json => println!(
+        Format::Json => say!(
             "{}",
             serde_json::to_string_pretty(&to_json(args, &file, &found, &explanation, levels))
                 .unwrap_or_default()
@@ -92,9 +92,12 @@ pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
 }
 
 fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Explanation, levels: &[Level]) {
-    println!(
+    say!(
         "customer {} ({file}, row {}; read {} of {} row groups)\n",
-        args.id, found.row.first_row, found.row_groups_read, found.row_groups_total
+        args.id,
+        found.row.first_row,
+        found.row_groups_read,
+        found.row_groups_total
     );
     let width = e
         .factors
@@ -112,17 +115,17 @@ fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Explanation, le
             (Some(w), None) => format!("  (weight {w})"),
             _ => String::new(),
         };
-        println!("{:<width$} = {value}{weighed}", factor.name);
+        say!("{:<width$} = {value}{weighed}", factor.name);
         for (i, (name, input)) in factor.inputs.iter().enumerate() {
             let label = if i == 0 { "reads" } else { "" };
-            println!("  {label:<6} {name} = {}", shown(input));
+            say!("  {label:<6} {name} = {}", shown(input));
         }
         if let Some(reason) = &factor.reason {
-            println!("  reason {reason}");
+            say!("  reason {reason}");
         }
     }
     if let Some(reject) = &e.reject {
-        println!("\nrejected by {}: {}", reject.step, reject.message);
+        say!("\nrejected by {}: {}", reject.step, reject.message);
         return;
     }
     let how = if e.weighted_sum {
@@ -131,15 +134,15 @@ fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Explanation, le
         "from the score script"
     };
     if let (Some(score), Some(tier)) = (e.score, e.tier) {
-        println!("\n{:<width$} = {score}  ({how})", "score");
+        say!("\n{:<width$} = {score}  ({how})", "score");
         let level = &levels[tier];
         let rule = level.min.map_or("the catch-all level".to_string(), |min| {
             format!("score >= {min}")
         });
-        println!("{:<width$} = {}  ({rule})", "tier", level.name);
+        say!("{:<width$} = {}  ({rule})", "tier", level.name);
         match next_up(levels, tier, score) {
-            Some((name, min, gap)) => println!("{:<width$}   {gap} below {name} (min {min})", ""),
-            None => println!("{:<width$}   the top tier", ""),
+            Some((name, min, gap)) => say!("{:<width$}   {gap} below {name} (min {min})", ""),
+            None => say!("{:<width$}   the top tier", ""),
         }
     }
 }

@@ -45,7 +45,7 @@ pub fn execute(args: &GenArgs, ui: Ui) -> Result<(), CommandError> {
     )?;
     tracing::info!(rows, seed = args.seed, out = %args.out.display(), "generated customers");
     if !ui.quiet && !ui.json {
-        println!(
+        say!(
             "wrote {rows} customers to {} in {:.2}s",
             args.out.display(),
             started.elapsed().as_secs_f64()

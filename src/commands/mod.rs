@@ -3,6 +3,15 @@
 //! One file per command, its usage at the top. Every command returns a [`CommandError`],
 //! whose [`CommandError::exit_code`] is the contract schedulers rely on.
 
+/// `println!` for reports on stdout that never panics: a reader that went away (`| head`) or a
+/// full disk must not turn a finished command into a crash.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod check;
 pub mod diff;
 pub mod explain;

@@ -457,9 +457,12 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
     if ui.quiet || ui.json {
         return;
     }
-    println!(
+    say!(
         "{}: {} rows in, {} scored, {} rejected in {seconds:.2}s",
-        manifest.pipeline.name, rows.input, rows.scored, rows.rejected
+        manifest.pipeline.name,
+        rows.input,
+        rows.scored,
+        rows.rejected
     );
     for tier in &manifest.tiers {
         let share = if rows.scored == 0 {
@@ -467,7 +470,7 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
         } else {
             100.0 * tier.count as f64 / rows.scored as f64
         };
-        println!("  {:<16} {:>10}  {share:5.1}%", tier.level.name, tier.count);
+        say!("  {:<16} {:>10}  {share:5.1}%", tier.level.name, tier.count);
     }
-    println!("output: {}", target.display());
+    say!("output: {}", target.display());
 }

@@ -39,25 +39,25 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
         let cases = cases::load(&pipeline).map_err(|e| Findings(e.to_string()))?;
         let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
         let (plan, _warnings) = Plan::build(&pipeline, &source)?;
-        println!("\nrunning {} tests from {}", cases.len(), path.display());
+        say!("\nrunning {} tests from {}", cases.len(), path.display());
         for outcome in cases::run(&cases, &plan, source.schema(), &pipeline.input.id) {
             if outcome.mismatches.is_empty() {
-                println!("test {} ... ok", outcome.name);
+                say!("test {} ... ok", outcome.name);
                 passed += 1;
             } else {
-                println!("test {} ... FAILED", outcome.name);
+                say!("test {} ... FAILED", outcome.name);
                 failures.push(outcome);
             }
         }
     }
     if !failures.is_empty() {
-        println!("\nfailures:");
+        say!("\nfailures:");
         for failure in &failures {
             print_failure(failure);
         }
     }
     let verdict = if failures.is_empty() { "ok" } else { "FAILED" };
-    println!(
+    say!(
         "\ntest result: {verdict}. {passed} passed; {} failed; finished in {:.2}s",
         failures.len(),
         started.elapsed().as_secs_f64()
@@ -76,7 +76,7 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
 
 /// Expected against actual, side by side.
 fn print_failure(failure: &Outcome) {
-    println!("\n---- {} ----", failure.name);
+    say!("\n---- {} ----", failure.name);
     let width = |pick: fn(&cases::Mismatch) -> &str, title: &str| {
         failure
             .mismatches
@@ -88,14 +88,17 @@ fn print_failure(failure: &Outcome) {
     };
     let field_w = width(|m| &m.field, "field");
     let expected_w = width(|m| &m.expected, "expected");
-    println!(
+    say!(
         "  {:<field_w$}  {:<expected_w$}  actual",
-        "field", "expected"
+        "field",
+        "expected"
     );
     for m in &failure.mismatches {
-        println!(
+        say!(
             "  {:<field_w$}  {:<expected_w$}  {}",
-            m.field, m.expected, m.actual
+            m.field,
+            m.expected,
+            m.actual
         );
     }
 }

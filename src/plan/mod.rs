@@ -69,7 +69,19 @@ impl Plan {
             .map(|f| f.name().as_str())
             .collect();
 
-        for (from, _) in &pipeline.input.rename {
+        for (from, to) in &pipeline.input.rename {
+            let renamed_away = pipeline.input.rename.iter().any(|(f, _)| f == to);
+            if file_columns.contains(&to.as_str()) && !renamed_away {
+                problems.push(
+                    pipeline
+                        .problem_at(
+                            "plan::rename_clash",
+                            &format!("input.rename.{from}"),
+                            format!("input.rename: `{from}` -> `{to}`, but the input already has a column `{to}`"),
+                        )
+                        .with_help(format!("pick a name the input does not use, or rename `{to}` too")),
+                );
+            }
             if !file_columns.contains(&from.as_str()) {
                 problems.push(
                     pipeline
@@ -181,8 +193,16 @@ impl Plan {
             .filter(|c| wanted.iter().any(|w| w == *c))
             .map(|c| c.to_string())
             .collect();
+        // The id always comes first; listing it in output.columns too does not repeat it.
         let mut copied = vec![pipeline.input.id.clone()];
-        copied.extend(pipeline.output.columns.iter().cloned());
+        copied.extend(
+            pipeline
+                .output
+                .columns
+                .iter()
+                .filter(|c| **c != pipeline.input.id)
+                .cloned(),
+        );
         let tiers = TierRules::new(&pipeline.tiers);
         let tier_names: Vec<String> = tiers.levels().iter().map(|l| l.name.clone()).collect();
         let layout = OutputLayout::new(
@@ -207,6 +227,7 @@ impl Plan {
             .clone();
         Some(Self {
             scorer: Scorer {
+                id_column: Some(pipeline.input.id.clone()),
                 context,
                 factors,
                 combine,

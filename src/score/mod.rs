@@ -33,6 +33,8 @@ pub enum CombineStep {
 
 /// Scores batches: the compiled factors, the combination and the tiers of one pipeline.
 pub struct Scorer {
+    /// The id column; a row whose id is null is rejected before any rule runs.
+    pub id_column: Option<String>,
     pub context: RuleContext,
     pub factors: Vec<FactorStep>,
     pub combine: CombineStep,
@@ -69,6 +71,23 @@ impl Scorer {
         let rows = batch.num_rows();
         let mut failed: Vec<Option<Reject>> = vec![None; rows];
         let mut skip = vec![false; rows];
+        if let Some(ids) = self
+            .id_column
+            .as_deref()
+            .and_then(|id| batch.column_by_name(id))
+        {
+            for row in (0..rows).filter(|row| ids.is_null(*row)) {
+                skip[row] = true;
+                failed[row] = Some(Reject {
+                    row,
+                    step: "id".into(),
+                    message: format!(
+                        "the id column `{}` is null; every customer needs an id to be scored",
+                        self.id_column.as_deref().unwrap_or_default()
+                    ),
+                });
+            }
+        }
         let mut working = batch.clone();
         let mut factors = Vec::with_capacity(self.factors.len());
         let mut reasons = Vec::with_capacity(self.factors.len());
@@ -116,15 +135,27 @@ impl Scorer {
         let scores: Vec<Option<f64>> = match &self.combine {
             CombineStep::WeightedSum => (0..rows)
                 .map(|row| {
-                    (!skip[row]).then(|| {
-                        self.factors
-                            .iter()
-                            .zip(&values_by_factor)
-                            .map(|(step, values)| {
-                                step.weight.unwrap_or(1.0) * values[row].unwrap_or(0.0)
-                            })
-                            .sum()
-                    })
+                    if skip[row] {
+                        return None;
+                    }
+                    let score: f64 = self
+                        .factors
+                        .iter()
+                        .zip(&values_by_factor)
+                        .map(|(step, values)| step.weight.unwrap_or(1.0) * values[row].unwrap_or(0.0))
+                        .sum();
+                    if score.is_finite() {
+                        Some(score)
+                    } else {
+                        failed[row] = Some(Reject {
+                            row,
+                            step: "score".into(),
+                            message: format!(
+                                "the weighted sum is {score}: a factor value too large for its weight"
+                            ),
+                        });
+                        None
+                    }
                 })
                 .collect(),
             CombineStep::Script(rule) => rule

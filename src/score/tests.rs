@@ -21,7 +21,7 @@ output: { path: out }
 "##;
 
 fn batch() -> RecordBatch {
-    let id: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3]));
+    let id: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), Some(2), Some(3)]));
     let revenue: ArrayRef = Arc::new(Float64Array::from(vec![4.0, -1.0, 10.0]));
     RecordBatch::try_from_iter([("id", id), ("revenue", revenue)]).unwrap()
 }
@@ -49,6 +49,7 @@ fn scorer(text: &str) -> Scorer {
         visible.push(&factor.name);
     }
     Scorer {
+        id_column: Some("id".into()),
         context,
         factors,
         combine: CombineStep::WeightedSum,
@@ -124,5 +125,22 @@ fn a_failing_combine_script_rejects_the_row_and_nulls_its_factors() {
     assert_eq!(
         scored.rejects[1].message,
         "t.yaml score.script: the score script gave a string (oops); it must be a number"
+    );
+}
+
+#[test]
+fn a_row_without_an_id_is_rejected_before_any_rule_runs() {
+    let id: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), None]));
+    let revenue: ArrayRef = Arc::new(Float64Array::from(vec![4.0, 5.0]));
+    let batch = RecordBatch::try_from_iter([("id", id), ("revenue", revenue)]).unwrap();
+    let scored = scorer(PIPELINE).score(&batch);
+    assert_eq!(scored.tier, vec![Some(1), None]);
+    assert_eq!(
+        scored.rejects,
+        vec![Reject {
+            row: 1,
+            step: "id".into(),
+            message: "the id column `id` is null; every customer needs an id to be scored".into()
+        }]
     );
 }

@@ -3,13 +3,9 @@
 //! Row groups whose id statistics (min/max in the Parquet footer) rule the id out are skipped;
 //! the rest are read one at a time, projected, until the id is found.
 
-use std::fs::File;
-
 use arrow::array::{Array, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
 use parquet::file::statistics::Statistics;
 
 use super::{InputFile, Source, SourceBatch, SourceError};
@@ -70,14 +66,6 @@ impl Source {
         Ok(None)
     }
 
-    /// The name the files give a column that scripts know by `name`.
-    fn file_name_of<'a>(&'a self, name: &'a str) -> &'a str {
-        self.rename
-            .iter()
-            .find(|(_, to)| to == name)
-            .map_or(name, |(from, _)| from.as_str())
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn find_in_group(
         &self,
@@ -89,23 +77,8 @@ impl Source {
         id: &str,
         columns: &[String],
     ) -> Result<Option<SourceBatch>, SourceError> {
-        let handle = File::open(&file.path).map_err(|source| SourceError::Io {
-            path: file.path.clone(),
-            source,
-        })?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.metadata.clone());
-        let indices = self.projection(columns);
-        let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
-        let reader = builder
-            .with_projection(mask)
-            .with_row_groups(vec![group])
-            .build()
-            .map_err(|source| SourceError::Corrupt {
-                path: file.path.clone(),
-                source,
-            })?;
-        let schema = self.projected_schema(&indices);
+        let schema = self.projected_schema(columns);
+        let reader = self.reader(file, &schema, 8192, Some(vec![group]))?;
         let mut row = first_row;
         for batch in reader {
             let decode = |source| SourceError::Decode {

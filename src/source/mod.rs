@@ -231,11 +231,9 @@ impl Source {
         limit: Option<u64>,
         sample: Option<Sample>,
     ) -> Batches<'_> {
-        let indices = self.projection(columns);
         Batches {
             source: self,
-            schema: self.projected_schema(&indices),
-            indices,
+            schema: self.projected_schema(columns),
             batch_size,
             sample,
             remaining: limit.unwrap_or(u64::MAX),
@@ -247,24 +245,89 @@ impl Source {
 }
 
 impl Source {
-    /// Indices of the named columns (names after rename), in schema order.
-    fn projection(&self, columns: &[String]) -> Vec<usize> {
-        self.schema
+    /// The renamed schema of the named columns (names after rename), in schema order.
+    fn projected_schema(&self, columns: &[String]) -> SchemaRef {
+        let indices: Vec<usize> = self
+            .schema
             .fields()
             .iter()
             .enumerate()
             .filter(|(_, f)| columns.contains(f.name()))
             .map(|(i, _)| i)
-            .collect()
-    }
-
-    /// The renamed schema of those columns.
-    fn projected_schema(&self, indices: &[usize]) -> SchemaRef {
+            .collect();
         Arc::new(
             self.schema
-                .project(indices)
+                .project(&indices)
                 .unwrap_or_else(|_| Schema::empty()),
         )
+    }
+
+    /// The name the files give a column that scripts know by `name`.
+    fn file_name_of<'a>(&'a self, name: &'a str) -> &'a str {
+        self.rename
+            .iter()
+            .find(|(_, to)| to == name)
+            .map_or(name, |(from, _)| from.as_str())
+    }
+
+    /// A reader of `file` decoding only the columns of `schema` (found by name in that file, so
+    /// files with the same columns in another order read right), optionally some row groups.
+    fn reader(
+        &self,
+        file: &InputFile,
+        schema: &Schema,
+        batch_size: usize,
+        row_groups: Option<Vec<usize>>,
+    ) -> Result<ParquetRecordBatchReader, SourceError> {
+        let handle = File::open(&file.path).map_err(|source| SourceError::Io {
+            path: file.path.clone(),
+            source,
+        })?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.metadata.clone());
+        let wanted: Vec<&str> = schema
+            .fields()
+            .iter()
+            .map(|f| self.file_name_of(f.name()))
+            .collect();
+        let indices = file
+            .metadata
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| wanted.contains(&f.name().as_str()))
+            .map(|(i, _)| i);
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+        let mut builder = builder.with_projection(mask).with_batch_size(batch_size);
+        if let Some(groups) = row_groups {
+            builder = builder.with_row_groups(groups);
+        }
+        builder.build().map_err(|source| SourceError::Corrupt {
+            path: file.path.clone(),
+            source,
+        })
+    }
+
+    /// A decoded batch with its columns renamed and in `schema`'s order, picked by name.
+    fn conform(
+        &self,
+        batch: &RecordBatch,
+        schema: &SchemaRef,
+    ) -> Result<RecordBatch, arrow::error::ArrowError> {
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|field| {
+                let name = self.file_name_of(field.name());
+                batch.column_by_name(name).cloned().ok_or_else(|| {
+                    arrow::error::ArrowError::SchemaError(format!(
+                        "column `{name}` was not decoded"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        RecordBatch::try_new(schema.clone(), columns)
     }
 }
 
@@ -353,7 +416,6 @@ fn collect_parquet(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), SourceErr
 /// The stream behind [`Source::batches`].
 pub struct Batches<'a> {
     source: &'a Source,
-    indices: Vec<usize>,
     schema: SchemaRef,
     batch_size: usize,
     sample: Option<Sample>,
@@ -364,33 +426,13 @@ pub struct Batches<'a> {
 }
 
 impl Batches<'_> {
-    fn open_reader(&self, file: &InputFile) -> Result<ParquetRecordBatchReader, SourceError> {
-        let handle = File::open(&file.path).map_err(|source| SourceError::Io {
-            path: file.path.clone(),
-            source,
-        })?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.metadata.clone());
-        let mask = ProjectionMask::roots(builder.parquet_schema(), self.indices.iter().copied());
-        builder
-            .with_projection(mask)
-            .with_batch_size(self.batch_size)
-            .build()
-            .map_err(|source| SourceError::Corrupt {
-                path: file.path.clone(),
-                source,
-            })
-    }
-}
-
-impl Batches<'_> {
     /// Renames the decoded columns and applies the sample; `None` when the sample keeps no row.
     fn shape(
         &self,
         batch: RecordBatch,
         first_row: u64,
     ) -> Result<Option<SourceBatch>, arrow::error::ArrowError> {
-        let batch = RecordBatch::try_new(self.schema.clone(), batch.columns().to_vec())?;
+        let batch = self.source.conform(&batch, &self.schema)?;
         let Some(sample) = self.sample else {
             return Ok(Some(SourceBatch {
                 batch,
@@ -425,7 +467,10 @@ impl Iterator for Batches<'_> {
         while self.remaining > 0 {
             let file = self.source.files.get(self.file)?;
             if self.reader.is_none() {
-                match self.open_reader(file) {
+                match self
+                    .source
+                    .reader(file, &self.schema, self.batch_size, None)
+                {
                     Ok(reader) => self.reader = Some(reader),
                     Err(err) => {
                         self.remaining = 0;

@@ -1,0 +1,377 @@
+//! Helpers shared by the integration tests: running the `tierscore` binary inside a temporary
+//! folder, writing pipelines and inputs there, and reading Parquet output and manifests back.
+//!
+//! Every test works in its own temporary folder and runs the binary with that folder as the
+//! current directory, so pipeline and output paths (and the paths in messages) stay short and
+//! relative, and nothing is ever written into the repository.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, RecordBatch, StringArray,
+};
+use arrow::compute::concat_batches;
+use arrow::datatypes::{Float64Type, SchemaRef};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::reader::FileReader;
+use parquet::file::serialized_reader::SerializedFileReader;
+
+/// The root of the repository (where `pipelines/` and `testdata/` live).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tierscore` with `dir` as its working directory and a clean logging environment.
+pub fn tierscore(dir: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("tierscore").expect("the tierscore binary");
+    cmd.current_dir(dir).env_remove("RUST_LOG");
+    cmd
+}
+
+/// What a finished command gave.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Asserts the exit code, showing stdout and stderr when it differs.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            !self.stderr.contains("panicked"),
+            "tierscore panicked:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// The error's one-line message, unwrapped from miette's rendering.
+    pub fn headline(&self) -> String {
+        headline(&self.stderr)
+    }
+
+    /// The error's help text, unwrapped (its own line breaks become spaces too).
+    pub fn help(&self) -> String {
+        help(&self.stderr)
+    }
+}
+
+/// Runs `tierscore ARGS` in `dir`.
+pub fn run(dir: &Path, args: &[&str]) -> Outcome {
+    let output = tierscore(dir).args(args).output().expect("run tierscore");
+    Outcome {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(output.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// The `  × message` line of a miette report with its `  │ ` continuation lines, joined with
+/// spaces (miette wraps long messages at word boundaries).
+pub fn headline(stderr: &str) -> String {
+    let mut lines = stderr.lines().skip_while(|l| !l.starts_with("  × "));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no `  × ` line in stderr:\n{stderr}"));
+    let mut text = first["  × ".len()..].to_string();
+    for line in lines {
+        match line.strip_prefix("  │ ") {
+            Some(rest) => {
+                text.push(' ');
+                text.push_str(rest);
+            }
+            None => break,
+        }
+    }
+    text
+}
+
+/// The `  help: ` text of a miette report with its continuation lines, whitespace collapsed.
+pub fn help(stderr: &str) -> String {
+    let mut lines = stderr.lines().skip_while(|l| !l.starts_with("  help: "));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no `  help: ` line in stderr:\n{stderr}"));
+    let mut words: Vec<&str> = first["  help: ".len()..].split_whitespace().collect();
+    for line in lines {
+        if !line.starts_with("        ") {
+            break;
+        }
+        words.extend(line.split_whitespace());
+    }
+    words.join(" ")
+}
+
+/// The `[file:line:col]` of the first source snippet in a miette report.
+pub fn snippet_location(stderr: &str) -> String {
+    let start = stderr
+        .find("╭─[")
+        .unwrap_or_else(|| panic!("no source snippet in stderr:\n{stderr}"));
+    let rest = &stderr[start + "╭─[".len()..];
+    rest[..rest.find(']').expect("closing ]")].to_string()
+}
+
+/// Writes `text` to `dir/name`, creating folders.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    fs::write(&path, text).unwrap();
+    path
+}
+
+/// `tierscore gen` into `dir/name`.
+pub fn gen(dir: &Path, name: &str, rows: u64, seed: u64, row_group_size: u64) -> PathBuf {
+    let rows = rows.to_string();
+    let seed = seed.to_string();
+    let group = row_group_size.to_string();
+    run(
+        dir,
+        &[
+            "--quiet",
+            "gen",
+            "--rows",
+            &rows,
+            "--seed",
+            &seed,
+            "--out",
+            name,
+            "--row-group-size",
+            &group,
+        ],
+    )
+    .expect_code(0);
+    dir.join(name)
+}
+
+/// Writes `batch` as a Parquet file (default writer settings), creating folders.
+pub fn write_parquet(path: &Path, batch: &RecordBatch) {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None)
+            .unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// Every row of a Parquet file as one batch. The schema's metadata (the Parquet key-value
+/// metadata, which holds the run id) is dropped so batches of two runs compare by data; read it
+/// with [`key_values`].
+pub fn read_parquet(path: &Path) -> RecordBatch {
+    let file = File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let schema = Arc::new(
+        builder
+            .schema()
+            .as_ref()
+            .clone()
+            .with_metadata(HashMap::new()),
+    );
+    let batches: Vec<RecordBatch> = builder
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap().with_schema(schema.clone()).unwrap())
+        .collect();
+    concat_batches(&schema, &batches).unwrap()
+}
+
+/// The Arrow schema stored in a Parquet file.
+pub fn parquet_schema(path: &Path) -> SchemaRef {
+    let file = File::open(path).unwrap();
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .schema()
+        .clone()
+}
+
+/// A Parquet file's key-value metadata (without the embedded Arrow schema).
+pub fn key_values(path: &Path) -> HashMap<String, String> {
+    let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+    reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kvs| {
+            kvs.iter()
+                .filter(|kv| kv.key != "ARROW:schema")
+                .map(|kv| (kv.key.clone(), kv.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The compression codec of every column chunk of a Parquet file.
+pub fn codecs(path: &Path) -> Vec<parquet::basic::Compression> {
+    let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+    reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .flat_map(|rg| rg.columns().iter().map(|c| c.compression()))
+        .collect()
+}
+
+/// Every file below `dir` (relative path -> bytes), recursively; hidden names included.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().display().to_string();
+                out.insert(relative, fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// The names in a folder, sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Staging folders (`.NAME.tierscore-staging-*`) in `dir`.
+pub fn staging_dirs(dir: &Path) -> Vec<String> {
+    listing(dir)
+        .into_iter()
+        .filter(|n| n.contains(".tierscore-staging-"))
+        .collect()
+}
+
+/// The `_manifest.json` of an output folder.
+pub fn manifest(out: &Path) -> serde_json::Value {
+    let text = fs::read_to_string(out.join("_manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A Utf8 column as strings (nulls as `None`).
+pub fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let column = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    let array = column
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap_or_else(|| panic!("{name} is {}, not Utf8", column.data_type()));
+    array.iter().map(|v| v.map(str::to_string)).collect()
+}
+
+/// A Utf8 column without nulls.
+pub fn texts(batch: &RecordBatch, name: &str) -> Vec<String> {
+    strings(batch, name)
+        .into_iter()
+        .map(|v| v.unwrap_or_else(|| panic!("null in {name}")))
+        .collect()
+}
+
+/// A Float64 column without nulls.
+pub fn floats(batch: &RecordBatch, name: &str) -> Vec<f64> {
+    let column = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    let array = column
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .unwrap_or_else(|| panic!("{name} is {}, not Float64", column.data_type()));
+    assert_eq!(array.null_count(), 0, "nulls in {name}");
+    array.values().to_vec()
+}
+
+/// An Int64 column without nulls.
+pub fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
+    let column = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    let array = column
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap_or_else(|| panic!("{name} is {}, not Int64", column.data_type()));
+    assert_eq!(array.null_count(), 0, "nulls in {name}");
+    array.values().to_vec()
+}
+
+/// A Boolean column without nulls.
+pub fn bools(batch: &RecordBatch, name: &str) -> Vec<bool> {
+    let array = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .unwrap_or_else(|| panic!("{name} is not Boolean"));
+    array.iter().map(|v| v.expect("no nulls")).collect()
+}
+
+/// A `List<Utf8>` column as vectors of strings.
+pub fn string_lists(batch: &RecordBatch, name: &str) -> Vec<Vec<String>> {
+    let array: &ListArray = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_list::<i32>();
+    (0..array.len())
+        .map(|row| {
+            let values = array.value(row);
+            values
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.expect("no null reasons").to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// A `List<Float64>` column's rows (nulls in the list as `None`).
+pub fn float_lists(batch: &RecordBatch, name: &str) -> Vec<Option<Vec<Option<f64>>>> {
+    let array: &ListArray = batch.column_by_name(name).unwrap().as_list::<i32>();
+    (0..array.len())
+        .map(|row| {
+            array.is_valid(row).then(|| {
+                array
+                    .value(row)
+                    .as_primitive::<Float64Type>()
+                    .iter()
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+/// The batch with only the named columns, in that order.
+pub fn project(batch: &RecordBatch, names: &[&str]) -> RecordBatch {
+    let indices: Vec<usize> = names
+        .iter()
+        .map(|n| batch.schema().index_of(n).unwrap())
+        .collect();
+    batch.project(&indices).unwrap()
+}
+
+/// Shorthand for `Arc::new`, for building arrays.
+pub fn arc<T: Array + 'static>(array: T) -> Arc<dyn Array> {
+    Arc::new(array)
+}
