@@ -2,7 +2,7 @@
 //!
 //! The data path, one stage a module:
 //! [`pipeline`] (YAML -> validated pipeline) -> [`rules`] (rhai -> compiled rules) ->
-//! [`source`] (Parquet -> projected batches) -> [`score`] (batch -> factor columns, score,
+//! [`source`] (Parquet -> projected batches) -> [`derive`] (population columns) -> [`score`] (batch -> factor columns, score,
 //! rejects) -> [`tiers`] -> [`sink`] (staging, Parquet, manifest, commit).
 //! [`plan`] checks and compiles a pipeline against its input before any row is read;
 //! [`commands`] wire the stages together for each command; `main.rs` only parses arguments.
@@ -10,6 +10,7 @@
 pub mod cases;
 pub mod commands;
 pub mod compare;
+pub mod derive;
 pub mod diagnostic;
 pub mod logging;
 pub mod pipeline;

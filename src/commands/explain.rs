@@ -16,6 +16,7 @@ use rhai::Dynamic;
 use serde_json::{json, Value};
 
 use super::{CommandError, Ui};
+use crate::derive::Population;
 use crate::pipeline::{params, Pipeline};
 use crate::plan::Plan;
 use crate::rules::dates::{Date, Timestamp};
@@ -77,7 +78,14 @@ pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
             files: source.files().len(),
             row_groups: source.files().iter().map(|f| f.row_groups).sum(),
         })?;
-    let explanation = plan.scorer.explain(&found.row.batch);
+    let population = Population::compute(&pipeline.derive, &source, None, None)?;
+    let row = population
+        .attach(
+            &found.row.batch,
+            source.position(found.row.file, found.row.first_row) as usize,
+        )
+        .map_err(crate::sink::SinkError::from)?;
+    let explanation = plan.scorer.explain(&row);
     let levels = plan.scorer.tiers.levels();
     let file = source.files()[found.row.file].path.display().to_string();
     match args.format {

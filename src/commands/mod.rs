@@ -54,6 +54,10 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Source(#[from] SourceError),
+    /// The derive pass failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Derive(#[from] crate::derive::DeriveError),
     /// Output could not be written or committed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -89,6 +93,7 @@ impl CommandError {
             }
             CommandError::Override(_) => EXIT_USAGE,
             CommandError::Source(_)
+            | CommandError::Derive(_)
             | CommandError::Sink(_)
             | CommandError::Run(_)
             | CommandError::NotFound(_)

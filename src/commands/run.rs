@@ -20,6 +20,7 @@ use chrono::{SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{CommandError, Ui};
+use crate::derive::Population;
 use crate::pipeline::{params, OnRowError, PartitionBy, Pipeline};
 use crate::plan::{sha256_hex, Plan};
 use crate::sink::manifest::{
@@ -173,6 +174,10 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
     };
     let allowed = (pipeline.errors.max_reject_fraction * rows_expected as f64).floor() as u64;
 
+    let deriving = Instant::now();
+    let population = Population::compute(&pipeline.derive, &source, args.limit, sample)?;
+    let derive_seconds = deriving.elapsed().as_secs_f64();
+
     let run_id = new_run_id(&started_at);
     let staging = Staging::prepare(&target, &run_id)?;
     let props = properties(vec![
@@ -212,8 +217,11 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
     let scoring = Instant::now();
     pool.install(|| -> Result<(), CommandError> {
         for batch in source.batches(&plan.read_columns, BATCH_ROWS, args.limit, sample) {
-            let batch = batch?;
+            let mut batch = batch?;
             let file = source.files()[batch.file].path.display().to_string();
+            batch.batch = population
+                .attach(&batch.batch, tally.rows.input as usize)
+                .map_err(crate::sink::SinkError::from)?;
             let scored = plan.scorer.score(&batch.batch);
             if let (OnRowError::Fail, Some(first)) =
                 (pipeline.errors.on_row_error, scored.rejects.first())
@@ -367,8 +375,10 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             files,
             rejects_file: REJECTS_FILE,
         },
+        derive: population.summaries.clone(),
         phases_seconds: Phases {
             plan: plan_seconds,
+            derive: derive_seconds,
             score_and_write: score_seconds,
             commit: 0.0,
         },

@@ -40,7 +40,7 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
         let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
         let (plan, _warnings) = Plan::build(&pipeline, &source)?;
         say!("\nrunning {} tests from {}", cases.len(), path.display());
-        for outcome in cases::run(&cases, &plan, source.schema(), &pipeline.input.id) {
+        for outcome in cases::run(&cases, &plan, &pipeline.input.id) {
             if outcome.mismatches.is_empty() {
                 say!("test {} ... ok", outcome.name);
                 passed += 1;

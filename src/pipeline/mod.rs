@@ -3,6 +3,7 @@
 //! Everything that can be checked without the data is checked here, and every problem is
 //! reported at once with its position in the file. Paths in the file are relative to it.
 
+mod derive;
 mod locate;
 pub mod params;
 pub mod spec;
@@ -13,6 +14,7 @@ use miette::SourceSpan;
 
 use crate::diagnostic::{FileProblem, Problems, SourceFile};
 use crate::suggest;
+pub use derive::{Derive, DeriveKind};
 pub use locate::KeyIndex;
 pub use params::Params;
 pub use spec::{OnRowError, PartitionBy};
@@ -31,6 +33,8 @@ pub struct Pipeline {
     pub description: Option<String>,
     pub input: Input,
     pub params: Params,
+    /// Population-wide columns computed before factors run.
+    pub derive: Vec<Derive>,
     pub factors: Vec<Factor>,
     pub score: Combine,
     pub tiers: Tiers,
@@ -256,7 +260,18 @@ impl Pipeline {
             (_, None) => Combine::WeightedSum,
         };
 
+        let derive = check.derive(&spec.derive);
         let factors = check.factors(&spec.factors, dir, matches!(score, Combine::WeightedSum));
+        for factor in &factors {
+            if derive.iter().any(|d| d.name == factor.name) {
+                check.error(
+                    "pipeline::factor_name",
+                    "factors",
+                    format!("factor `{}` has the name of a derive column", factor.name),
+                    "factors and derive columns share one namespace in scripts; rename one",
+                );
+            }
+        }
         let tiers = check.tiers(&spec.tiers);
         let output = check.output(&spec.output, dir, &factors);
 
@@ -282,6 +297,7 @@ impl Pipeline {
                 rename: spec.input.rename.into_iter().collect(),
             },
             params: spec.params,
+            derive,
             factors,
             score,
             tiers,

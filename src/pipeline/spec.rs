@@ -17,6 +17,8 @@ pub struct PipelineSpec {
     pub input: InputSpec,
     #[serde(default)]
     pub params: IndexMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    pub derive: Vec<DeriveSpec>,
     pub factors: Vec<FactorSpec>,
     #[serde(default)]
     pub score: ScoreSpec,
@@ -65,6 +67,38 @@ pub struct InputSpec {
     pub id: String,
     #[serde(default)]
     pub rename: IndexMap<String, String>,
+}
+
+/// One entry of `derive:` — a column computed over the whole input before factors run.
+/// Exactly one of the kinds names the input column it is computed from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeriveSpec {
+    pub name: String,
+    #[serde(default)]
+    pub ntile: Option<String>,
+    #[serde(default)]
+    pub buckets: Option<u32>,
+    #[serde(default)]
+    pub order: Option<SortOrder>,
+    #[serde(default)]
+    pub percent_rank: Option<String>,
+    #[serde(default)]
+    pub rank: Option<String>,
+    #[serde(default)]
+    pub zscore: Option<String>,
+    #[serde(default)]
+    pub minmax: Option<String>,
+    #[serde(default)]
+    pub cumulative_share: Option<String>,
+}
+
+/// Sort order of ranking derives (`order:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    Asc,
+    Desc,
 }
 
 /// One entry of `factors:`.

@@ -64,7 +64,7 @@ fn unknown_key_gets_position_and_suggestion() {
         problems(&text),
         vec![(
             "pipelines/demo.yaml:6:1".to_string(),
-            "unknown field `facters`, expected one of `version`, `name`, `description`, `input`, `params`, `factors`, `score`, `tiers`, `output`, `errors`, `limits`, `tests`".to_string(),
+            "unknown field `facters`, expected one of `version`, `name`, `description`, `input`, `params`, `derive`, `factors`, `score`, `tiers`, `output`, `errors`, `limits`, `tests`".to_string(),
             Some("did you mean `factors`?".to_string())
         )]
     );
@@ -143,4 +143,45 @@ fn names_must_be_usable_by_scripts_and_folders() {
         ]
     );
     assert!(is_identifier("年收入"));
+}
+
+#[test]
+fn derive_entries_are_validated() {
+    let text = GOOD.replace(
+        "factors:",
+        "derive:\n  - { name: r_score, ntile: last_order_date, buckets: 5, order: desc }\n  - { name: share, cumulative_share: revenue }\nfactors:",
+    );
+    let p = parse(&text).unwrap();
+    assert_eq!(
+        p.derive,
+        vec![
+            Derive {
+                name: "r_score".into(),
+                column: "last_order_date".into(),
+                kind: DeriveKind::Ntile {
+                    buckets: 5,
+                    descending: true
+                }
+            },
+            Derive {
+                name: "share".into(),
+                column: "revenue".into(),
+                kind: DeriveKind::CumulativeShare
+            },
+        ]
+    );
+    let bad = GOOD.replace(
+        "factors:",
+        "derive:\n  - { name: a, ntile: x }\n  - { name: b, zscore: x, minmax: y }\n  - { name: c, zscore: x, order: desc }\n  - { name: risk, rank: x }\nfactors:",
+    );
+    let messages: Vec<String> = problems(&bad).into_iter().map(|p| p.1).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "derive `a` needs `buckets:` of 1 or more",
+            "derive `b` must name exactly one of ntile, percent_rank, rank, zscore, minmax, cumulative_share (it names 2)",
+            "`order` only applies to ntile, percent_rank and rank (derive `c`)",
+            "factor `risk` has the name of a derive column",
+        ]
+    );
 }

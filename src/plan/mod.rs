@@ -7,10 +7,13 @@
 
 mod checks;
 
-use arrow::datatypes::Field;
+use std::sync::Arc;
+
+use arrow::datatypes::{Field, Schema, SchemaRef};
 use miette::Severity;
 use sha2::{Digest, Sha256};
 
+use crate::derive::Population;
 use crate::diagnostic::{FileProblem, Problems};
 use crate::pipeline::{Combine, PartitionBy, Pipeline};
 use crate::rules::{CompiledRule, RuleContext, RuleText};
@@ -33,6 +36,8 @@ pub struct Plan {
     pub scripts: Vec<FileHash>,
     /// sha256 over the pipeline text and every script's text.
     pub rules_sha256: String,
+    /// The columns a batch holds when scored: the input's (after rename), then the derives'.
+    pub schema: SchemaRef,
 }
 
 impl Plan {
@@ -60,7 +65,13 @@ impl Plan {
             .iter()
             .filter(|p| p.severity == Severity::Error)
             .count();
-        let schema = source.schema();
+        let input_columns: Vec<&str> = source
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let schema = &run_schema(pipeline, source, problems);
         let columns: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         let file_columns: Vec<&str> = source
             .file_schema()
@@ -107,7 +118,9 @@ impl Plan {
                 );
             }
         };
-        require_column("input.id", &pipeline.input.id, "id column");
+        if !input_columns.contains(&pipeline.input.id.as_str()) {
+            require_column("input.id", &pipeline.input.id, "id column");
+        }
         for (i, name) in pipeline.output.columns.iter().enumerate() {
             require_column(&format!("output.columns[{i}]"), name, "output column");
         }
@@ -188,7 +201,7 @@ impl Plan {
             Some(combine) if errors == errors_before => combine,
             _ => return None,
         };
-        let read_columns: Vec<String> = columns
+        let read_columns: Vec<String> = input_columns
             .iter()
             .filter(|c| wanted.iter().any(|w| w == *c))
             .map(|c| c.to_string())
@@ -238,8 +251,63 @@ impl Plan {
             id_field,
             scripts,
             rules_sha256: hex::encode(hasher.finalize()),
+            schema: schema.clone(),
         })
     }
+}
+
+/// The input's columns followed by the derive columns (checked: each computed from an input
+/// column of a numeric or date type, and not named like an input column).
+fn run_schema(pipeline: &Pipeline, source: &Source, problems: &mut Vec<FileProblem>) -> SchemaRef {
+    let input = source.schema();
+    let names: Vec<&str> = input.fields().iter().map(|f| f.name().as_str()).collect();
+    let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for (i, (derive, field)) in pipeline
+        .derive
+        .iter()
+        .zip(Population::fields(&pipeline.derive))
+        .enumerate()
+    {
+        let key = format!("derive[{i}]");
+        if names.contains(&derive.name.as_str()) {
+            problems.push(
+                pipeline
+                    .problem_at(
+                        "plan::derive_name",
+                        &format!("{key}.name"),
+                        format!("derive `{}` has the name of an input column", derive.name),
+                    )
+                    .with_help("pick another name, or rename the column with input.rename"),
+            );
+        }
+        match input.field_with_name(&derive.column) {
+            Err(_) => problems.push(
+                pipeline
+                    .problem_at(
+                        "plan::unknown_column",
+                        &format!("{key}.{}", derive.kind.key()),
+                        format!("derive `{}`: `{}` is not a column of the input", derive.name, derive.column),
+                    )
+                    .with_help(suggest::help_for(&derive.column, &names, "input columns")),
+            ),
+            Ok(column) if !crate::derive::accepts(column.data_type()) => problems.push(
+                pipeline
+                    .problem_at(
+                        "plan::derive_type",
+                        &format!("{key}.{}", derive.kind.key()),
+                        format!(
+                            "derive `{}`: column `{}` is {}; derives need numbers, decimals or dates",
+                            derive.name,
+                            derive.column,
+                            column.data_type()
+                        ),
+                    )
+                    .with_help("derive from a numeric column, or compute a number in a factor instead"),
+            ),
+            Ok(column) => fields.push(field.with_nullable(column.is_nullable())),
+        }
+    }
+    Arc::new(Schema::new(fields))
 }
 
 /// Lower-case hex sha256 of some bytes.

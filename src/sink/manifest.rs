@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::writer::WrittenFile;
 use super::SinkError;
+use crate::derive::DeriveSummary;
 use crate::tiers::Level;
 
 /// The manifest's schema version.
@@ -40,6 +41,8 @@ pub struct Manifest {
     pub score: Summary,
     pub tiers: Vec<TierSummary>,
     pub factors: Vec<FactorSummary>,
+    /// The population statistics and cut-offs each derive column used.
+    pub derive: Vec<DeriveSummary>,
     pub output: OutputInfo,
     pub phases_seconds: Phases,
 }
@@ -137,6 +140,8 @@ pub struct OutputInfo {
 #[derive(Debug, Default, Serialize)]
 pub struct Phases {
     pub plan: f64,
+    /// The first pass over the input for derive columns (0 without derives).
+    pub derive: f64,
     pub score_and_write: f64,
     pub commit: f64,
 }

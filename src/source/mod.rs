@@ -217,6 +217,11 @@ impl Source {
         &self.schema
     }
 
+    /// Position in the whole input (all files in order) of row `row` of file `file`.
+    pub fn position(&self, file: usize, row: u64) -> u64 {
+        self.files[..file].iter().map(|f| f.rows).sum::<u64>() + row
+    }
+
     /// Rows in all files, from the footers.
     pub fn total_rows(&self) -> u64 {
         self.files.iter().map(|f| f.rows).sum()

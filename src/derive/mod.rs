@@ -1,0 +1,285 @@
+//! Stage 4 of the data path: population-wide columns, computed over every row of the run before
+//! any factor runs, then attached to each batch so scripts read them by name.
+//!
+//! A first pass reads only the columns derives are computed from (one `f64` a row each); the
+//! derived columns are kept as Arrow arrays for the whole run (8 bytes a row each) and sliced
+//! onto each batch of the second pass by its position in the run. The manifest records the
+//! statistics and cut-offs used, so an analyst can reproduce every value in SQL.
+
+pub mod population;
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Field, Schema};
+use serde::Serialize;
+
+use crate::pipeline::{Derive, DeriveKind};
+use crate::source::{Sample, Source, SourceError};
+
+/// Rows decoded at a time in the first pass.
+const BATCH_ROWS: usize = 65_536;
+
+/// The derived columns of one run, in run order, and what was used to compute them.
+#[derive(Debug, Clone)]
+pub struct Population {
+    columns: Vec<(Arc<Field>, ArrayRef)>,
+    /// Per derive, the figures the manifest records.
+    pub summaries: Vec<DeriveSummary>,
+}
+
+/// Why the derive pass failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum DeriveError {
+    /// Reading the input failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Source(#[from] SourceError),
+    /// A derive could not be computed over this population.
+    #[error("derive `{name}`: {message}")]
+    #[diagnostic(code(derive::compute))]
+    Compute { name: String, message: String },
+}
+
+/// What a derive used: enough to reproduce it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeriveSummary {
+    pub name: String,
+    pub kind: &'static str,
+    pub column: String,
+    /// Non-null values it was computed over.
+    pub count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub std: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<f64>,
+    /// For ntile: per bucket (1..), its count and the lowest and highest value in it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<Bucket>,
+}
+
+/// One ntile bucket as the manifest shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bucket {
+    pub bucket: u32,
+    pub count: u64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Population {
+    /// Computes every derive over the rows the run reads (the same `limit` and `sample`).
+    pub fn compute(
+        derives: &[Derive],
+        source: &Source,
+        limit: Option<u64>,
+        sample: Option<Sample>,
+    ) -> Result<Self, DeriveError> {
+        let mut inputs: Vec<String> = Vec::new();
+        for derive in derives {
+            if !inputs.contains(&derive.column) {
+                inputs.push(derive.column.clone());
+            }
+        }
+        let mut values: Vec<Vec<Option<f64>>> = vec![Vec::new(); inputs.len()];
+        if !inputs.is_empty() {
+            for batch in source.batches(&inputs, BATCH_ROWS, limit, sample) {
+                let batch = batch?;
+                let decode = |err| SourceError::Decode {
+                    path: source.files()[batch.file].path.clone(),
+                    first_row: batch.first_row,
+                    source: err,
+                };
+                for (column, values) in inputs.iter().zip(values.iter_mut()) {
+                    let array = batch.batch.column_by_name(column).ok_or_else(|| {
+                        decode(arrow::error::ArrowError::SchemaError(format!(
+                            "column `{column}` was not decoded"
+                        )))
+                    })?;
+                    append_numbers(array, values).map_err(decode)?;
+                }
+            }
+        }
+        let mut columns = Vec::with_capacity(derives.len());
+        let mut summaries = Vec::with_capacity(derives.len());
+        for derive in derives {
+            let position = inputs.iter().position(|c| *c == derive.column).unwrap_or(0);
+            let (array, summary) =
+                compute_one(derive, &values[position]).map_err(|message| DeriveError::Compute {
+                    name: derive.name.clone(),
+                    message,
+                })?;
+            let data_type = if derive.kind.is_integer() {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            };
+            columns.push((Arc::new(Field::new(&derive.name, data_type, true)), array));
+            summaries.push(summary);
+        }
+        Ok(Self { columns, summaries })
+    }
+
+    /// The derived columns as scripts see them (for the plan's names and test rows).
+    pub fn fields(derives: &[Derive]) -> Vec<Field> {
+        derives
+            .iter()
+            .map(|d| {
+                let data_type = if d.kind.is_integer() {
+                    DataType::Int64
+                } else {
+                    DataType::Float64
+                };
+                Field::new(&d.name, data_type, true)
+            })
+            .collect()
+    }
+
+    /// `batch` with the derived values of its rows appended; `offset` is the position in the run
+    /// of its first row.
+    pub fn attach(
+        &self,
+        batch: &RecordBatch,
+        offset: usize,
+    ) -> Result<RecordBatch, arrow::error::ArrowError> {
+        if self.columns.is_empty() {
+            return Ok(batch.clone());
+        }
+        let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
+        let mut arrays = batch.columns().to_vec();
+        for (field, array) in &self.columns {
+            if offset + batch.num_rows() > array.len() {
+                return Err(arrow::error::ArrowError::InvalidArgumentError(format!(
+                    "rows {offset}.. are beyond the {} rows the derive pass read",
+                    array.len()
+                )));
+            }
+            fields.push(field.clone());
+            arrays.push(array.slice(offset, batch.num_rows()));
+        }
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+    }
+
+    /// Rows the derive pass read.
+    pub fn rows(&self) -> usize {
+        self.columns.first().map_or(0, |(_, a)| a.len())
+    }
+}
+
+/// Appends a numeric, decimal, date or timestamp column as `f64` values.
+fn append_numbers(
+    array: &ArrayRef,
+    out: &mut Vec<Option<f64>>,
+) -> Result<(), arrow::error::ArrowError> {
+    let numeric = match array.data_type() {
+        DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) => {
+            cast(&cast(array, &DataType::Int64)?, &DataType::Float64)?
+        }
+        _ => cast(array, &DataType::Float64)?,
+    };
+    let floats = numeric
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .expect("cast to Float64 gives a Float64Array");
+    out.extend(floats.iter());
+    Ok(())
+}
+
+/// Whether a derive can be computed from a column of this type (numbers, decimals, dates).
+pub fn accepts(data_type: &DataType) -> bool {
+    data_type.is_numeric()
+        || matches!(
+            data_type,
+            DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)
+        )
+}
+
+fn compute_one(
+    derive: &Derive,
+    values: &[Option<f64>],
+) -> Result<(ArrayRef, DeriveSummary), String> {
+    let count = values
+        .iter()
+        .filter(|v| v.is_some_and(|v| !v.is_nan()))
+        .count() as u64;
+    let mut summary = DeriveSummary {
+        name: derive.name.clone(),
+        kind: derive.kind.key(),
+        column: derive.column.clone(),
+        count,
+        mean: None,
+        std: None,
+        min: None,
+        max: None,
+        total: None,
+        buckets: Vec::new(),
+    };
+    let array: ArrayRef = match derive.kind {
+        DeriveKind::Ntile {
+            buckets,
+            descending,
+        } => {
+            let tiles = population::ntile(values, buckets, descending)?;
+            summary.buckets = bucket_summary(values, &tiles, buckets);
+            Arc::new(Int64Array::from_iter(
+                tiles.iter().map(|t| t.map(i64::from)),
+            ))
+        }
+        DeriveKind::Rank { descending } => {
+            let ranks = population::rank(values, descending)?;
+            Arc::new(Int64Array::from_iter(
+                ranks.iter().map(|r| r.map(i64::from)),
+            ))
+        }
+        DeriveKind::PercentRank { descending } => Arc::new(Float64Array::from(
+            population::percent_rank(values, descending)?,
+        )),
+        DeriveKind::Zscore => {
+            let (scaled, stats) = population::zscore(values);
+            summary.mean = stats.mean;
+            summary.std = stats.std;
+            Arc::new(Float64Array::from(scaled))
+        }
+        DeriveKind::Minmax => {
+            let (scaled, stats) = population::minmax(values);
+            summary.min = stats.min;
+            summary.max = stats.max;
+            Arc::new(Float64Array::from(scaled))
+        }
+        DeriveKind::CumulativeShare => {
+            let (shares, total) = population::cumulative_share(values)?;
+            summary.total = Some(total);
+            Arc::new(Float64Array::from(shares))
+        }
+    };
+    Ok((array, summary))
+}
+
+/// Per ntile bucket: how many values and the range they span.
+fn bucket_summary(values: &[Option<f64>], tiles: &[Option<u32>], buckets: u32) -> Vec<Bucket> {
+    let mut out: Vec<Bucket> = (1..=buckets)
+        .map(|bucket| Bucket {
+            bucket,
+            count: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        })
+        .collect();
+    for (value, tile) in values.iter().zip(tiles) {
+        if let (Some(v), Some(t)) = (value, tile) {
+            let b = &mut out[*t as usize - 1];
+            b.count += 1;
+            b.min = b.min.min(*v);
+            b.max = b.max.max(*v);
+        }
+    }
+    out.retain(|b| b.count > 0);
+    out
+}
