@@ -72,14 +72,20 @@ pub struct Sample {
 impl Sample {
     /// Whether row `row` of file `file` is in the sample.
     pub fn keeps(&self, file: usize, row: u64) -> bool {
-        let mut x = self.seed ^ (file as u64).rotate_left(40) ^ row;
-        // splitmix64: a well-mixed, portable 64-bit hash.
-        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^= x >> 31;
+        // The seed and the row's position are each mixed before they meet, so two seeds give
+        // unrelated samples (a plain XOR of seed and row would only relabel the rows).
+        let key = splitmix64(splitmix64(row) ^ (file as u64).rotate_left(40));
+        let x = splitmix64(key ^ splitmix64(self.seed ^ 0x5EED_5EED_5EED_5EED));
         ((x >> 11) as f64 / (1u64 << 53) as f64) < self.fraction
     }
+}
+
+/// splitmix64's finaliser: a well-mixed, portable 64-bit hash.
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
 }
 
 /// Why the input could not be read. These are data failures (exit code 3).

@@ -375,3 +375,86 @@ pub fn project(batch: &RecordBatch, names: &[&str]) -> RecordBatch {
 pub fn arc<T: Array + 'static>(array: T) -> Arc<dyn Array> {
     Arc::new(array)
 }
+
+/// Copies a folder and everything below it to `to`, creating folders.
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            fs::copy(&path, &target).unwrap_or_else(|e| panic!("copy {}: {e}", path.display()));
+        }
+    }
+}
+
+/// Copies the shipped example (`pipelines/`, `rules/` and `testdata/`) into `dir` with its
+/// layout, so a test can change a copy and run `pipelines/customer_value.yaml` in `dir`.
+pub fn copy_example(dir: &Path) {
+    for folder in ["pipelines", "rules", "testdata"] {
+        copy_tree(&repo().join(folder), &dir.join(folder));
+    }
+}
+
+/// Parses JSON keeping every number exactly as printed. serde_json's default parser (its
+/// `float_roundtrip` feature is off) is one ULP off for about one float in ten with 16-17
+/// digits, so values compared exactly with Parquet must not go through it: every number is
+/// quoted first and then read with Rust's correctly rounded `str::parse`.
+pub fn parse_json_exact(text: &str) -> serde_json::Value {
+    const MARK: &str = "\u{1}number:";
+    let bytes = text.as_bytes();
+    let mut quoted = String::with_capacity(text.len() * 2);
+    let (mut in_string, mut escaped) = (false, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b == b'-' || b.is_ascii_digit() {
+            let end = i + bytes[i..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit() || b"+-.eE".contains(c))
+                .count();
+            quoted.push_str(&format!("\"\\u0001number:{}\"", &text[i..end]));
+            i = end;
+            continue;
+        }
+        // Copy the whole UTF-8 character starting here.
+        let len = text[i..].chars().next().map_or(1, char::len_utf8);
+        quoted.push_str(&text[i..i + len]);
+        i += len;
+    }
+    fn unquote(value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::String(s) if s.starts_with(MARK) => {
+                let number = &s[MARK.len()..];
+                if let Ok(i) = number.parse::<i64>() {
+                    Value::from(i)
+                } else if let Ok(u) = number.parse::<u64>() {
+                    Value::from(u)
+                } else {
+                    let f: f64 = number
+                        .parse()
+                        .unwrap_or_else(|e| panic!("number {number}: {e}"));
+                    Value::from(f)
+                }
+            }
+            Value::Array(items) => Value::Array(items.into_iter().map(unquote).collect()),
+            Value::Object(map) => {
+                Value::Object(map.into_iter().map(|(k, v)| (k, unquote(v))).collect())
+            }
+            other => other,
+        }
+    }
+    unquote(serde_json::from_str(&quoted).unwrap_or_else(|e| panic!("{e} in JSON:\n{text}")))
+}
