@@ -173,8 +173,9 @@ impl Population {
     }
 }
 
-/// Appends a numeric, decimal, date or timestamp column as `f64` values.
-fn append_numbers(
+/// Appends a numeric, decimal, date or timestamp column as `f64` values (dates as days and
+/// timestamps as their unit since the epoch).
+pub fn append_numbers(
     array: &ArrayRef,
     out: &mut Vec<Option<f64>>,
 ) -> Result<(), arrow::error::ArrowError> {

@@ -7,6 +7,7 @@ mod derive;
 mod locate;
 pub mod params;
 pub mod spec;
+mod tiers;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -18,6 +19,7 @@ pub use derive::{Derive, DeriveKind};
 pub use locate::KeyIndex;
 pub use params::Params;
 pub use spec::{OnRowError, PartitionBy};
+pub use tiers::{TierLevel, TierRule, Tiers};
 
 /// Names a factor cannot take because the output already uses them.
 const RESERVED_NAMES: [&str; 4] = ["score", "tier", "reasons", "params"];
@@ -83,19 +85,6 @@ pub enum Combine {
     WeightedSum,
     /// A script that sees every factor and returns the score.
     Script(RuleSource),
-}
-
-/// Tier levels by score thresholds: the first level whose `min` the score reaches wins.
-#[derive(Debug, Clone)]
-pub struct Tiers {
-    pub levels: Vec<TierLevel>,
-}
-
-/// One tier level; `min` is `None` only on the last, catch-all level.
-#[derive(Debug, Clone)]
-pub struct TierLevel {
-    pub name: String,
-    pub min: Option<f64>,
 }
 
 /// Where and how output is written.
@@ -272,7 +261,7 @@ impl Pipeline {
                 );
             }
         }
-        let tiers = check.tiers(&spec.tiers);
+        let tiers = check.tiers(&spec.tiers, dir);
         let output = check.output(&spec.output, dir, &factors);
 
         let max_reject_fraction = spec.errors.max_reject_fraction.unwrap_or(0.0);
@@ -445,90 +434,6 @@ impl Checker<'_> {
         factors
     }
 
-    fn tiers(&mut self, spec: &spec::TiersSpec) -> Tiers {
-        let levels = &spec.levels;
-        if levels.is_empty() {
-            self.error(
-                "pipeline::tiers",
-                "tiers.levels",
-                "`tiers.levels` is empty".into(),
-                "list levels from the highest down, ending with a catch-all such as `{ name: general }`",
-            );
-        }
-        for (i, level) in levels.iter().enumerate() {
-            let key = format!("tiers.levels[{i}]");
-            if !is_path_safe(&level.name) {
-                self.error(
-                    "pipeline::tier_name",
-                    &format!("{key}.name"),
-                    format!("tier name `{}` cannot name an output folder", level.name),
-                    "use letters, digits, `_` and `-` only (it becomes `tier=NAME/`)",
-                );
-            }
-            if levels[..i].iter().any(|l| l.name == level.name) {
-                self.error(
-                    "pipeline::tier_name",
-                    &format!("{key}.name"),
-                    format!("tier `{}` is listed twice", level.name),
-                    "tier names must be unique",
-                );
-            }
-            let last = i + 1 == levels.len();
-            match (level.min, last) {
-                (None, false) => self.error(
-                    "pipeline::tier_catch_all",
-                    &key,
-                    format!(
-                        "tier `{}` has no `min` but is not the last level",
-                        level.name
-                    ),
-                    "only the last level may omit `min`; it catches every score below the others",
-                ),
-                (Some(_), true) => self.error(
-                    "pipeline::tier_catch_all",
-                    &format!("{key}.min"),
-                    format!(
-                        "the last tier `{}` has a `min`, so low scores would match no tier",
-                        level.name
-                    ),
-                    "end with a catch-all level without `min`, e.g. `{ name: loss_making }`",
-                ),
-                (Some(min), false) if !min.is_finite() => self.error(
-                    "pipeline::tier_order",
-                    &format!("{key}.min"),
-                    format!("tier `{}` has min {min}", level.name),
-                    "a threshold is a finite number",
-                ),
-                _ => {}
-            }
-            if let (Some(min), Some(previous)) = (
-                level.min,
-                levels[..i].iter().rev().find_map(|l| l.min.map(|m| (l, m))),
-            ) {
-                if min >= previous.1 {
-                    self.error(
-                        "pipeline::tier_order",
-                        &format!("{key}.min"),
-                        format!(
-                            "tier `{}` (min {min}) is not below tier `{}` (min {})",
-                            level.name, previous.0.name, previous.1
-                        ),
-                        "levels are tried top-down and the first match wins: list them from the highest `min` down",
-                    );
-                }
-            }
-        }
-        Tiers {
-            levels: levels
-                .iter()
-                .map(|l| TierLevel {
-                    name: l.name.clone(),
-                    min: l.min,
-                })
-                .collect(),
-        }
-    }
-
     fn output(&mut self, spec: &spec::OutputSpec, dir: &Path, factors: &[Factor]) -> Output {
         for (i, column) in spec.columns.iter().enumerate() {
             let clash = RESERVED_NAMES.contains(&column.as_str())
@@ -610,13 +515,6 @@ pub fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_')
-}
-
-fn is_path_safe(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
 }
 
 /// Drops serde_yaml's " at line L column C" mentions (the problem carries the position itself).

@@ -139,6 +139,12 @@ pub enum CombineKind {
 pub struct TiersSpec {
     #[serde(default)]
     pub by: Option<TierBy>,
+    /// With `by: cumulative_share`: the column whose share counts (default: the score).
+    #[serde(default)]
+    pub of: Option<String>,
+    /// A script returning the tier's name (segment maps such as RFM's).
+    #[serde(default)]
+    pub script: Option<String>,
     pub levels: Vec<LevelSpec>,
 }
 
@@ -146,7 +152,12 @@ pub struct TiersSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TierBy {
+    /// Thresholds on the score (`min`).
     Score,
+    /// Position in the score ranking (`top`: a share of the customers).
+    Rank,
+    /// ABC / Pareto: cumulative share of the total (`upto`).
+    CumulativeShare,
 }
 
 /// One tier level; the last one has no bound and catches everything else.
@@ -156,6 +167,10 @@ pub struct LevelSpec {
     pub name: String,
     #[serde(default)]
     pub min: Option<f64>,
+    #[serde(default)]
+    pub top: Option<f64>,
+    #[serde(default)]
+    pub upto: Option<f64>,
 }
 
 /// `output:` — where and how tiered Parquet is written.

@@ -109,7 +109,7 @@ fn every_semantic_problem_is_reported_at_once() {
         vec![
             "factor `risk` has both `script` and `expr`",
             "tier `key` (min 80) is not below tier `strategic` (min 75)",
-            "the last tier `general` has a `min`, so low scores would match no tier",
+            "the last tier `general` has a `min`, so some rows would match no tier",
             "max_reject_fraction is 2, outside 0..1",
         ]
     );
@@ -182,6 +182,51 @@ fn derive_entries_are_validated() {
             "derive `b` must name exactly one of ntile, percent_rank, rank, zscore, minmax, cumulative_share (it names 2)",
             "`order` only applies to ntile, percent_rank and rank (derive `c`)",
             "factor `risk` has the name of a derive column",
+        ]
+    );
+}
+
+#[test]
+fn rank_share_and_script_tiers_are_validated_for_their_bounds() {
+    let with_tiers = |tiers: &str| {
+        let start = GOOD.find("tiers:").unwrap();
+        let end = GOOD.find("output:").unwrap();
+        format!("{}{tiers}\n{}", &GOOD[..start], &GOOD[end..])
+    };
+    let p = parse(&with_tiers(
+        "tiers:\n  by: rank\n  levels: [{name: A, top: 0.2}, {name: B, top: 0.5}, {name: C}]",
+    ))
+    .unwrap();
+    assert!(matches!(p.tiers.rule, TierRule::Rank));
+    assert_eq!(p.tiers.levels[1].top, Some(0.5));
+
+    let messages = |tiers: &str| -> Vec<String> {
+        problems(&with_tiers(tiers))
+            .into_iter()
+            .map(|p| p.1)
+            .collect()
+    };
+    assert_eq!(
+        messages(
+            "tiers:\n  by: rank\n  levels: [{name: A, top: 0.5}, {name: B, top: 0.2}, {name: C}]"
+        ),
+        vec!["tier `B` (top 0.2) is not above tier `A` (top 0.5)"]
+    );
+    assert_eq!(
+        messages("tiers:\n  by: cumulative_share\n  levels: [{name: A, upto: 1.5}, {name: B, min: 3}, {name: C}]"),
+        vec![
+            "tier `A` has upto 1.5",
+            "tier `B` has `min`, which this rule does not use",
+            "tier `B` has no `upto` but is not the last level",
+        ]
+    );
+    assert_eq!(
+        messages(
+            "tiers:\n  script: seg.rhai\n  of: revenue\n  levels: [{name: A, min: 1}, {name: B}]"
+        ),
+        vec![
+            "`tiers.of` only applies to `by: cumulative_share`",
+            "tier `A` has `min`, which this rule does not use",
         ]
     );
 }

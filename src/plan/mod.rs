@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::derive::Population;
 use crate::diagnostic::{FileProblem, Problems};
-use crate::pipeline::{Combine, PartitionBy, Pipeline};
+use crate::pipeline::{Combine, PartitionBy, Pipeline, TierRule};
 use crate::rules::{CompiledRule, RuleContext, RuleText};
 use crate::score::{CombineStep, FactorStep, Scorer};
 use crate::sink::manifest::FileHash;
@@ -169,12 +169,56 @@ impl Plan {
             }
         };
 
+        // A tier script also sees the score.
+        let mut tier_script = None;
+        let mut tier_script_failed = false;
+        if let TierRule::Script(rule) = &pipeline.tiers.rule {
+            visible.push("score");
+            let compiled = context.load(pipeline, "tier", rule, "tiers.script", &visible);
+            tier_script_failed = compiled.rule.is_none();
+            problems.extend(compiled.problems);
+            if let Some(rule) = compiled.rule {
+                problems.extend(checks::rule_problems(&rule, pipeline, schema));
+                tier_script = Some(rule);
+            }
+        }
+
         let mut wanted: Vec<String> = vec![pipeline.input.id.clone()];
         wanted.extend(pipeline.output.columns.iter().cloned());
-        let rules = factors.iter().map(|f| &f.rule).chain(match &combine {
-            Some(CombineStep::Script(rule)) => Some(rule),
-            _ => None,
-        });
+        if let TierRule::CumulativeShare { of: Some(of) } = &pipeline.tiers.rule {
+            match schema.field_with_name(of) {
+                Ok(field) if crate::derive::accepts(field.data_type()) => wanted.push(of.clone()),
+                Ok(field) => problems.push(
+                    pipeline
+                        .problem_at(
+                            "plan::tiers_of",
+                            "tiers.of",
+                            format!(
+                                "tiers.of: column `{of}` is {}; shares need numbers",
+                                field.data_type()
+                            ),
+                        )
+                        .with_help("name a numeric column, such as revenue"),
+                ),
+                Err(_) => problems.push(
+                    pipeline
+                        .problem_at(
+                            "plan::unknown_column",
+                            "tiers.of",
+                            format!("tiers.of: `{of}` is not a column of the input or a derive"),
+                        )
+                        .with_help(suggest::help_for(of, &columns, "columns")),
+                ),
+            }
+        }
+        let rules = factors
+            .iter()
+            .map(|f| &f.rule)
+            .chain(match &combine {
+                Some(CombineStep::Script(rule)) => Some(rule),
+                _ => None,
+            })
+            .chain(tier_script.as_ref());
         let mut scripts = Vec::new();
         let mut hasher = Sha256::new();
         hasher.update(pipeline.source.text().as_bytes());
@@ -198,7 +242,7 @@ impl Plan {
             .filter(|p| p.severity == Severity::Error)
             .count();
         let combine = match combine {
-            Some(combine) if errors == errors_before => combine,
+            Some(combine) if errors == errors_before && !tier_script_failed => combine,
             _ => return None,
         };
         let read_columns: Vec<String> = input_columns
@@ -245,6 +289,7 @@ impl Plan {
                 factors,
                 combine,
                 tiers,
+                tier_script,
             },
             read_columns,
             layout,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use crate::rules::outcome::{factor_value, number, FactorValue};
+use crate::rules::outcome::{factor_value, number};
 use crate::rules::{CompiledRule, RowOutcome, RuleContext};
 use crate::tiers::TierRules;
 pub use explain::{Explanation, FactorExplanation};
@@ -39,6 +39,8 @@ pub struct Scorer {
     pub factors: Vec<FactorStep>,
     pub combine: CombineStep,
     pub tiers: TierRules,
+    /// A script naming each row's tier (`tiers.script`), run after the score.
+    pub tier_script: Option<CompiledRule>,
 }
 
 /// A row that could not be scored.
@@ -67,17 +69,23 @@ pub struct ScoredBatch {
 
 impl Scorer {
     /// Scores every row of `batch` (which holds the columns the rules read).
+    ///
+    /// With whole-run tiers (rank, ABC) and no `given` tiers, rows get no tier: that pass only
+    /// wants the scores.
     pub fn score(&self, batch: &RecordBatch) -> ScoredBatch {
+        self.score_with(batch, None)
+    }
+
+    /// [`Scorer::score`] with the tiers of whole-run rules already assigned to these rows.
+    pub fn score_with(&self, batch: &RecordBatch, given: Option<&[Option<usize>]>) -> ScoredBatch {
         let rows = batch.num_rows();
         let mut failed: Vec<Option<Reject>> = vec![None; rows];
-        let mut skip = vec![false; rows];
         if let Some(ids) = self
             .id_column
             .as_deref()
             .and_then(|id| batch.column_by_name(id))
         {
             for row in (0..rows).filter(|row| ids.is_null(*row)) {
-                skip[row] = true;
                 failed[row] = Some(Reject {
                     row,
                     step: "id".into(),
@@ -89,45 +97,20 @@ impl Scorer {
             }
         }
         let mut working = batch.clone();
-        let mut factors = Vec::with_capacity(self.factors.len());
         let mut reasons = Vec::with_capacity(self.factors.len());
         let mut values_by_factor: Vec<Vec<Option<f64>>> = Vec::with_capacity(self.factors.len());
 
         for step in &self.factors {
-            let outcomes = step.rule.evaluate(
-                &self.context.engine,
-                &self.context.params,
-                &working,
-                &skip,
-                factor_value,
-            );
+            let outcomes = self.run_rule(&step.rule, &working, &failed, factor_value);
             let mut values = Vec::with_capacity(rows);
             let mut why = Vec::with_capacity(rows);
             for (row, outcome) in outcomes.into_iter().enumerate() {
-                match outcome {
-                    RowOutcome::Value(FactorValue { value, reason }) => {
-                        values.push(Some(value));
-                        why.push(reason);
-                    }
-                    RowOutcome::Skipped => {
-                        values.push(None);
-                        why.push(None);
-                    }
-                    RowOutcome::Failed(message) => {
-                        values.push(None);
-                        why.push(None);
-                        skip[row] = true;
-                        failed[row] = Some(Reject {
-                            row,
-                            step: step.rule.name.clone(),
-                            message,
-                        });
-                    }
-                }
+                let value = settle(outcome, row, &step.rule.name, &mut failed);
+                values.push(value.as_ref().map(|v| v.value));
+                why.push(value.and_then(|v| v.reason));
             }
             let column: ArrayRef = Arc::new(Float64Array::from(values.clone()));
-            working = with_column(&working, &step.rule.name, column.clone());
-            factors.push(column);
+            working = with_column(&working, &step.rule.name, column);
             reasons.push(why);
             values_by_factor.push(values);
         }
@@ -135,79 +118,166 @@ impl Scorer {
         let scores: Vec<Option<f64>> = match &self.combine {
             CombineStep::WeightedSum => (0..rows)
                 .map(|row| {
-                    if skip[row] {
-                        return None;
-                    }
-                    let score: f64 = self
-                        .factors
-                        .iter()
-                        .zip(&values_by_factor)
-                        .map(|(step, values)| step.weight.unwrap_or(1.0) * values[row].unwrap_or(0.0))
-                        .sum();
-                    if score.is_finite() {
-                        Some(score)
-                    } else {
-                        failed[row] = Some(Reject {
-                            row,
-                            step: "score".into(),
-                            message: format!(
-                                "the weighted sum is {score}: a factor value too large for its weight"
-                            ),
-                        });
-                        None
-                    }
+                    failed[row].is_none().then(|| {
+                        self.factors
+                            .iter()
+                            .zip(&values_by_factor)
+                            .map(|(step, values)| {
+                                step.weight.unwrap_or(1.0) * values[row].unwrap_or(0.0)
+                            })
+                            .sum()
+                    })
                 })
                 .collect(),
-            CombineStep::Script(rule) => rule
-                .evaluate(
-                    &self.context.engine,
-                    &self.context.params,
-                    &working,
-                    &skip,
-                    |value| number(value, "the score script"),
-                )
+            CombineStep::Script(rule) => self
+                .run_rule(rule, &working, &failed, |value| {
+                    number(value, "the score script")
+                })
                 .into_iter()
                 .enumerate()
-                .map(|(row, outcome)| match outcome {
-                    RowOutcome::Value(score) => Some(score),
-                    RowOutcome::Skipped => None,
-                    RowOutcome::Failed(message) => {
-                        failed[row] = Some(Reject {
-                            row,
-                            step: "score".into(),
-                            message,
-                        });
-                        None
-                    }
-                })
+                .map(|(row, outcome)| settle(outcome, row, "score", &mut failed))
+                .collect(),
+        };
+        let scores: Vec<Option<f64>> = scores
+            .into_iter()
+            .enumerate()
+            .map(|(row, score)| match score {
+                Some(s) if !s.is_finite() => {
+                    failed[row] = Some(Reject {
+                        row,
+                        step: "score".into(),
+                        message: format!(
+                            "the score is {s}: a factor value too large for its weight"
+                        ),
+                    });
+                    None
+                }
+                other => other,
+            })
+            .collect();
+
+        let tier: Vec<Option<usize>> = match (given, &self.tier_script) {
+            (Some(given), _) => scores
+                .iter()
+                .zip(given)
+                .map(|(score, tier)| score.and(*tier))
+                .collect(),
+            (None, Some(rule)) => {
+                let score_column: ArrayRef = Arc::new(Float64Array::from(scores.clone()));
+                let working = with_column(&working, "score", score_column);
+                self.run_rule(rule, &working, &failed, |value| self.tier_named(value))
+                    .into_iter()
+                    .enumerate()
+                    .map(|(row, outcome)| settle(outcome, row, "tier", &mut failed))
+                    .collect()
+            }
+            (None, None) if self.tiers.is_global() => vec![None; rows],
+            (None, None) => scores
+                .iter()
+                .map(|score| score.map(|s| self.tiers.assign(s)))
                 .collect(),
         };
 
-        let tier = scores
+        // Every output column agrees on which rows are scored: a row that failed a later
+        // step (score, tier) has its factor values nulled too.
+        let scored = |row: usize| failed[row].is_none();
+        let factors = values_by_factor
             .iter()
-            .map(|score| score.map(|s| self.tiers.assign(s)))
+            .map(|values| {
+                let masked: Float64Array = values
+                    .iter()
+                    .enumerate()
+                    .map(|(row, v)| v.filter(|_| scored(row)))
+                    .collect();
+                Arc::new(masked) as ArrayRef
+            })
             .collect();
-        // A row rejected by the score script still has factor values; null them so every
-        // output column agrees that the row is not scored.
-        let rejected_late = failed
+        let score: Float64Array = scores
             .iter()
-            .any(|f| f.as_ref().is_some_and(|r| r.step == "score"));
-        if rejected_late {
-            factors = values_by_factor
-                .iter()
-                .map(|values| {
-                    let masked: Float64Array =
-                        values.iter().zip(&scores).map(|(v, s)| s.and(*v)).collect();
-                    Arc::new(masked) as ArrayRef
-                })
-                .collect();
-        }
+            .enumerate()
+            .map(|(row, s)| s.filter(|_| scored(row)))
+            .collect();
+        let tier = tier
+            .into_iter()
+            .enumerate()
+            .map(|(row, t)| t.filter(|_| scored(row)))
+            .collect();
         ScoredBatch {
             factors,
             reasons,
-            score: Float64Array::from(scores),
+            score,
             tier,
             rejects: failed.into_iter().flatten().collect(),
+        }
+    }
+
+    /// Evaluates a rule on the rows no earlier step rejected.
+    fn run_rule<T: Send>(
+        &self,
+        rule: &CompiledRule,
+        working: &RecordBatch,
+        failed: &[Option<Reject>],
+        interpret: impl Fn(rhai::Dynamic) -> Result<T, String> + Sync,
+    ) -> Vec<RowOutcome<T>> {
+        let skip: Vec<bool> = failed.iter().map(Option::is_some).collect();
+        rule.evaluate(
+            &self.context.engine,
+            &self.context.params,
+            working,
+            &skip,
+            interpret,
+        )
+    }
+
+    /// A tier script's value: the name of one of the levels.
+    fn tier_named(&self, value: rhai::Dynamic) -> Result<usize, String> {
+        let names = || {
+            self.tiers
+                .levels()
+                .iter()
+                .map(|l| l.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !value.is_string() {
+            return Err(format!(
+                "the tier script gave {} ({}); it must give one of the levels: {}",
+                if value.is_unit() {
+                    "()"
+                } else {
+                    value.type_name()
+                },
+                value,
+                names()
+            ));
+        }
+        let name = value.to_string();
+        self.tiers.index_of(&name).ok_or_else(|| {
+            format!(
+                "the tier script gave {name:?}, which is not one of the levels: {}",
+                names()
+            )
+        })
+    }
+}
+
+/// A rule's outcome for a row: its value, or `None` after recording why the row failed.
+fn settle<T>(
+    outcome: RowOutcome<T>,
+    row: usize,
+    step: &str,
+    failed: &mut [Option<Reject>],
+) -> Option<T> {
+    match outcome {
+        RowOutcome::Value(value) => Some(value),
+        RowOutcome::Skipped => None,
+        RowOutcome::Failed(message) => {
+            failed[row] = Some(Reject {
+                row,
+                step: step.to_string(),
+                message,
+            });
+            None
         }
     }
 }

@@ -54,6 +54,7 @@ fn scorer(text: &str) -> Scorer {
         factors,
         combine: CombineStep::WeightedSum,
         tiers: TierRules::new(&pipeline.tiers),
+        tier_script: None,
     }
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::writer::WrittenFile;
 use super::SinkError;
 use crate::derive::DeriveSummary;
-use crate::tiers::Level;
+use crate::tiers::{GlobalCutoffs, Level};
 
 /// The manifest's schema version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -43,6 +43,8 @@ pub struct Manifest {
     pub factors: Vec<FactorSummary>,
     /// The population statistics and cut-offs each derive column used.
     pub derive: Vec<DeriveSummary>,
+    /// Rank and ABC tiers: what each level holds and where it ends.
+    pub tier_cutoffs: Option<GlobalCutoffs>,
     pub output: OutputInfo,
     pub phases_seconds: Phases,
 }
@@ -142,6 +144,8 @@ pub struct Phases {
     pub plan: f64,
     /// The first pass over the input for derive columns (0 without derives).
     pub derive: f64,
+    /// The pass that scores every row to rank it, for rank and ABC tiers (0 otherwise).
+    pub rank: f64,
     pub score_and_write: f64,
     pub commit: f64,
 }
