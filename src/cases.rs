@@ -210,7 +210,11 @@ fn score_row(case: &Case, plan: &Plan, input: &Schema, id: &str) -> Result<Actua
     Ok(Actual {
         factors,
         score: (!scored.score.is_null(0)).then(|| scored.score.value(0)),
-        tier: scored.tier[0].map(|t| plan.scorer.tiers.levels()[t].name.clone()),
+        tier: if plan.scorer.tiers.is_global() {
+            Some("(rank and ABC tiers depend on every row; check them with run)".into())
+        } else {
+            scored.tier[0].map(|t| plan.scorer.tiers.levels()[t].name.clone())
+        },
         reasons,
         error: None,
     })

@@ -566,13 +566,24 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
         rows.scored,
         rows.rejected
     );
+    let width = manifest
+        .tiers
+        .iter()
+        .map(|t| t.level.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(16);
     for tier in &manifest.tiers {
         let share = if rows.scored == 0 {
             0.0
         } else {
             100.0 * tier.count as f64 / rows.scored as f64
         };
-        say!("  {:<16} {:>10}  {share:5.1}%", tier.level.name, tier.count);
+        say!(
+            "  {:<width$} {:>10}  {share:5.1}%",
+            tier.level.name,
+            tier.count
+        );
     }
     say!("output: {}", target.display());
 }
