@@ -159,8 +159,14 @@ fn row_batch(
             ))
         })
         .collect::<Result<_, String>>()?;
-    json.entry(id.to_string())
-        .or_insert_with(|| serde_json::Value::String("test".into()));
+    let default_id = match input
+        .field_with_name(id)
+        .map(|f| f.data_type().is_integer())
+    {
+        Ok(true) => serde_json::Value::from(0),
+        _ => serde_json::Value::String("test".into()),
+    };
+    json.entry(id.to_string()).or_insert(default_id);
     let mut decoder = arrow_json::ReaderBuilder::new(schema)
         .build_decoder()
         .map_err(|e| e.to_string())?;

@@ -22,3 +22,4 @@ pub mod source;
 pub mod suggest;
 pub mod synth;
 pub mod tiers;
+pub mod whole_run;

@@ -23,6 +23,7 @@ use crate::rules::dates::{Date, Timestamp};
 use crate::score::Explanation;
 use crate::source::{Found, Source};
 use crate::tiers::Level;
+use crate::whole_run::WholeRun;
 
 /// Output format of `explain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -79,13 +80,16 @@ pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
             row_groups: source.files().iter().map(|f| f.row_groups).sum(),
         })?;
     let population = Population::compute(&pipeline.derive, &source, None, None)?;
+    let position = source.position(found.row.file, found.row.first_row) as usize;
     let row = population
-        .attach(
-            &found.row.batch,
-            source.position(found.row.file, found.row.first_row) as usize,
-        )
+        .attach(&found.row.batch, position)
         .map_err(crate::sink::SinkError::from)?;
-    let explanation = plan.scorer.explain(&row);
+    let whole = if WholeRun::needed(&pipeline) {
+        WholeRun::compute(&plan, &pipeline, &source, &population, None, None, u64::MAX)?
+    } else {
+        WholeRun::default()
+    };
+    let explanation = plan.scorer.explain(&row, &whole.given(position, 1));
     let levels = plan.scorer.tiers.levels();
     let file = source.files()[found.row.file].path.display().to_string();
     match args.format {
@@ -144,13 +148,26 @@ fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Explanation, le
     if let (Some(score), Some(tier)) = (e.score, e.tier) {
         say!("\n{:<width$} = {score}  ({how})", "score");
         let level = &levels[tier];
-        let rule = level.min.map_or("the catch-all level".to_string(), |min| {
-            format!("score >= {min}")
-        });
+        let bounded = levels
+            .iter()
+            .any(|l| l.min.is_some() || l.top.is_some() || l.upto.is_some());
+        let whole_run = levels.iter().any(|l| l.top.is_some() || l.upto.is_some());
+        let rule = match (level.min, level.top, level.upto) {
+            (Some(min), ..) => format!("score >= {min}"),
+            (_, Some(top), _) => format!("among the top {top} of customers by score"),
+            (.., Some(upto)) => format!("cumulative share up to {upto}"),
+            _ if bounded => "the catch-all level".into(),
+            _ => "named by the tier script".into(),
+        };
         say!("{:<width$} = {}  ({rule})", "tier", level.name);
         match next_up(levels, tier, score) {
             Some((name, min, gap)) => say!("{:<width$}   {gap} below {name} (min {min})", ""),
-            None => say!("{:<width$}   the top tier", ""),
+            None if tier == 0 && bounded => say!("{:<width$}   the top tier", ""),
+            None if whole_run => say!(
+                "{:<width$}   tiers above depend on every customer; see tier_cutoffs in the run's _manifest.json",
+                ""
+            ),
+            None => {}
         }
     }
 }

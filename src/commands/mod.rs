@@ -58,6 +58,10 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Derive(#[from] crate::derive::DeriveError),
+    /// The whole-run step (normalising, ranking) failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    WholeRun(#[from] crate::whole_run::WholeRunError),
     /// Output could not be written or committed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -94,6 +98,7 @@ impl CommandError {
             CommandError::Override(_) => EXIT_USAGE,
             CommandError::Source(_)
             | CommandError::Derive(_)
+            | CommandError::WholeRun(_)
             | CommandError::Sink(_)
             | CommandError::Run(_)
             | CommandError::NotFound(_)

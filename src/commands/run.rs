@@ -20,16 +20,17 @@ use chrono::{SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{CommandError, Ui};
-use crate::derive::{append_numbers, Population};
-use crate::pipeline::{params, OnRowError, PartitionBy, Pipeline, TierRule};
+use crate::derive::Population;
+use crate::pipeline::{params, OnRowError, PartitionBy, Pipeline};
 use crate::plan::{sha256_hex, Plan};
 use crate::sink::manifest::{
-    FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts, SampleInfo,
-    Summary, TierSummary, SCHEMA_VERSION,
+    AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts,
+    SampleInfo, Summary, TierSummary, SCHEMA_VERSION,
 };
 use crate::sink::writer::{properties, REJECTS_FILE};
 use crate::sink::{staging, OutputWriter, RejectWriter, Staging};
 use crate::source::{Sample, Source};
+use crate::whole_run::WholeRun;
 
 /// Rows decoded and scored at a time.
 const BATCH_ROWS: usize = 8192;
@@ -92,10 +93,6 @@ pub enum RunError {
         step: String,
         message: String,
     },
-    /// Whole-run tiers could not be assigned.
-    #[error("cannot assign tiers over the run: {0}")]
-    #[diagnostic(code(run::tiers))]
-    Tiers(String),
     /// Rows in did not equal rows scored plus rows rejected: a bug, never committed.
     #[error("rows in ({input}) != rows scored ({scored}) + rows rejected ({rejected}); nothing was committed")]
     #[diagnostic(
@@ -176,7 +173,9 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
         Some(s) => (rows_read as f64 * s.fraction).ceil() as u64,
         None => rows_read,
     };
-    let allowed = (pipeline.errors.max_reject_fraction * rows_expected as f64).floor() as u64;
+    // The early stop must never stop a run that would pass: with a sample, whose size is known
+    // only at the end, it allows rejects up to the share of every row read.
+    let allowed = (pipeline.errors.max_reject_fraction * rows_read as f64).floor() as u64;
 
     let deriving = Instant::now();
     let population = Population::compute(&pipeline.derive, &source, args.limit, sample)?;
@@ -219,27 +218,20 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
     };
 
     let ranking = Instant::now();
-    let global = if plan.scorer.tiers.is_global() {
-        let values = pool.install(|| {
-            whole_run_values(
+    let whole = if WholeRun::needed(&pipeline) {
+        pool.install(|| {
+            WholeRun::compute(
                 &plan,
                 &pipeline,
                 &source,
                 &population,
-                args,
+                args.limit,
                 sample,
-                rows_expected,
                 allowed,
             )
-        })?;
-        let assigned = plan
-            .scorer
-            .tiers
-            .assign_global(&values)
-            .map_err(RunError::Tiers)?;
-        Some(assigned)
+        })?
     } else {
-        None
+        WholeRun::default()
     };
     let rank_seconds = ranking.elapsed().as_secs_f64();
 
@@ -252,10 +244,8 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             batch.batch = population
                 .attach(&batch.batch, offset)
                 .map_err(crate::sink::SinkError::from)?;
-            let given = global
-                .as_ref()
-                .map(|(tiers, _)| &tiers[offset..offset + batch.batch.num_rows()]);
-            let scored = plan.scorer.score_with(&batch.batch, given);
+            let given = whole.given(offset, batch.batch.num_rows());
+            let scored = plan.scorer.score_with(&batch.batch, &given);
             if let (OnRowError::Fail, Some(first)) =
                 (pipeline.errors.on_row_error, scored.rejects.first())
             {
@@ -409,7 +399,9 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             rejects_file: REJECTS_FILE,
         },
         derive: population.summaries.clone(),
-        tier_cutoffs: global.as_ref().map(|(_, cutoffs)| cutoffs.clone()),
+        tier_cutoffs: whole.cutoffs.clone(),
+        normalization: whole.normalization.clone(),
+        ahp: pipeline.ahp.as_ref().map(AhpFigures::from),
         phases_seconds: Phases {
             plan: plan_seconds,
             derive: derive_seconds,
@@ -454,63 +446,6 @@ fn too_many_rejects(tally: &Tally, rows: u64, pipeline: &Pipeline, allowed: u64)
         help,
     }
     .into()
-}
-
-/// The values whole-run tiers are assigned by, one per row in run order: the score (or the
-/// `tiers.of` column) of scored rows, `None` for rejected ones. A pass of its own, so only these
-/// 8 bytes a row are kept; the writing pass scores again with the tiers known. Stops early on
-/// too many rejects, like the writing pass.
-#[allow(clippy::too_many_arguments)]
-fn whole_run_values(
-    plan: &Plan,
-    pipeline: &Pipeline,
-    source: &Source,
-    population: &Population,
-    args: &RunArgs,
-    sample: Option<Sample>,
-    rows_expected: u64,
-    allowed: u64,
-) -> Result<Vec<Option<f64>>, CommandError> {
-    let of = match &pipeline.tiers.rule {
-        TierRule::CumulativeShare { of } => of.as_deref(),
-        _ => None,
-    };
-    let mut values: Vec<Option<f64>> = Vec::with_capacity(rows_expected as usize);
-    let mut rejected = 0u64;
-    for batch in source.batches(&plan.read_columns, BATCH_ROWS, args.limit, sample) {
-        let batch = batch?;
-        let rows = population
-            .attach(&batch.batch, values.len())
-            .map_err(crate::sink::SinkError::from)?;
-        let scored = plan.scorer.score(&rows);
-        rejected += scored.rejects.len() as u64;
-        if rejected > allowed {
-            return Err(RunError::TooManyRejects {
-                rejected,
-                rows: rows_expected,
-                so_far: " so far",
-                fraction: pipeline.errors.max_reject_fraction,
-                allowed,
-                help: "the run stopped while ranking scores; run with a larger errors.max_reject_fraction, or fix the rule (rejects are listed when the run gets that far)".into(),
-            }
-            .into());
-        }
-        let ranked: Vec<Option<f64>> = match of.and_then(|of| rows.column_by_name(of)) {
-            Some(column) => {
-                let mut numbers = Vec::with_capacity(rows.num_rows());
-                append_numbers(column, &mut numbers).map_err(crate::sink::SinkError::from)?;
-                numbers
-            }
-            None => scored.score.iter().collect(),
-        };
-        values.extend(
-            ranked
-                .into_iter()
-                .enumerate()
-                .map(|(row, value)| value.filter(|_| !scored.score.is_null(row))),
-        );
-    }
-    Ok(values)
 }
 
 /// A run id that sorts by time and differs between runs started in the same second.

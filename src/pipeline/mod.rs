@@ -3,11 +3,13 @@
 //! Everything that can be checked without the data is checked here, and every problem is
 //! reported at once with its position in the file. Paths in the file are relative to it.
 
+pub mod ahp;
 mod derive;
 mod locate;
 pub mod params;
 pub mod spec;
 mod tiers;
+mod weights;
 
 use std::path::{Component, Path, PathBuf};
 
@@ -18,7 +20,7 @@ use crate::suggest;
 pub use derive::{Derive, DeriveKind};
 pub use locate::KeyIndex;
 pub use params::Params;
-pub use spec::{OnRowError, PartitionBy};
+pub use spec::{Normalize, OnRowError, PartitionBy};
 pub use tiers::{TierLevel, TierRule, Tiers};
 
 /// Names a factor cannot take because the output already uses them.
@@ -39,6 +41,11 @@ pub struct Pipeline {
     pub derive: Vec<Derive>,
     pub factors: Vec<Factor>,
     pub score: Combine,
+    /// How factors are put on a common scale before weighting.
+    pub normalize: Normalize,
+    /// The AHP figures when weights come from a pairwise matrix (each factor's weight is set
+    /// from it).
+    pub ahp: Option<ahp::Ahp>,
     pub tiers: Tiers,
     pub output: Output,
     pub errors: ErrorPolicy,
@@ -250,7 +257,26 @@ impl Pipeline {
         };
 
         let derive = check.derive(&spec.derive);
-        let factors = check.factors(&spec.factors, dir, matches!(score, Combine::WeightedSum));
+        let ahp_given = spec.score.weights.is_some();
+        let mut factors = check.factors(
+            &spec.factors,
+            dir,
+            matches!(score, Combine::WeightedSum) && !ahp_given,
+        );
+        let ahp = spec
+            .score
+            .weights
+            .as_ref()
+            .and_then(|weights| check.ahp_weights(&weights.ahp, &mut factors));
+        let normalize = spec.score.normalize.unwrap_or_default();
+        if normalize != Normalize::None && !matches!(score, Combine::WeightedSum) {
+            check.error(
+                "pipeline::normalize",
+                "score.normalize",
+                "`score.normalize` needs `combine: weighted_sum`".into(),
+                "a score script sees the factors as the rules give them; normalise inside it, or use weighted_sum",
+            );
+        }
         for factor in &factors {
             if derive.iter().any(|d| d.name == factor.name) {
                 check.error(
@@ -289,6 +315,8 @@ impl Pipeline {
             derive,
             factors,
             score,
+            normalize,
+            ahp,
             tiers,
             output,
             errors: ErrorPolicy {

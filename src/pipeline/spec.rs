@@ -124,6 +124,35 @@ pub struct ScoreSpec {
     pub combine: Option<CombineKind>,
     #[serde(default)]
     pub script: Option<String>,
+    /// Put every factor on a common scale over the population before weighting.
+    #[serde(default)]
+    pub normalize: Option<Normalize>,
+    #[serde(default)]
+    pub weights: Option<WeightsSpec>,
+}
+
+/// `score.normalize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalize {
+    /// Factor values as the rules give them.
+    #[default]
+    None,
+    /// (x − min) / (max − min) over the population.
+    Minmax,
+    /// (x − mean) / population standard deviation.
+    Zscore,
+    /// PERCENT_RANK over the population, ascending.
+    PercentRank,
+}
+
+/// `score.weights`: weights derived rather than written on each factor.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightsSpec {
+    /// A reciprocal pairwise comparison matrix over the factors, in factor order (Saaty's 1-9
+    /// scale; cells are numbers or fractions such as "1/3").
+    pub ahp: Vec<Vec<serde_yaml::Value>>,
 }
 
 /// The built-in combinations (`score.combine`).

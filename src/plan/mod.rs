@@ -80,6 +80,39 @@ impl Plan {
             .map(|f| f.name().as_str())
             .collect();
 
+        for reserved in ["score", "tier", "reasons", "params"] {
+            if columns.contains(&reserved) {
+                problems.push(
+                    pipeline
+                        .problem_at(
+                            "plan::reserved_column",
+                            "input",
+                            format!(
+                                "the input has a column `{reserved}`, a name tierscore uses itself"
+                            ),
+                        )
+                        .with_help(format!(
+                            "rename it with input.rename, e.g. {{ {reserved}: old_{reserved} }}"
+                        )),
+                );
+            }
+        }
+        for (i, (from, to)) in pipeline.input.rename.iter().enumerate() {
+            if pipeline.input.rename[..i]
+                .iter()
+                .any(|(_, other)| other == to)
+            {
+                problems.push(
+                    pipeline
+                        .problem_at(
+                            "plan::rename_clash",
+                            &format!("input.rename.{from}"),
+                            format!("input.rename: two columns are renamed to `{to}`"),
+                        )
+                        .with_help("give each its own name"),
+                );
+            }
+        }
         for (from, to) in &pipeline.input.rename {
             let renamed_away = pipeline.input.rename.iter().any(|(f, _)| f == to);
             if file_columns.contains(&to.as_str()) && !renamed_away {

@@ -6,7 +6,7 @@
 use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
 use rhai::Dynamic;
 
-use super::{CombineStep, Reject, Scorer};
+use super::{CombineStep, Given, Reject, Scorer};
 use crate::rules::convert::ColumnReader;
 
 /// The explanation of one customer's score and tier.
@@ -38,9 +38,10 @@ pub struct FactorExplanation {
 }
 
 impl Scorer {
-    /// Explains the first row of `row` (a one-row batch holding the columns the rules read).
-    pub fn explain(&self, row: &RecordBatch) -> Explanation {
-        let scored = self.score(row);
+    /// Explains the first row of `row` (a one-row batch holding the columns the rules read),
+    /// with what the whole-run step gave that row (normalised factors, rank or ABC tier).
+    pub fn explain(&self, row: &RecordBatch, given: &Given<'_>) -> Explanation {
+        let scored = self.score_with(row, given);
         let weighted_sum = matches!(self.combine, CombineStep::WeightedSum);
         let value_of = |column: &ArrayRef| {
             let values = column.as_any().downcast_ref::<Float64Array>()?;

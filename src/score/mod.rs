@@ -53,6 +53,15 @@ pub struct Reject {
     pub message: String,
 }
 
+/// What the whole-run step computed for the rows of one batch ([`crate::whole_run`]).
+#[derive(Debug, Default)]
+pub struct Given<'a> {
+    /// Each row's rank or ABC tier.
+    pub tiers: Option<&'a [Option<usize>]>,
+    /// Per factor, each row's normalised value.
+    pub factors: Option<Vec<&'a [Option<f64>]>>,
+}
+
 /// Everything scoring produced for one batch, aligned with its rows.
 pub struct ScoredBatch {
     /// One `Float64` column per factor; null where the row was rejected.
@@ -73,11 +82,13 @@ impl Scorer {
     /// With whole-run tiers (rank, ABC) and no `given` tiers, rows get no tier: that pass only
     /// wants the scores.
     pub fn score(&self, batch: &RecordBatch) -> ScoredBatch {
-        self.score_with(batch, None)
+        self.score_with(batch, &Given::default())
     }
 
-    /// [`Scorer::score`] with the tiers of whole-run rules already assigned to these rows.
-    pub fn score_with(&self, batch: &RecordBatch, given: Option<&[Option<usize>]>) -> ScoredBatch {
+    /// [`Scorer::score`] with what the whole-run step computed for these rows: normalised
+    /// factor values (weighted instead of the rules' values, and written as the factor
+    /// columns) and rank or ABC tiers.
+    pub fn score_with(&self, batch: &RecordBatch, given: &Given<'_>) -> ScoredBatch {
         let rows = batch.num_rows();
         let mut failed: Vec<Option<Reject>> = vec![None; rows];
         if let Some(ids) = self
@@ -113,6 +124,32 @@ impl Scorer {
             working = with_column(&working, &step.rule.name, column);
             reasons.push(why);
             values_by_factor.push(values);
+        }
+
+        if let Some(normalized) = &given.factors {
+            for ((step, values), normal) in self
+                .factors
+                .iter()
+                .zip(&mut values_by_factor)
+                .zip(normalized)
+            {
+                for (row, value) in values.iter_mut().enumerate() {
+                    if failed[row].is_some() {
+                        continue;
+                    }
+                    *value = normal[row];
+                    if value.is_none() {
+                        failed[row] = Some(Reject {
+                            row,
+                            step: step.rule.name.clone(),
+                            message: format!(
+                                "factor `{}` could not be normalised over the run",
+                                step.rule.name
+                            ),
+                        });
+                    }
+                }
+            }
         }
 
         let scores: Vec<Option<f64>> = match &self.combine {
@@ -156,11 +193,22 @@ impl Scorer {
             })
             .collect();
 
-        let tier: Vec<Option<usize>> = match (given, &self.tier_script) {
+        let tier: Vec<Option<usize>> = match (given.tiers, &self.tier_script) {
             (Some(given), _) => scores
                 .iter()
                 .zip(given)
-                .map(|(score, tier)| score.and(*tier))
+                .enumerate()
+                .map(|(row, (score, tier))| match (score, tier) {
+                    (Some(_), None) => {
+                        failed[row] = Some(Reject {
+                            row,
+                            step: "tier".into(),
+                            message: "no rank or ABC tier: the value this row is ranked by (the score or tiers.of) is null".into(),
+                        });
+                        None
+                    }
+                    (score, tier) => score.and(*tier),
+                })
                 .collect(),
             (None, Some(rule)) => {
                 let score_column: ArrayRef = Arc::new(Float64Array::from(scores.clone()));

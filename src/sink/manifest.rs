@@ -11,7 +11,9 @@ use serde::Serialize;
 use super::writer::WrittenFile;
 use super::SinkError;
 use crate::derive::DeriveSummary;
+use crate::pipeline::ahp::Ahp;
 use crate::tiers::{GlobalCutoffs, Level};
+use crate::whole_run::Normalization;
 
 /// The manifest's schema version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -45,6 +47,10 @@ pub struct Manifest {
     pub derive: Vec<DeriveSummary>,
     /// Rank and ABC tiers: what each level holds and where it ends.
     pub tier_cutoffs: Option<GlobalCutoffs>,
+    /// `score.normalize`: what each factor was normalised with.
+    pub normalization: Vec<Normalization>,
+    /// `score.weights.ahp`: the figures behind the factors' weights.
+    pub ahp: Option<AhpFigures>,
     pub output: OutputInfo,
     pub phases_seconds: Phases,
 }
@@ -77,6 +83,28 @@ pub struct InputInfo {
 pub struct SampleInfo {
     pub fraction: f64,
     pub seed: u64,
+}
+
+/// The consistency figures of AHP weights.
+#[derive(Debug, Clone, Serialize)]
+pub struct AhpFigures {
+    pub weights: Vec<f64>,
+    pub lambda_max: f64,
+    pub ci: f64,
+    pub ri: f64,
+    pub cr: f64,
+}
+
+impl From<&Ahp> for AhpFigures {
+    fn from(ahp: &Ahp) -> Self {
+        Self {
+            weights: ahp.weights.clone(),
+            lambda_max: ahp.lambda_max,
+            ci: ahp.ci,
+            ri: ahp.ri,
+            cr: ahp.cr,
+        }
+    }
 }
 
 /// Rows in = scored + rejected, checked before commit.

@@ -78,19 +78,35 @@ impl Staging {
     /// Moves the staged output into place, replacing the previous output atomically.
     pub fn commit(mut self) -> Result<(), SinkError> {
         ensure_replaceable(&self.target)?;
+        for entry in fs::read_dir(&self.dir).map_err(|e| SinkError::io("list", &self.dir, e))? {
+            let path = entry
+                .map_err(|e| SinkError::io("list", &self.dir, e))?
+                .path();
+            if path.is_dir() {
+                sync_dir(&path)?;
+            }
+        }
         sync_dir(&self.dir)?;
-        if self.target.exists() {
+        let replaced = self.target.exists();
+        if replaced {
             swap(&self.dir, &self.target)?;
-            // The staging path now holds the previous output.
-            fs::remove_dir_all(&self.dir).map_err(|e| SinkError::io("remove", &self.dir, e))?;
         } else {
             fs::rename(&self.dir, &self.target)
                 .map_err(|e| SinkError::io("rename", &self.target, e))?;
         }
-        if let Some(parent) = self.target.parent().filter(|p| !p.as_os_str().is_empty()) {
-            sync_dir(parent)?;
-        }
+        // From here the new output is live: a failure to tidy up is a warning, not a failed run.
         self.committed = true;
+        if let Some(parent) = self.target.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Err(err) = sync_dir(parent) {
+                tracing::warn!("{err}");
+            }
+        }
+        if replaced {
+            // The staging path now holds the previous output.
+            if let Err(err) = fs::remove_dir_all(&self.dir) {
+                tracing::warn!(path = %self.dir.display(), "cannot remove the previous output: {err}");
+            }
+        }
         Ok(())
     }
 }

@@ -86,10 +86,9 @@ impl Source {
                 first_row: row,
                 source,
             };
-            let batch = batch.map_err(decode)?;
-            let batch =
-                arrow::array::RecordBatch::try_new(schema.clone(), batch.columns().to_vec())
-                    .map_err(decode)?;
+            let batch = self
+                .conform(&batch.map_err(decode)?, &schema)
+                .map_err(decode)?;
             let ids = batch
                 .column_by_name(id_column)
                 .map(|c| cast(c, &DataType::Utf8))
