@@ -6,11 +6,12 @@
 //! editors, CI and schedulers.
 
 use std::fmt;
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use miette::{
-    Diagnostic, LabeledSpan, MietteError, MietteSpanContents, Severity, SourceCode, SourceSpan,
-    SpanContents,
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError,
+    MietteSpanContents, Severity, SourceCode, SourceSpan, SpanContents,
 };
 use serde::Serialize;
 
@@ -295,6 +296,21 @@ impl Diagnostic for Problems {
         }
         Some(Box::new(self.0.iter().map(|p| p as &dyn Diagnostic)))
     }
+}
+
+/// A diagnostic rendered as text: colours and Unicode on a terminal, plain ASCII otherwise.
+pub fn render(diagnostic: &dyn Diagnostic) -> String {
+    let theme = if std::io::stderr().is_terminal() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    if handler.render_report(&mut out, diagnostic).is_err() {
+        out = format!("error: {diagnostic}\n");
+    }
+    out
 }
 
 #[cfg(test)]

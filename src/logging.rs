@@ -5,7 +5,7 @@
 
 use std::io::IsTerminal;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+use miette::Diagnostic;
 use tracing_subscriber::EnvFilter;
 
 use crate::commands::{CommandError, Ui};
@@ -47,21 +47,6 @@ pub fn report_error(err: &CommandError, ui: Ui) {
         });
         eprintln!("{line}");
     } else {
-        eprint!("{}", render(err));
+        eprint!("{}", crate::diagnostic::render(err));
     }
-}
-
-/// A diagnostic rendered as text: colours and Unicode on a terminal, plain ASCII otherwise.
-pub fn render(diagnostic: &dyn Diagnostic) -> String {
-    let theme = if std::io::stderr().is_terminal() {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
-    let mut out = String::new();
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
-    if handler.render_report(&mut out, diagnostic).is_err() {
-        out = format!("error: {diagnostic}\n");
-    }
-    out
 }

@@ -17,19 +17,11 @@ use std::path::PathBuf;
 use miette::Severity;
 use serde::Serialize;
 
-use super::{CommandError, Findings, Ui};
+use super::{CommandError, Findings, Format, Ui};
 use crate::diagnostic::{FileProblem, ProblemJson, Problems};
-use crate::logging;
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::plan::Plan;
 use crate::source::Source;
-
-/// Output format of `check`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 /// Arguments of `tierscore check`.
 #[derive(Debug, clap::Args)]
@@ -78,7 +70,7 @@ pub fn execute(args: &CheckArgs, ui: Ui) -> Result<(), CommandError> {
         }
         Format::Text => {
             for problem in &problems {
-                eprint!("{}", logging::render(problem));
+                eprint!("{}", crate::diagnostic::render(problem));
             }
         }
     }

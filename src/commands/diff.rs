@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use super::{CommandError, Ui};
+use super::{CommandError, Format, Ui};
 use crate::compare::{self, Comparison, DiffError, Shift};
 
 /// Arguments of `tierscore diff`.
@@ -36,15 +36,6 @@ pub struct DiffArgs {
     /// Report format (the JSON shape is in the README).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-}
-
-/// How the report is printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Aligned tables for people.
-    Text,
-    /// One JSON document for tools.
-    Json,
 }
 
 /// Compares the two outputs and prints the report on stdout.

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use rhai::Dynamic;
 use serde_json::{json, Value};
 
-use super::{CommandError, Ui};
+use super::{CommandError, Format, Ui};
 use crate::derive::Population;
 use crate::pipeline::{params, Pipeline};
 use crate::plan::Plan;
@@ -24,13 +24,6 @@ use crate::score::Explanation;
 use crate::source::{Found, Source};
 use crate::tiers::Level;
 use crate::whole_run::WholeRun;
-
-/// Output format of `explain`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Text,
-    Json,
-}
 
 /// Arguments of `tierscore explain`.
 #[derive(Debug, clap::Args)]

@@ -122,6 +122,15 @@ impl CommandError {
 #[diagnostic(code(findings))]
 pub struct Findings(pub String);
 
+/// Report format of `check`, `explain` and `diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Text for people.
+    Text,
+    /// One JSON document for tools (editors, CI, notebooks).
+    Json,
+}
+
 /// How a command talks to the person or scheduler running it.
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {

@@ -157,16 +157,17 @@ pub enum PipelineError {
 impl Pipeline {
     /// Reads and validates a pipeline file.
     pub fn load(path: &Path) -> Result<Self, PipelineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(path, text)
+        let (pipeline, problems) = Self::load_collecting(path)?;
+        Self::without_problems(pipeline, problems)
     }
 
     /// Validates pipeline text as if read from `path` (which anchors relative paths).
     pub fn parse(path: &Path, text: String) -> Result<Self, PipelineError> {
         let (pipeline, problems) = Self::parse_collecting(path, text)?;
+        Self::without_problems(pipeline, problems)
+    }
+
+    fn without_problems(pipeline: Self, problems: Vec<FileProblem>) -> Result<Self, PipelineError> {
         if problems.is_empty() {
             Ok(pipeline)
         } else {
