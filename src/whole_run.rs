@@ -115,7 +115,13 @@ impl WholeRun {
                         first_row: batch.first_row,
                         source: e,
                     })?;
-            let scored = plan.scorer.score(&rows);
+            let scored = plan.scorer.score_with(
+                &rows,
+                &Given {
+                    scores_only: true,
+                    ..Given::default()
+                },
+            );
             rejected += scored.rejects.len() as u64;
             for reject in scored
                 .rejects
@@ -217,6 +223,7 @@ impl WholeRun {
     /// The results for `rows` rows starting at position `offset` of the run.
     pub fn given(&self, offset: usize, rows: usize) -> Given<'_> {
         Given {
+            scores_only: false,
             tiers: self.tiers.as_ref().map(|t| &t[offset..offset + rows]),
             factors: self
                 .normalized

@@ -60,6 +60,9 @@ pub struct Given<'a> {
     pub tiers: Option<&'a [Option<usize>]>,
     /// Per factor, each row's normalised value.
     pub factors: Option<Vec<&'a [Option<f64>]>>,
+    /// The whole-run step's own pass: it wants factor values and scores only, so no tier is
+    /// assigned and tier scripts do not run (they must see the final, normalised score).
+    pub scores_only: bool,
 }
 
 /// Everything scoring produced for one batch, aligned with its rows.
@@ -194,6 +197,7 @@ impl Scorer {
             .collect();
 
         let tier: Vec<Option<usize>> = match (given.tiers, &self.tier_script) {
+            _ if given.scores_only => vec![None; rows],
             (Some(given), _) => scores
                 .iter()
                 .zip(given)
@@ -287,15 +291,16 @@ impl Scorer {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        if value.is_unit() {
+            return Err(format!(
+                "the tier script gave () (no tier name); it must give one of the levels: {}",
+                names()
+            ));
+        }
         if !value.is_string() {
             return Err(format!(
-                "the tier script gave {} ({}); it must give one of the levels: {}",
-                if value.is_unit() {
-                    "()"
-                } else {
-                    value.type_name()
-                },
-                value,
+                "the tier script gave {} ({value}); it must give one of the levels: {}",
+                value.type_name(),
                 names()
             ));
         }

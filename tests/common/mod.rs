@@ -271,6 +271,12 @@ pub fn manifest(out: &Path) -> serde_json::Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The `_manifest.json` of an output folder with every number exactly as written (see
+/// [`parse_json_exact`]), for comparing its figures with values computed in a test.
+pub fn manifest_exact(out: &Path) -> serde_json::Value {
+    parse_json_exact(&fs::read_to_string(out.join("_manifest.json")).unwrap())
+}
+
 /// A Utf8 column as strings (nulls as `None`).
 pub fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
     let column = batch
@@ -315,6 +321,18 @@ pub fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
         .unwrap_or_else(|| panic!("{name} is {}, not Int64", column.data_type()));
     assert_eq!(array.null_count(), 0, "nulls in {name}");
     array.values().to_vec()
+}
+
+/// An Int64 column with its nulls as `None`.
+pub fn optional_ints(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    let column = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"));
+    let array = column
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap_or_else(|| panic!("{name} is {}, not Int64", column.data_type()));
+    array.iter().collect()
 }
 
 /// A Boolean column without nulls.
