@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use arrow::array::RecordBatch;
 use rayon::prelude::*;
-use rhai::{Dynamic, Engine, EvalAltResult, Scope};
+use rhai::{Caches, Dynamic, Engine, EvalAltResult, GlobalRuntimeState, Scope, AST};
 
 use super::compile::CompiledRule;
 use super::convert::ColumnReader;
@@ -88,6 +88,7 @@ impl CompiledRule {
             scope.push_dynamic(name.as_str(), Dynamic::UNIT);
         }
         let base = scope.len();
+        let mut runtime = Runtime::new(engine, &self.ast);
         rows.map(|row| {
             if skip.get(row).copied().unwrap_or(false) {
                 return RowOutcome::Skipped;
@@ -97,7 +98,7 @@ impl CompiledRule {
                     *slot = reader.value(row);
                 }
             }
-            let result = engine.eval_ast_with_scope::<Dynamic>(&mut scope, &self.ast);
+            let result = runtime.eval(engine, &mut scope, &self.ast);
             scope.rewind(base);
             match result {
                 Ok(value) => match interpret(value) {
@@ -133,6 +134,49 @@ impl CompiledRule {
             }
             other => format!("{at}: {other}"),
         }
+    }
+}
+
+/// One worker's rhai runtime state, kept from row to row.
+///
+/// `Engine::eval_ast_with_scope` starts every call with empty function-resolution caches, so
+/// each row would resolve every function again and clone the engine's shared function handles,
+/// and two threads doing so contend on the same reference counts. Keeping the state per worker
+/// resolves each function once per chunk; what a row may change (operation count, modules
+/// imported) is reset before the next row.
+struct Runtime {
+    global: GlobalRuntimeState,
+    caches: Caches,
+    imports: usize,
+}
+
+impl Runtime {
+    fn new(engine: &Engine, ast: &AST) -> Self {
+        let mut global = engine.new_global_runtime_state();
+        global.lib.push(ast.shared_lib().clone());
+        global.source = ast.source().map(Into::into);
+        let imports = global.num_imports();
+        Self {
+            global,
+            caches: Caches::new(),
+            imports,
+        }
+    }
+
+    /// Evaluates `ast` for one row, with the operation limit counting from zero.
+    fn eval(
+        &mut self,
+        engine: &Engine,
+        scope: &mut Scope,
+        ast: &AST,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
+        self.global.num_operations = Default::default();
+        self.global.num_modules_loaded = 0;
+        #[allow(deprecated)]
+        let result =
+            engine.eval_statements_raw(&mut self.global, &mut self.caches, scope, ast.statements());
+        self.global.truncate_imports(self.imports);
+        result
     }
 }
 
