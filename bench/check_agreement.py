@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Checks that a peer (bench/peers/*_cv.py) computed the same thing as tierscore.
+
+Reads tierscore's hive-partitioned output (tier=NAME/part-*.parquet; `_rejects.parquet`,
+`_manifest.json` and staging folders are skipped) with pyarrow.dataset and the peer's Parquet
+file, joins them on the id column, and asserts for every joined customer:
+  - each of the six factors and the score within 1e-9 relative: |a - b| <= 1e-9 * max(|a|, |b|)
+    (so 0 must meet 0 exactly; both null counts as equal, one null does not)
+  - the tier equal.
+It also asserts which rows are compared: with --rows N exactly N peer rows, every one found in
+tierscore's output (the pandas peer scores a slice); without it, the peer and tierscore hold the
+same customers. It prints the count compared and how many values were not bit-for-bit equal.
+
+Run:  python3 bench/check_agreement.py OUT_TIERSCORE PEER_PARQUET [--rows N] [--id customer_id]
+Exit 0 when they agree, 1 with the first disagreements listed otherwise.
+"""
+
+import argparse
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+FACTORS = ["economic", "margin", "risk", "loyalty", "referral", "strategic"]
+NUMBERS = FACTORS + ["score"]
+REL_TOL = 1e-9
+
+
+def main():
+    parser = argparse.ArgumentParser(description="compare a peer's output with tierscore's")
+    parser.add_argument("tierscore_out", help="tierscore output directory (tier=NAME/ folders)")
+    parser.add_argument("peer", help="the peer's Parquet file")
+    parser.add_argument("--rows", type=int, help="the peer must have exactly N rows (a slice)")
+    parser.add_argument("--id", default="customer_id", help="the id column (default customer_id)")
+    args = parser.parse_args()
+
+    columns = [args.id] + NUMBERS + ["tier"]
+    ours = ds.dataset(args.tierscore_out, format="parquet", partitioning="hive")
+    ours = ours.to_table(columns=columns)
+    peer = pq.read_table(args.peer, columns=columns)
+    # Both sides as plain strings so the join and the comparison see the same types.
+    ours = ours.set_column(ours.schema.get_field_index("tier"), "tier",
+                           pc.cast(ours["tier"], pa.string()))
+    peer = peer.set_column(peer.schema.get_field_index("tier"), "tier",
+                           pc.cast(peer["tier"], pa.string()))
+    if pa.types.is_large_string(peer.schema.field(args.id).type):
+        peer = peer.set_column(0, args.id, pc.cast(peer[args.id], pa.string()))
+
+    problems = []
+    for name, table in (("tierscore", ours), ("peer", peer)):
+        if pc.count_distinct(table[args.id]).as_py() != table.num_rows:
+            problems.append(f"{name}: duplicate ids")
+    joined = ours.rename_columns([c if c == args.id else f"t_{c}" for c in columns]).join(
+        peer.rename_columns([c if c == args.id else f"p_{c}" for c in columns]),
+        keys=args.id, join_type="inner")
+    n = joined.num_rows
+
+    if args.rows is not None:
+        if peer.num_rows != args.rows:
+            problems.append(f"the peer has {peer.num_rows} rows, expected {args.rows}")
+        if n != peer.num_rows:
+            problems.append(f"{peer.num_rows - n} peer ids are not in tierscore's output")
+    elif not (n == peer.num_rows == ours.num_rows):
+        problems.append(f"rows: tierscore {ours.num_rows}, peer {peer.num_rows}, "
+                        f"in both {n}")
+
+    ids = joined[args.id].to_numpy(zero_copy_only=False)
+    inexact = {}
+    for c in NUMBERS:
+        t = joined[f"t_{c}"].to_numpy(zero_copy_only=False).astype(np.float64)
+        p = joined[f"p_{c}"].to_numpy(zero_copy_only=False).astype(np.float64)
+        t_null, p_null = np.isnan(t), np.isnan(p)   # nulls come back as NaN (none are NaN)
+        both = ~t_null & ~p_null
+        with np.errstate(invalid="ignore"):
+            ok = np.abs(t - p) <= REL_TOL * np.maximum(np.abs(t), np.abs(p))
+        bad = np.where((t_null != p_null) | (both & ~ok))[0]
+        inexact[c] = int(np.sum(both & (t != p)))
+        if len(bad):
+            examples = ", ".join(f"{ids[i]}: tierscore {float(t[i])!r} peer {float(p[i])!r}" for i in bad[:5])
+            problems.append(f"{c}: {len(bad)} rows differ beyond {REL_TOL:g} relative ({examples})")
+    t_tier = joined["t_tier"].to_numpy(zero_copy_only=False)
+    p_tier = joined["p_tier"].to_numpy(zero_copy_only=False)
+    bad = np.where(t_tier != p_tier)[0]
+    if len(bad):
+        t_score = joined["t_score"].to_numpy(zero_copy_only=False)
+        examples = ", ".join(f"{ids[i]}: tierscore {t_tier[i]} peer {p_tier[i]} "
+                             f"(score {float(t_score[i])!r})" for i in bad[:5])
+        problems.append(f"tier: {len(bad)} rows differ ({examples})")
+
+    not_bitwise = ", ".join(f"{c} {k}" for c, k in inexact.items() if k) or "none"
+    if problems:
+        print(f"DISAGREE {args.peer}: {n} rows compared", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        sys.exit(1)
+    print(f"agree: {n} rows compared ({len(NUMBERS)} numbers within {REL_TOL:g} relative, "
+          f"tiers equal; values not bit-for-bit equal: {not_bitwise})")
+
+
+if __name__ == "__main__":
+    main()

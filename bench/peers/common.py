@@ -1,0 +1,76 @@
+"""Shared by the peer implementations of pipelines/customer_value.yaml (bench/peers/*_cv.py).
+
+Reads the pipeline YAML with PyYAML and hands the peers what the YAML decides: the params
+(as_of, top_revenue, high_margin, lapsed_after_days), each factor's weight in pipeline order,
+and the threshold tiers. The constants written inside the rhai scripts (band cuts and scores,
+the 1,000 revenue floor, the -30 penalties, the 1..5 rating scale) are not in the YAML; they are
+copied here, next to the rule they come from, so every peer uses the same ones.
+
+It refuses a pipeline whose shape the peers do not implement (other factors, another combine,
+another tier rule), so a changed YAML cannot silently make the comparison one of different work.
+"""
+
+import argparse
+import datetime
+import os
+
+import yaml
+
+FACTORS = ["economic", "margin", "risk", "loyalty", "referral", "strategic"]
+
+# rules/economic.rhai: revenue at or below this earns 0 points (log scale from here to top_revenue)
+ECONOMIC_FLOOR = 1000.0
+# rules/risk.rhai
+BAD_DEBT_PENALTY = 30.0        # plus up to 30 more by the written-off share of a year's revenue
+LITIGATION_PENALTY = 30.0
+# rules/loyalty.rhai: band(x, cuts, scores) = scores[number of cuts <= x]
+RECENCY = ([31, 91, 181], [40, 30, 15, 5])            # days since the last order
+FREQUENCY = ([2, 6, 12, 24], [0, 10, 20, 25, 30])     # orders in the last 12 months
+TENURE = ([1, 3, 5, 10], [0, 10, 20, 25, 30])         # years since the first order (days / 365.25)
+DAYS_PER_YEAR = 365.25
+# rules/referral.rhai
+REFERRAL = ([1, 3, 5, 10], [0, 30, 60, 85, 100])
+# rules/strategic.rhai: scale(mean rating, 1, 5)
+RATING_LO, RATING_HI = 1, 5
+RATINGS = ["product_pull", "brand_contribution", "innovation"]
+
+DEFAULT_PIPELINE = os.path.join(os.path.dirname(__file__), "..", "..", "pipelines",
+                                "customer_value.yaml")
+
+
+class Pipeline:
+    def __init__(self, path):
+        with open(path) as f:
+            spec = yaml.safe_load(f)
+        names = [f["name"] for f in spec["factors"]]
+        if names != FACTORS:
+            raise SystemExit(f"{path}: the peers implement the factors {FACTORS}, found {names}")
+        score = spec.get("score") or {}
+        if score.get("combine", "weighted_sum") != "weighted_sum" or score.get("normalize",
+                                                                                "none") != "none":
+            raise SystemExit(f"{path}: the peers implement score.combine: weighted_sum only")
+        tiers = spec["tiers"]
+        if tiers.get("by", "score") != "score":
+            raise SystemExit(f"{path}: the peers implement tiers.by: score only")
+        params = spec["params"]
+        self.as_of = datetime.date.fromisoformat(str(params["as_of"]))
+        self.top_revenue = float(params["top_revenue"])
+        self.high_margin = float(params["high_margin"])
+        self.lapsed_after_days = int(params["lapsed_after_days"])
+        # (name, weight) in pipeline order: the score adds weight x factor in this order
+        self.weights = [(f["name"], float(f["weight"])) for f in spec["factors"]]
+        # (name, min) highest first; the catch-all last has min None
+        self.tiers = [(level["name"], None if level.get("min") is None else float(level["min"]))
+                      for level in tiers["levels"]]
+        self.id = spec["input"]["id"]
+
+
+def arguments(description, extra=None):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("input", help="customers Parquet file (from tierscore gen)")
+    parser.add_argument("output", help="Parquet file to write: id, six factors, score, tier")
+    parser.add_argument("--pipeline", default=DEFAULT_PIPELINE,
+                        help="pipeline YAML to read params, weights and tiers from")
+    if extra:
+        extra(parser)
+    return parser.parse_args()

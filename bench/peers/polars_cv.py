@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""pipelines/customer_value.yaml in Polars: lazy expressions from scan_parquet to sink_parquet.
+
+Computes, for every customer, the six factors exactly as rules/*.rhai do, the weighted sum
+(weights from the YAML, added in pipeline order) and the threshold tier (levels from the YAML):
+
+  economic   0..100, log scale of the mean of the non-null revenue_history (else revenue_12m)
+             between 1,000 and params.top_revenue; 0 at or below 1,000
+  margin     clamp(100 * (revenue_12m * gross_margin_rate - cost_to_serve) / high_margin, -100, 100)
+  risk       bad debt: -(30 + 30 * clamp(bad_debt_amount / max(revenue_12m, 1), 0, 1)); litigation -30
+  loyalty    0 when lapsed (days since last order > lapsed_after_days), else the recency, frequency
+             and tenure bands (band = scores[number of cuts <= x])
+  referral   band(referrals, [1,3,5,10], [0,30,60,85,100])
+  strategic  scale(mean of the non-null ratings, 1, 5), 0 when none is rated
+
+Run:  python3 bench/peers/polars_cv.py customers.parquet out_polars.parquet [--pipeline YAML]
+Polars uses all cores (its default thread pool = number of cores); the script prints the size.
+"""
+
+import os
+import sys
+
+import polars as pl
+
+sys.path.insert(0, os.path.dirname(__file__))
+import common  # noqa: E402
+
+
+def band(x, cuts_scores):
+    """band(x, cuts, scores): scores[number of cuts <= x], cuts ascending."""
+    cuts, scores = cuts_scores
+    expr = pl.when(x < cuts[0]).then(scores[0])
+    for cut, score in zip(cuts[1:], scores[1:]):
+        expr = expr.when(x < cut).then(score)
+    return expr.otherwise(scores[-1])
+
+
+def clamp(x, lo, hi):
+    return pl.min_horizontal(pl.max_horizontal(x, pl.lit(lo)), pl.lit(hi))
+
+
+def plan(p, source):
+    col = pl.col
+    as_of = pl.lit(p.as_of)
+
+    history = col("revenue_history").list.drop_nulls()
+    cycle_average = (pl.when(history.list.len() > 0)
+                     .then(history.list.sum() / history.list.len())
+                     .otherwise(col("revenue_12m")))
+    ln_floor = pl.lit(common.ECONOMIC_FLOOR).log()
+    economic = (pl.when(col("cycle_average") <= common.ECONOMIC_FLOOR).then(0.0)
+                .otherwise(clamp((col("cycle_average").log() - ln_floor)
+                                 / (pl.lit(p.top_revenue).log() - ln_floor) * 100.0, 0.0, 100.0)))
+
+    margin = clamp(100.0 * (col("revenue_12m") * col("gross_margin_rate") - col("cost_to_serve"))
+                   / p.high_margin, -100.0, 100.0)
+
+    share = col("bad_debt_amount") / pl.max_horizontal(col("revenue_12m"), pl.lit(1.0))
+    bad_debt = (pl.when(col("bad_debt"))
+                .then(common.BAD_DEBT_PENALTY + common.BAD_DEBT_PENALTY * clamp(share, 0.0, 1.0))
+                .otherwise(0.0))
+    litigation = pl.when(col("litigation")).then(common.LITIGATION_PENALTY).otherwise(0.0)
+    risk = (pl.lit(0.0) - bad_debt) - litigation
+
+    days_since_order = (as_of - col("last_order_date")).dt.total_days()   # integer days
+    tenure_years = (as_of - col("customer_since")).dt.total_days() / common.DAYS_PER_YEAR
+    loyalty = (pl.when(days_since_order > p.lapsed_after_days).then(0)
+               .otherwise(band(days_since_order, common.RECENCY)
+                          + band(col("orders_12m"), common.FREQUENCY)
+                          + band(tenure_years, common.TENURE))
+               .cast(pl.Float64))
+
+    referral = band(col("referrals"), common.REFERRAL).cast(pl.Float64)
+
+    ratings = [col(r) for r in common.RATINGS]
+    rated = pl.sum_horizontal([r.is_not_null().cast(pl.Int64) for r in ratings])
+    total = pl.sum_horizontal([r.fill_null(0) for r in ratings])
+    lo, hi = float(common.RATING_LO), float(common.RATING_HI)
+    strategic = (pl.when(rated == 0).then(0.0)
+                 .otherwise(clamp((total / rated - lo) / (hi - lo) * 100.0, 0.0, 100.0)))
+
+    score = None
+    for name, weight in p.weights:            # left to right, in pipeline order
+        term = weight * col(name)
+        score = term if score is None else score + term
+
+    tier = None
+    for name, lo_score in p.tiers:
+        if lo_score is None:
+            tier = tier.otherwise(pl.lit(name))
+        elif tier is None:
+            tier = pl.when(col("score") >= lo_score).then(pl.lit(name))
+        else:
+            tier = tier.when(col("score") >= lo_score).then(pl.lit(name))
+
+    return (pl.scan_parquet(source)
+            .with_columns(cycle_average.alias("cycle_average"))
+            .select(col(p.id), economic.alias("economic"), margin.alias("margin"),
+                    risk.alias("risk"), loyalty.alias("loyalty"), referral.alias("referral"),
+                    strategic.alias("strategic"))
+            .with_columns(score.alias("score"))
+            .with_columns(tier.alias("tier")))
+
+
+def main():
+    args = common.arguments(__doc__.splitlines()[0])
+    p = common.Pipeline(args.pipeline)
+    print(f"polars {pl.__version__}, threads={pl.thread_pool_size()} (default: all cores)",
+          file=sys.stderr)
+    plan(p, args.input).sink_parquet(args.output, compression="zstd")
+
+
+if __name__ == "__main__":
+    main()
