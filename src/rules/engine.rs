@@ -31,6 +31,9 @@ pub fn build(limits: &Limits, import_roots: Vec<PathBuf>) -> Engine {
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
         .set_max_modules(64)
+        // The engine-wide string interner takes a write lock on every use, including property
+        // access while scripts run: with several workers that lock serialises them.
+        .set_max_strings_interned(0)
         .set_strict_variables(true)
         .set_fail_on_invalid_map_property(true)
         .set_optimization_level(OptimizationLevel::None)
