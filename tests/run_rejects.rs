@@ -226,7 +226,7 @@ fn on_row_error_fail_stops_at_the_first_failing_row() {
     assert_eq!(
         result.headline(),
         format!(
-            "data/a.parquet row {first}: factor `check` failed: check.rhai:2:22: Runtime error: \
+            "data/a.parquet row {first}: `check` failed: check.rhai:2:22: Runtime error: \
              too many; nothing was committed"
         )
     );

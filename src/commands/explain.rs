@@ -76,7 +76,7 @@ pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
     let position = source.position(found.row.file, found.row.first_row) as usize;
     let row = population
         .attach(&found.row.batch, position)
-        .map_err(crate::sink::SinkError::from)?;
+        .map_err(super::run::RunError::Derive)?;
     let whole = if WholeRun::needed(&pipeline) {
         WholeRun::compute(&plan, &pipeline, &source, &population, None, None, u64::MAX)?
     } else {

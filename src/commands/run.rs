@@ -82,7 +82,7 @@ pub enum RunError {
         help: String,
     },
     /// A row failed under `errors.on_row_error: fail`.
-    #[error("{source_file} row {row}: factor `{step}` failed: {message}; nothing was committed")]
+    #[error("{source_file} row {row}: `{step}` failed: {message}; nothing was committed")]
     #[diagnostic(
         code(run::row_failed),
         help("errors.on_row_error is `fail`; fix the rule or the data, or set it to `reject`")
@@ -93,6 +93,14 @@ pub enum RunError {
         step: String,
         message: String,
     },
+    /// The derive columns could not be attached to a batch: the derive pass and the scoring
+    /// pass read different rows, a bug.
+    #[error("cannot attach the derive columns: {0}")]
+    #[diagnostic(
+        code(run::derive_attach),
+        help("this is a tierscore bug; please report it with the pipeline")
+    )]
+    Derive(arrow::error::ArrowError),
     /// Rows in did not equal rows scored plus rows rejected: a bug, never committed.
     #[error("rows in ({input}) != rows scored ({scored}) + rows rejected ({rejected}); nothing was committed")]
     #[diagnostic(
@@ -243,7 +251,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             let offset = tally.rows.input as usize;
             batch.batch = population
                 .attach(&batch.batch, offset)
-                .map_err(crate::sink::SinkError::from)?;
+                .map_err(RunError::Derive)?;
             let given = whole.given(offset, batch.batch.num_rows());
             let scored = plan.scorer.score_with(&batch.batch, &given);
             if let (OnRowError::Fail, Some(first)) =
@@ -308,6 +316,8 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
     })?;
     progress.finish_and_clear();
 
+    let score_seconds = scoring.elapsed().as_secs_f64();
+    let finishing = Instant::now();
     let files = output.finish()?;
     let rejected_written = rejects.finish()?;
     let written: u64 = files.iter().map(|f| f.rows).sum();
@@ -327,9 +337,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
     if counts.rejected as f64 > pipeline.errors.max_reject_fraction * counts.input as f64 {
         return Err(too_many_rejects(&tally, rows_expected, &pipeline, allowed));
     }
-    let score_seconds = scoring.elapsed().as_secs_f64();
 
-    let committing = Instant::now();
     let levels = plan.scorer.tiers.levels();
     let mut manifest = Manifest {
         schema_version: SCHEMA_VERSION,
@@ -407,10 +415,10 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             derive: derive_seconds,
             rank: rank_seconds,
             score_and_write: score_seconds,
-            commit: 0.0,
+            finish: 0.0,
         },
     };
-    manifest.phases_seconds.commit = committing.elapsed().as_secs_f64();
+    manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
     manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     manifest.write(staging.dir())?;
     let success = staging.dir().join("_SUCCESS");

@@ -175,7 +175,9 @@ pub struct Phases {
     /// The pass that scores every row to rank it, for rank and ABC tiers (0 otherwise).
     pub rank: f64,
     pub score_and_write: f64,
-    pub commit: f64,
+    /// Closing the files, checking every row is accounted for and writing the manifest (the
+    /// swap into place follows and is not timed).
+    pub finish: f64,
 }
 
 impl Manifest {
