@@ -87,7 +87,7 @@ fn too_many_rejects_fail_the_run_and_leave_the_previous_output_untouched() {
     assert!(help.starts_with("first rejected rows: "), "{help}");
     assert!(
         help.contains(&format!(
-            "customers.parquet row {} (factor value): check.rhai:2:22: Runtime error: too many",
+            "customers.parquet row {} (step value): check.rhai:2:22: Runtime error: too many",
             failing[0]
         )),
         "{help}"
@@ -102,7 +102,8 @@ fn too_many_rejects_fail_the_run_and_leave_the_previous_output_untouched() {
 fn too_many_rejects_stop_the_run_before_reading_everything() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    gen(dir, "customers.parquet", 20_000, 4, 4000);
+    // Several batches' worth of rows (a batch is 32,768), so stopping early is visible.
+    gen(dir, "customers.parquet", 100_000, 4, 20_000);
     write_pipelines(dir);
     let failing = failing_rows(dir).len();
 
@@ -113,11 +114,11 @@ fn too_many_rejects_stop_the_run_before_reading_everything() {
     let count: usize = count.parse().unwrap();
     assert_eq!(
         rest,
-        "of 20000 input rows rejected so far, more than errors.max_reject_fraction 0.01 allows \
-         (200); nothing was committed"
+        "of 100000 input rows rejected so far, more than errors.max_reject_fraction 0.01 allows \
+         (1000); nothing was committed"
     );
     assert!(
-        count > 200 && count < failing,
+        count > 1000 && count < failing,
         "stopped after {count} of {failing} failing rows"
     );
     assert!(!dir.join("scores").exists());

@@ -15,7 +15,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use arrow::array::Array;
+use std::sync::mpsc::sync_channel;
+
+use arrow::array::{Array, Float64Array, RecordBatch};
 use chrono::{SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -23,17 +25,18 @@ use super::{CommandError, Ui};
 use crate::derive::Population;
 use crate::pipeline::{params, OnRowError, PartitionBy, Pipeline};
 use crate::plan::{sha256_hex, Plan};
+use crate::score::ScoredBatch;
 use crate::sink::manifest::{
     AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts,
     SampleInfo, Summary, TierSummary, SCHEMA_VERSION,
 };
-use crate::sink::writer::{properties, REJECTS_FILE};
+use crate::sink::writer::{properties, WrittenFile, REJECTS_FILE};
 use crate::sink::{staging, OutputWriter, RejectWriter, Staging};
 use crate::source::{Sample, Source};
 use crate::whole_run::WholeRun;
 
 /// Rows decoded and scored at a time.
-const BATCH_ROWS: usize = 8192;
+const BATCH_ROWS: usize = 32768;
 
 /// Arguments of `tierscore run`.
 #[derive(Debug, clap::Args)]
@@ -122,6 +125,14 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
             "{text} is not a share between 0 and 1, such as 0.01"
         )),
     }
+}
+
+/// What goes to the writer thread.
+enum ToWriter {
+    /// Output rows and each row's tier index.
+    Rows(RecordBatch, Vec<usize>),
+    /// Rows of `_rejects.parquet`.
+    Rejects(RecordBatch),
 }
 
 /// What the run counted while streaming.
@@ -244,82 +255,107 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
     let rank_seconds = ranking.elapsed().as_secs_f64();
 
     let scoring = Instant::now();
-    pool.install(|| -> Result<(), CommandError> {
-        for batch in source.batches(&plan.read_columns, BATCH_ROWS, args.limit, sample) {
-            let mut batch = batch?;
-            let file = source.files()[batch.file].path.display().to_string();
-            let offset = tally.rows.input as usize;
-            batch.batch = population
-                .attach(&batch.batch, offset)
-                .map_err(RunError::Derive)?;
-            let given = whole.given(offset, batch.batch.num_rows());
-            let scored = plan.scorer.score_with(&batch.batch, &given);
-            if let (OnRowError::Fail, Some(first)) =
-                (pipeline.errors.on_row_error, scored.rejects.first())
-            {
-                return Err(RunError::RowFailed {
-                    source_file: file,
-                    row: batch.row_number(first.row),
-                    step: first.step.clone(),
-                    message: first.message.clone(),
+    let reject_schema = rejects.schema();
+    // Decoding, scoring and encoding overlap: a reader thread decodes ahead and a writer thread
+    // encodes behind the scoring loop, each through a channel of two batches (memory stays
+    // bounded); the loop scores with the worker pool.
+    let (written_files, rejected_written, score_seconds) = std::thread::scope(
+        |scope| -> Result<(Vec<WrittenFile>, u64, f64), CommandError> {
+            let (read_tx, read_rx) = sync_channel(2);
+            let batches = source.batches(&plan.read_columns, BATCH_ROWS, args.limit, sample);
+            scope.spawn(move || {
+                for batch in batches {
+                    if read_tx.send(batch).is_err() {
+                        break;
+                    }
                 }
-                .into());
-            }
-            let ids = batch
-                .batch
-                .column_by_name(&pipeline.input.id)
-                .expect("the plan reads the id column");
-            rejects.write(&scored.rejects, ids, &file, |row| batch.row_number(row))?;
-            for reject in scored
-                .rejects
-                .iter()
-                .take(3 - tally.first_rejects.len().min(3))
-            {
-                tally.first_rejects.push(format!(
-                    "{file} row {} (factor {}): {}",
-                    batch.row_number(reject.row),
-                    reject.step,
-                    reject.message
-                ));
-            }
-            let (rows, tiers) = plan
-                .layout
-                .build(&batch.batch, &scored)
-                .map_err(crate::sink::SinkError::from)?;
-            output.write(&rows, &tiers)?;
-
-            for row in 0..batch.batch.num_rows() {
-                let Some(tier) = scored.tier[row] else {
-                    continue;
-                };
-                let score = scored.score.value(row);
-                tally.score.add(score);
-                tally.tiers[tier].0 += 1;
-                tally.tiers[tier].1.add(score);
-                for (summary, column) in tally.factors.iter_mut().zip(&scored.factors) {
-                    let values = column
-                        .as_any()
-                        .downcast_ref::<arrow::array::Float64Array>()
-                        .expect("factor columns are Float64");
-                    summary.add(values.value(row));
+            });
+            let (write_tx, write_rx) = sync_channel::<ToWriter>(2);
+            let writer = scope.spawn(
+                move || -> Result<(Vec<WrittenFile>, u64), crate::sink::SinkError> {
+                    for message in write_rx {
+                        match message {
+                            ToWriter::Rows(rows, tiers) => output.write(&rows, &tiers)?,
+                            ToWriter::Rejects(rows) => rejects.write(&rows)?,
+                        }
+                    }
+                    Ok((output.finish()?, rejects.finish()?))
+                },
+            );
+            let scored = pool.install(|| -> Result<(), CommandError> {
+                for batch in read_rx {
+                    let mut batch = batch?;
+                    let file = source.files()[batch.file].path.display().to_string();
+                    let offset = tally.rows.input as usize;
+                    batch.batch = population
+                        .attach(&batch.batch, offset)
+                        .map_err(RunError::Derive)?;
+                    let given = whole.given(offset, batch.batch.num_rows());
+                    let scored = plan.scorer.score_with(&batch.batch, &given);
+                    if let (OnRowError::Fail, Some(first)) =
+                        (pipeline.errors.on_row_error, scored.rejects.first())
+                    {
+                        return Err(RunError::RowFailed {
+                            source_file: file,
+                            row: batch.row_number(first.row),
+                            step: first.step.clone(),
+                            message: first.message.clone(),
+                        }
+                        .into());
+                    }
+                    let ids = batch
+                        .batch
+                        .column_by_name(&pipeline.input.id)
+                        .expect("the plan reads the id column");
+                    let reject_rows =
+                        RejectWriter::rows(&reject_schema, &scored.rejects, ids, &file, |row| {
+                            batch.row_number(row)
+                        })?;
+                    for reject in scored
+                        .rejects
+                        .iter()
+                        .take(3 - tally.first_rejects.len().min(3))
+                    {
+                        tally.first_rejects.push(format!(
+                            "{file} row {} (step {}): {}",
+                            batch.row_number(reject.row),
+                            reject.step,
+                            reject.message
+                        ));
+                    }
+                    let (rows, tiers) = plan
+                        .layout
+                        .build(&batch.batch, &scored)
+                        .map_err(crate::sink::SinkError::from)?;
+                    tally.add(&scored);
+                    progress.inc(batch.batch.num_rows() as u64);
+                    if tally.rows.rejected > allowed {
+                        return Err(too_many_rejects(&tally, rows_expected, &pipeline, allowed));
+                    }
+                    let sent = reject_rows
+                        .map_or(Ok(()), |rows| write_tx.send(ToWriter::Rejects(rows)))
+                        .and_then(|()| write_tx.send(ToWriter::Rows(rows, tiers)));
+                    if sent.is_err() {
+                        // The writer stopped on an error; joining it below reports it.
+                        break;
+                    }
                 }
-            }
-            tally.rows.input += batch.batch.num_rows() as u64;
-            tally.rows.scored += scored.scored_rows() as u64;
-            tally.rows.rejected += scored.rejects.len() as u64;
-            progress.inc(batch.batch.num_rows() as u64);
-            if tally.rows.rejected > allowed {
-                return Err(too_many_rejects(&tally, rows_expected, &pipeline, allowed));
-            }
-        }
-        Ok(())
-    })?;
+                Ok(())
+            });
+            drop(write_tx);
+            let score_seconds = scoring.elapsed().as_secs_f64();
+            let written = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            scored?;
+            let (files, rejected) = written?;
+            Ok((files, rejected, score_seconds))
+        },
+    )?;
     progress.finish_and_clear();
 
-    let score_seconds = scoring.elapsed().as_secs_f64();
     let finishing = Instant::now();
-    let files = output.finish()?;
-    let rejected_written = rejects.finish()?;
+    let files = written_files;
     let written: u64 = files.iter().map(|f| f.rows).sum();
     let counts = tally.rows;
     if counts.input != counts.scored + counts.rejected
@@ -431,6 +467,31 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
 
     report(ui, &manifest, &target, clock.elapsed().as_secs_f64());
     Ok(())
+}
+
+impl Tally {
+    /// Counts one scored batch: rows, and the score and factor statistics of its scored rows,
+    /// in input order so the figures do not depend on the thread count.
+    fn add(&mut self, scored: &ScoredBatch) {
+        let factors: Vec<&Float64Array> = scored
+            .factors
+            .iter()
+            .filter_map(|column| column.as_any().downcast_ref::<Float64Array>())
+            .collect();
+        for (row, tier) in scored.tier.iter().enumerate() {
+            let Some(tier) = *tier else { continue };
+            let score = scored.score.value(row);
+            self.score.add(score);
+            self.tiers[tier].0 += 1;
+            self.tiers[tier].1.add(score);
+            for (summary, values) in self.factors.iter_mut().zip(&factors) {
+                summary.add(values.value(row));
+            }
+        }
+        self.rows.input += scored.tier.len() as u64;
+        self.rows.scored += scored.scored_rows() as u64;
+        self.rows.rejected += scored.rejects.len() as u64;
+    }
 }
 
 fn too_many_rejects(tally: &Tally, rows: u64, pipeline: &Pipeline, allowed: u64) -> CommandError {

@@ -209,17 +209,22 @@ impl RejectWriter {
         Ok(Self { file, schema })
     }
 
-    /// Appends the rejects of one batch: `ids` is its id column, `row_number` gives a row's
-    /// number within `source_file`.
-    pub fn write(
-        &mut self,
+    /// The schema of `_rejects.parquet`, for [`RejectWriter::rows`].
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The rejects of one batch as rows of `_rejects.parquet` (`None` when there are none):
+    /// `ids` is the batch's id column, `row_number` gives a row's number within `source_file`.
+    pub fn rows(
+        schema: &SchemaRef,
         rejects: &[Reject],
         ids: &ArrayRef,
         source_file: &str,
         row_number: impl Fn(usize) -> u64,
-    ) -> Result<(), SinkError> {
+    ) -> Result<Option<RecordBatch>, SinkError> {
         if rejects.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let rows =
             arrow::array::UInt64Array::from_iter_values(rejects.iter().map(|r| r.row as u64));
@@ -238,8 +243,12 @@ impl RejectWriter {
                 rejects.iter().map(|r| r.message.as_str()),
             )),
         ];
-        self.file
-            .write(&RecordBatch::try_new(self.schema.clone(), columns)?)
+        Ok(Some(RecordBatch::try_new(schema.clone(), columns)?))
+    }
+
+    /// Appends rows made by [`RejectWriter::rows`].
+    pub fn write(&mut self, rows: &RecordBatch) -> Result<(), SinkError> {
+        self.file.write(rows)
     }
 
     /// Closes the file; returns the rows written.
