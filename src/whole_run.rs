@@ -10,7 +10,7 @@
 use arrow::array::Array;
 use serde::Serialize;
 
-use crate::derive::{append_numbers, population, Population};
+use crate::derive::{append_numbers, population, Population, Spread};
 use crate::pipeline::{Normalize, Pipeline, TierRule};
 use crate::plan::Plan;
 use crate::score::Given;
@@ -41,14 +41,8 @@ pub struct Normalization {
     pub factor: String,
     pub method: &'static str,
     pub count: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mean: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub std: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
+    #[serde(flatten)]
+    pub spread: Spread,
 }
 
 /// Why the whole-run step failed.
@@ -249,23 +243,18 @@ fn normalize_factor(
             Normalize::PercentRank => "percent_rank",
         },
         count,
-        mean: None,
-        std: None,
-        min: None,
-        max: None,
+        spread: Spread::default(),
     };
     let normalized = match method {
         Normalize::None => values.to_vec(),
         Normalize::Minmax => {
             let (scaled, stats) = population::minmax(values);
-            used.min = stats.min;
-            used.max = stats.max;
+            used.spread = Spread::of_minmax(&stats);
             scaled
         }
         Normalize::Zscore => {
             let (scaled, stats) = population::zscore(values);
-            used.mean = stats.mean;
-            used.std = stats.std;
+            used.spread = Spread::of_zscore(&stats);
             scaled
         }
         Normalize::PercentRank => population::percent_rank(values, false)?,

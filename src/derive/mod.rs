@@ -50,6 +50,19 @@ pub struct DeriveSummary {
     pub column: String,
     /// Non-null values it was computed over.
     pub count: u64,
+    #[serde(flatten)]
+    pub spread: Spread,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<f64>,
+    /// For ntile: per bucket (1..), its count and the lowest and highest value in it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<Bucket>,
+}
+
+/// The population figures a scaling used (mean and std for z-scores, min and max for min-max),
+/// shown in the manifest only when used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Spread {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,11 +71,26 @@ pub struct DeriveSummary {
     pub min: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<f64>,
-    /// For ntile: per bucket (1..), its count and the lowest and highest value in it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub buckets: Vec<Bucket>,
+}
+
+impl Spread {
+    /// The figures of a z-score.
+    pub fn of_zscore(stats: &population::Stats) -> Self {
+        Self {
+            mean: stats.mean,
+            std: stats.std,
+            ..Self::default()
+        }
+    }
+
+    /// The figures of a min-max scaling.
+    pub fn of_minmax(stats: &population::Stats) -> Self {
+        Self {
+            min: stats.min,
+            max: stats.max,
+            ..Self::default()
+        }
+    }
 }
 
 /// One ntile bucket as the manifest shows it.
@@ -215,10 +243,7 @@ fn compute_one(
         kind: derive.kind.key(),
         column: derive.column.clone(),
         count,
-        mean: None,
-        std: None,
-        min: None,
-        max: None,
+        spread: Spread::default(),
         total: None,
         buckets: Vec::new(),
     };
@@ -244,14 +269,12 @@ fn compute_one(
         )),
         DeriveKind::Zscore => {
             let (scaled, stats) = population::zscore(values);
-            summary.mean = stats.mean;
-            summary.std = stats.std;
+            summary.spread = Spread::of_zscore(&stats);
             Arc::new(Float64Array::from(scaled))
         }
         DeriveKind::Minmax => {
             let (scaled, stats) = population::minmax(values);
-            summary.min = stats.min;
-            summary.max = stats.max;
+            summary.spread = Spread::of_minmax(&stats);
             Arc::new(Float64Array::from(scaled))
         }
         DeriveKind::CumulativeShare => {
