@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
+use rayon::prelude::*;
 
 use crate::rules::outcome::{factor_value, number};
 use crate::rules::{CompiledRule, RowOutcome, RuleContext};
@@ -53,6 +54,23 @@ pub struct Reject {
     pub message: String,
 }
 
+/// Rows a worker scores at a time, every factor in turn.
+const SLICE_ROWS: usize = 4096;
+
+impl Given<'_> {
+    /// The part of these results for `len` rows from `start`.
+    fn slice(&self, start: usize, len: usize) -> Given<'_> {
+        Given {
+            tiers: self.tiers.map(|t| &t[start..start + len]),
+            factors: self
+                .factors
+                .as_ref()
+                .map(|factors| factors.iter().map(|f| &f[start..start + len]).collect()),
+            scores_only: self.scores_only,
+        }
+    }
+}
+
 /// What the whole-run step computed for the rows of one batch ([`crate::whole_run`]).
 #[derive(Debug, Default)]
 pub struct Given<'a> {
@@ -91,7 +109,30 @@ impl Scorer {
     /// [`Scorer::score`] with what the whole-run step computed for these rows: normalised
     /// factor values (weighted instead of the rules' values, and written as the factor
     /// columns) and rank or ABC tiers.
+    ///
+    /// The batch is cut into slices that workers score whole, every factor in turn, so workers
+    /// do not wait for each other between factors; the slices' results are joined in row order.
     pub fn score_with(&self, batch: &RecordBatch, given: &Given<'_>) -> ScoredBatch {
+        let rows = batch.num_rows();
+        if rows <= SLICE_ROWS {
+            return self.score_slice(batch, given);
+        }
+        let starts: Vec<usize> = (0..rows).step_by(SLICE_ROWS).collect();
+        let parts: Vec<(usize, ScoredBatch)> = starts
+            .into_par_iter()
+            .map(|start| {
+                let len = SLICE_ROWS.min(rows - start);
+                (
+                    start,
+                    self.score_slice(&batch.slice(start, len), &given.slice(start, len)),
+                )
+            })
+            .collect();
+        ScoredBatch::join(parts, self.factors.len())
+    }
+
+    /// Scores one slice of rows, factor after factor.
+    fn score_slice(&self, batch: &RecordBatch, given: &Given<'_>) -> ScoredBatch {
         let rows = batch.num_rows();
         let mut failed: Vec<Option<Reject>> = vec![None; rows];
         if let Some(ids) = self
@@ -345,6 +386,51 @@ fn with_column(batch: &RecordBatch, name: &str, column: ArrayRef) -> RecordBatch
 }
 
 impl ScoredBatch {
+    /// The results of consecutive slices (each with its first row) as one batch's.
+    fn join(mut parts: Vec<(usize, ScoredBatch)>, factors: usize) -> ScoredBatch {
+        let column = |pick: &dyn Fn(&ScoredBatch) -> &dyn Array| -> ArrayRef {
+            let arrays: Vec<&dyn Array> = parts.iter().map(|(_, p)| pick(p)).collect();
+            arrow::compute::concat(&arrays).expect("slices of one batch have the same types")
+        };
+        let factor_columns = (0..factors)
+            .map(|i| column(&|p: &ScoredBatch| p.factors[i].as_ref()))
+            .collect();
+        let score = column(&|p: &ScoredBatch| &p.score as &dyn Array);
+        let score = score
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("scores are Float64")
+            .clone();
+        let reasons = (0..factors)
+            .map(|i| {
+                parts
+                    .iter_mut()
+                    .flat_map(|(_, p)| std::mem::take(&mut p.reasons[i]))
+                    .collect()
+            })
+            .collect();
+        let tier = parts
+            .iter()
+            .flat_map(|(_, p)| p.tier.iter().copied())
+            .collect();
+        let rejects = parts
+            .into_iter()
+            .flat_map(|(start, p)| {
+                p.rejects.into_iter().map(move |mut reject| {
+                    reject.row += start;
+                    reject
+                })
+            })
+            .collect();
+        ScoredBatch {
+            factors: factor_columns,
+            reasons,
+            score,
+            tier,
+            rejects,
+        }
+    }
+
     /// Rows scored (not rejected).
     pub fn scored_rows(&self) -> usize {
         self.score.len() - self.score.null_count()

@@ -145,3 +145,30 @@ fn a_row_without_an_id_is_rejected_before_any_rule_runs() {
         }]
     );
 }
+
+#[test]
+fn batches_larger_than_a_slice_keep_row_order_and_reject_positions() {
+    let rows = 10_000;
+    let id: ArrayRef = Arc::new(Int64Array::from_iter_values(0..rows as i64));
+    let revenue: ArrayRef = Arc::new(Float64Array::from_iter_values((0..rows).map(|i| {
+        if i == 4_100 || i == 9_999 {
+            -1.0
+        } else {
+            i as f64
+        }
+    })));
+    let batch = RecordBatch::try_from_iter([("id", id), ("revenue", revenue)]).unwrap();
+    let scored = scorer(PIPELINE).score(&batch);
+    let rejected: Vec<usize> = scored.rejects.iter().map(|r| r.row).collect();
+    assert_eq!(rejected, vec![4_100, 9_999]);
+    let base = floats(&scored.factors[0]);
+    assert_eq!(base.len(), rows);
+    assert_eq!(base[4_095], Some(4_095.0));
+    assert_eq!(base[4_096], Some(4_096.0));
+    assert_eq!(base[4_100], None);
+    assert_eq!(scored.score.value(8_192), 0.5 * 8_192.0 + 2.0 * 8_192.0);
+    assert_eq!(scored.reasons[1].len(), rows);
+    assert_eq!(scored.reasons[1][3], None);
+    assert_eq!(scored.reasons[1][4_097], Some("big".to_string()));
+    assert_eq!(scored.tier.len(), rows);
+}
