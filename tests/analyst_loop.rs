@@ -583,23 +583,7 @@ fn explain_gives_the_numbers_run_writes() {
     // The pipeline and the input, read independently of tierscore.
     let spec: serde_yaml::Value =
         serde_yaml::from_str(&fs::read_to_string(repo.join(PIPELINE)).unwrap()).unwrap();
-    let weights: Vec<(String, f64)> = spec["factors"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["name"].as_str().unwrap().to_string(),
-                f["weight"].as_f64().unwrap(),
-            )
-        })
-        .collect();
-    let levels: Vec<(String, Option<f64>)> = spec["tiers"]["levels"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|l| (l["name"].as_str().unwrap().to_string(), l["min"].as_f64()))
-        .collect();
+    let (weights, levels) = weights_and_thresholds(&spec);
     let factor_names: Vec<String> = weights.iter().map(|(n, _)| n.clone()).collect();
     let input = read_parquet(&repo.join("testdata/customers.parquet"));
     let input_ids = texts(&input, "customer_id");

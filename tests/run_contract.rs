@@ -49,23 +49,7 @@ fn shipped_example_meets_the_output_contract() {
     let spec: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
     let name = spec["name"].as_str().unwrap();
     let id = spec["input"]["id"].as_str().unwrap();
-    let weights: Vec<(String, f64)> = spec["factors"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["name"].as_str().unwrap().to_string(),
-                f["weight"].as_f64().unwrap(),
-            )
-        })
-        .collect();
-    let levels: Vec<(String, Option<f64>)> = spec["tiers"]["levels"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|l| (l["name"].as_str().unwrap().to_string(), l["min"].as_f64()))
-        .collect();
+    let (weights, levels) = weights_and_thresholds(&spec);
     let passed: Vec<String> = spec["output"]["columns"]
         .as_sequence()
         .unwrap()

@@ -476,3 +476,31 @@ pub fn parse_json_exact(text: &str) -> serde_json::Value {
     }
     unquote(serde_json::from_str(&quoted).unwrap_or_else(|e| panic!("{e} in JSON:\n{text}")))
 }
+
+/// Factor weights as (name, weight).
+pub type Weights = Vec<(String, f64)>;
+/// Threshold tier levels as (name, min).
+pub type Thresholds = Vec<(String, Option<f64>)>;
+
+/// A pipeline's factor weights and threshold tier levels, read from its YAML, so tests follow
+/// the shipped example when its numbers change.
+pub fn weights_and_thresholds(spec: &serde_yaml::Value) -> (Weights, Thresholds) {
+    let weights = spec["factors"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["weight"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let levels = spec["tiers"]["levels"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|l| (l["name"].as_str().unwrap().to_string(), l["min"].as_f64()))
+        .collect();
+    (weights, levels)
+}
