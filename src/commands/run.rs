@@ -139,7 +139,8 @@ enum ToWriter {
 struct Tally {
     rows: RowCounts,
     score: Summary,
-    tiers: Vec<(u64, Summary)>,
+    /// Score statistics per tier (their count is the tier's row count).
+    tiers: Vec<Summary>,
     factors: Vec<Summary>,
     first_rejects: Vec<String>,
 }
@@ -231,7 +232,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             rejected: 0,
         },
         score: Summary::default(),
-        tiers: vec![(0, Summary::default()); tier_names.len()],
+        tiers: vec![Summary::default(); tier_names.len()],
         factors: vec![Summary::default(); pipeline.factors.len()],
         first_rejects: Vec::new(),
     };
@@ -410,9 +411,9 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
         tiers: levels
             .iter()
             .zip(&tally.tiers)
-            .map(|(level, (count, score))| TierSummary {
+            .map(|(level, score)| TierSummary {
                 level: level.clone(),
-                count: *count,
+                count: score.count,
                 score: score.clone(),
             })
             .collect(),
@@ -482,8 +483,7 @@ impl Tally {
             let Some(tier) = *tier else { continue };
             let score = scored.score.value(row);
             self.score.add(score);
-            self.tiers[tier].0 += 1;
-            self.tiers[tier].1.add(score);
+            self.tiers[tier].add(score);
             for (summary, values) in self.factors.iter_mut().zip(&factors) {
                 summary.add(values.value(row));
             }

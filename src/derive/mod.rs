@@ -137,19 +137,14 @@ impl Population {
         }
         let mut columns = Vec::with_capacity(derives.len());
         let mut summaries = Vec::with_capacity(derives.len());
-        for derive in derives {
+        for (derive, field) in derives.iter().zip(Self::fields(derives)) {
             let position = inputs.iter().position(|c| *c == derive.column).unwrap_or(0);
             let (array, summary) =
                 compute_one(derive, &values[position]).map_err(|message| DeriveError::Compute {
                     name: derive.name.clone(),
                     message,
                 })?;
-            let data_type = if derive.kind.is_integer() {
-                DataType::Int64
-            } else {
-                DataType::Float64
-            };
-            columns.push((Arc::new(Field::new(&derive.name, data_type, true)), array));
+            columns.push((Arc::new(field), array));
             summaries.push(summary);
         }
         Ok(Self { columns, summaries })
@@ -193,11 +188,6 @@ impl Population {
             arrays.push(array.slice(offset, batch.num_rows()));
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-    }
-
-    /// Rows the derive pass read.
-    pub fn rows(&self) -> usize {
-        self.columns.first().map_or(0, |(_, a)| a.len())
     }
 }
 
