@@ -24,7 +24,7 @@ use serde_yaml::Value;
 use crate::diagnostic::SourceFile;
 use crate::pipeline::{Params, Pipeline, RuleSource};
 pub use compile::{Compiled, CompiledRule, RuleText};
-pub use eval::RowOutcome;
+pub use eval::{RowEvaluator, RowOutcome};
 
 /// What every rule of one pipeline shares: the sandboxed engine and the params.
 pub struct RuleContext {
