@@ -15,7 +15,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::{Scope, ScopedJoinHandle};
 
 use arrow::array::{Array, Float64Array, RecordBatch};
 use chrono::{SecondsFormat, Utc};
@@ -31,7 +32,7 @@ use crate::sink::manifest::{
     SampleInfo, Summary, TierSummary, SCHEMA_VERSION,
 };
 use crate::sink::writer::{properties, WrittenFile, REJECTS_FILE};
-use crate::sink::{staging, OutputWriter, RejectWriter, Staging};
+use crate::sink::{staging, OutputLayout, OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Sample, Source};
 use crate::whole_run::WholeRun;
 
@@ -63,7 +64,8 @@ pub struct RunArgs {
     /// Seed of --sample: the same seed picks the same rows.
     #[arg(long, default_value_t = 0, requires = "sample")]
     pub seed: u64,
-    /// Worker threads (default: all cores). The output is the same for any value.
+    /// Worker threads (default: all cores). With 1, decoding and writing take turns with
+    /// scoring, so the run uses one core. The output is the same for any value.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
 }
@@ -128,12 +130,97 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
     }
 }
 
-/// What goes to the writer thread.
+/// What goes to the writer.
 enum ToWriter {
-    /// Output rows and each row's tier index.
-    Rows(RecordBatch, Vec<usize>),
+    /// A scored input batch, laid out as output rows by the writer thread (so the scoring loop
+    /// does not wait for it).
+    Scored(RecordBatch, ScoredBatch),
     /// Rows of `_rejects.parquet`.
     Rejects(RecordBatch),
+}
+
+/// The writing end of the run: scored batches laid out and encoded into the staging directory.
+struct Writing<'a> {
+    layout: &'a OutputLayout,
+    output: OutputWriter,
+    rejects: RejectWriter,
+}
+
+impl Writing<'_> {
+    fn write(&mut self, message: ToWriter) -> Result<(), SinkError> {
+        match message {
+            ToWriter::Scored(batch, scored) => {
+                let (rows, tiers) = self.layout.build(&batch, &scored)?;
+                self.output.write(&rows, &tiers)
+            }
+            ToWriter::Rejects(rows) => self.rejects.write(&rows),
+        }
+    }
+
+    /// Closes every file: the output files written and the number of rejects.
+    fn finish(self) -> Result<(Vec<WrittenFile>, u64), SinkError> {
+        Ok((self.output.finish()?, self.rejects.finish()?))
+    }
+}
+
+/// Where [`Writing`] happens: in turn with scoring, or on its own thread behind it.
+enum WriteStage<'scope, 'a> {
+    Inline {
+        writing: Box<Writing<'a>>,
+        /// The first error; nothing is written after it.
+        failed: Option<SinkError>,
+    },
+    Thread {
+        messages: SyncSender<ToWriter>,
+        thread: ScopedJoinHandle<'scope, Result<(Vec<WrittenFile>, u64), SinkError>>,
+    },
+}
+
+impl<'scope, 'a: 'scope> WriteStage<'scope, 'a> {
+    /// A writer thread in `scope`, two messages behind the sender.
+    fn on_thread(scope: &'scope Scope<'scope, '_>, mut writing: Writing<'a>) -> Self {
+        let (messages, received) = sync_channel::<ToWriter>(2);
+        let thread = scope.spawn(move || {
+            for message in received {
+                writing.write(message)?;
+            }
+            writing.finish()
+        });
+        WriteStage::Thread { messages, thread }
+    }
+
+    /// Hands `message` to the writer; `false` once the writer has stopped on an error, which
+    /// [`WriteStage::finish`] returns.
+    fn send(&mut self, message: ToWriter) -> bool {
+        match self {
+            WriteStage::Inline { writing, failed } => {
+                if failed.is_none() {
+                    *failed = writing.write(message).err();
+                }
+                failed.is_none()
+            }
+            WriteStage::Thread { messages, .. } => messages.send(message).is_ok(),
+        }
+    }
+
+    /// Waits for everything sent to be written and closes the files.
+    fn finish(self) -> Result<(Vec<WrittenFile>, u64), SinkError> {
+        match self {
+            WriteStage::Inline {
+                writing,
+                failed: None,
+            } => writing.finish(),
+            WriteStage::Inline {
+                failed: Some(err), ..
+            } => Err(err),
+            WriteStage::Thread { messages, thread } => {
+                drop(messages);
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            }
+        }
+    }
 }
 
 /// What the run counted while streaming.
@@ -217,14 +304,14 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
         .iter()
         .map(|l| l.name.clone())
         .collect();
-    let mut output = OutputWriter::new(
+    let output = OutputWriter::new(
         staging.dir(),
         pipeline.output.partition_by,
         tier_names.clone(),
         plan.layout.schema().clone(),
         props.clone(),
     );
-    let mut rejects = RejectWriter::create(staging.dir(), &plan.id_field, &props)?;
+    let rejects = RejectWriter::create(staging.dir(), &plan.id_field, &props)?;
     let progress = progress_bar(ui, rows_expected);
     let mut tally = Tally {
         rows: RowCounts {
@@ -258,34 +345,42 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
 
     let scoring = Instant::now();
     let reject_schema = rejects.schema();
-    // Decoding, scoring and encoding overlap: a reader thread decodes ahead and a writer thread
-    // encodes behind the scoring loop, each through a channel of two batches (memory stays
-    // bounded); the loop scores with the worker pool.
+    // With more than one thread, decoding, scoring and encoding overlap: a reader thread decodes
+    // ahead and a writer thread encodes behind the scoring loop, each through a channel of two
+    // batches (memory stays bounded); the loop scores with the worker pool. With one thread
+    // they take turns on it, so `--threads 1` uses one core.
+    let overlap = threads > 1;
     let (written_files, rejected_written, score_seconds) = std::thread::scope(
         |scope| -> Result<(Vec<WrittenFile>, u64, f64), CommandError> {
-            let (read_tx, read_rx) = sync_channel(2);
             let batches = source.batches(&plan.read_columns, BATCH_ROWS, args.limit, sample);
-            scope.spawn(move || {
-                for batch in batches {
-                    if read_tx.send(batch).is_err() {
-                        break;
-                    }
-                }
-            });
-            let (write_tx, write_rx) = sync_channel::<ToWriter>(2);
-            let writer = scope.spawn(
-                move || -> Result<(Vec<WrittenFile>, u64), crate::sink::SinkError> {
-                    for message in write_rx {
-                        match message {
-                            ToWriter::Rows(rows, tiers) => output.write(&rows, &tiers)?,
-                            ToWriter::Rejects(rows) => rejects.write(&rows)?,
+            let incoming: Box<dyn Iterator<Item = _> + Send> = if overlap {
+                let (read_tx, read_rx) = sync_channel(2);
+                scope.spawn(move || {
+                    for batch in batches {
+                        if read_tx.send(batch).is_err() {
+                            break;
                         }
                     }
-                    Ok((output.finish()?, rejects.finish()?))
-                },
-            );
+                });
+                Box::new(read_rx.into_iter())
+            } else {
+                Box::new(batches)
+            };
+            let writing = Writing {
+                layout: &plan.layout,
+                output,
+                rejects,
+            };
+            let mut writer = if overlap {
+                WriteStage::on_thread(scope, writing)
+            } else {
+                WriteStage::Inline {
+                    writing: Box::new(writing),
+                    failed: None,
+                }
+            };
             let scored = pool.install(|| -> Result<(), CommandError> {
-                for batch in read_rx {
+                for batch in incoming {
                     let mut batch = batch?;
                     let file = source.files()[batch.file].path.display().to_string();
                     let offset = tally.rows.input as usize;
@@ -325,30 +420,22 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
                             reject.message
                         ));
                     }
-                    let (rows, tiers) = plan
-                        .layout
-                        .build(&batch.batch, &scored)
-                        .map_err(crate::sink::SinkError::from)?;
                     tally.add(&scored);
                     progress.inc(batch.batch.num_rows() as u64);
                     if tally.rows.rejected > allowed {
                         return Err(too_many_rejects(&tally, rows_expected, &pipeline, allowed));
                     }
-                    let sent = reject_rows
-                        .map_or(Ok(()), |rows| write_tx.send(ToWriter::Rejects(rows)))
-                        .and_then(|()| write_tx.send(ToWriter::Rows(rows, tiers)));
-                    if sent.is_err() {
-                        // The writer stopped on an error; joining it below reports it.
+                    let sent = reject_rows.is_none_or(|rows| writer.send(ToWriter::Rejects(rows)))
+                        && writer.send(ToWriter::Scored(batch.batch, scored));
+                    if !sent {
+                        // The writer stopped on an error; finishing it below reports it.
                         break;
                     }
                 }
                 Ok(())
             });
-            drop(write_tx);
             let score_seconds = scoring.elapsed().as_secs_f64();
-            let written = writer
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let written = writer.finish();
             scored?;
             let (files, rejected) = written?;
             Ok((files, rejected, score_seconds))
