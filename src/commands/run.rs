@@ -13,14 +13,14 @@
 //! output as it was.
 
 use std::path::PathBuf;
-use std::time::Instant;
-
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::thread::{Scope, ScopedJoinHandle};
+use std::time::Instant;
 
 use arrow::array::{Array, Float64Array, RecordBatch};
 use chrono::{SecondsFormat, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
+use rayon::ThreadPool;
 
 use super::{CommandError, Ui};
 use crate::derive::Population;
@@ -177,14 +177,19 @@ enum WriteStage<'scope, 'a> {
 }
 
 impl<'scope, 'a: 'scope> WriteStage<'scope, 'a> {
-    /// A writer thread in `scope`, two messages behind the sender.
-    fn on_thread(scope: &'scope Scope<'scope, '_>, mut writing: Writing<'a>) -> Self {
+    /// A writer thread in `scope`, two messages behind the sender; it encodes partitions in
+    /// parallel on the run's worker `pool`.
+    fn on_thread(
+        scope: &'scope Scope<'scope, '_>,
+        pool: &'scope ThreadPool,
+        mut writing: Writing<'a>,
+    ) -> Self {
         let (messages, received) = sync_channel::<ToWriter>(2);
         let thread = scope.spawn(move || {
             for message in received {
-                writing.write(message)?;
+                pool.install(|| writing.write(message))?;
             }
-            writing.finish()
+            pool.install(|| writing.finish())
         });
         WriteStage::Thread { messages, thread }
     }
@@ -372,7 +377,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
                 rejects,
             };
             let mut writer = if overlap {
-                WriteStage::on_thread(scope, writing)
+                WriteStage::on_thread(scope, &pool, writing)
             } else {
                 WriteStage::Inline {
                     writing: Box::new(writing),

@@ -12,6 +12,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::layout::OutputLayout;
@@ -133,7 +134,8 @@ impl OutputWriter {
         }
     }
 
-    /// Appends output rows, each with its tier index.
+    /// Appends output rows, each with its tier index. Partitions are encoded in parallel, on
+    /// the rayon pool this is called in.
     pub fn write(&mut self, batch: &RecordBatch, tiers: &[usize]) -> Result<(), SinkError> {
         if batch.num_rows() == 0 {
             return Ok(());
@@ -141,14 +143,20 @@ impl OutputWriter {
         match self.partition {
             PartitionBy::None => self.file(0)?.write(batch),
             PartitionBy::Tier => {
-                for tier in 0..self.tier_names.len() {
-                    if !tiers.contains(&tier) {
-                        continue;
-                    }
-                    let rows = OutputLayout::rows_of_tier(batch, tiers, tier)?;
-                    self.file(tier)?.write(&rows)?;
+                let present: Vec<usize> = (0..self.tier_names.len())
+                    .filter(|tier| tiers.contains(tier))
+                    .collect();
+                for &tier in &present {
+                    self.file(tier)?;
                 }
-                Ok(())
+                self.files
+                    .par_iter_mut()
+                    .enumerate()
+                    .filter(|(tier, _)| present.contains(tier))
+                    .try_for_each(|(tier, file)| {
+                        let rows = OutputLayout::rows_of_tier(batch, tiers, tier)?;
+                        file.as_mut().expect("opened above").write(&rows)
+                    })
             }
         }
     }
@@ -169,20 +177,25 @@ impl OutputWriter {
         Ok(self.files[slot].as_mut().expect("opened just above"))
     }
 
-    /// Closes every file; returns them in tier order.
+    /// Closes every file (in parallel: each is flushed and synced); returns them in tier order.
     pub fn finish(self) -> Result<Vec<WrittenFile>, SinkError> {
-        let mut written = Vec::new();
-        for (slot, file) in self.files.into_iter().enumerate() {
-            if let Some(file) = file {
+        let partition = self.partition;
+        let tier_names = &self.tier_names;
+        let written: Vec<Option<WrittenFile>> = self
+            .files
+            .into_par_iter()
+            .enumerate()
+            .map(|(slot, file)| {
+                let Some(file) = file else { return Ok(None) };
                 let (path, rows) = file.finish()?;
-                let tier = match self.partition {
-                    PartitionBy::Tier => Some(self.tier_names[slot].clone()),
+                let tier = match partition {
+                    PartitionBy::Tier => Some(tier_names[slot].clone()),
                     PartitionBy::None => None,
                 };
-                written.push(WrittenFile { path, tier, rows });
-            }
-        }
-        Ok(written)
+                Ok(Some(WrittenFile { path, tier, rows }))
+            })
+            .collect::<Result<_, SinkError>>()?;
+        Ok(written.into_iter().flatten().collect())
     }
 }
 
