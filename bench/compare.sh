@@ -8,6 +8,10 @@
 #        tierscore  the release binary on a copy of pipelines/customer_value.yaml whose input is the
 #                   generated file and whose output is in the scratch directory (everything else,
 #                   including output.reasons and the region/industry pass-through, as shipped)
+#        alone      benches/scripts_alone.rs on the same pipeline: the same rhai scripts on the
+#                   same rows, values converted before the clock starts; its own timer counts
+#                   (the time of tierscore run over this is what I/O, conversion and writing add)
+#        tierscore-1t  tierscore run --threads 1 (everything on one core), for the speed-up
 #        duckdb     bench/peers/duckdb_cv.py   (one SQL query, read_parquet -> COPY TO Parquet)
 #        polars     bench/peers/polars_cv.py   (lazy: scan_parquet -> sink_parquet)
 #        pandas     bench/peers/pandas_cv.py   (row-wise DataFrame.apply over the first 200,000
@@ -21,7 +25,8 @@
 #
 # Run from anywhere:   bench/compare.sh                 # 1M and 10M rows
 #                      bench/compare.sh 1000000         # one size
-# Environment: SCRATCH (default /tmp/tierscore-bench), PANDAS_ROWS (default 200000).
+# Environment: SCRATCH (default /tmp/tierscore-bench), PANDAS_ROWS (default 200000), ROUNDS
+# (default 1): rounds of tierscore / alone / tierscore-1t, interleaved; the table shows medians.
 # Exit 1 when a peer disagrees with tierscore (the table is printed all the same).
 set -euo pipefail
 
@@ -30,6 +35,7 @@ cd "$ROOT"
 if [ $# -gt 0 ]; then SIZES=("$@"); else SIZES=(1000000 10000000); fi
 SCRATCH=${SCRATCH:-/tmp/tierscore-bench}
 PANDAS_ROWS=${PANDAS_ROWS:-200000}
+ROUNDS=${ROUNDS:-1}
 PY=${PYTHON:-python3}
 mkdir -p "$SCRATCH"
 RESULTS="$SCRATCH/results.tsv"
@@ -42,6 +48,12 @@ echo "== installing Python packages (pip, quiet)"
 echo "== building tierscore (cargo build --release)"
 cargo build --release --quiet
 TIERSCORE="$ROOT/target/release/tierscore"
+SCRIPTS_ALONE=$(cargo bench --quiet --bench scripts_alone --no-run --message-format=json \
+    | "$PY" -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "scripts_alone" and m.get("executable"):
+        print(m["executable"])')
 
 # measure ENGINE ROWS CMD...: runs CMD under /usr/bin/time -v; appends
 # engine, rows, wall seconds, peak RSS KB to the results (stdout and stderr of CMD to a log).
@@ -53,7 +65,7 @@ measure() {
         tail -20 "$log" >&2
         exit 3
     fi
-    "$PY" - "$timing" "$engine" "$rows" >>"$RESULTS" <<'PYEOF'
+    "$PY" - "$timing" "$engine" "$rows" "$log" >>"$RESULTS" <<'PYEOF'
 import sys
 wall = rss = None
 for line in open(sys.argv[1]):
@@ -65,6 +77,10 @@ for line in open(sys.argv[1]):
         wall = seconds
     elif key == "Maximum resident set size (kbytes)":
         rss = int(value)
+if sys.argv[2] == "alone":
+    # The harness's own timer: rhai evaluation only, not its start-up, decoding or conversion.
+    last = open(sys.argv[4]).read().strip().splitlines()[-1]
+    wall = float(dict(part.split("=") for part in last.split()[1:])["seconds"])
 print(f"{sys.argv[2]}\t{sys.argv[3]}\t{wall}\t{rss}")
 PYEOF
 }
@@ -96,8 +112,13 @@ with open(dst, "w") as f:
     yaml.safe_dump(spec, f, sort_keys=False)
 PYEOF
 
-    echo "== $N rows: tierscore"
-    measure tierscore "$N" "$TIERSCORE" run "$PIPELINE" --quiet
+    for round in $(seq "$ROUNDS"); do
+        echo "== $N rows: tierscore, the scripts alone, tierscore --threads 1 (round $round of $ROUNDS)"
+        measure tierscore "$N" "$TIERSCORE" run "$PIPELINE" --quiet
+        measure alone "$N" "$SCRIPTS_ALONE" "$PIPELINE"
+        measure tierscore-1t "$N" "$TIERSCORE" run "$PIPELINE" --quiet --threads 1 \
+            --output "$SCRATCH/out_tierscore_1t_$N"
+    done
     echo "== $N rows: duckdb"
     measure duckdb "$N" "$PY" bench/peers/duckdb_cv.py "$DATA" "$SCRATCH/out_duckdb_$N.parquet"
     echo "== $N rows: polars"
@@ -128,31 +149,42 @@ echo
 "$PY" - "$RESULTS" "$SCRATCH" "$PANDAS_ROWS" <<'PYEOF'
 import json, sys
 results, scratch, pandas_rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
-rows = []
+from statistics import median
+runs = {}
 for line in open(results):
     engine, n, wall, rss = line.split("\t")
-    n, wall, rss = int(n), float(wall), int(rss)
-    note = ""
+    runs.setdefault((engine, int(n)), []).append((float(wall), int(rss)))
+rows = []
+for (engine, n), measured in runs.items():
+    wall = median(w for w, _ in measured)
+    rss = max(r for _, r in measured)
+    note = f"median of {len(measured)}: " + " ".join(f"{w:.2f}" for w, _ in measured) if len(measured) > 1 else ""
     if engine == "pandas":
         # Scale the part that grows with the rows (read + apply + write of the slice, timed by
         # the script) to n rows; keep the fixed part (interpreter start, imports) as measured.
         run = json.loads(open(f"{scratch}/pandas_{n}.log").read().strip().splitlines()[-1])
         if run["rows"] < n:
             wall = (wall - run["seconds"]) + run["seconds"] * n / run["rows"]
-            note = f"scaled from {run['rows']:,} rows (measured {float(line.split()[2]):.1f} s); RSS at {run['rows']:,}"
+            note = f"scaled from {run['rows']:,} rows (measured {measured[0][0]:.1f} s); RSS at {run['rows']:,}"
+    if engine == "alone":
+        note = "rhai evaluation only, by its own timer; " + note
     rows.append((engine, n, wall, rss / 1024, note))
 walls = {(e, n): w for e, n, w, _, _ in rows}
-head = f"{'engine':<10} {'rows':>11} {'wall s':>8} {'rows/s':>11} {'peak RSS MB':>12} {'ts/DuckDB':>10} {'ts/Polars':>10}  note"
+head = (f"{'engine':<13} {'rows':>11} {'wall s':>8} {'rows/s':>11} {'peak RSS MB':>12} "
+        f"{'ts/DuckDB':>10} {'ts/Polars':>10} {'ts/alone':>9} {'1t/ts':>6}  note")
 print(head)
 print("-" * len(head))
 for engine, n, wall, rss_mb, note in rows:
-    ratios = ["", ""]
+    ratios = ["", "", "", ""]
     if engine == "tierscore":
         ratios = [f"{wall / walls[(peer, n)]:.2f}" if walls.get((peer, n)) else ""
-                  for peer in ("duckdb", "polars")]
-    print(f"{engine:<10} {n:>11,} {wall:>8.2f} {n / wall:>11,.0f} {rss_mb:>12.0f} "
-          f"{ratios[0]:>10} {ratios[1]:>10}  {note}")
+                  for peer in ("duckdb", "polars", "alone")]
+        ratios.append(f"{walls[('tierscore-1t', n)] / wall:.2f}" if walls.get(("tierscore-1t", n)) else "")
+    print(f"{engine:<13} {n:>11,} {wall:>8.2f} {n / wall:>11,.0f} {rss_mb:>12.0f} "
+          f"{ratios[0]:>10} {ratios[1]:>10} {ratios[2]:>9} {ratios[3]:>6}  {note}")
 print("\nts/DuckDB, ts/Polars: tierscore's wall time over the peer's; > 1 means tierscore is slower.")
+print("ts/alone: tierscore run over the scripts alone (what I/O, conversion and writing add).")
+print("1t/ts: tierscore --threads 1 over tierscore on all cores (the speed-up from threads).")
 PYEOF
 echo "agreement of every peer with tierscore: $AGREE"
 [ "$AGREE" = ok ]

@@ -1,6 +1,7 @@
 //! The rules of a pipeline evaluated alone, on rows already in memory as rhai values.
 //!
-//! Usage: cargo bench --bench scripts_alone -- PIPELINE [--threads N]
+//! Usage: cargo bench --bench scripts_alone -- [PIPELINE] [--threads N]
+//! (PIPELINE defaults to the shipped `pipelines/customer_value.yaml`)
 //!
 //! It reads the pipeline's input in the batches `tierscore run` reads, converts each rule's
 //! inputs to rhai values, and only then starts the clock: what is timed is each factor script
@@ -31,19 +32,17 @@ use tierscore::score::CombineStep;
 const CHUNK_ROWS: usize = 512;
 
 fn main() {
-    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
-    let mut pipeline = None;
+    let mut args = std::env::args().skip(1);
+    let mut pipeline = PathBuf::from("pipelines/customer_value.yaml");
     let mut threads = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--threads" => threads = args.next().and_then(|n| n.parse::<usize>().ok()),
-            path => pipeline = Some(PathBuf::from(path)),
+            // What cargo passes to benchmarks and tests.
+            "--bench" | "--test" => {}
+            path => pipeline = PathBuf::from(path),
         }
     }
-    let Some(pipeline) = pipeline else {
-        eprintln!("usage: cargo bench --bench scripts_alone -- PIPELINE [--threads N]");
-        std::process::exit(2);
-    };
     let loaded = support::load(&pipeline);
     let scorer = &loaded.plan.scorer;
     let pool = rayon::ThreadPoolBuilder::new()
