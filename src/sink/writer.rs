@@ -41,6 +41,12 @@ pub fn properties(metadata: Vec<(String, String)>) -> WriterProperties {
         .build()
 }
 
+/// Memory an output file's unfinished row group may hold before it is written out. Without a
+/// bound each file buffers up to a million rows (the writer's default row group), so a run's
+/// memory grew with its size until every tier's file reached it; with it, memory is the same
+/// for 1M rows as for 10M, and row groups hold a few hundred thousand rows.
+const ROW_GROUP_MEMORY: usize = 16 << 20;
+
 struct OpenFile {
     relative: String,
     path: PathBuf,
@@ -81,7 +87,14 @@ impl OpenFile {
             .map_err(|source| SinkError::Parquet {
                 path: self.path.clone(),
                 source,
-            })
+            })?;
+        if self.writer.memory_size() >= ROW_GROUP_MEMORY {
+            self.writer.flush().map_err(|source| SinkError::Parquet {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     fn finish(self) -> Result<(String, u64), SinkError> {
