@@ -19,17 +19,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{ArrayRef, Float64Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{Float64Array, RecordBatch};
 use rayon::prelude::*;
 use rhai::Dynamic;
 use tierscore::commands::run::BATCH_ROWS;
+use tierscore::rules::eval::CHUNK_ROWS;
 use tierscore::rules::outcome::{factor_value, number};
 use tierscore::rules::{CompiledRule, RowEvaluator, RuleContext};
-use tierscore::score::CombineStep;
-
-/// Rows a worker evaluates with one evaluator, as in `tierscore run`.
-const CHUNK_ROWS: usize = 512;
+use tierscore::score::{with_column, CombineStep};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -69,7 +66,11 @@ fn main() {
                 })
             });
             timed += seconds;
-            batch = with_column(&batch, &step.rule.name, values);
+            batch = with_column(
+                &batch,
+                &step.rule.name,
+                Arc::new(Float64Array::from(values)),
+            );
         }
         if let CombineStep::Script(rule) = &scorer.combine {
             let (_, seconds) = pool
@@ -109,13 +110,4 @@ fn evaluate(
         })
         .collect();
     (values, clock.elapsed())
-}
-
-/// `batch` with a factor's values as one more column, for the rules after it.
-fn with_column(batch: &RecordBatch, name: &str, values: Vec<Option<f64>>) -> RecordBatch {
-    let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
-    fields.push(Arc::new(Field::new(name, DataType::Float64, true)));
-    let mut columns = batch.columns().to_vec();
-    columns.push(Arc::new(Float64Array::from(values)) as ArrayRef);
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).expect("same length")
 }

@@ -8,7 +8,6 @@ use rhai::Dynamic;
 use tierscore::derive::Population;
 use tierscore::pipeline::Pipeline;
 use tierscore::plan::Plan;
-use tierscore::rules::convert::ColumnReader;
 use tierscore::rules::CompiledRule;
 use tierscore::source::Source;
 
@@ -41,16 +40,9 @@ pub fn load(path: &Path) -> Loaded {
 
 /// Every row's values of the names `rule` reads, in [`CompiledRule::reads`] order.
 pub fn row_values(rule: &CompiledRule, batch: &RecordBatch) -> Vec<Vec<Dynamic>> {
-    let readers: Vec<ColumnReader> = rule
-        .reads
-        .iter()
-        .map(|(name, _)| {
-            let column = batch
-                .column_by_name(name)
-                .unwrap_or_else(|| panic!("column `{name}` is not in the batch"));
-            ColumnReader::new(column.as_ref()).unwrap_or_else(|e| panic!("`{name}`: {e}"))
-        })
-        .collect();
+    let readers = rule
+        .readers(batch)
+        .unwrap_or_else(|e| panic!("{}: {e}", rule.name));
     (0..batch.num_rows())
         .map(|row| readers.iter().map(|r| r.value(row)).collect())
         .collect()

@@ -16,7 +16,7 @@ use super::convert::ColumnReader;
 
 /// Rows a worker evaluates at a time: large enough to amortise scope set-up, small enough to
 /// balance across threads.
-const CHUNK_ROWS: usize = 512;
+pub const CHUNK_ROWS: usize = 512;
 
 /// What a rule gave for one row.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,15 +67,7 @@ impl CompiledRule {
         rows: Range<usize>,
         interpret: &impl Fn(Dynamic) -> Result<T, String>,
     ) -> Vec<RowOutcome<T>> {
-        let readers: Result<Vec<ColumnReader>, String> = self
-            .reads
-            .iter()
-            .map(|(name, _)| match batch.column_by_name(name) {
-                Some(array) => ColumnReader::new(array.as_ref()),
-                None => Err(format!("column `{name}` is missing from the batch")),
-            })
-            .collect();
-        let readers = match readers {
+        let readers = match self.readers(batch) {
             Ok(readers) => readers,
             Err(message) => {
                 let message = format!("{}: {message}", self.text.label());
@@ -96,6 +88,17 @@ impl CompiledRule {
             }
         })
         .collect()
+    }
+
+    /// A reader of each column the rule reads, in [`CompiledRule::reads`] order.
+    pub fn readers<'b>(&self, batch: &'b RecordBatch) -> Result<Vec<ColumnReader<'b>>, String> {
+        self.reads
+            .iter()
+            .map(|(name, _)| match batch.column_by_name(name) {
+                Some(array) => ColumnReader::new(array.as_ref()),
+                None => Err(format!("column `{name}` is missing from the batch")),
+            })
+            .collect()
     }
 
     /// A runtime error as one line: where it happened, what happened, what to do.

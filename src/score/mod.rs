@@ -376,7 +376,9 @@ fn settle<T>(
     }
 }
 
-fn with_column(batch: &RecordBatch, name: &str, column: ArrayRef) -> RecordBatch {
+/// `batch` with one more, nullable `Float64` column: a factor's values (or the score) for the
+/// rules after it.
+pub fn with_column(batch: &RecordBatch, name: &str, column: ArrayRef) -> RecordBatch {
     let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
     fields.push(Arc::new(Field::new(name, DataType::Float64, true)));
     let mut columns = batch.columns().to_vec();

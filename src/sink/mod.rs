@@ -72,4 +72,12 @@ impl SinkError {
             source,
         }
     }
+
+    /// A Parquet writer's failure on the file at `path`.
+    fn parquet(path: &Path, source: parquet::errors::ParquetError) -> Self {
+        SinkError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }

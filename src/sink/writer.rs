@@ -68,10 +68,7 @@ impl OpenFile {
         let file = File::create(&path).map_err(|e| SinkError::io("create", &path, e))?;
         let writer =
             ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props.clone()))
-                .map_err(|source| SinkError::Parquet {
-                    path: path.clone(),
-                    source,
-                })?;
+                .map_err(|source| SinkError::parquet(&path, source))?;
         Ok(Self {
             relative,
             path,
@@ -84,15 +81,11 @@ impl OpenFile {
         self.rows += batch.num_rows() as u64;
         self.writer
             .write(batch)
-            .map_err(|source| SinkError::Parquet {
-                path: self.path.clone(),
-                source,
-            })?;
+            .map_err(|source| SinkError::parquet(&self.path, source))?;
         if self.writer.memory_size() >= ROW_GROUP_MEMORY {
-            self.writer.flush().map_err(|source| SinkError::Parquet {
-                path: self.path.clone(),
-                source,
-            })?;
+            self.writer
+                .flush()
+                .map_err(|source| SinkError::parquet(&self.path, source))?;
         }
         Ok(())
     }
@@ -102,10 +95,7 @@ impl OpenFile {
         let file = self
             .writer
             .into_inner()
-            .map_err(|source| SinkError::Parquet {
-                path: path.clone(),
-                source,
-            })?
+            .map_err(|source| SinkError::parquet(&path, source))?
             .into_inner()
             .map_err(|e| SinkError::io("flush", &path, e.into_error()))?;
         file.sync_all()
