@@ -277,16 +277,26 @@ pub fn manifest_exact(out: &Path) -> serde_json::Value {
     parse_json_exact(&fs::read_to_string(out.join("_manifest.json")).unwrap())
 }
 
-/// A Utf8 column as strings (nulls as `None`).
-pub fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+/// The column `name` of `batch` as the Arrow array type `A`; panics naming what is wrong.
+fn column<'a, A: Array + 'static>(batch: &'a RecordBatch, name: &str) -> &'a A {
     let column = batch
         .column_by_name(name)
         .unwrap_or_else(|| panic!("no column {name}"));
-    let array = column
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap_or_else(|| panic!("{name} is {}, not Utf8", column.data_type()));
-    array.iter().map(|v| v.map(str::to_string)).collect()
+    column.as_any().downcast_ref::<A>().unwrap_or_else(|| {
+        panic!(
+            "{name} is {}, not a {}",
+            column.data_type(),
+            std::any::type_name::<A>()
+        )
+    })
+}
+
+/// A Utf8 column as strings (nulls as `None`).
+pub fn strings(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    column::<StringArray>(batch, name)
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect()
 }
 
 /// A Utf8 column without nulls.
@@ -299,51 +309,29 @@ pub fn texts(batch: &RecordBatch, name: &str) -> Vec<String> {
 
 /// A Float64 column without nulls.
 pub fn floats(batch: &RecordBatch, name: &str) -> Vec<f64> {
-    let column = batch
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"));
-    let array = column
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .unwrap_or_else(|| panic!("{name} is {}, not Float64", column.data_type()));
+    let array = column::<Float64Array>(batch, name);
     assert_eq!(array.null_count(), 0, "nulls in {name}");
     array.values().to_vec()
 }
 
 /// An Int64 column without nulls.
 pub fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
-    let column = batch
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"));
-    let array = column
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .unwrap_or_else(|| panic!("{name} is {}, not Int64", column.data_type()));
+    let array = column::<Int64Array>(batch, name);
     assert_eq!(array.null_count(), 0, "nulls in {name}");
     array.values().to_vec()
 }
 
 /// An Int64 column with its nulls as `None`.
 pub fn optional_ints(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
-    let column = batch
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"));
-    let array = column
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .unwrap_or_else(|| panic!("{name} is {}, not Int64", column.data_type()));
-    array.iter().collect()
+    column::<Int64Array>(batch, name).iter().collect()
 }
 
 /// A Boolean column without nulls.
 pub fn bools(batch: &RecordBatch, name: &str) -> Vec<bool> {
-    let array = batch
-        .column_by_name(name)
-        .unwrap_or_else(|| panic!("no column {name}"))
-        .as_any()
-        .downcast_ref::<BooleanArray>()
-        .unwrap_or_else(|| panic!("{name} is not Boolean"));
-    array.iter().map(|v| v.expect("no nulls")).collect()
+    column::<BooleanArray>(batch, name)
+        .iter()
+        .map(|v| v.expect("no nulls"))
+        .collect()
 }
 
 /// A `List<Utf8>` column as vectors of strings.
