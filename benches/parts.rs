@@ -1,6 +1,6 @@
 //! Micro-benchmarks of the parts of `tierscore run` on the shipped example
-//! (`pipelines/customer_value.yaml`): each factor script per row, Arrow-to-rhai conversion,
-//! Parquet decode, and Parquet encode with the atomic commit.
+//! (`pipelines/customer_value.yaml`): each factor rule over a batch, Parquet decode, and Parquet
+//! encode with the atomic commit.
 //!
 //! Run: cargo bench --bench parts        (one thread each; divan prints medians per row)
 //!
@@ -18,9 +18,7 @@ use divan::counter::ItemsCount;
 use divan::Bencher;
 use tempfile::TempDir;
 use tierscore::commands::run::BATCH_ROWS;
-use tierscore::rules::convert::ColumnReader;
-use tierscore::rules::outcome::factor_value;
-use tierscore::rules::RowEvaluator;
+use tierscore::score::with_column;
 use tierscore::sink::writer::properties;
 use tierscore::sink::{OutputWriter, RejectWriter, Staging};
 use tierscore::source::Source;
@@ -73,55 +71,40 @@ fn decode(loaded: &support::Loaded, input: &Path) -> Vec<RecordBatch> {
         .collect()
 }
 
-/// One factor script of the shipped example over every row of the batch, on one thread,
-/// with its inputs already rhai values (the scripts alone).
+/// One factor rule of the shipped example over every row of the batch, on one thread (its
+/// inputs and the factors before it already in the batch). For interpreted rules this includes
+/// reading the Arrow cells as script values.
 #[divan::bench(args = ["economic", "margin", "risk", "loyalty", "referral", "strategic"])]
-fn script_per_row(bencher: Bencher, factor: &str) {
+fn rule_per_row(bencher: Bencher, factor: &str) {
     let fixture = fixture();
     let scorer = &fixture.loaded.plan.scorer;
-    let step = scorer
+    let position = scorer
         .factors
         .iter()
-        .find(|f| f.rule.name == factor)
+        .position(|f| f.name() == factor)
         .expect("a shipped factor");
-    let context = &scorer.context;
-    bencher
-        .counter(ItemsCount::new(fixture.batch.num_rows()))
-        .with_inputs(|| support::row_values(&step.rule, &fixture.batch))
-        .bench_local_values(|rows| {
-            let mut evaluator = RowEvaluator::new(&step.rule, &context.engine, &context.params);
-            rows.into_iter()
-                .map(|row| {
-                    evaluator
-                        .eval(row)
-                        .and_then(factor_value)
-                        .map(|v| v.value)
-                        .ok()
-                })
-                .collect::<Vec<_>>()
-        });
-}
-
-/// Every column the shipped rules read, converted from Arrow to rhai values for every row
-/// (per factor, as the engine does).
-#[divan::bench]
-fn arrow_to_rhai(bencher: Bencher) {
-    let fixture = fixture();
-    let batch = &fixture.batch;
+    // The factors before this one, as the scorer adds them.
+    let mut batch = fixture.batch.clone();
+    let selection = support::all_rows(batch.num_rows());
+    for step in &scorer.factors[..position] {
+        let output = step.rule.evaluate(&batch, &selection);
+        batch = with_column(&batch, step.name(), output.values);
+    }
+    let rule = scorer.factors[position].rule.as_ref();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a worker pool");
     bencher
         .counter(ItemsCount::new(batch.num_rows()))
         .bench_local(|| {
-            let mut values = 0;
-            for step in &fixture.loaded.plan.scorer.factors {
-                for (name, _) in &step.rule.reads {
-                    let column = batch.column_by_name(name).expect("a read column");
-                    let reader = ColumnReader::new(column.as_ref()).expect("readable");
-                    for row in 0..batch.num_rows() {
-                        values += usize::from(!divan::black_box(reader.value(row)).is_unit());
-                    }
-                }
-            }
-            values
+            let output = pool.install(|| rule.evaluate(&batch, &selection));
+            assert!(
+                output.failures.is_empty(),
+                "{factor}: {:?}",
+                output.failures.first()
+            );
+            output
         });
 }
 

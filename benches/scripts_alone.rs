@@ -1,31 +1,26 @@
-//! The rules of a pipeline evaluated alone, on rows already in memory as rhai values.
+//! The rules of a pipeline evaluated alone, on batches already decoded in memory.
 //!
 //! Usage: cargo bench --bench scripts_alone -- [PIPELINE] [--threads N]
 //! (PIPELINE defaults to the shipped `pipelines/customer_value.yaml`)
 //!
-//! It reads the pipeline's input in the batches `tierscore run` reads, converts each rule's
-//! inputs to rhai values, and only then starts the clock: what is timed is each factor script
-//! (and a score script) evaluated over every row with the run's worker pool and chunking, and
-//! its value read as a number. Decoding, Arrow-to-rhai conversion, tiers and writing are left
-//! out, so `bench/compare.sh` can tell what they add to `tierscore run` on the same rows.
-//! A tier script is not timed, and rows are not skipped after a failure (generated customers
-//! have none).
+//! It reads the pipeline's input in the batches `tierscore run` reads, attaches the derive
+//! columns, and only then starts the clock: what is timed is each factor rule (and a score
+//! script) evaluated over every row of each batch through the rule interface, with the run's
+//! worker pool (for interpreted rules this includes reading the Arrow cells as script values).
+//! Decoding, tiers and writing are left out, so `bench/compare.sh` can tell what they add to
+//! `tierscore run` on the same rows. A tier script is not timed, and rows are not skipped after
+//! a failure; a rule that fails a row stops the benchmark (generated customers have none).
 //!
 //! The last line is machine-readable: `scripts_alone rows=N seconds=S threads=T`.
 
 mod support;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Float64Array, RecordBatch};
-use rayon::prelude::*;
-use rhai::Dynamic;
+use arrow::array::RecordBatch;
 use tierscore::commands::run::BATCH_ROWS;
-use tierscore::rules::eval::CHUNK_ROWS;
-use tierscore::rules::outcome::{factor_value, number};
-use tierscore::rules::{CompiledRule, RowEvaluator, RuleContext};
+use tierscore::rules::{Rule, RuleOutput};
 use tierscore::score::{with_column, CombineStep};
 
 fn main() {
@@ -60,21 +55,12 @@ fn main() {
             .expect("derive columns attach");
         rows += batch.num_rows();
         for step in &scorer.factors {
-            let (values, seconds) = pool.install(|| {
-                evaluate(&step.rule, &scorer.context, &batch, |v| {
-                    factor_value(v).map(|f| f.value)
-                })
-            });
+            let (output, seconds) = pool.install(|| evaluate(step.rule.as_ref(), &batch));
             timed += seconds;
-            batch = with_column(
-                &batch,
-                &step.rule.name,
-                Arc::new(Float64Array::from(values)),
-            );
+            batch = with_column(&batch, step.name(), output.values);
         }
         if let CombineStep::Script(rule) = &scorer.combine {
-            let (_, seconds) = pool
-                .install(|| evaluate(rule, &scorer.context, &batch, |v| number(v, "the score")));
+            let (_, seconds) = pool.install(|| evaluate(rule.as_ref(), &batch));
             timed += seconds;
         }
     }
@@ -90,24 +76,20 @@ fn main() {
     );
 }
 
-/// Converts the rule's inputs (not timed), then times evaluating it on every row.
-fn evaluate(
-    rule: &CompiledRule,
-    context: &RuleContext,
-    batch: &RecordBatch,
-    read: impl Fn(Dynamic) -> Result<f64, String> + Sync,
-) -> (Vec<Option<f64>>, Duration) {
-    let mut inputs = support::row_values(rule, batch);
+/// Times evaluating `rule` on every row of `batch`; fails on a row the rule rejects, so a
+/// broken rule cannot look fast.
+fn evaluate(rule: &dyn Rule, batch: &RecordBatch) -> (RuleOutput, Duration) {
+    let selection = support::all_rows(batch.num_rows());
     let clock = Instant::now();
-    let values: Vec<Option<f64>> = inputs
-        .par_chunks_mut(CHUNK_ROWS)
-        .flat_map_iter(|chunk| {
-            let mut evaluator = RowEvaluator::new(rule, &context.engine, &context.params);
-            chunk
-                .iter_mut()
-                .map(|row| evaluator.eval(std::mem::take(row)).and_then(&read).ok())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    (values, clock.elapsed())
+    let output = rule.evaluate(batch, &selection);
+    let elapsed = clock.elapsed();
+    if let Some(failure) = output.failures.first() {
+        panic!(
+            "{}: row {} failed: {}",
+            rule.info().name,
+            failure.row,
+            failure.message
+        );
+    }
+    (output, elapsed)
 }

@@ -197,7 +197,7 @@ fn score_row(case: &Case, plan: &Plan, input: &Schema, id: &str) -> Result<Actua
         .map(|(step, column)| {
             let values = column.as_any().downcast_ref::<Float64Array>();
             (
-                step.rule.name.clone(),
+                step.name().to_string(),
                 values.map_or(f64::NAN, |v| v.value(0)),
             )
         })
@@ -207,11 +207,8 @@ fn score_row(case: &Case, plan: &Plan, input: &Schema, id: &str) -> Result<Actua
         .factors
         .iter()
         .zip(&scored.reasons)
-        .filter_map(|(step, reasons)| {
-            reasons[0]
-                .as_ref()
-                .map(|r| format!("{}: {r}", step.rule.name))
-        })
+        .filter(|(_, reasons)| reasons.is_valid(0))
+        .map(|(step, reasons)| format!("{}: {}", step.name(), reasons.value(0)))
         .collect();
     Ok(Actual {
         factors,

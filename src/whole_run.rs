@@ -169,7 +169,7 @@ impl WholeRun {
         if normalize {
             let mut normalized = Vec::with_capacity(factors.len());
             for (step, values) in plan.scorer.factors.iter().zip(&factors) {
-                let (values, used) = normalize_factor(pipeline.normalize, &step.rule.name, values)
+                let (values, used) = normalize_factor(pipeline.normalize, step.name(), values)
                     .map_err(|message| WholeRunError::Compute {
                         what: "normalise the factors",
                         message,

@@ -12,13 +12,14 @@
 
 use std::path::PathBuf;
 
-use rhai::Dynamic;
+use arrow::array::ArrayRef;
 use serde_json::{json, Value};
 
 use super::{CommandError, Format, Ui};
 use crate::derive::Population;
 use crate::pipeline::{params, Pipeline};
 use crate::plan::Plan;
+use crate::rules::cells::{CellValue, ColumnReader};
 use crate::rules::dates::{Date, Timestamp};
 use crate::score::Explanation;
 use crate::source::{Found, Source};
@@ -123,7 +124,7 @@ fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Explanation, le
         say!("{:<width$} = {value}{weighed}", factor.name);
         for (i, (name, input)) in factor.inputs.iter().enumerate() {
             let label = if i == 0 { "reads" } else { "" };
-            say!("  {label:<6} {name} = {}", shown(input));
+            say!("  {label:<6} {name} = {}", Shown::of(input).text());
         }
         if let Some(reason) = &factor.reason {
             say!("  reason {reason}");
@@ -186,7 +187,7 @@ fn to_json(
             let inputs: serde_json::Map<String, Value> = f
                 .inputs
                 .iter()
-                .map(|(name, value)| (name.clone(), dynamic_json(value)))
+                .map(|(name, value)| (name.clone(), Shown::of(value).json()))
                 .collect();
             json!({
                 "name": f.name,
@@ -219,51 +220,103 @@ fn to_json(
     })
 }
 
-/// A script value as people read it: strings quoted, dates as `2026-11-01`, null as `()`.
-fn shown(value: &Dynamic) -> String {
-    if value.is_unit() {
-        "() (null)".into()
-    } else if value.is_string() {
-        format!("{value:?}")
-    } else if let Some(items) = value.read_lock::<rhai::Array>() {
-        let items: Vec<String> = items.iter().map(shown).collect();
-        format!("[{}]", items.join(", "))
-    } else {
-        text(value)
-    }
+/// One input value as a script saw it, read from its Arrow cell.
+#[derive(Debug, Clone)]
+enum Shown {
+    Unit,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Date(Date),
+    Timestamp(Timestamp),
+    Array(Vec<Shown>),
+    Map(Vec<(String, Shown)>),
 }
 
-/// The text of a scalar script value, dates and timestamps included.
-fn text(value: &Dynamic) -> String {
-    if let Some(date) = value.read_lock::<Date>() {
-        date.to_string()
-    } else if let Some(timestamp) = value.read_lock::<Timestamp>() {
-        timestamp.to_string()
-    } else {
-        value.to_string()
+impl CellValue for Shown {
+    fn unit() -> Self {
+        Shown::Unit
     }
-}
-
-/// A script value as JSON: numbers, booleans, strings, arrays and maps as themselves, dates and
-/// timestamps as their text, null as null.
-fn dynamic_json(value: &Dynamic) -> Value {
-    if value.is_unit() {
-        Value::Null
-    } else if let Ok(i) = value.as_int() {
-        json!(i)
-    } else if let Ok(f) = value.as_float() {
-        json!(f)
-    } else if let Ok(b) = value.as_bool() {
-        json!(b)
-    } else if let Some(items) = value.read_lock::<rhai::Array>() {
-        Value::Array(items.iter().map(dynamic_json).collect())
-    } else if let Some(map) = value.read_lock::<rhai::Map>() {
-        Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.to_string(), dynamic_json(v)))
+    fn bool(value: bool) -> Self {
+        Shown::Bool(value)
+    }
+    fn int(value: i64) -> Self {
+        Shown::Int(value)
+    }
+    fn float(value: f64) -> Self {
+        Shown::Float(value)
+    }
+    fn string(value: &str) -> Self {
+        Shown::Str(value.to_string())
+    }
+    fn date(value: Date) -> Self {
+        Shown::Date(value)
+    }
+    fn timestamp(value: Timestamp) -> Self {
+        Shown::Timestamp(value)
+    }
+    fn array(items: Vec<Self>) -> Self {
+        Shown::Array(items)
+    }
+    fn map(fields: Vec<(&str, Self)>) -> Self {
+        Shown::Map(
+            fields
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value))
                 .collect(),
         )
-    } else {
-        Value::String(text(value))
+    }
+}
+
+impl Shown {
+    /// The value in a one-row array (null if scripts cannot read its type).
+    fn of(cell: &ArrayRef) -> Self {
+        ColumnReader::<Shown>::new(cell.as_ref()).map_or(Shown::Unit, |reader| reader.value(0))
+    }
+
+    /// As people read it: strings quoted, dates as `2026-11-01`, null as `()`.
+    fn text(&self) -> String {
+        match self {
+            Shown::Unit => "() (null)".into(),
+            Shown::Bool(b) => b.to_string(),
+            Shown::Int(i) => i.to_string(),
+            Shown::Float(f) => format!("{f:?}"),
+            Shown::Str(s) => format!("{s:?}"),
+            Shown::Date(d) => d.to_string(),
+            Shown::Timestamp(t) => t.to_string(),
+            Shown::Array(items) => {
+                let items: Vec<String> = items.iter().map(Shown::text).collect();
+                format!("[{}]", items.join(", "))
+            }
+            Shown::Map(fields) => {
+                let fields: Vec<String> = fields
+                    .iter()
+                    .map(|(name, value)| format!("{name:?}: {}", value.text()))
+                    .collect();
+                format!("#{{{}}}", fields.join(", "))
+            }
+        }
+    }
+
+    /// As JSON: numbers, booleans, strings, arrays and maps as themselves, dates and timestamps
+    /// as their text, null as null.
+    fn json(&self) -> Value {
+        match self {
+            Shown::Unit => Value::Null,
+            Shown::Bool(b) => json!(b),
+            Shown::Int(i) => json!(i),
+            Shown::Float(f) => json!(f),
+            Shown::Str(s) => json!(s),
+            Shown::Date(d) => json!(d.to_string()),
+            Shown::Timestamp(t) => json!(t.to_string()),
+            Shown::Array(items) => Value::Array(items.iter().map(Shown::json).collect()),
+            Shown::Map(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(name, value)| (name.clone(), value.json()))
+                    .collect(),
+            ),
+        }
     }
 }

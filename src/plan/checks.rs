@@ -6,15 +6,11 @@ use arrow::datatypes::{DataType, Schema};
 
 use crate::diagnostic::FileProblem;
 use crate::pipeline::Pipeline;
-use crate::rules::{convert, CompiledRule};
+use crate::rules::{check_readable, RuleInfo};
 use crate::suggest;
 
 /// Every problem with how one rule uses params and columns.
-pub fn rule_problems(
-    rule: &CompiledRule,
-    pipeline: &Pipeline,
-    schema: &Schema,
-) -> Vec<FileProblem> {
+pub fn rule_problems(rule: &RuleInfo, pipeline: &Pipeline, schema: &Schema) -> Vec<FileProblem> {
     let mut problems = Vec::new();
     let defined: Vec<&str> = pipeline.params.keys().map(String::as_str).collect();
     for (key, pos) in &rule.usage.params {
@@ -39,7 +35,7 @@ pub fn rule_problems(
         let Ok(field) = schema.field_with_name(name) else {
             continue;
         };
-        if let Err(reason) = convert::check_readable(field.data_type()) {
+        if let Err(reason) = check_readable(field.data_type()) {
             problems.push(
                 rule.text
                     .problem(
@@ -77,7 +73,7 @@ pub fn rule_problems(
         let nullable = schema
             .field_with_name(name)
             .is_ok_and(|field| field.is_nullable());
-        if nullable && !warned.contains(&name.as_str()) {
+        if nullable && !warned.contains(&name.as_ref()) {
             warned.push(name);
             problems.push(
                 rule.text
@@ -100,7 +96,7 @@ pub fn rule_problems(
 /// Warnings for params that no rule reads (a leftover, or a rule that forgot to use it).
 pub fn unused_params<'a>(
     pipeline: &Pipeline,
-    rules: impl IntoIterator<Item = &'a CompiledRule>,
+    rules: impl IntoIterator<Item = &'a RuleInfo>,
 ) -> Vec<FileProblem> {
     let used: Vec<&str> = rules
         .into_iter()

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::derive::Population;
 use crate::diagnostic::{FileProblem, Problems};
 use crate::pipeline::{Combine, PartitionBy, Pipeline, TierRule};
-use crate::rules::{CompiledRule, RuleContext, RuleText};
+use crate::rules::{Returns, RuleBuilder, RuleInfo, RuleText};
 use crate::score::{CombineStep, FactorStep, Scorer};
 use crate::sink::manifest::FileHash;
 use crate::sink::OutputLayout;
@@ -158,7 +158,7 @@ impl Plan {
             require_column(&format!("output.columns[{i}]"), name, "output column");
         }
 
-        let context = RuleContext::new(pipeline);
+        let builder = RuleBuilder::new(pipeline);
         let mut visible: Vec<&str> = columns.clone();
         let mut factors = Vec::new();
         for (i, factor) in pipeline.factors.iter().enumerate() {
@@ -178,11 +178,17 @@ impl Plan {
                 crate::pipeline::RuleSource::Script(_) => format!("{key}.script"),
                 crate::pipeline::RuleSource::Inline { .. } => format!("{key}.expr"),
             };
-            let compiled =
-                context.load(pipeline, &factor.name, &factor.rule, &script_key, &visible);
-            problems.extend(compiled.problems);
-            if let Some(rule) = compiled.rule {
-                problems.extend(checks::rule_problems(&rule, pipeline, schema));
+            let built = builder.build(
+                pipeline,
+                &factor.name,
+                &factor.rule,
+                &script_key,
+                &visible,
+                Returns::Factor,
+            );
+            problems.extend(built.problems);
+            if let Some(rule) = built.rule {
+                problems.extend(checks::rule_problems(rule.info(), pipeline, schema));
                 factors.push(FactorStep {
                     rule,
                     weight: factor.weight,
@@ -193,10 +199,17 @@ impl Plan {
         let combine = match &pipeline.score {
             Combine::WeightedSum => Some(CombineStep::WeightedSum),
             Combine::Script(rule) => {
-                let compiled = context.load(pipeline, "score", rule, "score.script", &visible);
-                problems.extend(compiled.problems);
-                compiled.rule.map(|rule| {
-                    problems.extend(checks::rule_problems(&rule, pipeline, schema));
+                let built = builder.build(
+                    pipeline,
+                    "score",
+                    rule,
+                    "score.script",
+                    &visible,
+                    Returns::Score,
+                );
+                problems.extend(built.problems);
+                built.rule.map(|rule| {
+                    problems.extend(checks::rule_problems(rule.info(), pipeline, schema));
                     CombineStep::Script(rule)
                 })
             }
@@ -207,11 +220,24 @@ impl Plan {
         let mut tier_script_failed = false;
         if let TierRule::Script(rule) = &pipeline.tiers.rule {
             visible.push("score");
-            let compiled = context.load(pipeline, "tier", rule, "tiers.script", &visible);
-            tier_script_failed = compiled.rule.is_none();
-            problems.extend(compiled.problems);
-            if let Some(rule) = compiled.rule {
-                problems.extend(checks::rule_problems(&rule, pipeline, schema));
+            let levels = pipeline
+                .tiers
+                .levels
+                .iter()
+                .map(|level| level.name.clone())
+                .collect();
+            let built = builder.build(
+                pipeline,
+                "tier",
+                rule,
+                "tiers.script",
+                &visible,
+                Returns::Tier(levels),
+            );
+            tier_script_failed = built.rule.is_none();
+            problems.extend(built.problems);
+            if let Some(rule) = built.rule {
+                problems.extend(checks::rule_problems(rule.info(), pipeline, schema));
                 tier_script = Some(rule);
             }
         }
@@ -246,16 +272,16 @@ impl Plan {
         }
         let rules = factors
             .iter()
-            .map(|f| &f.rule)
+            .map(|f| f.rule.info())
             .chain(match &combine {
-                Some(CombineStep::Script(rule)) => Some(rule),
+                Some(CombineStep::Script(rule)) => Some(rule.info()),
                 _ => None,
             })
-            .chain(tier_script.as_ref());
+            .chain(tier_script.as_ref().map(|rule| rule.info()));
         let mut scripts = Vec::new();
         let mut hasher = Sha256::new();
         hasher.update(pipeline.source.text().as_bytes());
-        let rules: Vec<&CompiledRule> = rules.collect();
+        let rules: Vec<&RuleInfo> = rules.collect();
         problems.extend(checks::unused_params(pipeline, rules.iter().copied()));
         for rule in rules {
             wanted.extend(rule.reads.iter().map(|(name, _)| name.clone()));
@@ -317,8 +343,7 @@ impl Plan {
             .clone();
         Some(Self {
             scorer: Scorer {
-                id_column: Some(pipeline.input.id.clone()),
-                context,
+                id_column: pipeline.input.id.clone(),
                 factors,
                 combine,
                 tiers,

@@ -6,6 +6,8 @@
 
 use rhai::{ASTNode, Expr, Position, AST};
 
+use super::ScriptPos;
+
 /// Operators that need numbers (or, for comparisons, two values of one kind).
 const NUMERIC_OPERATORS: [&str; 9] = ["-", "*", "/", "%", "**", "<", "<=", ">", ">="];
 
@@ -13,14 +15,14 @@ const NUMERIC_OPERATORS: [&str; 9] = ["-", "*", "/", "%", "**", "<", "<=", ">", 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Usage {
     /// Visible names the rule reads (columns, earlier factors), first use each, in order.
-    pub reads: Vec<(String, Position)>,
+    pub reads: Vec<(String, ScriptPos)>,
     /// Every `params.NAME` (or `params["NAME"]`) the rule reads.
-    pub params: Vec<(String, Position)>,
+    pub params: Vec<(String, ScriptPos)>,
     /// Reads not guarded against null: outside `??`, outside an array literal (aggregates skip
     /// nulls), and not compared with `==`/`!=` (a null check).
-    pub unguarded: Vec<(String, Position)>,
+    pub unguarded: Vec<(String, ScriptPos)>,
     /// Reads that are a direct operand of an operator in [`NUMERIC_OPERATORS`], with it.
-    pub operands: Vec<(String, String, Position)>,
+    pub operands: Vec<(String, String, ScriptPos)>,
 }
 
 /// Walks `ast` for the uses of `visible` names and of `params`.
@@ -38,7 +40,7 @@ pub fn analyze(ast: &AST, visible: &[&str]) -> Usage {
                 if let Expr::Variable(var, ..) = &chain.lhs {
                     if var.1.as_str() == "params" {
                         if let Some((key, pos)) = first_key(&chain.rhs) {
-                            usage.params.push((key, pos));
+                            usage.params.push((key, pos.into()));
                         }
                     }
                 }
@@ -51,6 +53,7 @@ pub fn analyze(ast: &AST, visible: &[&str]) -> Usage {
 }
 
 fn record_read(usage: &mut Usage, name: &str, pos: Position, ancestors: &[ASTNode]) {
+    let pos = ScriptPos::from(pos);
     if !usage.reads.iter().any(|(n, _)| n == name) {
         usage.reads.push((name.to_string(), pos));
     }
@@ -101,7 +104,7 @@ mod tests {
         analyze(&ast, visible)
     }
 
-    fn names(list: &[(String, Position)]) -> Vec<&str> {
+    fn names(list: &[(String, ScriptPos)]) -> Vec<&str> {
         list.iter().map(|(n, _)| n.as_str()).collect()
     }
 
@@ -112,7 +115,7 @@ mod tests {
             &[],
         );
         assert_eq!(names(&u.params), vec!["high", "as_of", "bands"]);
-        assert_eq!(u.params[0].1, Position::new(1, 16));
+        assert_eq!(u.params[0].1, ScriptPos::new(1, 16));
     }
 
     #[test]
@@ -123,7 +126,7 @@ mod tests {
         );
         assert_eq!(names(&u.reads), vec!["rating", "x", "y", "z", "w"]);
         assert_eq!(names(&u.unguarded), vec!["z", "w"]);
-        assert_eq!(u.unguarded[0].1, Position::new(2, 25));
+        assert_eq!(u.unguarded[0].1, ScriptPos::new(2, 25));
     }
 
     #[test]

@@ -1,19 +1,18 @@
-//! Date and timestamp values as scripts see them.
+//! Date and timestamp values as scripts see them, whichever engine runs the script.
 //!
 //! Arrow stores dates as day counts and timestamps as tick counts; scripts need
 //! real values they can compare, subtract and print. This module defines the
-//! two value types and registers them, with their constructors, getters and
-//! operators, on a rhai engine.
+//! two value types and their operations as plain functions; each backend
+//! exposes them to scripts (the interpreter registers them on its rhai engine).
 
 use std::fmt;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
-use rhai::{Engine, EvalAltResult, Variant};
-
-type Fallible<T> = Result<T, Box<EvalAltResult>>;
+/// A date operation's result; the error is the message a script's row fails with.
+pub type Fallible<T> = Result<T, String>;
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
-const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
+pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
 
 /// A calendar day, stored as days since 1970-01-01 so that Arrow `Date32`
 /// values convert without any calendar work.
@@ -51,7 +50,8 @@ impl Date {
             .ok_or_else(|| format!("expected a date like 2026-11-01, got {text:?}"))
     }
 
-    fn from_naive(naive: NaiveDate) -> Self {
+    /// The date of a calendar day.
+    pub fn from_naive(naive: NaiveDate) -> Self {
         Self::from_days(naive.to_epoch_days())
     }
 
@@ -59,19 +59,44 @@ impl Date {
         NaiveDate::from_epoch_days(self.days)
     }
 
-    fn calendar(self) -> Fallible<NaiveDate> {
-        self.naive().ok_or_else(|| {
-            format!("{self} is outside the calendar (years -262143 to 262142)").into()
-        })
+    /// The calendar day, or the error a script gets for a day count outside the calendar.
+    pub fn calendar(self) -> Fallible<NaiveDate> {
+        self.naive()
+            .ok_or_else(|| format!("{self} is outside the calendar (years -262143 to 262142)"))
     }
 
-    fn add_days(self, delta: i64) -> Fallible<Self> {
+    /// `date + n` (and `date - n` with `-n`): an error outside the calendar.
+    pub fn add_days(self, delta: i64) -> Fallible<Self> {
         i64::from(self.days)
             .checked_add(delta)
             .and_then(|days| i32::try_from(days).ok())
             .map(Self::from_days)
             .filter(|date| date.naive().is_some())
-            .ok_or_else(|| format!("{self} plus {delta} days is outside the calendar").into())
+            .ok_or_else(|| format!("{self} plus {delta} days is outside the calendar"))
+    }
+
+    /// `date - n`: an error outside the calendar (and for `n = i64::MIN`).
+    pub fn sub_days(self, delta: i64) -> Fallible<Self> {
+        match delta.checked_neg() {
+            Some(neg) => self.add_days(neg),
+            None => Err(format!("{self} minus {delta} days is outside the calendar")),
+        }
+    }
+
+    /// `a - b` for two dates: whole days.
+    pub fn days_since(self, earlier: Date) -> i64 {
+        i64::from(self.days) - i64::from(earlier.days)
+    }
+
+    /// `.year`, `.month`, `.day`, `.weekday` (1 = Monday).
+    pub fn part(self, part: DatePart) -> Fallible<i64> {
+        let day = self.calendar()?;
+        Ok(match part {
+            DatePart::Year => day.year().into(),
+            DatePart::Month => day.month().into(),
+            DatePart::Day => day.day().into(),
+            DatePart::Weekday => day.weekday().number_from_monday().into(),
+        })
     }
 }
 
@@ -122,8 +147,18 @@ impl Timestamp {
     }
 
     fn calendar(self) -> Fallible<DateTime<Utc>> {
-        self.utc().ok_or_else(|| {
-            format!("{self} is outside the calendar (years -262143 to 262142)").into()
+        self.utc()
+            .ok_or_else(|| format!("{self} is outside the calendar (years -262143 to 262142)"))
+    }
+
+    /// `.year`, `.month`, `.day`, `.hour` in UTC.
+    pub fn part(self, part: TimestampPart) -> Fallible<i64> {
+        let at = self.calendar()?;
+        Ok(match part {
+            TimestampPart::Year => at.year().into(),
+            TimestampPart::Month => at.month().into(),
+            TimestampPart::Day => at.day().into(),
+            TimestampPart::Hour => at.hour().into(),
         })
     }
 }
@@ -143,9 +178,48 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// A part of a date that scripts read as a property (`d.year`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatePart {
+    Year,
+    Month,
+    Day,
+    Weekday,
+}
+
+impl DatePart {
+    /// Every part, with the property name scripts use.
+    pub const ALL: [(&'static str, DatePart); 4] = [
+        ("year", DatePart::Year),
+        ("month", DatePart::Month),
+        ("day", DatePart::Day),
+        ("weekday", DatePart::Weekday),
+    ];
+}
+
+/// A part of a timestamp that scripts read as a property (`t.hour`), in UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimestampPart {
+    Year,
+    Month,
+    Day,
+    Hour,
+}
+
+impl TimestampPart {
+    /// Every part, with the property name scripts use.
+    pub const ALL: [(&'static str, TimestampPart); 4] = [
+        ("year", TimestampPart::Year),
+        ("month", TimestampPart::Month),
+        ("day", TimestampPart::Day),
+        ("hour", TimestampPart::Hour),
+    ];
+}
+
 /// A point on one time line shared by dates and timestamps, so the two can be
 /// compared and subtracted with each other: a date counts as its midnight UTC.
-trait Instant: Variant + Clone + Copy {
+pub trait Instant: Clone + Copy {
+    /// Microseconds since the epoch, UTC.
     fn utc_micros(self) -> i128;
 }
 
@@ -161,21 +235,13 @@ impl Instant for Timestamp {
     }
 }
 
-fn fractional_days<A: Instant, B: Instant>(from: A, to: B) -> f64 {
+/// Days from `from` to `to`, with the fraction: `days_between` and `timestamp - timestamp`.
+pub fn fractional_days<A: Instant, B: Instant>(from: A, to: B) -> f64 {
     (to.utc_micros() - from.utc_micros()) as f64 / MICROS_PER_DAY as f64
 }
 
-fn register_comparisons<A: Instant, B: Instant>(engine: &mut Engine) {
-    engine
-        .register_fn("==", |a: A, b: B| a.utc_micros() == b.utc_micros())
-        .register_fn("!=", |a: A, b: B| a.utc_micros() != b.utc_micros())
-        .register_fn("<", |a: A, b: B| a.utc_micros() < b.utc_micros())
-        .register_fn("<=", |a: A, b: B| a.utc_micros() <= b.utc_micros())
-        .register_fn(">", |a: A, b: B| a.utc_micros() > b.utc_micros())
-        .register_fn(">=", |a: A, b: B| a.utc_micros() >= b.utc_micros());
-}
-
-fn date_from_parts(year: i64, month: i64, day: i64) -> Fallible<Date> {
+/// `date(year, month, day)`.
+pub fn date_from_parts(year: i64, month: i64, day: i64) -> Fallible<Date> {
     let naive = match (
         i32::try_from(year),
         u32::try_from(month),
@@ -186,97 +252,11 @@ fn date_from_parts(year: i64, month: i64, day: i64) -> Fallible<Date> {
     };
     naive
         .map(Date::from_naive)
-        .ok_or_else(|| format!("date({year}, {month}, {day}) is not a valid calendar date").into())
+        .ok_or_else(|| format!("date({year}, {month}, {day}) is not a valid calendar date"))
 }
-
-/// Makes `date` and `timestamp` values usable in scripts: the types with their
-/// script names, constructors, getters, arithmetic, comparisons (including
-/// date against timestamp), `days_between` and printing.
-pub fn register(engine: &mut Engine) {
-    engine
-        .register_type_with_name::<Date>("date")
-        .register_type_with_name::<Timestamp>("timestamp")
-        .register_fn("date", |text: &str| -> Fallible<Date> {
-            Ok(Date::parse(text)?)
-        })
-        .register_fn("date", date_from_parts)
-        .register_fn("timestamp", |text: &str| -> Fallible<Timestamp> {
-            Ok(Timestamp::parse(text)?)
-        })
-        .register_get("year", |d: &mut Date| -> Fallible<i64> {
-            Ok(d.calendar()?.year().into())
-        })
-        .register_get("month", |d: &mut Date| -> Fallible<i64> {
-            Ok(d.calendar()?.month().into())
-        })
-        .register_get("day", |d: &mut Date| -> Fallible<i64> {
-            Ok(d.calendar()?.day().into())
-        })
-        .register_get("weekday", |d: &mut Date| -> Fallible<i64> {
-            Ok(d.calendar()?.weekday().number_from_monday().into())
-        })
-        .register_get("year", |t: &mut Timestamp| -> Fallible<i64> {
-            Ok(t.calendar()?.year().into())
-        })
-        .register_get("month", |t: &mut Timestamp| -> Fallible<i64> {
-            Ok(t.calendar()?.month().into())
-        })
-        .register_get("day", |t: &mut Timestamp| -> Fallible<i64> {
-            Ok(t.calendar()?.day().into())
-        })
-        .register_get("hour", |t: &mut Timestamp| -> Fallible<i64> {
-            Ok(t.calendar()?.hour().into())
-        })
-        .register_get("date", |t: &mut Timestamp| t.date())
-        .register_fn("-", |a: Date, b: Date| {
-            i64::from(a.days) - i64::from(b.days)
-        })
-        .register_fn("+", |d: Date, n: i64| d.add_days(n))
-        .register_fn("+", |n: i64, d: Date| d.add_days(n))
-        .register_fn("-", |d: Date, n: i64| match n.checked_neg() {
-            Some(neg) => d.add_days(neg),
-            None => Err(format!("{d} minus {n} days is outside the calendar").into()),
-        })
-        .register_fn("-", |a: Timestamp, b: Timestamp| fractional_days(b, a))
-        .register_fn("days_between", |a: Date, b: Date| {
-            i64::from(b.days) - i64::from(a.days)
-        })
-        .register_fn("days_between", fractional_days::<Date, Timestamp>)
-        .register_fn("days_between", fractional_days::<Timestamp, Date>)
-        .register_fn("days_between", fractional_days::<Timestamp, Timestamp>)
-        .register_fn("to_string", |d: &mut Date| d.to_string())
-        .register_fn("to_debug", |d: &mut Date| d.to_string())
-        .register_fn("to_string", |t: &mut Timestamp| t.to_string())
-        .register_fn("to_debug", |t: &mut Timestamp| t.to_string());
-    register_comparisons::<Date, Date>(engine);
-    register_comparisons::<Timestamp, Timestamp>(engine);
-    register_comparisons::<Date, Timestamp>(engine);
-    register_comparisons::<Timestamp, Date>(engine);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rhai::Dynamic;
-
-    fn engine() -> Engine {
-        let mut engine = Engine::new();
-        register(&mut engine);
-        engine
-    }
-
-    fn eval(script: &str) -> Dynamic {
-        engine()
-            .eval::<Dynamic>(script)
-            .unwrap_or_else(|e| panic!("{script}: {e}"))
-    }
-
-    fn eval_error(script: &str) -> String {
-        match *engine().eval::<Dynamic>(script).unwrap_err() {
-            EvalAltResult::ErrorRuntime(message, _) => message.to_string(),
-            other => panic!("{script}: unexpected error {other:?}"),
-        }
-    }
 
     fn date(text: &str) -> Date {
         Date::parse(text).unwrap()
@@ -398,260 +378,5 @@ mod tests {
             date("2026-11-01")
         );
         assert_eq!(Timestamp::from_micros(i64::MIN).date().days(), -106_751_992);
-    }
-
-    #[test]
-    fn scripts_build_dates() {
-        assert_eq!(
-            eval(r#"date("2026-11-01")"#).cast::<Date>(),
-            date("2026-11-01")
-        );
-        assert_eq!(eval("date(2024, 2, 29)").cast::<Date>(), date("2024-02-29"));
-        assert_eq!(
-            eval(r#"type_of(date("2026-11-01"))"#)
-                .into_string()
-                .unwrap(),
-            "date"
-        );
-        assert_eq!(
-            eval(r#"type_of(timestamp("2026-11-01T08:30:00Z"))"#)
-                .into_string()
-                .unwrap(),
-            "timestamp"
-        );
-    }
-
-    #[test]
-    fn scripts_report_bad_dates() {
-        assert_eq!(
-            eval_error(r#"date("2026-13-01")"#),
-            r#"expected a date like 2026-11-01, got "2026-13-01""#
-        );
-        assert_eq!(
-            eval_error("date(2023, 2, 29)"),
-            "date(2023, 2, 29) is not a valid calendar date"
-        );
-        assert_eq!(
-            eval_error("date(2026, -1, 1)"),
-            "date(2026, -1, 1) is not a valid calendar date"
-        );
-        assert_eq!(
-            eval_error("date(99999999999, 1, 1)"),
-            "date(99999999999, 1, 1) is not a valid calendar date"
-        );
-        assert_eq!(
-            eval_error(r#"timestamp("yesterday")"#),
-            r#"expected a timestamp like 2026-11-01T08:30:00Z, got "yesterday""#
-        );
-    }
-
-    #[test]
-    fn scripts_do_date_arithmetic() {
-        assert!(eval(r#"date("2026-11-01") - date("2026-01-01") == 304"#)
-            .as_bool()
-            .unwrap());
-        assert_eq!(
-            eval(r#"date("2026-01-01") - date("2026-11-01")"#).as_int(),
-            Ok(-304)
-        );
-        assert_eq!(
-            eval(r#"date("2024-02-28") + 2"#).cast::<Date>(),
-            date("2024-03-01")
-        );
-        assert_eq!(
-            eval(r#"date("2023-02-28") + 1"#).cast::<Date>(),
-            date("2023-03-01")
-        );
-        assert_eq!(
-            eval(r#"date("2026-03-01") - 1"#).cast::<Date>(),
-            date("2026-02-28")
-        );
-        assert_eq!(
-            eval(r#"date("1970-01-01") - 1"#).cast::<Date>(),
-            date("1969-12-31")
-        );
-        assert_eq!(
-            eval(r#"31 + date("2026-12-01")"#).cast::<Date>(),
-            date("2027-01-01")
-        );
-        assert_eq!(
-            eval(r#"let d = date("2026-04-30"); d += 1; d"#).cast::<Date>(),
-            date("2026-05-01")
-        );
-    }
-
-    #[test]
-    fn date_arithmetic_out_of_range_is_an_error() {
-        assert_eq!(
-            eval_error(r#"date("2026-11-01") + 999999999999"#),
-            "2026-11-01 plus 999999999999 days is outside the calendar"
-        );
-        assert_eq!(
-            eval_error(r#"date("2026-11-01") - 999999999999"#),
-            "2026-11-01 plus -999999999999 days is outside the calendar"
-        );
-        assert_eq!(
-            eval_error(r#"date("2026-11-01") - (-9223372036854775807 - 1)"#),
-            "2026-11-01 minus -9223372036854775808 days is outside the calendar"
-        );
-    }
-
-    #[test]
-    fn scripts_read_date_parts() {
-        assert_eq!(eval(r#"date("2026-11-01").year"#).as_int(), Ok(2026));
-        assert_eq!(eval(r#"date("2026-11-01").month"#).as_int(), Ok(11));
-        assert_eq!(eval(r#"date("2026-11-01").day"#).as_int(), Ok(1));
-        assert_eq!(eval(r#"date("2026-11-01").weekday"#).as_int(), Ok(7));
-        assert_eq!(eval(r#"date("2026-11-02").weekday"#).as_int(), Ok(1));
-        assert_eq!(eval(r#"date("1900-03-01").weekday"#).as_int(), Ok(4));
-        assert_eq!(eval(r#"date("1969-12-31").year"#).as_int(), Ok(1969));
-        let ts = r#"timestamp("2026-11-01T23:30:00-02:00")"#;
-        assert_eq!(eval(&format!("{ts}.year")).as_int(), Ok(2026));
-        assert_eq!(eval(&format!("{ts}.month")).as_int(), Ok(11));
-        assert_eq!(eval(&format!("{ts}.day")).as_int(), Ok(2));
-        assert_eq!(eval(&format!("{ts}.hour")).as_int(), Ok(1));
-        assert_eq!(
-            eval(&format!("{ts}.date")).cast::<Date>(),
-            date("2026-11-02")
-        );
-    }
-
-    #[test]
-    fn parts_of_out_of_calendar_values_are_errors() {
-        let engine = engine();
-        let mut scope = rhai::Scope::new();
-        scope.push("d", Date::from_days(i32::MAX));
-        scope.push("t", Timestamp::from_micros(i64::MAX));
-        let mut message = |script: &str| match *engine
-            .eval_with_scope::<Dynamic>(&mut scope, script)
-            .unwrap_err()
-        {
-            EvalAltResult::ErrorRuntime(m, _) => m.to_string(),
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(
-            message("d.year"),
-            "2147483647 days since 1970-01-01 is outside the calendar (years -262143 to 262142)"
-        );
-        assert_eq!(
-            message("t.hour"),
-            "9223372036854775807 microseconds since 1970-01-01T00:00:00Z is outside the calendar (years -262143 to 262142)"
-        );
-    }
-
-    #[test]
-    fn scripts_compare_dates_and_timestamps() {
-        let cases = [
-            (r#"date("2026-11-01") == date("2026-11-01")"#, true),
-            (r#"date("2026-11-01") != date("2026-11-01")"#, false),
-            (r#"date("2026-10-31") < date("2026-11-01")"#, true),
-            (r#"date("2026-11-01") <= date("2026-11-01")"#, true),
-            (r#"date("1969-12-31") > date("1970-01-01")"#, false),
-            (r#"date("1970-01-01") >= date("1969-12-31")"#, true),
-            (
-                r#"timestamp("2026-11-01T08:30:00Z") == timestamp("2026-11-01T09:30:00+01:00")"#,
-                true,
-            ),
-            (
-                r#"timestamp("2026-11-01T08:30:00Z") < timestamp("2026-11-01T08:30:00.000001Z")"#,
-                true,
-            ),
-            (
-                r#"date("2026-11-01") == timestamp("2026-11-01T00:00:00Z")"#,
-                true,
-            ),
-            (
-                r#"timestamp("2026-11-01T00:00:00Z") == date("2026-11-01")"#,
-                true,
-            ),
-            (
-                r#"date("2026-11-01") < timestamp("2026-11-01T00:00:00.000001Z")"#,
-                true,
-            ),
-            (
-                r#"date("2026-11-01") != timestamp("2026-11-01T00:00:00.000001Z")"#,
-                true,
-            ),
-            (
-                r#"timestamp("2026-10-31T23:59:59Z") < date("2026-11-01")"#,
-                true,
-            ),
-            (
-                r#"timestamp("2026-11-01T08:30:00Z") >= date("2026-11-01")"#,
-                true,
-            ),
-            (
-                r#"timestamp("2026-11-01T08:30:00Z") > date("2026-11-02")"#,
-                false,
-            ),
-            (
-                r#"date("2026-11-02") <= timestamp("2026-11-01T08:30:00Z")"#,
-                false,
-            ),
-            (r#"date("2026-11-01") == ()"#, false),
-            (r#"[date("2026-11-01")].contains(date("2026-11-01"))"#, true),
-        ];
-        for (script, expected) in cases {
-            assert_eq!(eval(script).as_bool(), Ok(expected), "{script}");
-        }
-    }
-
-    #[test]
-    fn scripts_measure_days_between() {
-        assert_eq!(
-            eval(r#"days_between(date("2026-01-01"), date("2026-11-01"))"#).as_int(),
-            Ok(304)
-        );
-        assert_eq!(
-            eval(r#"days_between(date("2024-03-01"), date("2024-02-01"))"#).as_int(),
-            Ok(-29)
-        );
-        assert_eq!(
-            eval(r#"days_between(date("2026-11-01"), timestamp("2026-11-02T12:00:00Z"))"#)
-                .as_float(),
-            Ok(1.5)
-        );
-        assert_eq!(
-            eval(r#"days_between(timestamp("2026-11-02T06:00:00Z"), date("2026-11-01"))"#)
-                .as_float(),
-            Ok(-1.25)
-        );
-        assert_eq!(
-            eval(r#"days_between(timestamp("2026-11-01T00:00:00Z"), timestamp("2026-11-01T18:00:00Z"))"#)
-                .as_float(),
-            Ok(0.75)
-        );
-        assert_eq!(
-            eval(r#"timestamp("2026-11-01T18:00:00Z") - timestamp("2026-11-01T00:00:00Z")"#)
-                .as_float(),
-            Ok(0.75)
-        );
-    }
-
-    #[test]
-    fn scripts_print_dates_and_timestamps() {
-        let cases = [
-            (r#"`${date("2026-11-01")}`"#, "2026-11-01"),
-            (r#""on " + date("2026-11-01")"#, "on 2026-11-01"),
-            (r#"date("2026-11-01") + " it is""#, "2026-11-01 it is"),
-            (r#"date("1969-12-31").to_string()"#, "1969-12-31"),
-            (r#"date("2026-11-01").to_debug()"#, "2026-11-01"),
-            (
-                r#"`${timestamp("2026-11-01T08:30:00.250Z")}`"#,
-                "2026-11-01T08:30:00.25Z",
-            ),
-            (
-                r#""at " + timestamp("2026-11-01T09:30:00+01:00")"#,
-                "at 2026-11-01T08:30:00Z",
-            ),
-            (
-                r#"timestamp("2026-11-01T08:30:00Z").to_debug()"#,
-                "2026-11-01T08:30:00Z",
-            ),
-            (r#"`${[date("2026-11-01")]}`"#, "[2026-11-01]"),
-        ];
-        for (script, expected) in cases {
-            assert_eq!(eval(script).into_string().unwrap(), expected, "{script}");
-        }
     }
 }

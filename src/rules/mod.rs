@@ -1,75 +1,143 @@
-//! Stage 2 of the data path: analyst rules, from rhai source to compiled rules that evaluate a
-//! `RecordBatch` into values per row.
+//! Stage 2 of the data path: analyst rules, from rhai source to rules that evaluate a
+//! `RecordBatch` into Arrow columns.
 //!
-//! - [`engine`]: the sandbox every rule runs in;
-//! - [`compile`]: source to AST, located compile errors; [`analyze`]: the names it uses;
-//! - [`eval`]: a rule over a batch, rows in parallel;
-//! - [`convert`], [`dates`], [`library`]: Arrow values as rhai values, and the helper functions;
-//! - [`outcome`]: what a script's value means (a number, or a value with a reason).
+//! Every rule, whichever engine runs it, is a [`Rule`]: it takes a batch and the rows still
+//! alive and gives its value for each (a typed Arrow column), the reason (for factors) and the
+//! rows that failed, with located messages — the shape of DataFusion's `PhysicalExpr`. What a
+//! rule must give is fixed when it is built ([`Returns`]).
+//!
+//! - [`script`]: a rule's text and positions in it; [`parse`]: source to AST, located compile
+//!   errors, and [`analyze`]: the names a rule uses;
+//! - [`interpreter`]: the rhai interpreter, the reference backend covering all of rhai;
+//! - [`cells`]: how Arrow cells read as script values; [`dates`], [`library`]: the date values
+//!   and helper functions, as plain functions every backend calls.
+//!
+//! No rhai type is named outside this module.
 
 pub mod analyze;
-pub mod compile;
-pub mod convert;
+pub mod cells;
 pub mod dates;
-mod engine;
-pub mod eval;
+pub mod interpreter;
 pub mod library;
-pub mod outcome;
+mod parse;
+pub mod script;
 
-use std::path::PathBuf;
+use std::sync::Arc;
 
-use rhai::{Dynamic, Engine};
-use serde_yaml::Value;
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::DataType;
 
-use crate::diagnostic::SourceFile;
-use crate::pipeline::{Params, Pipeline, RuleSource};
-pub use compile::{Compiled, CompiledRule, RuleText};
-pub use eval::{RowEvaluator, RowOutcome};
+use crate::diagnostic::{FileProblem, SourceFile};
+use crate::pipeline::{Pipeline, RuleSource};
+pub use analyze::Usage;
+pub use cells::check_readable;
+pub use script::{RuleText, ScriptPos};
 
-/// What every rule of one pipeline shares: the sandboxed engine and the params.
-pub struct RuleContext {
-    pub engine: Engine,
-    /// `params` as scripts see them: a constant map.
-    pub params: Dynamic,
+/// What a rule must give for every row, fixed when the rule is built.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Returns {
+    /// A factor: a number, or `#{ value: number, reason: … }`. Values come as `Float64`, with a
+    /// `Utf8` reason column.
+    Factor,
+    /// A score script: a number, as `Float64`.
+    Score,
+    /// A tier script: the name of one of these levels, as the level's index (`UInt32`).
+    Tier(Arc<[String]>),
 }
 
-impl RuleContext {
-    /// The engine with the pipeline's limits, imports confined to its scripts' folders.
-    pub fn new(pipeline: &Pipeline) -> Self {
-        let mut roots: Vec<PathBuf> = Vec::new();
-        let scripts = pipeline
-            .factors
-            .iter()
-            .map(|f| &f.rule)
-            .chain(match &pipeline.score {
-                crate::pipeline::Combine::Script(rule) => Some(rule),
-                crate::pipeline::Combine::WeightedSum => None,
-            });
-        for rule in scripts {
-            if let RuleSource::Script(path) = rule {
-                let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-                if !roots.contains(&dir) {
-                    roots.push(dir);
-                }
-            }
+impl Returns {
+    /// The Arrow type of the values a rule with this contract gives.
+    pub fn data_type(&self) -> DataType {
+        match self {
+            Returns::Factor | Returns::Score => DataType::Float64,
+            Returns::Tier(_) => DataType::UInt32,
         }
+    }
+}
+
+/// A rule as written: what the plan and `check` know of it, whichever engine runs it.
+#[derive(Debug, Clone)]
+pub struct RuleInfo {
+    /// What the rule computes: a factor's name, `score` or `tier`.
+    pub name: String,
+    pub text: Arc<RuleText>,
+    /// Names from the environment the rule reads (columns, earlier factors), in first-use order,
+    /// with the position of the first use.
+    pub reads: Vec<(String, ScriptPos)>,
+    /// Everything else `check` wants to know about how the rule uses its names.
+    pub usage: Usage,
+    pub returns: Returns,
+}
+
+/// A rule's results over one batch, aligned with the batch's rows.
+#[derive(Debug, Clone)]
+pub struct RuleOutput {
+    /// The rule's value per row (the type [`Returns::data_type`] names); null on rows that were
+    /// not selected or that failed.
+    pub values: ArrayRef,
+    /// For factors, the reason per row (null where there is none); `None` for scores and tiers.
+    pub reasons: Option<StringArray>,
+    /// The selected rows that failed, in row order.
+    pub failures: Vec<RowFailure>,
+}
+
+/// A row a rule could not evaluate, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowFailure {
+    /// Row index within the batch.
+    pub row: usize,
+    /// One line: where in the rule (`file:line:col`), what happened, what to do.
+    pub message: String,
+}
+
+/// A rule ready to evaluate over batches: the one interface every backend implements.
+pub trait Rule: Send + Sync + std::fmt::Debug {
+    /// What the rule is, as written.
+    fn info(&self) -> &RuleInfo;
+
+    /// Evaluates the rule on the rows of `batch` listed in `selection` (ascending row indexes).
+    ///
+    /// `batch` holds every column in [`RuleInfo::reads`]; the plan guarantees it.
+    fn evaluate(&self, batch: &RecordBatch, selection: &[u32]) -> RuleOutput;
+}
+
+/// The outcome of building a rule.
+#[derive(Debug)]
+pub struct Built {
+    /// The rule, whenever its code parses. When it read undefined names they were stood in for
+    /// so the rest of the code could still be checked; such a rule comes with problems and must
+    /// not run.
+    pub rule: Option<Box<dyn Rule>>,
+    /// Compile errors, located in the rule's code.
+    pub problems: Vec<FileProblem>,
+}
+
+/// Builds the rules of one pipeline.
+pub struct RuleBuilder {
+    interpreter: Arc<interpreter::Interpreter>,
+}
+
+impl RuleBuilder {
+    /// A builder for `pipeline`'s rules, with its limits and params.
+    pub fn new(pipeline: &Pipeline) -> Self {
         Self {
-            engine: engine::build(&pipeline.limits, roots),
-            params: params_to_dynamic(&pipeline.params),
+            interpreter: Arc::new(interpreter::Interpreter::for_pipeline(pipeline)),
         }
     }
 
-    /// Reads (if a file) and compiles a rule that may read the `visible` names.
+    /// Reads (if a file) and builds a rule that may read the `visible` names and must give what
+    /// `returns` says.
     ///
     /// `key` is the rule's key path in the pipeline file, where a missing script is reported.
-    pub fn load(
+    pub fn build(
         &self,
         pipeline: &Pipeline,
         name: &str,
         rule: &RuleSource,
         key: &str,
         visible: &[&str],
-    ) -> Compiled {
+        returns: Returns,
+    ) -> Built {
         let text = match rule {
             RuleSource::Script(path) => match std::fs::read_to_string(path) {
                 Ok(code) => RuleText::File(SourceFile::new(path.display().to_string(), code)),
@@ -81,7 +149,7 @@ impl RuleContext {
                             format!("cannot read script {}: {err}", path.display()),
                         )
                         .with_help("script paths are relative to the pipeline file");
-                    return Compiled {
+                    return Built {
                         rule: None,
                         problems: vec![problem],
                     };
@@ -94,67 +162,12 @@ impl RuleContext {
                 span: pipeline.span_of(key),
             },
         };
-        compile::compile(&self.engine, name, text, visible, &self.params)
-    }
-}
-
-/// Converts YAML params to the rhai map scripts read as `params`.
-pub fn params_to_dynamic(params: &Params) -> Dynamic {
-    let map: rhai::Map = params
-        .iter()
-        .map(|(key, value)| (key.into(), yaml_to_dynamic(value)))
-        .collect();
-    map.into()
-}
-
-fn yaml_to_dynamic(value: &Value) -> Dynamic {
-    match value {
-        Value::Null => Dynamic::UNIT,
-        Value::Bool(b) => (*b).into(),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => i.into(),
-            None => n.as_f64().unwrap_or(f64::NAN).into(),
-        },
-        Value::String(s) => s.clone().into(),
-        Value::Sequence(items) => items
-            .iter()
-            .map(yaml_to_dynamic)
-            .collect::<rhai::Array>()
-            .into(),
-        Value::Mapping(map) => map
-            .iter()
-            .map(|(k, v)| {
-                let key = match k {
-                    Value::String(s) => s.clone(),
-                    other => serde_yaml::to_string(other)
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string(),
-                };
-                (key.into(), yaml_to_dynamic(v))
-            })
-            .collect::<rhai::Map>()
-            .into(),
-        Value::Tagged(tagged) => yaml_to_dynamic(&tagged.value),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn params_keep_their_types() {
-        let params: Params =
-            serde_yaml::from_str("{ a: 1, b: 2.5, c: x, d: true, e: [1, 2], f: { g: ~ } }")
-                .unwrap();
-        let d = params_to_dynamic(&params);
-        let map = d.cast::<rhai::Map>();
-        assert_eq!(map["a"].as_int(), Ok(1));
-        assert_eq!(map["b"].as_float(), Ok(2.5));
-        assert_eq!(map["c"].to_string(), "x");
-        assert_eq!(map["d"].as_bool(), Ok(true));
-        assert_eq!(map["e"].to_string(), "[1, 2]");
-        assert!(map["f"].clone().cast::<rhai::Map>()["g"].is_unit());
+        let parsed = self.interpreter.parse(name, text, visible, returns);
+        Built {
+            rule: parsed
+                .rule
+                .map(|parsed| Box::new(self.interpreter.rule(parsed)) as Box<dyn Rule>),
+            problems: parsed.problems,
+        }
     }
 }

@@ -3,11 +3,10 @@
 //! Built by the same scorer `run` uses, on the customer's one-row batch, so every number equals
 //! that customer's row in the run's output.
 
-use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
-use rhai::Dynamic;
+use arrow::array::{new_null_array, Array, ArrayRef, Float64Array, RecordBatch};
+use arrow::datatypes::DataType;
 
 use super::{CombineStep, Given, Reject, Scorer};
-use crate::rules::convert::ColumnReader;
 
 /// The explanation of one customer's score and tier.
 #[derive(Debug, Clone)]
@@ -27,8 +26,9 @@ pub struct Explanation {
 #[derive(Debug, Clone)]
 pub struct FactorExplanation {
     pub name: String,
-    /// Each name the rule read (columns and earlier factors) with its value for this row.
-    pub inputs: Vec<(String, Dynamic)>,
+    /// Each name the rule read (columns and earlier factors) with its value for this row, as a
+    /// one-row Arrow array.
+    pub inputs: Vec<(String, ArrayRef)>,
     /// `None` when the factor failed or was not reached.
     pub value: Option<f64>,
     pub weight: Option<f64>,
@@ -55,6 +55,7 @@ impl Scorer {
             .map(|((step, column), reasons)| {
                 let inputs = step
                     .rule
+                    .info()
                     .reads
                     .iter()
                     .map(|(name, _)| {
@@ -66,14 +67,14 @@ impl Scorer {
                     .collect();
                 let value = value_of(column);
                 FactorExplanation {
-                    name: step.rule.name.clone(),
+                    name: step.name().to_string(),
                     inputs,
                     value,
                     weight: step.weight,
                     contribution: weighted_sum
                         .then(|| value.map(|v| v * step.weight.unwrap_or(1.0)))
                         .flatten(),
-                    reason: reasons[0].clone(),
+                    reason: (!reasons.is_null(0)).then(|| reasons.value(0).to_string()),
                 }
             })
             .collect();
@@ -87,20 +88,18 @@ impl Scorer {
     }
 }
 
-/// The value a rule saw for `name`: an input column or an earlier factor.
+/// The value a rule saw for `name`: an input column or an earlier factor (null if neither).
 fn input_value(
     row: &RecordBatch,
     steps: &[super::FactorStep],
     factor_columns: &[ArrayRef],
     name: &str,
-) -> Dynamic {
+) -> ArrayRef {
     let column = row.column_by_name(name).or_else(|| {
         steps
             .iter()
-            .position(|s| s.rule.name == name)
+            .position(|s| s.name() == name)
             .and_then(|i| factor_columns.get(i))
     });
-    column
-        .and_then(|c| ColumnReader::new(c.as_ref()).ok())
-        .map_or(Dynamic::UNIT, |reader| reader.value(0))
+    column.map_or_else(|| new_null_array(&DataType::Null, 1), |c| c.slice(0, 1))
 }

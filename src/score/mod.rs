@@ -9,39 +9,47 @@ mod explain;
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Float64Type, Schema, UInt32Type};
 use rayon::prelude::*;
 
-use crate::rules::outcome::{factor_value, number};
-use crate::rules::{CompiledRule, RowOutcome, RuleContext};
+use crate::rules::{Rule, RuleOutput};
 use crate::tiers::TierRules;
 pub use explain::{Explanation, FactorExplanation};
 
 /// A factor ready to evaluate, with its weight in a weighted sum.
+#[derive(Debug)]
 pub struct FactorStep {
-    pub rule: CompiledRule,
+    pub rule: Box<dyn Rule>,
     pub weight: Option<f64>,
 }
 
+impl FactorStep {
+    /// The factor's name.
+    pub fn name(&self) -> &str {
+        &self.rule.info().name
+    }
+}
+
 /// How factor values become a score.
+#[derive(Debug)]
 pub enum CombineStep {
     /// Σ weight × factor.
     WeightedSum,
     /// A script returning the score.
-    Script(CompiledRule),
+    Script(Box<dyn Rule>),
 }
 
-/// Scores batches: the compiled factors, the combination and the tiers of one pipeline.
+/// Scores batches: the rules of the factors, the combination and the tiers of one pipeline.
+#[derive(Debug)]
 pub struct Scorer {
     /// The id column; a row whose id is null is rejected before any rule runs.
-    pub id_column: Option<String>,
-    pub context: RuleContext,
+    pub id_column: String,
     pub factors: Vec<FactorStep>,
     pub combine: CombineStep,
     pub tiers: TierRules,
     /// A script naming each row's tier (`tiers.script`), run after the score.
-    pub tier_script: Option<CompiledRule>,
+    pub tier_script: Option<Box<dyn Rule>>,
 }
 
 /// A row that could not be scored.
@@ -87,8 +95,8 @@ pub struct Given<'a> {
 pub struct ScoredBatch {
     /// One `Float64` column per factor; null where the row was rejected.
     pub factors: Vec<ArrayRef>,
-    /// Per factor, the reason each row gave (if any).
-    pub reasons: Vec<Vec<Option<String>>>,
+    /// Per factor, the reason each row gave (null where it gave none).
+    pub reasons: Vec<StringArray>,
     /// Null where the row was rejected.
     pub score: Float64Array,
     /// Tier index per row; `None` where the row was rejected.
@@ -135,18 +143,14 @@ impl Scorer {
     fn score_slice(&self, batch: &RecordBatch, given: &Given<'_>) -> ScoredBatch {
         let rows = batch.num_rows();
         let mut failed: Vec<Option<Reject>> = vec![None; rows];
-        if let Some(ids) = self
-            .id_column
-            .as_deref()
-            .and_then(|id| batch.column_by_name(id))
-        {
+        if let Some(ids) = batch.column_by_name(&self.id_column) {
             for row in (0..rows).filter(|row| ids.is_null(*row)) {
                 failed[row] = Some(Reject {
                     row,
                     step: "id".into(),
                     message: format!(
                         "the id column `{}` is null; every customer needs an id to be scored",
-                        self.id_column.as_deref().unwrap_or_default()
+                        self.id_column
                     ),
                 });
             }
@@ -156,18 +160,15 @@ impl Scorer {
         let mut values_by_factor: Vec<Vec<Option<f64>>> = Vec::with_capacity(self.factors.len());
 
         for step in &self.factors {
-            let outcomes = self.run_rule(&step.rule, &working, &failed, factor_value);
-            let mut values = Vec::with_capacity(rows);
-            let mut why = Vec::with_capacity(rows);
-            for (row, outcome) in outcomes.into_iter().enumerate() {
-                let value = settle(outcome, row, &step.rule.name, &mut failed);
-                values.push(value.as_ref().map(|v| v.value));
-                why.push(value.and_then(|v| v.reason));
-            }
-            let column: ArrayRef = Arc::new(Float64Array::from(values.clone()));
-            working = with_column(&working, &step.rule.name, column);
-            reasons.push(why);
-            values_by_factor.push(values);
+            let output = run_rule(step.rule.as_ref(), &working, &mut failed);
+            let column = output.values;
+            values_by_factor.push(column.as_primitive::<Float64Type>().iter().collect());
+            working = with_column(&working, step.name(), column);
+            reasons.push(
+                output
+                    .reasons
+                    .unwrap_or_else(|| StringArray::new_null(rows)),
+            );
         }
 
         if let Some(normalized) = &given.factors {
@@ -185,10 +186,10 @@ impl Scorer {
                     if value.is_none() {
                         failed[row] = Some(Reject {
                             row,
-                            step: step.rule.name.clone(),
+                            step: step.name().to_string(),
                             message: format!(
                                 "factor `{}` could not be normalised over the run",
-                                step.rule.name
+                                step.name()
                             ),
                         });
                     }
@@ -210,13 +211,10 @@ impl Scorer {
                     })
                 })
                 .collect(),
-            CombineStep::Script(rule) => self
-                .run_rule(rule, &working, &failed, |value| {
-                    number(value, "the score script")
-                })
-                .into_iter()
-                .enumerate()
-                .map(|(row, outcome)| settle(outcome, row, "score", &mut failed))
+            CombineStep::Script(rule) => run_rule(rule.as_ref(), &working, &mut failed)
+                .values
+                .as_primitive::<Float64Type>()
+                .iter()
                 .collect(),
         };
         let scores: Vec<Option<f64>> = scores
@@ -258,10 +256,11 @@ impl Scorer {
             (None, Some(rule)) => {
                 let score_column: ArrayRef = Arc::new(Float64Array::from(scores.clone()));
                 let working = with_column(&working, "score", score_column);
-                self.run_rule(rule, &working, &failed, |value| self.tier_named(value))
-                    .into_iter()
-                    .enumerate()
-                    .map(|(row, outcome)| settle(outcome, row, "tier", &mut failed))
+                run_rule(rule.as_ref(), &working, &mut failed)
+                    .values
+                    .as_primitive::<UInt32Type>()
+                    .iter()
+                    .map(|tier| tier.map(|t| t as usize))
                     .collect()
             }
             (None, None) if self.tiers.is_global() => vec![None; rows],
@@ -303,77 +302,23 @@ impl Scorer {
             rejects: failed.into_iter().flatten().collect(),
         }
     }
-
-    /// Evaluates a rule on the rows no earlier step rejected.
-    fn run_rule<T: Send>(
-        &self,
-        rule: &CompiledRule,
-        working: &RecordBatch,
-        failed: &[Option<Reject>],
-        interpret: impl Fn(rhai::Dynamic) -> Result<T, String> + Sync,
-    ) -> Vec<RowOutcome<T>> {
-        let skip: Vec<bool> = failed.iter().map(Option::is_some).collect();
-        rule.evaluate(
-            &self.context.engine,
-            &self.context.params,
-            working,
-            &skip,
-            interpret,
-        )
-    }
-
-    /// A tier script's value: the name of one of the levels.
-    fn tier_named(&self, value: rhai::Dynamic) -> Result<usize, String> {
-        let names = || {
-            self.tiers
-                .levels()
-                .iter()
-                .map(|l| l.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if value.is_unit() {
-            return Err(format!(
-                "the tier script gave () (no tier name); it must give one of the levels: {}",
-                names()
-            ));
-        }
-        if !value.is_string() {
-            return Err(format!(
-                "the tier script gave {} ({value}); it must give one of the levels: {}",
-                value.type_name(),
-                names()
-            ));
-        }
-        let name = value.to_string();
-        self.tiers.index_of(&name).ok_or_else(|| {
-            format!(
-                "the tier script gave {name:?}, which is not one of the levels: {}",
-                names()
-            )
-        })
-    }
 }
 
-/// A rule's outcome for a row: its value, or `None` after recording why the row failed.
-fn settle<T>(
-    outcome: RowOutcome<T>,
-    row: usize,
-    step: &str,
-    failed: &mut [Option<Reject>],
-) -> Option<T> {
-    match outcome {
-        RowOutcome::Value(value) => Some(value),
-        RowOutcome::Skipped => None,
-        RowOutcome::Failed(message) => {
-            failed[row] = Some(Reject {
-                row,
-                step: step.to_string(),
-                message,
-            });
-            None
-        }
+/// Evaluates a rule on the rows no earlier step rejected, and rejects the rows it failed.
+fn run_rule(rule: &dyn Rule, working: &RecordBatch, failed: &mut [Option<Reject>]) -> RuleOutput {
+    let selection: Vec<u32> = (0..failed.len() as u32)
+        .filter(|&row| failed[row as usize].is_none())
+        .collect();
+    let output = rule.evaluate(working, &selection);
+    let step = rule.info().name.as_str();
+    for failure in &output.failures {
+        failed[failure.row] = Some(Reject {
+            row: failure.row,
+            step: step.to_string(),
+            message: failure.message.clone(),
+        });
     }
+    output
 }
 
 /// `batch` with one more, nullable `Float64` column: a factor's values (or the score) for the
@@ -389,7 +334,7 @@ pub fn with_column(batch: &RecordBatch, name: &str, column: ArrayRef) -> RecordB
 
 impl ScoredBatch {
     /// The results of consecutive slices (each with its first row) as one batch's.
-    fn join(mut parts: Vec<(usize, ScoredBatch)>, factors: usize) -> ScoredBatch {
+    fn join(parts: Vec<(usize, ScoredBatch)>, factors: usize) -> ScoredBatch {
         let column = |pick: &dyn Fn(&ScoredBatch) -> &dyn Array| -> ArrayRef {
             let arrays: Vec<&dyn Array> = parts.iter().map(|(_, p)| pick(p)).collect();
             arrow::compute::concat(&arrays).expect("slices of one batch have the same types")
@@ -405,10 +350,9 @@ impl ScoredBatch {
             .clone();
         let reasons = (0..factors)
             .map(|i| {
-                parts
-                    .iter_mut()
-                    .flat_map(|(_, p)| std::mem::take(&mut p.reasons[i]))
-                    .collect()
+                column(&|p: &ScoredBatch| &p.reasons[i] as &dyn Array)
+                    .as_string::<i32>()
+                    .clone()
             })
             .collect();
         let tier = parts

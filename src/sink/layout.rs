@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, ListBuilder, RecordBatch, StringArray, StringBuilder};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, ListBuilder, RecordBatch, StringArray, StringBuilder,
+};
 use arrow::compute::{cast, filter, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
@@ -113,8 +115,10 @@ impl OutputLayout {
         let mut builder = ListBuilder::new(StringBuilder::new());
         for row in 0..rows {
             for (factor, reasons) in self.factors.iter().zip(&scored.reasons) {
-                if let Some(reason) = &reasons[row] {
-                    builder.values().append_value(format!("{factor}: {reason}"));
+                if reasons.is_valid(row) {
+                    builder
+                        .values()
+                        .append_value(format!("{factor}: {}", reasons.value(row)));
                 }
             }
             builder.append(true);

@@ -1,6 +1,58 @@
-//! What a script's value means: a factor value with an optional reason, or a plain number.
+//! What a script's value means under its rule's [`Returns`]: a factor value with an optional
+//! reason, a plain number, or the name of a tier level.
 
 use rhai::{Dynamic, Map};
+
+use crate::rules::Returns;
+
+/// A script's value read as its rule's contract asks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A score.
+    Number(f64),
+    /// A factor's value and reason.
+    Factor(FactorValue),
+    /// A tier level's index.
+    Tier(u32),
+}
+
+/// Reads a script's value as `returns` asks; the error says what was wrong with it.
+pub fn read(returns: &Returns, value: Dynamic) -> Result<Value, String> {
+    match returns {
+        Returns::Factor => factor_value(value).map(Value::Factor),
+        Returns::Score => number(value, "the score script").map(Value::Number),
+        Returns::Tier(levels) => tier_index(value, levels).map(Value::Tier),
+    }
+}
+
+/// A tier script's value: the name of one of the levels, as its index.
+pub fn tier_index(value: Dynamic, levels: &[String]) -> Result<u32, String> {
+    let names = || levels.join(", ");
+    if value.is_unit() {
+        return Err(format!(
+            "the tier script gave () (no tier name); it must give one of the levels: {}",
+            names()
+        ));
+    }
+    if !value.is_string() {
+        return Err(format!(
+            "the tier script gave {} ({value}); it must give one of the levels: {}",
+            value.type_name(),
+            names()
+        ));
+    }
+    let name = value.to_string();
+    levels
+        .iter()
+        .position(|level| *level == name)
+        .map(|index| index as u32)
+        .ok_or_else(|| {
+            format!(
+                "the tier script gave {name:?}, which is not one of the levels: {}",
+                names()
+            )
+        })
+}
 
 /// A factor's value for one row: a number and, optionally, why.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,9 +1,13 @@
-//! Arrow values to rhai values.
+//! Arrow cells as script values: how every column type reads in a script.
 //!
-//! Scripts see one row's columns as rhai variables, so every cell a script
-//! reads goes through here. A [`ColumnReader`] downcasts its array once per
-//! batch; reading a row is then a match and an index.
+//! Integers of any width read as `i64` (a `UInt64` beyond it as a float), floats and decimals
+//! as `f64`, dates and timestamps as [`Date`] and [`Timestamp`] (timestamps in microseconds),
+//! lists as arrays, structs as maps, dictionaries as their values, nulls as `()`. A
+//! [`ColumnReader`] downcasts its array once per batch; reading a row is then a match and an
+//! index. What a value is made of is up to its [`CellValue`]: the interpreter builds rhai
+//! values, `explain` values to print.
 
+use super::dates::{Date, Timestamp};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float16Array, LargeStringArray, StringArray,
     StringViewArray,
@@ -16,9 +20,20 @@ use arrow::datatypes::{
     TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
     UInt64Type, UInt8Type,
 };
-use rhai::{Array as ScriptArray, Dynamic, Map};
 
-use super::dates::{Date, Timestamp};
+/// A value a [`ColumnReader`] can build from one cell.
+pub trait CellValue: Clone {
+    /// A null cell (and every cell of a `Null` column): `()`.
+    fn unit() -> Self;
+    fn bool(value: bool) -> Self;
+    fn int(value: i64) -> Self;
+    fn float(value: f64) -> Self;
+    fn string(value: &str) -> Self;
+    fn date(value: Date) -> Self;
+    fn timestamp(value: Timestamp) -> Self;
+    fn array(items: Vec<Self>) -> Self;
+    fn map(fields: Vec<(&str, Self)>) -> Self;
+}
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
@@ -81,11 +96,11 @@ fn in_dictionary(error: String) -> String {
     format!("dictionary values: {error}")
 }
 
-/// Reads the cells of one Arrow array as rhai values, so the scoring loop
+/// Reads the cells of one Arrow array as script values, so the scoring loop
 /// can hand each row's columns to a script without knowing their types.
-pub struct ColumnReader<'a> {
+pub struct ColumnReader<'a, V> {
     nulls: Option<&'a NullBuffer>,
-    kind: Kind<'a>,
+    kind: Kind<'a, V>,
 }
 
 /// Scales a decimal's unscaled integer; multiplying for negative scales keeps
@@ -104,8 +119,8 @@ impl DecimalScale {
         }
     }
 
-    fn apply(self, unscaled: f64) -> Dynamic {
-        Dynamic::from_float(if self.divide {
+    fn apply<V: CellValue>(self, unscaled: f64) -> V {
+        V::float(if self.divide {
             unscaled / self.factor
         } else {
             unscaled * self.factor
@@ -113,7 +128,7 @@ impl DecimalScale {
     }
 }
 
-enum Kind<'a> {
+enum Kind<'a, V> {
     Null,
     Boolean(&'a BooleanArray),
     Int8(&'a [i8]),
@@ -137,17 +152,17 @@ enum Kind<'a> {
     Date32(&'a [i32]),
     Date64(&'a [i64]),
     Timestamp(&'a [i64], TimeUnit),
-    List(&'a [i32], Box<ColumnReader<'a>>),
-    LargeList(&'a [i64], Box<ColumnReader<'a>>),
-    FixedSizeList(usize, Box<ColumnReader<'a>>),
-    Struct(Vec<(&'a str, ColumnReader<'a>)>),
+    List(&'a [i32], Box<ColumnReader<'a, V>>),
+    LargeList(&'a [i64], Box<ColumnReader<'a, V>>),
+    FixedSizeList(usize, Box<ColumnReader<'a, V>>),
+    Struct(Vec<(&'a str, ColumnReader<'a, V>)>),
     /// Dictionary values converted up front, when there are no more of them
     /// than rows: each row then costs a clone instead of a conversion.
-    ConvertedDictionary(Vec<usize>, Vec<Dynamic>),
-    Dictionary(Vec<usize>, Box<ColumnReader<'a>>),
+    ConvertedDictionary(Vec<usize>, Vec<V>),
+    Dictionary(Vec<usize>, Box<ColumnReader<'a, V>>),
 }
 
-impl<'a> ColumnReader<'a> {
+impl<'a, V: CellValue> ColumnReader<'a, V> {
     /// Prepares to read `array`, or says (like [`check_readable`]) why
     /// scripts cannot read its type.
     pub fn new(array: &'a dyn Array) -> Result<Self, String> {
@@ -259,48 +274,48 @@ impl<'a> ColumnReader<'a> {
     /// # Panics
     ///
     /// If `row` is not below the array's length.
-    pub fn value(&self, row: usize) -> Dynamic {
+    pub fn value(&self, row: usize) -> V {
         if self.nulls.is_some_and(|nulls| nulls.is_null(row)) {
-            return Dynamic::UNIT;
+            return V::unit();
         }
         match &self.kind {
-            Kind::Null => Dynamic::UNIT,
-            Kind::Boolean(array) => Dynamic::from_bool(array.value(row)),
-            Kind::Int8(values) => Dynamic::from_int(values[row].into()),
-            Kind::Int16(values) => Dynamic::from_int(values[row].into()),
-            Kind::Int32(values) => Dynamic::from_int(values[row].into()),
-            Kind::Int64(values) => Dynamic::from_int(values[row]),
-            Kind::UInt8(values) => Dynamic::from_int(values[row].into()),
-            Kind::UInt16(values) => Dynamic::from_int(values[row].into()),
-            Kind::UInt32(values) => Dynamic::from_int(values[row].into()),
+            Kind::Null => V::unit(),
+            Kind::Boolean(array) => V::bool(array.value(row)),
+            Kind::Int8(values) => V::int(values[row].into()),
+            Kind::Int16(values) => V::int(values[row].into()),
+            Kind::Int32(values) => V::int(values[row].into()),
+            Kind::Int64(values) => V::int(values[row]),
+            Kind::UInt8(values) => V::int(values[row].into()),
+            Kind::UInt16(values) => V::int(values[row].into()),
+            Kind::UInt32(values) => V::int(values[row].into()),
             Kind::UInt64(values) => match i64::try_from(values[row]) {
-                Ok(int) => Dynamic::from_int(int),
-                Err(_) => Dynamic::from_float(values[row] as f64),
+                Ok(int) => V::int(int),
+                Err(_) => V::float(values[row] as f64),
             },
-            Kind::Float16(array) => Dynamic::from_float(array.value(row).to_f64()),
-            Kind::Float32(values) => Dynamic::from_float(values[row].into()),
-            Kind::Float64(values) => Dynamic::from_float(values[row]),
+            Kind::Float16(array) => V::float(array.value(row).to_f64()),
+            Kind::Float32(values) => V::float(values[row].into()),
+            Kind::Float64(values) => V::float(values[row]),
             Kind::Decimal32(values, scale) => scale.apply(values[row].into()),
             Kind::Decimal64(values, scale) => scale.apply(values[row] as f64),
             Kind::Decimal128(values, scale) => scale.apply(values[row] as f64),
             Kind::Decimal256(values, scale) => scale.apply(i256_to_f64(values[row])),
-            Kind::Utf8(array) => array.value(row).into(),
-            Kind::LargeUtf8(array) => array.value(row).into(),
-            Kind::Utf8View(array) => array.value(row).into(),
-            Kind::Date32(days) => Dynamic::from(Date::from_days(days[row])),
-            Kind::Date64(millis) => Dynamic::from(date_from_millis(millis[row])),
-            Kind::Timestamp(ticks, unit) => Dynamic::from(timestamp(ticks[row], *unit)),
+            Kind::Utf8(array) => V::string(array.value(row)),
+            Kind::LargeUtf8(array) => V::string(array.value(row)),
+            Kind::Utf8View(array) => V::string(array.value(row)),
+            Kind::Date32(days) => V::date(Date::from_days(days[row])),
+            Kind::Date64(millis) => V::date(date_from_millis(millis[row])),
+            Kind::Timestamp(ticks, unit) => V::timestamp(timestamp(ticks[row], *unit)),
             Kind::List(offsets, elements) => list_value(offsets, elements, row),
             Kind::LargeList(offsets, elements) => list_value(offsets, elements, row),
             Kind::FixedSizeList(size, elements) => {
                 let start = row * size;
                 elements_value(elements, start, start + size)
             }
-            Kind::Struct(fields) => Dynamic::from_map(
+            Kind::Struct(fields) => V::map(
                 fields
                     .iter()
-                    .map(|(name, reader)| ((*name).into(), reader.value(row)))
-                    .collect::<Map>(),
+                    .map(|(name, reader)| (*name, reader.value(row)))
+                    .collect(),
             ),
             Kind::ConvertedDictionary(keys, values) => values[keys[row]].clone(),
             Kind::Dictionary(keys, values) => values.value(keys[row]),
@@ -308,7 +323,7 @@ impl<'a> ColumnReader<'a> {
     }
 }
 
-fn element_reader(values: &ArrayRef) -> Result<Box<ColumnReader<'_>>, String> {
+fn element_reader<V: CellValue>(values: &ArrayRef) -> Result<Box<ColumnReader<'_, V>>, String> {
     ColumnReader::new(values.as_ref())
         .map(Box::new)
         .map_err(in_list)
@@ -325,11 +340,11 @@ fn dictionary_parts<K: ArrowDictionaryKeyType>(array: &dyn Array) -> (Vec<usize>
     (keys, dictionary.values())
 }
 
-fn list_value<O: ArrowNativeType>(
+fn list_value<O: ArrowNativeType, V: CellValue>(
     offsets: &[O],
-    elements: &ColumnReader<'_>,
+    elements: &ColumnReader<'_, V>,
     row: usize,
-) -> Dynamic {
+) -> V {
     elements_value(
         elements,
         offsets[row].as_usize(),
@@ -337,12 +352,8 @@ fn list_value<O: ArrowNativeType>(
     )
 }
 
-fn elements_value(elements: &ColumnReader<'_>, start: usize, end: usize) -> Dynamic {
-    Dynamic::from_array(
-        (start..end)
-            .map(|i| elements.value(i))
-            .collect::<ScriptArray>(),
-    )
+fn elements_value<V: CellValue>(elements: &ColumnReader<'_, V>, start: usize, end: usize) -> V {
+    V::array((start..end).map(|i| elements.value(i)).collect())
 }
 
 fn i256_to_f64(value: i256) -> f64 {
@@ -353,14 +364,15 @@ fn i256_to_f64(value: i256) -> f64 {
     }
 }
 
-fn date_from_millis(millis: i64) -> Date {
+/// A `Date64` (milliseconds) as the day it falls on.
+pub fn date_from_millis(millis: i64) -> Date {
     let days = millis.div_euclid(MILLIS_PER_DAY);
     // Out-of-range days are far outside the calendar either way; saturate.
     Date::from_days(days.clamp(i32::MIN.into(), i32::MAX.into()) as i32)
 }
 
 /// Timestamps far beyond the calendar saturate instead of wrapping around.
-fn timestamp(ticks: i64, unit: TimeUnit) -> Timestamp {
+pub fn timestamp(ticks: i64, unit: TimeUnit) -> Timestamp {
     Timestamp::from_micros(match unit {
         TimeUnit::Second => ticks.saturating_mul(1_000_000),
         TimeUnit::Millisecond => ticks.saturating_mul(1_000),
@@ -384,6 +396,7 @@ mod tests {
     use arrow::datatypes::{Field, Fields, Float16Type, IntervalUnit, UnionFields, UnionMode};
 
     use super::*;
+    use rhai::Dynamic;
 
     /// Renders a script value with its type, so expectations are exact.
     fn show(value: &Dynamic) -> String {
@@ -418,14 +431,14 @@ mod tests {
     }
 
     fn read(array: &dyn Array) -> Vec<String> {
-        let reader = ColumnReader::new(array).unwrap();
+        let reader = ColumnReader::<Dynamic>::new(array).unwrap();
         (0..array.len())
             .map(|row| show(&reader.value(row)))
             .collect()
     }
 
     fn error(array: &dyn Array) -> String {
-        match ColumnReader::new(array) {
+        match ColumnReader::<Dynamic>::new(array) {
             Ok(_) => panic!("{} should be unreadable", array.data_type()),
             Err(message) => message,
         }
@@ -1002,8 +1015,8 @@ mod tests {
         for data_type in &readable {
             assert_eq!(check_readable(data_type), Ok(()), "{data_type}");
             let array = new_null_array(data_type, 2);
-            let reader =
-                ColumnReader::new(array.as_ref()).unwrap_or_else(|e| panic!("{data_type}: {e}"));
+            let reader = ColumnReader::<Dynamic>::new(array.as_ref())
+                .unwrap_or_else(|e| panic!("{data_type}: {e}"));
             for row in 0..2 {
                 let value = reader.value(row);
                 assert!(value.is_unit(), "{data_type} row {row}: {value:?}");

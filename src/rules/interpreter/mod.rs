@@ -1,0 +1,185 @@
+//! The rhai interpreter: the reference backend, covering all of rhai.
+//!
+//! - [`engine`]: the sandbox every rule runs in;
+//! - [`eval`]: a rule's AST over a batch, row after row, chunks in parallel;
+//! - [`convert`]: Arrow values as rhai values; [`library`]: the helpers and dates registered on
+//!   the engine;
+//! - [`outcome`]: what a script's value means under the rule's [`Returns`](super::Returns).
+
+pub mod convert;
+pub mod engine;
+pub mod eval;
+pub mod library;
+pub mod outcome;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use rhai::{Dynamic, Engine, AST};
+use serde_yaml::Value;
+
+use super::parse::{parse, Parsed, ParsedRule};
+use super::{Returns, Rule, RuleInfo, RuleOutput, RuleText};
+use crate::pipeline::{Limits, Params, Pipeline, RuleSource};
+
+/// What every interpreted rule of one pipeline shares: the sandboxed engine and the params.
+pub struct Interpreter {
+    engine: Engine,
+    /// `params` as scripts see them: a constant map.
+    params: Dynamic,
+}
+
+impl Interpreter {
+    /// The engine with the pipeline's limits and params, imports confined to its scripts'
+    /// folders.
+    pub fn for_pipeline(pipeline: &Pipeline) -> Self {
+        let mut roots: Vec<PathBuf> = Vec::new();
+        let scripts = pipeline
+            .factors
+            .iter()
+            .map(|f| &f.rule)
+            .chain(match &pipeline.score {
+                crate::pipeline::Combine::Script(rule) => Some(rule),
+                crate::pipeline::Combine::WeightedSum => None,
+            });
+        for rule in scripts {
+            if let RuleSource::Script(path) = rule {
+                let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+                if !roots.contains(&dir) {
+                    roots.push(dir);
+                }
+            }
+        }
+        Self::new(&pipeline.limits, roots, &pipeline.params)
+    }
+
+    /// The engine with these limits and params, imports confined to `import_roots`.
+    pub fn new(limits: &Limits, import_roots: Vec<PathBuf>, params: &Params) -> Self {
+        Self {
+            engine: engine::build(limits, import_roots),
+            params: params_to_dynamic(params),
+        }
+    }
+
+    /// A factor rule of `code` (as `rules/x.rhai`) that may read `visible`, for tests.
+    #[cfg(test)]
+    pub fn test_rule(
+        code: &str,
+        visible: &[&str],
+        limits: &Limits,
+        params: &Params,
+    ) -> InterpretedRule {
+        let interpreter = Arc::new(Self::new(limits, vec![], params));
+        let text = RuleText::File(crate::diagnostic::SourceFile::new("rules/x.rhai", code));
+        let parsed = interpreter.parse("x", text, visible, Returns::Factor);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        interpreter.rule(parsed.rule.expect("the rule parses"))
+    }
+
+    /// Parses a rule's text with this engine and params.
+    pub(super) fn parse(
+        &self,
+        name: &str,
+        text: RuleText,
+        visible: &[&str],
+        returns: Returns,
+    ) -> Parsed {
+        parse(&self.engine, name, text, visible, &self.params, returns)
+    }
+
+    /// A parsed rule, run by this interpreter.
+    pub(super) fn rule(self: &Arc<Self>, parsed: ParsedRule) -> InterpretedRule {
+        InterpretedRule {
+            info: parsed.info,
+            ast: Arc::new(parsed.ast),
+            interpreter: Arc::clone(self),
+        }
+    }
+}
+
+/// A rule run by the rhai interpreter, row after row.
+pub struct InterpretedRule {
+    info: RuleInfo,
+    ast: Arc<AST>,
+    interpreter: Arc<Interpreter>,
+}
+
+impl std::fmt::Debug for InterpretedRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InterpretedRule")
+            .field("name", &self.info.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Rule for InterpretedRule {
+    fn info(&self) -> &RuleInfo {
+        &self.info
+    }
+
+    fn evaluate(&self, batch: &RecordBatch, selection: &[u32]) -> RuleOutput {
+        eval::evaluate(self, batch, selection)
+    }
+}
+
+/// Converts YAML params to the rhai map scripts read as `params`.
+pub fn params_to_dynamic(params: &Params) -> Dynamic {
+    let map: rhai::Map = params
+        .iter()
+        .map(|(key, value)| (key.into(), yaml_to_dynamic(value)))
+        .collect();
+    map.into()
+}
+
+fn yaml_to_dynamic(value: &Value) -> Dynamic {
+    match value {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.into(),
+            None => n.as_f64().unwrap_or(f64::NAN).into(),
+        },
+        Value::String(s) => s.clone().into(),
+        Value::Sequence(items) => items
+            .iter()
+            .map(yaml_to_dynamic)
+            .collect::<rhai::Array>()
+            .into(),
+        Value::Mapping(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let key = match k {
+                    Value::String(s) => s.clone(),
+                    other => serde_yaml::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                (key.into(), yaml_to_dynamic(v))
+            })
+            .collect::<rhai::Map>()
+            .into(),
+        Value::Tagged(tagged) => yaml_to_dynamic(&tagged.value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_keep_their_types() {
+        let params: Params =
+            serde_yaml::from_str("{ a: 1, b: 2.5, c: x, d: true, e: [1, 2], f: { g: ~ } }")
+                .unwrap();
+        let d = params_to_dynamic(&params);
+        let map = d.cast::<rhai::Map>();
+        assert_eq!(map["a"].as_int(), Ok(1));
+        assert_eq!(map["b"].as_float(), Ok(2.5));
+        assert_eq!(map["c"].to_string(), "x");
+        assert_eq!(map["d"].as_bool(), Ok(true));
+        assert_eq!(map["e"].to_string(), "[1, 2]");
+        assert!(map["f"].clone().cast::<rhai::Map>()["g"].is_unit());
+    }
+}
