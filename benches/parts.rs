@@ -17,11 +17,11 @@ use arrow::array::RecordBatch;
 use divan::counter::ItemsCount;
 use divan::Bencher;
 use tempfile::TempDir;
-use tierscore::commands::run::BATCH_ROWS;
 use tierscore::score::with_column;
 use tierscore::sink::writer::properties;
 use tierscore::sink::{OutputWriter, RejectWriter, Staging};
-use tierscore::source::Source;
+use tierscore::source::BATCH_ROWS;
+use tierscore::source::{Scan, Source};
 use tierscore::synth::{write_parquet, SynthOptions};
 
 fn main() {
@@ -65,8 +65,8 @@ fn fixture() -> &'static Fixture {
 
 fn decode(loaded: &support::Loaded, input: &Path) -> Vec<RecordBatch> {
     let source = Source::open(input, &loaded.pipeline.input.rename).expect("the input opens");
-    source
-        .batches(&loaded.plan.read_columns, BATCH_ROWS, None, None)
+    Scan::all(&source)
+        .batches(&loaded.plan.read_columns)
         .map(|b| b.expect("the input decodes").batch)
         .collect()
 }

@@ -19,9 +19,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
-use tierscore::commands::run::BATCH_ROWS;
 use tierscore::rules::{Rule, RuleOutput};
 use tierscore::score::{with_column, CombineStep};
+use tierscore::source::Scan;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -44,10 +44,7 @@ fn main() {
 
     let mut timed = Duration::ZERO;
     let mut rows = 0;
-    for batch in loaded
-        .source
-        .batches(&loaded.plan.read_columns, BATCH_ROWS, None, None)
-    {
+    for batch in Scan::all(&loaded.source).batches(&loaded.plan.read_columns) {
         let batch = batch.expect("the input decodes");
         let mut batch = loaded
             .population

@@ -12,6 +12,7 @@ pub mod commands;
 pub mod compare;
 pub mod derive;
 pub mod diagnostic;
+pub mod exec;
 pub mod logging;
 pub mod pipeline;
 pub mod plan;

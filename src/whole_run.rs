@@ -14,11 +14,8 @@ use crate::derive::{append_numbers, population, Population, Spread};
 use crate::pipeline::{Normalize, Pipeline, TierRule};
 use crate::plan::Plan;
 use crate::score::Given;
-use crate::source::{Sample, Source, SourceError};
+use crate::source::{Scan, SourceError};
 use crate::tiers::GlobalCutoffs;
-
-/// Rows decoded and scored at a time in the first pass.
-const BATCH_ROWS: usize = 8192;
 
 /// The per-row results of the whole-run step, in run order.
 #[derive(Debug, Default)]
@@ -83,12 +80,11 @@ impl WholeRun {
     pub fn compute(
         plan: &Plan,
         pipeline: &Pipeline,
-        source: &Source,
+        scan: &Scan<'_>,
         population: &Population,
-        limit: Option<u64>,
-        sample: Option<Sample>,
         allowed: u64,
     ) -> Result<Self, WholeRunError> {
+        let source = scan.source;
         let normalize = pipeline.normalize != Normalize::None;
         let of = match &pipeline.tiers.rule {
             TierRule::CumulativeShare { of } => of.as_deref(),
@@ -99,7 +95,7 @@ impl WholeRun {
         let mut ranked_by: Vec<Option<f64>> = Vec::new();
         let mut rejected = 0u64;
         let mut examples: Vec<String> = Vec::new();
-        for batch in source.batches(&plan.read_columns, BATCH_ROWS, limit, sample) {
+        for batch in scan.batches(&plan.read_columns) {
             let batch = batch?;
             let rows =
                 population

@@ -5,7 +5,7 @@ use std::path::Path;
 use tierscore::derive::Population;
 use tierscore::pipeline::Pipeline;
 use tierscore::plan::Plan;
-use tierscore::source::Source;
+use tierscore::source::{Scan, Source};
 
 /// A pipeline with its input opened, its plan built and its derive columns computed.
 // Each benchmark binary compiles this module and uses only some of the fields.
@@ -24,7 +24,7 @@ pub fn load(path: &Path) -> Loaded {
         .unwrap_or_else(|e| panic!("{}: {e:?}", pipeline.input.path.display()));
     let (plan, _warnings) =
         Plan::build(&pipeline, &source).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
-    let population = Population::compute(&pipeline.derive, &source, None, None)
+    let population = Population::compute(&pipeline.derive, &Scan::all(&source))
         .unwrap_or_else(|e| panic!("derive: {e:?}"));
     Loaded {
         pipeline,

@@ -16,15 +16,14 @@ use arrow::array::ArrayRef;
 use serde_json::{json, Value};
 
 use super::{CommandError, Format, Ui};
-use crate::derive::Population;
+use crate::exec::Passes;
 use crate::pipeline::{params, Pipeline};
 use crate::plan::Plan;
 use crate::rules::cells::{CellValue, ColumnReader};
 use crate::rules::dates::{Date, Timestamp};
 use crate::score::Explanation;
-use crate::source::{Found, Source};
+use crate::source::{Found, Scan, Source};
 use crate::tiers::Level;
-use crate::whole_run::WholeRun;
 
 /// Arguments of `tierscore explain`.
 #[derive(Debug, clap::Args)]
@@ -73,17 +72,10 @@ pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
             files: source.files().len(),
             row_groups: source.files().iter().map(|f| f.row_groups).sum(),
         })?;
-    let population = Population::compute(&pipeline.derive, &source, None, None)?;
+    let passes = Passes::compute(&pipeline, &plan, &Scan::all(&source), u64::MAX)?;
     let position = source.position(found.row.file, found.row.first_row) as usize;
-    let row = population
-        .attach(&found.row.batch, position)
-        .map_err(super::run::RunError::Derive)?;
-    let whole = if WholeRun::needed(&pipeline) {
-        WholeRun::compute(&plan, &pipeline, &source, &population, None, None, u64::MAX)?
-    } else {
-        WholeRun::default()
-    };
-    let explanation = plan.scorer.explain(&row, &whole.given(position, 1));
+    let (row, given) = passes.prepare(&found.row.batch, position)?;
+    let explanation = plan.scorer.explain(&row, &given);
     let levels = plan.scorer.tiers.levels();
     let file = source.files()[found.row.file].path.display().to_string();
     match args.format {

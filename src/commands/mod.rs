@@ -54,22 +54,15 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Source(#[from] SourceError),
-    /// The derive pass failed.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Derive(#[from] crate::derive::DeriveError),
-    /// The whole-run step (normalising, ranking) failed.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    WholeRun(#[from] crate::whole_run::WholeRunError),
     /// Output could not be written or committed.
     #[error(transparent)]
     #[diagnostic(transparent)]
     Sink(#[from] SinkError),
-    /// The run itself failed (too many rejects, a failing row under `on_row_error: fail`).
+    /// Executing the plan failed (unreadable input, too many rejects, a failing row under
+    /// `on_row_error: fail`, output not committed).
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Run(#[from] run::RunError),
+    Exec(#[from] crate::exec::ExecError),
     /// `explain` found no customer with the id.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -97,10 +90,8 @@ impl CommandError {
             }
             CommandError::Override(_) => EXIT_USAGE,
             CommandError::Source(_)
-            | CommandError::Derive(_)
-            | CommandError::WholeRun(_)
             | CommandError::Sink(_)
-            | CommandError::Run(_)
+            | CommandError::Exec(_)
             | CommandError::NotFound(_)
             | CommandError::Synth(_)
             | CommandError::Diff(_) => EXIT_RUNTIME,

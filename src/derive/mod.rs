@@ -16,10 +16,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use serde::Serialize;
 
 use crate::pipeline::{Derive, DeriveKind};
-use crate::source::{Sample, Source, SourceError};
-
-/// Rows decoded at a time in the first pass.
-const BATCH_ROWS: usize = 65_536;
+use crate::source::{Scan, SourceError};
 
 /// The derived columns of one run, in run order, and what was used to compute them.
 #[derive(Debug, Clone)]
@@ -103,13 +100,9 @@ pub struct Bucket {
 }
 
 impl Population {
-    /// Computes every derive over the rows the run reads (the same `limit` and `sample`).
-    pub fn compute(
-        derives: &[Derive],
-        source: &Source,
-        limit: Option<u64>,
-        sample: Option<Sample>,
-    ) -> Result<Self, DeriveError> {
+    /// Computes every derive over the rows the run reads.
+    pub fn compute(derives: &[Derive], scan: &Scan<'_>) -> Result<Self, DeriveError> {
+        let source = scan.source;
         let mut inputs: Vec<String> = Vec::new();
         for derive in derives {
             if !inputs.contains(&derive.column) {
@@ -118,7 +111,7 @@ impl Population {
         }
         let mut values: Vec<Vec<Option<f64>>> = vec![Vec::new(); inputs.len()];
         if !inputs.is_empty() {
-            for batch in source.batches(&inputs, BATCH_ROWS, limit, sample) {
+            for batch in scan.batches(&inputs) {
                 let batch = batch?;
                 let decode = |err| SourceError::Decode {
                     path: source.files()[batch.file].path.clone(),

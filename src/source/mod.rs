@@ -37,6 +37,45 @@ pub struct Source {
     rename: Vec<(String, String)>,
 }
 
+/// Rows decoded at a time by every pass over the input (chosen by measurement against 8,192
+/// and 65,536).
+pub const BATCH_ROWS: usize = 32768;
+
+/// The rows a run reads: the input, cut to `--limit` rows or sampled by `--sample`. Every pass
+/// of a run (derive, whole-run, scoring) reads the same rows in the same batches.
+#[derive(Debug, Clone, Copy)]
+pub struct Scan<'a> {
+    pub source: &'a Source,
+    /// Read only the first `limit` rows.
+    pub limit: Option<u64>,
+    /// Keep only a sample of the rows read.
+    pub sample: Option<Sample>,
+}
+
+impl<'a> Scan<'a> {
+    /// Every row of `source`.
+    pub fn all(source: &'a Source) -> Self {
+        Self {
+            source,
+            limit: None,
+            sample: None,
+        }
+    }
+
+    /// Streams the named columns (names after rename) of the scanned rows, in batches of
+    /// [`BATCH_ROWS`].
+    pub fn batches(&self, columns: &[String]) -> Batches<'a> {
+        self.source
+            .batches(columns, BATCH_ROWS, self.limit, self.sample)
+    }
+
+    /// Rows read from the files (before a sample keeps some of them).
+    pub fn rows_read(&self) -> u64 {
+        let total = self.source.total_rows();
+        self.limit.map_or(total, |limit| limit.min(total))
+    }
+}
+
 /// A batch of input rows and where they came from.
 #[derive(Debug, Clone)]
 pub struct SourceBatch {

@@ -1,0 +1,487 @@
+//! Stage 6 of the data path: executing a plan. One module runs the passes a pipeline needs over
+//! the same scan of its input (derive, whole-run, then scoring and writing), checks that every
+//! row is accounted for, and commits the output with its manifest.
+//!
+//! - [`passes`]: the population-wide passes before scoring;
+//! - [`write`]: the writing end, in turn with scoring or on its own thread;
+//! - this file: the scoring loop, the tally, the manifest and the commit.
+
+pub mod passes;
+mod write;
+
+use std::path::PathBuf;
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use arrow::array::{Array, Float64Array};
+use chrono::{SecondsFormat, Utc};
+use indicatif::ProgressBar;
+
+use crate::derive::DeriveError;
+use crate::pipeline::{OnRowError, PartitionBy, Pipeline};
+use crate::plan::{sha256_hex, Plan};
+use crate::score::ScoredBatch;
+use crate::sink::manifest::{
+    AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts,
+    SampleInfo, Summary, TierSummary, SCHEMA_VERSION,
+};
+use crate::sink::writer::{properties, WrittenFile, REJECTS_FILE};
+use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
+use crate::source::{Scan, SourceError};
+use crate::whole_run::WholeRunError;
+pub use passes::Passes;
+use write::{ToWriter, WriteStage, Writing};
+
+/// Why executing a plan failed. Nothing is committed in any of these cases (exit code 3).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ExecError {
+    /// The input could not be read.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Source(#[from] SourceError),
+    /// The derive pass failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Derive(#[from] DeriveError),
+    /// The whole-run step (normalising, ranking) failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    WholeRun(#[from] WholeRunError),
+    /// Output could not be written or committed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sink(#[from] SinkError),
+    /// More rows were rejected than `errors.max_reject_fraction` allows.
+    #[error(
+        "{rejected} of {rows} input rows rejected{so_far}, more than errors.max_reject_fraction {fraction} allows ({allowed}); nothing was committed"
+    )]
+    #[diagnostic(code(run::too_many_rejects))]
+    TooManyRejects {
+        rejected: u64,
+        rows: u64,
+        so_far: &'static str,
+        fraction: f64,
+        allowed: u64,
+        #[help]
+        help: String,
+    },
+    /// A row failed under `errors.on_row_error: fail`.
+    #[error("{source_file} row {row}: `{step}` failed: {message}; nothing was committed")]
+    #[diagnostic(
+        code(run::row_failed),
+        help("errors.on_row_error is `fail`; fix the rule or the data, or set it to `reject`")
+    )]
+    RowFailed {
+        source_file: String,
+        row: u64,
+        step: String,
+        message: String,
+    },
+    /// The derive columns could not be attached to a batch: the derive pass and the scoring
+    /// pass read different rows, a bug.
+    #[error("cannot attach the derive columns: {0}")]
+    #[diagnostic(
+        code(run::derive_attach),
+        help("this is a tierscore bug; please report it with the pipeline")
+    )]
+    DeriveAttach(arrow::error::ArrowError),
+    /// Rows in did not equal rows scored plus rows rejected: a bug, never committed.
+    #[error("rows in ({input}) != rows scored ({scored}) + rows rejected ({rejected}); nothing was committed")]
+    #[diagnostic(
+        code(run::rows_lost),
+        help("this is a tierscore bug; please report it with the pipeline and the manifest of the last good run")
+    )]
+    RowsLost {
+        input: u64,
+        scored: u64,
+        rejected: u64,
+    },
+}
+
+/// How a run reads and where it writes.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The output directory (the pipeline's `output.path`, or `--output`).
+    pub target: PathBuf,
+    /// Worker threads; with more than one, decoding and writing overlap scoring.
+    pub threads: usize,
+}
+
+/// Runs `plan` over `scan` and commits the output to `options.target`; the committed
+/// manifest comes back. `started` is when the command started (the manifest's times count
+/// from it), `plan_seconds` how long loading and planning took.
+pub fn run(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    scan: &Scan<'_>,
+    options: &RunOptions,
+    progress: &ProgressBar,
+    started: Started,
+) -> Result<Manifest, ExecError> {
+    let source = scan.source;
+    let threads = options.threads;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| SinkError::Io {
+            action: "start worker threads for",
+            path: options.target.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let rows_read = scan.rows_read();
+    // With a sample the exact count is known only at the end; the expected count stops a
+    // hopeless run early and the exact check happens before commit.
+    let rows_expected = match scan.sample {
+        Some(s) => (rows_read as f64 * s.fraction).ceil() as u64,
+        None => rows_read,
+    };
+    progress.set_length(rows_expected);
+    // The early stop must never stop a run that would pass: with a sample, whose size is known
+    // only at the end, it allows rejects up to the share of every row read.
+    let allowed = (pipeline.errors.max_reject_fraction * rows_read as f64).floor() as u64;
+
+    let passes = pool.install(|| Passes::compute(pipeline, plan, scan, allowed))?;
+
+    let run_id = new_run_id(&started.at);
+    let staging = Staging::prepare(&options.target, &run_id)?;
+    let props = properties(vec![
+        ("tierscore.run_id".into(), run_id.clone()),
+        ("tierscore.pipeline".into(), pipeline.name.clone()),
+        ("tierscore.version".into(), env!("CARGO_PKG_VERSION").into()),
+        ("tierscore.rules_sha256".into(), plan.rules_sha256.clone()),
+    ]);
+    let tier_names: Vec<String> = plan
+        .scorer
+        .tiers
+        .levels()
+        .iter()
+        .map(|l| l.name.clone())
+        .collect();
+    let output = OutputWriter::new(
+        staging.dir(),
+        pipeline.output.partition_by,
+        tier_names.clone(),
+        plan.layout.schema().clone(),
+        props.clone(),
+    );
+    let rejects = RejectWriter::create(staging.dir(), &plan.id_field, &props)?;
+    let mut tally = Tally {
+        rows: RowCounts {
+            input: 0,
+            scored: 0,
+            rejected: 0,
+        },
+        score: Summary::default(),
+        tiers: vec![Summary::default(); tier_names.len()],
+        factors: vec![Summary::default(); pipeline.factors.len()],
+        first_rejects: Vec::new(),
+    };
+
+    let scoring = Instant::now();
+    let reject_schema = rejects.schema();
+    // With more than one thread, decoding, scoring and encoding overlap: a reader thread decodes
+    // ahead and a writer thread encodes behind the scoring loop, each through a channel of two
+    // batches (memory stays bounded); the loop scores with the worker pool. With one thread
+    // they take turns on it, so `--threads 1` uses one core.
+    let overlap = threads > 1;
+    let (written_files, rejected_written, score_seconds) =
+        std::thread::scope(|scope| -> Result<(Vec<WrittenFile>, u64, f64), ExecError> {
+            let batches = scan.batches(&plan.read_columns);
+            let incoming: Box<dyn Iterator<Item = _> + Send> = if overlap {
+                let (read_tx, read_rx) = sync_channel(2);
+                scope.spawn(move || {
+                    for batch in batches {
+                        if read_tx.send(batch).is_err() {
+                            break;
+                        }
+                    }
+                });
+                Box::new(read_rx.into_iter())
+            } else {
+                Box::new(batches)
+            };
+            let writing = Writing {
+                layout: &plan.layout,
+                output,
+                rejects,
+            };
+            let mut writer = if overlap {
+                WriteStage::on_thread(scope, &pool, writing)
+            } else {
+                WriteStage::Inline {
+                    writing: Box::new(writing),
+                    failed: None,
+                }
+            };
+            let scored = pool.install(|| -> Result<(), ExecError> {
+                for batch in incoming {
+                    let batch = batch?;
+                    let file = source.files()[batch.file].path.display().to_string();
+                    let (rows, given) = passes.prepare(&batch.batch, tally.rows.input as usize)?;
+                    let scored = plan.scorer.score_with(&rows, &given);
+                    if let (OnRowError::Fail, Some(first)) =
+                        (pipeline.errors.on_row_error, scored.rejects.first())
+                    {
+                        return Err(ExecError::RowFailed {
+                            source_file: file,
+                            row: batch.row_number(first.row),
+                            step: first.step.clone(),
+                            message: first.message.clone(),
+                        });
+                    }
+                    let ids = rows
+                        .column_by_name(&pipeline.input.id)
+                        .expect("the plan reads the id column");
+                    let reject_rows =
+                        RejectWriter::rows(&reject_schema, &scored.rejects, ids, &file, |row| {
+                            batch.row_number(row)
+                        })?;
+                    for reject in scored
+                        .rejects
+                        .iter()
+                        .take(3 - tally.first_rejects.len().min(3))
+                    {
+                        tally.first_rejects.push(format!(
+                            "{file} row {} (step {}): {}",
+                            batch.row_number(reject.row),
+                            reject.step,
+                            reject.message
+                        ));
+                    }
+                    tally.add(&scored);
+                    progress.inc(rows.num_rows() as u64);
+                    if tally.rows.rejected > allowed {
+                        return Err(tally.too_many_rejects(rows_expected, pipeline, allowed));
+                    }
+                    let sent = reject_rows.is_none_or(|rows| writer.send(ToWriter::Rejects(rows)))
+                        && writer.send(ToWriter::Scored(rows, scored));
+                    if !sent {
+                        // The writer stopped on an error; finishing it below reports it.
+                        break;
+                    }
+                }
+                Ok(())
+            });
+            let score_seconds = scoring.elapsed().as_secs_f64();
+            let written = writer.finish();
+            scored?;
+            let (files, rejected) = written?;
+            Ok((files, rejected, score_seconds))
+        })?;
+    progress.finish_and_clear();
+
+    let finishing = Instant::now();
+    let written: u64 = written_files.iter().map(|f| f.rows).sum();
+    let counts = tally.rows;
+    if counts.input != counts.scored + counts.rejected
+        || written != counts.scored
+        || rejected_written != counts.rejected
+        || (scan.sample.is_none() && counts.input != rows_expected)
+    {
+        return Err(ExecError::RowsLost {
+            input: counts.input.max(rows_expected),
+            scored: written,
+            rejected: rejected_written,
+        });
+    }
+    if counts.rejected as f64 > pipeline.errors.max_reject_fraction * counts.input as f64 {
+        return Err(tally.too_many_rejects(rows_expected, pipeline, allowed));
+    }
+
+    let mut manifest = manifest(
+        pipeline,
+        plan,
+        scan,
+        threads,
+        &run_id,
+        &started,
+        tally,
+        written_files,
+        &passes,
+    );
+    manifest.phases_seconds.score_and_write = score_seconds;
+    manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
+    manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    manifest.write(staging.dir())?;
+    let success = staging.dir().join("_SUCCESS");
+    std::fs::write(&success, b"").map_err(|source| SinkError::Io {
+        action: "write",
+        path: success.clone(),
+        source,
+    })?;
+    staging.commit()?;
+    Ok(manifest)
+}
+
+/// When a run started, and how long it took to load and plan.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub at: chrono::DateTime<Utc>,
+    pub plan_seconds: f64,
+}
+
+/// What the run counted while streaming.
+struct Tally {
+    rows: RowCounts,
+    score: Summary,
+    /// Score statistics per tier (their count is the tier's row count).
+    tiers: Vec<Summary>,
+    factors: Vec<Summary>,
+    first_rejects: Vec<String>,
+}
+
+impl Tally {
+    /// Counts one scored batch: rows, and the score and factor statistics of its scored rows,
+    /// in input order so the figures do not depend on the thread count.
+    fn add(&mut self, scored: &ScoredBatch) {
+        let factors: Vec<&Float64Array> = scored
+            .factors
+            .iter()
+            .filter_map(|column| column.as_any().downcast_ref::<Float64Array>())
+            .collect();
+        for (row, tier) in scored.tier.iter().enumerate() {
+            let Some(tier) = *tier else { continue };
+            let score = scored.score.value(row);
+            self.score.add(score);
+            self.tiers[tier].add(score);
+            for (summary, values) in self.factors.iter_mut().zip(&factors) {
+                summary.add(values.value(row));
+            }
+        }
+        self.rows.input += scored.tier.len() as u64;
+        self.rows.scored += scored.scored_rows() as u64;
+        self.rows.rejected += scored.rejects.len() as u64;
+    }
+
+    fn too_many_rejects(&self, rows: u64, pipeline: &Pipeline, allowed: u64) -> ExecError {
+        let so_far = if self.rows.input < rows {
+            " so far"
+        } else {
+            ""
+        };
+        let mut help = String::from("first rejected rows:");
+        for line in &self.first_rejects {
+            help.push_str("\n  ");
+            help.push_str(line);
+        }
+        help.push_str("\nfix the rule or the data, or raise errors.max_reject_fraction");
+        ExecError::TooManyRejects {
+            rejected: self.rows.rejected,
+            rows,
+            so_far,
+            fraction: pipeline.errors.max_reject_fraction,
+            allowed,
+            help,
+        }
+    }
+}
+
+/// The run's manifest, all but the times of its last phases.
+#[allow(clippy::too_many_arguments)]
+fn manifest(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    scan: &Scan<'_>,
+    threads: usize,
+    run_id: &str,
+    started: &Started,
+    tally: Tally,
+    files: Vec<WrittenFile>,
+    passes: &Passes,
+) -> Manifest {
+    let levels = plan.scorer.tiers.levels();
+    Manifest {
+        schema_version: SCHEMA_VERSION,
+        tool: "tierscore",
+        tool_version: env!("CARGO_PKG_VERSION"),
+        run_id: run_id.to_string(),
+        started_at: started.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        finished_at: String::new(),
+        pipeline: PipelineInfo {
+            path: pipeline.path.display().to_string(),
+            name: pipeline.name.clone(),
+            sha256: sha256_hex(pipeline.source.text().as_bytes()),
+        },
+        scripts: plan.scripts.clone(),
+        rules_sha256: plan.rules_sha256.clone(),
+        params: serde_json::to_value(&pipeline.params).unwrap_or_default(),
+        inputs: scan
+            .source
+            .files()
+            .iter()
+            .map(|f| InputInfo {
+                path: f.path.display().to_string(),
+                bytes: f.bytes,
+                rows: f.rows,
+            })
+            .collect(),
+        limit: scan.limit,
+        sample: scan.sample.map(|sample| SampleInfo {
+            fraction: sample.fraction,
+            seed: sample.seed,
+        }),
+        threads,
+        rows: tally.rows,
+        score: tally.score,
+        tiers: levels
+            .iter()
+            .zip(&tally.tiers)
+            .map(|(level, score)| TierSummary {
+                level: level.clone(),
+                count: score.count,
+                score: score.clone(),
+            })
+            .collect(),
+        factors: pipeline
+            .factors
+            .iter()
+            .zip(&tally.factors)
+            .map(|(factor, values)| FactorSummary {
+                name: factor.name.clone(),
+                weight: factor.weight,
+                values: values.clone(),
+            })
+            .collect(),
+        output: OutputInfo {
+            id: pipeline.input.id.clone(),
+            partition_by: match pipeline.output.partition_by {
+                PartitionBy::Tier => "tier",
+                PartitionBy::None => "none",
+            },
+            columns: plan
+                .layout
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect(),
+            files,
+            rejects_file: REJECTS_FILE,
+        },
+        derive: passes.population.summaries.clone(),
+        tier_cutoffs: passes.whole.cutoffs.clone(),
+        normalization: passes.whole.normalization.clone(),
+        ahp: pipeline.ahp.as_ref().map(AhpFigures::from),
+        phases_seconds: Phases {
+            plan: started.plan_seconds,
+            derive: passes.derive_seconds,
+            rank: passes.rank_seconds,
+            score_and_write: 0.0,
+            finish: 0.0,
+        },
+    }
+}
+
+/// A run id that sorts by time and differs between runs started in the same second.
+fn new_run_id(started_at: &chrono::DateTime<Utc>) -> String {
+    let nonce = sha256_hex(
+        format!(
+            "{}-{}-{:?}",
+            started_at.timestamp_nanos_opt().unwrap_or_default(),
+            std::process::id(),
+            std::thread::current().id()
+        )
+        .as_bytes(),
+    );
+    format!("{}-{}", started_at.format("%Y%m%dT%H%M%SZ"), &nonce[..8])
+}

@@ -1,0 +1,110 @@
+//! The writing end of a run: scored batches laid out and encoded into the staging directory,
+//! in turn with scoring or on a thread of its own behind it.
+
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::{Scope, ScopedJoinHandle};
+
+use arrow::array::RecordBatch;
+use rayon::ThreadPool;
+
+use crate::score::ScoredBatch;
+use crate::sink::writer::WrittenFile;
+use crate::sink::{OutputLayout, OutputWriter, RejectWriter, SinkError};
+
+/// What goes to the writer.
+pub enum ToWriter {
+    /// A scored input batch, laid out as output rows by the writer thread (so the scoring loop
+    /// does not wait for it).
+    Scored(RecordBatch, ScoredBatch),
+    /// Rows of `_rejects.parquet`.
+    Rejects(RecordBatch),
+}
+
+/// The writing end of the run: scored batches laid out and encoded into the staging directory.
+pub struct Writing<'a> {
+    pub layout: &'a OutputLayout,
+    pub output: OutputWriter,
+    pub rejects: RejectWriter,
+}
+
+impl Writing<'_> {
+    fn write(&mut self, message: ToWriter) -> Result<(), SinkError> {
+        match message {
+            ToWriter::Scored(batch, scored) => {
+                let (rows, tiers) = self.layout.build(&batch, &scored)?;
+                self.output.write(&rows, &tiers)
+            }
+            ToWriter::Rejects(rows) => self.rejects.write(&rows),
+        }
+    }
+
+    /// Closes every file: the output files written and the number of rejects.
+    fn finish(self) -> Result<(Vec<WrittenFile>, u64), SinkError> {
+        Ok((self.output.finish()?, self.rejects.finish()?))
+    }
+}
+
+/// Where [`Writing`] happens: in turn with scoring, or on its own thread behind it.
+pub enum WriteStage<'scope, 'a> {
+    Inline {
+        writing: Box<Writing<'a>>,
+        /// The first error; nothing is written after it.
+        failed: Option<SinkError>,
+    },
+    Thread {
+        messages: SyncSender<ToWriter>,
+        thread: ScopedJoinHandle<'scope, Result<(Vec<WrittenFile>, u64), SinkError>>,
+    },
+}
+
+impl<'scope, 'a: 'scope> WriteStage<'scope, 'a> {
+    /// A writer thread in `scope`, two messages behind the sender; it encodes partitions in
+    /// parallel on the run's worker `pool`.
+    pub fn on_thread(
+        scope: &'scope Scope<'scope, '_>,
+        pool: &'scope ThreadPool,
+        mut writing: Writing<'a>,
+    ) -> Self {
+        let (messages, received) = sync_channel::<ToWriter>(2);
+        let thread = scope.spawn(move || {
+            for message in received {
+                pool.install(|| writing.write(message))?;
+            }
+            pool.install(|| writing.finish())
+        });
+        WriteStage::Thread { messages, thread }
+    }
+
+    /// Hands `message` to the writer; `false` once the writer has stopped on an error, which
+    /// [`WriteStage::finish`] returns.
+    pub fn send(&mut self, message: ToWriter) -> bool {
+        match self {
+            WriteStage::Inline { writing, failed } => {
+                if failed.is_none() {
+                    *failed = writing.write(message).err();
+                }
+                failed.is_none()
+            }
+            WriteStage::Thread { messages, .. } => messages.send(message).is_ok(),
+        }
+    }
+
+    /// Waits for everything sent to be written and closes the files.
+    pub fn finish(self) -> Result<(Vec<WrittenFile>, u64), SinkError> {
+        match self {
+            WriteStage::Inline {
+                writing,
+                failed: None,
+            } => writing.finish(),
+            WriteStage::Inline {
+                failed: Some(err), ..
+            } => Err(err),
+            WriteStage::Thread { messages, thread } => {
+                drop(messages);
+                thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            }
+        }
+    }
+}
