@@ -17,6 +17,7 @@ use arrow::array::RecordBatch;
 use divan::counter::ItemsCount;
 use divan::Bencher;
 use tempfile::TempDir;
+use tierscore::rules::EngineChoice;
 use tierscore::score::with_column;
 use tierscore::sink::writer::properties;
 use tierscore::sink::{OutputWriter, RejectWriter, Staging};
@@ -30,7 +31,10 @@ fn main() {
 
 /// The shipped pipeline, a generated input of one batch, and that batch decoded.
 struct Fixture {
+    /// The pipeline as `run` builds it (compiled rules).
     loaded: support::Loaded,
+    /// The same pipeline with every rule on the interpreter.
+    interpreted: support::Loaded,
     _dir: TempDir,
     input: PathBuf,
     batch: RecordBatch,
@@ -41,7 +45,14 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let loaded = support::load(Path::new("pipelines/customer_value.yaml"));
+        let loaded = support::load(
+            Path::new("pipelines/customer_value.yaml"),
+            EngineChoice::Auto,
+        );
+        let interpreted = support::load(
+            Path::new("pipelines/customer_value.yaml"),
+            EngineChoice::Interpreted,
+        );
         let dir = tempfile::tempdir().expect("a temporary directory");
         let input = dir.path().join("customers.parquet");
         let options = SynthOptions {
@@ -55,6 +66,7 @@ fn fixture() -> &'static Fixture {
         let output = loaded.plan.layout.build(&batch, &scored).expect("layout");
         Fixture {
             loaded,
+            interpreted,
             _dir: dir,
             input,
             batch,
@@ -71,13 +83,23 @@ fn decode(loaded: &support::Loaded, input: &Path) -> Vec<RecordBatch> {
         .collect()
 }
 
-/// One factor rule of the shipped example over every row of the batch, on one thread (its
-/// inputs and the factors before it already in the batch). For interpreted rules this includes
-/// reading the Arrow cells as script values.
+/// One compiled factor rule of the shipped example over every row of the batch, on one thread
+/// (its inputs and the factors before it already in the batch).
 #[divan::bench(args = ["economic", "margin", "risk", "loyalty", "referral", "strategic"])]
-fn rule_per_row(bencher: Bencher, factor: &str) {
+fn compiled_rule_per_row(bencher: Bencher, factor: &str) {
+    rule_per_row(bencher, &fixture().loaded, factor);
+}
+
+/// The same rule on the interpreter (this includes reading the Arrow cells as rhai values).
+#[divan::bench(args = ["economic", "margin", "risk", "loyalty", "referral", "strategic"])]
+fn interpreted_rule_per_row(bencher: Bencher, factor: &str) {
+    rule_per_row(bencher, &fixture().interpreted, factor);
+}
+
+/// Times one factor rule of `loaded` over the fixture's batch on one thread.
+fn rule_per_row(bencher: Bencher, loaded: &support::Loaded, factor: &str) {
     let fixture = fixture();
-    let scorer = &fixture.loaded.plan.scorer;
+    let scorer = &loaded.plan.scorer;
     let position = scorer
         .factors
         .iter()

@@ -1,7 +1,7 @@
 //! The rules of a pipeline evaluated alone, on batches already decoded in memory.
 //!
-//! Usage: cargo bench --bench scripts_alone -- [PIPELINE] [--threads N]
-//! (PIPELINE defaults to the shipped `pipelines/customer_value.yaml`)
+//! Usage: cargo bench --bench scripts_alone -- [PIPELINE] [--threads N] [--engine E]
+//! (PIPELINE defaults to the shipped `pipelines/customer_value.yaml`, E to `auto`)
 //!
 //! It reads the pipeline's input in the batches `tierscore run` reads, attaches the derive
 //! columns, and only then starts the clock: what is timed is each factor rule (and a score
@@ -19,7 +19,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
-use tierscore::rules::{Rule, RuleOutput};
+use clap::ValueEnum;
+use tierscore::rules::{EngineChoice, Rule, RuleOutput};
 use tierscore::score::{with_column, CombineStep};
 use tierscore::source::Scan;
 
@@ -27,15 +28,22 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut pipeline = PathBuf::from("pipelines/customer_value.yaml");
     let mut threads = None;
+    let mut engine = EngineChoice::Auto;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--threads" => threads = args.next().and_then(|n| n.parse::<usize>().ok()),
+            "--engine" => {
+                engine = args
+                    .next()
+                    .and_then(|e| EngineChoice::from_str(&e, true).ok())
+                    .expect("--engine auto|compiled|interpreted")
+            }
             // What cargo passes to benchmarks and tests.
             "--bench" | "--test" => {}
             path => pipeline = PathBuf::from(path),
         }
     }
-    let loaded = support::load(&pipeline);
+    let loaded = support::load(&pipeline, engine);
     let scorer = &loaded.plan.scorer;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
@@ -68,7 +76,7 @@ fn main() {
         rows as f64 / seconds
     );
     println!(
-        "scripts_alone rows={rows} seconds={seconds:.3} threads={}",
+        "scripts_alone rows={rows} seconds={seconds:.3} threads={} engine={engine:?}",
         pool.current_num_threads()
     );
 }

@@ -83,12 +83,25 @@ fn check_accepts_the_shipped_pipeline() {
     text.expect_code(0);
     assert_eq!(
         text.stdout,
-        "check ok: pipelines/customer_value.yaml: 0 error(s), 0 warning(s)\n"
+        "rule economic: compiled\nrule margin: compiled\nrule risk: compiled\n\
+         rule loyalty: compiled\nrule referral: compiled\nrule strategic: compiled\n\
+         check ok: pipelines/customer_value.yaml: 0 error(s), 0 warning(s)\n"
     );
     assert_eq!(text.stderr, "", "no problem is reported");
 
     let report = run(&repo, &["check", PIPELINE, "--format", "json"]);
     report.expect_code(0);
+    let compiled_rules: Vec<Value> = [
+        "economic",
+        "margin",
+        "risk",
+        "loyalty",
+        "referral",
+        "strategic",
+    ]
+    .iter()
+    .map(|name| json!({"name": name, "engine": "compiled", "because": null}))
+    .collect();
     assert_eq!(
         parse_json_exact(&report.stdout),
         json!({
@@ -97,6 +110,7 @@ fn check_accepts_the_shipped_pipeline() {
             "errors": 0,
             "warnings": 0,
             "problems": [],
+            "rules": compiled_rules,
         })
     );
     assert_eq!(report.stderr, "");
@@ -286,6 +300,7 @@ fn check_reports_a_script_syntax_error_at_its_position() {
                 "file": "value.rhai", "line": 2, "column": 22,
                 "help": "fix the syntax at this position; the README lists the script API",
             }],
+            "rules": [],
         })
     );
     let text = run(dir, &["check", "p.yaml"]);
@@ -322,6 +337,7 @@ fn check_reports_a_missing_input_at_input_path() {
                 "file": "p.yaml", "line": 4, "column": 3,
                 "help": "input.path is relative to the pipeline file; check it, or generate data with `tierscore gen`",
             }],
+            "rules": [],
         })
     );
     let text = run(dir, &["check", "p.yaml"]);

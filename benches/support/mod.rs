@@ -5,6 +5,7 @@ use std::path::Path;
 use tierscore::derive::Population;
 use tierscore::pipeline::Pipeline;
 use tierscore::plan::Plan;
+use tierscore::rules::EngineChoice;
 use tierscore::source::{Scan, Source};
 
 /// A pipeline with its input opened, its plan built and its derive columns computed.
@@ -17,13 +18,14 @@ pub struct Loaded {
     pub population: Population,
 }
 
-/// Loads `path` as `tierscore run` does; panics with the problems if it does not check.
-pub fn load(path: &Path) -> Loaded {
+/// Loads `path` as `tierscore run --engine ENGINE` does; panics with the problems if it does
+/// not check.
+pub fn load(path: &Path, engine: EngineChoice) -> Loaded {
     let pipeline = Pipeline::load(path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)
         .unwrap_or_else(|e| panic!("{}: {e:?}", pipeline.input.path.display()));
-    let (plan, _warnings) =
-        Plan::build(&pipeline, &source).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+    let (plan, _warnings) = Plan::build(&pipeline, &source, engine)
+        .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
     let population = Population::compute(&pipeline.derive, &Scan::all(&source))
         .unwrap_or_else(|e| panic!("derive: {e:?}"));
     Loaded {

@@ -21,6 +21,7 @@ use super::{CommandError, Findings, Format, Ui};
 use crate::diagnostic::{FileProblem, ProblemJson, Problems};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::plan::Plan;
+use crate::rules::{EngineChoice, RuleEngine};
 use crate::source::Source;
 
 /// Arguments of `tierscore check`.
@@ -34,6 +35,9 @@ pub struct CheckArgs {
     /// `json` prints one JSON document on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Check that every rule compiles (`compiled`), or check for the interpreter alone.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    pub engine: EngineChoice,
 }
 
 /// The JSON report of `check --format json`.
@@ -44,11 +48,22 @@ struct Report {
     errors: usize,
     warnings: usize,
     problems: Vec<ProblemJson>,
+    /// Which engine runs each rule (when the plan builds).
+    rules: Vec<RuleJson>,
+}
+
+/// One rule and its engine, in `check --format json`.
+#[derive(Debug, Serialize)]
+struct RuleJson {
+    name: String,
+    engine: &'static str,
+    /// Why the interpreter runs it: the construct the compiler does not take, and where.
+    because: Option<String>,
 }
 
 /// Checks the pipeline and prints every problem; fails (exit 1) when any is an error.
 pub fn execute(args: &CheckArgs, ui: Ui) -> Result<(), CommandError> {
-    let problems = find_problems(args)?;
+    let (problems, engines) = find_problems(args)?;
     let errors = problems
         .iter()
         .filter(|p| p.severity == Severity::Error)
@@ -62,6 +77,20 @@ pub fn execute(args: &CheckArgs, ui: Ui) -> Result<(), CommandError> {
                 errors,
                 warnings,
                 problems: problems.iter().map(FileProblem::to_json).collect(),
+                rules: engines
+                    .iter()
+                    .map(|(name, engine)| RuleJson {
+                        name: name.clone(),
+                        engine: match engine {
+                            RuleEngine::Compiled => "compiled",
+                            RuleEngine::Interpreted { .. } => "interpreted",
+                        },
+                        because: match engine {
+                            RuleEngine::Interpreted { because } => because.clone(),
+                            RuleEngine::Compiled => None,
+                        },
+                    })
+                    .collect(),
             };
             say!(
                 "{}",
@@ -82,21 +111,33 @@ pub fn execute(args: &CheckArgs, ui: Ui) -> Result<(), CommandError> {
         return Err(Findings(format!("check failed: {summary}")).into());
     }
     if !ui.quiet && args.format == Format::Text {
+        for (name, engine) in &engines {
+            say!("rule {name}: {engine}");
+        }
         say!("check ok: {summary}");
     }
     Ok(())
 }
 
-/// All problems of the pipeline, its input's schema and its rules.
-fn find_problems(args: &CheckArgs) -> Result<Vec<FileProblem>, CommandError> {
+/// Each rule's name and the engine that runs it.
+type RuleEngines = Vec<(String, RuleEngine)>;
+
+/// All problems of the pipeline, its input's schema and its rules; and, when the plan builds,
+/// which engine runs each rule.
+fn find_problems(args: &CheckArgs) -> Result<(Vec<FileProblem>, RuleEngines), CommandError> {
     let (pipeline, mut problems) = match Pipeline::load_collecting(&args.pipeline) {
         Ok(loaded) => loaded,
-        Err(PipelineError::Invalid(Problems(problems))) => return Ok(problems),
+        Err(PipelineError::Invalid(Problems(problems))) => return Ok((problems, Vec::new())),
         Err(err) => return Err(err.into()),
     };
+    let mut engines = Vec::new();
     match Source::open(&pipeline.input.path, &pipeline.input.rename) {
         Ok(source) => {
-            Plan::build_collecting(&pipeline, &source, &mut problems);
+            if let Some(plan) =
+                Plan::build_collecting(&pipeline, &source, args.engine, &mut problems)
+            {
+                engines = plan.scorer.engines();
+            }
         }
         Err(err) => {
             let mut problem = pipeline.problem_at(
@@ -108,5 +149,5 @@ fn find_problems(args: &CheckArgs) -> Result<Vec<FileProblem>, CommandError> {
             problems.push(problem);
         }
     }
-    Ok(problems)
+    Ok((problems, engines))
 }

@@ -21,6 +21,7 @@ use crate::pipeline::{params, Pipeline};
 use crate::plan::Plan;
 use crate::rules::cells::{CellValue, ColumnReader};
 use crate::rules::dates::{Date, Timestamp};
+use crate::rules::EngineChoice;
 use crate::score::Explanation;
 use crate::source::{Found, Scan, Source};
 use crate::tiers::Level;
@@ -42,6 +43,9 @@ pub struct ExplainArgs {
     /// `json` prints one JSON document.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Which engine runs the rules: compiled where possible (`auto`), or every rule on one.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    pub engine: EngineChoice,
 }
 
 /// Why a customer could not be explained.
@@ -63,7 +67,7 @@ pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
     let mut pipeline = Pipeline::load(&args.pipeline)?;
     params::apply_overrides(&mut pipeline.params, &args.set)?;
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
-    let (plan, _warnings) = Plan::build(&pipeline, &source)?;
+    let (plan, _warnings) = Plan::build(&pipeline, &source, args.engine)?;
     let found = source
         .find(&pipeline.input.id, &args.id, &plan.read_columns)?
         .ok_or_else(|| NotFound {
@@ -226,7 +230,7 @@ enum Shown {
     Map(Vec<(String, Shown)>),
 }
 
-impl CellValue for Shown {
+impl CellValue<'_> for Shown {
     fn unit() -> Self {
         Shown::Unit
     }

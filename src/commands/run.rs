@@ -22,6 +22,7 @@ use super::{CommandError, Ui};
 use crate::exec::{self, RunOptions, Started};
 use crate::pipeline::{params, Pipeline};
 use crate::plan::Plan;
+use crate::rules::EngineChoice;
 use crate::sink::manifest::Manifest;
 use crate::sink::staging;
 use crate::source::{Sample, Scan, Source};
@@ -54,6 +55,10 @@ pub struct RunArgs {
     /// scoring, so the run uses one core. The output is the same for any value.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// Which engine runs the rules: compiled where the compiler takes a rule (`auto`), or every
+    /// rule on one (`compiled` fails naming a rule it cannot take). Results are the same.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    pub engine: EngineChoice,
 }
 
 /// Parses a share of rows between 0 and 1.
@@ -78,7 +83,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
         .unwrap_or_else(|| pipeline.output.path.clone());
     staging::ensure_replaceable(&target)?;
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
-    let (plan, warnings) = Plan::build(&pipeline, &source)?;
+    let (plan, warnings) = Plan::build(&pipeline, &source, args.engine)?;
     for warning in &warnings {
         tracing::warn!(
             code = warning.code,

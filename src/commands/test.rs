@@ -16,6 +16,7 @@ use super::{CommandError, Findings, Ui};
 use crate::cases::{self, Outcome};
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
+use crate::rules::EngineChoice;
 use crate::source::Source;
 
 /// Arguments of `tierscore test`.
@@ -27,6 +28,9 @@ pub struct TestArgs {
     /// Pipeline YAML files whose test cases to run.
     #[arg(required = true)]
     pub pipelines: Vec<PathBuf>,
+    /// Which engine runs the rules: compiled where possible (`auto`), or every rule on one.
+    #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
+    pub engine: EngineChoice,
 }
 
 /// Runs every case of every pipeline and prints a cargo-test-like report.
@@ -38,7 +42,7 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
         let pipeline = Pipeline::load(path)?;
         let cases = cases::load(&pipeline).map_err(|e| Findings(e.to_string()))?;
         let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
-        let (plan, _warnings) = Plan::build(&pipeline, &source)?;
+        let (plan, _warnings) = Plan::build(&pipeline, &source, args.engine)?;
         say!("\nrunning {} tests from {}", cases.len(), path.display());
         for outcome in cases::run(&cases, &plan, &pipeline.input.id) {
             if outcome.mismatches.is_empty() {

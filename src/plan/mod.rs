@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::derive::Population;
 use crate::diagnostic::{FileProblem, Problems};
 use crate::pipeline::{Combine, PartitionBy, Pipeline, TierRule};
-use crate::rules::{Returns, RuleBuilder, RuleInfo, RuleText};
+use crate::rules::{EngineChoice, Returns, RuleBuilder, RuleInfo, RuleText};
 use crate::score::{CombineStep, FactorStep, Scorer};
 use crate::sink::manifest::FileHash;
 use crate::sink::OutputLayout;
@@ -46,9 +46,10 @@ impl Plan {
     pub fn build(
         pipeline: &Pipeline,
         source: &Source,
+        engine: EngineChoice,
     ) -> Result<(Self, Vec<FileProblem>), Problems> {
         let mut problems = Vec::new();
-        match Self::build_collecting(pipeline, source, &mut problems) {
+        match Self::build_collecting(pipeline, source, engine, &mut problems) {
             Some(plan) => Ok((plan, problems)),
             None => Err(Problems(problems)),
         }
@@ -59,6 +60,7 @@ impl Plan {
     pub fn build_collecting(
         pipeline: &Pipeline,
         source: &Source,
+        engine: EngineChoice,
         problems: &mut Vec<FileProblem>,
     ) -> Option<Self> {
         let errors_before = problems
@@ -158,7 +160,7 @@ impl Plan {
             require_column(&format!("output.columns[{i}]"), name, "output column");
         }
 
-        let builder = RuleBuilder::new(pipeline);
+        let builder = RuleBuilder::new(pipeline, engine);
         let mut visible: Vec<&str> = columns.clone();
         let mut factors = Vec::new();
         for (i, factor) in pipeline.factors.iter().enumerate() {

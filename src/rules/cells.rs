@@ -21,18 +21,18 @@ use arrow::datatypes::{
     UInt64Type, UInt8Type,
 };
 
-/// A value a [`ColumnReader`] can build from one cell.
-pub trait CellValue: Clone {
+/// A value a [`ColumnReader`] can build from one cell of an array that lives for `'a`.
+pub trait CellValue<'a>: Clone {
     /// A null cell (and every cell of a `Null` column): `()`.
     fn unit() -> Self;
     fn bool(value: bool) -> Self;
     fn int(value: i64) -> Self;
     fn float(value: f64) -> Self;
-    fn string(value: &str) -> Self;
+    fn string(value: &'a str) -> Self;
     fn date(value: Date) -> Self;
     fn timestamp(value: Timestamp) -> Self;
     fn array(items: Vec<Self>) -> Self;
-    fn map(fields: Vec<(&str, Self)>) -> Self;
+    fn map(fields: Vec<(&'a str, Self)>) -> Self;
 }
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
@@ -119,7 +119,7 @@ impl DecimalScale {
         }
     }
 
-    fn apply<V: CellValue>(self, unscaled: f64) -> V {
+    fn apply<'a, V: CellValue<'a>>(self, unscaled: f64) -> V {
         V::float(if self.divide {
             unscaled / self.factor
         } else {
@@ -162,7 +162,7 @@ enum Kind<'a, V> {
     Dictionary(Vec<usize>, Box<ColumnReader<'a, V>>),
 }
 
-impl<'a, V: CellValue> ColumnReader<'a, V> {
+impl<'a, V: CellValue<'a>> ColumnReader<'a, V> {
     /// Prepares to read `array`, or says (like [`check_readable`]) why
     /// scripts cannot read its type.
     pub fn new(array: &'a dyn Array) -> Result<Self, String> {
@@ -323,7 +323,9 @@ impl<'a, V: CellValue> ColumnReader<'a, V> {
     }
 }
 
-fn element_reader<V: CellValue>(values: &ArrayRef) -> Result<Box<ColumnReader<'_, V>>, String> {
+fn element_reader<'a, V: CellValue<'a>>(
+    values: &'a ArrayRef,
+) -> Result<Box<ColumnReader<'a, V>>, String> {
     ColumnReader::new(values.as_ref())
         .map(Box::new)
         .map_err(in_list)
@@ -340,9 +342,9 @@ fn dictionary_parts<K: ArrowDictionaryKeyType>(array: &dyn Array) -> (Vec<usize>
     (keys, dictionary.values())
 }
 
-fn list_value<O: ArrowNativeType, V: CellValue>(
+fn list_value<'a, O: ArrowNativeType, V: CellValue<'a>>(
     offsets: &[O],
-    elements: &ColumnReader<'_, V>,
+    elements: &ColumnReader<'a, V>,
     row: usize,
 ) -> V {
     elements_value(
@@ -352,7 +354,11 @@ fn list_value<O: ArrowNativeType, V: CellValue>(
     )
 }
 
-fn elements_value<V: CellValue>(elements: &ColumnReader<'_, V>, start: usize, end: usize) -> V {
+fn elements_value<'a, V: CellValue<'a>>(
+    elements: &ColumnReader<'a, V>,
+    start: usize,
+    end: usize,
+) -> V {
     V::array((start..end).map(|i| elements.value(i)).collect())
 }
 

@@ -9,6 +9,8 @@
 //! - [`script`]: a rule's text and positions in it; [`parse`]: source to AST, located compile
 //!   errors, and [`analyze`]: the names a rule uses;
 //! - [`interpreter`]: the rhai interpreter, the reference backend covering all of rhai;
+//! - [`compiled`]: the compiled engine for the common subset, which hands the rows it does not
+//!   finish to the interpreter;
 //! - [`cells`]: how Arrow cells read as script values; [`dates`], [`library`]: the date values
 //!   and helper functions, as plain functions every backend calls.
 //!
@@ -16,6 +18,7 @@
 
 pub mod analyze;
 pub mod cells;
+pub mod compiled;
 pub mod dates;
 pub mod interpreter;
 pub mod library;
@@ -28,7 +31,7 @@ use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::DataType;
 
 use crate::diagnostic::{FileProblem, SourceFile};
-use crate::pipeline::{Pipeline, RuleSource};
+use crate::pipeline::{Limits, Pipeline, RuleSource};
 pub use analyze::Usage;
 pub use cells::check_readable;
 pub use script::{RuleText, ScriptPos};
@@ -90,10 +93,53 @@ pub struct RowFailure {
     pub message: String,
 }
 
+/// Which engine runs a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleEngine {
+    /// The compiled engine (rows it does not finish go to the interpreter).
+    Compiled,
+    /// The interpreter; `because` names the construct the compiler does not take and where
+    /// (`None` when the interpreter was asked for).
+    Interpreted { because: Option<String> },
+}
+
+impl std::fmt::Display for RuleEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RuleEngine::Compiled => f.write_str("compiled"),
+            RuleEngine::Interpreted { because: None } => f.write_str("interpreted"),
+            RuleEngine::Interpreted {
+                because: Some(because),
+            } => write!(f, "interpreted: {because}"),
+        }
+    }
+}
+
+/// Which engine `run`, `test` and `explain` use for each rule (`--engine`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineChoice {
+    /// Compiled where the compiler takes the rule, interpreted otherwise.
+    #[default]
+    Auto,
+    /// Every rule compiled; a rule the compiler does not take is an error.
+    Compiled,
+    /// Every rule on the interpreter.
+    Interpreted,
+}
+
 /// A rule ready to evaluate over batches: the one interface every backend implements.
 pub trait Rule: Send + Sync + std::fmt::Debug {
     /// What the rule is, as written.
     fn info(&self) -> &RuleInfo;
+
+    /// Which engine runs it.
+    fn engine(&self) -> RuleEngine;
+
+    /// Rows a compiled rule has handed to the interpreter since it was built (it fails them, or
+    /// they take a path not compiled); 0 for an interpreted rule.
+    fn rows_interpreted(&self) -> u64 {
+        0
+    }
 
     /// Evaluates the rule on the rows of `batch` listed in `selection` (ascending row indexes).
     ///
@@ -115,13 +161,18 @@ pub struct Built {
 /// Builds the rules of one pipeline.
 pub struct RuleBuilder {
     interpreter: Arc<interpreter::Interpreter>,
+    limits: Limits,
+    choice: EngineChoice,
 }
 
 impl RuleBuilder {
-    /// A builder for `pipeline`'s rules, with its limits and params.
-    pub fn new(pipeline: &Pipeline) -> Self {
+    /// A builder for `pipeline`'s rules, with its limits and params, on the engine `choice`
+    /// asks for.
+    pub fn new(pipeline: &Pipeline, choice: EngineChoice) -> Self {
         Self {
             interpreter: Arc::new(interpreter::Interpreter::for_pipeline(pipeline)),
+            limits: pipeline.limits,
+            choice,
         }
     }
 
@@ -163,11 +214,42 @@ impl RuleBuilder {
             },
         };
         let parsed = self.interpreter.parse(name, text, visible, returns);
-        Built {
-            rule: parsed
-                .rule
-                .map(|parsed| Box::new(self.interpreter.rule(parsed)) as Box<dyn Rule>),
-            problems: parsed.problems,
-        }
+        let mut problems = parsed.problems;
+        let rule = parsed.rule.map(|parsed| {
+            let interpreted = self.interpreter.rule(parsed);
+            if self.choice == EngineChoice::Interpreted {
+                return Box::new(interpreted) as Box<dyn Rule>;
+            }
+            match compiled::CompiledRule::lower(&interpreted, &self.limits) {
+                Ok(program) => Box::new(compiled::CompiledRule::new(
+                    interpreted,
+                    program,
+                    &self.limits,
+                )) as Box<dyn Rule>,
+                Err(unsupported) => {
+                    if self.choice == EngineChoice::Compiled {
+                        problems.push(
+                            interpreted
+                                .info()
+                                .text
+                                .problem(
+                                    "rules::not_compiled",
+                                    unsupported.pos,
+                                    1,
+                                    format!(
+                                        "rule `{name}` cannot be compiled: {}",
+                                        unsupported.construct
+                                    ),
+                                )
+                                .with_help(
+                                    "run with --engine auto to interpret this rule, or rewrite it without this construct",
+                                ),
+                        );
+                    }
+                    Box::new(interpreted.because(unsupported)) as Box<dyn Rule>
+                }
+            }
+        });
+        Built { rule, problems }
     }
 }

@@ -13,7 +13,7 @@ use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringAr
 use arrow::datatypes::{DataType, Field, Float64Type, Schema, UInt32Type};
 use rayon::prelude::*;
 
-use crate::rules::{Rule, RuleOutput};
+use crate::rules::{Rule, RuleEngine, RuleOutput};
 use crate::tiers::TierRules;
 pub use explain::{Explanation, FactorExplanation};
 
@@ -106,6 +106,21 @@ pub struct ScoredBatch {
 }
 
 impl Scorer {
+    /// Each rule (factors, score script, tier script) with the engine that runs it.
+    pub fn engines(&self) -> Vec<(String, RuleEngine)> {
+        let script = match &self.combine {
+            CombineStep::Script(rule) => Some(rule),
+            CombineStep::WeightedSum => None,
+        };
+        self.factors
+            .iter()
+            .map(|f| &f.rule)
+            .chain(script)
+            .chain(self.tier_script.as_ref())
+            .map(|rule| (rule.info().name.clone(), rule.engine()))
+            .collect()
+    }
+
     /// Scores every row of `batch` (which holds the columns the rules read).
     ///
     /// With whole-run tiers (rank, ABC) and no `given` tiers, rows get no tier: that pass only

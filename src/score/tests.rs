@@ -4,7 +4,7 @@ use arrow::array::{Float64Array, Int64Array};
 
 use super::*;
 use crate::pipeline::{Pipeline, RuleSource};
-use crate::rules::{Returns, RuleBuilder};
+use crate::rules::{EngineChoice, Returns, RuleBuilder};
 
 const PIPELINE: &str = r##"
 version: 1
@@ -35,7 +35,8 @@ fn build(
     visible: &[&str],
     returns: Returns,
 ) -> Box<dyn Rule> {
-    let built = RuleBuilder::new(pipeline).build(pipeline, name, rule, name, visible, returns);
+    let built = RuleBuilder::new(pipeline, EngineChoice::Auto)
+        .build(pipeline, name, rule, name, visible, returns);
     assert!(built.problems.is_empty(), "{:?}", built.problems);
     built.rule.expect("the rule builds")
 }

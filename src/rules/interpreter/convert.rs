@@ -5,7 +5,7 @@ use rhai::{Array, Dynamic, Map};
 use crate::rules::cells::CellValue;
 use crate::rules::dates::{Date, Timestamp};
 
-impl CellValue for Dynamic {
+impl CellValue<'_> for Dynamic {
     fn unit() -> Self {
         Dynamic::UNIT
     }

@@ -20,7 +20,7 @@ use rhai::{Dynamic, Engine, AST};
 use serde_yaml::Value;
 
 use super::parse::{parse, Parsed, ParsedRule};
-use super::{Returns, Rule, RuleInfo, RuleOutput, RuleText};
+use super::{Returns, Rule, RuleEngine, RuleInfo, RuleOutput, RuleText};
 use crate::pipeline::{Limits, Params, Pipeline, RuleSource};
 
 /// What every interpreted rule of one pipeline shares: the sandboxed engine and the params.
@@ -94,6 +94,7 @@ impl Interpreter {
             info: parsed.info,
             ast: Arc::new(parsed.ast),
             interpreter: Arc::clone(self),
+            because: None,
         }
     }
 }
@@ -103,6 +104,8 @@ pub struct InterpretedRule {
     info: RuleInfo,
     ast: Arc<AST>,
     interpreter: Arc<Interpreter>,
+    /// Why the compiler did not take the rule, when it was offered it.
+    because: Option<String>,
 }
 
 impl std::fmt::Debug for InterpretedRule {
@@ -113,9 +116,29 @@ impl std::fmt::Debug for InterpretedRule {
     }
 }
 
+impl InterpretedRule {
+    /// The rule's AST, optimised with the params as constants: what the compiler lowers.
+    pub fn ast(&self) -> &AST {
+        &self.ast
+    }
+
+    /// The rule, run by the interpreter because the compiler does not take this construct.
+    pub fn because(mut self, unsupported: crate::rules::compiled::Unsupported) -> Self {
+        let at = self.info.text.locate(unsupported.pos);
+        self.because = Some(format!("{} at {at}", unsupported.construct));
+        self
+    }
+}
+
 impl Rule for InterpretedRule {
     fn info(&self) -> &RuleInfo {
         &self.info
+    }
+
+    fn engine(&self) -> RuleEngine {
+        RuleEngine::Interpreted {
+            because: self.because.clone(),
+        }
     }
 
     fn evaluate(&self, batch: &RecordBatch, selection: &[u32]) -> RuleOutput {

@@ -1,0 +1,329 @@
+//! What operators and helpers do to one row's values, following rhai's rules for the types they
+//! meet (its built-in operators for standard types, registered functions first for dates).
+//!
+//! Every function returns `Err(Defer)` where the interpreter would fail the row, and wherever a
+//! case is rare enough not to be worth compiling: such a row is handed to the interpreter, whose
+//! result (or located message) it then gets. So a compiled rule only ever has to be right about
+//! the rows it finishes itself, which the differential tests check to the bit.
+
+use std::fmt::Write as _;
+
+use bumpalo::Bump;
+
+use super::ir::{Binary, Func, Unary};
+use super::scalar::Scalar;
+use crate::rules::dates::{self, Date, DatePart, Instant, Timestamp, TimestampPart};
+use crate::rules::library;
+
+/// The row is left to the interpreter (it fails there, or takes a path not compiled).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Defer;
+
+/// A row's result.
+pub type Outcome<'b> = Result<Scalar<'b>, Defer>;
+
+/// What strings a row makes are measured against, and where they live.
+pub struct Strings<'b> {
+    pub arena: &'b Bump,
+    /// `limits.max_string_size` (0: none).
+    pub max_len: usize,
+}
+
+impl<'b> Strings<'b> {
+    /// `text` as a row's string, or `Defer` past the size limit (rhai's "Length of string").
+    pub fn make(&self, text: &str) -> Outcome<'b> {
+        if self.max_len > 0 && text.len() > self.max_len {
+            return Err(Defer);
+        }
+        Ok(Scalar::Str(self.arena.alloc_str(text)))
+    }
+}
+
+/// A unary operator.
+pub fn unary<'b>(op: Unary, x: Scalar<'b>) -> Outcome<'b> {
+    match (op, x) {
+        (Unary::Neg, Scalar::Int(i)) => i.checked_neg().map(Scalar::Int).ok_or(Defer),
+        (Unary::Neg, Scalar::Float(f)) => Ok(Scalar::Float(-f)),
+        (Unary::Plus, Scalar::Int(_) | Scalar::Float(_)) => Ok(x),
+        (Unary::Not, Scalar::Bool(b)) => Ok(Scalar::Bool(!b)),
+        _ => Err(Defer),
+    }
+}
+
+/// rhai's float comparisons in a checked build: within a relative epsilon counts as equal.
+fn float_compare(op: Binary, x: f64, y: f64) -> bool {
+    let max = if x * y == 0.0 {
+        1.0
+    } else {
+        x.abs().max(y.abs())
+    };
+    if max == 0.0 {
+        return matches!(op, Binary::Eq | Binary::Ge | Binary::Le);
+    }
+    match op {
+        Binary::Eq => (x - y).abs() / max <= f64::EPSILON,
+        Binary::Ne => (x - y).abs() / max > f64::EPSILON,
+        Binary::Gt => (x - y) / max > f64::EPSILON,
+        Binary::Ge => (x - y) / max > -f64::EPSILON,
+        Binary::Lt => (y - x) / max > f64::EPSILON,
+        Binary::Le => (y - x) / max > -f64::EPSILON,
+        _ => unreachable!("only comparisons"),
+    }
+}
+
+fn ordered<T: PartialOrd>(op: Binary, x: T, y: T) -> bool {
+    match op {
+        Binary::Eq => x == y,
+        Binary::Ne => x != y,
+        Binary::Lt => x < y,
+        Binary::Le => x <= y,
+        Binary::Gt => x > y,
+        Binary::Ge => x >= y,
+        _ => unreachable!("only comparisons"),
+    }
+}
+
+fn float_arithmetic(op: Binary, x: f64, y: f64) -> f64 {
+    match op {
+        Binary::Add => x + y,
+        Binary::Sub => x - y,
+        Binary::Mul => x * y,
+        Binary::Div => x / y,
+        Binary::Rem => x % y,
+        Binary::Pow => x.powf(y),
+        _ => unreachable!("only arithmetic"),
+    }
+}
+
+fn int_arithmetic(op: Binary, x: i64, y: i64) -> Option<i64> {
+    match op {
+        Binary::Add => x.checked_add(y),
+        Binary::Sub => x.checked_sub(y),
+        Binary::Mul => x.checked_mul(y),
+        Binary::Div => x.checked_div(y),
+        Binary::Rem => x.checked_rem(y),
+        Binary::Pow => u32::try_from(y).ok().and_then(|y| x.checked_pow(y)),
+        _ => unreachable!("only arithmetic"),
+    }
+}
+
+/// The instant of a date or timestamp, for comparing the two kinds with each other.
+fn instant(x: Scalar<'_>) -> Option<i128> {
+    match x {
+        Scalar::Date(d) => Some(Date::from_days(d).utc_micros()),
+        Scalar::Timestamp(t) => Some(Timestamp::from_micros(t).utc_micros()),
+        _ => None,
+    }
+}
+
+/// A binary operator.
+pub fn binary<'b>(op: Binary, x: Scalar<'b>, y: Scalar<'b>, strings: &Strings<'b>) -> Outcome<'b> {
+    use Scalar as S;
+    let compares = op.compares();
+    Ok(match (x, y) {
+        (S::Int(a), S::Int(b)) if compares => S::Bool(ordered(op, a, b)),
+        (S::Int(a), S::Int(b)) => S::Int(int_arithmetic(op, a, b).ok_or(Defer)?),
+        (S::Float(a), S::Float(b)) if compares => S::Bool(float_compare(op, a, b)),
+        (S::Float(a), S::Float(b)) => S::Float(float_arithmetic(op, a, b)),
+        (S::Float(a), S::Int(b)) if compares => S::Bool(float_compare(op, a, b as f64)),
+        (S::Float(a), S::Int(b)) => S::Float(float_arithmetic(op, a, b as f64)),
+        (S::Int(a), S::Float(b)) if compares => S::Bool(float_compare(op, a as f64, b)),
+        (S::Int(a), S::Float(b)) => S::Float(float_arithmetic(op, a as f64, b)),
+        (S::Bool(a), S::Bool(b)) if compares => S::Bool(ordered(op, a, b)),
+        (S::Str(a), S::Str(b)) if compares => S::Bool(ordered(op, a, b)),
+        (S::Str(a), S::Str(b)) if op == Binary::Add => {
+            if strings.max_len > 0 && a.len() + b.len() > strings.max_len {
+                return Err(Defer);
+            }
+            let joined = bumpalo::collections::String::from_str_in(a, strings.arena);
+            let mut joined = joined;
+            joined.push_str(b);
+            S::Str(joined.into_bump_str())
+        }
+        (S::Unit, S::Unit) if compares => S::Bool(op == Binary::Eq),
+        (S::Unit, S::Str(_)) if op == Binary::Add => y,
+        (S::Str(_), S::Unit) if op == Binary::Add => x,
+        // Dates and timestamps: the registered functions.
+        (S::Date(a), S::Date(b)) if op == Binary::Sub => {
+            S::Int(Date::from_days(a).days_since(Date::from_days(b)))
+        }
+        (S::Date(d), S::Int(n)) if op == Binary::Add => {
+            S::Date(Date::from_days(d).add_days(n).map_err(|_| Defer)?.days())
+        }
+        (S::Int(n), S::Date(d)) if op == Binary::Add => {
+            S::Date(Date::from_days(d).add_days(n).map_err(|_| Defer)?.days())
+        }
+        (S::Date(d), S::Int(n)) if op == Binary::Sub => {
+            S::Date(Date::from_days(d).sub_days(n).map_err(|_| Defer)?.days())
+        }
+        (S::Timestamp(a), S::Timestamp(b)) if op == Binary::Sub => S::Float(
+            dates::fractional_days(Timestamp::from_micros(b), Timestamp::from_micros(a)),
+        ),
+        (S::Date(_) | S::Timestamp(_), S::Date(_) | S::Timestamp(_)) if compares => {
+            let (a, b) = (instant(x).ok_or(Defer)?, instant(y).ok_or(Defer)?);
+            S::Bool(ordered(op, a, b))
+        }
+        // Arrays with arrays: rhai's array functions; not compiled.
+        (S::List(..) | S::Reasons(_), S::List(..) | S::Reasons(_)) => return Err(Defer),
+        // Different types, not both numbers: rhai's default comparisons.
+        _ if compares && x.type_name() != y.type_name() => S::Bool(op == Binary::Ne),
+        _ => return Err(Defer),
+    })
+}
+
+/// A number argument of a helper: ints widened; `()` or anything else fails the row.
+fn number(x: Scalar<'_>) -> Result<f64, Defer> {
+    x.number().ok_or(Defer)
+}
+
+/// A helper, method or property.
+pub fn call<'b>(func: Func, args: &[Scalar<'b>], strings: &Strings<'b>) -> Outcome<'b> {
+    use Scalar as S;
+    let float = |f: f64| Ok(S::Float(f));
+    match (func, args) {
+        (Func::Clamp, [x, lo, hi]) => {
+            float(library::clamp(number(*x)?, number(*lo)?, number(*hi)?).map_err(|_| Defer)?)
+        }
+        (Func::Scale, [x, lo, hi]) => {
+            float(library::scale(number(*x)?, number(*lo)?, number(*hi)?).map_err(|_| Defer)?)
+        }
+        (Func::Pct, [part, whole]) => {
+            Ok(library::pct(number(*part)?, number(*whole)?).map_or(S::Unit, S::Float))
+        }
+        (Func::SafeDiv, [a, b, default]) => {
+            Ok(library::safe_div(number(*a)?, number(*b)?).map_or(*default, S::Float))
+        }
+        (Func::Pow, [x, y]) => float(number(*x)?.powf(number(*y)?)),
+        (Func::RoundTo, [x, S::Int(digits)]) => float(library::round_to(number(*x)?, *digits)),
+        (Func::Max | Func::Min, [S::Int(a), S::Int(b)]) => Ok(S::Int(if func == Func::Max {
+            if a >= b {
+                *a
+            } else {
+                *b
+            }
+        } else if a <= b {
+            *a
+        } else {
+            *b
+        })),
+        (Func::Max | Func::Min, [a @ (S::Int(_) | S::Float(_)), b @ (S::Int(_) | S::Float(_))]) => {
+            let (a, b) = (number(*a)?, number(*b)?);
+            float(if func == Func::Max {
+                if a >= b {
+                    a
+                } else {
+                    b
+                }
+            } else if a <= b {
+                a
+            } else {
+                b
+            })
+        }
+        (Func::Ln | Func::Exp | Func::Sqrt | Func::Log10, [x @ (S::Int(_) | S::Float(_))]) => {
+            let x = number(*x)?;
+            float(match func {
+                Func::Ln => x.ln(),
+                Func::Exp => x.exp(),
+                Func::Sqrt => x.sqrt(),
+                _ => x.log10(),
+            })
+        }
+        (Func::LogOne, [S::Float(x)]) => float(x.log10()),
+        (Func::Log, [S::Float(x), S::Float(base)]) => float(x.log(*base)),
+        (Func::Floor | Func::Ceil, [S::Int(i)]) => Ok(S::Int(*i)),
+        (Func::Floor | Func::FloorProperty, [S::Float(f)]) => float(f.floor()),
+        (Func::Ceil | Func::Ceiling, [S::Float(f)]) => float(f.ceil()),
+        (Func::Round, [S::Float(f)]) => float(f.round()),
+        (Func::Abs, [S::Int(i)]) => i.checked_abs().map(S::Int).ok_or(Defer),
+        (Func::Abs, [S::Float(f)]) => float(f.abs()),
+        (Func::ToInt, [S::Int(i)]) => Ok(S::Int(*i)),
+        (Func::ToInt, [S::Float(f)]) => {
+            if *f > i64::MAX as f64 || *f < i64::MIN as f64 {
+                Err(Defer)
+            } else {
+                Ok(S::Int(f.trunc() as i64))
+            }
+        }
+        (Func::ToFloat, [x @ (S::Int(_) | S::Float(_))]) => float(number(*x)?),
+        (Func::Len, [S::Str(s)]) => Ok(S::Int(s.chars().count() as i64)),
+        (Func::DateOf, [S::Str(text)]) => Date::parse(text)
+            .map(|d| S::Date(d.days()))
+            .map_err(|_| Defer),
+        (Func::DateOf, [S::Int(y), S::Int(m), S::Int(d)]) => dates::date_from_parts(*y, *m, *d)
+            .map(|d| S::Date(d.days()))
+            .map_err(|_| Defer),
+        (Func::TimestampOf, [S::Str(text)]) => Timestamp::parse(text)
+            .map(|t| S::Timestamp(t.micros()))
+            .map_err(|_| Defer),
+        (Func::DaysBetween, [S::Date(a), S::Date(b)]) => {
+            Ok(S::Int(Date::from_days(*b).days_since(Date::from_days(*a))))
+        }
+        (
+            Func::DaysBetween,
+            [a @ (S::Date(_) | S::Timestamp(_)), b @ (S::Date(_) | S::Timestamp(_))],
+        ) => {
+            let (from, to) = (instant(*a).ok_or(Defer)?, instant(*b).ok_or(Defer)?);
+            float((to - from) as f64 / dates::MICROS_PER_DAY as f64)
+        }
+        (Func::Year | Func::Month | Func::Day | Func::Weekday, [S::Date(d)]) => {
+            let part = match func {
+                Func::Year => DatePart::Year,
+                Func::Month => DatePart::Month,
+                Func::Day => DatePart::Day,
+                _ => DatePart::Weekday,
+            };
+            Date::from_days(*d)
+                .part(part)
+                .map(S::Int)
+                .map_err(|_| Defer)
+        }
+        (Func::Year | Func::Month | Func::Day | Func::Hour, [S::Timestamp(t)]) => {
+            let part = match func {
+                Func::Year => TimestampPart::Year,
+                Func::Month => TimestampPart::Month,
+                Func::Day => TimestampPart::Day,
+                _ => TimestampPart::Hour,
+            };
+            Timestamp::from_micros(*t)
+                .part(part)
+                .map(S::Int)
+                .map_err(|_| Defer)
+        }
+        (Func::DateOfTimestamp, [S::Timestamp(t)]) => {
+            Ok(S::Date(Timestamp::from_micros(*t).date().days()))
+        }
+        (Func::ToString, [x]) => {
+            let mut text = String::new();
+            display(*x, &mut text)?;
+            strings.make(&text)
+        }
+        _ => Err(Defer),
+    }
+}
+
+/// Appends what rhai's `to_string` gives for `x` (a template's part): `()` is empty, floats as
+/// rhai prints them, dates and timestamps as text.
+pub fn display(x: Scalar<'_>, out: &mut String) -> Result<(), Defer> {
+    match x {
+        Scalar::Unit => {}
+        Scalar::Bool(b) => {
+            let _ = write!(out, "{b}");
+        }
+        Scalar::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Scalar::Float(f) => {
+            let _ = write!(out, "{}", rhai::FloatWrapper::new(f));
+        }
+        Scalar::Str(s) => out.push_str(s),
+        Scalar::Date(d) => {
+            let _ = write!(out, "{}", Date::from_days(d));
+        }
+        Scalar::Timestamp(t) => {
+            let _ = write!(out, "{}", Timestamp::from_micros(t));
+        }
+        Scalar::List(..) | Scalar::Reasons(_) => return Err(Defer),
+    }
+    Ok(())
+}

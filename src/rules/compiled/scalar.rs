@@ -1,0 +1,238 @@
+//! The values compiled rules compute with: one [`Scalar`] per row, unboxed.
+//!
+//! A scalar carries its runtime type, as rhai's `Dynamic` does, so every operator can follow
+//! rhai's rules for the types it meets on each row (an int column read with `?? 0.5` is an int
+//! on some rows and a float on others); but it is a 24-byte `Copy` value, strings borrow from the
+//! batch, the rule or the slice's arena, and nothing is allocated per row.
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+
+use crate::rules::cells::{CellValue, ColumnReader};
+use crate::rules::dates::{Date, Timestamp};
+
+/// One row's value of an expression.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar<'b> {
+    /// `()`: a null cell, a missing branch, `()` written out.
+    Unit,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'b str),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    Timestamp(i64),
+    /// A non-null cell of a list column: the column's index in the rule's columns, and the row.
+    List(u16, u32),
+    /// A reasons array under construction (`let reasons = []; reasons.push(…)`): its index in
+    /// the chunk's reason lists.
+    Reasons(u32),
+}
+
+impl<'b> Scalar<'b> {
+    /// The number, if this is one (ints widened as rhai widens them for float operators).
+    pub fn number(self) -> Option<f64> {
+        match self {
+            Scalar::Int(i) => Some(i as f64),
+            Scalar::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// rhai's type name of the value, as its messages spell it.
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Scalar::Unit => "()",
+            Scalar::Bool(_) => "bool",
+            Scalar::Int(_) => "i64",
+            Scalar::Float(_) => "f64",
+            Scalar::Str(_) => "string",
+            Scalar::Date(_) => "date",
+            Scalar::Timestamp(_) => "timestamp",
+            Scalar::List(..) | Scalar::Reasons(_) => "array",
+        }
+    }
+}
+
+/// A constant of a rule, owned by the compiled rule; a row's scalar borrows from it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Const {
+    Unit,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Box<str>),
+    Date(i32),
+    Timestamp(i64),
+}
+
+impl Const {
+    /// The constant as a row's value.
+    pub fn scalar(&self) -> Scalar<'_> {
+        match self {
+            Const::Unit => Scalar::Unit,
+            Const::Bool(b) => Scalar::Bool(*b),
+            Const::Int(i) => Scalar::Int(*i),
+            Const::Float(f) => Scalar::Float(*f),
+            Const::Str(s) => Scalar::Str(s),
+            Const::Date(d) => Scalar::Date(*d),
+            Const::Timestamp(t) => Scalar::Timestamp(*t),
+        }
+    }
+}
+
+/// A cell read by [`ColumnReader`] for a compiled rule: scalars only (lists are read in place,
+/// structs are not compiled).
+#[derive(Debug, Clone, Copy)]
+pub struct Cell<'b>(pub Scalar<'b>);
+
+impl<'b> CellValue<'b> for Cell<'b> {
+    fn unit() -> Self {
+        Cell(Scalar::Unit)
+    }
+    fn bool(value: bool) -> Self {
+        Cell(Scalar::Bool(value))
+    }
+    fn int(value: i64) -> Self {
+        Cell(Scalar::Int(value))
+    }
+    fn float(value: f64) -> Self {
+        Cell(Scalar::Float(value))
+    }
+    fn string(value: &'b str) -> Self {
+        Cell(Scalar::Str(value))
+    }
+    fn date(value: Date) -> Self {
+        Cell(Scalar::Date(value.days()))
+    }
+    fn timestamp(value: Timestamp) -> Self {
+        Cell(Scalar::Timestamp(value.micros()))
+    }
+    fn array(_: Vec<Self>) -> Self {
+        // The plan compiles no rule that reads a list of lists; see `Input::of`.
+        Cell(Scalar::Unit)
+    }
+    fn map(_: Vec<(&'b str, Self)>) -> Self {
+        Cell(Scalar::Unit)
+    }
+}
+
+/// How a compiled rule reads one of its input columns.
+pub enum Input<'b> {
+    /// Float64 without the per-cell dispatch of a reader: the common case.
+    Float64(&'b arrow::array::Float64Array),
+    Int64(&'b arrow::array::Int64Array),
+    Date32(&'b arrow::array::Date32Array),
+    /// Any other scalar type, read as the interpreter reads it.
+    Cells(ColumnReader<'b, Cell<'b>>),
+    /// A list column: a row's value is [`Scalar::List`]; its elements are read on demand.
+    List {
+        offsets: ListOffsets<'b>,
+        nulls: Option<&'b arrow::buffer::NullBuffer>,
+        elements: ColumnReader<'b, Cell<'b>>,
+    },
+}
+
+/// The offsets of a list column, of either width.
+pub enum ListOffsets<'b> {
+    Small(&'b [i32]),
+    Large(&'b [i64]),
+    Fixed(usize),
+}
+
+impl ListOffsets<'_> {
+    /// The elements of row `row`.
+    pub fn range(&self, row: usize) -> std::ops::Range<usize> {
+        match self {
+            ListOffsets::Small(o) => o[row] as usize..o[row + 1] as usize,
+            ListOffsets::Large(o) => o[row] as usize..o[row + 1] as usize,
+            ListOffsets::Fixed(size) => row * size..(row + 1) * size,
+        }
+    }
+}
+
+impl<'b> Input<'b> {
+    /// A reader of `array`; `Err` names what a compiled rule cannot read (the plan has already
+    /// checked that scripts can read the type at all).
+    pub fn of(array: &'b ArrayRef) -> Result<Self, String> {
+        Ok(match array.data_type() {
+            DataType::Float64 => Input::Float64(array.as_primitive::<Float64Type>()),
+            DataType::Int64 => Input::Int64(array.as_primitive::<Int64Type>()),
+            DataType::Date32 => Input::Date32(array.as_primitive::<Date32Type>()),
+            DataType::List(_) => {
+                let list = array.as_list::<i32>();
+                Input::List {
+                    offsets: ListOffsets::Small(list.value_offsets()),
+                    nulls: list.nulls(),
+                    elements: elements(list.values())?,
+                }
+            }
+            DataType::LargeList(_) => {
+                let list = array.as_list::<i64>();
+                Input::List {
+                    offsets: ListOffsets::Large(list.value_offsets()),
+                    nulls: list.nulls(),
+                    elements: elements(list.values())?,
+                }
+            }
+            DataType::FixedSizeList(_, _) => {
+                let fixed = array.as_fixed_size_list();
+                Input::List {
+                    offsets: ListOffsets::Fixed(fixed.value_length() as usize),
+                    nulls: fixed.nulls(),
+                    elements: elements(fixed.values())?,
+                }
+            }
+            DataType::Struct(_) => return Err("a struct column".into()),
+            _ => Input::Cells(ColumnReader::new(array.as_ref())?),
+        })
+    }
+
+    /// The value of row `row`.
+    #[inline]
+    pub fn get(&self, row: usize, column: u16) -> Scalar<'b> {
+        match self {
+            Input::Float64(a) => {
+                if a.is_null(row) {
+                    Scalar::Unit
+                } else {
+                    Scalar::Float(a.value(row))
+                }
+            }
+            Input::Int64(a) => {
+                if a.is_null(row) {
+                    Scalar::Unit
+                } else {
+                    Scalar::Int(a.value(row))
+                }
+            }
+            Input::Date32(a) => {
+                if a.is_null(row) {
+                    Scalar::Unit
+                } else {
+                    Scalar::Date(a.value(row))
+                }
+            }
+            Input::Cells(reader) => reader.value(row).0,
+            Input::List { nulls, .. } => {
+                if nulls.is_some_and(|n| n.is_null(row)) {
+                    Scalar::Unit
+                } else {
+                    Scalar::List(column, row as u32)
+                }
+            }
+        }
+    }
+}
+
+fn elements(values: &ArrayRef) -> Result<ColumnReader<'_, Cell<'_>>, String> {
+    match values.data_type() {
+        DataType::List(_)
+        | DataType::LargeList(_)
+        | DataType::FixedSizeList(..)
+        | DataType::Struct(_) => Err("a list of lists or structs".into()),
+        _ => ColumnReader::new(values.as_ref()),
+    }
+}
