@@ -492,3 +492,33 @@ pub fn weights_and_thresholds(spec: &serde_yaml::Value) -> (Weights, Thresholds)
         .collect();
     (weights, levels)
 }
+
+/// `batch` (columns of `tierscore gen`) as pyarrow, pandas or Spark would write the same data:
+/// every field nullable, a list's child field named `element` instead of arrow-rs's `item`, the
+/// id as LargeUtf8, `region` dictionary-encoded and `industry` a Utf8View. The values are the
+/// same; only the physical and nominal types differ.
+pub fn as_other_writer(batch: &RecordBatch) -> RecordBatch {
+    use arrow::compute::cast;
+    use arrow::datatypes::{DataType, Field, Schema};
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let target = match (field.name().as_str(), field.data_type()) {
+            ("customer_id", _) => DataType::LargeUtf8,
+            ("region", _) => {
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            }
+            ("industry", _) => DataType::Utf8View,
+            (_, DataType::List(child)) => DataType::List(Arc::new(Field::new(
+                "element",
+                child.data_type().clone(),
+                true,
+            ))),
+            (_, other) => other.clone(),
+        };
+        let column = cast(column, &target).unwrap();
+        fields.push(Field::new(field.name(), target, true));
+        columns.push(column);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
