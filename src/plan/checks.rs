@@ -10,10 +10,14 @@ use crate::rules::{convert, CompiledRule};
 use crate::suggest;
 
 /// Every problem with how one rule uses params and columns.
+///
+/// `null_free` names the columns (input or derive) that the input's Parquet statistics prove
+/// hold no null: a nullable column among them is read without a warning.
 pub fn rule_problems(
     rule: &CompiledRule,
     pipeline: &Pipeline,
     schema: &Schema,
+    null_free: &[String],
 ) -> Vec<FileProblem> {
     let mut problems = Vec::new();
     let defined: Vec<&str> = pipeline.params.keys().map(String::as_str).collect();
@@ -76,7 +80,8 @@ pub fn rule_problems(
     for (name, pos) in &rule.usage.unguarded {
         let nullable = schema
             .field_with_name(name)
-            .is_ok_and(|field| field.is_nullable());
+            .is_ok_and(|field| field.is_nullable())
+            && !null_free.contains(name);
         if nullable && !warned.contains(&name.as_str()) {
             warned.push(name);
             problems.push(

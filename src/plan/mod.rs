@@ -158,6 +158,20 @@ impl Plan {
             require_column(&format!("output.columns[{i}]"), name, "output column");
         }
 
+        // Columns the footers' statistics prove null-free, and the derives of such columns (a
+        // derive is null exactly where its column is).
+        let mut null_free: Vec<String> = source
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| f.is_nullable() && source.null_free(f.name()))
+            .map(|f| f.name().clone())
+            .collect();
+        for derive in &pipeline.derive {
+            if null_free.contains(&derive.column) {
+                null_free.push(derive.name.clone());
+            }
+        }
         let context = RuleContext::new(pipeline);
         let mut visible: Vec<&str> = columns.clone();
         let mut factors = Vec::new();
@@ -182,7 +196,7 @@ impl Plan {
                 context.load(pipeline, &factor.name, &factor.rule, &script_key, &visible);
             problems.extend(compiled.problems);
             if let Some(rule) = compiled.rule {
-                problems.extend(checks::rule_problems(&rule, pipeline, schema));
+                problems.extend(checks::rule_problems(&rule, pipeline, schema, &null_free));
                 factors.push(FactorStep {
                     rule,
                     weight: factor.weight,
@@ -196,7 +210,7 @@ impl Plan {
                 let compiled = context.load(pipeline, "score", rule, "score.script", &visible);
                 problems.extend(compiled.problems);
                 compiled.rule.map(|rule| {
-                    problems.extend(checks::rule_problems(&rule, pipeline, schema));
+                    problems.extend(checks::rule_problems(&rule, pipeline, schema, &null_free));
                     CombineStep::Script(rule)
                 })
             }
@@ -211,7 +225,7 @@ impl Plan {
             tier_script_failed = compiled.rule.is_none();
             problems.extend(compiled.problems);
             if let Some(rule) = compiled.rule {
-                problems.extend(checks::rule_problems(&rule, pipeline, schema));
+                problems.extend(checks::rule_problems(&rule, pipeline, schema, &null_free));
                 tier_script = Some(rule);
             }
         }

@@ -214,6 +214,30 @@ impl Source {
         &self.schema
     }
 
+    /// Whether the footers prove that column `name` (name after rename) holds no null: every
+    /// row group of every file has statistics for each of the column's Parquet leaves, and each
+    /// counts 0 nulls. Files from pandas, pyarrow or Spark mark every column nullable whether
+    /// or not a value is null; this tells the two apart. `false` when statistics are missing.
+    pub fn null_free(&self, name: &str) -> bool {
+        let file_name = self.file_name_of(name);
+        self.files.iter().all(|file| {
+            let metadata = file.metadata.metadata();
+            let descr = metadata.file_metadata().schema_descr();
+            let leaves: Vec<usize> = (0..descr.num_columns())
+                .filter(|&i| descr.get_column_root(i).name() == file_name)
+                .collect();
+            !leaves.is_empty()
+                && metadata.row_groups().iter().all(|group| {
+                    leaves.iter().all(|&leaf| {
+                        group
+                            .column(leaf)
+                            .statistics()
+                            .is_some_and(|stats| stats.null_count_opt() == Some(0))
+                    })
+                })
+        })
+    }
+
     /// Position in the whole input (all files in order) of row `row` of file `file`.
     pub fn position(&self, file: usize, row: u64) -> u64 {
         self.files[..file].iter().map(|f| f.rows).sum::<u64>() + row

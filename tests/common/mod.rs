@@ -172,6 +172,26 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) {
     writer.close().unwrap();
 }
 
+/// Writes `batch` as a Parquet file without any statistics in its footer (as some writers do),
+/// creating folders.
+pub fn write_parquet_without_statistics(path: &Path, batch: &RecordBatch) {
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    let props = WriterProperties::builder()
+        .set_statistics_enabled(EnabledStatistics::None)
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        File::create(path).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
 /// Every row of a Parquet file as one batch. The schema's metadata (the Parquet key-value
 /// metadata, which holds the run id) is dropped so batches of two runs compare by data; read it
 /// with [`key_values`].
