@@ -108,3 +108,102 @@ fn a_nullable_column_warns_only_when_the_statistics_cannot_rule_nulls_out() {
     );
     assert_eq!(nullable_warnings(dir), ["innovation"]);
 }
+
+/// A rule reading seven nullable columns without a default, over a pandas-style file whose
+/// statistics are missing: seven warnings.
+const SEVEN: &str = r#"version: 1
+name: seven
+input: { path: customers.parquet, id: customer_id }
+factors:
+  - name: value
+    expr: "revenue_12m + cost_to_serve + gross_margin_rate + bad_debt_amount + orders_12m + referrals + support_tickets_12m"
+    weight: 1.0
+tiers:
+  levels:
+    - { name: all }
+output: { path: out }
+"#;
+
+fn warn_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.contains("WARN")).collect()
+}
+
+#[test]
+fn quiet_prints_nothing_but_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "gen.parquet", 200, 3, 200);
+    write_parquet_without_statistics(
+        &dir.join("customers.parquet"),
+        &as_other_writer(&read_parquet(&dir.join("gen.parquet"))),
+    );
+    write(dir, "p.yaml", SEVEN);
+
+    // Without --quiet, `run` logs each warning and `check` renders it.
+    let loud = run(dir, &["run", "p.yaml"]);
+    loud.expect_code(0);
+    let warns = warn_lines(&loud.stderr);
+    assert_eq!(warns.len(), 7, "{}", loud.stderr);
+    assert_eq!(
+        warns[0],
+        " WARN p.yaml:6:5: factors[0].expr: column `revenue_12m` can be null and is used without \
+         a default (at 1:1 of the expression) code=\"plan::nullable\""
+    );
+    let checked = run(dir, &["check", "p.yaml"]);
+    checked.expect_code(0);
+    assert_eq!(
+        checked
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("  ⚠ "))
+            .count(),
+        7,
+        "{}",
+        checked.stderr
+    );
+    assert_eq!(
+        checked.stdout,
+        "check ok: p.yaml: 0 error(s), 7 warning(s)\n"
+    );
+
+    // With --quiet: nothing at all on success.
+    let quiet = run(dir, &["--quiet", "run", "p.yaml", "--output", "out2"]);
+    quiet.expect_code(0);
+    assert_eq!((quiet.stdout.as_str(), quiet.stderr.as_str()), ("", ""));
+    assert_eq!(manifest(&dir.join("out2"))["rows"]["scored"], 200);
+    let quiet = run(dir, &["--quiet", "check", "p.yaml"]);
+    quiet.expect_code(0);
+    assert_eq!((quiet.stdout.as_str(), quiet.stderr.as_str()), ("", ""));
+
+    // ... and errors still, without the warnings around them.
+    write(
+        dir,
+        "p.yaml",
+        &SEVEN.replace("support_tickets_12m\"", "support_tickets\""),
+    );
+    for args in [
+        &["--quiet", "run", "p.yaml", "--output", "out3"][..],
+        &["--quiet", "check", "p.yaml"][..],
+    ] {
+        let failed = run(dir, args);
+        failed.expect_code(1);
+        assert_eq!(failed.stdout, "", "{args:?}");
+        assert_eq!(warn_lines(&failed.stderr), Vec::<&str>::new(), "{args:?}");
+        assert!(!failed.stderr.contains('⚠'), "{args:?}: {}", failed.stderr);
+        assert!(
+            failed.stderr.contains(
+                "  × factors[0].expr: `support_tickets` is not a column, factor or variable here"
+            ),
+            "{args:?}: {}",
+            failed.stderr
+        );
+        assert!(
+            failed
+                .stderr
+                .contains("  help: did you mean `support_tickets_12m`?"),
+            "{args:?}: {}",
+            failed.stderr
+        );
+    }
+    assert!(!dir.join("out3").exists());
+}
