@@ -73,7 +73,18 @@ impl Outcome {
 
 /// Runs `tierscore ARGS` in `dir`.
 pub fn run(dir: &Path, args: &[&str]) -> Outcome {
-    let output = tierscore(dir).args(args).output().expect("run tierscore");
+    run_with_fault(dir, None, args)
+}
+
+/// Runs `tierscore ARGS` in `dir` with the test-only fault `TIERSCORE_TEST_FAULT=fault` (see
+/// `tierscore::test_fault`), or without any when `None`.
+pub fn run_with_fault(dir: &Path, fault: Option<&str>, args: &[&str]) -> Outcome {
+    let mut cmd = tierscore(dir);
+    match fault {
+        Some(fault) => cmd.env("TIERSCORE_TEST_FAULT", fault),
+        None => cmd.env_remove("TIERSCORE_TEST_FAULT"),
+    };
+    let output = cmd.args(args).output().expect("run tierscore");
     Outcome {
         code: output.status.code(),
         stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
