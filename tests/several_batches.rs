@@ -239,3 +239,226 @@ fn a_threshold_pipeline_over_several_batches_and_files_is_the_same_for_any_threa
         .collect();
     assert_eq!(inputs, expected_inputs);
 }
+
+/// Every derive kind, each also over a column with nulls (the ratings), passed through.
+const DERIVES: &str = r#"version: 1
+name: derives
+input: { path: data, id: customer_id }
+derive:
+  - { name: r_tile, ntile: last_order_date, buckets: 5, order: asc }
+  - { name: pull_tile, ntile: product_pull, buckets: 3, order: desc }
+  - { name: m_pct, percent_rank: revenue_12m }
+  - { name: pull_pct, percent_rank: product_pull, order: desc }
+  - { name: o_rank, rank: orders_12m, order: desc }
+  - { name: pull_rank, rank: product_pull }
+  - { name: m_z, zscore: revenue_12m }
+  - { name: pull_z, zscore: product_pull }
+  - { name: c_mm, minmax: cost_to_serve }
+  - { name: brand_mm, minmax: brand_contribution }
+  - { name: m_share, cumulative_share: revenue_12m }
+  - { name: innov_share, cumulative_share: innovation }
+factors:
+  - { name: rfm, expr: "r_tile + m_pct * 10.0 + (pull_tile ?? 0)", weight: 1.0 }
+  - { name: rated, expr: "(pull_z ?? 0.0) + (brand_mm ?? 0.0) + (innov_share ?? 0.0) + (pull_pct ?? 0.0)", weight: 1.0 }
+tiers:
+  levels:
+    - { name: top, min: 10 }
+    - { name: rest }
+output:
+  path: out
+  partition_by: none
+  columns: [r_tile, pull_tile, m_pct, pull_pct, o_rank, pull_rank, m_z, pull_z, c_mm, brand_mm, m_share, innov_share]
+"#;
+
+/// Float closeness for figures whose summation order may differ in the last bits.
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+}
+
+fn assert_close_options(actual: &[Option<f64>], expected: &[Option<f64>], what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}");
+    for (row, (a, b)) in actual.iter().zip(expected).enumerate() {
+        let same = match (a, b) {
+            (Some(a), Some(b)) => close(*a, *b),
+            (None, None) => true,
+            _ => false,
+        };
+        assert!(same, "{what} of row {row}: {a:?}, expected {b:?}");
+    }
+}
+
+#[test]
+fn every_derive_kind_over_several_batches_and_files_equals_the_reference() {
+    use common::reference;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let input = several_batches_input(dir);
+    write(dir, "derives.yaml", DERIVES);
+    let out = run_every_thread_count(dir, "derives.yaml");
+    let output = read_parquet(&out.join("part-00000.parquet"));
+    assert_eq!(output.num_rows(), total_rows(), "no row is rejected");
+    assert_eq!(texts(&output, "customer_id"), texts(&input, "customer_id"));
+
+    let column = |name: &str| numbers(&input, name);
+    for rating in ["product_pull", "brand_contribution", "innovation"] {
+        let nulls = column(rating).iter().filter(|v| v.is_none()).count();
+        assert!(nulls > 1000, "{rating} has nulls in the input");
+    }
+    let ints = |values: Vec<Option<i64>>| -> Vec<Option<f64>> {
+        values.into_iter().map(|v| v.map(|v| v as f64)).collect()
+    };
+    let (m_z, m_mean, m_std) = reference::zscore(&column("revenue_12m"));
+    let (pull_z, pull_mean, pull_std) = reference::zscore(&column("product_pull"));
+    let (c_mm, c_min, c_max) = reference::minmax(&column("cost_to_serve"));
+    let (brand_mm, brand_min, brand_max) = reference::minmax(&column("brand_contribution"));
+    let (m_share, m_total) = reference::cumulative_share(&column("revenue_12m"));
+    let (innov_share, innov_total) = reference::cumulative_share(&column("innovation"));
+    let expected: Vec<(&str, Vec<Option<f64>>)> = vec![
+        (
+            "r_tile",
+            ints(reference::ntile(&column("last_order_date"), 5, false)),
+        ),
+        (
+            "pull_tile",
+            ints(reference::ntile(&column("product_pull"), 3, true)),
+        ),
+        (
+            "m_pct",
+            reference::percent_rank(&column("revenue_12m"), false),
+        ),
+        (
+            "pull_pct",
+            reference::percent_rank(&column("product_pull"), true),
+        ),
+        ("o_rank", ints(reference::rank(&column("orders_12m"), true))),
+        (
+            "pull_rank",
+            ints(reference::rank(&column("product_pull"), false)),
+        ),
+        ("m_z", m_z),
+        ("pull_z", pull_z),
+        ("c_mm", c_mm),
+        ("brand_mm", brand_mm),
+        ("m_share", m_share),
+        ("innov_share", innov_share),
+    ];
+    for (name, values) in &expected {
+        assert_close_options(&numbers(&output, name), values, name);
+    }
+    let derived: BTreeMap<&str, &Vec<Option<f64>>> =
+        expected.iter().map(|(n, v)| (*n, v)).collect();
+    let rfm: Vec<Option<f64>> = (0..total_rows())
+        .map(|r| {
+            Some(
+                derived["r_tile"][r].unwrap()
+                    + derived["m_pct"][r].unwrap() * 10.0
+                    + derived["pull_tile"][r].unwrap_or(0.0),
+            )
+        })
+        .collect();
+    assert_close_options(&numbers(&output, "rfm"), &rfm, "rfm");
+    let rated: Vec<Option<f64>> = (0..total_rows())
+        .map(|r| {
+            Some(
+                ["pull_z", "brand_mm", "innov_share", "pull_pct"]
+                    .iter()
+                    .map(|n| derived[n][r].unwrap_or(0.0))
+                    .sum(),
+            )
+        })
+        .collect();
+    assert_close_options(&numbers(&output, "rated"), &rated, "rated");
+
+    // The manifest's figures: per derive its count and what it used.
+    let m = manifest_exact(&out);
+    let figures = m["derive"].as_array().unwrap();
+    assert_eq!(figures.len(), expected.len());
+    let count = |name: &str| column(name).iter().flatten().count();
+    let buckets = |name: &str, tiles: &Vec<Option<f64>>| -> Value {
+        let values = column(name);
+        let mut out = Vec::new();
+        for bucket in 1..=5 {
+            let inside: Vec<f64> = (0..values.len())
+                .filter(|&r| tiles[r] == Some(bucket as f64))
+                .map(|r| values[r].unwrap())
+                .collect();
+            if !inside.is_empty() {
+                out.push(json!({
+                    "bucket": bucket,
+                    "count": inside.len(),
+                    "min": inside.iter().copied().fold(f64::INFINITY, f64::min),
+                    "max": inside.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                }));
+            }
+        }
+        Value::Array(out)
+    };
+    let entry = |name: &str, kind: &str, column: &str| -> serde_json::Map<String, Value> {
+        let mut map = serde_json::Map::new();
+        map.insert("name".into(), json!(name));
+        map.insert("kind".into(), json!(kind));
+        map.insert("column".into(), json!(column));
+        map.insert("count".into(), json!(count(column)));
+        map
+    };
+    let mut wanted: Vec<serde_json::Map<String, Value>> = vec![
+        entry("r_tile", "ntile", "last_order_date"),
+        entry("pull_tile", "ntile", "product_pull"),
+        entry("m_pct", "percent_rank", "revenue_12m"),
+        entry("pull_pct", "percent_rank", "product_pull"),
+        entry("o_rank", "rank", "orders_12m"),
+        entry("pull_rank", "rank", "product_pull"),
+        entry("m_z", "zscore", "revenue_12m"),
+        entry("pull_z", "zscore", "product_pull"),
+        entry("c_mm", "minmax", "cost_to_serve"),
+        entry("brand_mm", "minmax", "brand_contribution"),
+        entry("m_share", "cumulative_share", "revenue_12m"),
+        entry("innov_share", "cumulative_share", "innovation"),
+    ];
+    wanted[0].insert(
+        "buckets".into(),
+        buckets("last_order_date", derived["r_tile"]),
+    );
+    wanted[1].insert(
+        "buckets".into(),
+        buckets("product_pull", derived["pull_tile"]),
+    );
+    wanted[8].insert("min".into(), json!(c_min));
+    wanted[8].insert("max".into(), json!(c_max));
+    wanted[9].insert("min".into(), json!(brand_min));
+    wanted[9].insert("max".into(), json!(brand_max));
+    for (figure, wanted) in figures.iter().zip(wanted) {
+        let mut figure = figure.as_object().unwrap().clone();
+        // Sums whose order may differ in the last bits: compared within 1e-12, then dropped.
+        for (key, value) in [
+            ("mean", (m_mean, pull_mean)),
+            ("std", (m_std, pull_std)),
+            ("total", (m_total, innov_total)),
+        ] {
+            if let Some(actual) = figure.remove(key) {
+                let expected = match (wanted["name"].as_str().unwrap(), key) {
+                    ("m_z", _) | ("m_share", _) => value.0,
+                    ("pull_z", _) | ("innov_share", _) => value.1,
+                    (other, _) => panic!("{other} has a {key}"),
+                };
+                assert!(
+                    close(actual.as_f64().unwrap(), expected),
+                    "{} {key}: {actual}, expected {expected}",
+                    wanted["name"]
+                );
+            }
+        }
+        assert_eq!(Value::Object(figure), Value::Object(wanted));
+    }
+    for (name, keys) in [
+        ("m_z", ["mean", "std"]),
+        ("pull_z", ["mean", "std"]),
+        ("m_share", ["total", "total"]),
+        ("innov_share", ["total", "total"]),
+    ] {
+        let figure = figures.iter().find(|f| f["name"] == name).unwrap();
+        for key in keys {
+            assert!(figure[key].is_number(), "{name} records its {key}");
+        }
+    }
+}

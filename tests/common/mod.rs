@@ -597,7 +597,8 @@ pub const SEVERAL_BATCHES_FILES: [(&str, u64); 3] = [
 pub const NOTE_CHARS: usize = 400;
 
 /// An input of several files and several read batches in `dir/data/`: `tierscore gen`
-/// customers (seeds 31, 32, 33; row groups of 7,000 rows) with a `note` column of
+/// customers (seeds 31, 32, 33; row groups of 7,000 rows; ids prefixed `P1-`, `P2-`, `P3-` by
+/// file so they are unique) with a `note` column of
 /// [`NOTE_CHARS`] pseudo-random characters a row. Notes barely compress, so an output passing
 /// them through outgrows the writer's 16 MiB row-group limit. Returns every row of the input,
 /// in reading order.
@@ -634,6 +635,12 @@ pub fn several_batches_input(dir: &Path) -> RecordBatch {
         fields.push(Field::new("note", arrow::datatypes::DataType::Utf8, false));
         let mut columns = customers.columns().to_vec();
         columns.push(arc(StringArray::from(notes)));
+        // Ids unique over the files: `P2-C00000001` is the first customer of the second file.
+        let ids: Vec<String> = texts(&customers, "customer_id")
+            .iter()
+            .map(|id| format!("P{}-{id}", i + 1))
+            .collect();
+        columns[customers.schema().index_of("customer_id").unwrap()] = arc(StringArray::from(ids));
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
         let props = parquet::file::properties::WriterProperties::builder()
             .set_max_row_group_row_count(Some(7_000))
