@@ -105,9 +105,9 @@ errors: {errors}
 fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    // Two files in a folder; the first is longer than one read batch (8192 rows), so row
-    // numbers must carry across batches and restart at 0 in the second file.
-    gen(dir, "data/a.parquet", 9000, 11, 2000);
+    // Two files in a folder; the first is longer than one read batch (the run's BATCH_ROWS,
+    // 32,768 rows), so row numbers must carry across batches and restart at 0 in the second.
+    gen(dir, "data/a.parquet", 34_000, 11, 8000);
     gen(dir, "data/b.parquet", 1500, 12, 700);
     write_throwing_pipeline(dir, "{ max_reject_fraction: 1.0 }");
 
@@ -125,14 +125,14 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     }
     let in_a = expected.iter().filter(|(f, _)| f == "data/a.parquet");
     assert!(
-        in_a.clone().any(|(_, r)| *r >= 8192),
+        in_a.clone().any(|(_, r)| *r >= 32_768),
         "a failing row after the first batch"
     );
     assert!(expected.iter().any(|(f, _)| f == "data/b.parquet"));
 
     let result = run(dir, &["run", "p.yaml"]);
     result.expect_code(0);
-    let total = 9000 + 1500;
+    let total = 34_000 + 1500;
     let rejected = expected.len();
     assert!(
         result.stdout.starts_with(&format!(
@@ -186,7 +186,7 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     // Spot-check one row past the first batch by hand.
     let late = order
         .iter()
-        .position(|(f, r)| f == "data/a.parquet" && *r >= 8192)
+        .position(|(f, r)| f == "data/a.parquet" && *r >= 32_768)
         .unwrap();
     let row = rows[late] as usize;
     assert!(ints(&inputs[0].1, "orders_12m")[row] > 10);
@@ -238,9 +238,9 @@ fn on_row_error_fail_stops_at_the_first_failing_row() {
     assert_eq!(staging_dirs(dir), Vec::<String>::new());
 }
 
-/// BUG: a weighted sum that overflows to infinity is written as the row's score (and lands in
-/// the top tier); the manifest's score statistics become `null`. Factor values that are not
-/// finite reject their row, and so should a score that is not.
+/// A weighted sum that overflows to infinity rejects its row, as a factor value that is not
+/// finite does (it was once written as the row's score, in the top tier, and the manifest's
+/// score statistics became `null`).
 #[test]
 fn a_score_that_is_not_finite_is_not_written() {
     let tmp = tempfile::tempdir().unwrap();
@@ -285,6 +285,7 @@ errors: { max_reject_fraction: 1.0 }
     assert_eq!(texts(&out, "id"), ["small"]);
     let rejects = read_parquet(&dir.join("out/_rejects.parquet"));
     assert_eq!(texts(&rejects, "id"), ["huge"]);
+    assert_eq!(texts(&rejects, "factor"), ["score"]);
     let m = manifest(&dir.join("out"));
     assert_eq!(m["rows"], json!({"input": 2, "scored": 1, "rejected": 1}));
     assert_eq!(m["score"]["max"], 10.0);

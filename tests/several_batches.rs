@@ -462,3 +462,137 @@ fn every_derive_kind_over_several_batches_and_files_equals_the_reference() {
         }
     }
 }
+
+/// The tier of each row: the first level whose bound `reached(bound)` holds, else the last.
+fn first_level<'a>(levels: &[&'a str], bounds: &[f64], reached: impl Fn(f64) -> bool) -> &'a str {
+    bounds
+        .iter()
+        .position(|b| reached(*b))
+        .map_or(levels[levels.len() - 1], |i| levels[i])
+}
+
+#[test]
+fn rank_tiers_over_several_batches_break_ties_by_input_order_for_any_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let input = several_batches_input(dir);
+    write(
+        dir,
+        "rank.yaml",
+        r#"version: 1
+name: rank
+input: { path: data, id: customer_id }
+factors:
+  - { name: orders, expr: "orders_12m * 1.0", weight: 1.0 }
+tiers:
+  by: rank
+  levels:
+    - { name: A, top: 0.2 }
+    - { name: B, top: 0.5 }
+    - { name: C }
+output: { path: out }
+"#,
+    );
+    let out = run_every_thread_count(dir, "rank.yaml");
+    // Rows by orders descending, ties (there are many) by position across files and batches.
+    let orders = ints(&input, "orders_12m");
+    let mut order: Vec<usize> = (0..orders.len()).collect();
+    order.sort_by(|&a, &b| orders[b].cmp(&orders[a]).then(a.cmp(&b)));
+    let n = orders.len() as f64;
+    let mut tiers = vec![None; orders.len()];
+    for (position, row) in order.into_iter().enumerate() {
+        tiers[row] = Some(first_level(&["A", "B", "C"], &[0.2, 0.5], |top| {
+            top * n > position as f64
+        }));
+    }
+    assert_tiers(&out, &input, &tiers, &[("orders", &|r| orders[r] as f64)]);
+    let m = manifest(&out);
+    let counts: Vec<u64> = m["tier_cutoffs"]["levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [15_000, 22_500, 37_500]);
+}
+
+#[test]
+fn abc_tiers_over_several_batches_are_the_same_for_any_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let input = several_batches_input(dir);
+    write(
+        dir,
+        "abc.yaml",
+        r#"version: 1
+name: abc
+input: { path: data, id: customer_id }
+factors:
+  - { name: cost, expr: "cost_to_serve", weight: 1.0 }
+tiers:
+  by: cumulative_share
+  of: revenue_12m
+  levels:
+    - { name: A, upto: 0.8 }
+    - { name: B, upto: 0.95 }
+    - { name: C }
+output: { path: out }
+"#,
+    );
+    let out = run_every_thread_count(dir, "abc.yaml");
+    let (shares, _) = common::reference::cumulative_share(&numbers(&input, "revenue_12m"));
+    let tiers: Vec<Option<&str>> = shares
+        .iter()
+        .map(|share| {
+            let share = share.unwrap();
+            Some(first_level(&["A", "B", "C"], &[0.8, 0.95], |upto| {
+                upto >= share
+            }))
+        })
+        .collect();
+    let cost = floats(&input, "cost_to_serve");
+    assert_tiers(&out, &input, &tiers, &[("cost", &|r| cost[r])]);
+}
+
+#[test]
+fn normalised_factors_over_several_batches_are_the_same_for_any_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let input = several_batches_input(dir);
+    write(
+        dir,
+        "norm.yaml",
+        r#"version: 1
+name: norm
+input: { path: data, id: customer_id }
+factors:
+  - { name: revenue, expr: "revenue_12m", weight: 0.7 }
+  - { name: tickets, expr: "support_tickets_12m", weight: -0.3 }
+score:
+  normalize: minmax
+tiers:
+  levels:
+    - { name: top, min: 0.02 }
+    - { name: rest }
+output: { path: out }
+"#,
+    );
+    let out = run_every_thread_count(dir, "norm.yaml");
+    let (revenue, ..) = common::reference::minmax(&numbers(&input, "revenue_12m"));
+    let (tickets, ..) = common::reference::minmax(&numbers(&input, "support_tickets_12m"));
+    let score = |r: usize| 0.7 * revenue[r].unwrap() + -0.3 * tickets[r].unwrap();
+    let tiers: Vec<Option<&str>> = (0..input.num_rows())
+        .map(|r| Some(if score(r) >= 0.02 { "top" } else { "rest" }))
+        .collect();
+    assert!(tiers.contains(&Some("top")) && tiers.contains(&Some("rest")));
+    assert_tiers(
+        &out,
+        &input,
+        &tiers,
+        &[
+            ("revenue", &|r| revenue[r].unwrap()),
+            ("tickets", &|r| tickets[r].unwrap()),
+            ("score", &score),
+        ],
+    );
+}
