@@ -596,3 +596,153 @@ output: { path: out }
         ],
     );
 }
+
+/// Derives, a factor that rejects unrated customers, a score script and a tier script.
+const EXPLAINED: &str = r#"version: 1
+name: explained
+input: { path: data, id: customer_id }
+derive:
+  - { name: m_pct, percent_rank: revenue_12m }
+  - { name: pull_z, zscore: product_pull }
+factors:
+  - { name: value, expr: "m_pct * 100.0", weight: 1.0 }
+  - { name: rated, script: rated.rhai }
+score:
+  script: score.rhai
+tiers:
+  script: tier.rhai
+  levels: [{ name: gold }, { name: silver }, { name: rest }]
+output: { path: out, partition_by: none, columns: [m_pct, pull_z] }
+errors: { max_reject_fraction: 0.5 }
+"#;
+
+const RATED: &str = r#"// unrated customers cannot be ranked by rating
+if product_pull == () { throw "unrated" }
+#{ value: pull_z * 10.0, reason: `pull ${product_pull}` }
+"#;
+
+const SCORE: &str = "// value, plus the rating for the well rated\nvalue + max(rated, 0.0) / 2.0\n";
+
+const TIER: &str = r#"// gold and silver by score, and the well rated are never below silver
+if score >= 80.0 { "gold" } else if score >= 50.0 || rated > 5.0 { "silver" } else { "rest" }
+"#;
+
+#[test]
+fn explain_gives_what_run_wrote_on_several_files_for_derive_script_and_rejected_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let input = several_batches_input(dir);
+    write(dir, "explained.yaml", EXPLAINED);
+    write(dir, "rated.rhai", RATED);
+    write(dir, "score.rhai", SCORE);
+    write(dir, "tier.rhai", TIER);
+    run(dir, &["--quiet", "run", "explained.yaml"]).expect_code(0);
+    let out = dir.join("out");
+    let output = read_parquet(&out.join("part-00000.parquet"));
+    let rejects = read_parquet(&out.join("_rejects.parquet"));
+    let ids = texts(&output, "customer_id");
+    let tiers = texts(&output, "tier");
+    // Where an id is in the input: `P2-C00000007` is row 6 of the second file.
+    let origin = |id: &str| -> (String, u64) {
+        let file = &SEVERAL_BATCHES_FILES[id[1..2].parse::<usize>().unwrap() - 1].0;
+        (file.to_string(), id[4..].parse::<u64>().unwrap() - 1)
+    };
+    let explain = |id: &str| -> Value {
+        let result = run(
+            dir,
+            &["explain", "explained.yaml", "--id", id, "--format", "json"],
+        );
+        result.expect_code(0);
+        let e = parse_json_exact(&result.stdout);
+        let (file, row) = origin(id);
+        assert_eq!(e["id"], id);
+        assert_eq!(e["source_file"], file.as_str(), "{id}");
+        assert_eq!(e["row_number"], row, "{id}");
+        assert_eq!(e["combine"], "script");
+        e
+    };
+
+    // One scored customer of each tier: from the last file, the second read batch of the first
+    // file and the middle file.
+    let pick = |tier: &str, file: &str, from_row: u64| -> usize {
+        (0..ids.len())
+            .find(|&i| {
+                let (f, row) = origin(&ids[i]);
+                tiers[i] == tier && f.ends_with(file) && row >= from_row
+            })
+            .unwrap_or_else(|| panic!("a {tier} customer in {file} from row {from_row}"))
+    };
+    let picks = [
+        pick("gold", "part-3.parquet", 0),
+        pick("silver", "part-1.parquet", 32_768),
+        pick("rest", "part-2.parquet", 0),
+    ];
+    let m_pct = floats(&output, "m_pct");
+    let pull_z = floats(&output, "pull_z");
+    let (value, rated, score) = (
+        floats(&output, "value"),
+        floats(&output, "rated"),
+        floats(&output, "score"),
+    );
+    let pull = optional_ints(&input, "product_pull");
+    let input_ids = texts(&input, "customer_id");
+    for i in picks {
+        let id = &ids[i];
+        let e = explain(id);
+        let input_row = input_ids.iter().position(|x| x == id).unwrap();
+        assert_eq!(e["rejected"], Value::Null);
+        assert_eq!(
+            e["factors"],
+            json!([
+                { "name": "value", "inputs": { "m_pct": m_pct[i] }, "value": value[i],
+                  "weight": 1.0, "contribution": null, "reason": null },
+                { "name": "rated", "inputs": { "product_pull": pull[input_row], "pull_z": pull_z[i] },
+                  "value": rated[i], "weight": null, "contribution": null,
+                  "reason": format!("pull {}", pull[input_row].unwrap()) },
+            ]),
+            "{id}"
+        );
+        assert_eq!(e["score"], score[i], "{id}");
+        assert_eq!(e["tier"]["name"], tiers[i].as_str(), "{id}");
+    }
+
+    // Rejected customers in the second and third file: the step and message run wrote.
+    let reject_ids = texts(&rejects, "customer_id");
+    let messages = texts(&rejects, "message");
+    for prefix in ["P2-", "P3-"] {
+        let r = reject_ids
+            .iter()
+            .position(|id| id.starts_with(prefix))
+            .unwrap();
+        let id = &reject_ids[r];
+        let e = explain(id);
+        assert_eq!(texts(&rejects, "factor")[r], "rated");
+        assert_eq!(messages[r], "rated.rhai:2:25: Runtime error: unrated");
+        assert_eq!(
+            e["rejected"],
+            json!({ "factor": "rated", "message": messages[r] })
+        );
+        assert_eq!((&e["score"], &e["tier"]), (&Value::Null, &Value::Null));
+        let (file, row) = origin(id);
+        assert_eq!(texts(&rejects, "source_file")[r], file);
+        assert_eq!(ints(&rejects, "row_number")[r] as u64, row);
+
+        let text = run(dir, &["explain", "explained.yaml", "--id", id]);
+        text.expect_code(0);
+        let lines: Vec<&str> = text.stdout.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!("customer {id} ({file}, row {row}; read 1 of 13 row groups)")
+        );
+        assert!(
+            lines.contains(&"value = (not kept: the row was rejected)  (weight 1)"),
+            "{}",
+            text.stdout
+        );
+        assert!(lines.contains(&"rated = (failed)"), "{}", text.stdout);
+        assert_eq!(
+            lines.last().unwrap(),
+            &"rejected by rated: rated.rhai:2:25: Runtime error: unrated"
+        );
+    }
+}
