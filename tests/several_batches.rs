@@ -746,3 +746,149 @@ fn explain_gives_what_run_wrote_on_several_files_for_derive_script_and_rejected_
         );
     }
 }
+
+/// Rejects every tenth customer (ids ending in 7: rows 6, 16, 26, … of each file).
+const SEVENS: &str = r#"// rejects every tenth customer
+if customer_id.ends_with("7") { throw "seven" }
+orders_12m * 1.0
+"#;
+
+/// The scoring pass reads batches of 32,768 rows; the pass that scores every row first to rank
+/// or normalise reads 8,192.
+const SCORING_BATCH: u64 = 32_768;
+const WHOLE_RUN_BATCH: u64 = 8_192;
+
+/// The rejects of [`SEVENS`] after the first read batch (of `batch` rows, never spanning two
+/// files) of the first `limit` rows at which they exceed `allowed`: where a run checking after
+/// every batch must stop. `None` when it never does.
+fn rejects_at_stop(batch: u64, limit: u64, allowed: u64) -> Option<u64> {
+    let (mut left, mut rejected) = (limit, 0);
+    for (_, rows) in SEVERAL_BATCHES_FILES {
+        let mut start = 0;
+        while start < rows.min(left) {
+            let end = (start + batch).min(rows).min(start + left);
+            rejected += (start..end).filter(|r| r % 10 == 6).count() as u64;
+            if rejected > allowed {
+                return Some(rejected);
+            }
+            left -= end - start;
+            start = end;
+        }
+    }
+    None
+}
+
+#[test]
+fn too_many_rejects_stop_rank_and_normalised_runs_early_and_with_limit_or_sample() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    several_batches_input(dir);
+    write(dir, "sevens.rhai", SEVENS);
+    let pipeline = |name: &str, tiers: &str, score: &str| {
+        format!(
+            r#"version: 1
+name: {name}
+input: {{ path: data, id: customer_id }}
+factors:
+  - {{ name: orders, script: sevens.rhai, weight: 1.0 }}
+  - {{ name: revenue, expr: "revenue_12m", weight: 0.5 }}
+{score}
+tiers:
+{tiers}
+output: {{ path: out }}
+errors: {{ max_reject_fraction: 0.05 }}
+"#
+        )
+    };
+    let thresholds = "  levels: [{ name: high, min: 10 }, { name: low }]";
+    let ranks = "  by: rank\n  levels: [{ name: A, top: 0.2 }, { name: B }]";
+    write(dir, "plain.yaml", &pipeline("plain", thresholds, ""));
+    write(dir, "rank.yaml", &pipeline("rank", ranks, ""));
+    write(
+        dir,
+        "norm.yaml",
+        &pipeline("norm", thresholds, "score: { normalize: zscore }"),
+    );
+
+    // 10% of the rows fail and 5% may: 3,750 of 75,000. Checking after every batch, the runs
+    // stop in the second file (after 6,600 or 4,419 rejects) without reading the third.
+    let stop = rejects_at_stop(SCORING_BATCH, 75_000, 3_750).unwrap();
+    let whole_stop = rejects_at_stop(WHOLE_RUN_BATCH, 75_000, 3_750).unwrap();
+    assert_eq!((stop, whole_stop), (6_600, 4_419));
+    let plain = run(dir, &["run", "plain.yaml"]);
+    plain.expect_code(3);
+    assert_eq!(
+        plain.headline(),
+        format!(
+            "{stop} of 75000 input rows rejected so far, more than errors.max_reject_fraction \
+             0.05 allows (3750); nothing was committed"
+        )
+    );
+    for pipeline in ["rank.yaml", "norm.yaml"] {
+        let result = run(dir, &["run", pipeline]);
+        result.expect_code(3);
+        assert_eq!(
+            result.headline(),
+            format!(
+                "{whole_stop} rows rejected so far while scoring every row to rank or \
+                 normalise them, more than errors.max_reject_fraction allows (3750); nothing \
+                 was committed"
+            ),
+            "{pipeline}"
+        );
+        assert!(
+            result
+                .help()
+                .starts_with("first rejected rows: data/part-1.parquet row 6 (step orders): sevens.rhai:2:33: Runtime error: seven"),
+            "{pipeline}: {}",
+            result.help()
+        );
+    }
+
+    // --limit: 5% of 50,000 is 2,500, passed within the first 32,768 rows.
+    let stop = rejects_at_stop(SCORING_BATCH, 50_000, 2_500).unwrap();
+    let whole_stop = rejects_at_stop(WHOLE_RUN_BATCH, 50_000, 2_500).unwrap();
+    assert_eq!((stop, whole_stop), (3_277, 3_277));
+    for pipeline in ["plain.yaml", "rank.yaml", "norm.yaml"] {
+        let result = run(dir, &["run", pipeline, "--limit", "50000"]);
+        result.expect_code(3);
+        let expected = if pipeline == "plain.yaml" {
+            format!(
+                "{stop} of 50000 input rows rejected so far, more than \
+                 errors.max_reject_fraction 0.05 allows (2500); nothing was committed"
+            )
+        } else {
+            format!(
+                "{whole_stop} rows rejected so far while scoring every row to rank or normalise \
+                 them, more than errors.max_reject_fraction allows (2500); nothing was committed"
+            )
+        };
+        assert_eq!(result.headline(), expected, "{pipeline} --limit");
+    }
+
+    // --sample 0.8: the sample's size is known only at the end, so the early stop allows 5% of
+    // every row read (3,750); the sample holds about 6,000 failing rows, more than that, and
+    // the run stops before reading them all.
+    for pipeline in ["plain.yaml", "rank.yaml", "norm.yaml"] {
+        let result = run(dir, &["run", pipeline, "--sample", "0.8", "--seed", "5"]);
+        result.expect_code(3);
+        let headline = result.headline();
+        let (count, rest) = headline.split_once(' ').unwrap();
+        let count: u64 = count.parse().unwrap();
+        let expected = if pipeline == "plain.yaml" {
+            "of 60000 input rows rejected so far, more than errors.max_reject_fraction 0.05 \
+             allows (3750); nothing was committed"
+        } else {
+            "rows rejected so far while scoring every row to rank or normalise them, more than \
+             errors.max_reject_fraction allows (3750); nothing was committed"
+        };
+        assert_eq!(rest, expected, "{pipeline} --sample");
+        assert!(
+            count > 3_750 && count < 5_600,
+            "{pipeline} --sample: stopped at {count} rejects, about 80% of the 6,600 of the \
+             first three batches"
+        );
+    }
+    assert_eq!(staging_dirs(dir), Vec::<String>::new());
+    assert!(!dir.join("out").exists());
+}
