@@ -355,10 +355,10 @@ fn test_passes_the_shipped_cases() {
     let result = run(&repo, &["test", PIPELINE]);
     result.expect_code(0);
     let names = case_names(&repo.join(TESTS_FILE));
-    assert_eq!(names.len(), 21);
+    assert_eq!(names.len(), 27);
     let mut expected = vec![
         String::new(),
-        "running 21 tests from pipelines/customer_value.yaml".to_string(),
+        "running 27 tests from pipelines/customer_value.yaml".to_string(),
     ];
     expected.extend(names.iter().map(|n| format!("test {n} ... ok")));
     expected.push(String::new());
@@ -371,7 +371,7 @@ fn test_passes_the_shipped_cases() {
     );
     assert_result_line(
         &result.stdout,
-        "test result: ok. 21 passed; 0 failed; finished in ",
+        "test result: ok. 27 passed; 0 failed; finished in ",
     );
     assert_eq!(result.stderr, "");
 }
@@ -416,22 +416,22 @@ fn test_reports_wrong_expectations_with_expected_and_actual() {
          \n---- {referrals} ----\n\
          \x20 field     expected       actual\n\
          \x20 referral  65 ± 0.000001  60\n\
-         \ntest result: FAILED. 19 passed; 2 failed; finished in "
+         \ntest result: FAILED. 25 passed; 2 failed; finished in "
     );
     assert!(stdout.contains(&failures), "stdout:\n{stdout}");
     assert_result_line(
         stdout,
-        "test result: FAILED. 19 passed; 2 failed; finished in ",
+        "test result: FAILED. 25 passed; 2 failed; finished in ",
     );
     assert!(
         result
             .stderr
             .trim_end()
-            .ends_with("2 of 21 test cases failed"),
+            .ends_with("2 of 27 test cases failed"),
         "stderr:\n{}",
         result.stderr
     );
-    assert_eq!(last_error_line(&result.stderr), "2 of 21 test cases failed");
+    assert_eq!(last_error_line(&result.stderr), "2 of 27 test cases failed");
 }
 
 #[test]
@@ -488,7 +488,7 @@ tests:
     let stdout = &result.stdout;
     assert!(
         stdout.starts_with(
-            "\nrunning 24 tests from pipelines/customer_value.yaml\n\
+            "\nrunning 30 tests from pipelines/customer_value.yaml\n\
              test own - a lapsed unrated customer with no margin scores 0 and is low value ... ok\n\
              test own - an unknown expectation key ... FAILED\n"
         ),
@@ -513,9 +513,9 @@ tests:
     );
     assert_result_line(
         stdout,
-        "test result: FAILED. 22 passed; 2 failed; finished in ",
+        "test result: FAILED. 28 passed; 2 failed; finished in ",
     );
-    assert_eq!(last_error_line(&result.stderr), "2 of 24 test cases failed");
+    assert_eq!(last_error_line(&result.stderr), "2 of 30 test cases failed");
 }
 
 // ---------------------------------------------------------------------------------------------
