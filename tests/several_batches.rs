@@ -614,6 +614,17 @@ tiers:
   levels: [{ name: gold }, { name: silver }, { name: rest }]
 output: { path: out, partition_by: none, columns: [m_pct, pull_z] }
 errors: { max_reject_fraction: 0.5 }
+tests:
+  # value = 100 x m_pct; rated = 10 x pull_z; score = value + max(rated, 0) / 2
+  - name: a well rated customer with a high revenue rank is gold
+    row: { customer_id: T1, m_pct: 0.9, pull_z: 1.5, product_pull: 5 }
+    expect: { value: 90.0, rated: 15.0, score: 97.5, tier: gold, reasons: ["rated: pull 5"] }
+  - name: the well rated are silver on a low score
+    row: { customer_id: T2, m_pct: 0.1, pull_z: 0.8, product_pull: 4 }
+    expect: { value: 10.0, rated: 8.0, score: 14.0, tier: silver }
+  - name: a derive left null by a null rating rejects the row
+    row: { customer_id: T3, m_pct: 0.5, pull_z: null, product_pull: null }
+    expect: { error: "rated.rhai:2:25: Runtime error: unrated" }
 "#;
 
 const RATED: &str = r#"// unrated customers cannot be ranked by rating
@@ -638,6 +649,16 @@ fn explain_gives_what_run_wrote_on_several_files_for_derive_script_and_rejected_
     write(dir, "tier.rhai", TIER);
     run(dir, &["--quiet", "run", "explained.yaml"]).expect_code(0);
     let out = dir.join("out");
+    // `test` on the same pipeline: rows set derive values directly.
+    let cases = run(dir, &["test", "explained.yaml"]);
+    cases.expect_code(0);
+    assert!(
+        cases
+            .stdout
+            .contains("\ntest result: ok. 3 passed; 0 failed; finished in "),
+        "{}",
+        cases.stdout
+    );
     let output = read_parquet(&out.join("part-00000.parquet"));
     let rejects = read_parquet(&out.join("_rejects.parquet"));
     let ids = texts(&output, "customer_id");
