@@ -92,11 +92,13 @@ fn script_per_row(bencher: Bencher, factor: &str) {
             let mut evaluator = RowEvaluator::new(&step.rule, &context.engine, &context.params);
             rows.into_iter()
                 .map(|row| {
+                    // A rule failing on a generated row is a broken benchmark, not a
+                    // number to time: fail (the smoke run in CI then fails too).
                     evaluator
                         .eval(row)
                         .and_then(factor_value)
                         .map(|v| v.value)
-                        .ok()
+                        .unwrap_or_else(|err| panic!("{factor} failed on a row: {err}"))
                 })
                 .collect::<Vec<_>>()
         });

@@ -8,8 +8,8 @@
 //! (and a score script) evaluated over every row with the run's worker pool and chunking, and
 //! its value read as a number. Decoding, Arrow-to-rhai conversion, tiers and writing are left
 //! out, so `bench/compare.sh` can tell what they add to `tierscore run` on the same rows.
-//! A tier script is not timed, and rows are not skipped after a failure (generated customers
-//! have none).
+//! A tier script is not timed. A rule failing on any row fails the benchmark (generated
+//! customers make none fail), so the smoke run in CI catches a broken rule.
 //!
 //! The last line is machine-readable: `scripts_alone rows=N seconds=S threads=T`.
 
@@ -105,7 +105,11 @@ fn evaluate(
             let mut evaluator = RowEvaluator::new(rule, &context.engine, &context.params);
             chunk
                 .iter_mut()
-                .map(|row| evaluator.eval(std::mem::take(row)).and_then(&read).ok())
+                .map(|row| {
+                    // Generated customers make no rule fail; a failure is a broken benchmark.
+                    let value = evaluator.eval(std::mem::take(row)).and_then(&read);
+                    Some(value.unwrap_or_else(|err| panic!("{} failed on a row: {err}", rule.name)))
+                })
                 .collect::<Vec<_>>()
         })
         .collect();
