@@ -352,8 +352,13 @@ errors: {{ max_reject_fraction: 1.0 }}
     }
 }
 
+/// Ids scored with their values.
+type Scored = Vec<(String, f64)>;
+/// Ids rejected with their messages.
+type Rejected = Vec<(String, String)>;
+
 /// Runs `NAME.yaml`: the ids scored with their values, and the ids rejected with messages.
-fn limit_run(dir: &Path, name: &str) -> (Vec<(String, f64)>, Vec<(String, String)>) {
+fn limit_run(dir: &Path, name: &str) -> (Scored, Rejected) {
     run(dir, &["--quiet", "run", &format!("{name}.yaml")]).expect_code(0);
     let out = dir.join(format!("out_{name}"));
     let part = out.join("part-00000.parquet");
@@ -378,12 +383,12 @@ fn limit_run(dir: &Path, name: &str) -> (Vec<(String, f64)>, Vec<(String, String
 }
 
 /// `n=N` ids and values of the rows with `n` in `ns`.
-fn scored_ns(ns: &[i64]) -> Vec<(String, f64)> {
+fn scored_ns(ns: &[i64]) -> Scored {
     ns.iter().map(|n| (format!("n={n}"), *n as f64)).collect()
 }
 
 /// `n=N` ids of the rows with `n` in `ns`, each with `message`.
-fn rejected_ns(ns: &[i64], message: &str) -> Vec<(String, String)> {
+fn rejected_ns(ns: &[i64], message: &str) -> Rejected {
     ns.iter()
         .map(|n| (format!("n={n}"), message.to_string()))
         .collect()
