@@ -5,7 +5,8 @@ Usage: python3 .ci/duckdb_compare.py TIERSCORE_BINARY
 Generates customers with `tierscore gen` (many ties: order counts, ratings with nulls), runs
 pipelines that pass every derive kind through to the output and assign rank and ABC tiers,
 computes the same with DuckDB's window functions on the same Parquet file, and compares every
-row: integers exactly, floats within 1e-9 (summation order may differ in the last bits).
+row: integers exactly, floats within 1e-9 (summation order may differ in the last bits). Every
+kind also runs over a rating column with nulls, which must stay null on both sides.
 """
 
 import pathlib
@@ -30,6 +31,9 @@ derive:
   - { name: pull_z, zscore: product_pull }
   - { name: c_mm, minmax: cost_to_serve }
   - { name: m_share, cumulative_share: revenue_12m }
+  - { name: pull_pct, percent_rank: product_pull, order: desc }
+  - { name: brand_mm, minmax: brand_contribution }
+  - { name: innov_share, cumulative_share: innovation }
 """
 
 # DuckDB's equivalent of each derive; nulls are left out of the window (PARTITION BY x IS NULL)
@@ -46,8 +50,13 @@ SQL = {
     "pull_z": "(product_pull - avg(product_pull) over ()) / stddev_pop(product_pull) over ()",
     "c_mm": "(cost_to_serve - min(cost_to_serve) over ()) / (max(cost_to_serve) over () - min(cost_to_serve) over ())",
     "m_share": "sum(revenue_12m) over (order by revenue_12m desc, pos rows between unbounded preceding and current row) / sum(revenue_12m) over ()",
+    "pull_pct": "percent_rank() over (partition by product_pull is null order by product_pull desc)",
+    "brand_mm": "(brand_contribution - min(brand_contribution) over ()) / (max(brand_contribution) over () - min(brand_contribution) over ())",
+    "innov_share": "sum(innovation) over (partition by innovation is null order by innovation desc, pos rows between unbounded preceding and current row) / sum(innovation) over ()",
 }
-NULLABLE = {"pull_tile": "product_pull", "pull_rank": "product_pull", "pull_z": "product_pull"}
+# Derives of columns with nulls (the ratings): null where the column is, on both sides.
+NULLABLE = {"pull_tile": "product_pull", "pull_rank": "product_pull", "pull_z": "product_pull",
+            "pull_pct": "product_pull", "brand_mm": "brand_contribution", "innov_share": "innovation"}
 
 
 def pipeline(name, body, columns="[]"):
@@ -65,19 +74,34 @@ def run(binary, workdir, text, name):
     return workdir / f"out_{name}" / "part-00000.parquet"
 
 
+def fail(message):
+    """Stops with a message (a bare assert would be skipped under `python -O`)."""
+    raise SystemExit(f"duckdb_compare: FAILED: {message}")
+
+
 def compare(con, ours, theirs, columns, what):
     mine = con.execute(f"select customer_id, {', '.join(columns)} from read_parquet('{ours}')").fetchall()
     expected = con.execute(theirs).fetchall()
-    assert len(mine) == len(expected) == ROWS, (len(mine), len(expected))
+    if not len(mine) == len(expected) == ROWS:
+        fail(f"{what}: tierscore wrote {len(mine)} rows, DuckDB has {len(expected)}, expected {ROWS}")
+    nulls = dict.fromkeys(columns, 0)
     for got, want in zip(mine, expected):
-        assert got[0] == want[0], (got[0], want[0])
+        if got[0] != want[0]:
+            fail(f"{what}: row order differs: tierscore {got[0]}, DuckDB {want[0]}")
         for column, a, b in zip(columns, got[1:], want[1:]):
             if isinstance(b, str) or a is None or b is None:
                 same = a == b
             else:
                 same = abs(a - b) <= 1e-9 * max(1.0, abs(b))
-            assert same, f"{what} {column} of {got[0]}: tierscore {a}, DuckDB {b}"
-    print(f"duckdb: {what}: {len(mine)} rows agree on {', '.join(columns)}")
+            if not same:
+                fail(f"{what} {column} of {got[0]}: tierscore {a}, DuckDB {b}")
+            nulls[column] += a is None
+    for column in columns:
+        if (column in NULLABLE) != (nulls[column] > 0):
+            fail(f"{what} {column}: {nulls[column]} nulls, expected {'some' if column in NULLABLE else 'none'}")
+    with_nulls = [f"{c} ({nulls[c]} nulls)" for c in columns if nulls[c]]
+    print(f"duckdb: {what}: {len(mine)} rows agree on {', '.join(columns)}"
+          + (f"; nulls where the column is null: {', '.join(with_nulls)}" if with_nulls else ""))
 
 
 def main(binary):

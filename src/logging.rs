@@ -10,9 +10,9 @@ use tracing_subscriber::EnvFilter;
 
 use crate::commands::{CommandError, Ui};
 
-/// Starts logging to stderr: `info` and up (`warn` with `--quiet`), or as `RUST_LOG` says.
+/// Starts logging to stderr: `info` and up (only errors with `--quiet`), or as `RUST_LOG` says.
 pub fn init(ui: Ui) {
-    let default = if ui.quiet { "warn" } else { "info" };
+    let default = if ui.quiet { "error" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

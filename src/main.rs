@@ -25,7 +25,7 @@ Exit codes: 0 success; 1 the pipeline, rules or tests are wrong; 2 command-line 
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// No progress bar and no summary; only warnings and errors.
+    /// No progress bar, no summary and no warnings: nothing on stderr but errors.
     #[arg(long, global = true)]
     quiet: bool,
     /// Log format on stderr: `json` gives one JSON object per line, for schedulers.
@@ -73,6 +73,11 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            let err = if ui.quiet {
+                err.without_warnings()
+            } else {
+                err
+            };
             tierscore::logging::report_error(&err, ui);
             ExitCode::from(err.exit_code())
         }

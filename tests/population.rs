@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
@@ -955,37 +955,6 @@ output: { path: out }
 // ---------------------------------------------------------------------------------------------
 // 5. Determinism
 
-/// Every Parquet file's rows (metadata, which holds the run id, dropped).
-fn data(out: &Path) -> BTreeMap<String, RecordBatch> {
-    snapshot(out)
-        .into_keys()
-        .filter(|name| name.ends_with(".parquet"))
-        .map(|name| {
-            let batch = read_parquet(&out.join(&name));
-            (name, batch)
-        })
-        .collect()
-}
-
-/// The manifest without what differs between any two runs (id, times, threads).
-fn figures(out: &Path) -> Value {
-    let mut m = manifest_exact(out);
-    let object = m.as_object_mut().unwrap();
-    for volatile in [
-        "run_id",
-        "started_at",
-        "finished_at",
-        "threads",
-        "phases_seconds",
-    ] {
-        assert!(
-            object.remove(volatile).is_some(),
-            "the manifest has {volatile}"
-        );
-    }
-    m
-}
-
 #[test]
 fn rank_and_normalised_outputs_are_the_same_for_any_thread_count() {
     let tmp = workspace();
@@ -1028,7 +997,7 @@ errors: { max_reject_fraction: 0.5 }
             )
             .expect_code(0);
         }
-        let (first, second) = (data(&one), data(&two));
+        let (first, second) = (output_data(&one), output_data(&two));
         assert_eq!(
             first.keys().collect::<Vec<_>>(),
             second.keys().collect::<Vec<_>>(),
@@ -1038,7 +1007,11 @@ errors: { max_reject_fraction: 0.5 }
         for (name, batch) in &first {
             assert_eq!(*batch, second[name], "{pipeline}: {name}");
         }
-        assert_eq!(figures(&one), figures(&two), "{pipeline}: manifest figures");
+        assert_eq!(
+            manifest_figures(&one),
+            manifest_figures(&two),
+            "{pipeline}: manifest figures"
+        );
         assert!(manifest(&one)["tier_cutoffs"].is_object());
     }
     let rejected = manifest(&dir.join("rank.yaml.1"))["rows"]["rejected"]

@@ -275,3 +275,80 @@ fn a_run_killed_midway_leaves_the_previous_output_and_the_next_run_cleans_up() {
     assert_ne!(m["run_id"], run_id);
     assert_eq!(m["rows"]["input"], 300);
 }
+
+/// "Or nothing is committed": when the rows written do not add up to the rows read (no correct
+/// run does this, so the test-only fault `drop_row` makes the run miscount one row), the run
+/// fails before the commit and the previous output stays byte for byte.
+#[test]
+fn rows_that_do_not_add_up_are_never_committed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 40_000, 4, 10_000);
+    write_pipelines(dir);
+    run(dir, &["run", "good.yaml"]).expect_code(0);
+    let target = dir.join("scores");
+    let before = snapshot(&target);
+    let beside = listing(dir);
+    gen(dir, "customers.parquet", 41_000, 5, 10_000);
+
+    for threads in ["1", "2"] {
+        let result = run_with_fault(
+            dir,
+            Some("drop_row"),
+            &["run", "good.yaml", "--threads", threads],
+        );
+        result.expect_code(3);
+        assert_eq!(
+            result.headline(),
+            "rows in (41000) != rows scored (40999) + rows rejected (0); nothing was committed"
+        );
+        assert_eq!(
+            result.help(),
+            "this is a tierscore bug; please report it with the pipeline and the manifest of \
+             the last good run"
+        );
+        assert_eq!(snapshot(&target), before, "the previous output changed");
+        assert_eq!(listing(dir), beside, "a staging folder was left behind");
+    }
+
+    // The hook is inert unless set: the same run commits.
+    run(dir, &["run", "good.yaml"]).expect_code(0);
+    assert_eq!(manifest(&target)["rows"]["input"], 41_000);
+}
+
+/// A run that fails after every file, the manifest and `_SUCCESS` are written, just before the
+/// swap (the test-only fault `fail_before_swap`), leaves the previous output as it was and no
+/// staging folder; the next run replaces it.
+#[test]
+fn a_run_failing_after_its_files_are_written_leaves_the_previous_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 40_000, 4, 10_000);
+    write_pipelines(dir);
+    run(dir, &["run", "good.yaml"]).expect_code(0);
+    let target = dir.join("scores");
+    let before = snapshot(&target);
+    let beside = listing(dir);
+    let run_id = manifest(&target)["run_id"].clone();
+    gen(dir, "customers.parquet", 41_000, 5, 10_000);
+
+    for threads in ["1", "2"] {
+        let result = run_with_fault(
+            dir,
+            Some("fail_before_swap"),
+            &["run", "good.yaml", "--threads", threads],
+        );
+        result.expect_code(3);
+        assert_eq!(
+            result.headline(),
+            "cannot swap into place scores: TIERSCORE_TEST_FAULT=fail_before_swap"
+        );
+        assert_eq!(snapshot(&target), before, "the previous output changed");
+        assert_eq!(listing(dir), beside, "a staging folder was left behind");
+    }
+
+    run(dir, &["run", "good.yaml"]).expect_code(0);
+    let m = manifest(&target);
+    assert_ne!(m["run_id"], run_id);
+    assert_eq!(m["rows"]["input"], 41_000);
+}

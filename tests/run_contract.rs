@@ -667,8 +667,8 @@ fn limit_scores_exactly_the_first_rows() {
     );
 }
 
-/// BUG: listing the id in `output.columns` is accepted and the id column is written twice, so
-/// pyarrow and DuckDB refuse the file ("Multiple matches for FieldRef.Name(customer_id)").
+/// The id listed in `output.columns` is written once (it was once written twice, and pyarrow
+/// and DuckDB refused the file: "Multiple matches for FieldRef.Name(customer_id)").
 #[test]
 fn the_id_listed_in_output_columns_is_written_once() {
     let tmp = tempfile::tempdir().unwrap();

@@ -103,8 +103,9 @@ fn misspelt_column_in_an_inline_expression_points_into_the_yaml() {
     assert_eq!(result.help(), "did you mean `revenue_12m`?");
 }
 
-/// BUG: the `[file:line:col]` header of the text report counts bytes, not characters, so after
-/// Chinese text on the same line it disagrees with the editor and with `--log-format json`.
+/// The `[file:line:col]` header of the text report counts characters, not bytes, so after
+/// Chinese text on the same line it agrees with the editor and with `--log-format json` (it
+/// once counted bytes).
 #[test]
 fn error_columns_count_characters_after_unicode_text() {
     let tmp = tempfile::tempdir().unwrap();

@@ -105,9 +105,9 @@ errors: {errors}
 fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    // Two files in a folder; the first is longer than one read batch (8192 rows), so row
-    // numbers must carry across batches and restart at 0 in the second file.
-    gen(dir, "data/a.parquet", 9000, 11, 2000);
+    // Two files in a folder; the first is longer than one read batch (the run's BATCH_ROWS,
+    // 32,768 rows), so row numbers must carry across batches and restart at 0 in the second.
+    gen(dir, "data/a.parquet", 34_000, 11, 8000);
     gen(dir, "data/b.parquet", 1500, 12, 700);
     write_throwing_pipeline(dir, "{ max_reject_fraction: 1.0 }");
 
@@ -125,14 +125,14 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     }
     let in_a = expected.iter().filter(|(f, _)| f == "data/a.parquet");
     assert!(
-        in_a.clone().any(|(_, r)| *r >= 8192),
+        in_a.clone().any(|(_, r)| *r >= 32_768),
         "a failing row after the first batch"
     );
     assert!(expected.iter().any(|(f, _)| f == "data/b.parquet"));
 
     let result = run(dir, &["run", "p.yaml"]);
     result.expect_code(0);
-    let total = 9000 + 1500;
+    let total = 34_000 + 1500;
     let rejected = expected.len();
     assert!(
         result.stdout.starts_with(&format!(
@@ -186,7 +186,7 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     // Spot-check one row past the first batch by hand.
     let late = order
         .iter()
-        .position(|(f, r)| f == "data/a.parquet" && *r >= 8192)
+        .position(|(f, r)| f == "data/a.parquet" && *r >= 32_768)
         .unwrap();
     let row = rows[late] as usize;
     assert!(ints(&inputs[0].1, "orders_12m")[row] > 10);
@@ -238,9 +238,9 @@ fn on_row_error_fail_stops_at_the_first_failing_row() {
     assert_eq!(staging_dirs(dir), Vec::<String>::new());
 }
 
-/// BUG: a weighted sum that overflows to infinity is written as the row's score (and lands in
-/// the top tier); the manifest's score statistics become `null`. Factor values that are not
-/// finite reject their row, and so should a score that is not.
+/// A weighted sum that overflows to infinity rejects its row, as a factor value that is not
+/// finite does (it was once written as the row's score, in the top tier, and the manifest's
+/// score statistics became `null`).
 #[test]
 fn a_score_that_is_not_finite_is_not_written() {
     let tmp = tempfile::tempdir().unwrap();
@@ -285,7 +285,220 @@ errors: { max_reject_fraction: 1.0 }
     assert_eq!(texts(&out, "id"), ["small"]);
     let rejects = read_parquet(&dir.join("out/_rejects.parquet"));
     assert_eq!(texts(&rejects, "id"), ["huge"]);
+    assert_eq!(texts(&rejects, "factor"), ["score"]);
     let m = manifest(&dir.join("out"));
     assert_eq!(m["rows"], json!({"input": 2, "scored": 1, "rejected": 1}));
     assert_eq!(m["score"]["max"], 10.0);
+}
+
+/// Scripts that each grow one thing with the row's `n`: nested calls, a string, an array, a map
+/// and loop turns. Each is the factor `v` of its own pipeline `NAME.yaml`.
+const GROWING: [(&str, &str); 5] = [
+    (
+        "depth",
+        "// nests n + 1 calls\nfn f(k) { if k == 0 { 0 } else { 1 + f(k - 1) } }\nf(n) * 1.0\n",
+    ),
+    (
+        "string",
+        "// a string of n characters\nlet s = \"\";\ns.pad(n, 'x');\ns.len() * 1.0\n",
+    ),
+    (
+        "array",
+        "// an array of n items\nlet a = [];\na.pad(n, 0);\na.len() * 1.0\n",
+    ),
+    (
+        "map",
+        "// a map of n entries\nlet m = #{};\nfor i in 0..n { m[`k${i}`] = i; }\nm.len() * 1.0\n",
+    ),
+    ("ops", "// n empty loop turns\nfor i in 0..n { }\nn * 1.0\n"),
+];
+
+/// Writes `n.parquet` (ids `n=N` for each of `ns`) and one pipeline per growing script, with
+/// `limits` (YAML, or empty for the defaults).
+fn write_limit_pipelines(dir: &Path, ns: &[i64], limits: &str) {
+    write_parquet(
+        &dir.join("n.parquet"),
+        &arrow::array::RecordBatch::try_from_iter([
+            (
+                "id",
+                arc(arrow::array::StringArray::from(
+                    ns.iter().map(|n| format!("n={n}")).collect::<Vec<_>>(),
+                )),
+            ),
+            ("n", arc(arrow::array::Int64Array::from(ns.to_vec()))),
+        ])
+        .unwrap(),
+    );
+    for (name, script) in GROWING {
+        write(dir, &format!("{name}.rhai"), script);
+        write(
+            dir,
+            &format!("{name}.yaml"),
+            &format!(
+                r#"version: 1
+name: {name}
+input: {{ path: n.parquet, id: id }}
+factors:
+  - {{ name: v, script: {name}.rhai, weight: 1.0 }}
+tiers:
+  levels:
+    - {{ name: all }}
+output: {{ path: out_{name}, partition_by: none }}
+errors: {{ max_reject_fraction: 1.0 }}
+{limits}
+"#
+            ),
+        );
+    }
+}
+
+/// Ids scored with their values.
+type Scored = Vec<(String, f64)>;
+/// Ids rejected with their messages.
+type Rejected = Vec<(String, String)>;
+
+/// Runs `NAME.yaml`: the ids scored with their values, and the ids rejected with messages.
+fn limit_run(dir: &Path, name: &str) -> (Scored, Rejected) {
+    run(dir, &["--quiet", "run", &format!("{name}.yaml")]).expect_code(0);
+    let out = dir.join(format!("out_{name}"));
+    let part = out.join("part-00000.parquet");
+    let scored = if part.exists() {
+        let scored = read_parquet(&part);
+        texts(&scored, "id")
+            .into_iter()
+            .zip(floats(&scored, "v"))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let rejects = read_parquet(&out.join("_rejects.parquet"));
+    assert!(texts(&rejects, "factor").iter().all(|f| f == "v"));
+    (
+        scored,
+        texts(&rejects, "id")
+            .into_iter()
+            .zip(texts(&rejects, "message"))
+            .collect(),
+    )
+}
+
+/// `n=N` ids and values of the rows with `n` in `ns`.
+fn scored_ns(ns: &[i64]) -> Scored {
+    ns.iter().map(|n| (format!("n={n}"), *n as f64)).collect()
+}
+
+/// `n=N` ids of the rows with `n` in `ns`, each with `message`.
+fn rejected_ns(ns: &[i64], message: &str) -> Rejected {
+    ns.iter()
+        .map(|n| (format!("n={n}"), message.to_string()))
+        .collect()
+}
+
+#[test]
+fn each_limit_rejects_exactly_the_rows_that_exceed_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ns = [0, 4, 5, 10, 11];
+    write_limit_pipelines(
+        dir,
+        &ns,
+        "limits: { max_call_depth: 5, max_string_size: 10, max_array_size: 10, max_map_size: 10 }",
+    );
+    // f(n) nests n + 1 calls: f(4) nests 5, the most allowed.
+    assert_eq!(
+        limit_run(dir, "depth"),
+        (
+            scored_ns(&[0, 4]),
+            rejected_ns(
+                &[5, 10, 11],
+                "depth.rhai:3:1: calls nested deeper than limits.max_call_depth (5); endless \
+                 recursion?"
+            )
+        )
+    );
+    assert_eq!(
+        limit_run(dir, "string"),
+        (
+            scored_ns(&[0, 4, 5, 10]),
+            rejected_ns(&[11], "string.rhai:3:3: Length of string too large")
+        )
+    );
+    assert_eq!(
+        limit_run(dir, "array"),
+        (
+            scored_ns(&[0, 4, 5, 10]),
+            rejected_ns(&[11], "array.rhai:3:3: Size of array/BLOB too large")
+        )
+    );
+    assert_eq!(
+        limit_run(dir, "map"),
+        (
+            scored_ns(&[0, 4, 5, 10]),
+            rejected_ns(&[11], "map.rhai:4:3: Size of object map too large")
+        )
+    );
+    // Without max_operations the default (1,000,000) leaves these short loops alone.
+    assert_eq!(limit_run(dir, "ops"), (scored_ns(&ns), vec![]));
+}
+
+/// The defaults the README documents: max_operations 1,000,000, max_call_depth 32,
+/// max_string_size 100,000, max_array_size 100,000, max_map_size 10,000.
+#[test]
+fn the_default_limits_are_the_documented_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ns = [31, 32, 10_000, 10_001, 100_000, 100_001, 300_000, 2_000_000];
+    write_limit_pipelines(dir, &ns, "");
+    assert_eq!(
+        limit_run(dir, "depth"),
+        (
+            scored_ns(&[31]),
+            rejected_ns(
+                &ns[1..],
+                "depth.rhai:3:1: calls nested deeper than limits.max_call_depth (32); endless \
+                 recursion?"
+            )
+        )
+    );
+    assert_eq!(
+        limit_run(dir, "string"),
+        (
+            scored_ns(&ns[..5]),
+            rejected_ns(&ns[5..], "string.rhai:3:3: Length of string too large")
+        )
+    );
+    assert_eq!(
+        limit_run(dir, "array"),
+        (
+            scored_ns(&ns[..5]),
+            rejected_ns(&ns[5..], "array.rhai:3:3: Size of array/BLOB too large")
+        )
+    );
+    // rhai checks a map's size as the loop goes, but the two longest loops (300,000 and
+    // 2,000,000 turns) reach the operation limit before the map is checked too large.
+    let (scored, rejected) = limit_run(dir, "map");
+    assert_eq!(scored, scored_ns(&ns[..3]));
+    assert_eq!(
+        rejected,
+        [
+            rejected_ns(&ns[3..6], "map.rhai:4:3: Size of object map too large"),
+            rejected_ns(
+                &ns[6..],
+                "map.rhai:3:19: stopped after limits.max_operations (1000000) operations on \
+                 this row; an endless loop? raise limits.max_operations if the work is real"
+            )
+        ]
+        .concat()
+    );
+    assert_eq!(
+        limit_run(dir, "ops"),
+        (
+            scored_ns(&ns[..7]),
+            rejected_ns(
+                &ns[7..],
+                "ops.rhai:2:15: stopped after limits.max_operations (1000000) operations on this \
+                 row; an endless loop? raise limits.max_operations if the work is real"
+            )
+        )
+    );
 }

@@ -98,7 +98,11 @@ pub fn execute(args: &CheckArgs, ui: Ui) -> Result<(), CommandError> {
             );
         }
         Format::Text => {
-            for problem in &problems {
+            // `--quiet` leaves nothing but errors on stderr.
+            for problem in problems
+                .iter()
+                .filter(|p| !ui.quiet || p.severity == Severity::Error)
+            {
                 eprint!("{}", crate::diagnostic::render(problem));
             }
         }

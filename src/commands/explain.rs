@@ -109,9 +109,12 @@ fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Explanation, le
         .unwrap_or(5)
         .max(5);
     for factor in &e.factors {
-        let value = factor
-            .value
-            .map_or("(failed)".to_string(), |v| v.to_string());
+        // A rejected row keeps no factor value: only the step that failed failed.
+        let missing = match &e.reject {
+            Some(reject) if reject.step != factor.name => "(not kept: the row was rejected)",
+            _ => "(failed)",
+        };
+        let value = factor.value.map_or(missing.to_string(), |v| v.to_string());
         let weighed = match (factor.weight, factor.contribution) {
             (Some(w), Some(c)) => format!("  x {w} = {c}"),
             (Some(w), None) => format!("  (weight {w})"),

@@ -98,6 +98,26 @@ impl CommandError {
         }
     }
 
+    /// The same error with the warnings that came along with it dropped (for `--quiet`, which
+    /// leaves nothing but errors on stderr).
+    pub fn without_warnings(self) -> Self {
+        let errors_only = |Problems(problems): Problems| {
+            Problems(
+                problems
+                    .into_iter()
+                    .filter(|p| p.severity == miette::Severity::Error)
+                    .collect(),
+            )
+        };
+        match self {
+            CommandError::Problems(p) => CommandError::Problems(errors_only(p)),
+            CommandError::Pipeline(PipelineError::Invalid(p)) => {
+                CommandError::Pipeline(PipelineError::Invalid(errors_only(p)))
+            }
+            other => other,
+        }
+    }
+
     /// The problems located in analysts' files, for machine-readable reports.
     pub fn problems(&self) -> &[crate::diagnostic::FileProblem] {
         match self {
@@ -125,7 +145,7 @@ pub enum Format {
 /// How a command talks to the person or scheduler running it.
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
-    /// `--quiet`: no progress bar and no summary.
+    /// `--quiet`: no progress bar, no summary, no warnings; only errors.
     pub quiet: bool,
     /// `--log-format json`: machine-readable lines on stderr, no progress bar.
     pub json: bool,

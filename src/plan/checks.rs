@@ -10,7 +10,15 @@ use crate::rules::{check_readable, RuleInfo};
 use crate::suggest;
 
 /// Every problem with how one rule uses params and columns.
-pub fn rule_problems(rule: &RuleInfo, pipeline: &Pipeline, schema: &Schema) -> Vec<FileProblem> {
+///
+/// `null_free` names the columns (input or derive) that the input's Parquet statistics prove
+/// hold no null: a nullable column among them is read without a warning.
+pub fn rule_problems(
+    rule: &RuleInfo,
+    pipeline: &Pipeline,
+    schema: &Schema,
+    null_free: &[String],
+) -> Vec<FileProblem> {
     let mut problems = Vec::new();
     let defined: Vec<&str> = pipeline.params.keys().map(String::as_str).collect();
     for (key, pos) in &rule.usage.params {
@@ -72,7 +80,8 @@ pub fn rule_problems(rule: &RuleInfo, pipeline: &Pipeline, schema: &Schema) -> V
     for (name, pos) in &rule.usage.unguarded {
         let nullable = schema
             .field_with_name(name)
-            .is_ok_and(|field| field.is_nullable());
+            .is_ok_and(|field| field.is_nullable())
+            && !null_free.contains(name);
         if nullable && !warned.contains(&name.as_ref()) {
             warned.push(name);
             problems.push(

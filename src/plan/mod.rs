@@ -160,6 +160,20 @@ impl Plan {
             require_column(&format!("output.columns[{i}]"), name, "output column");
         }
 
+        // Columns the footers' statistics prove null-free, and the derives of such columns (a
+        // derive is null exactly where its column is).
+        let mut null_free: Vec<String> = source
+            .schema()
+            .fields()
+            .iter()
+            .filter(|f| f.is_nullable() && source.null_free(f.name()))
+            .map(|f| f.name().clone())
+            .collect();
+        for derive in &pipeline.derive {
+            if null_free.contains(&derive.column) {
+                null_free.push(derive.name.clone());
+            }
+        }
         let builder = RuleBuilder::new(pipeline, engine);
         let mut visible: Vec<&str> = columns.clone();
         let mut factors = Vec::new();
@@ -190,7 +204,12 @@ impl Plan {
             );
             problems.extend(built.problems);
             if let Some(rule) = built.rule {
-                problems.extend(checks::rule_problems(rule.info(), pipeline, schema));
+                problems.extend(checks::rule_problems(
+                    rule.info(),
+                    pipeline,
+                    schema,
+                    &null_free,
+                ));
                 factors.push(FactorStep {
                     rule,
                     weight: factor.weight,
@@ -211,7 +230,12 @@ impl Plan {
                 );
                 problems.extend(built.problems);
                 built.rule.map(|rule| {
-                    problems.extend(checks::rule_problems(rule.info(), pipeline, schema));
+                    problems.extend(checks::rule_problems(
+                        rule.info(),
+                        pipeline,
+                        schema,
+                        &null_free,
+                    ));
                     CombineStep::Script(rule)
                 })
             }
@@ -239,7 +263,12 @@ impl Plan {
             tier_script_failed = built.rule.is_none();
             problems.extend(built.problems);
             if let Some(rule) = built.rule {
-                problems.extend(checks::rule_problems(rule.info(), pipeline, schema));
+                problems.extend(checks::rule_problems(
+                    rule.info(),
+                    pipeline,
+                    schema,
+                    &null_free,
+                ));
                 tier_script = Some(rule);
             }
         }

@@ -87,6 +87,14 @@ impl Staging {
             }
         }
         sync_dir(&self.dir)?;
+        if crate::test_fault("fail_before_swap") {
+            // Tests only (see `crate::test_fault`): a commit failing at the last moment.
+            return Err(SinkError::io(
+                "swap into place",
+                &self.target,
+                std::io::Error::other("TIERSCORE_TEST_FAULT=fail_before_swap"),
+            ));
+        }
         let replaced = self.target.exists();
         if replaced {
             swap(&self.dir, &self.target)?;

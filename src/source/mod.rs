@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
@@ -219,16 +219,7 @@ impl Source {
                 metadata,
             });
         }
-        let file_schema = files[0].metadata.schema().clone();
-        for file in &files[1..] {
-            if let Some(detail) = schema_difference(&file_schema, file.metadata.schema()) {
-                return Err(SourceError::SchemaMismatch {
-                    path: file.path.clone(),
-                    first: files[0].path.clone(),
-                    detail,
-                });
-            }
-        }
+        let file_schema = unified_schema(&files)?;
         let schema = Arc::new(Schema::new(
             file_schema
                 .fields()
@@ -260,6 +251,30 @@ impl Source {
     /// Columns as scripts and output see them (after `rename`).
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
+    }
+
+    /// Whether the footers prove that column `name` (name after rename) holds no null: every
+    /// row group of every file has statistics for each of the column's Parquet leaves, and each
+    /// counts 0 nulls. Files from pandas, pyarrow or Spark mark every column nullable whether
+    /// or not a value is null; this tells the two apart. `false` when statistics are missing.
+    pub fn null_free(&self, name: &str) -> bool {
+        let file_name = self.file_name_of(name);
+        self.files.iter().all(|file| {
+            let metadata = file.metadata.metadata();
+            let descr = metadata.file_metadata().schema_descr();
+            let leaves: Vec<usize> = (0..descr.num_columns())
+                .filter(|&i| descr.get_column_root(i).name() == file_name)
+                .collect();
+            !leaves.is_empty()
+                && metadata.row_groups().iter().all(|group| {
+                    leaves.iter().all(|&leaf| {
+                        group
+                            .column(leaf)
+                            .statistics()
+                            .is_some_and(|stats| stats.null_count_opt() == Some(0))
+                    })
+                })
+        })
     }
 
     /// Position in the whole input (all files in order) of row `row` of file `file`.
@@ -370,11 +385,18 @@ impl Source {
             .iter()
             .map(|field| {
                 let name = self.file_name_of(field.name());
-                batch.column_by_name(name).cloned().ok_or_else(|| {
+                let column = batch.column_by_name(name).ok_or_else(|| {
                     arrow::error::ArrowError::SchemaError(format!(
                         "column `{name}` was not decoded"
                     ))
-                })
+                })?;
+                // A file whose writer chose other physical or nominal types (see
+                // `unified_schema`) is cast to the input's one schema.
+                if column.data_type() == field.data_type() {
+                    Ok(column.clone())
+                } else {
+                    arrow::compute::cast(column, field.data_type())
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         RecordBatch::try_new(schema.clone(), columns)
@@ -388,16 +410,88 @@ fn renamed<'a>(rename: &'a [(String, String)], name: &'a str) -> &'a str {
         .map_or(name, |(_, to)| to.as_str())
 }
 
+/// The one schema of an input's files, checked to agree on their logical columns.
+///
+/// Writers differ in what they call the same data: pyarrow and Spark name a list's child
+/// `element` where arrow-rs names it `item`, pandas marks every field nullable, strings come as
+/// Utf8, LargeUtf8 or Utf8View, dictionary-encoded or not. Files are compared by [`logical`]
+/// type, ignoring these, and by name (never position). Where every file has exactly the same
+/// type, that type is kept; where they differ only so, the column takes its logical type and
+/// each file's batches are cast to it when read. A field is nullable when it is in any file.
+fn unified_schema(files: &[InputFile]) -> Result<SchemaRef, SourceError> {
+    let first = files[0].metadata.schema();
+    for file in &files[1..] {
+        if let Some(detail) = schema_difference(first, file.metadata.schema()) {
+            return Err(SourceError::SchemaMismatch {
+                path: file.path.clone(),
+                first: files[0].path.clone(),
+                detail,
+            });
+        }
+    }
+    if files.len() == 1 {
+        return Ok(first.clone());
+    }
+    let fields: Vec<Field> = first
+        .fields()
+        .iter()
+        .map(|field| {
+            let others = files[1..].iter().map(|file| {
+                file.metadata
+                    .schema()
+                    .field_with_name(field.name())
+                    .expect("schema_difference checked every name")
+            });
+            let mut nullable = field.is_nullable();
+            let mut same = true;
+            for other in others {
+                nullable |= other.is_nullable();
+                same &= other.data_type() == field.data_type();
+            }
+            let data_type = if same {
+                field.data_type().clone()
+            } else {
+                logical(field.data_type())
+            };
+            Field::new(field.name(), data_type, nullable).with_metadata(field.metadata().clone())
+        })
+        .collect();
+    Ok(Arc::new(Schema::new_with_metadata(
+        fields,
+        first.metadata().clone(),
+    )))
+}
+
+/// A type as scripts and readers of the output see it: strings of every encoding as Utf8,
+/// dictionaries as their values, list children named `item` and nested fields nullable.
+fn logical(data_type: &DataType) -> DataType {
+    let item = |child: &FieldRef| Arc::new(Field::new_list_field(logical(child.data_type()), true));
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+        DataType::Dictionary(_, value) => logical(value),
+        DataType::List(child) => DataType::List(item(child)),
+        DataType::LargeList(child) => DataType::LargeList(item(child)),
+        DataType::FixedSizeList(child, size) => DataType::FixedSizeList(item(child), *size),
+        DataType::Struct(fields) => DataType::Struct(
+            fields
+                .iter()
+                .map(|f| Field::new(f.name(), logical(f.data_type()), true))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 fn schema_difference(first: &Schema, other: &Schema) -> Option<String> {
     for field in first.fields() {
         match other.field_with_name(field.name()) {
             Err(_) => return Some(format!("column `{}` is missing", field.name())),
-            Ok(f) if f.data_type() != field.data_type() => {
+            Ok(f) if logical(f.data_type()) != logical(field.data_type()) => {
                 return Some(format!(
                     "column `{}` is {} here and {} there",
                     field.name(),
-                    f.data_type(),
-                    field.data_type()
+                    logical(f.data_type()),
+                    logical(field.data_type())
                 ))
             }
             Ok(_) => {}

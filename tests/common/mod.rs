@@ -73,7 +73,18 @@ impl Outcome {
 
 /// Runs `tierscore ARGS` in `dir`.
 pub fn run(dir: &Path, args: &[&str]) -> Outcome {
-    let output = tierscore(dir).args(args).output().expect("run tierscore");
+    run_with_fault(dir, None, args)
+}
+
+/// Runs `tierscore ARGS` in `dir` with the test-only fault `TIERSCORE_TEST_FAULT=fault` (see
+/// `tierscore::test_fault`), or without any when `None`.
+pub fn run_with_fault(dir: &Path, fault: Option<&str>, args: &[&str]) -> Outcome {
+    let mut cmd = tierscore(dir);
+    match fault {
+        Some(fault) => cmd.env("TIERSCORE_TEST_FAULT", fault),
+        None => cmd.env_remove("TIERSCORE_TEST_FAULT"),
+    };
+    let output = cmd.args(args).output().expect("run tierscore");
     Outcome {
         code: output.status.code(),
         stdout: String::from_utf8(output.stdout).expect("utf-8 stdout"),
@@ -168,6 +179,26 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) {
     let mut writer =
         parquet::arrow::ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None)
             .unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// Writes `batch` as a Parquet file without any statistics in its footer (as some writers do),
+/// creating folders.
+pub fn write_parquet_without_statistics(path: &Path, batch: &RecordBatch) {
+    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).unwrap();
+    }
+    let props = WriterProperties::builder()
+        .set_statistics_enabled(EnabledStatistics::None)
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        File::create(path).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
     writer.write(batch).unwrap();
     writer.close().unwrap();
 }
@@ -491,4 +522,299 @@ pub fn weights_and_thresholds(spec: &serde_yaml::Value) -> (Weights, Thresholds)
         .map(|l| (l["name"].as_str().unwrap().to_string(), l["min"].as_f64()))
         .collect();
     (weights, levels)
+}
+
+/// `batch` (columns of `tierscore gen`) as pyarrow, pandas or Spark would write the same data:
+/// every field nullable, a list's child field named `element` instead of arrow-rs's `item`, the
+/// id as LargeUtf8, `region` dictionary-encoded and `industry` a Utf8View. The values are the
+/// same; only the physical and nominal types differ.
+pub fn as_other_writer(batch: &RecordBatch) -> RecordBatch {
+    use arrow::compute::cast;
+    use arrow::datatypes::{DataType, Field, Schema};
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        let target = match (field.name().as_str(), field.data_type()) {
+            ("customer_id", _) => DataType::LargeUtf8,
+            ("region", _) => {
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            }
+            ("industry", _) => DataType::Utf8View,
+            (_, DataType::List(child)) => DataType::List(Arc::new(Field::new(
+                "element",
+                child.data_type().clone(),
+                true,
+            ))),
+            (_, other) => other.clone(),
+        };
+        let column = cast(column, &target).unwrap();
+        fields.push(Field::new(field.name(), target, true));
+        columns.push(column);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+}
+
+/// Every Parquet file's rows in an output folder (metadata, which holds the run id, dropped).
+pub fn output_data(out: &Path) -> BTreeMap<String, RecordBatch> {
+    snapshot(out)
+        .into_keys()
+        .filter(|name| name.ends_with(".parquet"))
+        .map(|name| {
+            let batch = read_parquet(&out.join(&name));
+            (name, batch)
+        })
+        .collect()
+}
+
+/// The manifest without what differs between any two runs (id, times, threads).
+pub fn manifest_figures(out: &Path) -> serde_json::Value {
+    let mut m = manifest_exact(out);
+    let object = m.as_object_mut().unwrap();
+    for volatile in [
+        "run_id",
+        "started_at",
+        "finished_at",
+        "threads",
+        "phases_seconds",
+    ] {
+        assert!(
+            object.remove(volatile).is_some(),
+            "the manifest has {volatile}"
+        );
+    }
+    m
+}
+
+/// Rows of the files of [`several_batches_input`]. The first file alone holds more than one
+/// read batch (the run's BATCH_ROWS, 32,768), and together they make five batches.
+pub const SEVERAL_BATCHES_FILES: [(&str, u64); 3] = [
+    ("data/part-1.parquet", 36_000),
+    ("data/part-2.parquet", 30_000),
+    ("data/part-3.parquet", 9_000),
+];
+
+/// Characters of the `note` column of [`several_batches_input`].
+pub const NOTE_CHARS: usize = 400;
+
+/// An input of several files and several read batches in `dir/data/`: `tierscore gen`
+/// customers (seeds 31, 32, 33; row groups of 7,000 rows; ids prefixed `P1-`, `P2-`, `P3-` by
+/// file so they are unique) with a `note` column of
+/// [`NOTE_CHARS`] pseudo-random characters a row. Notes barely compress, so an output passing
+/// them through outgrows the writer's 16 MiB row-group limit. Returns every row of the input,
+/// in reading order.
+pub fn several_batches_input(dir: &Path) -> RecordBatch {
+    use arrow::datatypes::{Field, Schema};
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut state: u64 = 0x1234_5678_9ABC_DEF0;
+    let mut batches = Vec::new();
+    for (i, (name, rows)) in SEVERAL_BATCHES_FILES.iter().enumerate() {
+        let generated = format!("gen-{i}.parquet");
+        gen(dir, &generated, *rows, 31 + i as u64, 7_000);
+        let customers = read_parquet(&dir.join(&generated));
+        fs::remove_file(dir.join(&generated)).unwrap();
+        let notes: Vec<String> = (0..customers.num_rows())
+            .map(|_| {
+                (0..NOTE_CHARS)
+                    .map(|_| {
+                        // splitmix64: a portable, well-mixed stream.
+                        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                        let mut z = state;
+                        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                        ALPHABET[((z ^ (z >> 31)) % 64) as usize] as char
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut fields: Vec<Field> = customers
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new("note", arrow::datatypes::DataType::Utf8, false));
+        let mut columns = customers.columns().to_vec();
+        columns.push(arc(StringArray::from(notes)));
+        // Ids unique over the files: `P2-C00000001` is the first customer of the second file.
+        let ids: Vec<String> = texts(&customers, "customer_id")
+            .iter()
+            .map(|id| format!("P{}-{id}", i + 1))
+            .collect();
+        columns[customers.schema().index_of("customer_id").unwrap()] = arc(StringArray::from(ids));
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(Some(7_000))
+            .build();
+        let path = dir.join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(
+            File::create(&path).unwrap(),
+            batch.schema(),
+            Some(props),
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        batches.push(batch);
+    }
+    concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+/// The rows of each Parquet file's row groups.
+pub fn row_group_rows(path: &Path) -> Vec<i64> {
+    let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+    reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|rg| rg.num_rows())
+        .collect()
+}
+
+/// A number, decimal or date column as floats (dates as days since 1970), nulls as `None`.
+pub fn numbers(batch: &RecordBatch, name: &str) -> Vec<Option<f64>> {
+    use arrow::datatypes::DataType;
+    let mut column = batch
+        .column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .clone();
+    if column.data_type() == &DataType::Date32 {
+        column = arrow::compute::cast(&column, &DataType::Int32).unwrap();
+    }
+    let column = arrow::compute::cast(&column, &DataType::Float64).unwrap();
+    column.as_primitive::<Float64Type>().iter().collect()
+}
+
+/// Reference formulas of the derive kinds, as SQL and scikit-learn define them, over the
+/// non-null values (nulls stay null); ties broken by input position where order matters.
+pub mod reference {
+    /// Positions of the non-null values, ordered by value (descending when `desc`), ties by
+    /// position.
+    fn order(values: &[Option<f64>], desc: bool) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..values.len()).filter(|&i| values[i].is_some()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (values[a].unwrap(), values[b].unwrap());
+            let by_value = if desc {
+                y.total_cmp(&x)
+            } else {
+                x.total_cmp(&y)
+            };
+            by_value.then(a.cmp(&b))
+        });
+        order
+    }
+
+    /// `NTILE(buckets) OVER (ORDER BY x [DESC], pos)`.
+    pub fn ntile(values: &[Option<f64>], buckets: usize, desc: bool) -> Vec<Option<i64>> {
+        let order = order(values, desc);
+        let n = order.len();
+        let (base, extra) = (n / buckets, n % buckets);
+        let mut out = vec![None; values.len()];
+        let mut position = 0;
+        for bucket in 0..buckets {
+            let size = base + usize::from(bucket < extra);
+            for &row in &order[position..position + size] {
+                out[row] = Some(bucket as i64 + 1);
+            }
+            position += size;
+        }
+        out
+    }
+
+    /// How many non-null values come strictly before each value in the order.
+    fn before(values: &[Option<f64>], desc: bool) -> Vec<Option<usize>> {
+        let mut sorted: Vec<f64> = values.iter().flatten().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        values
+            .iter()
+            .map(|v| {
+                v.map(|x| {
+                    if desc {
+                        sorted.len() - sorted.partition_point(|s| *s <= x)
+                    } else {
+                        sorted.partition_point(|s| *s < x)
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// `RANK() OVER (ORDER BY x [DESC])`.
+    pub fn rank(values: &[Option<f64>], desc: bool) -> Vec<Option<i64>> {
+        before(values, desc)
+            .into_iter()
+            .map(|b| b.map(|b| b as i64 + 1))
+            .collect()
+    }
+
+    /// `PERCENT_RANK() OVER (ORDER BY x [DESC])`: (rank − 1) / (n − 1), 0 for a single value.
+    pub fn percent_rank(values: &[Option<f64>], desc: bool) -> Vec<Option<f64>> {
+        let n = values.iter().flatten().count();
+        before(values, desc)
+            .into_iter()
+            .map(|b| {
+                b.map(|b| {
+                    if n == 1 {
+                        0.0
+                    } else {
+                        b as f64 / (n - 1) as f64
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// `StandardScaler`: (x − mean) / population std (0 when all are equal); with mean, std.
+    pub fn zscore(values: &[Option<f64>]) -> (Vec<Option<f64>>, f64, f64) {
+        let present: Vec<f64> = values.iter().flatten().copied().collect();
+        let n = present.len() as f64;
+        let mean = present.iter().sum::<f64>() / n;
+        let std = (present.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let scaled = values
+            .iter()
+            .map(|v| v.map(|x| if std == 0.0 { 0.0 } else { (x - mean) / std }))
+            .collect();
+        (scaled, mean, std)
+    }
+
+    /// `MinMaxScaler`: (x − min) / (max − min) (0 when all are equal); with min, max.
+    pub fn minmax(values: &[Option<f64>]) -> (Vec<Option<f64>>, f64, f64) {
+        let min = values
+            .iter()
+            .flatten()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let max = values
+            .iter()
+            .flatten()
+            .copied()
+            .fold(f64::NEG_INFINITY, f64::max);
+        let scaled = values
+            .iter()
+            .map(|v| {
+                v.map(|x| {
+                    if max == min {
+                        0.0
+                    } else {
+                        (x - min) / (max - min)
+                    }
+                })
+            })
+            .collect();
+        (scaled, min, max)
+    }
+
+    /// `SUM(x) OVER (ORDER BY x DESC, pos ROWS UNBOUNDED PRECEDING) / SUM(x) OVER ()`; with
+    /// the total.
+    pub fn cumulative_share(values: &[Option<f64>]) -> (Vec<Option<f64>>, f64) {
+        let order = order(values, true);
+        let total: f64 = order.iter().map(|&i| values[i].unwrap()).sum();
+        let mut running = 0.0;
+        let mut out = vec![None; values.len()];
+        for row in order {
+            running += values[row].unwrap();
+            out[row] = Some(running / total);
+        }
+        (out, total)
+    }
 }

@@ -1,0 +1,195 @@
+//! `tierscore diff` through the binary on small hand-made outputs: factors added and removed,
+//! integer ids of different widths matched, and ids that occur twice or are null refused.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema};
+use common::*;
+use serde_json::{json, Value};
+
+/// Customers `ids` with `x` = 1, 2, 3, … in `NAME.parquet`.
+fn write_input(dir: &Path, name: &str, ids: ArrayRef) {
+    let x: Vec<f64> = (1..=ids.len()).map(|i| i as f64).collect();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("id", ids.data_type().clone(), true),
+            Field::new("x", DataType::Float64, false),
+        ])),
+        vec![ids, arc(Float64Array::from(x))],
+    )
+    .unwrap();
+    write_parquet(&dir.join(format!("{name}.parquet")), &batch);
+}
+
+/// A pipeline over `INPUT.parquet` with `factors` (YAML list items), tiers `high` (score >=
+/// 10) and `low`, into `out/NAME`.
+fn write_pipeline(dir: &Path, name: &str, input: &str, factors: &[&str]) {
+    let factors: String = factors.iter().map(|f| format!("  - {f}\n")).collect();
+    write(
+        dir,
+        &format!("{name}.yaml"),
+        &format!(
+            r#"version: 1
+name: {name}
+input: {{ path: {input}.parquet, id: id }}
+factors:
+{factors}tiers:
+  levels:
+    - {{ name: high, min: 10 }}
+    - {{ name: low }}
+output: {{ path: out/{name} }}
+"#
+        ),
+    );
+    run(dir, &["--quiet", "run", &format!("{name}.yaml")]).expect_code(0);
+}
+
+fn diff_json(dir: &Path, old: &str, new: &str) -> Value {
+    let result = run(
+        dir,
+        &[
+            "diff",
+            &format!("out/{old}"),
+            &format!("out/{new}"),
+            "--format",
+            "json",
+        ],
+    );
+    result.expect_code(0);
+    parse_json_exact(&result.stdout)
+}
+
+#[test]
+fn factors_added_and_removed_are_named_and_integer_ids_of_any_width_match() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // The same customers 1..=4, as Int32 ids in the old input and Int64 ids in the new one.
+    write_input(dir, "old", arc(Int32Array::from(vec![1, 2, 3, 4])));
+    write_input(dir, "new", arc(Int64Array::from(vec![1, 2, 3, 4])));
+    write_pipeline(
+        dir,
+        "before",
+        "old",
+        &[
+            r#"{ name: a, expr: "x", weight: 1.0 }"#,
+            r#"{ name: b, expr: "x * 2.0", weight: 1.0 }"#,
+            r#"{ name: c, expr: "1.0", weight: 1.0 }"#,
+        ],
+    );
+    write_pipeline(
+        dir,
+        "after",
+        "new",
+        &[
+            r#"{ name: c, expr: "1.0", weight: 1.0 }"#,
+            r#"{ name: a, expr: "x * 4.0", weight: 1.0 }"#,
+            r#"{ name: d, expr: "x", weight: 1.0 }"#,
+        ],
+    );
+    assert_eq!(
+        parquet_schema(&dir.join("out/before/tier=low/part-00000.parquet"))
+            .field_with_name("id")
+            .unwrap()
+            .data_type(),
+        &DataType::Int32
+    );
+
+    // Old scores: x + 2x + 1 = 4, 7, 10, 13; new: 1 + 4x + x = 6, 11, 16, 21, so customer 2
+    // moves from low to high. Tiers in the new pipeline's order: high, low.
+    let report = diff_json(dir, "before", "after");
+    assert_eq!(report["id_column"], "id");
+    assert_eq!(report["factors"], json!(["c", "a"]));
+    assert_eq!(report["factors_added"], json!(["d"]));
+    assert_eq!(report["factors_removed"], json!(["b"]));
+    assert_eq!(report["only_in_old"], json!({"count": 0, "ids": []}));
+    assert_eq!(report["only_in_new"], json!({"count": 0, "ids": []}));
+    assert_eq!(report["matrix_rows"], json!([[2, 0], [1, 1]]));
+    assert_eq!(
+        report["top_movers"],
+        json!([
+            { "id": 4, "old_score": 13.0, "new_score": 21.0, "change": 8.0, "old_tier": "high",
+              "new_tier": "high", "factor_changes": { "c": 0.0, "a": 12.0 } },
+            { "id": 3, "old_score": 10.0, "new_score": 16.0, "change": 6.0, "old_tier": "high",
+              "new_tier": "high", "factor_changes": { "c": 0.0, "a": 9.0 } },
+            { "id": 2, "old_score": 7.0, "new_score": 11.0, "change": 4.0, "old_tier": "low",
+              "new_tier": "high", "factor_changes": { "c": 0.0, "a": 6.0 } },
+            { "id": 1, "old_score": 4.0, "new_score": 6.0, "change": 2.0, "old_tier": "low",
+              "new_tier": "low", "factor_changes": { "c": 0.0, "a": 3.0 } },
+        ])
+    );
+    let text = run(dir, &["diff", "out/before", "out/after"]);
+    text.expect_code(0);
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    assert!(
+        lines.contains(&"factors added: d") && lines.contains(&"factors removed: b"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn an_id_twice_or_null_in_either_output_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_input(dir, "unique", arc(Int64Array::from(vec![1, 2, 3])));
+    write_input(dir, "twice", arc(Int64Array::from(vec![1, 2, 2])));
+    let factor = [r#"{ name: a, expr: "x", weight: 1.0 }"#];
+    write_pipeline(dir, "unique", "unique", &factor);
+    write_pipeline(dir, "twice", "twice", &factor);
+
+    for (old, new, side) in [("twice", "unique", "old"), ("unique", "twice", "new")] {
+        let result = run(dir, &["diff", &format!("out/{old}"), &format!("out/{new}")]);
+        result.expect_code(3);
+        assert_eq!(
+            result.headline(),
+            format!("{side} output out/twice has id 2 more than once")
+        );
+        assert_eq!(
+            result.help(),
+            "diff matches customers by id, so ids must be unique; deduplicate the pipeline's input"
+        );
+        assert_eq!(result.stdout, "");
+    }
+
+    // A run rejects a null id, so only an edited output can hold one. Every score is below 10:
+    // the three customers are all in tier=low.
+    let part = dir.join("out/unique/tier=low/part-00000.parquet");
+    let batch = read_parquet(&part);
+    let ids = arc(Int64Array::from(vec![None, Some(2), Some(3)]));
+    let edited = RecordBatch::try_new(
+        Arc::new(Schema::new(
+            batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        )),
+        [vec![ids], batch.columns()[1..].to_vec()].concat(),
+    )
+    .unwrap();
+    write_parquet(&part, &edited);
+    run(
+        dir,
+        &["--quiet", "run", "unique.yaml", "--output", "out/clean"],
+    )
+    .expect_code(0);
+    for (old, new) in [("out/unique", "out/clean"), ("out/clean", "out/unique")] {
+        let result = run(dir, &["diff", old, new]);
+        result.expect_code(3);
+        assert_eq!(
+            result.headline(),
+            "out/unique/tier=low/part-00000.parquet: id column `id` is null in row 0",
+            "diff {old} {new}"
+        );
+        assert_eq!(
+            result.help(),
+            "the output does not match its _manifest.json; run `tierscore run` again into it"
+        );
+        assert_eq!(result.stdout, "");
+    }
+}
