@@ -162,7 +162,10 @@ fn parquet_encode_and_commit(bencher: Bencher) {
         .bench_local(|| {
             let run_id = format!("bench-{}", RUNS.fetch_add(1, Ordering::Relaxed));
             let staging = Staging::prepare(&target, &run_id).expect("staging");
-            let props = properties(vec![("tierscore.run_id".into(), run_id)]);
+            let props = properties(
+                vec![("tierscore.run_id".into(), run_id)],
+                &loaded.plan.layout.distinct_columns(),
+            );
             let mut output = OutputWriter::new(
                 staging.dir(),
                 loaded.pipeline.output.partition_by,

@@ -144,12 +144,15 @@ pub fn run(
 
     let run_id = new_run_id(&started.at);
     let staging = Staging::prepare(&options.target, &run_id)?;
-    let props = properties(vec![
-        ("tierscore.run_id".into(), run_id.clone()),
-        ("tierscore.pipeline".into(), pipeline.name.clone()),
-        ("tierscore.version".into(), env!("CARGO_PKG_VERSION").into()),
-        ("tierscore.rules_sha256".into(), plan.rules_sha256.clone()),
-    ]);
+    let props = properties(
+        vec![
+            ("tierscore.run_id".into(), run_id.clone()),
+            ("tierscore.pipeline".into(), pipeline.name.clone()),
+            ("tierscore.version".into(), env!("CARGO_PKG_VERSION").into()),
+            ("tierscore.rules_sha256".into(), plan.rules_sha256.clone()),
+        ],
+        &plan.layout.distinct_columns(),
+    );
     let tier_names: Vec<String> = plan
         .scorer
         .tiers

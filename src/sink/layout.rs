@@ -71,6 +71,15 @@ impl OutputLayout {
         })
     }
 
+    /// Columns that hold mostly distinct values (the id, the factors and the score), written
+    /// without dictionary encoding.
+    pub fn distinct_columns(&self) -> Vec<String> {
+        let mut columns = vec![self.copied[0].clone()];
+        columns.extend(self.factors.iter().cloned());
+        columns.push("score".into());
+        columns
+    }
+
     /// The schema of every output file.
     pub fn schema(&self) -> &SchemaRef {
         &self.schema

@@ -1,21 +1,21 @@
 //! Running a compiled program over a chunk of rows at once.
 //!
 //! Every node evaluates for a selection of the chunk's rows (positions, ascending) into a
-//! buffer with one [`Scalar`] per position. `if`, `&&`, `||`, `??` and `switch` split the
-//! selection, so a branch runs only for the rows that take it — an error in a branch a row does
-//! not take cannot touch that row. A row that returns, or is deferred to the interpreter, is
-//! marked done and leaves every selection after the statement it happened in.
+//! buffer with one value per position: a typed buffer of floats, ints or bools when its type
+//! (see `types`) is that one kind on this batch, tagged [`Scalar`]s otherwise. `if`, `&&`,
+//! `||`, `??` and `switch` split the selection, so a branch runs only for the rows that take it
+//! — an error in a branch a row does not take cannot touch that row. A row that returns, or is
+//! deferred to the interpreter, is marked done and leaves every selection after the statement
+//! it happened in.
 
 use std::hash::{Hash, Hasher};
 
-use super::ir::{Aggregate, Block, Elements, Func, Node, Stmt, Switch};
-use super::ops::{binary, call, display, unary, Defer, Strings};
-use super::scalar::{Input, Scalar};
+use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Switch, Unary};
+use super::ops::{binary, call, display, float_compare, unary, Defer, Strings};
+pub use super::scalar::CHUNK;
+use super::scalar::{Buf, Input, Scalar};
+use super::types::{Kind, Types};
 use crate::rules::library;
-
-/// Rows evaluated together: enough to amortise a node's dispatch, few enough that a chunk's
-/// buffers stay in cache.
-pub const CHUNK: usize = 1024;
 
 /// How a result was given: a plain value, or a `#{ value, reason }` map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub struct ReasonList<'b> {
 
 /// Where a block's value goes.
 enum Dest<'o, 'b> {
-    Value(&'o mut [Scalar<'b>]),
+    Value(&'o mut Buf<'b>),
     Result,
     Discard,
 }
@@ -59,11 +59,13 @@ pub struct Chunk<'b> {
     /// The batch row of position 0.
     base: usize,
     inputs: &'b [Input<'b>],
+    types: &'b Types,
     pub strings: Strings<'b>,
     /// `limits.max_array_size` (0: none).
     max_array: usize,
-    vars: Vec<Vec<Scalar<'b>>>,
-    pool: Vec<Vec<Scalar<'b>>>,
+    vars: Vec<Buf<'b>>,
+    /// Spare buffers of each kind.
+    pool: [Vec<Buf<'b>>; 4],
     done: Vec<bool>,
     /// Rows left to the interpreter.
     pub deferred: Vec<bool>,
@@ -75,21 +77,31 @@ pub struct Chunk<'b> {
     numbers: Vec<(usize, f64)>,
 }
 
+fn pool_index(kind: Kind) -> usize {
+    match kind {
+        Kind::Tagged => 0,
+        Kind::Float => 1,
+        Kind::Int => 2,
+        Kind::Bool => 3,
+    }
+}
+
 impl<'b> Chunk<'b> {
-    /// A chunk over `inputs` for a program with `slots` variables.
+    /// A chunk over `inputs` for a program whose types on this batch are `types`.
     pub fn new(
         inputs: &'b [Input<'b>],
+        types: &'b Types,
         strings: Strings<'b>,
         max_array: usize,
-        slots: usize,
     ) -> Self {
         Self {
             base: 0,
             inputs,
+            types,
             strings,
             max_array,
-            vars: vec![vec![Scalar::Unit; CHUNK]; slots],
-            pool: Vec::new(),
+            vars: types.vars.iter().map(|ty| Buf::new(ty.kind())).collect(),
+            pool: Default::default(),
             done: vec![false; CHUNK],
             deferred: vec![false; CHUNK],
             lists: Vec::new(),
@@ -110,39 +122,68 @@ impl<'b> Chunk<'b> {
         self.block(program, selection.to_vec(), Dest::Result);
     }
 
-    fn take(&mut self) -> Vec<Scalar<'b>> {
-        self.pool.pop().unwrap_or_else(|| vec![Scalar::Unit; CHUNK])
+    fn take(&mut self, kind: Kind) -> Buf<'b> {
+        self.pool[pool_index(kind)]
+            .pop()
+            .unwrap_or_else(|| Buf::new(kind))
     }
 
-    fn give(&mut self, buffer: Vec<Scalar<'b>>) {
-        self.pool.push(buffer);
+    /// A buffer for `node`'s values.
+    fn take_for(&mut self, node: &Node) -> Buf<'b> {
+        let kind = self.types.kind(node);
+        self.take(kind)
+    }
+
+    fn give(&mut self, buffer: Buf<'b>) {
+        self.pool[pool_index(buffer.kind())].push(buffer);
     }
 
     /// Leaves row `i` to the interpreter, unless it is already done.
+    #[inline]
     fn defer(&mut self, i: u16) {
-        let i = usize::from(i);
-        if !self.done[i] {
-            self.done[i] = true;
-            self.deferred[i] = true;
-        }
+        defer(&mut self.done, &mut self.deferred, usize::from(i));
     }
 
     fn live(&self, selection: &mut Vec<u16>) {
         selection.retain(|&i| !self.done[usize::from(i)]);
     }
 
-    /// Splits `selection` by a condition's values: (true rows, false rows); a row whose
-    /// condition is no bool is deferred (rhai: a type mismatch).
-    fn split(&mut self, selection: &[u16], condition: &[Scalar<'b>]) -> (Vec<u16>, Vec<u16>) {
+    /// Writes `value` for row `p` of `out`, or defers the row if `out` cannot hold it.
+    #[inline]
+    fn put(&mut self, out: &mut Buf<'b>, i: u16, value: Scalar<'b>) {
+        if !out.put(usize::from(i), value) {
+            self.defer(i);
+        }
+    }
+
+    /// Splits `selection` by a condition: (true rows, false rows); a row whose condition is no
+    /// bool is deferred (rhai: a type mismatch).
+    fn split(&mut self, selection: &[u16], condition: &'b Node) -> (Vec<u16>, Vec<u16>) {
+        let mut values = self.take_for(condition);
+        self.eval(condition, selection, &mut values);
         let mut yes = Vec::with_capacity(selection.len());
         let mut no = Vec::with_capacity(selection.len());
-        for &i in selection {
-            match condition[usize::from(i)] {
-                Scalar::Bool(true) => yes.push(i),
-                Scalar::Bool(false) => no.push(i),
-                _ => self.defer(i),
+        match &values {
+            Buf::Bool(v) => {
+                for &i in selection {
+                    if v[usize::from(i)] {
+                        yes.push(i);
+                    } else {
+                        no.push(i);
+                    }
+                }
+            }
+            other => {
+                for &i in selection {
+                    match other.get(usize::from(i)) {
+                        Scalar::Bool(true) => yes.push(i),
+                        Scalar::Bool(false) => no.push(i),
+                        _ => defer(&mut self.done, &mut self.deferred, usize::from(i)),
+                    }
+                }
             }
         }
+        self.give(values);
         (yes, no)
     }
 
@@ -160,32 +201,33 @@ impl<'b> Chunk<'b> {
             let last = k + 1 == count;
             match stmt {
                 Stmt::Set(slot, node) => {
-                    let mut values = self.take();
+                    let mut values = self.take_for(node);
                     self.eval(node, &selection, &mut values);
-                    let var = &mut self.vars[*slot];
-                    for &i in &selection {
-                        var[usize::from(i)] = values[usize::from(i)];
-                    }
+                    let mut var = std::mem::replace(&mut self.vars[*slot], Buf::Bool(Vec::new()));
+                    self.copy(&values, &selection, &mut var);
+                    self.vars[*slot] = var;
                     self.give(values);
                 }
                 Stmt::AppendStr(slot, node) => {
-                    let mut values = self.take();
+                    let mut values = self.take_for(node);
                     self.eval(node, &selection, &mut values);
+                    let mut var = std::mem::replace(&mut self.vars[*slot], Buf::Bool(Vec::new()));
                     for &i in &selection {
                         let p = usize::from(i);
-                        let current = self.vars[*slot][p];
-                        let appended = match (current, values[p]) {
+                        let (current, added) = (var.get(p), values.get(p));
+                        let appended = match (current, added) {
                             // rhai's `+=` on strings checks the size only when both are non-empty.
                             (Scalar::Str(a), Scalar::Str(b)) if a.is_empty() || b.is_empty() => {
-                                Ok(if a.is_empty() { values[p] } else { current })
+                                Ok(if a.is_empty() { added } else { current })
                             }
-                            (a, b) => binary(super::ir::Binary::Add, a, b, &self.strings),
+                            (a, b) => binary(Binary::Add, a, b, &self.strings),
                         };
                         match appended {
-                            Ok(v) => self.vars[*slot][p] = v,
+                            Ok(v) => self.put(&mut var, i, v),
                             Err(Defer) => self.defer(i),
                         }
                     }
+                    self.vars[*slot] = var;
                     self.give(values);
                 }
                 Stmt::Expr(node) => {
@@ -193,15 +235,12 @@ impl<'b> Chunk<'b> {
                         self.value(node, &selection, dest);
                         return;
                     }
-                    let mut values = self.take();
+                    let mut values = self.take_for(node);
                     self.eval(node, &selection, &mut values);
                     self.give(values);
                 }
                 Stmt::If(condition, body, branch) => {
-                    let mut values = self.take();
-                    self.eval(condition, &selection, &mut values);
-                    let (yes, no) = self.split(&selection, &values);
-                    self.give(values);
+                    let (yes, no) = self.split(&selection, condition);
                     if last {
                         self.block(body, yes, dest.reborrow());
                         self.block(branch, no, dest);
@@ -221,7 +260,7 @@ impl<'b> Chunk<'b> {
                     return;
                 }
                 Stmt::Throw(node) => {
-                    let mut values = self.take();
+                    let mut values = self.take_for(node);
                     self.eval(node, &selection, &mut values);
                     self.give(values);
                     for &i in &selection {
@@ -230,15 +269,15 @@ impl<'b> Chunk<'b> {
                     return;
                 }
                 Stmt::Push(slot, node) => {
-                    let mut values = self.take();
+                    let mut values = self.take_for(node);
                     self.eval(node, &selection, &mut values);
                     for &i in &selection {
                         let p = usize::from(i);
-                        match self.vars[*slot][p] {
+                        match self.vars[*slot].get(p) {
                             Scalar::Reasons(list) => {
                                 let list = &mut self.lists[list as usize];
                                 list.len += 1;
-                                match values[p] {
+                                match values.get(p) {
                                     Scalar::Str(text) => list.texts.push(text),
                                     _ => list.mixed = true,
                                 }
@@ -259,12 +298,39 @@ impl<'b> Chunk<'b> {
         }
     }
 
+    /// Copies the `selection` rows of `from` into `to`, converting between kinds.
+    fn copy(&mut self, from: &Buf<'b>, selection: &[u16], to: &mut Buf<'b>) {
+        match (from, &mut *to) {
+            (Buf::Float(a), Buf::Float(b)) => {
+                for &i in selection {
+                    b[usize::from(i)] = a[usize::from(i)];
+                }
+            }
+            (Buf::Int(a), Buf::Int(b)) => {
+                for &i in selection {
+                    b[usize::from(i)] = a[usize::from(i)];
+                }
+            }
+            (Buf::Bool(a), Buf::Bool(b)) => {
+                for &i in selection {
+                    b[usize::from(i)] = a[usize::from(i)];
+                }
+            }
+            _ => {
+                for &i in selection {
+                    let value = from.get(usize::from(i));
+                    self.put(to, i, value);
+                }
+            }
+        }
+    }
+
     /// Writes `()` as the value of `selection`.
     fn unit(&mut self, selection: &[u16], dest: Dest<'_, 'b>) {
         match dest {
             Dest::Value(out) => {
                 for &i in selection {
-                    out[usize::from(i)] = Scalar::Unit;
+                    self.put(out, i, Scalar::Unit);
                 }
             }
             Dest::Result => {
@@ -281,7 +347,7 @@ impl<'b> Chunk<'b> {
             Dest::Value(out) => self.eval(node, selection, out),
             Dest::Result => self.result_of(node, selection),
             Dest::Discard => {
-                let mut values = self.take();
+                let mut values = self.take_for(node);
                 self.eval(node, selection, &mut values);
                 self.give(values);
             }
@@ -305,116 +371,152 @@ impl<'b> Chunk<'b> {
                 reason,
                 valid,
             } => {
-                let mut values = self.take();
-                match value {
-                    Some(value) => self.eval(value, selection, &mut values),
-                    None => self.constant_unit(selection, &mut values),
-                }
-                let mut reasons = self.take();
-                match reason {
-                    Some(reason) => self.eval(reason, selection, &mut reasons),
-                    None => self.constant_unit(selection, &mut reasons),
-                }
                 let shape = if *valid { Shape::Map } else { Shape::BadMap };
+                let values = value.as_ref().map(|value| {
+                    let mut values = self.take_for(value);
+                    self.eval(value, selection, &mut values);
+                    values
+                });
+                let reasons = reason.as_ref().map(|reason| {
+                    let mut reasons = self.take_for(reason);
+                    self.eval(reason, selection, &mut reasons);
+                    reasons
+                });
                 for &i in selection {
                     let p = usize::from(i);
-                    self.set_result(i, values[p], reasons[p], shape);
+                    let value = values.as_ref().map_or(Scalar::Unit, |v| v.get(p));
+                    let reason = reasons.as_ref().map_or(Scalar::Unit, |r| r.get(p));
+                    self.set_result(i, value, reason, shape);
                 }
-                self.give(values);
-                self.give(reasons);
+                for buffer in values.into_iter().chain(reasons) {
+                    self.give(buffer);
+                }
             }
             Node::Block(block) => self.block(block, selection.to_vec(), Dest::Result),
             Node::Switch(switch) => self.switch(switch, selection, Dest::Result),
             other => {
-                let mut values = self.take();
+                let mut values = self.take_for(other);
                 self.eval(other, selection, &mut values);
                 for &i in selection {
-                    self.set_result(i, values[usize::from(i)], Scalar::Unit, Shape::Plain);
+                    let value = values.get(usize::from(i));
+                    self.set_result(i, value, Scalar::Unit, Shape::Plain);
                 }
                 self.give(values);
             }
         }
     }
 
-    fn constant_unit(&self, selection: &[u16], out: &mut [Scalar<'b>]) {
-        for &i in selection {
-            out[usize::from(i)] = Scalar::Unit;
+    /// Evaluates `node` for `selection` into `out`, converting when `out` holds another kind.
+    pub fn eval(&mut self, node: &'b Node, selection: &[u16], out: &mut Buf<'b>) {
+        let kind = self.types.kind(node);
+        if kind == out.kind() {
+            self.eval_into(node, selection, out);
+        } else {
+            let mut values = self.take(kind);
+            self.eval_into(node, selection, &mut values);
+            self.copy(&values, selection, out);
+            self.give(values);
         }
     }
 
-    /// Evaluates `node` for `selection` into `out`.
-    pub fn eval(&mut self, node: &'b Node, selection: &[u16], out: &mut [Scalar<'b>]) {
+    /// Evaluates `node` into `out`, which holds `node`'s kind.
+    fn eval_into(&mut self, node: &'b Node, selection: &[u16], out: &mut Buf<'b>) {
         match node {
-            Node::Const(constant) => {
-                let value = constant.scalar();
-                for &i in selection {
-                    out[usize::from(i)] = value;
+            Node::Const(constant) => match (out, constant.scalar()) {
+                (Buf::Float(o), Scalar::Float(f)) => {
+                    selection.iter().for_each(|&i| o[usize::from(i)] = f)
                 }
-            }
+                (Buf::Int(o), Scalar::Int(n)) => {
+                    selection.iter().for_each(|&i| o[usize::from(i)] = n)
+                }
+                (Buf::Bool(o), Scalar::Bool(b)) => {
+                    selection.iter().for_each(|&i| o[usize::from(i)] = b)
+                }
+                (out, value) => {
+                    for &i in selection {
+                        self.put(out, i, value);
+                    }
+                }
+            },
             Node::Column(column) => {
                 let input = &self.inputs[usize::from(*column)];
-                for &i in selection {
-                    out[usize::from(i)] = input.get(self.base + usize::from(i), *column);
+                if !input.read(self.base, selection, *column, out) {
+                    for &i in selection {
+                        let value = input.get(self.base + usize::from(i), *column);
+                        self.put(out, i, value);
+                    }
                 }
             }
             Node::Var(slot) => {
-                let var = &self.vars[*slot];
-                for &i in selection {
-                    out[usize::from(i)] = var[usize::from(i)];
-                }
+                let var = std::mem::replace(&mut self.vars[*slot], Buf::Bool(Vec::new()));
+                self.copy(&var, selection, out);
+                self.vars[*slot] = var;
             }
             Node::Unary(op, x) => {
                 self.eval(x, selection, out);
-                for &i in selection {
-                    let p = usize::from(i);
-                    match unary(*op, out[p]) {
-                        Ok(v) => out[p] = v,
-                        Err(Defer) => self.defer(i),
+                match (op, &mut *out) {
+                    (Unary::Neg, Buf::Float(v)) => {
+                        for &i in selection {
+                            v[usize::from(i)] = -v[usize::from(i)];
+                        }
+                    }
+                    (Unary::Not, Buf::Bool(v)) => {
+                        for &i in selection {
+                            v[usize::from(i)] = !v[usize::from(i)];
+                        }
+                    }
+                    _ => {
+                        for &i in selection {
+                            let p = usize::from(i);
+                            match unary(*op, out.get(p)) {
+                                Ok(v) => self.put(out, i, v),
+                                Err(Defer) => self.defer(i),
+                            }
+                        }
                     }
                 }
             }
-            Node::Binary(op, a, b) => {
-                self.eval(a, selection, out);
-                let mut right = self.take();
-                self.eval(b, selection, &mut right);
-                for &i in selection {
-                    let p = usize::from(i);
-                    match binary(*op, out[p], right[p], &self.strings) {
-                        Ok(v) => out[p] = v,
-                        Err(Defer) => self.defer(i),
-                    }
-                }
-                self.give(right);
-            }
+            Node::Binary(op, a, b) => self.binary(*op, a, b, selection, out),
             Node::And(operands) | Node::Or(operands) => {
                 let and = matches!(node, Node::And(_));
                 let mut active = selection.to_vec();
-                let mut values = self.take();
                 for operand in operands {
+                    let mut values = self.take_for(operand);
                     self.eval(operand, &active, &mut values);
                     let mut kept = Vec::with_capacity(active.len());
                     for &i in &active {
                         let p = usize::from(i);
-                        match values[p] {
+                        match values.get(p) {
                             Scalar::Bool(b) if b == and => kept.push(i),
-                            Scalar::Bool(b) => out[p] = Scalar::Bool(b),
+                            Scalar::Bool(b) => self.put(out, i, Scalar::Bool(b)),
                             _ => self.defer(i),
                         }
                     }
+                    self.give(values);
                     active = kept;
                 }
                 for &i in &active {
-                    out[usize::from(i)] = Scalar::Bool(and);
+                    self.put(out, i, Scalar::Bool(and));
                 }
-                self.give(values);
             }
             Node::Coalesce(operands) => {
                 let mut active = selection.to_vec();
                 for (k, operand) in operands.iter().enumerate() {
-                    self.eval(operand, &active, out);
-                    if k + 1 < operands.len() {
-                        active.retain(|&i| out[usize::from(i)] == Scalar::Unit);
+                    if k + 1 == operands.len() {
+                        self.eval(operand, &active, out);
+                        break;
                     }
+                    let mut values = self.take_for(operand);
+                    self.eval(operand, &active, &mut values);
+                    let mut unit = Vec::with_capacity(active.len());
+                    for &i in &active {
+                        match values.get(usize::from(i)) {
+                            Scalar::Unit => unit.push(i),
+                            value => self.put(out, i, value),
+                        }
+                    }
+                    self.give(values);
+                    active = unit;
                 }
             }
             Node::Switch(switch) => self.switch(switch, selection, Dest::Value(out)),
@@ -424,26 +526,29 @@ impl<'b> Chunk<'b> {
                 self.aggregate(*aggregate, elements, selection, out)
             }
             Node::Band(x, band) => {
-                self.eval(x, selection, out);
+                let mut values = self.take_for(x);
+                self.eval(x, selection, &mut values);
                 for &i in selection {
                     let p = usize::from(i);
-                    match (out[p].number(), band) {
+                    match (values.get(p).number(), band) {
                         (Some(x), Ok(band)) => {
-                            out[p] = band.scores[library::band_index(x, &band.cuts)].scalar();
+                            let score = band.scores[library::band_index(x, &band.cuts)].scalar();
+                            self.put(out, i, score);
                         }
                         _ => self.defer(i),
                     }
                 }
+                self.give(values);
             }
             Node::In(x, items) => {
-                self.eval(x, selection, out);
+                let mut values = self.take_for(x);
+                self.eval(x, selection, &mut values);
                 'rows: for &i in selection {
-                    let p = usize::from(i);
-                    let value = out[p];
+                    let value = values.get(usize::from(i));
                     for item in items {
-                        match binary(super::ir::Binary::Eq, item.scalar(), value, &self.strings) {
+                        match binary(Binary::Eq, item.scalar(), value, &self.strings) {
                             Ok(Scalar::Bool(true)) => {
-                                out[p] = Scalar::Bool(true);
+                                self.put(out, i, Scalar::Bool(true));
                                 continue 'rows;
                             }
                             Ok(_) => {}
@@ -453,21 +558,25 @@ impl<'b> Chunk<'b> {
                             }
                         }
                     }
-                    out[p] = Scalar::Bool(false);
+                    self.put(out, i, Scalar::Bool(false));
                 }
+                self.give(values);
             }
             Node::Template(parts) => {
                 let values = self.evaluate_all(parts, selection);
-                let mut text = String::new();
+                let arena = self.strings.arena;
+                let max_len = self.strings.max_len;
                 for &i in selection {
                     let p = usize::from(i);
-                    text.clear();
+                    let mut text = bumpalo::collections::String::with_capacity_in(64, arena);
                     let shown = values
                         .iter()
-                        .try_for_each(|part| display(part[p], &mut text));
-                    match shown.and_then(|()| self.strings.make(&text)) {
-                        Ok(v) => out[p] = v,
-                        Err(Defer) => self.defer(i),
+                        .try_for_each(|part| display(part.get(p), &mut text));
+                    match shown {
+                        Ok(()) if max_len == 0 || text.len() <= max_len => {
+                            self.put(out, i, Scalar::Str(text.into_bump_str()))
+                        }
+                        _ => self.defer(i),
                     }
                 }
                 self.give_all(values);
@@ -482,7 +591,7 @@ impl<'b> Chunk<'b> {
                     };
                     let mut bytes = 0;
                     for part in &values {
-                        match part[p] {
+                        match part.get(p) {
                             Scalar::Str(text) => {
                                 bytes += text.len();
                                 list.texts.push(text);
@@ -496,8 +605,9 @@ impl<'b> Chunk<'b> {
                         self.defer(i);
                         continue;
                     }
-                    out[p] = Scalar::Reasons(self.lists.len() as u32);
+                    let value = Scalar::Reasons(self.lists.len() as u32);
                     self.lists.push(list);
+                    self.put(out, i, value);
                 }
                 self.give_all(values);
             }
@@ -509,30 +619,78 @@ impl<'b> Chunk<'b> {
         }
     }
 
-    fn evaluate_all(&mut self, nodes: &'b [Node], selection: &[u16]) -> Vec<Vec<Scalar<'b>>> {
+    /// `a op b`: typed loops when both operands are floats or ints, and the general rules
+    /// (every kind rhai meets, the row deferred where rhai fails) otherwise.
+    fn binary(
+        &mut self,
+        op: Binary,
+        a: &'b Node,
+        b: &'b Node,
+        selection: &[u16],
+        out: &mut Buf<'b>,
+    ) {
+        let (ka, kb) = (self.types.kind(a), self.types.kind(b));
+        let mut left = self.take(ka);
+        self.eval(a, selection, &mut left);
+        let mut right = self.take(kb);
+        self.eval(b, selection, &mut right);
+        let typed = typed_binary(
+            op,
+            &left,
+            &right,
+            selection,
+            out,
+            &mut self.done,
+            &mut self.deferred,
+        );
+        if !typed {
+            for &i in selection {
+                let p = usize::from(i);
+                match binary(op, left.get(p), right.get(p), &self.strings) {
+                    Ok(v) => self.put(out, i, v),
+                    Err(Defer) => self.defer(i),
+                }
+            }
+        }
+        self.give(left);
+        self.give(right);
+    }
+
+    fn evaluate_all(&mut self, nodes: &'b [Node], selection: &[u16]) -> Vec<Buf<'b>> {
         nodes
             .iter()
             .map(|node| {
-                let mut values = self.take();
+                let mut values = self.take_for(node);
                 self.eval(node, selection, &mut values);
                 values
             })
             .collect()
     }
 
-    fn give_all(&mut self, buffers: Vec<Vec<Scalar<'b>>>) {
+    fn give_all(&mut self, buffers: Vec<Buf<'b>>) {
         for buffer in buffers {
             self.give(buffer);
         }
     }
 
-    fn call(&mut self, func: Func, args: &'b [Node], selection: &[u16], out: &mut [Scalar<'b>]) {
+    fn call(&mut self, func: Func, args: &'b [Node], selection: &[u16], out: &mut Buf<'b>) {
         let values = self.evaluate_all(args, selection);
+        if typed_call(
+            func,
+            &values,
+            selection,
+            out,
+            &mut self.done,
+            &mut self.deferred,
+        ) {
+            self.give_all(values);
+            return;
+        }
         let mut row = [Scalar::Unit; 3];
         for &i in selection {
             let p = usize::from(i);
             for (slot, arg) in row.iter_mut().zip(&values) {
-                *slot = arg[p];
+                *slot = arg.get(p);
             }
             let args = &row[..values.len()];
             let result = match (func, args) {
@@ -545,7 +703,7 @@ impl<'b> Chunk<'b> {
                 _ => call(func, args, &self.strings),
             };
             match result {
-                Ok(v) => out[p] = v,
+                Ok(v) => self.put(out, i, v),
                 Err(Defer) => self.defer(i),
             }
         }
@@ -564,12 +722,12 @@ impl<'b> Chunk<'b> {
         aggregate: Aggregate,
         elements: &'b Elements,
         selection: &[u16],
-        out: &mut [Scalar<'b>],
+        out: &mut Buf<'b>,
     ) {
         let values = match elements {
             Elements::Literal(items) => self.evaluate_all(items, selection),
             Elements::List(list) => {
-                let mut values = self.take();
+                let mut values = self.take_for(list);
                 self.eval(list, selection, &mut values);
                 vec![values]
             }
@@ -583,7 +741,7 @@ impl<'b> Chunk<'b> {
                 Elements::Literal(_) => {
                     let mut ok = Ok(None);
                     for (index, part) in values.iter().enumerate() {
-                        match part[p] {
+                        match part.get(p) {
                             Scalar::Unit => {}
                             value => match value.number() {
                                 Some(n) => numbers.push((index, n)),
@@ -593,7 +751,7 @@ impl<'b> Chunk<'b> {
                     }
                     ok
                 }
-                Elements::List(_) => match values[0][p] {
+                Elements::List(_) => match values[0].get(p) {
                     Scalar::List(column, row) => {
                         let mut ok = Ok(Some((column, row)));
                         if let Input::List {
@@ -620,7 +778,7 @@ impl<'b> Chunk<'b> {
                 continue;
             };
             let float = |v: Option<f64>| v.map_or(Scalar::Unit, Scalar::Float);
-            out[p] = match aggregate {
+            let value = match aggregate {
                 Aggregate::Sum => Scalar::Float(library::total(&numbers)),
                 Aggregate::Mean => float(library::mean(&numbers)),
                 Aggregate::Stdev => float(library::stdev(&numbers)),
@@ -635,7 +793,7 @@ impl<'b> Chunk<'b> {
                     match library::extreme(&numbers, better) {
                         None => Scalar::Unit,
                         Some(index) => match list {
-                            None => values[index][p],
+                            None => values[index].get(p),
                             Some((column, row)) => match &self.inputs[usize::from(column)] {
                                 Input::List {
                                     offsets, elements, ..
@@ -646,20 +804,21 @@ impl<'b> Chunk<'b> {
                     }
                 }
             };
+            self.put(out, i, value);
         }
         self.numbers = numbers;
         self.give_all(values);
     }
 
     fn switch(&mut self, switch: &'b Switch, selection: &[u16], mut dest: Dest<'_, 'b>) {
-        let mut values = self.take();
+        let mut values = self.take_for(&switch.value);
         self.eval(&switch.value, selection, &mut values);
         // Each row's candidate arms, found by rhai's hash of its value.
         let mut pending: Vec<(u16, &'b [usize], usize)> = Vec::with_capacity(selection.len());
         let mut chosen: Vec<(usize, u16)> = Vec::with_capacity(selection.len());
         let mut unmatched: Vec<u16> = Vec::new();
         for &i in selection {
-            let Ok(hash) = switch_hash(values[usize::from(i)]) else {
+            let Ok(hash) = switch_hash(values.get(usize::from(i))) else {
                 self.defer(i);
                 continue;
             };
@@ -684,15 +843,16 @@ impl<'b> Chunk<'b> {
                 .filter(|(_, arms, next)| arms[*next] == arm)
                 .map(|(i, ..)| *i)
                 .collect();
-            let mut conditions = self.take();
-            self.eval(&switch.arms[arm].0, &rows, &mut conditions);
+            let condition = &switch.arms[arm].0;
+            let mut conditions = self.take_for(condition);
+            self.eval(condition, &rows, &mut conditions);
             let mut still = Vec::with_capacity(pending.len());
             for (i, arms, next) in pending {
                 if arms[next] != arm {
                     still.push((i, arms, next));
                     continue;
                 }
-                match conditions[usize::from(i)] {
+                match conditions.get(usize::from(i)) {
                     Scalar::Bool(true) => chosen.push((arm, i)),
                     Scalar::Bool(false) if next + 1 < arms.len() => still.push((i, arms, next + 1)),
                     Scalar::Bool(false) => unmatched.push(i),
@@ -717,6 +877,191 @@ impl<'b> Chunk<'b> {
             self.value(&switch.arms[arm].1, &rows, dest.reborrow());
         }
     }
+}
+
+/// Leaves row `p` to the interpreter, unless it is already done.
+fn defer(done: &mut [bool], deferred: &mut [bool], p: usize) {
+    if !done[p] {
+        done[p] = true;
+        deferred[p] = true;
+    }
+}
+
+/// `out[p] = f(a[p], b[p])` for the selected positions: one tight loop per operator.
+#[inline]
+fn zip_map<A: Copy, B: Copy, O>(
+    a: &[A],
+    b: &[B],
+    out: &mut [O],
+    selection: &[u16],
+    f: impl Fn(A, B) -> O,
+) {
+    for &i in selection {
+        let p = usize::from(i);
+        out[p] = f(a[p], b[p]);
+    }
+}
+
+/// `op` over typed operands in one loop, when both are floats or ints and `out` holds the
+/// result's kind; `false` when another path must do it.
+fn typed_binary(
+    op: Binary,
+    left: &Buf<'_>,
+    right: &Buf<'_>,
+    selection: &[u16],
+    out: &mut Buf<'_>,
+    done: &mut [bool],
+    deferred: &mut [bool],
+) -> bool {
+    let s = selection;
+    match (left, right, out) {
+        (Buf::Float(a), Buf::Float(b), Buf::Float(o)) => match op {
+            Binary::Add => zip_map(a, b, o, s, |x, y| x + y),
+            Binary::Sub => zip_map(a, b, o, s, |x, y| x - y),
+            Binary::Mul => zip_map(a, b, o, s, |x, y| x * y),
+            Binary::Div => zip_map(a, b, o, s, |x, y| x / y),
+            Binary::Rem => zip_map(a, b, o, s, |x, y| x % y),
+            Binary::Pow => zip_map(a, b, o, s, f64::powf),
+            _ => return false,
+        },
+        (Buf::Float(a), Buf::Int(b), Buf::Float(o)) => match op {
+            Binary::Add => zip_map(a, b, o, s, |x, y| x + y as f64),
+            Binary::Sub => zip_map(a, b, o, s, |x, y| x - y as f64),
+            Binary::Mul => zip_map(a, b, o, s, |x, y| x * y as f64),
+            Binary::Div => zip_map(a, b, o, s, |x, y| x / y as f64),
+            _ => return false,
+        },
+        (Buf::Int(a), Buf::Float(b), Buf::Float(o)) => match op {
+            Binary::Add => zip_map(a, b, o, s, |x, y| x as f64 + y),
+            Binary::Sub => zip_map(a, b, o, s, |x, y| x as f64 - y),
+            Binary::Mul => zip_map(a, b, o, s, |x, y| x as f64 * y),
+            Binary::Div => zip_map(a, b, o, s, |x, y| x as f64 / y),
+            _ => return false,
+        },
+        (Buf::Float(a), Buf::Float(b), Buf::Bool(o)) if op.compares() => {
+            zip_map(a, b, o, s, |x, y| float_compare(op, x, y))
+        }
+        (Buf::Float(a), Buf::Int(b), Buf::Bool(o)) if op.compares() => {
+            zip_map(a, b, o, s, |x, y| float_compare(op, x, y as f64))
+        }
+        (Buf::Int(a), Buf::Float(b), Buf::Bool(o)) if op.compares() => {
+            zip_map(a, b, o, s, |x, y| float_compare(op, x as f64, y))
+        }
+        (Buf::Int(a), Buf::Int(b), Buf::Bool(o)) if op.compares() => match op {
+            Binary::Eq => zip_map(a, b, o, s, |x, y| x == y),
+            Binary::Ne => zip_map(a, b, o, s, |x, y| x != y),
+            Binary::Lt => zip_map(a, b, o, s, |x, y| x < y),
+            Binary::Le => zip_map(a, b, o, s, |x, y| x <= y),
+            Binary::Gt => zip_map(a, b, o, s, |x, y| x > y),
+            _ => zip_map(a, b, o, s, |x, y| x >= y),
+        },
+        (Buf::Int(a), Buf::Int(b), Buf::Int(o)) => {
+            let apply = |x: i64, y: i64| match op {
+                Binary::Add => x.checked_add(y),
+                Binary::Sub => x.checked_sub(y),
+                Binary::Mul => x.checked_mul(y),
+                Binary::Div => x.checked_div(y),
+                Binary::Rem => x.checked_rem(y),
+                Binary::Pow => u32::try_from(y).ok().and_then(|y| x.checked_pow(y)),
+                _ => None,
+            };
+            for &i in selection {
+                let p = usize::from(i);
+                match apply(a[p], b[p]) {
+                    Some(v) => o[p] = v,
+                    None => defer(done, deferred, p),
+                }
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// A typed number buffer, read as floats.
+#[derive(Clone, Copy)]
+enum Numbers<'a> {
+    Float(&'a [f64]),
+    Int(&'a [i64]),
+}
+
+impl Numbers<'_> {
+    fn of<'a>(buffer: &'a Buf<'_>) -> Option<Numbers<'a>> {
+        match buffer {
+            Buf::Float(v) => Some(Numbers::Float(v)),
+            Buf::Int(v) => Some(Numbers::Int(v)),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn at(self, p: usize) -> f64 {
+        match self {
+            Numbers::Float(v) => v[p],
+            Numbers::Int(v) => v[p] as f64,
+        }
+    }
+}
+
+/// A numeric helper over typed arguments in one loop (ints widened where the helper widens
+/// them); `false` when the general path must do it.
+fn typed_call(
+    func: Func,
+    args: &[Buf<'_>],
+    selection: &[u16],
+    out: &mut Buf<'_>,
+    done: &mut [bool],
+    deferred: &mut [bool],
+) -> bool {
+    let numbers: Option<Vec<Numbers<'_>>> = args.iter().map(Numbers::of).collect();
+    let Some(numbers) = numbers else {
+        return false;
+    };
+    macro_rules! each {
+        ($o:ident, |$p:ident| $value:expr) => {
+            for &i in selection {
+                let $p = usize::from(i);
+                match $value {
+                    Some(v) => $o[$p] = v,
+                    None => defer(done, deferred, $p),
+                }
+            }
+        };
+    }
+    match (func, numbers.as_slice(), out) {
+        (Func::Clamp, [x, lo, hi], Buf::Float(o)) => {
+            each!(o, |p| library::clamp(x.at(p), lo.at(p), hi.at(p)).ok())
+        }
+        (Func::Scale, [x, lo, hi], Buf::Float(o)) => {
+            each!(o, |p| library::scale(x.at(p), lo.at(p), hi.at(p)).ok())
+        }
+        (Func::Ln | Func::Exp | Func::Sqrt | Func::Log10, [x], Buf::Float(o)) => {
+            let f = match func {
+                Func::Ln => f64::ln,
+                Func::Exp => f64::exp,
+                Func::Sqrt => f64::sqrt,
+                _ => f64::log10,
+            };
+            each!(o, |p| Some(f(x.at(p))))
+        }
+        (Func::ToFloat, [x], Buf::Float(o)) => each!(o, |p| Some(x.at(p))),
+        (Func::Pow, [x, y], Buf::Float(o)) => each!(o, |p| Some(x.at(p).powf(y.at(p)))),
+        (Func::Round | Func::Ceiling | Func::FloorProperty, [Numbers::Float(x)], Buf::Float(o)) => {
+            let f = match func {
+                Func::Round => f64::round,
+                Func::Ceiling => f64::ceil,
+                _ => f64::floor,
+            };
+            each!(o, |p| Some(f(x[p])))
+        }
+        (Func::ToInt, [Numbers::Float(x)], Buf::Int(o)) => each!(o, |p| {
+            let f = x[p];
+            (f <= i64::MAX as f64 && f >= i64::MIN as f64 || f.is_nan()).then(|| f.trunc() as i64)
+        }),
+        (Func::ToInt, [Numbers::Int(x)], Buf::Int(o)) => each!(o, |p| Some(x[p])),
+        _ => return false,
+    }
+    true
 }
 
 /// rhai's hash of a switch value (`None`: a value rhai does not hash, which takes the default

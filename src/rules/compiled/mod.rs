@@ -16,6 +16,7 @@ mod ir;
 mod lower;
 mod ops;
 mod scalar;
+mod types;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use exec::{Chunk, Shape, CHUNK};
 pub use lower::{Lowered, Unsupported};
 use ops::Strings;
 use scalar::{Input, Scalar};
+use types::{Ty, Types};
 
 /// A rule compiled to run over Arrow columns; rows it does not finish go to `fallback`.
 pub struct CompiledRule {
@@ -88,7 +90,9 @@ impl CompiledRule {
             arena,
             max_len: self.max_string,
         };
-        let mut chunk = Chunk::new(inputs, strings, self.max_array, self.slots);
+        let input_types: Vec<Ty> = inputs.iter().map(Ty::of_input).collect();
+        let types = arena.alloc(Types::infer(&self.program, &input_types, self.slots));
+        let mut chunk = Chunk::new(inputs, types, strings, self.max_array);
         let mut positions: Vec<u16> = Vec::with_capacity(CHUNK);
         let mut start = 0;
         while start < selection.len() {

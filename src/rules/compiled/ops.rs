@@ -51,7 +51,8 @@ pub fn unary<'b>(op: Unary, x: Scalar<'b>) -> Outcome<'b> {
 }
 
 /// rhai's float comparisons in a checked build: within a relative epsilon counts as equal.
-fn float_compare(op: Binary, x: f64, y: f64) -> bool {
+#[inline]
+pub fn float_compare(op: Binary, x: f64, y: f64) -> bool {
     let max = if x * y == 0.0 {
         1.0
     } else {
@@ -304,26 +305,40 @@ pub fn call<'b>(func: Func, args: &[Scalar<'b>], strings: &Strings<'b>) -> Outco
 
 /// Appends what rhai's `to_string` gives for `x` (a template's part): `()` is empty, floats as
 /// rhai prints them, dates and timestamps as text.
-pub fn display(x: Scalar<'_>, out: &mut String) -> Result<(), Defer> {
+pub fn display(x: Scalar<'_>, out: &mut impl Text) -> Result<(), Defer> {
     match x {
         Scalar::Unit => {}
-        Scalar::Bool(b) => {
-            let _ = write!(out, "{b}");
-        }
-        Scalar::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
-        Scalar::Float(f) => {
-            let _ = write!(out, "{}", rhai::FloatWrapper::new(f));
-        }
-        Scalar::Str(s) => out.push_str(s),
-        Scalar::Date(d) => {
-            let _ = write!(out, "{}", Date::from_days(d));
-        }
-        Scalar::Timestamp(t) => {
-            let _ = write!(out, "{}", Timestamp::from_micros(t));
-        }
+        Scalar::Bool(b) => out.push(if b { "true" } else { "false" }),
+        Scalar::Int(i) => out.push(itoa::Buffer::new().format(i)),
+        Scalar::Float(f) => out.write(format_args!("{}", rhai::FloatWrapper::new(f))),
+        Scalar::Str(s) => out.push(s),
+        Scalar::Date(d) => out.write(format_args!("{}", Date::from_days(d))),
+        Scalar::Timestamp(t) => out.write(format_args!("{}", Timestamp::from_micros(t))),
         Scalar::List(..) | Scalar::Reasons(_) => return Err(Defer),
     }
     Ok(())
+}
+
+/// Where [`display`] writes: a `String`, or a string in the slice's arena.
+pub trait Text {
+    fn push(&mut self, text: &str);
+    fn write(&mut self, args: std::fmt::Arguments<'_>);
+}
+
+impl Text for String {
+    fn push(&mut self, text: &str) {
+        self.push_str(text);
+    }
+    fn write(&mut self, args: std::fmt::Arguments<'_>) {
+        let _ = self.write_fmt(args);
+    }
+}
+
+impl Text for bumpalo::collections::String<'_> {
+    fn push(&mut self, text: &str) {
+        self.push_str(text);
+    }
+    fn write(&mut self, args: std::fmt::Arguments<'_>) {
+        let _ = self.write_fmt(args);
+    }
 }

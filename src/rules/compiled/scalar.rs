@@ -8,6 +8,7 @@
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 
+use super::types::Kind;
 use crate::rules::cells::{CellValue, ColumnReader};
 use crate::rules::dates::{Date, Timestamp};
 
@@ -53,6 +54,64 @@ impl<'b> Scalar<'b> {
             Scalar::Timestamp(_) => "timestamp",
             Scalar::List(..) | Scalar::Reasons(_) => "array",
         }
+    }
+}
+
+/// Rows evaluated together: enough to amortise a node's dispatch, few enough that a chunk's
+/// buffers stay in cache.
+pub const CHUNK: usize = 1024;
+
+/// One node's values for the rows of a chunk.
+pub enum Buf<'b> {
+    Tagged(Vec<Scalar<'b>>),
+    Float(Vec<f64>),
+    Int(Vec<i64>),
+    Bool(Vec<bool>),
+}
+
+impl<'b> Buf<'b> {
+    pub fn new(kind: Kind) -> Self {
+        match kind {
+            Kind::Tagged => Buf::Tagged(vec![Scalar::Unit; CHUNK]),
+            Kind::Float => Buf::Float(vec![0.0; CHUNK]),
+            Kind::Int => Buf::Int(vec![0; CHUNK]),
+            Kind::Bool => Buf::Bool(vec![false; CHUNK]),
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Buf::Tagged(_) => Kind::Tagged,
+            Buf::Float(_) => Kind::Float,
+            Buf::Int(_) => Kind::Int,
+            Buf::Bool(_) => Kind::Bool,
+        }
+    }
+
+    /// The value at position `p`.
+    #[inline]
+    pub fn get(&self, p: usize) -> Scalar<'b> {
+        match self {
+            Buf::Tagged(v) => v[p],
+            Buf::Float(v) => Scalar::Float(v[p]),
+            Buf::Int(v) => Scalar::Int(v[p]),
+            Buf::Bool(v) => Scalar::Bool(v[p]),
+        }
+    }
+
+    /// Writes `value` at position `p`; `false` when a typed buffer cannot hold it (the row is
+    /// then handed to the interpreter rather than written wrong).
+    #[inline]
+    #[must_use]
+    pub fn put(&mut self, p: usize, value: Scalar<'b>) -> bool {
+        match (self, value) {
+            (Buf::Tagged(v), value) => v[p] = value,
+            (Buf::Float(v), Scalar::Float(f)) => v[p] = f,
+            (Buf::Int(v), Scalar::Int(i)) => v[p] = i,
+            (Buf::Bool(v), Scalar::Bool(b)) => v[p] = b,
+            _ => return false,
+        }
+        true
     }
 }
 
@@ -125,6 +184,8 @@ pub enum Input<'b> {
     Float64(&'b arrow::array::Float64Array),
     Int64(&'b arrow::array::Int64Array),
     Date32(&'b arrow::array::Date32Array),
+    Boolean(&'b arrow::array::BooleanArray),
+    Utf8(&'b arrow::array::StringArray),
     /// Any other scalar type, read as the interpreter reads it.
     Cells(ColumnReader<'b, Cell<'b>>),
     /// A list column: a row's value is [`Scalar::List`]; its elements are read on demand.
@@ -161,6 +222,8 @@ impl<'b> Input<'b> {
             DataType::Float64 => Input::Float64(array.as_primitive::<Float64Type>()),
             DataType::Int64 => Input::Int64(array.as_primitive::<Int64Type>()),
             DataType::Date32 => Input::Date32(array.as_primitive::<Date32Type>()),
+            DataType::Boolean => Input::Boolean(array.as_boolean()),
+            DataType::Utf8 => Input::Utf8(array.as_string::<i32>()),
             DataType::List(_) => {
                 let list = array.as_list::<i32>();
                 Input::List {
@@ -190,6 +253,72 @@ impl<'b> Input<'b> {
         })
     }
 
+    /// The values of the rows `base + i` for each `i` in `selection` into `out`, one loop per
+    /// column type, the null check only where the column has nulls; `false` when `out` is of
+    /// another kind than this column's values (the caller then reads cell by cell).
+    pub fn read(&self, base: usize, selection: &[u16], column: u16, out: &mut Buf<'b>) -> bool {
+        macro_rules! primitive {
+            ($array:expr, $variant:ident, $typed:ident) => {{
+                let values = $array.values();
+                let nulls = $array.nulls().filter(|n| n.null_count() > 0);
+                match (out, nulls) {
+                    (Buf::$typed(o), None) => {
+                        for &i in selection {
+                            let i = usize::from(i);
+                            o[i] = values[base + i];
+                        }
+                    }
+                    (Buf::Tagged(o), None) => {
+                        for &i in selection {
+                            let i = usize::from(i);
+                            o[i] = Scalar::$variant(values[base + i]);
+                        }
+                    }
+                    (Buf::Tagged(o), Some(nulls)) => {
+                        for &i in selection {
+                            let i = usize::from(i);
+                            o[i] = if nulls.is_valid(base + i) {
+                                Scalar::$variant(values[base + i])
+                            } else {
+                                Scalar::Unit
+                            };
+                        }
+                    }
+                    _ => return false,
+                }
+            }};
+        }
+        match self {
+            Input::Float64(a) => primitive!(a, Float, Float),
+            Input::Int64(a) => primitive!(a, Int, Int),
+            Input::Boolean(a) => match (out, a.null_count()) {
+                (Buf::Bool(o), 0) => {
+                    for &i in selection {
+                        let i = usize::from(i);
+                        o[i] = a.value(base + i);
+                    }
+                }
+                (Buf::Tagged(o), _) => {
+                    for &i in selection {
+                        let i = usize::from(i);
+                        o[i] = self.get(base + i, column);
+                    }
+                }
+                _ => return false,
+            },
+            _ => match out {
+                Buf::Tagged(o) => {
+                    for &i in selection {
+                        let i = usize::from(i);
+                        o[i] = self.get(base + i, column);
+                    }
+                }
+                _ => return false,
+            },
+        }
+        true
+    }
+
     /// The value of row `row`.
     #[inline]
     pub fn get(&self, row: usize, column: u16) -> Scalar<'b> {
@@ -213,6 +342,20 @@ impl<'b> Input<'b> {
                     Scalar::Unit
                 } else {
                     Scalar::Date(a.value(row))
+                }
+            }
+            Input::Boolean(a) => {
+                if a.is_null(row) {
+                    Scalar::Unit
+                } else {
+                    Scalar::Bool(a.value(row))
+                }
+            }
+            Input::Utf8(a) => {
+                if a.is_null(row) {
+                    Scalar::Unit
+                } else {
+                    Scalar::Str(a.value(row))
                 }
             }
             Input::Cells(reader) => reader.value(row).0,
