@@ -70,6 +70,16 @@ fn main() {
         }
     }
     let seconds = timed.as_secs_f64();
+    for step in &scorer.factors {
+        let interpreted = step.rule.rows_interpreted();
+        if interpreted > 0 {
+            println!(
+                "{}: {interpreted} rows handed to the interpreter ({})",
+                step.name(),
+                step.rule.engine()
+            );
+        }
+    }
     println!(
         "{}: {rows} rows, scripts alone {seconds:.3} s ({:.0} rows/s)",
         pipeline.display(),

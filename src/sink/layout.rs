@@ -121,13 +121,23 @@ impl OutputLayout {
     /// Per row, `factor: reason` for each factor that gave one, in factor order.
     fn reasons_column(&self, scored: &ScoredBatch) -> ArrayRef {
         let rows = scored.tier.len();
+        // Factors that gave no reason on any row of the batch are not looked at row by row.
+        let giving: Vec<(&String, &StringArray)> = self
+            .factors
+            .iter()
+            .zip(&scored.reasons)
+            .filter(|(_, reasons)| reasons.null_count() < reasons.len())
+            .collect();
         let mut builder = ListBuilder::new(StringBuilder::new());
+        let mut text = String::new();
         for row in 0..rows {
-            for (factor, reasons) in self.factors.iter().zip(&scored.reasons) {
+            for (factor, reasons) in &giving {
                 if reasons.is_valid(row) {
-                    builder
-                        .values()
-                        .append_value(format!("{factor}: {}", reasons.value(row)));
+                    text.clear();
+                    text.push_str(factor);
+                    text.push_str(": ");
+                    text.push_str(reasons.value(row));
+                    builder.values().append_value(&text);
                 }
             }
             builder.append(true);

@@ -10,6 +10,8 @@
 
 use std::hash::{Hash, Hasher};
 
+use arrow::array::Array;
+
 use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Switch, Unary};
 use super::ops::{binary, call, display, float_compare, unary, Defer, Strings};
 pub use super::scalar::CHUNK;
@@ -65,7 +67,7 @@ pub struct Chunk<'b> {
     max_array: usize,
     vars: Vec<Buf<'b>>,
     /// Spare buffers of each kind.
-    pool: [Vec<Buf<'b>>; 4],
+    pool: [Vec<Buf<'b>>; 5],
     done: Vec<bool>,
     /// Rows left to the interpreter.
     pub deferred: Vec<bool>,
@@ -83,6 +85,7 @@ fn pool_index(kind: Kind) -> usize {
         Kind::Float => 1,
         Kind::Int => 2,
         Kind::Bool => 3,
+        Kind::Date => 4,
     }
 }
 
@@ -316,6 +319,11 @@ impl<'b> Chunk<'b> {
                     b[usize::from(i)] = a[usize::from(i)];
                 }
             }
+            (Buf::Date(a), Buf::Date(b)) => {
+                for &i in selection {
+                    b[usize::from(i)] = a[usize::from(i)];
+                }
+            }
             _ => {
                 for &i in selection {
                     let value = from.get(usize::from(i));
@@ -432,6 +440,9 @@ impl<'b> Chunk<'b> {
                 (Buf::Bool(o), Scalar::Bool(b)) => {
                     selection.iter().for_each(|&i| o[usize::from(i)] = b)
                 }
+                (Buf::Date(o), Scalar::Date(d)) => {
+                    selection.iter().for_each(|&i| o[usize::from(i)] = d)
+                }
                 (out, value) => {
                     for &i in selection {
                         self.put(out, i, value);
@@ -528,6 +539,16 @@ impl<'b> Chunk<'b> {
             Node::Band(x, band) => {
                 let mut values = self.take_for(x);
                 self.eval(x, selection, &mut values);
+                if let (Some(x), Ok(band), Buf::Int(o)) = (Numbers::of(&values), band, &mut *out) {
+                    if let Some(scores) = &band.int_scores {
+                        for &i in selection {
+                            let p = usize::from(i);
+                            o[p] = scores[library::band_index(x.at(p), &band.cuts)];
+                        }
+                        self.give(values);
+                        return;
+                    }
+                }
                 for &i in selection {
                     let p = usize::from(i);
                     match (values.get(p).number(), band) {
@@ -732,6 +753,12 @@ impl<'b> Chunk<'b> {
                 vec![values]
             }
         };
+        if matches!(aggregate, Aggregate::Sum | Aggregate::Mean)
+            && self.fast_sum(aggregate, elements, &values, selection, out)
+        {
+            self.give_all(values);
+            return;
+        }
         let mut numbers = std::mem::take(&mut self.numbers);
         for &i in selection {
             let p = usize::from(i);
@@ -808,6 +835,69 @@ impl<'b> Chunk<'b> {
         }
         self.numbers = numbers;
         self.give_all(values);
+    }
+
+    /// `sum` and `mean` over float list cells or typed elements, adding in order from 0.0 as
+    /// [`library::total`] does (so the bits are the same); `false` when the general path must
+    /// do it.
+    fn fast_sum(
+        &mut self,
+        aggregate: Aggregate,
+        elements: &'b Elements,
+        values: &[Buf<'b>],
+        selection: &[u16],
+        out: &mut Buf<'b>,
+    ) -> bool {
+        let finish = |total: f64, count: usize| match aggregate {
+            Aggregate::Sum => Scalar::Float(total),
+            _ if count == 0 => Scalar::Unit,
+            _ => Scalar::Float(total / count as f64),
+        };
+        match elements {
+            Elements::List(_) => {
+                for &i in selection {
+                    let p = usize::from(i);
+                    let value = match values[0].get(p) {
+                        Scalar::List(column, row) => match &self.inputs[usize::from(column)] {
+                            Input::List {
+                                offsets,
+                                floats: Some(floats),
+                                ..
+                            } => {
+                                let (mut total, mut count) = (0.0, 0);
+                                for element in offsets.range(row as usize) {
+                                    if floats.is_valid(element) {
+                                        total += floats.value(element);
+                                        count += 1;
+                                    }
+                                }
+                                Some(finish(total, count))
+                            }
+                            _ => return false,
+                        },
+                        _ => None,
+                    };
+                    match value {
+                        Some(value) => self.put(out, i, value),
+                        None => self.defer(i),
+                    }
+                }
+                true
+            }
+            Elements::Literal(_) => {
+                let numbers: Option<Vec<Numbers<'_>>> = values.iter().map(Numbers::of).collect();
+                let Some(numbers) = numbers else {
+                    return false;
+                };
+                for &i in selection {
+                    let p = usize::from(i);
+                    let total = numbers.iter().fold(0.0, |total, n| total + n.at(p));
+                    let value = finish(total, numbers.len());
+                    self.put(out, i, value);
+                }
+                true
+            }
+        }
     }
 
     fn switch(&mut self, switch: &'b Switch, selection: &[u16], mut dest: Dest<'_, 'b>) {
@@ -948,6 +1038,17 @@ fn typed_binary(
             zip_map(a, b, o, s, |x, y| float_compare(op, x as f64, y))
         }
         (Buf::Int(a), Buf::Int(b), Buf::Bool(o)) if op.compares() => match op {
+            Binary::Eq => zip_map(a, b, o, s, |x, y| x == y),
+            Binary::Ne => zip_map(a, b, o, s, |x, y| x != y),
+            Binary::Lt => zip_map(a, b, o, s, |x, y| x < y),
+            Binary::Le => zip_map(a, b, o, s, |x, y| x <= y),
+            Binary::Gt => zip_map(a, b, o, s, |x, y| x > y),
+            _ => zip_map(a, b, o, s, |x, y| x >= y),
+        },
+        (Buf::Date(a), Buf::Date(b), Buf::Int(o)) if op == Binary::Sub => {
+            zip_map(a, b, o, s, |x, y| i64::from(x) - i64::from(y))
+        }
+        (Buf::Date(a), Buf::Date(b), Buf::Bool(o)) if op.compares() => match op {
             Binary::Eq => zip_map(a, b, o, s, |x, y| x == y),
             Binary::Ne => zip_map(a, b, o, s, |x, y| x != y),
             Binary::Lt => zip_map(a, b, o, s, |x, y| x < y),

@@ -218,4 +218,6 @@ pub enum Elements {
 pub struct Band {
     pub cuts: Vec<f64>,
     pub scores: Vec<Const>,
+    /// The scores, when every one is an int.
+    pub int_scores: Option<Vec<i64>>,
 }

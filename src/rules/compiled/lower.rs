@@ -731,8 +731,16 @@ fn band(cuts: Option<Vec<Const>>, scores: Option<Vec<Const>>) -> Result<Band, ()
         }
         limits.push(limit);
     }
+    let int_scores = scores
+        .iter()
+        .map(|s| match s {
+            Const::Int(i) => Some(*i),
+            _ => None,
+        })
+        .collect();
     Ok(Band {
         cuts: limits,
         scores,
+        int_scores,
     })
 }

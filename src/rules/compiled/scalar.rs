@@ -67,6 +67,8 @@ pub enum Buf<'b> {
     Float(Vec<f64>),
     Int(Vec<i64>),
     Bool(Vec<bool>),
+    /// Days since 1970-01-01.
+    Date(Vec<i32>),
 }
 
 impl<'b> Buf<'b> {
@@ -76,6 +78,7 @@ impl<'b> Buf<'b> {
             Kind::Float => Buf::Float(vec![0.0; CHUNK]),
             Kind::Int => Buf::Int(vec![0; CHUNK]),
             Kind::Bool => Buf::Bool(vec![false; CHUNK]),
+            Kind::Date => Buf::Date(vec![0; CHUNK]),
         }
     }
 
@@ -85,6 +88,7 @@ impl<'b> Buf<'b> {
             Buf::Float(_) => Kind::Float,
             Buf::Int(_) => Kind::Int,
             Buf::Bool(_) => Kind::Bool,
+            Buf::Date(_) => Kind::Date,
         }
     }
 
@@ -96,6 +100,7 @@ impl<'b> Buf<'b> {
             Buf::Float(v) => Scalar::Float(v[p]),
             Buf::Int(v) => Scalar::Int(v[p]),
             Buf::Bool(v) => Scalar::Bool(v[p]),
+            Buf::Date(v) => Scalar::Date(v[p]),
         }
     }
 
@@ -109,6 +114,7 @@ impl<'b> Buf<'b> {
             (Buf::Float(v), Scalar::Float(f)) => v[p] = f,
             (Buf::Int(v), Scalar::Int(i)) => v[p] = i,
             (Buf::Bool(v), Scalar::Bool(b)) => v[p] = b,
+            (Buf::Date(v), Scalar::Date(d)) => v[p] = d,
             _ => return false,
         }
         true
@@ -193,6 +199,8 @@ pub enum Input<'b> {
         offsets: ListOffsets<'b>,
         nulls: Option<&'b arrow::buffer::NullBuffer>,
         elements: ColumnReader<'b, Cell<'b>>,
+        /// The elements when they are `Float64`, read without the reader.
+        floats: Option<&'b arrow::array::Float64Array>,
     },
 }
 
@@ -230,6 +238,7 @@ impl<'b> Input<'b> {
                     offsets: ListOffsets::Small(list.value_offsets()),
                     nulls: list.nulls(),
                     elements: elements(list.values())?,
+                    floats: list.values().as_primitive_opt::<Float64Type>(),
                 }
             }
             DataType::LargeList(_) => {
@@ -238,6 +247,7 @@ impl<'b> Input<'b> {
                     offsets: ListOffsets::Large(list.value_offsets()),
                     nulls: list.nulls(),
                     elements: elements(list.values())?,
+                    floats: list.values().as_primitive_opt::<Float64Type>(),
                 }
             }
             DataType::FixedSizeList(_, _) => {
@@ -246,6 +256,7 @@ impl<'b> Input<'b> {
                     offsets: ListOffsets::Fixed(fixed.value_length() as usize),
                     nulls: fixed.nulls(),
                     elements: elements(fixed.values())?,
+                    floats: fixed.values().as_primitive_opt::<Float64Type>(),
                 }
             }
             DataType::Struct(_) => return Err("a struct column".into()),
@@ -291,6 +302,7 @@ impl<'b> Input<'b> {
         match self {
             Input::Float64(a) => primitive!(a, Float, Float),
             Input::Int64(a) => primitive!(a, Int, Int),
+            Input::Date32(a) => primitive!(a, Date, Date),
             Input::Boolean(a) => match (out, a.null_count()) {
                 (Buf::Bool(o), 0) => {
                     for &i in selection {

@@ -60,6 +60,7 @@ impl Ty {
             Ty::FLOAT => Kind::Float,
             Ty::INT => Kind::Int,
             Ty::BOOL => Kind::Bool,
+            Ty::DATE => Kind::Date,
             _ => Kind::Tagged,
         }
     }
@@ -117,6 +118,7 @@ pub enum Kind {
     Float,
     Int,
     Bool,
+    Date,
 }
 
 /// The inferred types of a program on one batch.
