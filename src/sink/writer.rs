@@ -12,6 +12,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -36,7 +37,8 @@ pub struct WrittenFile {
 pub fn properties(metadata: Vec<(String, String)>, plain: &[String]) -> WriterProperties {
     let mut builder = WriterProperties::builder();
     for column in plain {
-        builder = builder.set_column_dictionary_enabled(column.as_str().into(), false);
+        let path = ColumnPath::new(column.split('.').map(str::to_string).collect());
+        builder = builder.set_column_dictionary_enabled(path, false);
     }
     builder
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
