@@ -95,6 +95,25 @@ fn shipped_example_meets_the_output_contract() {
     assert_eq!(rows_in, 2000);
     assert_eq!(scored + rejected, rows_in);
     assert_eq!(m["score"]["count"], scored);
+    // Every shipped rule ran compiled, finishing every row itself.
+    let rules: Vec<(&str, &str, u64)> = m["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert_eq!(r["because"], serde_json::Value::Null);
+            (
+                r["name"].as_str().unwrap(),
+                r["engine"].as_str().unwrap(),
+                r["rows_interpreted"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rules,
+        ["economic", "margin", "risk", "loyalty", "referral", "strategic"]
+            .map(|name| (name, "compiled", 0))
+    );
     let rules_sha = m["rules_sha256"].as_str().unwrap().to_string();
     assert_eq!(rules_sha.len(), 64);
     assert!(rules_sha.chars().all(|c| c.is_ascii_hexdigit()));

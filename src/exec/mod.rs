@@ -20,10 +20,11 @@ use indicatif::ProgressBar;
 use crate::derive::DeriveError;
 use crate::pipeline::{OnRowError, PartitionBy, Pipeline};
 use crate::plan::{sha256_hex, Plan};
+use crate::rules::RuleEngine;
 use crate::score::ScoredBatch;
 use crate::sink::manifest::{
     AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts,
-    SampleInfo, Summary, TierSummary, SCHEMA_VERSION,
+    RuleInfo, SampleInfo, Summary, TierSummary, SCHEMA_VERSION,
 };
 use crate::sink::writer::{properties, WrittenFile, REJECTS_FILE};
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
@@ -408,6 +409,22 @@ fn manifest(
             sha256: sha256_hex(pipeline.source.text().as_bytes()),
         },
         scripts: plan.scripts.clone(),
+        rules: plan
+            .scorer
+            .rules()
+            .map(|rule| {
+                let (engine, because) = match rule.engine() {
+                    RuleEngine::Compiled => ("compiled", None),
+                    RuleEngine::Interpreted { because } => ("interpreted", because),
+                };
+                RuleInfo {
+                    name: rule.info().name.clone(),
+                    engine,
+                    because,
+                    rows_interpreted: rule.rows_interpreted(),
+                }
+            })
+            .collect(),
         rules_sha256: plan.rules_sha256.clone(),
         params: serde_json::to_value(&pipeline.params).unwrap_or_default(),
         inputs: scan

@@ -106,8 +106,8 @@ pub struct ScoredBatch {
 }
 
 impl Scorer {
-    /// Each rule (factors, score script, tier script) with the engine that runs it.
-    pub fn engines(&self) -> Vec<(String, RuleEngine)> {
+    /// Every rule: the factors', then the score script and the tier script if there are any.
+    pub fn rules(&self) -> impl Iterator<Item = &dyn Rule> {
         let script = match &self.combine {
             CombineStep::Script(rule) => Some(rule),
             CombineStep::WeightedSum => None,
@@ -117,6 +117,12 @@ impl Scorer {
             .map(|f| &f.rule)
             .chain(script)
             .chain(self.tier_script.as_ref())
+            .map(|rule| rule.as_ref())
+    }
+
+    /// Each rule with the engine that runs it.
+    pub fn engines(&self) -> Vec<(String, RuleEngine)> {
+        self.rules()
             .map(|rule| (rule.info().name.clone(), rule.engine()))
             .collect()
     }

@@ -29,6 +29,8 @@ pub struct Manifest {
     pub finished_at: String,
     pub pipeline: PipelineInfo,
     pub scripts: Vec<FileHash>,
+    /// Each rule and the engine that ran it.
+    pub rules: Vec<RuleInfo>,
     /// sha256 over the pipeline file and every script, in order.
     pub rules_sha256: String,
     /// Params after `--set` overrides.
@@ -53,6 +55,19 @@ pub struct Manifest {
     pub ahp: Option<AhpFigures>,
     pub output: OutputInfo,
     pub phases_seconds: Phases,
+}
+
+/// A rule (factor, score script, tier script) and the engine that ran it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleInfo {
+    pub name: String,
+    /// `compiled` or `interpreted`.
+    pub engine: &'static str,
+    /// Why the interpreter ran it: the construct the compiler does not take, and where.
+    pub because: Option<String>,
+    /// Rows the compiled rule handed to the interpreter (they failed, or took a path not
+    /// compiled); 0 for an interpreted rule.
+    pub rows_interpreted: u64,
 }
 
 /// The pipeline file.
