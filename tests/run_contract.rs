@@ -111,8 +111,15 @@ fn shipped_example_meets_the_output_contract() {
         .collect();
     assert_eq!(
         rules,
-        ["economic", "margin", "risk", "loyalty", "referral", "strategic"]
-            .map(|name| (name, "compiled", 0))
+        [
+            "economic",
+            "margin",
+            "risk",
+            "loyalty",
+            "referral",
+            "strategic"
+        ]
+        .map(|name| (name, "compiled", 0))
     );
     let rules_sha = m["rules_sha256"].as_str().unwrap().to_string();
     assert_eq!(rules_sha.len(), 64);
