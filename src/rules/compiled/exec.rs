@@ -15,7 +15,7 @@ use arrow::array::Array;
 use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Switch, Unary};
 use super::ops::{binary, call, display, float_compare, unary, Defer, Strings};
 pub use super::scalar::CHUNK;
-use super::scalar::{Buf, Input, Scalar};
+use super::scalar::{Buf, Const, Input, Scalar};
 use super::types::{Kind, Types};
 use crate::rules::library;
 
@@ -72,10 +72,13 @@ pub struct Chunk<'b> {
     /// Rows left to the interpreter.
     pub deferred: Vec<bool>,
     pub lists: Vec<ReasonList<'b>>,
-    /// Each row's result: its value, its reason and how it was given.
-    pub result: Vec<Scalar<'b>>,
+    /// Each row's result: its value (typed when the program's result is one kind and it
+    /// gives no map), and, when it gives maps, its reason and how it was given.
+    pub result: Buf<'b>,
     pub reason: Vec<Scalar<'b>>,
     pub shape: Vec<Shape>,
+    /// Whether the program has a `return` (a row's result must then not be written twice).
+    returns: bool,
     numbers: Vec<(usize, f64)>,
 }
 
@@ -90,13 +93,21 @@ fn pool_index(kind: Kind) -> usize {
 }
 
 impl<'b> Chunk<'b> {
-    /// A chunk over `inputs` for a program whose types on this batch are `types`.
+    /// A chunk over `inputs` for `program`, whose types on this batch are `types`, and which
+    /// gives `maps` (`#{ value, reason }`) or not.
     pub fn new(
+        program: &Block,
         inputs: &'b [Input<'b>],
         types: &'b Types,
         strings: Strings<'b>,
         max_array: usize,
+        maps: bool,
     ) -> Self {
+        let result = if maps {
+            Kind::Tagged
+        } else {
+            types.result.kind()
+        };
         Self {
             base: 0,
             inputs,
@@ -108,9 +119,18 @@ impl<'b> Chunk<'b> {
             done: vec![false; CHUNK],
             deferred: vec![false; CHUNK],
             lists: Vec::new(),
-            result: vec![Scalar::Unit; CHUNK],
-            reason: vec![Scalar::Unit; CHUNK],
-            shape: vec![Shape::Plain; CHUNK],
+            result: Buf::new(result),
+            reason: if maps {
+                vec![Scalar::Unit; CHUNK]
+            } else {
+                Vec::new()
+            },
+            shape: if maps {
+                vec![Shape::Plain; CHUNK]
+            } else {
+                Vec::new()
+            },
+            returns: program.returns(),
             numbers: Vec::new(),
         }
     }
@@ -243,6 +263,9 @@ impl<'b> Chunk<'b> {
                     self.give(values);
                 }
                 Stmt::If(condition, body, branch) => {
+                    if last && self.blend(condition, body, branch, &selection, &mut dest) {
+                        return;
+                    }
                     let (yes, no) = self.split(&selection, condition);
                     if last {
                         self.block(body, yes, dest.reborrow());
@@ -298,6 +321,106 @@ impl<'b> Chunk<'b> {
                 return;
             }
             self.live(&mut selection);
+        }
+    }
+
+    /// `if c { a } else { b }` where `a` and `b` are single expressions that cannot fail and
+    /// give the same typed kind: both are computed for every row and the condition picks,
+    /// with no split of the rows (what a `CASE WHEN` of two columns does). `false` when the
+    /// `if` is not of that form, or its value cannot go straight where it is wanted.
+    fn blend(
+        &mut self,
+        condition: &'b Node,
+        body: &'b Block,
+        branch: &'b Block,
+        selection: &[u16],
+        dest: &mut Dest<'_, 'b>,
+    ) -> bool {
+        let single = |block: &'b Block| match block.stmts.as_slice() {
+            [Stmt::Expr(node)] => Some(node),
+            _ => None,
+        };
+        let (Some(a), Some(b)) = (single(body), single(branch)) else {
+            return false;
+        };
+        let kind = self.types.kind(a);
+        if kind == Kind::Tagged
+            || kind != self.types.kind(b)
+            || self.types.kind(condition) != Kind::Bool
+            || !self.infallible(a)
+            || !self.infallible(b)
+        {
+            return false;
+        }
+        let fits = match dest {
+            Dest::Value(out) => out.kind() == kind,
+            Dest::Result => !self.returns && self.shape.is_empty() && self.result.kind() == kind,
+            Dest::Discard => false,
+        };
+        if !fits {
+            return false;
+        }
+        let mut test = self.take(Kind::Bool);
+        self.eval(condition, selection, &mut test);
+        let mut yes = self.take(kind);
+        self.eval(a, selection, &mut yes);
+        let mut no = self.take(kind);
+        self.eval(b, selection, &mut no);
+        let mut results = std::mem::replace(&mut self.result, Buf::Bool(Vec::new()));
+        let out: &mut Buf<'b> = match dest {
+            Dest::Value(out) => out,
+            _ => &mut results,
+        };
+        let Buf::Bool(test_values) = &test else {
+            unreachable!("a bool buffer")
+        };
+        fn pick<T: Copy>(test: &[bool], yes: &[T], no: &[T], out: &mut [T], selection: &[u16]) {
+            for &i in selection {
+                let p = usize::from(i);
+                out[p] = if test[p] { yes[p] } else { no[p] };
+            }
+        }
+        match (&yes, &no, out) {
+            (Buf::Float(y), Buf::Float(n), Buf::Float(o)) => pick(test_values, y, n, o, selection),
+            (Buf::Int(y), Buf::Int(n), Buf::Int(o)) => pick(test_values, y, n, o, selection),
+            (Buf::Bool(y), Buf::Bool(n), Buf::Bool(o)) => pick(test_values, y, n, o, selection),
+            (Buf::Date(y), Buf::Date(n), Buf::Date(o)) => pick(test_values, y, n, o, selection),
+            _ => unreachable!("buffers of one kind"),
+        }
+        self.result = results;
+        self.give(test);
+        self.give(yes);
+        self.give(no);
+        true
+    }
+
+    /// Whether `node` can neither fail nor give a value of another kind on any row: constants,
+    /// typed columns and variables, and float arithmetic, comparisons and math over them.
+    fn infallible(&self, node: &Node) -> bool {
+        let typed = |n: &Node| self.types.kind(n) != Kind::Tagged;
+        match node {
+            Node::Const(_) | Node::Column(_) | Node::Var(_) => typed(node),
+            Node::Binary(op, a, b) => {
+                let floats = |n: &Node| {
+                    matches!(self.types.kind(n), Kind::Float | Kind::Int) && self.infallible(n)
+                };
+                let float_result = self.types.kind(node) == Kind::Float
+                    && matches!(
+                        op,
+                        Binary::Add | Binary::Sub | Binary::Mul | Binary::Div | Binary::Rem
+                    );
+                (float_result || op.compares()) && typed(node) && floats(a) && floats(b)
+            }
+            Node::Unary(Unary::Neg, x) => {
+                self.types.kind(node) == Kind::Float && self.infallible(x)
+            }
+            Node::Call(Func::Ln | Func::Exp | Func::Sqrt | Func::Log10, args) => {
+                self.types.kind(node) == Kind::Float
+                    && args.iter().all(|a| {
+                        matches!(self.types.kind(a), Kind::Float | Kind::Int) && self.infallible(a)
+                    })
+            }
+            _ => false,
         }
     }
 
@@ -364,8 +487,13 @@ impl<'b> Chunk<'b> {
 
     fn set_result(&mut self, i: u16, value: Scalar<'b>, reason: Scalar<'b>, shape: Shape) {
         let p = usize::from(i);
-        if !self.done[p] {
-            self.result[p] = value;
+        if self.done[p] {
+            return;
+        }
+        if !self.result.put(p, value) {
+            self.defer(i);
+        }
+        if !self.shape.is_empty() {
             self.reason[p] = reason;
             self.shape[p] = shape;
         }
@@ -402,6 +530,12 @@ impl<'b> Chunk<'b> {
             }
             Node::Block(block) => self.block(block, selection.to_vec(), Dest::Result),
             Node::Switch(switch) => self.switch(switch, selection, Dest::Result),
+            other if !self.returns && self.shape.is_empty() => {
+                // No row can be done with a result already: evaluate straight into the results.
+                let mut result = std::mem::replace(&mut self.result, Buf::Bool(Vec::new()));
+                self.eval(other, selection, &mut result);
+                self.result = result;
+            }
             other => {
                 let mut values = self.take_for(other);
                 self.eval(other, selection, &mut values);
@@ -650,6 +784,21 @@ impl<'b> Chunk<'b> {
         selection: &[u16],
         out: &mut Buf<'b>,
     ) {
+        // A float column or expression against a float constant: one loop, no constant buffer.
+        if let (Node::Const(Const::Float(c)), Kind::Float) = (b, self.types.kind(a)) {
+            if let Some(f) = float_op(op) {
+                if let Buf::Float(_) = out {
+                    self.eval(a, selection, out);
+                    if let Buf::Float(o) = out {
+                        for &i in selection {
+                            let p = usize::from(i);
+                            o[p] = f(o[p], *c);
+                        }
+                    }
+                    return;
+                }
+            }
+        }
         let (ka, kb) = (self.types.kind(a), self.types.kind(b));
         let mut left = self.take(ka);
         self.eval(a, selection, &mut left);
@@ -975,6 +1124,17 @@ fn defer(done: &mut [bool], deferred: &mut [bool], p: usize) {
         done[p] = true;
         deferred[p] = true;
     }
+}
+
+/// The float function of an arithmetic operator.
+fn float_op(op: Binary) -> Option<fn(f64, f64) -> f64> {
+    Some(match op {
+        Binary::Add => |x, y| x + y,
+        Binary::Sub => |x, y| x - y,
+        Binary::Mul => |x, y| x * y,
+        Binary::Div => |x, y| x / y,
+        _ => return None,
+    })
 }
 
 /// `out[p] = f(a[p], b[p])` for the selected positions: one tight loop per operator.

@@ -76,6 +76,64 @@ pub struct Block {
     pub stmts: Vec<Stmt>,
 }
 
+impl Block {
+    /// Whether any node below satisfies `test`.
+    pub fn any_node(&self, test: &impl Fn(&Node) -> bool) -> bool {
+        self.stmts.iter().any(|stmt| match stmt {
+            Stmt::Set(_, n)
+            | Stmt::AppendStr(_, n)
+            | Stmt::Expr(n)
+            | Stmt::Throw(n)
+            | Stmt::Push(_, n) => n.any(test),
+            Stmt::If(c, body, branch) => {
+                c.any(test) || body.any_node(test) || branch.any_node(test)
+            }
+            Stmt::Return(n) => n.as_ref().is_some_and(|n| n.any(test)),
+        })
+    }
+
+    /// Whether any statement below is a `return`.
+    pub fn returns(&self) -> bool {
+        self.stmts.iter().any(|stmt| match stmt {
+            Stmt::Return(_) => true,
+            Stmt::If(_, body, branch) => body.returns() || branch.returns(),
+            _ => false,
+        }) || self.any_node(&|node| matches!(node, Node::Block(b) if b.returns()))
+    }
+}
+
+impl Node {
+    /// Whether this node or any below it satisfies `test`.
+    pub fn any(&self, test: &impl Fn(&Node) -> bool) -> bool {
+        if test(self) {
+            return true;
+        }
+        let all = |nodes: &[Node]| nodes.iter().any(|n| n.any(test));
+        match self {
+            Node::Const(_) | Node::Column(_) | Node::Var(_) => false,
+            Node::Unary(_, x) | Node::Band(x, _) | Node::In(x, _) => x.any(test),
+            Node::Binary(_, a, b) => a.any(test) || b.any(test),
+            Node::And(ns)
+            | Node::Or(ns)
+            | Node::Coalesce(ns)
+            | Node::Template(ns)
+            | Node::Reasons(ns) => all(ns),
+            Node::Call(_, ns) => all(ns),
+            Node::Switch(switch) => {
+                switch.value.any(test)
+                    || switch.arms.iter().any(|(c, b)| c.any(test) || b.any(test))
+            }
+            Node::Block(block) => block.any_node(test),
+            Node::Aggregate(_, Elements::Literal(ns)) => all(ns),
+            Node::Aggregate(_, Elements::List(x)) => x.any(test),
+            Node::Result { value, reason, .. } => {
+                value.as_ref().is_some_and(|v| v.any(test))
+                    || reason.as_ref().is_some_and(|r| r.any(test))
+            }
+        }
+    }
+}
+
 /// A `switch` over a value: cases found by rhai's hash of the value.
 #[derive(Debug, Clone)]
 pub struct Switch {

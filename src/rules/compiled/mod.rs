@@ -21,7 +21,10 @@ mod types;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, Float64Builder, RecordBatch, StringBuilder, UInt32Builder};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray, StringBuilder, UInt32Array,
+};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{Float64Type, UInt32Type};
 use bumpalo::Bump;
 
@@ -31,7 +34,7 @@ use crate::pipeline::Limits;
 use exec::{Chunk, Shape, CHUNK};
 pub use lower::{Lowered, Unsupported};
 use ops::Strings;
-use scalar::{Input, Scalar};
+use scalar::{Buf, Input, Scalar};
 use types::{Ty, Types};
 
 /// A rule compiled to run over Arrow columns; rows it does not finish go to `fallback`.
@@ -41,6 +44,8 @@ pub struct CompiledRule {
     slots: usize,
     max_string: usize,
     max_array: usize,
+    /// Whether the program gives `#{ value, reason }` maps (otherwise no reason is built).
+    maps: bool,
     /// The same rule on the interpreter, for the rows the program hands over.
     fallback: InterpretedRule,
     /// Rows handed to the interpreter so far (for tests and benchmarks).
@@ -65,26 +70,30 @@ impl CompiledRule {
 
     /// `rule` running as `program`; the interpreter keeps the rows the program hands over.
     pub fn new(rule: InterpretedRule, program: Lowered, limits: &Limits) -> Self {
+        let maps = program
+            .program
+            .any_node(&|node| matches!(node, ir::Node::Result { .. }));
         Self {
             info: rule.info().clone(),
             program: program.program,
             slots: program.slots,
             max_string: limits.max_string_size,
             max_array: limits.max_array_size,
+            maps,
             fallback: rule,
             deferred: AtomicU64::new(0),
         }
     }
 
-    /// What the program gave each selected row: `None` for a row it hands to the interpreter.
+    /// Runs the program over the `selection` rows, writing what it finishes into `outputs` and
+    /// returning the rows it hands to the interpreter.
     fn run<'b>(
         &'b self,
         inputs: &'b [Input<'b>],
         arena: &'b Bump,
-        rows: usize,
         selection: &[u32],
-    ) -> (Vec<Option<Given<'b>>>, Vec<u32>) {
-        let mut given: Vec<Option<Given<'b>>> = vec![None; rows];
+        outputs: &mut Outputs<'b>,
+    ) -> Vec<u32> {
         let mut deferred = Vec::new();
         let strings = Strings {
             arena,
@@ -92,7 +101,14 @@ impl CompiledRule {
         };
         let input_types: Vec<Ty> = inputs.iter().map(Ty::of_input).collect();
         let types = arena.alloc(Types::infer(&self.program, &input_types, self.slots));
-        let mut chunk = Chunk::new(inputs, types, strings, self.max_array);
+        let mut chunk = Chunk::new(
+            &self.program,
+            inputs,
+            types,
+            strings,
+            self.max_array,
+            self.maps,
+        );
         let mut positions: Vec<u16> = Vec::with_capacity(CHUNK);
         let mut start = 0;
         while start < selection.len() {
@@ -106,37 +122,60 @@ impl CompiledRule {
                     .map(|&row| (row as usize - base) as u16),
             );
             chunk.run(&self.program, base, &positions);
+            if let (Buf::Float(values), false, Returns::Factor | Returns::Score) =
+                (&chunk.result, self.maps, &self.info.returns)
+            {
+                // Plain float results: finished unless deferred or not finite.
+                for &p in &positions {
+                    let (p, row) = (usize::from(p), base + usize::from(p));
+                    let value = values[p];
+                    if chunk.deferred[p] || !value.is_finite() {
+                        deferred.push(row as u32);
+                    } else {
+                        outputs.numbers[row] = value;
+                        outputs.valid[row] = true;
+                    }
+                }
+                start = end;
+                continue;
+            }
             for &p in &positions {
-                let row = base + usize::from(p);
-                let outcome = if chunk.deferred[usize::from(p)] {
-                    None
-                } else {
-                    self.interpret(&chunk, usize::from(p), arena)
-                };
-                match outcome {
-                    Some(value) => given[row] = Some(value),
-                    None => deferred.push(row as u32),
+                let p = usize::from(p);
+                let finished =
+                    !chunk.deferred[p] && self.finish(&chunk, p, base + p, arena, outputs);
+                if !finished {
+                    deferred.push((base + p) as u32);
                 }
             }
             start = end;
         }
-        (given, deferred)
+        deferred
     }
 
-    /// A finished row's result read as the rule's contract asks; `None` hands the row to the
-    /// interpreter (which fails it with its message).
-    fn interpret<'b>(&self, chunk: &Chunk<'b>, p: usize, arena: &'b Bump) -> Option<Given<'b>> {
-        let value = chunk.result[p];
-        let shape = chunk.shape[p];
-        let number = || match value {
-            Scalar::Int(i) => Some(i as f64),
-            Scalar::Float(f) if f.is_finite() => Some(f),
-            _ => None,
+    /// Reads a finished row's result as the rule's contract asks into `outputs`; `false` hands
+    /// the row to the interpreter (which fails it with its message).
+    fn finish<'b>(
+        &self,
+        chunk: &Chunk<'b>,
+        p: usize,
+        row: usize,
+        arena: &'b Bump,
+        outputs: &mut Outputs<'b>,
+    ) -> bool {
+        let number = match &chunk.result {
+            Buf::Float(v) => Some(v[p]).filter(|f| f.is_finite()),
+            Buf::Int(v) => Some(v[p] as f64),
+            other => match other.get(p) {
+                Scalar::Int(i) => Some(i as f64),
+                Scalar::Float(f) => Some(f).filter(|f| f.is_finite()),
+                _ => None,
+            },
         };
+        let shape = chunk.shape.get(p).copied().unwrap_or(Shape::Plain);
         match &self.info.returns {
             Returns::Factor => {
                 let reason = match shape {
-                    Shape::BadMap => return None,
+                    Shape::BadMap => return false,
                     Shape::Plain => None,
                     Shape::Map => match chunk.reason[p] {
                         Scalar::Unit => None,
@@ -144,7 +183,7 @@ impl CompiledRule {
                         Scalar::Reasons(list) => {
                             let list = &chunk.lists[list as usize];
                             if list.mixed {
-                                return None;
+                                return false;
                             }
                             if list.texts.is_empty() {
                                 None
@@ -152,29 +191,54 @@ impl CompiledRule {
                                 Some(join(&list.texts, arena))
                             }
                         }
-                        _ => return None,
+                        _ => return false,
                     },
                 };
-                Some(Given::Number(number()?, reason))
+                let Some(number) = number else {
+                    return false;
+                };
+                outputs.numbers[row] = number;
+                outputs.valid[row] = true;
+                if let Some(reasons) = &mut outputs.reasons {
+                    reasons[row] = reason;
+                }
+                true
             }
-            Returns::Score if shape == Shape::Plain => Some(Given::Number(number()?, None)),
-            Returns::Tier(levels) if shape == Shape::Plain => match value {
-                Scalar::Str(name) => levels
-                    .iter()
-                    .position(|level| level == name)
-                    .map(|index| Given::Tier(index as u32)),
-                _ => None,
+            Returns::Score => match (shape, number) {
+                (Shape::Plain, Some(number)) => {
+                    outputs.numbers[row] = number;
+                    outputs.valid[row] = true;
+                    true
+                }
+                _ => false,
             },
-            _ => None,
+            Returns::Tier(levels) => match (shape, chunk.result.get(p)) {
+                (Shape::Plain, Scalar::Str(name)) => {
+                    match levels.iter().position(|level| level == name) {
+                        Some(index) => {
+                            outputs.tiers[row] = index as u32;
+                            outputs.valid[row] = true;
+                            true
+                        }
+                        None => false,
+                    }
+                }
+                _ => false,
+            },
         }
     }
 }
 
-/// A row's result as the program gave it.
-#[derive(Debug, Clone, Copy)]
-enum Given<'b> {
-    Number(f64, Option<&'b str>),
-    Tier(u32),
+/// What the program gave a batch's rows, before the interpreter's rows join them.
+struct Outputs<'b> {
+    /// Factor values and scores.
+    numbers: Vec<f64>,
+    /// Tier indexes.
+    tiers: Vec<u32>,
+    /// Rows the program finished.
+    valid: Vec<bool>,
+    /// Each row's reason, when the program gives reasons at all.
+    reasons: Option<Vec<Option<&'b str>>>,
 }
 
 /// Reasons joined as the interpreter joins them.
@@ -219,13 +283,20 @@ impl Rule for CompiledRule {
             return self.fallback.evaluate(batch, selection);
         };
         let arena = Bump::new();
-        let (given, deferred) = self.run(&inputs, &arena, rows, selection);
+        let numbers = matches!(self.info.returns, Returns::Factor | Returns::Score);
+        let mut outputs = Outputs {
+            numbers: if numbers { vec![0.0; rows] } else { Vec::new() },
+            tiers: if numbers { Vec::new() } else { vec![0; rows] },
+            valid: vec![false; rows],
+            reasons: (self.maps && self.info.returns == Returns::Factor).then(|| vec![None; rows]),
+        };
+        let deferred = self.run(&inputs, &arena, selection, &mut outputs);
         let fallback = (!deferred.is_empty()).then(|| {
             self.deferred
                 .fetch_add(deferred.len() as u64, Ordering::Relaxed);
             self.fallback.evaluate(batch, &deferred)
         });
-        assemble(&self.info.returns, rows, &given, fallback)
+        assemble(&self.info.returns, rows, outputs, fallback)
     }
 }
 
@@ -233,59 +304,54 @@ impl Rule for CompiledRule {
 fn assemble(
     returns: &Returns,
     rows: usize,
-    given: &[Option<Given<'_>>],
+    mut outputs: Outputs<'_>,
     fallback: Option<RuleOutput>,
 ) -> RuleOutput {
-    let (fallback_values, fallback_reasons, failures) = match fallback {
-        Some(output) => (Some(output.values), output.reasons, output.failures),
-        None => (None, None, Vec::new()),
+    let failures = match &fallback {
+        Some(output) => output.failures.clone(),
+        None => Vec::new(),
     };
-    let values: ArrayRef =
-        match returns {
-            Returns::Factor | Returns::Score => {
-                let from_fallback = fallback_values
-                    .as_ref()
-                    .map(|v| v.as_primitive::<Float64Type>());
-                let mut builder = Float64Builder::with_capacity(rows);
-                for (row, given) in given.iter().enumerate() {
-                    match given {
-                        Some(Given::Number(value, _)) => builder.append_value(*value),
-                        _ => builder.append_option(from_fallback.and_then(|f| {
-                            arrow::array::Array::is_valid(f, row).then(|| f.value(row))
-                        })),
-                    }
-                }
-                Arc::new(builder.finish())
+    // The interpreter's rows: its values (null where it failed) and reasons.
+    if let Some(output) = &fallback {
+        for (row, valid) in outputs.valid.iter_mut().enumerate() {
+            if *valid || output.values.is_null(row) {
+                continue;
             }
-            Returns::Tier(_) => {
-                let from_fallback = fallback_values
-                    .as_ref()
-                    .map(|v| v.as_primitive::<UInt32Type>());
-                let mut builder = UInt32Builder::with_capacity(rows);
-                for (row, given) in given.iter().enumerate() {
-                    match given {
-                        Some(Given::Tier(tier)) => builder.append_value(*tier),
-                        _ => builder.append_option(from_fallback.and_then(|f| {
-                            arrow::array::Array::is_valid(f, row).then(|| f.value(row))
-                        })),
-                    }
+            *valid = true;
+            match returns {
+                Returns::Factor | Returns::Score => {
+                    outputs.numbers[row] = output.values.as_primitive::<Float64Type>().value(row)
                 }
-                Arc::new(builder.finish())
-            }
-        };
-    let reasons = matches!(returns, Returns::Factor).then(|| {
-        let mut builder = StringBuilder::new();
-        for (row, given) in given.iter().enumerate() {
-            match given {
-                Some(Given::Number(_, reason)) => builder.append_option(*reason),
-                _ => builder.append_option(
-                    fallback_reasons
-                        .as_ref()
-                        .and_then(|r| arrow::array::Array::is_valid(r, row).then(|| r.value(row))),
-                ),
+                Returns::Tier(_) => {
+                    outputs.tiers[row] = output.values.as_primitive::<UInt32Type>().value(row)
+                }
             }
         }
-        builder.finish()
+    }
+    let nulls = Some(NullBuffer::from(outputs.valid));
+    let values: ArrayRef = match returns {
+        Returns::Factor | Returns::Score => {
+            Arc::new(Float64Array::new(outputs.numbers.into(), nulls))
+        }
+        Returns::Tier(_) => Arc::new(UInt32Array::new(outputs.tiers.into(), nulls)),
+    };
+    let reasons = matches!(returns, Returns::Factor).then(|| {
+        let from_fallback = fallback.as_ref().and_then(|f| f.reasons.as_ref());
+        match (&outputs.reasons, from_fallback) {
+            (None, None) => StringArray::new_null(rows),
+            (given, from_fallback) => {
+                let mut builder = StringBuilder::new();
+                for row in 0..rows {
+                    let reason = given.as_ref().and_then(|g| g[row]).or_else(|| {
+                        from_fallback
+                            .filter(|r| r.is_valid(row))
+                            .map(|r| r.value(row))
+                    });
+                    builder.append_option(reason);
+                }
+                builder.finish()
+            }
+        }
     });
     RuleOutput {
         values,

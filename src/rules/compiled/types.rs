@@ -128,6 +128,8 @@ pub struct Types {
     nodes: HashMap<usize, Ty>,
     /// Each variable slot's type: every value ever assigned to it.
     pub vars: Vec<Ty>,
+    /// The program's result: its value and every value it returns.
+    pub result: Ty,
 }
 
 impl Types {
@@ -136,13 +138,15 @@ impl Types {
         let mut types = Types {
             nodes: HashMap::new(),
             vars: vec![Ty::NONE; slots],
+            result: Ty::NONE,
         };
         // Variables take the types of their assignments, which may read other variables: repeat
         // until nothing changes (the sets only grow, and there are 9 kinds).
         loop {
             let before = types.vars.clone();
-            types.block(program, inputs);
+            let value = types.block(program, inputs);
             if types.vars == before {
+                types.result |= value;
                 return types;
             }
         }
@@ -183,9 +187,11 @@ impl Types {
                     self.block(body, inputs) | self.block(branch, inputs)
                 }
                 Stmt::Return(node) => {
-                    if let Some(node) = node {
-                        self.node(node, inputs);
-                    }
+                    let returned = match node {
+                        Some(node) => self.node(node, inputs),
+                        None => Ty::UNIT,
+                    };
+                    self.result |= returned;
                     Ty::NONE
                 }
                 Stmt::Throw(node) | Stmt::Push(_, node) => {
