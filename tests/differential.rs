@@ -1548,3 +1548,101 @@ fn compiled_and_interpreted_engines_agree_on_generated_rules() {
         share * 100.0
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Regressions: mismatches the generator found, minimised, as named cases
+
+/// Runs `code` on both engines over `rows` (outputs must agree): the compiled rule's output
+/// and the rows it handed to the interpreter.
+fn regression(kind: Kind, tight: bool, code: &str, rows: Vec<Row>) -> (RuleOutput, u64) {
+    let case = Case {
+        kind,
+        tight,
+        code: code.to_string(),
+        rows,
+        copies: 1,
+    };
+    match run_both(&Engines::new(), &case) {
+        Ok(Some((_, got, deferred))) => (got, deferred),
+        Ok(None) => panic!("the rule was refused under the tight limits"),
+        Err(why) => panic!("{why}\n{case:?}"),
+    }
+}
+
+fn values(output: &RuleOutput) -> Vec<Option<f64>> {
+    output.values.as_primitive::<Float64Type>().iter().collect()
+}
+
+fn reasons(output: &RuleOutput) -> Vec<Option<&str>> {
+    output.reasons.as_ref().unwrap().iter().collect()
+}
+
+fn messages(output: &RuleOutput) -> Vec<(usize, &str)> {
+    output
+        .failures
+        .iter()
+        .map(|f| (f.row, f.message.as_str()))
+        .collect()
+}
+
+/// rhai's `len` takes an array by reference when it is written as a variable, and rhai checks
+/// the size of such an argument after the call: a list column longer than `max_array_size`
+/// fails the row there. Functions taking the list by value (the aggregates) do not check it.
+#[test]
+fn len_of_a_list_column_over_the_array_limit_fails_the_row() {
+    let long = Row {
+        hist: Some(vec![None; 4]),
+        region: Some("a region name longer than 24 bytes"),
+        ..Row::blank()
+    };
+    let short = Row {
+        hist: Some(vec![Some(1.5); 3]),
+        region: Some("north"),
+        ..Row::blank()
+    };
+    let rows = vec![long, short];
+    let (out, deferred) = regression(
+        Kind::Factor,
+        true,
+        "#{ value: hist.len(), reason: \"north\" }",
+        rows.clone(),
+    );
+    assert_eq!(values(&out), [None, Some(3.0)]);
+    assert_eq!(reasons(&out), [None, Some("north")]);
+    assert_eq!(
+        messages(&out),
+        [(
+            0,
+            "t.yaml factors[0].expr:1:16: Size of array/BLOB too large"
+        )]
+    );
+    assert_eq!(deferred, 1);
+
+    let (out, deferred) = regression(Kind::Score, true, "let h = hist; len(h)", rows.clone());
+    assert_eq!(values(&out), [None, Some(3.0)]);
+    assert_eq!(
+        messages(&out),
+        [(
+            0,
+            "t.yaml factors[0].expr:1:15: Size of array/BLOB too large"
+        )]
+    );
+    assert_eq!(deferred, 1);
+
+    // A constant is copied for `len(h)` (no check) but not for `h.len()`; the compiled program
+    // does not tell them apart and hands both to the interpreter.
+    let (out, deferred) = regression(Kind::Score, true, "const h = hist; len(h)", rows.clone());
+    assert_eq!(values(&out), [Some(4.0), Some(3.0)]);
+    assert_eq!(deferred, 1);
+
+    // By value: no check, and the compiled program finishes every row.
+    for (code, expected) in [
+        ("sum(hist)", [Some(0.0), Some(4.5)]),
+        ("region.len()", [Some(34.0), Some(5.0)]),
+    ] {
+        let (out, deferred) = regression(Kind::Score, true, code, rows.clone());
+        assert_eq!(values(&out), expected, "{code}");
+        assert!(out.failures.is_empty(), "{code}");
+        assert_eq!(deferred, 0, "{code}");
+    }
+}

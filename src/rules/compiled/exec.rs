@@ -526,6 +526,46 @@ impl<'b> Chunk<'b> {
         }
     }
 
+    /// Whether `value`, the object of `len` written as the variable or column `node`, is an
+    /// array over the size limits: rhai's `len` takes an array by reference, and rhai checks
+    /// the size of such an argument after the call, failing the row (a list column longer than
+    /// `limits.max_array_size`). Functions taking their first argument by value (the
+    /// aggregates, `len` of a string) do not check it.
+    fn array_over_limits_in_place(&self, node: &Node, value: Scalar<'b>) -> bool {
+        if !matches!(node, Node::Column(_) | Node::Var(_)) {
+            return false;
+        }
+        let (items, bytes) = match value {
+            Scalar::List(column, row) => match &self.inputs[usize::from(column)] {
+                Input::List {
+                    offsets, elements, ..
+                } => {
+                    let range = offsets.range(row as usize);
+                    let bytes = if self.strings.max_len > 0 {
+                        range
+                            .clone()
+                            .map(|e| match elements.value(e).0 {
+                                Scalar::Str(text) => text.len(),
+                                _ => 0,
+                            })
+                            .sum()
+                    } else {
+                        0
+                    };
+                    (range.len(), bytes)
+                }
+                _ => (0, 0),
+            },
+            Scalar::Reasons(list) => {
+                let list = &self.lists[list as usize];
+                (list.len, list.texts.iter().map(|t| t.len()).sum())
+            }
+            _ => return false,
+        };
+        (self.max_array > 0 && items > self.max_array)
+            || (self.strings.max_len > 0 && bytes > self.strings.max_len)
+    }
+
     fn call(&mut self, func: Func, args: &'b [Node], selection: &[u16], out: &mut [Scalar<'b>]) {
         let values = self.evaluate_all(args, selection);
         let mut row = [Scalar::Unit; 3];
@@ -533,6 +573,10 @@ impl<'b> Chunk<'b> {
             let p = usize::from(i);
             for (slot, arg) in row.iter_mut().zip(&values) {
                 *slot = arg[p];
+            }
+            if func == Func::Len && self.array_over_limits_in_place(&args[0], row[0]) {
+                self.defer(i);
+                continue;
             }
             let args = &row[..values.len()];
             let result = match (func, args) {
