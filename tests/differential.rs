@@ -1646,3 +1646,24 @@ fn len_of_a_list_column_over_the_array_limit_fails_the_row() {
         assert_eq!(deferred, 0, "{code}");
     }
 }
+
+/// `reasons.len()` as a statement of its own (here the result) is an expression, not a
+/// `push`: it compiles.
+#[test]
+fn len_of_the_reasons_array_as_a_statement_compiles() {
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "let reasons = [];\nif (qty ?? 0) > 1 { reasons.push(\"many\"); }\nreasons.len()",
+        vec![
+            Row {
+                qty: Some(5),
+                ..Row::blank()
+            },
+            Row::blank(),
+        ],
+    );
+    assert_eq!(values(&out), [Some(1.0), Some(0.0)]);
+    assert_eq!(reasons(&out), [None, None]);
+    assert_eq!(deferred, 0);
+}

@@ -252,7 +252,11 @@ impl Lowerer<'_> {
         if !self.reasons.contains(&slot) {
             return Ok(None);
         }
-        if call.name.as_str() != "push" || call.args.len() != 1 {
+        if call.name.as_str() != "push" {
+            // Another method (`reasons.len()`): an expression.
+            return Ok(None);
+        }
+        if call.args.len() != 1 {
             return unsupported(format!("`{}.{}()` on an array", var.1, call.name), *pos);
         }
         Ok(Some(Stmt::Push(slot, self.expr(&call.args[0], false)?)))
