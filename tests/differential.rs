@@ -1667,3 +1667,26 @@ fn len_of_the_reasons_array_as_a_statement_compiles() {
     assert_eq!(reasons(&out), [None, None]);
     assert_eq!(deferred, 0);
 }
+
+/// A `switch` arm whose block is one `reasons.push(…)` is optimised to that call alone: it
+/// still pushes, and compiles.
+#[test]
+fn a_push_alone_in_a_switch_arm_compiles() {
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "let reasons = [];\n\
+         switch region ?? \"\" { \"north\" => { reasons.push(\"up north\"); }, _ => { } }\n\
+         #{ value: 1, reason: reasons }",
+        vec![
+            Row {
+                region: Some("north"),
+                ..Row::blank()
+            },
+            Row::blank(),
+        ],
+    );
+    assert_eq!(values(&out), [Some(1.0), Some(1.0)]);
+    assert_eq!(reasons(&out), [Some("up north"), None]);
+    assert_eq!(deferred, 0);
+}

@@ -328,6 +328,11 @@ impl Lowerer<'_> {
                 if flags.contains(ASTFlags::NEGATED) {
                     return unsupported("`?.`", *pos);
                 }
+                if let Some(push) = self.push(expr)? {
+                    // `reasons.push(…)` where a block of that one statement was (a switch
+                    // arm): a block whose value is `()`.
+                    return Ok(Node::Block(Block { stmts: vec![push] }));
+                }
                 let object = self.method_object(&chain.lhs)?;
                 self.chain(object, &chain.rhs)?
             }
