@@ -1690,3 +1690,32 @@ fn a_push_alone_in_a_switch_arm_compiles() {
     assert_eq!(reasons(&out), [Some("up north"), None]);
     assert_eq!(deferred, 0);
 }
+
+/// rhai checks the sizes of a map as it builds it: a `#{ value, reason }` whose reason is a
+/// string over `max_string_size` fails the row.
+#[test]
+fn a_reason_over_the_string_limit_fails_the_row() {
+    let rows = vec![
+        Row {
+            region: Some("a region name longer than 24 bytes"),
+            ..Row::blank()
+        },
+        Row {
+            region: Some("north"),
+            ..Row::blank()
+        },
+    ];
+    let (out, deferred) = regression(
+        Kind::Factor,
+        true,
+        "#{ value: 1, reason: region }",
+        rows.clone(),
+    );
+    assert_eq!(values(&out), [None, Some(1.0)]);
+    assert_eq!(reasons(&out), [None, Some("north")]);
+    assert_eq!(
+        messages(&out),
+        [(0, "t.yaml factors[0].expr:1:22: Length of string too large")]
+    );
+    assert_eq!(deferred, 1);
+}

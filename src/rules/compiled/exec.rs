@@ -318,6 +318,12 @@ impl<'b> Chunk<'b> {
                 let shape = if *valid { Shape::Map } else { Shape::BadMap };
                 for &i in selection {
                     let p = usize::from(i);
+                    // rhai checks the map's sizes as it builds it: a reason over the limits
+                    // fails the row.
+                    if self.over_limits(reasons[p]) {
+                        self.defer(i);
+                        continue;
+                    }
                     self.set_result(i, values[p], reasons[p], shape);
                 }
                 self.give(values);
@@ -526,16 +532,10 @@ impl<'b> Chunk<'b> {
         }
     }
 
-    /// Whether `value`, the object of `len` written as the variable or column `node`, is an
-    /// array over the size limits: rhai's `len` takes an array by reference, and rhai checks
-    /// the size of such an argument after the call, failing the row (a list column longer than
-    /// `limits.max_array_size`). Functions taking their first argument by value (the
-    /// aggregates, `len` of a string) do not check it.
-    fn array_over_limits_in_place(&self, node: &Node, value: Scalar<'b>) -> bool {
-        if !matches!(node, Node::Column(_) | Node::Var(_)) {
-            return false;
-        }
-        let (items, bytes) = match value {
+    /// What rhai's size checks count in `value`: array elements and string bytes.
+    fn sizes(&self, value: Scalar<'b>) -> (usize, usize) {
+        match value {
+            Scalar::Str(text) => (0, text.len()),
             Scalar::List(column, row) => match &self.inputs[usize::from(column)] {
                 Input::List {
                     offsets, elements, ..
@@ -560,10 +560,27 @@ impl<'b> Chunk<'b> {
                 let list = &self.lists[list as usize];
                 (list.len, list.texts.iter().map(|t| t.len()).sum())
             }
-            _ => return false,
-        };
+            _ => (0, 0),
+        }
+    }
+
+    /// Whether rhai's size check of `value` fails (`limits.max_array_size`,
+    /// `limits.max_string_size`).
+    fn over_limits(&self, value: Scalar<'b>) -> bool {
+        let (items, bytes) = self.sizes(value);
         (self.max_array > 0 && items > self.max_array)
             || (self.strings.max_len > 0 && bytes > self.strings.max_len)
+    }
+
+    /// Whether `value`, the object of `len` written as the variable or column `node`, is an
+    /// array over the size limits: rhai's `len` takes an array by reference, and rhai checks
+    /// the size of such an argument after the call, failing the row (a list column longer than
+    /// `limits.max_array_size`). Functions taking their first argument by value (the
+    /// aggregates, `len` of a string) do not check it.
+    fn array_over_limits_in_place(&self, node: &Node, value: Scalar<'b>) -> bool {
+        matches!(node, Node::Column(_) | Node::Var(_))
+            && matches!(value, Scalar::List(..) | Scalar::Reasons(_))
+            && self.over_limits(value)
     }
 
     fn call(&mut self, func: Func, args: &'b [Node], selection: &[u16], out: &mut [Scalar<'b>]) {
