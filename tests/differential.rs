@@ -1719,3 +1719,46 @@ fn a_reason_over_the_string_limit_fails_the_row() {
     );
     assert_eq!(deferred, 1);
 }
+
+/// `push` takes the reasons array by reference, and rhai checks its size after the call: the
+/// push that takes it over `max_array_size` elements, or over `max_string_size` bytes of text,
+/// fails the row even when the array is never read.
+#[test]
+fn a_push_over_the_size_limits_fails_the_row() {
+    let rows = vec![
+        Row {
+            qty: Some(4),
+            ..Row::blank()
+        },
+        Row {
+            qty: Some(3),
+            ..Row::blank()
+        },
+    ];
+    let code = "let reasons = [];\n\
+                reasons.push(\"a\"); reasons.push(2); reasons.push(\"c\");\n\
+                if qty > 3 { reasons.push(\"d\"); }\n\
+                qty";
+    let (out, deferred) = regression(Kind::Score, true, code, rows.clone());
+    assert_eq!(values(&out), [None, Some(3.0)]);
+    assert_eq!(
+        messages(&out),
+        [(
+            0,
+            "t.yaml factors[0].expr:3:22: Size of array/BLOB too large"
+        )]
+    );
+    assert_eq!(deferred, 1);
+
+    let code = "let reasons = [];\n\
+                reasons.push(\"twelve bytes\");\n\
+                if qty > 3 { reasons.push(\"and thirteen.\"); }\n\
+                qty";
+    let (out, deferred) = regression(Kind::Score, true, code, rows);
+    assert_eq!(values(&out), [None, Some(3.0)]);
+    assert_eq!(
+        messages(&out),
+        [(0, "t.yaml factors[0].expr:3:22: Length of string too large")]
+    );
+    assert_eq!(deferred, 1);
+}

@@ -234,13 +234,20 @@ impl<'b> Chunk<'b> {
                     self.eval(node, &selection, &mut values);
                     for &i in &selection {
                         let p = usize::from(i);
-                        match self.vars[*slot][p] {
-                            Scalar::Reasons(list) => {
-                                let list = &mut self.lists[list as usize];
+                        match (self.vars[*slot][p], values[p]) {
+                            // An array in an array: sized as rhai sizes it by the interpreter.
+                            (_, Scalar::List(..) | Scalar::Reasons(_)) => self.defer(i),
+                            (reasons @ Scalar::Reasons(index), value) => {
+                                let list = &mut self.lists[index as usize];
                                 list.len += 1;
-                                match values[p] {
+                                match value {
                                     Scalar::Str(text) => list.texts.push(text),
                                     _ => list.mixed = true,
+                                }
+                                // `push` takes the array by reference and rhai checks its size
+                                // after the call.
+                                if self.over_limits(reasons) {
+                                    self.defer(i);
                                 }
                             }
                             _ => self.defer(i),
