@@ -1762,3 +1762,37 @@ fn a_push_over_the_size_limits_fails_the_row() {
     );
     assert_eq!(deferred, 1);
 }
+
+/// rhai checks the size of every function's result: `safe_div`'s default, given back as it is,
+/// fails the row when it is a string over `max_string_size`.
+#[test]
+fn a_safe_div_default_over_the_string_limit_fails_the_row() {
+    let rows = vec![
+        Row {
+            region: Some("a region name longer than 24 bytes"),
+            ..Row::blank()
+        },
+        Row {
+            region: Some("north"),
+            ..Row::blank()
+        },
+    ];
+    let (out, deferred) = regression(
+        Kind::Tier,
+        true,
+        "if safe_div(1, 0, region) == \"north\" { \"gold\" } else { \"silver\" }",
+        rows,
+    );
+    assert_eq!(
+        out.values
+            .as_primitive::<UInt32Type>()
+            .iter()
+            .collect::<Vec<_>>(),
+        [None, Some(0)]
+    );
+    assert_eq!(
+        messages(&out),
+        [(0, "t.yaml factors[0].expr:1:4: Length of string too large")]
+    );
+    assert_eq!(deferred, 1);
+}
