@@ -709,6 +709,15 @@ impl<'t> Gen<'t> {
     // --- booleans ------------------------------------------------------------------------
 
     fn boolean(&mut self, depth: u32) -> String {
+        let text = self.boolean_unwrapped(depth);
+        if !text.contains(' ') {
+            text
+        } else {
+            format!("({text})")
+        }
+    }
+
+    fn boolean_unwrapped(&mut self, depth: u32) -> String {
         let d = depth.saturating_sub(1);
         match self.choices(depth, 3, 16) {
             0 => {
@@ -758,7 +767,12 @@ impl<'t> Gen<'t> {
                 format!("{c} {op} ()")
             }
             12 => format!("{} in [1, 2, 3, 2.5]", self.num(d)),
-            13 => format!("{} == {}", self.string(d), self.num(d)),
+            13 => {
+                // Values of any two types: rhai's comparisons of different types.
+                let op = self.pick(&[">", "<", ">=", "<=", "==", "!="]);
+                let ((_, a), (_, b)) = (self.any_value(d), self.any_value(d));
+                format!("({a} {op} {b})")
+            }
             14 => format!(
                 "(switch {} {{ \"north\" => true, _ => false }})",
                 self.string(d)
@@ -1026,6 +1040,9 @@ impl<'t> Gen<'t> {
             }
             5 => {
                 let cond = self.boolean(d);
+                if self.rare(10) {
+                    return format!("if {cond} {{ return; }}");
+                }
                 let result = self.result(2);
                 format!("if {cond} {{ return {result}; }}")
             }
@@ -1228,11 +1245,13 @@ fn case() -> impl Strategy<Value = Case> {
     (
         prop::collection::vec(any::<u32>(), 0..300),
         prop::collection::vec(row(), 1..12),
-        prop_oneof![60 => Just(1usize), 1 => 90usize..110],
+        // Now and then enough copies of the rows for several chunks of the compiled engine.
+        prop::bool::weighted(1.0 / 60.0),
         0u32..10,
         prop::bool::weighted(0.15),
     )
-        .prop_map(|(tape, rows, copies, kind, tight)| {
+        .prop_map(|(tape, rows, tile, kind, tight)| {
+            let copies = if tile { 1100 / rows.len() + 1 } else { 1 };
             let kind = match kind {
                 0..=5 => Kind::Factor,
                 6 | 7 => Kind::Score,
