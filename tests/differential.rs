@@ -1815,3 +1815,75 @@ fn a_safe_div_default_over_the_string_limit_fails_the_row() {
     );
     assert_eq!(deferred, 1);
 }
+
+/// `s += x` with no built-in op-assignment for the two types (a string and `()`) is `s = s + x`,
+/// and rhai checks the size of what it assigns: a string over `max_string_size` (a long string
+/// column here) fails the row, though `+` of a string and `()` checks nothing.
+#[test]
+fn an_append_of_unit_to_a_string_over_the_limit_fails_the_row() {
+    let rows = vec![
+        Row {
+            region: Some("a region name longer than 24 bytes"),
+            ..Row::blank()
+        },
+        Row {
+            region: Some("north"),
+            ..Row::blank()
+        },
+    ];
+    let (out, deferred) = regression(
+        Kind::Score,
+        true,
+        "let s = region;\ns += qty;\ns.len()",
+        rows.clone(),
+    );
+    assert_eq!(values(&out), [None, Some(5.0)]);
+    assert_eq!(
+        messages(&out),
+        [(0, "t.yaml factors[0].expr:2:3: Length of string too large")]
+    );
+    assert_eq!(deferred, 1);
+
+    // `()` += a string takes the string, checked the same way.
+    let (out, deferred) = regression(
+        Kind::Score,
+        true,
+        "let s = qty;\ns += region;\ns.len()",
+        rows.clone(),
+    );
+    assert_eq!(values(&out), [None, Some(5.0)]);
+    assert_eq!(
+        messages(&out),
+        [(0, "t.yaml factors[0].expr:2:3: Length of string too large")]
+    );
+    assert_eq!(deferred, 1);
+
+    // Two strings: rhai's built-in `+=` checks only when both are non-empty.
+    let (out, deferred) = regression(
+        Kind::Score,
+        true,
+        "let s = region;\ns += \"\";\ns.len()",
+        rows,
+    );
+    assert_eq!(values(&out), [Some(34.0), Some(5.0)]);
+    assert_eq!(deferred, 0);
+}
+
+/// Found at case 994,117 of seed 1: a template folded by the optimiser around a constant date
+/// (which it renders as the Rust type name, 29 bytes: see the report) made a string over the
+/// tight limit, and `+=` of a null column then failed the row in rhai.
+#[test]
+fn an_append_of_unit_to_a_folded_template_over_the_limit_fails_the_row() {
+    let (out, deferred) = regression(
+        Kind::Score,
+        true,
+        "let v3 = `north x=${date(params.as_of) + 1}`;\nv3 += region;\n2",
+        vec![Row::blank()],
+    );
+    assert_eq!(values(&out), [None]);
+    assert_eq!(
+        messages(&out),
+        [(0, "t.yaml factors[0].expr:2:4: Length of string too large")]
+    );
+    assert_eq!(deferred, 1);
+}

@@ -179,7 +179,19 @@ impl<'b> Chunk<'b> {
                             (Scalar::Str(a), Scalar::Str(b)) if a.is_empty() || b.is_empty() => {
                                 Ok(if a.is_empty() { values[p] } else { current })
                             }
-                            (a, b) => binary(super::ir::Binary::Add, a, b, &self.strings),
+                            // No built-in `+=` for the two: rhai assigns `a + b` and checks
+                            // its size (`+` of a string and `()` checks nothing itself).
+                            (a, b) => binary(super::ir::Binary::Add, a, b, &self.strings).and_then(
+                                |sum| match sum {
+                                    Scalar::Str(text)
+                                        if self.strings.max_len > 0
+                                            && text.len() > self.strings.max_len =>
+                                    {
+                                        Err(Defer)
+                                    }
+                                    sum => Ok(sum),
+                                },
+                            ),
                         };
                         match appended {
                             Ok(v) => self.vars[*slot][p] = v,
