@@ -410,7 +410,7 @@ impl<'t> Gen<'t> {
 
     fn declare(&mut self, ty: Ty, constant: bool) -> String {
         self.fresh += 1;
-        let name = if self.fresh % 4 == 0 {
+        let name = if self.fresh.is_multiple_of(4) {
             format!("wert_ü{}", self.fresh)
         } else {
             format!("v{}", self.fresh)
@@ -1078,20 +1078,14 @@ impl<'t> Gen<'t> {
                 let name = self.declare(ty, true);
                 format!("const {name} = {value};")
             }
-            9 => {
-                if self.rare(4) {
-                    let cond = self.boolean(d);
-                    let message = if self.draw(2) == 0 {
-                        "\"bad row\"".to_string()
-                    } else {
-                        self.template(1)
-                    };
-                    format!("if {cond} {{ throw {message}; }}")
+            9 if self.rare(4) => {
+                let cond = self.boolean(d);
+                let message = if self.draw(2) == 0 {
+                    "\"bad row\"".to_string()
                 } else {
-                    let value = self.num(d);
-                    let name = self.declare(Ty::Num, false);
-                    format!("let {name} = {value};")
-                }
+                    self.template(1)
+                };
+                format!("if {cond} {{ throw {message}; }}")
             }
             10 => {
                 // `switch` as a statement, with blocks.
@@ -1111,7 +1105,7 @@ impl<'t> Gen<'t> {
     // --- results -------------------------------------------------------------------------
 
     fn tier(&mut self, d: u32) -> String {
-        match self.choices(d + 1, 2, 6) {
+        match self.choices(d, 2, 6) {
             0 => format!("\"{}\"", self.pick(&LEVELS)),
             1 => format!(
                 "band({}, [10, 50], [\"bronze\", \"silver\", \"gold\"])",
@@ -1399,7 +1393,7 @@ pub fn check(engines: &Engines, case: &Case) -> Result<Counts, String> {
     if std::env::var_os("DIFFERENTIAL_FAILURES").is_some() {
         // Why rows fail, for tuning the generator: the message without its position.
         for failure in expected.failures.iter().take(3) {
-            let message = failure.message.splitn(2, ": ").nth(1).unwrap_or("");
+            let message = failure.message.split_once(": ").map_or("", |(_, m)| m);
             let message: String = message.chars().take(60).collect();
             eprintln!("failure: {message}");
         }
