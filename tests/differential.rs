@@ -17,11 +17,16 @@
 //! `cargo test` runs a seeded, reproducible share ([`CI_CASES`]); `bench/differential.sh N`
 //! runs N cases in release. Environment:
 //! - `DIFFERENTIAL_CASES`: how many cases (default [`CI_CASES`]);
-//! - `DIFFERENTIAL_SEED`: the seed (default [`CI_SEED`]); a failure prints its seed.
+//! - `DIFFERENTIAL_SEED`: the seed (default [`CI_SEED`]); a failure prints its seed;
+//! - `DIFFERENTIAL_FAILURES`: when set, print why the interpreter failed rows (for tuning the
+//!   generator so that most rows score).
 //!
 //! Generated rules are drawn from a "tape" of random numbers that proptest shrinks: every draw
-//! past the tape's end is 0, and choice 0 is always the simplest, so a shrunk failure is a
-//! short rule over few rows.
+//! past the tape's end is 0, and choice 0 is always the simplest, so shrinking simplifies the
+//! rule and drops rows. Removing a draw shifts every later one, so a shrunk rule can still be
+//! longer than needed: minimise it by hand before writing it down as a regression below. One
+//! case in seven runs under tight limits (operations, string and array sizes) to exercise the
+//! size checks.
 
 use std::cell::Cell;
 use std::fmt::Write as _;
