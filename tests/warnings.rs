@@ -163,7 +163,7 @@ fn quiet_prints_nothing_but_errors() {
     );
     assert_eq!(
         checked.stdout,
-        "check ok: p.yaml: 0 error(s), 7 warning(s)\n"
+        "rule value: compiled\ncheck ok: p.yaml: 0 error(s), 7 warning(s)\n"
     );
 
     // With --quiet: nothing at all on success.
