@@ -243,7 +243,19 @@ impl<'b> Chunk<'b> {
                             (Scalar::Str(a), Scalar::Str(b)) if a.is_empty() || b.is_empty() => {
                                 Ok(if a.is_empty() { added } else { current })
                             }
-                            (a, b) => binary(Binary::Add, a, b, &self.strings),
+                            // No built-in `+=` for the two: rhai assigns `a + b` and checks
+                            // its size (`+` of a string and `()` checks nothing itself).
+                            (a, b) => {
+                                binary(Binary::Add, a, b, &self.strings).and_then(|sum| match sum {
+                                    Scalar::Str(text)
+                                        if self.strings.max_len > 0
+                                            && text.len() > self.strings.max_len =>
+                                    {
+                                        Err(Defer)
+                                    }
+                                    sum => Ok(sum),
+                                })
+                            }
                         };
                         match appended {
                             Ok(v) => self.put(&mut var, i, v),
@@ -299,13 +311,20 @@ impl<'b> Chunk<'b> {
                     self.eval(node, &selection, &mut values);
                     for &i in &selection {
                         let p = usize::from(i);
-                        match self.vars[*slot].get(p) {
-                            Scalar::Reasons(list) => {
-                                let list = &mut self.lists[list as usize];
+                        match (self.vars[*slot].get(p), values.get(p)) {
+                            // An array in an array: sized as rhai sizes it by the interpreter.
+                            (_, Scalar::List(..) | Scalar::Reasons(_)) => self.defer(i),
+                            (reasons @ Scalar::Reasons(index), value) => {
+                                let list = &mut self.lists[index as usize];
                                 list.len += 1;
-                                match values.get(p) {
+                                match value {
                                     Scalar::Str(text) => list.texts.push(text),
                                     _ => list.mixed = true,
+                                }
+                                // `push` takes the array by reference and rhai checks its size
+                                // after the call.
+                                if self.over_limits(reasons) {
+                                    self.defer(i);
                                 }
                             }
                             _ => self.defer(i),
@@ -522,6 +541,12 @@ impl<'b> Chunk<'b> {
                     let p = usize::from(i);
                     let value = values.as_ref().map_or(Scalar::Unit, |v| v.get(p));
                     let reason = reasons.as_ref().map_or(Scalar::Unit, |r| r.get(p));
+                    // rhai checks the map's sizes as it builds it: a reason over the limits
+                    // fails the row.
+                    if self.over_limits(reason) {
+                        self.defer(i);
+                        continue;
+                    }
                     self.set_result(i, value, reason, shape);
                 }
                 for buffer in values.into_iter().chain(reasons) {
@@ -843,6 +868,57 @@ impl<'b> Chunk<'b> {
         }
     }
 
+    /// What rhai's size checks count in `value`: array elements and string bytes.
+    fn sizes(&self, value: Scalar<'b>) -> (usize, usize) {
+        match value {
+            Scalar::Str(text) => (0, text.len()),
+            Scalar::List(column, row) => match &self.inputs[usize::from(column)] {
+                Input::List {
+                    offsets, elements, ..
+                } => {
+                    let range = offsets.range(row as usize);
+                    let bytes = if self.strings.max_len > 0 {
+                        range
+                            .clone()
+                            .map(|e| match elements.value(e).0 {
+                                Scalar::Str(text) => text.len(),
+                                _ => 0,
+                            })
+                            .sum()
+                    } else {
+                        0
+                    };
+                    (range.len(), bytes)
+                }
+                _ => (0, 0),
+            },
+            Scalar::Reasons(list) => {
+                let list = &self.lists[list as usize];
+                (list.len, list.texts.iter().map(|t| t.len()).sum())
+            }
+            _ => (0, 0),
+        }
+    }
+
+    /// Whether rhai's size check of `value` fails (`limits.max_array_size`,
+    /// `limits.max_string_size`).
+    fn over_limits(&self, value: Scalar<'b>) -> bool {
+        let (items, bytes) = self.sizes(value);
+        (self.max_array > 0 && items > self.max_array)
+            || (self.strings.max_len > 0 && bytes > self.strings.max_len)
+    }
+
+    /// Whether `value`, the object of `len` written as the variable or column `node`, is an
+    /// array over the size limits: rhai's `len` takes an array by reference, and rhai checks
+    /// the size of such an argument after the call, failing the row (a list column longer than
+    /// `limits.max_array_size`). Functions taking their first argument by value (the
+    /// aggregates, `len` of a string) do not check it.
+    fn array_over_limits_in_place(&self, node: &Node, value: Scalar<'b>) -> bool {
+        matches!(node, Node::Column(_) | Node::Var(_))
+            && matches!(value, Scalar::List(..) | Scalar::Reasons(_))
+            && self.over_limits(value)
+    }
+
     fn call(&mut self, func: Func, args: &'b [Node], selection: &[u16], out: &mut Buf<'b>) {
         let values = self.evaluate_all(args, selection);
         if typed_call(
@@ -861,6 +937,10 @@ impl<'b> Chunk<'b> {
             let p = usize::from(i);
             for (slot, arg) in row.iter_mut().zip(&values) {
                 *slot = arg.get(p);
+            }
+            if func == Func::Len && self.array_over_limits_in_place(&args[0], row[0]) {
+                self.defer(i);
+                continue;
             }
             let args = &row[..values.len()];
             let result = match (func, args) {

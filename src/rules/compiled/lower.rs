@@ -252,7 +252,11 @@ impl Lowerer<'_> {
         if !self.reasons.contains(&slot) {
             return Ok(None);
         }
-        if call.name.as_str() != "push" || call.args.len() != 1 {
+        if call.name.as_str() != "push" {
+            // Another method (`reasons.len()`): an expression.
+            return Ok(None);
+        }
+        if call.args.len() != 1 {
             return unsupported(format!("`{}.{}()` on an array", var.1, call.name), *pos);
         }
         Ok(Some(Stmt::Push(slot, self.expr(&call.args[0], false)?)))
@@ -323,6 +327,11 @@ impl Lowerer<'_> {
             Expr::Dot(chain, flags, pos) => {
                 if flags.contains(ASTFlags::NEGATED) {
                     return unsupported("`?.`", *pos);
+                }
+                if let Some(push) = self.push(expr)? {
+                    // `reasons.push(…)` where a block of that one statement was (a switch
+                    // arm): a block whose value is `()`.
+                    return Ok(Node::Block(Block { stmts: vec![push] }));
                 }
                 let object = self.method_object(&chain.lhs)?;
                 self.chain(object, &chain.rhs)?

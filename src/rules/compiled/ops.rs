@@ -191,9 +191,15 @@ pub fn call<'b>(func: Func, args: &[Scalar<'b>], strings: &Strings<'b>) -> Outco
         (Func::Pct, [part, whole]) => {
             Ok(library::pct(number(*part)?, number(*whole)?).map_or(S::Unit, S::Float))
         }
-        (Func::SafeDiv, [a, b, default]) => {
-            Ok(library::safe_div(number(*a)?, number(*b)?).map_or(*default, S::Float))
-        }
+        (Func::SafeDiv, [a, b, default]) => match library::safe_div(number(*a)?, number(*b)?) {
+            Some(quotient) => Ok(S::Float(quotient)),
+            // rhai checks the size of every function's result: a default over the limits fails.
+            None => match default {
+                S::Str(text) if strings.max_len > 0 && text.len() > strings.max_len => Err(Defer),
+                S::List(..) | S::Reasons(_) => Err(Defer),
+                _ => Ok(*default),
+            },
+        },
         (Func::Pow, [x, y]) => float(number(*x)?.powf(number(*y)?)),
         (Func::RoundTo, [x, S::Int(digits)]) => float(library::round_to(number(*x)?, *digits)),
         (Func::Max | Func::Min, [S::Int(a), S::Int(b)]) => Ok(S::Int(if func == Func::Max {

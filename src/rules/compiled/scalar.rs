@@ -59,7 +59,7 @@ impl<'b> Scalar<'b> {
 
 /// Rows evaluated together: enough to amortise a node's dispatch, few enough that a chunk's
 /// buffers stay in cache.
-pub const CHUNK: usize = 4096;
+pub const CHUNK: usize = 2048;
 
 /// One node's values for the rows of a chunk.
 pub enum Buf<'b> {
