@@ -177,3 +177,42 @@ fn rows_a_compiled_rule_fails_get_the_interpreters_message_and_are_counted() {
         Some(auto.num_rows() as u64)
     );
 }
+
+#[test]
+fn a_date_written_out_in_a_template_prints_as_a_date_on_either_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 50, 3, 50);
+    write(
+        dir,
+        "dated.rhai",
+        "let as_of = date(params.as_of);\n\
+         #{ value: as_of - last_order_date, reason: `as of ${as_of}, since ${date(\"2020-02-29\")}` }\n",
+    );
+    write(
+        dir,
+        "p.yaml",
+        "version: 1\nname: dated\ninput: { path: customers.parquet, id: customer_id }\n\
+         params: { as_of: \"2026-11-01\" }\n\
+         factors:\n  - { name: days, script: dated.rhai, weight: 1.0 }\n\
+         tiers:\n  levels:\n    - { name: all }\noutput: { path: out, partition_by: none, reasons: true }\n",
+    );
+    for engine in ["compiled", "interpreted"] {
+        let out = format!("out_{engine}");
+        run(
+            dir,
+            &["run", "p.yaml", "--engine", engine, "--output", &out],
+        )
+        .expect_code(0);
+        let rows = read_parquet(&dir.join(&out).join("part-00000.parquet"));
+        let reasons = string_lists(&rows, "reasons");
+        assert_eq!(reasons.len(), 50);
+        for reason in reasons {
+            assert_eq!(
+                reason,
+                vec!["days: as of 2026-11-01, since 2020-02-29".to_string()],
+                "{engine}"
+            );
+        }
+    }
+}

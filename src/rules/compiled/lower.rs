@@ -12,7 +12,8 @@
 use rhai::{ASTFlags, Dynamic, Expr, FnCallExpr, Position, Stmt as AstStmt, AST};
 
 use super::ir::{Aggregate, Band, Binary, Block, Elements, Func, Node, Stmt, Switch, Unary};
-use super::scalar::Const;
+use super::ops::{self, Strings};
+use super::scalar::{Const, Scalar};
 use crate::rules::dates::{Date, Timestamp};
 use crate::rules::library;
 use crate::rules::ScriptPos;
@@ -533,6 +534,29 @@ impl Lowerer<'_> {
             ("to_string", 1) => Func::ToString,
             _ => return unsupported(format!("`{name}()` with {} argument(s)", args.len()), pos),
         };
+        // A date or timestamp written out (`date("2026-11-01")`, `date(params.as_of)`): a
+        // constant, as the interpreter's optimiser leaves these calls for every row.
+        if matches!(func, Func::DateOf | Func::TimestampOf) {
+            let constants: Option<Vec<Scalar<'_>>> = args
+                .iter()
+                .map(|a| match a {
+                    Node::Const(c) => Some(c.scalar()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(constants) = constants {
+                let arena = bumpalo::Bump::new();
+                let strings = Strings {
+                    arena: &arena,
+                    max_len: 0,
+                };
+                match ops::call(func, &constants, &strings) {
+                    Ok(Scalar::Date(d)) => return Ok(Node::Const(Const::Date(d))),
+                    Ok(Scalar::Timestamp(t)) => return Ok(Node::Const(Const::Timestamp(t))),
+                    _ => {}
+                }
+            }
+        }
         Ok(Node::Call(func, args))
     }
 

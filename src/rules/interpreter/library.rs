@@ -5,7 +5,7 @@
 //! null cell) where a number or an array is needed is an error that names the argument and
 //! suggests a default, because silently scoring a missing value as zero hides data problems.
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, NativeCallContext, Variant};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, NativeCallContext, Variant};
 
 use crate::rules::dates::{
     date_from_parts, fractional_days, Date, DatePart, Instant, Timestamp, TimestampPart,
@@ -221,16 +221,26 @@ fn register_comparisons<A: Instant + Variant, B: Instant + Variant>(engine: &mut
 fn register_dates(engine: &mut Engine) {
     engine
         .register_type_with_name::<Date>("date")
-        .register_type_with_name::<Timestamp>("timestamp")
-        .register_fn("date", |text: &str| -> Fallible<Date> {
+        .register_type_with_name::<Timestamp>("timestamp");
+    // The constructors are registered as volatile so the optimiser does not fold them into
+    // constants: it would then fold a template such as `${date("2026-11-01")}` with rhai's own
+    // display of a custom type, its type name. The compiled engine folds them itself.
+    FuncRegistration::new("date")
+        .with_volatility(true)
+        .register_into_engine(engine, |text: &str| -> Fallible<Date> {
             Ok(Date::parse(text)?)
-        })
-        .register_fn("date", |y: i64, m: i64, d: i64| -> Fallible<Date> {
+        });
+    FuncRegistration::new("date")
+        .with_volatility(true)
+        .register_into_engine(engine, |y: i64, m: i64, d: i64| -> Fallible<Date> {
             Ok(date_from_parts(y, m, d)?)
-        })
-        .register_fn("timestamp", |text: &str| -> Fallible<Timestamp> {
+        });
+    FuncRegistration::new("timestamp")
+        .with_volatility(true)
+        .register_into_engine(engine, |text: &str| -> Fallible<Timestamp> {
             Ok(Timestamp::parse(text)?)
-        })
+        });
+    engine
         .register_get("date", |t: &mut Timestamp| t.date())
         .register_fn("-", |a: Date, b: Date| a.days_since(b))
         .register_fn("+", |d: Date, n: i64| -> Fallible<Date> {
