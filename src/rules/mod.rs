@@ -246,7 +246,9 @@ impl RuleBuilder {
                                 ),
                         );
                     }
-                    Box::new(interpreted.because(unsupported)) as Box<dyn Rule>
+                    let at = interpreted.info().text.locate(unsupported.pos);
+                    let reason = format!("{} at {at}", unsupported.construct);
+                    Box::new(interpreted.because(reason)) as Box<dyn Rule>
                 }
             }
         });

@@ -14,9 +14,10 @@ use arrow::array::Array;
 
 use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Switch, Unary};
 use super::ops::{binary, call, display, float_compare, unary, Defer, Strings};
+use super::scalar::Kind;
 pub use super::scalar::CHUNK;
 use super::scalar::{Buf, Const, Input, Scalar};
-use super::types::{Kind, Types};
+use super::types::Types;
 use crate::rules::library;
 
 /// How a result was given: a plain value, or a `#{ value, reason }` map.

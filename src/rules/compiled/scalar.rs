@@ -8,7 +8,6 @@
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 
-use super::types::Kind;
 use crate::rules::cells::{CellValue, ColumnReader};
 use crate::rules::dates::{Date, Timestamp};
 
@@ -60,6 +59,16 @@ impl<'b> Scalar<'b> {
 /// Rows evaluated together: enough to amortise a node's dispatch, few enough that a chunk's
 /// buffers stay in cache.
 pub const CHUNK: usize = 2048;
+
+/// How a node's values are held for a chunk of rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tagged,
+    Float,
+    Int,
+    Bool,
+    Date,
+}
 
 /// One node's values for the rows of a chunk.
 pub enum Buf<'b> {

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Unary};
-use super::scalar::{Const, Input};
+use super::scalar::{Const, Input, Kind};
 
 /// A set of kinds of value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -109,16 +109,6 @@ impl std::ops::BitOrAssign for Ty {
     fn bitor_assign(&mut self, other: Ty) {
         self.0 |= other.0;
     }
-}
-
-/// How a node's values are held for a chunk of rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Tagged,
-    Float,
-    Int,
-    Bool,
-    Date,
 }
 
 /// The inferred types of a program on one batch.

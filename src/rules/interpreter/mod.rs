@@ -122,10 +122,10 @@ impl InterpretedRule {
         &self.ast
     }
 
-    /// The rule, run by the interpreter because the compiler does not take this construct.
-    pub fn because(mut self, unsupported: crate::rules::compiled::Unsupported) -> Self {
-        let at = self.info.text.locate(unsupported.pos);
-        self.because = Some(format!("{} at {at}", unsupported.construct));
+    /// The rule, run by the interpreter for this reason (the construct the compiler does not
+    /// take, and where).
+    pub fn because(mut self, reason: String) -> Self {
+        self.because = Some(reason);
         self
     }
 }
