@@ -24,7 +24,7 @@ use crate::rules::RuleEngine;
 use crate::score::ScoredBatch;
 use crate::sink::manifest::{
     AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts,
-    RuleInfo, SampleInfo, Summary, TierSummary, SCHEMA_VERSION,
+    RuleSummary, SampleInfo, Summary, TierSummary, SCHEMA_VERSION,
 };
 use crate::sink::writer::{properties, WrittenFile, REJECTS_FILE};
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
@@ -417,7 +417,7 @@ fn manifest(
                     RuleEngine::Compiled => ("compiled", None),
                     RuleEngine::Interpreted { because } => ("interpreted", because),
                 };
-                RuleInfo {
+                RuleSummary {
                     name: rule.info().name.clone(),
                     engine,
                     because,

@@ -30,7 +30,7 @@ pub struct Manifest {
     pub pipeline: PipelineInfo,
     pub scripts: Vec<FileHash>,
     /// Each rule and the engine that ran it.
-    pub rules: Vec<RuleInfo>,
+    pub rules: Vec<RuleSummary>,
     /// sha256 over the pipeline file and every script, in order.
     pub rules_sha256: String,
     /// Params after `--set` overrides.
@@ -59,7 +59,7 @@ pub struct Manifest {
 
 /// A rule (factor, score script, tier script) and the engine that ran it.
 #[derive(Debug, Clone, Serialize)]
-pub struct RuleInfo {
+pub struct RuleSummary {
     pub name: String,
     /// `compiled` or `interpreted`.
     pub engine: &'static str,
