@@ -8,8 +8,8 @@
 #        tierscore  the release binary on a copy of pipelines/customer_value.yaml whose input is the
 #                   generated file and whose output is in the scratch directory (everything else,
 #                   including output.reasons and the region/industry pass-through, as shipped)
-#        alone      benches/scripts_alone.rs on the same pipeline: the same rhai scripts on the
-#                   same rows, values converted before the clock starts; its own timer counts
+#        alone      benches/scripts_alone.rs on the same pipeline: the same rules on the
+#                   same decoded batches, through the rule interface; its own timer counts
 #                   (the time of tierscore run over this is what I/O, conversion and writing add)
 #        tierscore-1t  tierscore run --threads 1 (everything on one core), for the speed-up
 #        duckdb     bench/peers/duckdb_cv.py   (one SQL query, read_parquet -> COPY TO Parquet)
@@ -26,7 +26,11 @@
 # Run from anywhere:   bench/compare.sh                 # 1M and 10M rows
 #                      bench/compare.sh 1000000         # one size
 # Environment: SCRATCH (default /tmp/tierscore-bench), PANDAS_ROWS (default 200000), ROUNDS
-# (default 1): rounds of tierscore / alone / tierscore-1t, interleaved; the table shows medians.
+# (default 1): rounds of tierscore / alone / tierscore-1t / DuckDB / Polars (and the optional
+# runs below), interleaved; the table shows medians.
+#   INTERPRETED=1   also time `tierscore run --engine interpreted` each round (the fallback)
+#   BASELINE=BIN    also time another tierscore binary (say an earlier commit's release build)
+#                   on the same pipeline each round, as "baseline"
 # Exit 1 when a peer disagrees with tierscore (the table is printed all the same).
 set -euo pipefail
 
@@ -113,16 +117,22 @@ with open(dst, "w") as f:
 PYEOF
 
     for round in $(seq "$ROUNDS"); do
-        echo "== $N rows: tierscore, the scripts alone, tierscore --threads 1 (round $round of $ROUNDS)"
+        echo "== $N rows, round $round of $ROUNDS: tierscore, the scripts alone, tierscore --threads 1, duckdb, polars"
         measure tierscore "$N" "$TIERSCORE" run "$PIPELINE" --quiet
         measure alone "$N" "$SCRIPTS_ALONE" "$PIPELINE"
         measure tierscore-1t "$N" "$TIERSCORE" run "$PIPELINE" --quiet --threads 1 \
             --output "$SCRATCH/out_tierscore_1t_$N"
+        measure duckdb "$N" "$PY" bench/peers/duckdb_cv.py "$DATA" "$SCRATCH/out_duckdb_$N.parquet"
+        measure polars "$N" "$PY" bench/peers/polars_cv.py "$DATA" "$SCRATCH/out_polars_$N.parquet"
+        if [ "${INTERPRETED:-0}" = 1 ]; then
+            measure interpreted "$N" "$TIERSCORE" run "$PIPELINE" --quiet --engine interpreted \
+                --output "$SCRATCH/out_interpreted_$N"
+        fi
+        if [ -n "${BASELINE:-}" ]; then
+            measure baseline "$N" "$BASELINE" run "$PIPELINE" --quiet \
+                --output "$SCRATCH/out_baseline_$N"
+        fi
     done
-    echo "== $N rows: duckdb"
-    measure duckdb "$N" "$PY" bench/peers/duckdb_cv.py "$DATA" "$SCRATCH/out_duckdb_$N.parquet"
-    echo "== $N rows: polars"
-    measure polars "$N" "$PY" bench/peers/polars_cv.py "$DATA" "$SCRATCH/out_polars_$N.parquet"
     echo "== $N rows: pandas (first $PANDAS_ROWS rows)"
     measure pandas "$N" "$PY" bench/peers/pandas_cv.py "$DATA" "$SCRATCH/out_pandas_$N.parquet" \
         --rows "$PANDAS_ROWS"
@@ -167,7 +177,7 @@ for (engine, n), measured in runs.items():
             wall = (wall - run["seconds"]) + run["seconds"] * n / run["rows"]
             note = f"scaled from {run['rows']:,} rows (measured {measured[0][0]:.1f} s); RSS at {run['rows']:,}"
     if engine == "alone":
-        note = "rhai evaluation only, by its own timer; " + note
+        note = "rule evaluation only, by its own timer; " + note
     rows.append((engine, n, wall, rss / 1024, note))
 walls = {(e, n): w for e, n, w, _, _ in rows}
 head = (f"{'engine':<13} {'rows':>11} {'wall s':>8} {'rows/s':>11} {'peak RSS MB':>12} "
