@@ -1,29 +1,35 @@
 //! tierscore: rule-driven batch scoring of customer value.
 //!
-//! The data path, one stage a module:
-//! [`pipeline`] (YAML -> validated pipeline) -> [`rules`] (rhai -> compiled rules) ->
-//! [`source`] (Parquet -> projected batches) -> [`derive`] (population columns) -> [`score`] (batch -> factor columns, score,
-//! rejects) -> [`tiers`] -> [`sink`] (staging, Parquet, manifest, commit).
-//! [`plan`] checks and compiles a pipeline against its input before any row is read;
-//! [`commands`] wire the stages together for each command; `main.rs` only parses arguments.
+//! The data path, one stage a module (ARCHITECTURE.md draws it):
+//!
+//! [`pipeline`] (YAML -> a validated pipeline) -> [`plan`] (checked against the input's schema;
+//! each rule built by a backend of [`rules`]) -> [`exec`] (the passes over one scan of the
+//! input): [`source`] (Parquet -> projected batches) -> [`derive`] (population columns) ->
+//! [`score`] (rules -> factor columns, score, rejects) -> [`tiers`] -> [`sink`] (staging,
+//! Parquet, commit), recorded in the [`manifest`].
+//!
+//! Beside the path: [`stats`] (population maths shared by derive, normalisation and rank
+//! tiers), [`diff`] (two outputs compared), [`rule_tests`] (an analyst's test cases),
+//! [`synth`] (synthetic customers). [`commands`] wire these together, one command a file;
+//! `main.rs` only parses arguments. [`diagnostic`] and [`logging`] serve every stage.
 
-pub mod cases;
 pub mod commands;
-pub mod compare;
 pub mod derive;
 pub mod diagnostic;
+pub mod diff;
 pub mod exec;
 pub mod logging;
+pub mod manifest;
 pub mod pipeline;
 pub mod plan;
+pub mod rule_tests;
 pub mod rules;
 pub mod score;
 pub mod sink;
 pub mod source;
-pub mod suggest;
+pub mod stats;
 pub mod synth;
 pub mod tiers;
-pub mod whole_run;
 
 /// Test-only fault injection: whether the environment variable `TIERSCORE_TEST_FAULT` names
 /// `fault`. Compiled in always and inert unless set; nothing but the integration tests sets it.

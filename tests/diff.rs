@@ -498,14 +498,9 @@ fn directories_that_are_not_tierscore_outputs_are_refused() {
     }
 
     // The new side is checked too, and JSON logs carry the code and exit code.
-    let valid_old = dir.join("old");
-    fs::create_dir(&valid_old).unwrap();
-    fs::write(
-        valid_old.join("_manifest.json"),
-        r#"{"schema_version": 1, "tool": "tierscore", "run_id": "r1", "tiers": [], "factors": [],
-            "output": {"id": "customer_id", "partition_by": "tier", "files": []}}"#,
-    )
-    .unwrap();
+    generate(dir, 20);
+    let yaml = pipeline(dir, "old", 0.3, "tier");
+    score(dir, &yaml, "old", None);
     let outcome = tierscore(dir, &["--log-format", "json", "diff", "old", "plain"]);
     assert_eq!(outcome.code, Some(3));
     let line: Value = serde_json::from_str(outcome.stderr.lines().last().unwrap()).unwrap();

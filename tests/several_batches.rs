@@ -851,9 +851,9 @@ errors: {{ max_reject_fraction: 0.05 }}
         assert_eq!(
             result.headline(),
             format!(
-                "{whole_stop} rows rejected so far while scoring every row to rank or \
-                 normalise them, more than errors.max_reject_fraction allows (3750); nothing \
-                 was committed"
+                "{whole_stop} of 75000 input rows rejected so far while scoring every row to \
+                 rank or normalise them, more than errors.max_reject_fraction 0.05 allows \
+                 (3750); nothing was committed"
             ),
             "{pipeline}"
         );
@@ -880,8 +880,9 @@ errors: {{ max_reject_fraction: 0.05 }}
             )
         } else {
             format!(
-                "{whole_stop} rows rejected so far while scoring every row to rank or normalise \
-                 them, more than errors.max_reject_fraction allows (2500); nothing was committed"
+                "{whole_stop} of 50000 input rows rejected so far while scoring every row to \
+                 rank or normalise them, more than errors.max_reject_fraction 0.05 allows (2500); \
+                 nothing was committed"
             )
         };
         assert_eq!(result.headline(), expected, "{pipeline} --limit");
@@ -900,8 +901,9 @@ errors: {{ max_reject_fraction: 0.05 }}
             "of 60000 input rows rejected so far, more than errors.max_reject_fraction 0.05 \
              allows (3750); nothing was committed"
         } else {
-            "rows rejected so far while scoring every row to rank or normalise them, more than \
-             errors.max_reject_fraction allows (3750); nothing was committed"
+            "of 60000 input rows rejected so far while scoring every row to rank or normalise \
+             them, more than errors.max_reject_fraction 0.05 allows (3750); nothing was \
+             committed"
         };
         assert_eq!(rest, expected, "{pipeline} --sample");
         assert!(

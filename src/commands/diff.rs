@@ -9,14 +9,14 @@
 //! Both arguments are directories written by `tierscore run`. Customers are matched by the id
 //! column; the report gives the tier migration matrix, customers only in one output, the score
 //! shift per old tier and the top movers by absolute score change with the change of every
-//! factor. [`crate::compare`] reads and joins; this file prints.
+//! factor. [`crate::diff`] reads and joins; this file prints.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 
 use super::{CommandError, Format, Ui};
-use crate::compare::{self, Comparison, DiffError, Shift};
+use crate::diff::{self, Comparison, DiffError, Shift};
 
 /// Arguments of `tierscore diff`.
 #[derive(Debug, clap::Args)]
@@ -41,7 +41,7 @@ pub struct DiffArgs {
 /// Compares the two outputs and prints the report on stdout.
 pub fn execute(args: &DiffArgs, _ui: Ui) -> Result<(), CommandError> {
     let started = std::time::Instant::now();
-    let comparison = compare::compare(&args.old_out, &args.new_out, args.top)?;
+    let comparison = diff::compare(&args.old_out, &args.new_out, args.top)?;
     tracing::info!(
         old = %comparison.old.path,
         new = %comparison.new.path,

@@ -16,15 +16,15 @@ use arrow::array::ArrayRef;
 use serde_json::{json, Value};
 
 use super::{CommandError, Format, Ui};
-use crate::exec::Passes;
+use crate::exec::{Passes, RejectBudget};
+use crate::pipeline::TierLevel;
 use crate::pipeline::{params, Pipeline};
 use crate::plan::Plan;
 use crate::rules::cells::{CellValue, ColumnReader};
 use crate::rules::dates::{Date, Timestamp};
 use crate::rules::EngineChoice;
-use crate::score::Explanation;
+use crate::score::Breakdown;
 use crate::source::{Found, Scan, Source};
-use crate::tiers::Level;
 
 /// Arguments of `tierscore explain`.
 #[derive(Debug, clap::Args)]
@@ -76,24 +76,29 @@ pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
             files: source.files().len(),
             row_groups: source.files().iter().map(|f| f.row_groups).sum(),
         })?;
-    let passes = Passes::compute(&pipeline, &plan, &Scan::all(&source), u64::MAX)?;
+    let passes = Passes::compute(
+        &pipeline,
+        &plan,
+        &Scan::all(&source),
+        &RejectBudget::unlimited(),
+    )?;
     let position = source.position(found.row.file, found.row.first_row) as usize;
-    let (row, given) = passes.prepare(&found.row.batch, position)?;
-    let explanation = plan.scorer.explain(&row, &given);
+    let (row, ranked) = passes.prepare(&found.row.batch, position)?;
+    let breakdown = plan.scorer.breakdown(&row, &ranked);
     let levels = plan.scorer.tiers.levels();
     let file = source.files()[found.row.file].path.display().to_string();
     match args.format {
         Format::Json => say!(
             "{}",
-            serde_json::to_string_pretty(&to_json(args, &file, &found, &explanation, levels))
+            serde_json::to_string_pretty(&to_json(args, &file, &found, &breakdown, levels))
                 .unwrap_or_default()
         ),
-        Format::Text => print_text(args, &file, &found, &explanation, levels),
+        Format::Text => print_text(args, &file, &found, &breakdown, levels),
     }
     Ok(())
 }
 
-fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Explanation, levels: &[Level]) {
+fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Breakdown, levels: &[TierLevel]) {
     say!(
         "customer {} ({file}, row {}; read {} of {} row groups)\n",
         args.id,
@@ -166,7 +171,7 @@ fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Explanation, le
 }
 
 /// The next tier up, its `min`, and how far below it the score is.
-fn next_up(levels: &[Level], tier: usize, score: f64) -> Option<(&str, f64, f64)> {
+fn next_up(levels: &[TierLevel], tier: usize, score: f64) -> Option<(&str, f64, f64)> {
     let above = levels.get(tier.checked_sub(1)?)?;
     let min = above.min?;
     Some((above.name.as_str(), min, min - score))
@@ -176,8 +181,8 @@ fn to_json(
     args: &ExplainArgs,
     file: &str,
     found: &Found,
-    e: &Explanation,
-    levels: &[Level],
+    e: &Breakdown,
+    levels: &[TierLevel],
 ) -> Value {
     let factors: Vec<Value> = e
         .factors

@@ -78,7 +78,7 @@ pub enum CommandError {
     /// Two outputs could not be compared.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Diff(#[from] crate::compare::DiffError),
+    Diff(#[from] crate::diff::DiffError),
 }
 
 impl CommandError {

@@ -20,10 +20,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{CommandError, Ui};
 use crate::exec::{self, RunOptions, Started};
+use crate::manifest::Manifest;
 use crate::pipeline::{params, Pipeline};
 use crate::plan::Plan;
 use crate::rules::EngineChoice;
-use crate::sink::manifest::Manifest;
 use crate::sink::staging;
 use crate::source::{Sample, Scan, Source};
 
@@ -148,7 +148,7 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
         rows_in = rows.input,
         scored = rows.scored,
         rejected = rows.rejected,
-        tiers = %serde_json::to_string(&manifest.tiers.iter().map(|t| (&t.level.name, t.count)).collect::<Vec<_>>()).unwrap_or_default(),
+        tiers = %serde_json::to_string(&manifest.tiers.iter().map(|t| (&t.name, t.count)).collect::<Vec<_>>()).unwrap_or_default(),
         output = %target.display(),
         seconds,
         "run committed"
@@ -166,7 +166,7 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
     let width = manifest
         .tiers
         .iter()
-        .map(|t| t.level.name.chars().count())
+        .map(|t| t.name.chars().count())
         .max()
         .unwrap_or(0)
         .max(16);
@@ -176,11 +176,7 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
         } else {
             100.0 * tier.count as f64 / rows.scored as f64
         };
-        say!(
-            "  {:<width$} {:>10}  {share:5.1}%",
-            tier.level.name,
-            tier.count
-        );
+        say!("  {:<width$} {:>10}  {share:5.1}%", tier.name, tier.count);
     }
     say!("output: {}", target.display());
 }

@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::{CommandError, Findings, Ui};
-use crate::cases::{self, Outcome};
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
+use crate::rule_tests::{self, Outcome};
 use crate::rules::EngineChoice;
 use crate::source::Source;
 
@@ -40,11 +40,11 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
     let mut failures: Vec<Outcome> = Vec::new();
     for path in &args.pipelines {
         let pipeline = Pipeline::load(path)?;
-        let cases = cases::load(&pipeline).map_err(|e| Findings(e.to_string()))?;
+        let cases = rule_tests::load(&pipeline).map_err(|e| Findings(e.to_string()))?;
         let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
         let (plan, _warnings) = Plan::build(&pipeline, &source, args.engine)?;
         say!("\nrunning {} tests from {}", cases.len(), path.display());
-        for outcome in cases::run(&cases, &plan, &pipeline.input.id) {
+        for outcome in rule_tests::run(&cases, &plan, &pipeline.input.id) {
             if outcome.mismatches.is_empty() {
                 say!("test {} ... ok", outcome.name);
                 passed += 1;
@@ -81,7 +81,7 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
 /// Expected against actual, side by side.
 fn print_failure(failure: &Outcome) {
     say!("\n---- {} ----", failure.name);
-    let width = |pick: fn(&cases::Mismatch) -> &str, title: &str| {
+    let width = |pick: fn(&rule_tests::Mismatch) -> &str, title: &str| {
         failure
             .mismatches
             .iter()

@@ -6,17 +6,16 @@
 //! onto each batch of the second pass by its position in the run. The manifest records the
 //! statistics and cut-offs used, so an analyst can reproduce every value in SQL.
 
-pub mod population;
-
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema};
-use serde::Serialize;
 
+use crate::manifest::{Bucket, DeriveSummary, Spread};
 use crate::pipeline::{Derive, DeriveKind};
 use crate::source::{Scan, SourceError};
+use crate::stats;
 
 /// The derived columns of one run, in run order, and what was used to compute them.
 #[derive(Debug, Clone)]
@@ -39,70 +38,9 @@ pub enum DeriveError {
     Compute { name: String, message: String },
 }
 
-/// What a derive used: enough to reproduce it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeriveSummary {
-    pub name: String,
-    pub kind: &'static str,
-    pub column: String,
-    /// Non-null values it was computed over.
-    pub count: u64,
-    #[serde(flatten)]
-    pub spread: Spread,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<f64>,
-    /// For ntile: per bucket (1..), its count and the lowest and highest value in it.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub buckets: Vec<Bucket>,
-}
-
-/// The population figures a scaling used (mean and std for z-scores, min and max for min-max),
-/// shown in the manifest only when used.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Spread {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mean: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub std: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
-}
-
-impl Spread {
-    /// The figures of a z-score.
-    pub fn of_zscore(stats: &population::Stats) -> Self {
-        Self {
-            mean: stats.mean,
-            std: stats.std,
-            ..Self::default()
-        }
-    }
-
-    /// The figures of a min-max scaling.
-    pub fn of_minmax(stats: &population::Stats) -> Self {
-        Self {
-            min: stats.min,
-            max: stats.max,
-            ..Self::default()
-        }
-    }
-}
-
-/// One ntile bucket as the manifest shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Bucket {
-    pub bucket: u32,
-    pub count: u64,
-    pub min: f64,
-    pub max: f64,
-}
-
 impl Population {
     /// Computes every derive over the rows the run reads.
     pub fn compute(derives: &[Derive], scan: &Scan<'_>) -> Result<Self, DeriveError> {
-        let source = scan.source;
         let mut inputs: Vec<String> = Vec::new();
         for derive in derives {
             if !inputs.contains(&derive.column) {
@@ -113,11 +51,7 @@ impl Population {
         if !inputs.is_empty() {
             for batch in scan.batches(&inputs) {
                 let batch = batch?;
-                let decode = |err| SourceError::Decode {
-                    path: source.files()[batch.file].path.clone(),
-                    first_row: batch.first_row,
-                    source: err,
-                };
+                let decode = |err| scan.decode_error(&batch, err);
                 for (column, values) in inputs.iter().zip(values.iter_mut()) {
                     let array = batch.batch.column_by_name(column).ok_or_else(|| {
                         decode(arrow::error::ArrowError::SchemaError(format!(
@@ -223,7 +157,7 @@ fn compute_one(
         .count() as u64;
     let mut summary = DeriveSummary {
         name: derive.name.clone(),
-        kind: derive.kind.key(),
+        kind: derive.kind.key().to_string(),
         column: derive.column.clone(),
         count,
         spread: Spread::default(),
@@ -235,33 +169,33 @@ fn compute_one(
             buckets,
             descending,
         } => {
-            let tiles = population::ntile(values, buckets, descending)?;
+            let tiles = stats::ntile(values, buckets, descending)?;
             summary.buckets = bucket_summary(values, &tiles, buckets);
             Arc::new(Int64Array::from_iter(
                 tiles.iter().map(|t| t.map(i64::from)),
             ))
         }
         DeriveKind::Rank { descending } => {
-            let ranks = population::rank(values, descending)?;
+            let ranks = stats::rank(values, descending)?;
             Arc::new(Int64Array::from_iter(
                 ranks.iter().map(|r| r.map(i64::from)),
             ))
         }
-        DeriveKind::PercentRank { descending } => Arc::new(Float64Array::from(
-            population::percent_rank(values, descending)?,
-        )),
+        DeriveKind::PercentRank { descending } => {
+            Arc::new(Float64Array::from(stats::percent_rank(values, descending)?))
+        }
         DeriveKind::Zscore => {
-            let (scaled, stats) = population::zscore(values);
-            summary.spread = Spread::of_zscore(&stats);
+            let (scaled, stats) = stats::zscore(values);
+            summary.spread = stats.zscore_spread();
             Arc::new(Float64Array::from(scaled))
         }
         DeriveKind::Minmax => {
-            let (scaled, stats) = population::minmax(values);
-            summary.spread = Spread::of_minmax(&stats);
+            let (scaled, stats) = stats::minmax(values);
+            summary.spread = stats.minmax_spread();
             Arc::new(Float64Array::from(scaled))
         }
         DeriveKind::CumulativeShare => {
-            let (shares, total) = population::cumulative_share(values)?;
+            let (shares, total) = stats::cumulative_share(values)?;
             summary.total = Some(total);
             Arc::new(Float64Array::from(shares))
         }

@@ -5,6 +5,8 @@
 //! It renders for people through miette (with the offending line underlined) and as JSON for
 //! editors, CI and schedulers.
 
+pub mod suggest;
+
 use std::fmt;
 use std::io::IsTerminal;
 use std::sync::Arc;

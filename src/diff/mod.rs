@@ -24,9 +24,9 @@ use arrow::datatypes::{
 use indexmap::IndexMap;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::sink::manifest::SCHEMA_VERSION;
+use crate::manifest::{Manifest, ManifestError};
 
 /// Rows decoded at a time.
 const BATCH_ROWS: usize = 8192;
@@ -197,34 +197,6 @@ fn keys(array: &ArrayRef, first_row: u64) -> Result<Vec<Key>, String> {
     })
 }
 
-/// The parts of `_manifest.json` diff needs.
-#[derive(Debug, Deserialize)]
-struct ManifestView {
-    schema_version: u32,
-    run_id: String,
-    tiers: Vec<Named>,
-    factors: Vec<Named>,
-    output: OutputView,
-}
-
-#[derive(Debug, Deserialize)]
-struct Named {
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct OutputView {
-    id: String,
-    partition_by: String,
-    files: Vec<FileView>,
-}
-
-#[derive(Debug, Deserialize)]
-struct FileView {
-    path: String,
-    rows: u64,
-}
-
 /// One committed output as its manifest describes it.
 #[derive(Debug)]
 struct Output {
@@ -254,33 +226,15 @@ impl Output {
                 "it does not exist"
             }));
         }
-        let text = match std::fs::read(dir.join("_manifest.json")) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(not_an_output("it has no _manifest.json"))
-            }
-            Err(e) => return Err(not_an_output(&format!("cannot read _manifest.json: {e}"))),
-        };
-        let value: serde_json::Value = serde_json::from_slice(&text)
-            .map_err(|_| not_an_output("its _manifest.json is not JSON"))?;
-        if value["tool"] != "tierscore" {
-            return Err(not_an_output(
-                "its _manifest.json was not written by tierscore",
-            ));
-        }
         let bad = |detail: String| DiffError::BadManifest {
             side,
             dir: dir.to_path_buf(),
             detail,
         };
-        let manifest: ManifestView =
-            serde_json::from_value(value).map_err(|e| bad(format!("is incomplete: {e}")))?;
-        if manifest.schema_version > SCHEMA_VERSION {
-            return Err(bad(format!(
-                "has schema_version {}; this tierscore reads up to {SCHEMA_VERSION}",
-                manifest.schema_version
-            )));
-        }
+        let manifest = Manifest::read(dir).map_err(|e| match e {
+            ManifestError::Unreadable(detail) => bad(detail),
+            other => not_an_output(&other.to_string()),
+        })?;
         let tier_column = match manifest.output.partition_by.as_str() {
             "tier" => false,
             "none" => true,

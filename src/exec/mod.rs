@@ -7,6 +7,8 @@
 //! - this file: the scoring loop, the tally, the manifest and the commit.
 
 pub mod passes;
+pub mod ranking;
+mod rejects;
 mod write;
 
 use std::path::PathBuf;
@@ -18,19 +20,20 @@ use chrono::{SecondsFormat, Utc};
 use indicatif::ProgressBar;
 
 use crate::derive::DeriveError;
-use crate::pipeline::{OnRowError, PartitionBy, Pipeline};
+use crate::manifest::{
+    AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts,
+    RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, MANIFEST_FILE, REJECTS_FILE,
+    SCHEMA_VERSION, SUCCESS_FILE,
+};
+use crate::pipeline::{yaml_name, OnRowError, Pipeline};
 use crate::plan::{sha256_hex, Plan};
 use crate::rules::RuleEngine;
 use crate::score::ScoredBatch;
-use crate::sink::manifest::{
-    AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts,
-    RuleSummary, SampleInfo, Summary, TierSummary, SCHEMA_VERSION,
-};
-use crate::sink::writer::{properties, WrittenFile, REJECTS_FILE};
+use crate::sink::writer::properties;
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Scan, SourceError};
-use crate::whole_run::WholeRunError;
 pub use passes::Passes;
+pub use rejects::RejectBudget;
 use write::{ToWriter, WriteStage, Writing};
 
 /// Why executing a plan failed. Nothing is committed in any of these cases (exit code 3).
@@ -44,23 +47,27 @@ pub enum ExecError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Derive(#[from] DeriveError),
-    /// The whole-run step (normalising, ranking) failed.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    WholeRun(#[from] WholeRunError),
+    /// The population could not be normalised or ranked.
+    #[error("cannot {what} over the run: {message}")]
+    #[diagnostic(
+        code(run::whole_run),
+        help("ABC tiers need a total above 0; rank and normalise need at most 4 billion rows")
+    )]
+    Ranking { what: &'static str, message: String },
     /// Output could not be written or committed.
     #[error(transparent)]
     #[diagnostic(transparent)]
     Sink(#[from] SinkError),
     /// More rows were rejected than `errors.max_reject_fraction` allows.
     #[error(
-        "{rejected} of {rows} input rows rejected{so_far}, more than errors.max_reject_fraction {fraction} allows ({allowed}); nothing was committed"
+        "{rejected} of {rows} input rows rejected{so_far}{during}, more than errors.max_reject_fraction {fraction} allows ({allowed}); nothing was committed"
     )]
     #[diagnostic(code(run::too_many_rejects))]
     TooManyRejects {
         rejected: u64,
         rows: u64,
         so_far: &'static str,
+        during: &'static str,
         fraction: f64,
         allowed: u64,
         #[help]
@@ -86,6 +93,13 @@ pub enum ExecError {
         help("this is a tierscore bug; please report it with the pipeline")
     )]
     DeriveAttach(arrow::error::ArrowError),
+    /// The worker threads could not be started.
+    #[error("cannot start {threads} worker threads: {message}")]
+    #[diagnostic(
+        code(run::threads),
+        help("the machine refused new threads; run with fewer (--threads) or free some resources")
+    )]
+    Threads { threads: usize, message: String },
     /// Rows in did not equal rows scored plus rows rejected: a bug, never committed.
     #[error("rows in ({input}) != rows scored ({scored}) + rows rejected ({rejected}); nothing was committed")]
     #[diagnostic(
@@ -124,24 +138,15 @@ pub fn run(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| SinkError::Io {
-            action: "start worker threads for",
-            path: options.target.clone(),
-            source: std::io::Error::other(e.to_string()),
+        .map_err(|e| ExecError::Threads {
+            threads,
+            message: e.to_string(),
         })?;
-    let rows_read = scan.rows_read();
-    // With a sample the exact count is known only at the end; the expected count stops a
-    // hopeless run early and the exact check happens before commit.
-    let rows_expected = match scan.sample {
-        Some(s) => (rows_read as f64 * s.fraction).ceil() as u64,
-        None => rows_read,
-    };
+    let rows_expected = scan.rows_expected();
     progress.set_length(rows_expected);
-    // The early stop must never stop a run that would pass: with a sample, whose size is known
-    // only at the end, it allows rejects up to the share of every row read.
-    let allowed = (pipeline.errors.max_reject_fraction * rows_read as f64).floor() as u64;
+    let mut budget = RejectBudget::new(pipeline, scan);
 
-    let passes = pool.install(|| Passes::compute(pipeline, plan, scan, allowed))?;
+    let passes = pool.install(|| Passes::compute(pipeline, plan, scan, &budget))?;
 
     let run_id = new_run_id(&started.at);
     let staging = Staging::prepare(&options.target, &run_id)?;
@@ -178,7 +183,6 @@ pub fn run(
         score: Summary::default(),
         tiers: vec![Summary::default(); tier_names.len()],
         factors: vec![Summary::default(); pipeline.factors.len()],
-        first_rejects: Vec::new(),
     };
 
     let scoring = Instant::now();
@@ -221,8 +225,8 @@ pub fn run(
                 for batch in incoming {
                     let batch = batch?;
                     let file = source.files()[batch.file].path.display().to_string();
-                    let (rows, given) = passes.prepare(&batch.batch, tally.rows.input as usize)?;
-                    let scored = plan.scorer.score_with(&rows, &given);
+                    let (rows, ranked) = passes.prepare(&batch.batch, tally.rows.input as usize)?;
+                    let scored = plan.scorer.score_with(&rows, &ranked);
                     if let (OnRowError::Fail, Some(first)) =
                         (pipeline.errors.on_row_error, scored.rejects.first())
                     {
@@ -240,23 +244,9 @@ pub fn run(
                         RejectWriter::rows(&reject_schema, &scored.rejects, ids, &file, |row| {
                             batch.row_number(row)
                         })?;
-                    for reject in scored
-                        .rejects
-                        .iter()
-                        .take(3 - tally.first_rejects.len().min(3))
-                    {
-                        tally.first_rejects.push(format!(
-                            "{file} row {} (step {}): {}",
-                            batch.row_number(reject.row),
-                            reject.step,
-                            reject.message
-                        ));
-                    }
                     tally.add(&scored);
                     progress.inc(rows.num_rows() as u64);
-                    if tally.rows.rejected > allowed {
-                        return Err(tally.too_many_rejects(rows_expected, pipeline, allowed));
-                    }
+                    budget.count(scan, &batch, &scored.rejects)?;
                     let sent = reject_rows.is_none_or(|rows| writer.send(ToWriter::Rejects(rows)))
                         && writer.send(ToWriter::Scored(rows, scored));
                     if !sent {
@@ -290,9 +280,7 @@ pub fn run(
             rejected: rejected_written,
         });
     }
-    if counts.rejected as f64 > pipeline.errors.max_reject_fraction * counts.input as f64 {
-        return Err(tally.too_many_rejects(rows_expected, pipeline, allowed));
-    }
+    budget.check_total(counts.input)?;
 
     let mut manifest = manifest(
         pipeline,
@@ -308,8 +296,14 @@ pub fn run(
     manifest.phases_seconds.score_and_write = score_seconds;
     manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
     manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
-    manifest.write(staging.dir())?;
-    let success = staging.dir().join("_SUCCESS");
+    manifest
+        .write(staging.dir())
+        .map_err(|source| SinkError::Io {
+            action: "write",
+            path: staging.dir().join(MANIFEST_FILE),
+            source,
+        })?;
+    let success = staging.dir().join(SUCCESS_FILE);
     std::fs::write(&success, b"").map_err(|source| SinkError::Io {
         action: "write",
         path: success.clone(),
@@ -333,7 +327,6 @@ struct Tally {
     /// Score statistics per tier (their count is the tier's row count).
     tiers: Vec<Summary>,
     factors: Vec<Summary>,
-    first_rejects: Vec<String>,
 }
 
 impl Tally {
@@ -358,28 +351,6 @@ impl Tally {
         self.rows.scored += scored.scored_rows() as u64;
         self.rows.rejected += scored.rejects.len() as u64;
     }
-
-    fn too_many_rejects(&self, rows: u64, pipeline: &Pipeline, allowed: u64) -> ExecError {
-        let so_far = if self.rows.input < rows {
-            " so far"
-        } else {
-            ""
-        };
-        let mut help = String::from("first rejected rows:");
-        for line in &self.first_rejects {
-            help.push_str("\n  ");
-            help.push_str(line);
-        }
-        help.push_str("\nfix the rule or the data, or raise errors.max_reject_fraction");
-        ExecError::TooManyRejects {
-            rejected: self.rows.rejected,
-            rows,
-            so_far,
-            fraction: pipeline.errors.max_reject_fraction,
-            allowed,
-            help,
-        }
-    }
 }
 
 /// The run's manifest, all but the times of its last phases.
@@ -398,8 +369,8 @@ fn manifest(
     let levels = plan.scorer.tiers.levels();
     Manifest {
         schema_version: SCHEMA_VERSION,
-        tool: "tierscore",
-        tool_version: env!("CARGO_PKG_VERSION"),
+        tool: "tierscore".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
         run_id: run_id.to_string(),
         started_at: started.at.to_rfc3339_opts(SecondsFormat::Millis, true),
         finished_at: String::new(),
@@ -419,7 +390,7 @@ fn manifest(
                 };
                 RuleSummary {
                     name: rule.info().name.clone(),
-                    engine,
+                    engine: engine.into(),
                     because,
                     rows_interpreted: rule.rows_interpreted(),
                 }
@@ -449,7 +420,10 @@ fn manifest(
             .iter()
             .zip(&tally.tiers)
             .map(|(level, score)| TierSummary {
-                level: level.clone(),
+                name: level.name.clone(),
+                min: level.min,
+                top: level.top,
+                upto: level.upto,
                 count: score.count,
                 score: score.clone(),
             })
@@ -466,10 +440,7 @@ fn manifest(
             .collect(),
         output: OutputInfo {
             id: pipeline.input.id.clone(),
-            partition_by: match pipeline.output.partition_by {
-                PartitionBy::Tier => "tier",
-                PartitionBy::None => "none",
-            },
+            partition_by: yaml_name(&pipeline.output.partition_by),
             columns: plan
                 .layout
                 .schema()
@@ -478,12 +449,18 @@ fn manifest(
                 .map(|f| f.name().clone())
                 .collect(),
             files,
-            rejects_file: REJECTS_FILE,
+            rejects_file: REJECTS_FILE.into(),
         },
         derive: passes.population.summaries.clone(),
-        tier_cutoffs: passes.whole.cutoffs.clone(),
-        normalization: passes.whole.normalization.clone(),
-        ahp: pipeline.ahp.as_ref().map(AhpFigures::from),
+        tier_cutoffs: passes.ranking.cutoffs.clone(),
+        normalization: passes.ranking.normalization.clone(),
+        ahp: pipeline.ahp.as_ref().map(|ahp| AhpFigures {
+            weights: ahp.weights.clone(),
+            lambda_max: ahp.lambda_max,
+            ci: ahp.ci,
+            ri: ahp.ri,
+            cr: ahp.cr,
+        }),
         phases_seconds: Phases {
             plan: started.plan_seconds,
             derive: passes.derive_seconds,

@@ -5,13 +5,13 @@ use std::time::Instant;
 
 use arrow::array::RecordBatch;
 
-use super::ExecError;
+use super::ranking::Ranking;
+use super::{ExecError, RejectBudget};
 use crate::derive::Population;
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
-use crate::score::Given;
+use crate::score::Ranked;
 use crate::source::Scan;
-use crate::whole_run::WholeRun;
 
 /// What the passes before scoring computed over every row the run reads.
 #[derive(Debug)]
@@ -19,7 +19,7 @@ pub struct Passes {
     /// The derive columns, by position in the run.
     pub population: Population,
     /// Normalised factors and rank or ABC tiers, by position in the run.
-    pub whole: WholeRun,
+    pub ranking: Ranking,
     /// Seconds the derive pass took.
     pub derive_seconds: f64,
     /// Seconds the whole-run pass took.
@@ -27,28 +27,29 @@ pub struct Passes {
 }
 
 impl Passes {
-    /// Runs the passes `pipeline` needs over `scan`; `allowed` is the most rejects the run may
-    /// have (more stops the whole-run pass early).
+    /// Runs the passes `pipeline` needs over `scan`; the ranking pass stops early once its
+    /// rejects pass `budget`.
     pub fn compute(
         pipeline: &Pipeline,
         plan: &Plan,
         scan: &Scan<'_>,
-        allowed: u64,
+        budget: &RejectBudget,
     ) -> Result<Self, ExecError> {
         let deriving = Instant::now();
         let population = Population::compute(&pipeline.derive, scan)?;
         let derive_seconds = deriving.elapsed().as_secs_f64();
-        let ranking = Instant::now();
-        let whole = if WholeRun::needed(pipeline) {
-            WholeRun::compute(plan, pipeline, scan, &population, allowed)?
+        let ranking_started = Instant::now();
+        let ranking = if Ranking::needed(pipeline) {
+            Ranking::compute(plan, pipeline, scan, &population, budget)?
         } else {
-            WholeRun::default()
+            Ranking::default()
         };
+        let rank_seconds = ranking_started.elapsed().as_secs_f64();
         Ok(Self {
             population,
-            whole,
+            ranking,
             derive_seconds,
-            rank_seconds: ranking.elapsed().as_secs_f64(),
+            rank_seconds,
         })
     }
 
@@ -58,12 +59,12 @@ impl Passes {
         &self,
         batch: &RecordBatch,
         position: usize,
-    ) -> Result<(RecordBatch, Given<'_>), ExecError> {
+    ) -> Result<(RecordBatch, Ranked<'_>), ExecError> {
         let rows = self
             .population
             .attach(batch, position)
             .map_err(ExecError::DeriveAttach)?;
-        let given = self.whole.given(position, rows.num_rows());
-        Ok((rows, given))
+        let ranked = self.ranking.for_rows(position, rows.num_rows());
+        Ok((rows, ranked))
     }
 }

@@ -1,25 +1,27 @@
-//! The whole-run step between scoring and writing, for what depends on every row:
+//! The ranking pass, between the derive pass and scoring, for what depends on every row:
 //! factors normalised over the population (`score.normalize`) and rank or ABC tiers.
 //!
-//! A first scoring pass keeps only a few numbers a row (each factor's value when normalising,
-//! and the score or `tiers.of` value when ranking); then factors are normalised, scores
-//! recomputed from them, and tiers assigned. The writing pass scores again and takes these
-//! per-row results by position in the run ([`WholeRun::given`]), so memory stays at a few bytes
-//! a row and no copy of the input is kept.
+//! It scores every row once, keeping only a few numbers a row (each factor's value when
+//! normalising, and the score or `tiers.of` value when ranking); then factors are normalised,
+//! scores recomputed from them, and tiers assigned. The writing pass scores again and takes these
+//! per-row results by position in the run ([`Ranking::for_rows`]), so memory stays at a few
+//! bytes a row and no copy of the input is kept.
 
 use arrow::array::Array;
-use serde::Serialize;
 
-use crate::derive::{append_numbers, population, Population, Spread};
-use crate::pipeline::{Normalize, Pipeline, TierRule};
+use crate::derive::{append_numbers, Population};
+use crate::manifest::{GlobalCutoffs, Normalization, Spread};
+use crate::pipeline::{yaml_name, Normalize, Pipeline, TierRule};
 use crate::plan::Plan;
-use crate::score::Given;
-use crate::source::{Scan, SourceError};
-use crate::tiers::GlobalCutoffs;
+use crate::score::Ranked;
+use crate::source::Scan;
+use crate::stats;
 
-/// The per-row results of the whole-run step, in run order.
+use super::{ExecError, RejectBudget};
+
+/// The per-row results of the ranking pass, in run order.
 #[derive(Debug, Default)]
-pub struct WholeRun {
+pub struct Ranking {
     /// Per factor, its normalised value for every row (`None` for rejected rows).
     normalized: Option<Vec<Vec<Option<f64>>>>,
     /// Every row's tier under a rank or ABC rule.
@@ -28,63 +30,23 @@ pub struct WholeRun {
     pub normalization: Vec<Normalization>,
     /// Where each rank or ABC level ends.
     pub cutoffs: Option<GlobalCutoffs>,
-    /// Rows the first pass rejected (the writing pass rejects the same rows).
-    pub rejected: u64,
 }
 
-/// How one factor was normalised: enough to reproduce it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Normalization {
-    pub factor: String,
-    pub method: &'static str,
-    pub count: u64,
-    #[serde(flatten)]
-    pub spread: Spread,
-}
-
-/// Why the whole-run step failed.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum WholeRunError {
-    /// Reading the input failed.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Source(#[from] SourceError),
-    /// More rows were rejected than the pipeline allows, before any was written.
-    #[error("{rejected} rows rejected so far while scoring every row to rank or normalise them, more than errors.max_reject_fraction allows ({allowed}); nothing was committed")]
-    #[diagnostic(
-        code(run::too_many_rejects),
-        help("first rejected rows:\n{examples}\nfix the rule or the data, or raise errors.max_reject_fraction")
-    )]
-    TooManyRejects {
-        rejected: u64,
-        allowed: u64,
-        examples: String,
-    },
-    /// The population could not be normalised or ranked.
-    #[error("cannot {what} over the run: {message}")]
-    #[diagnostic(
-        code(run::whole_run),
-        help("ABC tiers need a total above 0; rank and normalise need at most 4 billion rows")
-    )]
-    Compute { what: &'static str, message: String },
-}
-
-impl WholeRun {
-    /// Whether a pipeline needs the whole-run step.
+impl Ranking {
+    /// Whether a pipeline needs the ranking pass.
     pub fn needed(pipeline: &Pipeline) -> bool {
         pipeline.normalize != Normalize::None || pipeline.tiers.rule.is_global()
     }
 
     /// Scores every row of the run once and computes the normalised factors and tiers.
-    /// `allowed` is the most rejects the run may have; more stops the pass early.
+    /// Stops early once its rejects pass `budget`.
     pub fn compute(
         plan: &Plan,
         pipeline: &Pipeline,
         scan: &Scan<'_>,
         population: &Population,
-        allowed: u64,
-    ) -> Result<Self, WholeRunError> {
-        let source = scan.source;
+        budget: &RejectBudget,
+    ) -> Result<Self, ExecError> {
         let normalize = pipeline.normalize != Normalize::None;
         let of = match &pipeline.tiers.rule {
             TierRule::CumulativeShare { of } => of.as_deref(),
@@ -93,46 +55,20 @@ impl WholeRun {
         let mut factors: Vec<Vec<Option<f64>>> = vec![Vec::new(); plan.scorer.factors.len()];
         let mut scores: Vec<Option<f64>> = Vec::new();
         let mut ranked_by: Vec<Option<f64>> = Vec::new();
-        let mut rejected = 0u64;
-        let mut examples: Vec<String> = Vec::new();
+        let mut budget = budget.for_ranking();
         for batch in scan.batches(&plan.read_columns) {
             let batch = batch?;
-            let rows =
-                population
-                    .attach(&batch.batch, scores.len())
-                    .map_err(|e| SourceError::Decode {
-                        path: source.files()[batch.file].path.clone(),
-                        first_row: batch.first_row,
-                        source: e,
-                    })?;
+            let rows = population
+                .attach(&batch.batch, scores.len())
+                .map_err(ExecError::DeriveAttach)?;
             let scored = plan.scorer.score_with(
                 &rows,
-                &Given {
-                    scores_only: true,
-                    ..Given::default()
+                &Ranked {
+                    first_pass: true,
+                    ..Ranked::default()
                 },
             );
-            rejected += scored.rejects.len() as u64;
-            for reject in scored
-                .rejects
-                .iter()
-                .take(3usize.saturating_sub(examples.len()))
-            {
-                examples.push(format!(
-                    "  {} row {} (step {}): {}",
-                    source.files()[batch.file].path.display(),
-                    batch.row_number(reject.row),
-                    reject.step,
-                    reject.message
-                ));
-            }
-            if rejected > allowed {
-                return Err(WholeRunError::TooManyRejects {
-                    rejected,
-                    allowed,
-                    examples: examples.join("\n"),
-                });
-            }
+            budget.count(scan, &batch, &scored.rejects)?;
             if normalize {
                 for (values, column) in factors.iter_mut().zip(&scored.factors) {
                     let column = column
@@ -144,11 +80,7 @@ impl WholeRun {
             }
             if let Some(column) = of.and_then(|of| rows.column_by_name(of)) {
                 let start = ranked_by.len();
-                append_numbers(column, &mut ranked_by).map_err(|e| SourceError::Decode {
-                    path: source.files()[batch.file].path.clone(),
-                    first_row: batch.first_row,
-                    source: e,
-                })?;
+                append_numbers(column, &mut ranked_by).map_err(|e| scan.decode_error(&batch, e))?;
                 for (row, value) in ranked_by[start..].iter_mut().enumerate() {
                     if scored.score.is_null(row) {
                         *value = None;
@@ -158,15 +90,12 @@ impl WholeRun {
             scores.extend(scored.score.iter());
         }
 
-        let mut whole = WholeRun {
-            rejected,
-            ..WholeRun::default()
-        };
+        let mut whole = Ranking::default();
         if normalize {
             let mut normalized = Vec::with_capacity(factors.len());
             for (step, values) in plan.scorer.factors.iter().zip(&factors) {
                 let (values, used) = normalize_factor(pipeline.normalize, step.name(), values)
-                    .map_err(|message| WholeRunError::Compute {
+                    .map_err(|message| ExecError::Ranking {
                         what: "normalise the factors",
                         message,
                     })?;
@@ -174,31 +103,22 @@ impl WholeRun {
                 whole.normalization.push(used);
             }
             scores = (0..scores.len())
-                .map(|row| {
-                    scores[row].map(|_| {
-                        plan.scorer
-                            .factors
-                            .iter()
-                            .zip(&normalized)
-                            .map(|(step, values)| {
-                                step.weight.unwrap_or(1.0) * values[row].unwrap_or(0.0)
-                            })
-                            .sum()
-                    })
-                })
+                .map(|row| scores[row].map(|_| plan.scorer.weighted_sum(&normalized, row)))
                 .collect();
             whole.normalized = Some(normalized);
         }
         if plan.scorer.tiers.is_global() {
             let values = if of.is_some() { &ranked_by } else { &scores };
-            let (tiers, cutoffs) = plan.scorer.tiers.assign_global(values).map_err(|message| {
-                WholeRunError::Compute {
-                    what: "assign tiers",
-                    message,
-                }
-            })?;
+            let (tiers, cutoffs) =
+                plan.scorer
+                    .tiers
+                    .assign_global(values)
+                    .map_err(|message| ExecError::Ranking {
+                        what: "assign tiers",
+                        message,
+                    })?;
             if cutoffs.total == Some(0.0) {
-                return Err(WholeRunError::Compute {
+                return Err(ExecError::Ranking {
                     what: "assign ABC tiers",
                     message: "the total of the values ranked is 0, so no row has a share of it"
                         .into(),
@@ -211,9 +131,9 @@ impl WholeRun {
     }
 
     /// The results for `rows` rows starting at position `offset` of the run.
-    pub fn given(&self, offset: usize, rows: usize) -> Given<'_> {
-        Given {
-            scores_only: false,
+    pub fn for_rows(&self, offset: usize, rows: usize) -> Ranked<'_> {
+        Ranked {
+            first_pass: false,
             tiers: self.tiers.as_ref().map(|t| &t[offset..offset + rows]),
             factors: self
                 .normalized
@@ -232,28 +152,23 @@ fn normalize_factor(
     let count = values.iter().flatten().count() as u64;
     let mut used = Normalization {
         factor: factor.to_string(),
-        method: match method {
-            Normalize::None => "none",
-            Normalize::Minmax => "minmax",
-            Normalize::Zscore => "zscore",
-            Normalize::PercentRank => "percent_rank",
-        },
+        method: yaml_name(&method),
         count,
         spread: Spread::default(),
     };
     let normalized = match method {
         Normalize::None => values.to_vec(),
         Normalize::Minmax => {
-            let (scaled, stats) = population::minmax(values);
-            used.spread = Spread::of_minmax(&stats);
+            let (scaled, stats) = stats::minmax(values);
+            used.spread = stats.minmax_spread();
             scaled
         }
         Normalize::Zscore => {
-            let (scaled, stats) = population::zscore(values);
-            used.spread = Spread::of_zscore(&stats);
+            let (scaled, stats) = stats::zscore(values);
+            used.spread = stats.zscore_spread();
             scaled
         }
-        Normalize::PercentRank => population::percent_rank(values, false)?,
+        Normalize::PercentRank => stats::percent_rank(values, false)?,
     };
     Ok((normalized, used))
 }

@@ -7,8 +7,8 @@ use std::thread::{Scope, ScopedJoinHandle};
 use arrow::array::RecordBatch;
 use rayon::ThreadPool;
 
+use crate::manifest::WrittenFile;
 use crate::score::ScoredBatch;
-use crate::sink::writer::WrittenFile;
 use crate::sink::{OutputLayout, OutputWriter, RejectWriter, SinkError};
 
 /// What goes to the writer.

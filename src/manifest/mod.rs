@@ -1,29 +1,35 @@
-//! `_manifest.json`: what a run read, with which rules and params, and what it wrote.
+//! The output's file format: `_manifest.json`, what a run read, with which rules and params,
+//! and what it wrote — written by `run` and read by `diff` and by the commit (which replaces
+//! only an output it can read as tierscore's) through this one module.
 //!
 //! Schedulers and data teams read it for lineage and for the figures (rows, tiers, score and
 //! factor statistics, time per phase) without opening the Parquet files. `schema_version`
-//! changes whenever a field changes meaning or goes away.
+//! changes whenever a field changes meaning or goes away. The types here are plain data of
+//! their own: the stages fill them in, and nothing here knows the stages.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
-use super::writer::WrittenFile;
-use super::SinkError;
-use crate::derive::DeriveSummary;
-use crate::pipeline::ahp::Ahp;
-use crate::tiers::{GlobalCutoffs, Level};
-use crate::whole_run::Normalization;
+use serde::{Deserialize, Serialize};
 
 /// The manifest's schema version.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The manifest's file name in an output directory.
+pub const MANIFEST_FILE: &str = "_manifest.json";
+
+/// The rejected rows' file name in an output directory.
+pub const REJECTS_FILE: &str = "_rejects.parquet";
+
+/// The marker written last into a committed output.
+pub const SUCCESS_FILE: &str = "_SUCCESS";
+
 /// The manifest of one committed run.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub schema_version: u32,
-    pub tool: &'static str,
-    pub tool_version: &'static str,
+    /// Always `tierscore`.
+    pub tool: String,
+    pub tool_version: String,
     pub run_id: String,
     pub started_at: String,
     pub finished_at: String,
@@ -58,20 +64,20 @@ pub struct Manifest {
 }
 
 /// A rule (factor, score script, tier script) and the engine that ran it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RuleSummary {
     pub name: String,
     /// `compiled` or `interpreted`.
-    pub engine: &'static str,
+    pub engine: String,
     /// Why the interpreter ran it: the construct the compiler does not take, and where.
     pub because: Option<String>,
     /// Rows the compiled rule handed to the interpreter (they failed, or took a path not
-    /// compiled); 0 for an interpreted rule.
+    /// compiled), in every pass; 0 for an interpreted rule.
     pub rows_interpreted: u64,
 }
 
 /// The pipeline file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PipelineInfo {
     pub path: String,
     pub name: String,
@@ -79,14 +85,14 @@ pub struct PipelineInfo {
 }
 
 /// A script file and its hash.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileHash {
     pub path: String,
     pub sha256: String,
 }
 
 /// An input file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputInfo {
     pub path: String,
     pub bytes: u64,
@@ -94,14 +100,14 @@ pub struct InputInfo {
 }
 
 /// The sample a run scored (`--sample`, `--seed`).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct SampleInfo {
     pub fraction: f64,
     pub seed: u64,
 }
 
 /// The consistency figures of AHP weights.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AhpFigures {
     pub weights: Vec<f64>,
     pub lambda_max: f64,
@@ -110,20 +116,8 @@ pub struct AhpFigures {
     pub cr: f64,
 }
 
-impl From<&Ahp> for AhpFigures {
-    fn from(ahp: &Ahp) -> Self {
-        Self {
-            weights: ahp.weights.clone(),
-            lambda_max: ahp.lambda_max,
-            ci: ahp.ci,
-            ri: ahp.ri,
-            cr: ahp.cr,
-        }
-    }
-}
-
 /// Rows in = scored + rejected, checked before commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowCounts {
     pub input: u64,
     pub scored: u64,
@@ -131,7 +125,7 @@ pub struct RowCounts {
 }
 
 /// Count, min, max and mean of a set of values.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     pub count: u64,
     pub min: Option<f64>,
@@ -152,17 +146,25 @@ impl Summary {
     }
 }
 
-/// One tier: its rule and what fell in it.
-#[derive(Debug, Clone, Serialize)]
+/// One tier: its level as the pipeline defines it, and what fell in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TierSummary {
-    #[serde(flatten)]
-    pub level: Level,
+    pub name: String,
+    /// Score threshold (`by: score`); absent on the catch-all level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Share of customers from the top (`by: rank`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top: Option<f64>,
+    /// Cumulative share of the total (`by: cumulative_share`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upto: Option<f64>,
     pub count: u64,
     pub score: Summary,
 }
 
 /// One factor: its weight and the spread of its values over scored rows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FactorSummary {
     pub name: String,
     pub weight: Option<f64>,
@@ -170,19 +172,101 @@ pub struct FactorSummary {
     pub values: Summary,
 }
 
+/// What a derive used: enough to reproduce it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeriveSummary {
+    pub name: String,
+    /// The derive's kind, as the pipeline spells it (`ntile`, `zscore` …).
+    pub kind: String,
+    pub column: String,
+    /// Non-null values it was computed over.
+    pub count: u64,
+    #[serde(flatten)]
+    pub spread: Spread,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<f64>,
+    /// For ntile: per bucket (1..), its count and the lowest and highest value in it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<Bucket>,
+}
+
+/// The population figures a scaling used (mean and std for z-scores, min and max for min-max),
+/// shown only when used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+/// One ntile bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub bucket: u32,
+    pub count: u64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// How one factor was normalised over the run: enough to reproduce it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    pub factor: String,
+    /// `minmax`, `zscore` or `percent_rank`.
+    pub method: String,
+    pub count: u64,
+    #[serde(flatten)]
+    pub spread: Spread,
+}
+
+/// What a rank or ABC assignment used: per level its count and the highest and lowest value
+/// (score, or the `of` column) in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GlobalCutoffs {
+    /// Rows ranked (every scored row).
+    pub population: u64,
+    /// The total the shares are of (`by: cumulative_share`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<f64>,
+    pub levels: Vec<LevelCutoff>,
+}
+
+/// One level of [`GlobalCutoffs`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelCutoff {
+    pub name: String,
+    pub count: u64,
+    pub highest: Option<f64>,
+    pub lowest: Option<f64>,
+}
+
 /// What was written, relative to the output directory.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OutputInfo {
     /// The customer id column (first of `columns`).
     pub id: String,
-    pub partition_by: &'static str,
+    /// `tier` or `none`.
+    pub partition_by: String,
     pub columns: Vec<String>,
     pub files: Vec<WrittenFile>,
-    pub rejects_file: &'static str,
+    pub rejects_file: String,
+}
+
+/// A Parquet file the run wrote, relative to the output directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WrittenFile {
+    pub path: String,
+    pub tier: Option<String>,
+    pub rows: u64,
 }
 
 /// Wall time of each phase of the run.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Phases {
     pub plan: f64,
     /// The first pass over the input for derive columns (0 without derives).
@@ -195,13 +279,66 @@ pub struct Phases {
     pub finish: f64,
 }
 
+/// Why a directory's manifest could not be read as tierscore's.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// There is no manifest, or it cannot be read at all.
+    #[error("it has no {MANIFEST_FILE}")]
+    Missing,
+    /// The manifest is not JSON, or not written by tierscore.
+    #[error("its {MANIFEST_FILE} {0}")]
+    NotOurs(&'static str),
+    /// The manifest is tierscore's but this version cannot understand it.
+    #[error("{MANIFEST_FILE} {0}")]
+    Unreadable(String),
+    /// Reading failed.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl ManifestError {
+    /// Whether the directory is tierscore's (its manifest says so) though this version cannot
+    /// read it.
+    pub fn is_ours(&self) -> bool {
+        matches!(self, ManifestError::Unreadable(_))
+    }
+}
+
 impl Manifest {
-    /// Writes `_manifest.json` into the staging directory.
-    pub fn write(&self, dir: &Path) -> Result<(), SinkError> {
-        let path = dir.join("_manifest.json");
-        let text = serde_json::to_string_pretty(self)
-            .map_err(|e| SinkError::io("encode", &path, std::io::Error::other(e.to_string())))?;
-        std::fs::write(&path, text + "\n").map_err(|e| SinkError::io("write", &path, e))
+    /// Writes `_manifest.json` into `dir`.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join(MANIFEST_FILE), text + "\n")
+    }
+
+    /// Reads the manifest of the output in `dir`: written by tierscore, complete, and of a
+    /// schema version this tierscore reads.
+    pub fn read(dir: &Path) -> Result<Self, ManifestError> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ManifestError::Missing)
+            }
+            Err(source) => return Err(ManifestError::Io { path, source }),
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|_| ManifestError::NotOurs("is not JSON"))?;
+        if value["tool"] != "tierscore" {
+            return Err(ManifestError::NotOurs("was not written by tierscore"));
+        }
+        let manifest: Manifest = serde_json::from_value(value)
+            .map_err(|e| ManifestError::Unreadable(format!("is incomplete: {e}")))?;
+        if manifest.schema_version > SCHEMA_VERSION {
+            return Err(ManifestError::Unreadable(format!(
+                "has schema_version {}; this tierscore reads up to {SCHEMA_VERSION}",
+                manifest.schema_version
+            )));
+        }
+        Ok(manifest)
     }
 }
 

@@ -11,8 +11,6 @@
 //! `0.333` pairs with `3` (0.333 × 3 = 0.999), and `0.111` counts as 1/9 for
 //! the scale bounds.
 
-use std::fmt;
-
 /// Saaty's random index RI for n = 1..=11 (index n − 1): the mean CI of random
 /// reciprocal matrices, which CR compares against.
 const RANDOM_INDEX: [f64; 11] = [
@@ -134,11 +132,16 @@ pub struct Ahp {
 
 /// Why a pairwise matrix was refused; rows and columns are 0-based here and
 /// 1-based in the messages, which are written for analysts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AhpError {
     /// The matrix has no rows.
+    #[error("the pairwise matrix is empty; expected an n × n matrix with 1 ≤ n ≤ 11")]
     Empty,
     /// A row's length differs from the number of rows.
+    #[error(
+        "the pairwise matrix is not square: row {} has {len} entries but there are {n} rows",
+        .row + 1
+    )]
     NotSquare {
         /// The offending row.
         row: usize,
@@ -148,11 +151,16 @@ pub enum AhpError {
         n: usize,
     },
     /// More than 11 factors: Saaty's random index, and so CR, is not defined.
+    #[error(
+        "the pairwise matrix compares {n} factors, but AHP's random index (needed for the \
+         consistency ratio) is defined only up to 11; split the factors into groups"
+    )]
     TooLarge {
         /// The number of factors.
         n: usize,
     },
     /// A cell's text could not be parsed (see [`matrix_from_entries`]).
+    #[error("cell (row {}, column {}): {message}", .row + 1, .col + 1)]
     BadEntry {
         /// Row of the cell.
         row: usize,
@@ -162,6 +170,13 @@ pub enum AhpError {
         message: String,
     },
     /// A cell is zero, negative, infinite or NaN.
+    #[error(
+        "cell (row {}, column {}) is {}; every comparison must be a positive number on \
+         Saaty's scale 1/9 to 9",
+        .row + 1,
+        .col + 1,
+        show(*.value)
+    )]
     NotPositive {
         /// Row of the cell.
         row: usize,
@@ -171,6 +186,11 @@ pub enum AhpError {
         value: f64,
     },
     /// A diagonal cell is not 1 (a factor compared with itself).
+    #[error(
+        "diagonal cell (row {0}, column {0}) is {1}; a factor compared with itself must be 1",
+        .index + 1,
+        show(*.value)
+    )]
     BadDiagonal {
         /// Row and column of the diagonal cell.
         index: usize,
@@ -178,6 +198,13 @@ pub enum AhpError {
         value: f64,
     },
     /// An off-diagonal cell lies outside Saaty's scale 1/9..9 (1 % tolerance).
+    #[error(
+        "cell (row {}, column {}) is {}, outside Saaty's scale; comparisons must lie between \
+         1/9 and 9",
+        .row + 1,
+        .col + 1,
+        show(*.value)
+    )]
     OutOfScale {
         /// Row of the cell.
         row: usize,
@@ -187,6 +214,15 @@ pub enum AhpError {
         value: f64,
     },
     /// Cells (row, col) and (col, row) are not reciprocal within 1 %.
+    #[error(
+        "cells (row {0}, column {1}) = {2} and (row {1}, column {0}) = {3} are not reciprocal; \
+         expected (row {1}, column {0}) to be 1/{2} ≈ {4} (within 1%)",
+        .row + 1,
+        .col + 1,
+        show(*.value),
+        show(*.mirror),
+        show(1.0 / .value)
+    )]
     NotReciprocal {
         /// Row of the upper cell.
         row: usize,
@@ -198,6 +234,16 @@ pub enum AhpError {
         mirror: f64,
     },
     /// The judgements contradict each other too much: CR ≥ 0.10.
+    #[error(
+        "the pairwise matrix is inconsistent: CR = {cr:.3} (CI = {ci:.3}, λmax = \
+         {lambda_max:.3}, RI for n = {n} is {ri:.2}); CR must be below 0.10. The judgement \
+         furthest from the derived weights is row {}, column {}: given {}, the other \
+         judgements imply about {}; revisit it first",
+        .worst.0 + 1,
+        .worst.1 + 1,
+        show(*.given),
+        show(*.implied)
+    )]
     Inconsistent {
         /// Consistency ratio CI/RI.
         cr: f64,
@@ -218,89 +264,6 @@ pub enum AhpError {
         implied: f64,
     },
 }
-
-impl fmt::Display for AhpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AhpError::Empty => write!(
-                f,
-                "the pairwise matrix is empty; expected an n × n matrix with 1 ≤ n ≤ 11"
-            ),
-            AhpError::NotSquare { row, len, n } => write!(
-                f,
-                "the pairwise matrix is not square: row {} has {len} entries but there are {n} rows",
-                row + 1
-            ),
-            AhpError::TooLarge { n } => write!(
-                f,
-                "the pairwise matrix compares {n} factors, but AHP's random index (needed for the \
-                 consistency ratio) is defined only up to 11; split the factors into groups"
-            ),
-            AhpError::BadEntry { row, col, message } => {
-                write!(f, "cell (row {}, column {}): {message}", row + 1, col + 1)
-            }
-            AhpError::NotPositive { row, col, value } => write!(
-                f,
-                "cell (row {}, column {}) is {}; every comparison must be a positive number \
-                 on Saaty's scale 1/9 to 9",
-                row + 1,
-                col + 1,
-                show(*value)
-            ),
-            AhpError::BadDiagonal { index, value } => write!(
-                f,
-                "diagonal cell (row {0}, column {0}) is {1}; a factor compared with itself must be 1",
-                index + 1,
-                show(*value)
-            ),
-            AhpError::OutOfScale { row, col, value } => write!(
-                f,
-                "cell (row {}, column {}) is {}, outside Saaty's scale; comparisons must lie \
-                 between 1/9 and 9",
-                row + 1,
-                col + 1,
-                show(*value)
-            ),
-            AhpError::NotReciprocal {
-                row,
-                col,
-                value,
-                mirror,
-            } => write!(
-                f,
-                "cells (row {0}, column {1}) = {2} and (row {1}, column {0}) = {3} are not \
-                 reciprocal; expected (row {1}, column {0}) to be 1/{2} ≈ {4} (within 1%)",
-                row + 1,
-                col + 1,
-                show(*value),
-                show(*mirror),
-                show(1.0 / value)
-            ),
-            AhpError::Inconsistent {
-                cr,
-                lambda_max,
-                ci,
-                ri,
-                n,
-                worst: (i, j),
-                given,
-                implied,
-            } => write!(
-                f,
-                "the pairwise matrix is inconsistent: CR = {cr:.3} (CI = {ci:.3}, λmax = \
-                 {lambda_max:.3}, RI for n = {n} is {ri:.2}); CR must be below 0.10. \
-                 The judgement furthest from the derived weights is row {}, column {}: \
-                 given {}, the other judgements imply about {}; revisit it first",
-                i + 1,
-                j + 1,
-                show(*given),
-                show(*implied)
-            ),
-        }
-    }
-}
-
-impl std::error::Error for AhpError {}
 
 /// A cell value for messages: up to 3 decimals without trailing zeros,
 /// scientific notation for tiny non-zero values that would print as 0.

@@ -4,27 +4,28 @@
 //! reported at once with its position in the file. Paths in the file are relative to it.
 
 pub mod ahp;
-mod derive;
+mod derive_section;
 mod locate;
 pub mod params;
 pub mod spec;
-mod tiers;
+mod tiers_section;
 mod weights;
 
 use std::path::{Component, Path, PathBuf};
 
 use miette::SourceSpan;
 
+use crate::diagnostic::suggest;
 use crate::diagnostic::{FileProblem, Problems, SourceFile};
-use crate::suggest;
-pub use derive::{Derive, DeriveKind};
+pub use derive_section::{Derive, DeriveKind};
 pub use locate::KeyIndex;
 pub use params::Params;
-pub use spec::{Normalize, OnRowError, PartitionBy};
-pub use tiers::{TierLevel, TierRule, Tiers};
+pub use spec::{yaml_name, Normalize, OnRowError, PartitionBy};
+pub use tiers_section::{TierLevel, TierRule, Tiers};
 
-/// Names a factor cannot take because the output already uses them.
-const RESERVED_NAMES: [&str; 4] = ["score", "tier", "reasons", "params"];
+/// Names tierscore gives columns of its own (output columns, the `params` a script reads): no
+/// factor, derive or input column may take them.
+pub const RESERVED_NAMES: [&str; 4] = ["score", "tier", "reasons", "params"];
 
 /// A validated pipeline with every path resolved against the YAML file's folder.
 #[derive(Debug)]

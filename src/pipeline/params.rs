@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 use serde_yaml::Value;
 
-use crate::suggest;
+use crate::diagnostic::suggest;
 
 /// Named constants that scripts read as `params.NAME`, in the order the file gives them.
 pub type Params = IndexMap<String, Value>;

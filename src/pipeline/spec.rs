@@ -4,7 +4,7 @@
 //! Validation and path resolution happen in [`super::Pipeline::from_spec`].
 
 use indexmap::IndexMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The whole pipeline file.
 #[derive(Debug, Deserialize)]
@@ -131,8 +131,16 @@ pub struct ScoreSpec {
     pub weights: Option<WeightsSpec>,
 }
 
+/// How the pipeline file spells a choice (its serde name), so the code never spells it twice.
+pub fn yaml_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 /// `score.normalize`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Normalize {
     /// Factor values as the rules give them.
@@ -216,7 +224,7 @@ pub struct OutputSpec {
 }
 
 /// Output layout (`output.partition_by`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PartitionBy {
     /// One `tier=NAME/` directory per tier (hive style).

@@ -4,10 +4,10 @@
 
 use arrow::datatypes::{DataType, Schema};
 
+use crate::diagnostic::suggest;
 use crate::diagnostic::FileProblem;
 use crate::pipeline::Pipeline;
 use crate::rules::{check_readable, RuleInfo};
-use crate::suggest;
 
 /// Every problem with how one rule uses params and columns.
 ///

@@ -14,14 +14,14 @@ use miette::Severity;
 use sha2::{Digest, Sha256};
 
 use crate::derive::Population;
+use crate::diagnostic::suggest;
 use crate::diagnostic::{FileProblem, Problems};
-use crate::pipeline::{Combine, PartitionBy, Pipeline, TierRule};
+use crate::manifest::FileHash;
+use crate::pipeline::{Combine, PartitionBy, Pipeline, TierRule, RESERVED_NAMES};
 use crate::rules::{EngineChoice, Returns, RuleBuilder, RuleInfo, RuleText};
 use crate::score::{CombineStep, FactorStep, Scorer};
-use crate::sink::manifest::FileHash;
 use crate::sink::OutputLayout;
 use crate::source::Source;
-use crate::suggest;
 use crate::tiers::TierRules;
 
 /// A checked, compiled pipeline.
@@ -82,7 +82,7 @@ impl Plan {
             .map(|f| f.name().as_str())
             .collect();
 
-        for reserved in ["score", "tier", "reasons", "params"] {
+        for reserved in RESERVED_NAMES {
             if columns.contains(&reserved) {
                 problems.push(
                     pipeline

@@ -13,10 +13,10 @@ use arrow::datatypes::{Field, Schema};
 use indexmap::IndexMap;
 use serde_yaml::Value;
 
+use crate::diagnostic::suggest;
 use crate::pipeline::spec::{TestCaseSpec, TestFileSpec};
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
-use crate::suggest;
 
 /// Difference accepted between expected and actual numbers unless a case says otherwise.
 pub const DEFAULT_TOLERANCE: f64 = 1e-6;

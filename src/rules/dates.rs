@@ -7,9 +7,8 @@
 
 use std::fmt;
 
+use super::Fallible;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
-/// A date operation's result; the error is the message a script's row fails with.
-pub type Fallible<T> = Result<T, String>;
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
 pub const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;

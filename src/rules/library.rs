@@ -5,8 +5,7 @@
 //! compiled engine calls them on typed columns), so both compute every helper the same way, to
 //! the bit. An `Err` is the message a row fails with.
 
-/// A helper's result; the error is the message a script's row fails with.
-pub type Fallible<T> = Result<T, String>;
+use super::Fallible;
 
 /// Adds from `0.0`, where `Iterator::sum` on floats starts from `-0.0`.
 pub fn total(numbers: &[(usize, f64)]) -> f64 {

@@ -22,7 +22,6 @@ pub mod compiled;
 pub mod dates;
 pub mod interpreter;
 pub mod library;
-mod parse;
 pub mod script;
 
 use std::sync::Arc;
@@ -35,6 +34,10 @@ use crate::pipeline::{Limits, Pipeline, RuleSource};
 pub use analyze::Usage;
 pub use cells::check_readable;
 pub use script::{RuleText, ScriptPos};
+
+/// The result of a helper or date operation on one row; the error is the message the row fails
+/// with (each engine adds where in the script it happened).
+pub type Fallible<T> = Result<T, String>;
 
 /// What a rule must give for every row, fixed when the rule is built.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,12 +6,12 @@
 use arrow::array::{new_null_array, Array, ArrayRef, Float64Array, RecordBatch};
 use arrow::datatypes::DataType;
 
-use super::{CombineStep, Given, Reject, Scorer};
+use super::{CombineStep, Ranked, Reject, Scorer};
 
 /// The explanation of one customer's score and tier.
 #[derive(Debug, Clone)]
-pub struct Explanation {
-    pub factors: Vec<FactorExplanation>,
+pub struct Breakdown {
+    pub factors: Vec<FactorBreakdown>,
     /// `None` when the row was rejected.
     pub score: Option<f64>,
     /// Index into the tier levels; `None` when the row was rejected.
@@ -24,7 +24,7 @@ pub struct Explanation {
 
 /// One factor of an explanation.
 #[derive(Debug, Clone)]
-pub struct FactorExplanation {
+pub struct FactorBreakdown {
     pub name: String,
     /// Each name the rule read (columns and earlier factors) with its value for this row, as a
     /// one-row Arrow array.
@@ -38,10 +38,10 @@ pub struct FactorExplanation {
 }
 
 impl Scorer {
-    /// Explains the first row of `row` (a one-row batch holding the columns the rules read),
+    /// Breaks down the score of the first row of `row` (a one-row batch holding the columns the rules read),
     /// with what the whole-run step gave that row (normalised factors, rank or ABC tier).
-    pub fn explain(&self, row: &RecordBatch, given: &Given<'_>) -> Explanation {
-        let scored = self.score_with(row, given);
+    pub fn breakdown(&self, row: &RecordBatch, ranked: &Ranked<'_>) -> Breakdown {
+        let scored = self.score_with(row, ranked);
         let weighted_sum = matches!(self.combine, CombineStep::WeightedSum);
         let value_of = |column: &ArrayRef| {
             let values = column.as_any().downcast_ref::<Float64Array>()?;
@@ -66,7 +66,7 @@ impl Scorer {
                     })
                     .collect();
                 let value = value_of(column);
-                FactorExplanation {
+                FactorBreakdown {
                     name: step.name().to_string(),
                     inputs,
                     value,
@@ -78,7 +78,7 @@ impl Scorer {
                 }
             })
             .collect();
-        Explanation {
+        Breakdown {
             factors,
             score: (!scored.score.is_null(0)).then(|| scored.score.value(0)),
             tier: scored.tier[0],

@@ -5,7 +5,7 @@
 //! factors before it (added to the batch as `Float64` columns). A row that fails any step is
 //! rejected with the step's name and message and skipped by the steps after it.
 
-mod explain;
+mod breakdown;
 
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::rules::{Rule, RuleEngine, RuleOutput};
 use crate::tiers::TierRules;
-pub use explain::{Explanation, FactorExplanation};
+pub use breakdown::{Breakdown, FactorBreakdown};
 
 /// A factor ready to evaluate, with its weight in a weighted sum.
 #[derive(Debug)]
@@ -65,30 +65,30 @@ pub struct Reject {
 /// Rows a worker scores at a time, every factor in turn.
 const SLICE_ROWS: usize = 4096;
 
-impl Given<'_> {
+impl Ranked<'_> {
     /// The part of these results for `len` rows from `start`.
-    fn slice(&self, start: usize, len: usize) -> Given<'_> {
-        Given {
+    fn slice(&self, start: usize, len: usize) -> Ranked<'_> {
+        Ranked {
             tiers: self.tiers.map(|t| &t[start..start + len]),
             factors: self
                 .factors
                 .as_ref()
                 .map(|factors| factors.iter().map(|f| &f[start..start + len]).collect()),
-            scores_only: self.scores_only,
+            first_pass: self.first_pass,
         }
     }
 }
 
-/// What the whole-run step computed for the rows of one batch ([`crate::whole_run`]).
+/// What the ranking pass computed for the rows of one batch ([`crate::exec::ranking`]).
 #[derive(Debug, Default)]
-pub struct Given<'a> {
+pub struct Ranked<'a> {
     /// Each row's rank or ABC tier.
     pub tiers: Option<&'a [Option<usize>]>,
     /// Per factor, each row's normalised value.
     pub factors: Option<Vec<&'a [Option<f64>]>>,
-    /// The whole-run step's own pass: it wants factor values and scores only, so no tier is
+    /// The ranking pass's own scoring: it wants factor values and scores only, so no tier is
     /// assigned and tier scripts do not run (they must see the final, normalised score).
-    pub scores_only: bool,
+    pub first_pass: bool,
 }
 
 /// Everything scoring produced for one batch, aligned with its rows.
@@ -129,22 +129,32 @@ impl Scorer {
 
     /// Scores every row of `batch` (which holds the columns the rules read).
     ///
-    /// With whole-run tiers (rank, ABC) and no `given` tiers, rows get no tier: that pass only
+    /// With ranking tiers (rank, ABC) and no `given` tiers, rows get no tier: that pass only
     /// wants the scores.
     pub fn score(&self, batch: &RecordBatch) -> ScoredBatch {
-        self.score_with(batch, &Given::default())
+        self.score_with(batch, &Ranked::default())
     }
 
-    /// [`Scorer::score`] with what the whole-run step computed for these rows: normalised
+    /// Σ weight × factor value of one row (a missing value counts 0, a missing weight 1):
+    /// `combine: weighted_sum`, and the score the whole-run step ranks after normalising.
+    pub fn weighted_sum(&self, values_by_factor: &[Vec<Option<f64>>], row: usize) -> f64 {
+        self.factors
+            .iter()
+            .zip(values_by_factor)
+            .map(|(step, values)| step.weight.unwrap_or(1.0) * values[row].unwrap_or(0.0))
+            .sum()
+    }
+
+    /// [`Scorer::score`] with what the ranking pass computed for these rows: normalised
     /// factor values (weighted instead of the rules' values, and written as the factor
     /// columns) and rank or ABC tiers.
     ///
     /// The batch is cut into slices that workers score whole, every factor in turn, so workers
     /// do not wait for each other between factors; the slices' results are joined in row order.
-    pub fn score_with(&self, batch: &RecordBatch, given: &Given<'_>) -> ScoredBatch {
+    pub fn score_with(&self, batch: &RecordBatch, ranked: &Ranked<'_>) -> ScoredBatch {
         let rows = batch.num_rows();
         if rows <= SLICE_ROWS {
-            return self.score_slice(batch, given);
+            return self.score_slice(batch, ranked);
         }
         let starts: Vec<usize> = (0..rows).step_by(SLICE_ROWS).collect();
         let parts: Vec<(usize, ScoredBatch)> = starts
@@ -153,7 +163,7 @@ impl Scorer {
                 let len = SLICE_ROWS.min(rows - start);
                 (
                     start,
-                    self.score_slice(&batch.slice(start, len), &given.slice(start, len)),
+                    self.score_slice(&batch.slice(start, len), &ranked.slice(start, len)),
                 )
             })
             .collect();
@@ -161,7 +171,7 @@ impl Scorer {
     }
 
     /// Scores one slice of rows, factor after factor.
-    fn score_slice(&self, batch: &RecordBatch, given: &Given<'_>) -> ScoredBatch {
+    fn score_slice(&self, batch: &RecordBatch, ranked: &Ranked<'_>) -> ScoredBatch {
         let rows = batch.num_rows();
         let mut failed: Vec<Option<Reject>> = vec![None; rows];
         if let Some(ids) = batch.column_by_name(&self.id_column) {
@@ -192,7 +202,7 @@ impl Scorer {
             );
         }
 
-        if let Some(normalized) = &given.factors {
+        if let Some(normalized) = &ranked.factors {
             for ((step, values), normal) in self
                 .factors
                 .iter()
@@ -221,15 +231,9 @@ impl Scorer {
         let scores: Vec<Option<f64>> = match &self.combine {
             CombineStep::WeightedSum => (0..rows)
                 .map(|row| {
-                    failed[row].is_none().then(|| {
-                        self.factors
-                            .iter()
-                            .zip(&values_by_factor)
-                            .map(|(step, values)| {
-                                step.weight.unwrap_or(1.0) * values[row].unwrap_or(0.0)
-                            })
-                            .sum()
-                    })
+                    failed[row]
+                        .is_none()
+                        .then(|| self.weighted_sum(&values_by_factor, row))
                 })
                 .collect(),
             CombineStep::Script(rule) => run_rule(rule.as_ref(), &working, &mut failed)
@@ -256,8 +260,8 @@ impl Scorer {
             })
             .collect();
 
-        let tier: Vec<Option<usize>> = match (given.tiers, &self.tier_script) {
-            _ if given.scores_only => vec![None; rows],
+        let tier: Vec<Option<usize>> = match (ranked.tiers, &self.tier_script) {
+            _ if ranked.first_pass => vec![None; rows],
             (Some(given), _) => scores
                 .iter()
                 .zip(given)

@@ -6,7 +6,6 @@
 //! - [`staging`]: the staging directory and the atomic commit.
 
 pub mod layout;
-pub mod manifest;
 pub mod staging;
 pub mod writer;
 

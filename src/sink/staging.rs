@@ -10,6 +10,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use super::SinkError;
+use crate::manifest::MANIFEST_FILE;
 
 /// A staging directory for one run's output, removed again unless committed.
 #[derive(Debug)]
@@ -129,7 +130,7 @@ impl Drop for Staging {
 
 /// Whether `dir` holds a tierscore output: a `_manifest.json` that says so.
 pub fn is_tierscore_output(dir: &Path) -> bool {
-    fs::read(dir.join("_manifest.json"))
+    fs::read(dir.join(MANIFEST_FILE))
         .ok()
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .is_some_and(|manifest| manifest["tool"] == "tierscore")

@@ -14,20 +14,12 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
-use serde::Serialize;
 
 use super::layout::OutputLayout;
 use super::SinkError;
+use crate::manifest::{WrittenFile, REJECTS_FILE};
 use crate::pipeline::PartitionBy;
 use crate::score::Reject;
-
-/// A Parquet file the run wrote, relative to the output directory.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WrittenFile {
-    pub path: String,
-    pub tier: Option<String>,
-    pub rows: u64,
-}
 
 /// Writer properties shared by every file of a run: zstd, and the run's key-value metadata.
 ///
@@ -217,9 +209,6 @@ pub struct RejectWriter {
     file: OpenFile,
     schema: SchemaRef,
 }
-
-/// The file name of the rejects file.
-pub const REJECTS_FILE: &str = "_rejects.parquet";
 
 impl RejectWriter {
     /// Creates the file; `id` is the id column's field (rejects keep its type).

@@ -74,6 +74,29 @@ impl<'a> Scan<'a> {
         let total = self.source.total_rows();
         self.limit.map_or(total, |limit| limit.min(total))
     }
+
+    /// Rows the run expects to score: every row read, or the expected size of the sample (known
+    /// exactly only at the end).
+    pub fn rows_expected(&self) -> u64 {
+        let read = self.rows_read();
+        match self.sample {
+            Some(sample) => (read as f64 * sample.fraction).ceil() as u64,
+            None => read,
+        }
+    }
+
+    /// The error for a batch whose columns could not be decoded or converted.
+    pub fn decode_error(
+        &self,
+        batch: &SourceBatch,
+        error: arrow::error::ArrowError,
+    ) -> SourceError {
+        SourceError::Decode {
+            path: self.source.files()[batch.file].path.clone(),
+            first_row: batch.first_row,
+            source: error,
+        }
+    }
 }
 
 /// A batch of input rows and where they came from.

@@ -3,18 +3,19 @@
 //! - thresholds (`by: score`): levels are tried top-down and the first whose `min` the score
 //!   reaches wins; the last level catches everything else;
 //! - rank (`by: rank`) and ABC (`by: cumulative_share`): a row's tier depends on every other
-//!   row, so they are assigned over the whole run at once ([`TierRules::assign_global`]);
+//!   row, so they are assigned over the whole run at once ([`TierRules::assign_global`],
+//!   [`global`]);
 //! - a tier script names the level itself; [`TierRules::index_of`] checks the name.
 
-use serde::Serialize;
+pub mod global;
 
-use crate::derive::population;
-use crate::pipeline::{TierRule, Tiers};
+use crate::manifest::{GlobalCutoffs, LevelCutoff};
+use crate::pipeline::{TierLevel, TierRule, Tiers};
 
 /// The tier levels of a pipeline, ready to assign.
 #[derive(Debug, Clone)]
 pub struct TierRules {
-    levels: Vec<Level>,
+    levels: Vec<TierLevel>,
     global: Option<GlobalRule>,
 }
 
@@ -25,55 +26,10 @@ enum GlobalRule {
     CumulativeShare { uptos: Vec<f64> },
 }
 
-/// One level as recorded in the manifest: its name and its bound.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Level {
-    pub name: String,
-    /// Score threshold (`by: score`); `None` on the catch-all level.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    /// Share of customers from the top (`by: rank`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub top: Option<f64>,
-    /// Cumulative share of the total (`by: cumulative_share`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub upto: Option<f64>,
-}
-
-/// What a whole-run assignment used, for the manifest: per level its count and the highest and
-/// lowest value (score, or the `of` column) in it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct GlobalCutoffs {
-    /// Rows ranked (every scored row).
-    pub population: u64,
-    /// The total the shares are of (`by: cumulative_share`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<f64>,
-    pub levels: Vec<LevelCutoff>,
-}
-
-/// One level of [`GlobalCutoffs`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LevelCutoff {
-    pub name: String,
-    pub count: u64,
-    pub highest: Option<f64>,
-    pub lowest: Option<f64>,
-}
-
 impl TierRules {
     /// The levels of a validated pipeline (ordered, catch-all last).
     pub fn new(tiers: &Tiers) -> Self {
-        let levels: Vec<Level> = tiers
-            .levels
-            .iter()
-            .map(|l| Level {
-                name: l.name.clone(),
-                min: l.min,
-                top: l.top,
-                upto: l.upto,
-            })
-            .collect();
+        let levels = tiers.levels.clone();
         let global = match tiers.rule {
             TierRule::Rank => Some(GlobalRule::Rank {
                 tops: levels.iter().filter_map(|l| l.top).collect(),
@@ -87,8 +43,13 @@ impl TierRules {
     }
 
     /// The levels, highest first.
-    pub fn levels(&self) -> &[Level] {
+    pub fn levels(&self) -> &[TierLevel] {
         &self.levels
+    }
+
+    /// The level names, highest first (what a tier column holds).
+    pub fn names(&self) -> Vec<String> {
+        self.levels.iter().map(|l| l.name.clone()).collect()
     }
 
     /// Whether tiers are assigned over the whole run ([`TierRules::assign_global`]).
@@ -117,11 +78,11 @@ impl TierRules {
     ) -> Result<(Vec<Option<usize>>, GlobalCutoffs), String> {
         let (tiers, total, cutoffs) = match &self.global {
             Some(GlobalRule::Rank { tops }) => {
-                let (tiers, cutoffs) = population::tiers_by_rank(values, tops)?;
+                let (tiers, cutoffs) = global::tiers_by_rank(values, tops)?;
                 (tiers, None, cutoffs)
             }
             Some(GlobalRule::CumulativeShare { uptos }) => {
-                let (tiers, total, cutoffs) = population::tiers_by_cumulative_share(values, uptos)?;
+                let (tiers, total, cutoffs) = global::tiers_by_cumulative_share(values, uptos)?;
                 (tiers, Some(total), cutoffs)
             }
             None => return Err("these tiers are not assigned over the whole run".into()),
@@ -129,7 +90,7 @@ impl TierRules {
         let levels = self
             .levels
             .iter()
-            .zip(cutoffs.levels)
+            .zip(cutoffs)
             .map(|(level, cut)| LevelCutoff {
                 name: level.name.clone(),
                 count: cut.count as u64,
@@ -152,7 +113,6 @@ impl TierRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::TierLevel;
 
     fn level(name: &str, min: Option<f64>, top: Option<f64>, upto: Option<f64>) -> TierLevel {
         TierLevel {

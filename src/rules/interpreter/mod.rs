@@ -11,6 +11,7 @@ pub mod engine;
 pub mod eval;
 pub mod library;
 pub mod outcome;
+mod parse;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,9 +20,9 @@ use arrow::array::RecordBatch;
 use rhai::{Dynamic, Engine, AST};
 use serde_yaml::Value;
 
-use super::parse::{parse, Parsed, ParsedRule};
 use super::{Returns, Rule, RuleEngine, RuleInfo, RuleOutput, RuleText};
 use crate::pipeline::{Limits, Params, Pipeline, RuleSource};
+use parse::{parse, Parsed, ParsedRule};
 
 /// What every interpreted rule of one pipeline shares: the sandboxed engine and the params.
 pub struct Interpreter {

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, Engine, OptimizationLevel, ParseErrorType, Scope, AST};
 
-use super::analyze::analyze;
-use super::{Returns, RuleInfo, RuleText};
+use crate::rules::analyze::analyze;
+use crate::rules::{Returns, RuleInfo, RuleText};
 
+use crate::diagnostic::suggest;
 use crate::diagnostic::FileProblem;
-use crate::suggest;
 
 /// A parsed rule: what it is (name, text, names used) and its AST, optimised with the params as
 /// constants.
