@@ -71,7 +71,7 @@ output: {{ path: out_{name}, partition_by: none, columns: {columns} }}
 def run(binary, workdir, text, name):
     (workdir / f"{name}.yaml").write_text(text)
     subprocess.run([binary, "--quiet", "run", f"{name}.yaml"], cwd=workdir, check=True)
-    return workdir / f"out_{name}" / "part-00000.parquet"
+    return workdir / f"out_{name}" / "scored" / "part-00000.parquet"
 
 
 def fail(message):

@@ -66,7 +66,8 @@ def read_back(out, manifest):
     columns = [id_name, "tier", "score"] + factors
     partitioned = manifest["output"]["partition_by"] == "tier"
 
-    dataset = ds.dataset(out, format="parquet", partitioning="hive" if partitioned else None,
+    data = out / manifest["output"]["data_dir"]
+    dataset = ds.dataset(data, format="parquet", partitioning="hive" if partitioned else None,
                          exclude_invalid_files=False, ignore_prefixes=["_", "."])
     table = dataset.to_table()
     check(table.num_rows == manifest["rows"]["scored"],
@@ -80,8 +81,7 @@ def read_back(out, manifest):
         check(key not in ours, f"pyarrow: id {key} twice")
         ours[key] = tuple(row[c] for c in columns[1:])
 
-    files = "tier=*/*.parquet" if partitioned else "*.parquet"
-    source = f"read_parquet('{out / files}', hive_partitioning = {'true' if partitioned else 'false'})"
+    source = f"read_parquet('{data}/**/*.parquet', hive_partitioning = {'true' if partitioned else 'false'})"
     con = duckdb.connect()
     quoted = ", ".join(f'"{c}"' for c in columns)
     duck = {row[0]: tuple(row[1:]) for row in con.execute(f"SELECT {quoted} FROM {source}").fetchall()}
@@ -168,10 +168,10 @@ def check_output(out):
             for c in passed:
                 check(row[c] == source[c], f"id {row[id_name]}: {c} is {row[c]!r}, the input's {source[c]!r}")
 
-    rejects = pq.read_table(out / "_rejects.parquet")
-    check(rejects.num_rows == rows["rejected"], f"_rejects.parquet has {rejects.num_rows} rows, {rows}")
+    rejects = pq.read_table(out / manifest["output"]["rejects_file"])
+    check(rejects.num_rows == rows["rejected"], f"the rejects have {rejects.num_rows} rows, {rows}")
     check(rejects.column_names == [id_name, "source_file", "row_number", "factor", "message"],
-          f"_rejects.parquet columns {rejects.column_names}")
+          f"rejects columns {rejects.column_names}")
 
     print(f"interop: ok: {manifest['pipeline']['name']}: {rows['scored']} scored rows in "
           f"{sum(1 for l in levels if l['count'])} tiers, {rows['rejected']} rejected; pyarrow and "

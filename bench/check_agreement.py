@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Checks that a peer (bench/peers/*_cv.py) computed the same thing as tierscore.
 
-Reads tierscore's hive-partitioned output (tier=NAME/part-*.parquet; `_rejects.parquet`,
-`_manifest.json` and staging folders are skipped) with pyarrow.dataset and the peer's Parquet
+Reads tierscore's hive-partitioned scored rows (OUT/scored/tier=NAME/part-*.parquet; the
+rejects and the manifest sit beside `scored/`) with pyarrow.dataset and the peer's Parquet
 file, joins them on the id column, and asserts for every joined customer:
   - each of the six factors and the score within 1e-9 relative: |a - b| <= 1e-9 * max(|a|, |b|)
     (so 0 must meet 0 exactly; both null counts as equal, one null does not)
@@ -31,14 +31,14 @@ REL_TOL = 1e-9
 
 def main():
     parser = argparse.ArgumentParser(description="compare a peer's output with tierscore's")
-    parser.add_argument("tierscore_out", help="tierscore output directory (tier=NAME/ folders)")
+    parser.add_argument("tierscore_out", help="tierscore output directory (scored/tier=NAME/ folders)")
     parser.add_argument("peer", help="the peer's Parquet file")
     parser.add_argument("--rows", type=int, help="the peer must have exactly N rows (a slice)")
     parser.add_argument("--id", default="customer_id", help="the id column (default customer_id)")
     args = parser.parse_args()
 
     columns = [args.id] + NUMBERS + ["tier"]
-    ours = ds.dataset(args.tierscore_out, format="parquet", partitioning="hive")
+    ours = ds.dataset(f"{args.tierscore_out}/scored", format="parquet", partitioning="hive")
     ours = ours.to_table(columns=columns)
     peer = pq.read_table(args.peer, columns=columns)
     # Both sides as plain strings so the join and the comparison see the same types.

@@ -175,7 +175,8 @@ fn parquet_encode_and_commit(bencher: Bencher) {
                 tier_names.clone(),
                 loaded.plan.layout.schema().clone(),
                 props.clone(),
-            );
+            )
+            .expect("output");
             output.write(rows, tiers).expect("write");
             output.finish().expect("finish");
             RejectWriter::create(staging.dir(), &loaded.plan.id_field, &props)

@@ -11,13 +11,24 @@
 //! Beside the path: [`stats`] (population maths shared by derive, normalisation and rank
 //! tiers), [`diff`] (two outputs compared), [`rule_tests`] (an analyst's test cases),
 //! [`synth`] (synthetic customers). [`commands`] wire these together, one command a file;
-//! `main.rs` only parses arguments. [`diagnostic`] and [`logging`] serve every stage.
+//! `main.rs` only parses arguments. [`diagnostic`], [`logging`] and [`human`] (numbers for
+//! people) serve every stage.
+
+/// The version `tierscore --version` prints: the crate's version and the commit it was built
+/// from (`unknown commit` outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("TIERSCORE_COMMIT"),
+    ")"
+);
 
 pub mod commands;
 pub mod derive;
 pub mod diagnostic;
 pub mod diff;
 pub mod exec;
+pub mod human;
 pub mod logging;
 pub mod manifest;
 pub mod pipeline;

@@ -1,30 +1,64 @@
 //! How tierscore talks on stderr: log lines (text or JSON) and error reports.
 //!
 //! People get miette reports with the offending line underlined; schedulers (`--log-format
-//! json`) get one JSON object per line, errors included, with the exit code.
+//! json`) get one JSON object per line, errors included (with the exit code). Every JSON line
+//! carries `timestamp` (UTC, RFC 3339), `level`, `run_id` (this invocation's, the id a `run`
+//! gives its output) and `message`; the event's fields follow as JSON values: numbers stay
+//! numbers, and a field written `json.NAME = %text` is the JSON document `text` under `NAME`
+//! (a list or an object, not a string holding one).
 
-use std::io::IsTerminal;
+use std::fmt::Debug;
+use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
 
+use chrono::{SecondsFormat, Utc};
 use miette::Diagnostic;
-use tracing_subscriber::EnvFilter;
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::commands::{CommandError, Ui};
 
-/// Starts logging to stderr: `info` and up (only errors with `--quiet`), or as `RUST_LOG` says.
+/// The environment variable with a log filter (`RUST_LOG` syntax, e.g. `debug`); `RUST_LOG` is
+/// read when it is not set.
+pub const LOG_FILTER_ENV: &str = "TIERSCORE_LOG";
+
+/// This invocation's run id, made on first use: a time that sorts, and a nonce that differs
+/// between runs started in the same second.
+pub fn run_id() -> &'static str {
+    static RUN_ID: OnceLock<String> = OnceLock::new();
+    RUN_ID.get_or_init(|| {
+        let now = Utc::now();
+        let nonce = crate::plan::sha256_hex(
+            format!(
+                "{}-{}",
+                now.timestamp_nanos_opt().unwrap_or_default(),
+                std::process::id(),
+            )
+            .as_bytes(),
+        );
+        format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &nonce[..8])
+    })
+}
+
+/// Starts logging to stderr: `info` and up (only errors with `--quiet`), or as
+/// `TIERSCORE_LOG` (else `RUST_LOG`) says.
 pub fn init(ui: Ui) {
     let default = if ui.quiet { "error" } else { "info" };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_env(LOG_FILTER_ENV)
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new(default));
     if ui.json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
+        tracing_subscriber::registry()
+            .with(JsonLines.with_filter(filter))
             .init();
     } else {
-        builder
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .without_time()
@@ -36,17 +70,104 @@ pub fn init(ui: Ui) {
 /// Prints a failed command's error for the person or scheduler running it.
 pub fn report_error(err: &CommandError, ui: Ui) {
     if ui.json {
-        let problems: Vec<_> = err.problems().iter().map(|p| p.to_json()).collect();
-        let line = serde_json::json!({
-            "level": "ERROR",
-            "code": err.code().map(|c| c.to_string()),
-            "message": err.to_string(),
-            "help": err.help().map(|h| h.to_string()),
-            "problems": problems,
-            "exit_code": err.exit_code(),
-        });
-        eprintln!("{line}");
+        let problems: Vec<Value> = err
+            .problems()
+            .iter()
+            .map(|p| serde_json::to_value(p.to_json()).unwrap_or_default())
+            .collect();
+        let mut line = header("ERROR");
+        line.insert("code".into(), json_option(err.code()));
+        line.insert("message".into(), err.to_string().into());
+        line.insert("help".into(), json_option(err.help()));
+        line.insert("problems".into(), Value::Array(problems));
+        line.insert("exit_code".into(), err.exit_code().into());
+        write_line(line);
     } else {
         eprint!("{}", crate::diagnostic::render(err));
+    }
+}
+
+fn json_option(text: Option<Box<dyn std::fmt::Display + '_>>) -> Value {
+    text.map_or(Value::Null, |t| t.to_string().into())
+}
+
+/// The fields every JSON line starts with.
+fn header(level: &str) -> Map<String, Value> {
+    let mut line = Map::new();
+    line.insert(
+        "timestamp".into(),
+        Utc::now()
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+            .into(),
+    );
+    line.insert("level".into(), level.into());
+    line.insert("run_id".into(), run_id().into());
+    line
+}
+
+fn write_line(line: Map<String, Value>) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{}", Value::Object(line));
+}
+
+/// The JSON lines layer: one object per event.
+struct JsonLines;
+
+impl<S: Subscriber> Layer<S> for JsonLines {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut line = header(event.metadata().level().as_str());
+        event.record(&mut JsonFields(&mut line));
+        write_line(line);
+    }
+}
+
+/// Records an event's fields as JSON values.
+struct JsonFields<'a>(&'a mut Map<String, Value>);
+
+impl JsonFields<'_> {
+    fn put(&mut self, field: &Field, value: Value) {
+        self.0.insert(field.name().to_string(), value);
+    }
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(
+            field,
+            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number),
+        );
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, value.into());
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.record_text(field, value.to_string());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+        self.record_text(field, format!("{value:?}"));
+    }
+}
+
+impl JsonFields<'_> {
+    /// Text as a string, or as the JSON document it holds for a `json.NAME` field.
+    fn record_text(&mut self, field: &Field, text: String) {
+        match field.name().strip_prefix("json.") {
+            Some(name) => {
+                let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                self.0.insert(name.to_string(), value);
+            }
+            None => self.put(field, text.into()),
+        }
     }
 }

@@ -12,7 +12,7 @@ use tierscore::commands::{
 #[derive(Debug, Parser)]
 #[command(
     name = "tierscore",
-    version,
+    version = tierscore::VERSION,
     about,
     after_help = "Examples:
   tierscore gen --rows 2000 --seed 42 --out testdata/customers.parquet
@@ -20,16 +20,17 @@ use tierscore::commands::{
   tierscore run pipelines/customer_value.yaml --set as_of=2026-12-01 --limit 1000
 
 Exit codes: 0 success; 1 the pipeline, rules or tests are wrong; 2 command-line usage;
-3 data or runtime failure (unreadable input, too many rejects, output not committed)."
+3 data or runtime failure (unreadable input, too many rejects, output not committed);
+4 another run is writing the output (retry later)."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
     /// No progress bar, no summary and no warnings: nothing on stderr but errors.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, env = "TIERSCORE_QUIET")]
     quiet: bool,
     /// Log format on stderr: `json` gives one JSON object per line, for schedulers.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, value_enum, env = "TIERSCORE_LOG_FORMAT", default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 }
 

@@ -15,6 +15,7 @@ use std::path::Path;
 
 use common::*;
 use serde_json::{json, Value};
+use tierscore::human::number;
 
 const PIPELINE: &str = "pipelines/customer_value.yaml";
 const TESTS_FILE: &str = "pipelines/customer_value.tests.yaml";
@@ -552,9 +553,12 @@ fn read_output(
 ) -> (HashMap<String, OutputRow>, HashMap<String, Vec<String>>) {
     let mut rows = HashMap::new();
     let mut ids_by_tier = HashMap::new();
-    for folder in listing(out).into_iter().filter(|n| n.starts_with("tier=")) {
+    for folder in listing(&out.join("scored"))
+        .into_iter()
+        .filter(|n| n.starts_with("tier="))
+    {
         let tier = folder["tier=".len()..].to_string();
-        let batch = read_parquet(&out.join(&folder).join("part-00000.parquet"));
+        let batch = read_parquet(&out.join("scored").join(&folder).join("part-00000.parquet"));
         let ids = texts(&batch, "customer_id");
         let scores = floats(&batch, "score");
         let reasons = string_lists(&batch, "reasons");
@@ -701,11 +705,12 @@ fn explain_gives_the_numbers_run_writes() {
         );
         for factor in factors {
             let name = factor["name"].as_str().unwrap();
+            // Rounded for people (the JSON above has full precision).
             let head = format!(
                 "{name:<9} = {}  x {} = {}",
-                factor["value"].as_f64().unwrap(),
-                factor["weight"].as_f64().unwrap(),
-                factor["contribution"].as_f64().unwrap()
+                number(factor["value"].as_f64().unwrap()),
+                number(factor["weight"].as_f64().unwrap()),
+                number(factor["contribution"].as_f64().unwrap())
             );
             let at = lines
                 .iter()
@@ -743,13 +748,17 @@ fn explain_gives_the_numbers_run_writes() {
         }
         assert!(
             lines.contains(
-                &format!("score     = {score}  (weighted sum of the contributions)").as_str()
+                &format!(
+                    "score     = {}  (weighted sum of the contributions)",
+                    number(score)
+                )
+                .as_str()
             ),
             "{}",
             text.stdout
         );
         let rule = match levels[level].1 {
-            Some(min) => format!("score >= {min}"),
+            Some(min) => format!("score >= {}", number(min)),
             None => "the catch-all level".to_string(),
         };
         assert!(
@@ -762,8 +771,22 @@ fn explain_gives_the_numbers_run_writes() {
         } else {
             let (above, min) = &levels[level - 1];
             let min = min.unwrap();
-            format!("            {} below {above} (min {min})", min - score)
+            format!(
+                "            {} below {above} (min {})",
+                number(min - score),
+                number(min)
+            )
         };
+        // No figure in the text has more than a few decimals.
+        for word in text.stdout.split([' ', '(', ')', ',', '[', ']']) {
+            if let Some((whole, decimals)) = word.split_once('.') {
+                if whole.trim_start_matches('-').parse::<u64>().is_ok()
+                    && decimals.chars().all(|c| c.is_ascii_digit())
+                {
+                    assert!(decimals.len() <= 6, "{word} in:\n{}", text.stdout);
+                }
+            }
+        }
         assert_eq!(
             lines.last().copied(),
             Some(next.as_str()),
@@ -840,13 +863,16 @@ fn explain_reads_only_the_row_group_that_can_hold_the_id() {
 /// The ids of an output (every tier), and the rows it rejected.
 fn output_ids(out: &Path) -> (Vec<String>, usize) {
     let mut ids = Vec::new();
-    for folder in listing(out).into_iter().filter(|n| n.starts_with("tier=")) {
+    for folder in listing(&out.join("scored"))
+        .into_iter()
+        .filter(|n| n.starts_with("tier="))
+    {
         ids.extend(texts(
-            &read_parquet(&out.join(folder).join("part-00000.parquet")),
+            &read_parquet(&out.join("scored").join(folder).join("part-00000.parquet")),
             "customer_id",
         ));
     }
-    let rejected = read_parquet(&out.join("_rejects.parquet")).num_rows();
+    let rejected = read_parquet(&out.join("rejects/part-00000.parquet")).num_rows();
     (ids, rejected)
 }
 
@@ -899,11 +925,11 @@ fn sample_is_the_same_for_the_same_seed_and_recorded() {
 
     // Identical output: the same files with the same rows (only the run id differs).
     let files = |out: &Path| -> Vec<String> {
-        listing(out)
+        listing(&out.join("scored"))
             .into_iter()
             .filter(|n| n.starts_with("tier="))
-            .map(|n| format!("{n}/part-00000.parquet"))
-            .chain(["_rejects.parquet".to_string()])
+            .map(|n| format!("scored/{n}/part-00000.parquet"))
+            .chain(["rejects/part-00000.parquet".to_string()])
             .collect()
     };
     assert_eq!(files(&a), files(&b));
@@ -983,7 +1009,7 @@ output: { path: out, partition_by: none }
         )
         .expect_code(0);
         let ids = texts(
-            &read_parquet(&dir.join(&out).join("part-00000.parquet")),
+            &read_parquet(&dir.join(&out).join("scored/part-00000.parquet")),
             "customer_id",
         );
         let set: BTreeSet<String> = ids.iter().cloned().collect();

@@ -165,7 +165,7 @@ struct Customer {
 /// Every customer of an output, read with the parquet crate; the tier from the partition folder.
 fn read_output(out: &Path) -> HashMap<String, Customer> {
     let mut customers = HashMap::new();
-    for entry in fs::read_dir(out).unwrap() {
+    for entry in fs::read_dir(out.join("scored")).unwrap() {
         let folder = entry.unwrap().path();
         let name = folder.file_name().unwrap().to_str().unwrap().to_string();
         let Some(tier) = name.strip_prefix("tier=") else {

@@ -91,7 +91,7 @@ fn factors_added_and_removed_are_named_and_integer_ids_of_any_width_match() {
         ],
     );
     assert_eq!(
-        parquet_schema(&dir.join("out/before/tier=low/part-00000.parquet"))
+        parquet_schema(&dir.join("out/before/scored/tier=low/part-00000.parquet"))
             .field_with_name("id")
             .unwrap()
             .data_type(),
@@ -157,7 +157,7 @@ fn an_id_twice_or_null_in_either_output_is_refused() {
 
     // A run rejects a null id, so only an edited output can hold one. Every score is below 10:
     // the three customers are all in tier=low.
-    let part = dir.join("out/unique/tier=low/part-00000.parquet");
+    let part = dir.join("out/unique/scored/tier=low/part-00000.parquet");
     let batch = read_parquet(&part);
     let ids = arc(Int64Array::from(vec![None, Some(2), Some(3)]));
     let edited = RecordBatch::try_new(
@@ -183,7 +183,7 @@ fn an_id_twice_or_null_in_either_output_is_refused() {
         result.expect_code(3);
         assert_eq!(
             result.headline(),
-            "out/unique/tier=low/part-00000.parquet: id column `id` is null in row 0",
+            "out/unique/scored/tier=low/part-00000.parquet: id column `id` is null in row 0",
             "diff {old} {new}"
         );
         assert_eq!(

@@ -64,7 +64,7 @@ fn as_floats(values: &[i64]) -> Vec<f64> {
 
 /// The single file of a `partition_by: none` output.
 fn flat_output(out: &Path) -> RecordBatch {
-    read_parquet(&out.join("part-00000.parquet"))
+    read_parquet(&out.join("scored/part-00000.parquet"))
 }
 
 /// One rejected row: id, row number, step and message.
@@ -76,7 +76,7 @@ struct Rejected {
 }
 
 fn rejects(out: &Path) -> Vec<Rejected> {
-    let batch = read_parquet(&out.join("_rejects.parquet"));
+    let batch = read_parquet(&out.join("rejects/part-00000.parquet"));
     let ids = texts(&batch, "customer_id");
     let rows = ints(&batch, "row_number");
     let steps = texts(&batch, "factor");
@@ -864,7 +864,7 @@ errors: { max_reject_fraction: 0.5 }
         .collect();
     let mut written = 0;
     for (level, name) in names.iter().enumerate() {
-        let batch = read_parquet(&out.join(format!("tier={name}/part-00000.parquet")));
+        let batch = read_parquet(&out.join(format!("scored/tier={name}/part-00000.parquet")));
         let rows: Vec<usize> = texts(&batch, "customer_id")
             .iter()
             .map(|id| position[id.as_str()])

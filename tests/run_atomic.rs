@@ -231,9 +231,10 @@ fn a_run_killed_midway_leaves_the_previous_output_and_the_next_run_cleans_up() {
         "the slow run is still scoring"
     );
 
-    // While it holds the lock, a second run on the same target is refused.
+    // While it holds the lock, a second run on the same target is refused with the exit code
+    // that means "locked, retry later".
     let refused = run(dir, &["run", "good.yaml"]);
-    refused.expect_code(3);
+    refused.expect_code(4);
     assert_eq!(
         refused.headline(),
         "another tierscore run is writing scores"
@@ -257,10 +258,10 @@ fn a_run_killed_midway_leaves_the_previous_output_and_the_next_run_cleans_up() {
     let result = run(dir, &["run", "good.yaml"]);
     result.expect_code(0);
     assert_eq!(staging_dirs(dir), Vec::<String>::new(), "leftovers cleared");
+    // The killed run's lock file too: the next run took it over and removed it when done.
     assert_eq!(
         listing(dir),
         [
-            ".scores.tierscore.lock",
             "big.parquet",
             "burn.rhai",
             "check.rhai",

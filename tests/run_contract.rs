@@ -77,7 +77,7 @@ fn shipped_example_meets_the_output_contract() {
 
     // Manifest figures.
     let m = manifest(&out);
-    assert_eq!(m["schema_version"], 1);
+    assert_eq!(m["schema_version"], 2);
     assert_eq!(m["tool"], "tierscore");
     assert_eq!(m["tool_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(m["pipeline"]["name"], name);
@@ -154,26 +154,31 @@ fn shipped_example_meets_the_output_contract() {
         .collect();
     assert_eq!(tier_counts.values().sum::<u64>(), scored);
 
-    // Layout: one folder per non-empty tier, the rejects, the manifest and _SUCCESS; nothing
-    // beside the target but the target and its lock file.
+    // Layout: the scored rows (one folder per non-empty tier) and the rejects, each a dataset
+    // of its own, the manifest and _SUCCESS; nothing beside the target, not even a lock file.
     let non_empty: Vec<&(String, Option<f64>)> =
         levels.iter().filter(|(n, _)| tier_counts[n] > 0).collect();
     assert!(non_empty.len() >= 2, "the example fills several tiers");
+    assert_eq!(
+        listing(&out),
+        ["_SUCCESS", "_manifest.json", "rejects", "scored"]
+    );
     let mut expected: Vec<String> = non_empty.iter().map(|(n, _)| format!("tier={n}")).collect();
-    expected.extend(["_SUCCESS", "_manifest.json", "_rejects.parquet"].map(String::from));
     expected.sort();
-    assert_eq!(listing(&out), expected);
-    assert_eq!(listing(tmp.path()), [".cv.tierscore.lock", "cv"]);
+    assert_eq!(listing(&out.join("scored")), expected);
+    assert_eq!(listing(&out.join("rejects")), ["part-00000.parquet"]);
+    assert_eq!(listing(tmp.path()), ["cv"]);
     assert_eq!(fs::read(out.join("_SUCCESS")).unwrap(), b"");
     let expected_files: Vec<serde_json::Value> = non_empty
         .iter()
         .map(|(n, _)| {
-            json!({"path": format!("tier={n}/part-00000.parquet"), "tier": n, "rows": tier_counts[n]})
+            json!({"path": format!("scored/tier={n}/part-00000.parquet"), "tier": n, "rows": tier_counts[n]})
         })
         .collect();
     assert_eq!(m["output"]["files"], json!(expected_files));
     assert_eq!(m["output"]["partition_by"], "tier");
-    assert_eq!(m["output"]["rejects_file"], "_rejects.parquet");
+    assert_eq!(m["output"]["data_dir"], "scored");
+    assert_eq!(m["output"]["rejects_file"], "rejects/part-00000.parquet");
 
     // The output schema, in order.
     let mut fields = vec![Field::new(id, DataType::Utf8, false)];
@@ -184,6 +189,7 @@ fn shipped_example_meets_the_output_contract() {
         fields.push(Field::new(factor, DataType::Float64, false));
     }
     fields.push(Field::new("score", DataType::Float64, false));
+    fields.push(Field::new("tier_rank", DataType::Int32, false));
     fields.push(Field::new("reasons", list_of_utf8(), false));
 
     let metadata = |path: &Path| {
@@ -206,10 +212,10 @@ fn shipped_example_meets_the_output_contract() {
     let mut seen: Vec<String> = Vec::new();
     for (tier, _) in &non_empty {
         assert_eq!(
-            listing(&out.join(format!("tier={tier}"))),
+            listing(&out.join(format!("scored/tier={tier}"))),
             ["part-00000.parquet"]
         );
-        let path = out.join(format!("tier={tier}/part-00000.parquet"));
+        let path = out.join(format!("scored/tier={tier}/part-00000.parquet"));
         metadata(&path);
         let batch = read_parquet(&path);
         let schema = batch.schema();
@@ -228,6 +234,11 @@ fn shipped_example_meets_the_output_contract() {
 
         let ids = texts(&batch, id);
         let scores = floats(&batch, "score");
+        let rank = levels.iter().position(|(n, _)| n == tier).unwrap() as i32 + 1;
+        assert!(
+            int32s(&batch, "tier_rank").iter().all(|r| *r == rank),
+            "tier_rank of {tier} is {rank}, its level (1 = top)"
+        );
         let factor_values: Vec<Vec<f64>> = weights.iter().map(|(f, _)| floats(&batch, f)).collect();
         let reasons = string_lists(&batch, "reasons");
         let passed_values: Vec<(Vec<String>, Vec<String>)> = passed
@@ -291,7 +302,7 @@ fn shipped_example_meets_the_output_contract() {
         seen.extend(ids);
     }
 
-    let rejects_path = out.join("_rejects.parquet");
+    let rejects_path = out.join("rejects/part-00000.parquet");
     metadata(&rejects_path);
     let rejects = read_parquet(&rejects_path);
     let names: Vec<String> = rejects
@@ -316,7 +327,8 @@ fn shipped_example_meets_the_output_contract() {
     let first = result.stdout.lines().next().unwrap();
     assert!(
         first.starts_with(&format!(
-            "{name}: 2000 rows in, {scored} scored, {rejected} rejected in "
+            "{name}: 2,000 rows in, {} scored, {rejected} rejected in ",
+            tierscore::human::count(scored)
         )),
         "{first}"
     );
@@ -422,13 +434,9 @@ fn partition_by_none_writes_one_file_with_a_tier_column() {
     let out = dir.join("out");
     assert_eq!(
         listing(&out),
-        [
-            "_SUCCESS",
-            "_manifest.json",
-            "_rejects.parquet",
-            "part-00000.parquet"
-        ]
+        ["_SUCCESS", "_manifest.json", "rejects", "scored"]
     );
+    assert_eq!(listing(&out.join("scored")), ["part-00000.parquet"]);
 
     let input = read_parquet(&dir.join("customers.parquet"));
     let orders = ints(&input, "orders_12m");
@@ -440,7 +448,7 @@ fn partition_by_none_writes_one_file_with_a_tier_column() {
     assert_eq!(m["output"]["partition_by"], "none");
     assert_eq!(
         m["output"]["files"],
-        json!([{"path": "part-00000.parquet", "tier": null, "rows": kept.len()}])
+        json!([{"path": "scored/part-00000.parquet", "tier": null, "rows": kept.len()}])
     );
     assert_eq!(
         m["output"]["columns"],
@@ -451,12 +459,13 @@ fn partition_by_none_writes_one_file_with_a_tier_column() {
             "money",
             "score",
             "tier",
+            "tier_rank",
             "reasons"
         ])
     );
     assert_eq!(m["rows"]["rejected"], rejected.len());
 
-    let batch = read_parquet(&out.join("part-00000.parquet"));
+    let batch = read_parquet(&out.join("scored/part-00000.parquet"));
     let schema = batch.schema();
     let got: Vec<(&str, &DataType)> = schema
         .fields()
@@ -473,6 +482,7 @@ fn partition_by_none_writes_one_file_with_a_tier_column() {
             ("money", &DataType::Float64),
             ("score", &DataType::Float64),
             ("tier", &DataType::Utf8),
+            ("tier_rank", &DataType::Int32),
             ("reasons", &list),
         ]
     );
@@ -494,6 +504,7 @@ fn partition_by_none_writes_one_file_with_a_tier_column() {
     let out_money = floats(&batch, "money");
     let out_score = floats(&batch, "score");
     let out_tier = texts(&batch, "tier");
+    let out_rank = int32s(&batch, "tier_rank");
     let out_reasons = string_lists(&batch, "reasons");
     assert_eq!(batch.num_rows(), kept.len());
     let mut tiers_seen = HashSet::new();
@@ -513,6 +524,12 @@ fn partition_by_none_writes_one_file_with_a_tier_column() {
             "{}",
             ids[i]
         );
+        let rank = levels
+            .iter()
+            .position(|(n, _)| *n == out_tier[row])
+            .unwrap() as i32
+            + 1;
+        assert_eq!(out_rank[row], rank, "{}", ids[i]);
         tiers_seen.insert(out_tier[row].clone());
         // One entry per factor that gave a reason; an array of reasons is joined with "; ".
         let mut parts = Vec::new();
@@ -601,7 +618,7 @@ fn set_overrides_a_param_for_one_run() {
             ("quiet".into(), 1000 - at_least(20))
         ]
     );
-    let batch = read_parquet(&dir.join("raised/part-00000.parquet"));
+    let batch = read_parquet(&dir.join("raised/scored/part-00000.parquet"));
     let out_orders = ints(&batch, "orders_12m");
     let tiers = texts(&batch, "tier");
     for (o, t) in out_orders.iter().zip(&tiers) {
@@ -676,7 +693,7 @@ fn limit_scores_exactly_the_first_rows() {
     assert_eq!(tiers.iter().map(|(_, c)| c).sum::<u64>(), 100);
 
     let input = read_parquet(&dir.join("customers.parquet"));
-    let batch = read_parquet(&dir.join("out/part-00000.parquet"));
+    let batch = read_parquet(&dir.join("out/scored/part-00000.parquet"));
     assert_eq!(batch.num_rows(), 100);
     assert_eq!(
         texts(&batch, "customer_id"),
@@ -688,7 +705,7 @@ fn limit_scores_exactly_the_first_rows() {
         .count() as u64;
     assert_eq!(tiers[0], ("busy".to_string(), busy));
     assert_eq!(
-        read_parquet(&dir.join("out/_rejects.parquet")).num_rows(),
+        read_parquet(&dir.join("out/rejects/part-00000.parquet")).num_rows(),
         0
     );
 }
@@ -720,11 +737,18 @@ fn the_id_listed_in_output_columns_is_written_once() {
         return;
     }
     result.expect_code(0);
-    let schema = parquet_schema(&dir.join("out/part-00000.parquet"));
+    let schema = parquet_schema(&dir.join("out/scored/part-00000.parquet"));
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(
         names,
-        ["customer_id", "orders_12m", "flag", "score", "tier"],
+        [
+            "customer_id",
+            "orders_12m",
+            "flag",
+            "score",
+            "tier",
+            "tier_rank"
+        ],
         "every column once"
     );
 }

@@ -248,17 +248,13 @@ fn random_bytes_are_not_parquet() {
     write_pipeline(dir, "random.parquet", r#"expr: "1.0""#);
     let result = run_writing_nothing(dir, &[]);
     result.expect_code(3);
-    assert!(
-        result
-            .headline()
-            .starts_with("random.parquet is not a readable Parquet file: "),
-        "{}",
-        result.stderr
-    );
     assert_eq!(
-        result.help(),
-        "the file may be truncated or not Parquet at all; rewrite it from its source"
+        result.headline(),
+        "random.parquet is not a Parquet file: it holds binary data in another format"
     );
+    assert!(result
+        .help()
+        .starts_with("tierscore reads Parquet (a file starting with `PAR1`)"));
 }
 
 #[test]
@@ -316,10 +312,8 @@ fn corrupt_data_page_fails_the_run_naming_the_file_and_commits_nothing() {
     assert!(result.stderr.starts_with("source::decode\n"));
     assert!(!dir.join("out").exists());
     assert_eq!(staging_dirs(dir), Vec::<String>::new());
-    // Only the lock file may be new (the run had started writing).
-    let mut after = listing(dir);
-    after.retain(|n| n != ".out.tierscore.lock");
-    assert_eq!(after, before);
+    // Not even a lock file is left (the run had started writing).
+    assert_eq!(listing(dir), before);
 }
 
 #[test]
@@ -390,4 +384,72 @@ fn json_log_format_reports_the_error_as_one_json_line() {
     assert_eq!(line["code"], "source::missing");
     assert_eq!(line["message"], "input missing.parquet does not exist");
     assert_eq!(line["problems"], serde_json::json!([]));
+}
+
+#[test]
+fn a_csv_input_is_named_as_csv_not_as_a_damaged_parquet_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(dir, "customers.csv", "customer_id,revenue_12m\nC1,100.5\n");
+    write_pipeline(dir, "customers.csv", r#"expr: "1.0""#);
+    let result = run_writing_nothing(dir, &[]);
+    result.expect_code(3);
+    assert!(
+        result.stderr.starts_with("source::not_parquet\n"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(
+        result.headline(),
+        "customers.csv is not a Parquet file: it holds CSV text (its first line is `customer_id,revenue_12m`)"
+    );
+    assert!(
+        result
+            .help()
+            .contains("COPY (SELECT * FROM 'customers.csv')"),
+        "{}",
+        result.stderr
+    );
+
+    write(dir, "customers.json", "[{\"customer_id\": \"C1\"}]");
+    write_pipeline(dir, "customers.json", r#"expr: "1.0""#);
+    let result = run_writing_nothing(dir, &[]);
+    result.expect_code(3);
+    assert_eq!(
+        result.headline(),
+        "customers.json is not a Parquet file: it holds JSON text"
+    );
+}
+
+#[test]
+fn an_object_storage_url_says_it_is_not_supported_yet() {
+    let tmp = with_input(10);
+    let dir = tmp.path();
+    write_pipeline(dir, "s3://bucket/customers/", r#"expr: "1.0""#);
+    let result = run_writing_nothing(dir, &[]);
+    result.expect_code(1);
+    assert_eq!(
+        result.headline(),
+        "`input.path` is in object storage (s3://), which is not supported yet"
+    );
+    assert!(
+        result.stderr.starts_with("pipeline::object_storage\n"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        snippet_location(&result.stderr).starts_with("p.yaml:3:"),
+        "{}",
+        result.stderr
+    );
+
+    // The same URL given with --input, to a valid pipeline.
+    write_pipeline(dir, "customers.parquet", r#"expr: "1.0""#);
+    let result = run(dir, &["run", "p.yaml", "--input", "gs://bucket/x.parquet"]);
+    result.expect_code(3);
+    assert_eq!(
+        result.headline(),
+        "input gs://bucket/x.parquet is in object storage, which is not supported yet"
+    );
+    assert!(!dir.join("out").exists());
 }

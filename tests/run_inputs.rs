@@ -94,7 +94,7 @@ fn a_folder_input_reads_every_parquet_file_below_it_in_sorted_order() {
             ("data/sub/c.parquet".to_string(), 1)
         ]
     );
-    let out = read_parquet(&dir.join("out/part-00000.parquet"));
+    let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
     assert_eq!(texts(&out, "id"), ["b1", "b2", "c1"]);
     assert_eq!(floats(&out, "fx"), [10.0, 20.0, 30.0]);
 }
@@ -117,7 +117,7 @@ fn a_glob_input_reads_the_matching_files_in_sorted_order() {
     );
     write_xy_pipeline(dir, "data/x*.parquet");
     run(dir, &["run", "p.yaml"]).expect_code(0);
-    let out = read_parquet(&dir.join("out/part-00000.parquet"));
+    let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
     assert_eq!(texts(&out, "id"), ["first", "second"]);
     assert_eq!(floats(&out, "y"), [10.0, 20.0]);
 
@@ -161,7 +161,7 @@ output: { path: out, partition_by: none, columns: [annual_revenue, 地区] }
 "#,
     );
     run(dir, &["run", "p.yaml"]).expect_code(0);
-    let out = read_parquet(&dir.join("out/part-00000.parquet"));
+    let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
     let names: Vec<String> = out
         .schema_ref()
         .fields()
@@ -177,7 +177,8 @@ output: { path: out, partition_by: none, columns: [annual_revenue, 地区] }
             "价值",
             "地区分",
             "score",
-            "tier"
+            "tier",
+            "tier_rank"
         ]
     );
     assert_eq!(texts(&out, "customer_id"), ["a1", "a2"]);
@@ -274,7 +275,7 @@ fn files_with_the_same_columns_in_another_order_are_read_by_name() {
     );
     write_xy_pipeline(dir, "data");
     run(dir, &["run", "p.yaml"]).expect_code(0);
-    let out = read_parquet(&dir.join("out/part-00000.parquet"));
+    let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
     assert_eq!(texts(&out, "id"), ["a1", "a2", "b1", "b2"]);
     assert_eq!(
         floats(&out, "y"),
@@ -385,7 +386,7 @@ fn files_from_different_writers_with_the_same_logical_columns_are_read_as_one_in
 
     run(dir, &["check", "w.yaml"]).expect_code(0);
     run(dir, &["run", "w.yaml"]).expect_code(0);
-    let out = read_parquet(&dir.join("out/part-00000.parquet"));
+    let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
     let schema = out.schema();
     assert_eq!(
         schema.field_with_name("customer_id").unwrap().data_type(),

@@ -49,9 +49,10 @@ limits: { max_operations: 1000 }
     let out = dir.join("out");
     assert_eq!(
         listing(&out),
-        ["_SUCCESS", "_manifest.json", "_rejects.parquet"],
-        "no tier folder when no row is scored"
+        ["_SUCCESS", "_manifest.json", "rejects", "scored"],
+        "the scored dataset exists, empty, when no row is scored"
     );
+    assert!(listing(&out.join("scored")).is_empty());
     let m = manifest(&out);
     assert_eq!(
         m["rows"],
@@ -61,7 +62,7 @@ limits: { max_operations: 1000 }
     assert_eq!(m["tiers"][0]["count"], 0);
 
     let input = read_parquet(&dir.join("customers.parquet"));
-    let rejects = read_parquet(&out.join("_rejects.parquet"));
+    let rejects = read_parquet(&out.join("rejects/part-00000.parquet"));
     assert_eq!(rejects.num_rows(), 500);
     assert_eq!(texts(&rejects, "customer_id"), texts(&input, "customer_id"));
     assert_eq!(ints(&rejects, "row_number"), (0..500).collect::<Vec<i64>>());
@@ -136,8 +137,8 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     let rejected = expected.len();
     assert!(
         result.stdout.starts_with(&format!(
-            "busy: {total} rows in, {} scored, {rejected} rejected in ",
-            total - rejected
+            "busy: 35,500 rows in, {} scored, {rejected} rejected in ",
+            tierscore::human::count((total - rejected) as u64)
         )),
         "{}",
         result.stdout
@@ -149,7 +150,7 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
         json!({"input": total, "scored": total - rejected, "rejected": rejected})
     );
 
-    let rejects = read_parquet(&out.join("_rejects.parquet"));
+    let rejects = read_parquet(&out.join("rejects/part-00000.parquet"));
     let names: Vec<String> = rejects
         .schema()
         .fields()
@@ -198,7 +199,7 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     }
 
     // The scored rows are exactly the others, in input order.
-    let output = read_parquet(&out.join("part-00000.parquet"));
+    let output = read_parquet(&out.join("scored/part-00000.parquet"));
     assert_eq!(output.num_rows(), total - rejected);
     let mut kept_orders = Vec::new();
     for (_, batch) in &inputs {
@@ -276,14 +277,14 @@ errors: { max_reject_fraction: 1.0 }
 "#,
     );
     run(dir, &["run", "p.yaml"]).expect_code(0);
-    let out = read_parquet(&dir.join("out/part-00000.parquet"));
+    let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
     let scores = floats(&out, "score");
     assert!(
         scores.iter().all(|s| s.is_finite()),
         "scores written: {scores:?}"
     );
     assert_eq!(texts(&out, "id"), ["small"]);
-    let rejects = read_parquet(&dir.join("out/_rejects.parquet"));
+    let rejects = read_parquet(&dir.join("out/rejects/part-00000.parquet"));
     assert_eq!(texts(&rejects, "id"), ["huge"]);
     assert_eq!(texts(&rejects, "factor"), ["score"]);
     let m = manifest(&dir.join("out"));
@@ -361,7 +362,7 @@ type Rejected = Vec<(String, String)>;
 fn limit_run(dir: &Path, name: &str) -> (Scored, Rejected) {
     run(dir, &["--quiet", "run", &format!("{name}.yaml")]).expect_code(0);
     let out = dir.join(format!("out_{name}"));
-    let part = out.join("part-00000.parquet");
+    let part = out.join("scored/part-00000.parquet");
     let scored = if part.exists() {
         let scored = read_parquet(&part);
         texts(&scored, "id")
@@ -371,7 +372,7 @@ fn limit_run(dir: &Path, name: &str) -> (Scored, Rejected) {
     } else {
         Vec::new()
     };
-    let rejects = read_parquet(&out.join("_rejects.parquet"));
+    let rejects = read_parquet(&out.join("rejects/part-00000.parquet"));
     assert!(texts(&rejects, "factor").iter().all(|f| f == "v"));
     (
         scored,

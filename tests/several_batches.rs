@@ -98,15 +98,15 @@ fn assert_tiers(
     let expected = rows_by_tier(tiers);
     let files: Vec<String> = output_data(out)
         .into_keys()
-        .filter(|name| name.starts_with("tier="))
+        .filter(|name| name.starts_with("scored/tier="))
         .collect();
     let wanted: Vec<String> = expected
         .keys()
-        .map(|tier| format!("tier={tier}/part-00000.parquet"))
+        .map(|tier| format!("scored/tier={tier}/part-00000.parquet"))
         .collect();
     assert_eq!(files, wanted, "one file per tier with rows");
     for (tier, rows) in &expected {
-        let batch = read_parquet(&out.join(format!("tier={tier}/part-00000.parquet")));
+        let batch = read_parquet(&out.join(format!("scored/tier={tier}/part-00000.parquet")));
         let expected_ids: Vec<&String> = rows.iter().map(|&r| &ids[r]).collect();
         assert_eq!(
             texts(&batch, "customer_id").iter().collect::<Vec<_>>(),
@@ -177,7 +177,7 @@ fn a_threshold_pipeline_over_several_batches_and_files_is_the_same_for_any_threa
         ],
     );
     let by_tier = rows_by_tier(&tiers);
-    let low = read_parquet(&out.join("tier=low/part-00000.parquet"));
+    let low = read_parquet(&out.join("scored/tier=low/part-00000.parquet"));
     let expected_notes: Vec<&String> = by_tier["low"].iter().map(|&r| &notes[r]).collect();
     assert_eq!(
         texts(&low, "note").iter().collect::<Vec<_>>(),
@@ -189,7 +189,7 @@ fn a_threshold_pipeline_over_several_batches_and_files_is_the_same_for_any_threa
         .collect();
     assert_eq!(string_lists(&low, "reasons"), reasons);
     // The low tier's notes alone are more than 16 MiB, so its file has several row groups.
-    let groups = row_group_rows(&out.join("tier=low/part-00000.parquet"));
+    let groups = row_group_rows(&out.join("scored/tier=low/part-00000.parquet"));
     assert!(groups.len() >= 2, "row groups of tier=low: {groups:?}");
     assert_eq!(groups.iter().sum::<i64>() as usize, by_tier["low"].len());
 
@@ -210,7 +210,7 @@ fn a_threshold_pipeline_over_several_batches_and_files_is_the_same_for_any_threa
     assert!(expected_rejects
         .iter()
         .any(|(f, _)| f.ends_with("part-3.parquet")));
-    let rejects = read_parquet(&out.join("_rejects.parquet"));
+    let rejects = read_parquet(&out.join("rejects/part-00000.parquet"));
     let found: Vec<(String, i64)> = texts(&rejects, "source_file")
         .into_iter()
         .zip(ints(&rejects, "row_number"))
@@ -295,7 +295,7 @@ fn every_derive_kind_over_several_batches_and_files_equals_the_reference() {
     let input = several_batches_input(dir);
     write(dir, "derives.yaml", DERIVES);
     let out = run_every_thread_count(dir, "derives.yaml");
-    let output = read_parquet(&out.join("part-00000.parquet"));
+    let output = read_parquet(&out.join("scored/part-00000.parquet"));
     assert_eq!(output.num_rows(), total_rows(), "no row is rejected");
     assert_eq!(texts(&output, "customer_id"), texts(&input, "customer_id"));
 
@@ -659,8 +659,8 @@ fn explain_gives_what_run_wrote_on_several_files_for_derive_script_and_rejected_
         "{}",
         cases.stdout
     );
-    let output = read_parquet(&out.join("part-00000.parquet"));
-    let rejects = read_parquet(&out.join("_rejects.parquet"));
+    let output = read_parquet(&out.join("scored/part-00000.parquet"));
+    let rejects = read_parquet(&out.join("rejects/part-00000.parquet"));
     let ids = texts(&output, "customer_id");
     let tiers = texts(&output, "tier");
     // Where an id is in the input: `P2-C00000007` is row 6 of the second file.

@@ -499,10 +499,10 @@ output:
     );
     run(dir, &["run", "p.yaml"]).expect_code(0);
 
-    let out = read_parquet(&dir.join("out/part-00000.parquet"));
+    let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
     let mut names = vec!["id"];
     names.extend(&columns);
-    names.extend(["one", "score", "tier"]);
+    names.extend(["one", "score", "tier", "tier_rank"]);
     let got: Vec<&str> = out
         .schema_ref()
         .fields()
@@ -610,7 +610,7 @@ output: {{ path: out, partition_by: none }}
         result.stdout
     );
 
-    let out = read_parquet(&dir.join("out/part-00000.parquet"));
+    let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
     assert_eq!(ints(&out, "id"), [1, 2, 3, 4, 5]);
     let mut wrong = Vec::new();
     for case in &cases {
@@ -682,7 +682,7 @@ output: { path: out, partition_by: none, columns: [s, l] }
 "#,
     );
     run(dir, &["run", "p.yaml"]).expect_code(0);
-    let out = read_parquet(&dir.join("out/part-00000.parquet"));
+    let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
     assert_eq!(floats(&out, "f"), [8.0, -1.0]);
     assert_eq!(
         out.column_by_name("s").unwrap(),
@@ -744,6 +744,6 @@ output: { path: out, partition_by: none, columns: [blob] }
     // Not read by any script: passed through as it is.
     pipeline("1.0\n");
     run(dir, &["run", "p.yaml"]).expect_code(0);
-    let out = read_parquet(&dir.join("out/part-00000.parquet"));
+    let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
     assert_eq!(out.column_by_name("blob").unwrap(), &arc(blob));
 }

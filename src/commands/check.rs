@@ -38,6 +38,12 @@ pub struct CheckArgs {
     /// Check that every rule compiles (`compiled`), or check for the interpreter alone.
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
     pub engine: EngineChoice,
+    /// Override a param as `run` would (paths' `${param}`s follow): --set KEY=VALUE.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Check against this input instead of the pipeline's input.path, as `run --input` reads.
+    #[arg(long, value_name = "PATH")]
+    pub input: Option<PathBuf>,
 }
 
 /// The JSON report of `check --format json`.
@@ -129,11 +135,15 @@ type RuleEngines = Vec<(String, RuleEngine)>;
 /// All problems of the pipeline, its input's schema and its rules; and, when the plan builds,
 /// which engine runs each rule.
 fn find_problems(args: &CheckArgs) -> Result<(Vec<FileProblem>, RuleEngines), CommandError> {
-    let (pipeline, mut problems) = match Pipeline::load_collecting(&args.pipeline) {
+    let (mut pipeline, mut problems) = match Pipeline::load_collecting(&args.pipeline) {
         Ok(loaded) => loaded,
         Err(PipelineError::Invalid(Problems(problems))) => return Ok((problems, Vec::new())),
         Err(err) => return Err(err.into()),
     };
+    pipeline.set_params(&args.set)?;
+    if let Some(input) = &args.input {
+        pipeline.input.path = input.clone();
+    }
     let mut engines = Vec::new();
     match Source::open(&pipeline.input.path, &pipeline.input.rename) {
         Ok(source) => {

@@ -17,8 +17,9 @@ use serde_json::{json, Value};
 
 use super::{CommandError, Format, Ui};
 use crate::exec::{Passes, RejectBudget};
+use crate::human::number;
+use crate::pipeline::Pipeline;
 use crate::pipeline::TierLevel;
-use crate::pipeline::{params, Pipeline};
 use crate::plan::Plan;
 use crate::rules::cells::{CellValue, ColumnReader};
 use crate::rules::dates::{Date, Timestamp};
@@ -65,7 +66,7 @@ pub struct NotFound {
 /// Explains one customer.
 pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
     let mut pipeline = Pipeline::load(&args.pipeline)?;
-    params::apply_overrides(&mut pipeline.params, &args.set)?;
+    pipeline.set_params(&args.set)?;
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
     let (plan, _warnings) = Plan::build(&pipeline, &source, args.engine)?;
     let found = source
@@ -119,10 +120,10 @@ fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Breakdown, leve
             Some(reject) if reject.step != factor.name => "(not kept: the row was rejected)",
             _ => "(failed)",
         };
-        let value = factor.value.map_or(missing.to_string(), |v| v.to_string());
+        let value = factor.value.map_or(missing.to_string(), number);
         let weighed = match (factor.weight, factor.contribution) {
-            (Some(w), Some(c)) => format!("  x {w} = {c}"),
-            (Some(w), None) => format!("  (weight {w})"),
+            (Some(w), Some(c)) => format!("  x {} = {}", number(w), number(c)),
+            (Some(w), None) => format!("  (weight {})", number(w)),
             _ => String::new(),
         };
         say!("{:<width$} = {value}{weighed}", factor.name);
@@ -144,14 +145,14 @@ fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Breakdown, leve
         "from the score script"
     };
     if let (Some(score), Some(tier)) = (e.score, e.tier) {
-        say!("\n{:<width$} = {score}  ({how})", "score");
+        say!("\n{:<width$} = {}  ({how})", "score", number(score));
         let level = &levels[tier];
         let bounded = levels
             .iter()
             .any(|l| l.min.is_some() || l.top.is_some() || l.upto.is_some());
         let whole_run = levels.iter().any(|l| l.top.is_some() || l.upto.is_some());
         let rule = match (level.min, level.top, level.upto) {
-            (Some(min), ..) => format!("score >= {min}"),
+            (Some(min), ..) => format!("score >= {}", number(min)),
             (_, Some(top), _) => format!("among the top {top} of customers by score"),
             (.., Some(upto)) => format!("cumulative share up to {upto}"),
             _ if bounded => "the catch-all level".into(),
@@ -159,7 +160,12 @@ fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Breakdown, leve
         };
         say!("{:<width$} = {}  ({rule})", "tier", level.name);
         match next_up(levels, tier, score) {
-            Some((name, min, gap)) => say!("{:<width$}   {gap} below {name} (min {min})", ""),
+            Some((name, min, gap)) => say!(
+                "{:<width$}   {} below {name} (min {})",
+                "",
+                number(gap),
+                number(min)
+            ),
             None if tier == 0 && bounded => say!("{:<width$}   the top tier", ""),
             None if whole_run => say!(
                 "{:<width$}   tiers above depend on every customer; see tier_cutoffs in the run's _manifest.json",
@@ -285,7 +291,7 @@ impl Shown {
             Shown::Unit => "() (null)".into(),
             Shown::Bool(b) => b.to_string(),
             Shown::Int(i) => i.to_string(),
-            Shown::Float(f) => format!("{f:?}"),
+            Shown::Float(f) => number(*f),
             Shown::Str(s) => format!("{s:?}"),
             Shown::Date(d) => d.to_string(),
             Shown::Timestamp(t) => t.to_string(),

@@ -34,6 +34,8 @@ pub const EXIT_INVALID: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: data or runtime failure.
 pub const EXIT_RUNTIME: u8 = 3;
+/// Exit code: another run holds the output's lock; nothing was done, retry later.
+pub const EXIT_LOCKED: u8 = 4;
 
 /// Why a command failed, grouped by who must act.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -85,6 +87,10 @@ impl CommandError {
     /// The process exit code for this failure (see the README's exit code table).
     pub fn exit_code(&self) -> u8 {
         match self {
+            CommandError::Sink(SinkError::Locked { .. })
+            | CommandError::Exec(crate::exec::ExecError::Sink(SinkError::Locked { .. })) => {
+                EXIT_LOCKED
+            }
             CommandError::Pipeline(_) | CommandError::Problems(_) | CommandError::Findings(_) => {
                 EXIT_INVALID
             }

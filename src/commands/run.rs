@@ -20,8 +20,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{CommandError, Ui};
 use crate::exec::{self, RunOptions, Started};
+use crate::human::count;
 use crate::manifest::Manifest;
-use crate::pipeline::{params, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::rules::EngineChoice;
 use crate::sink::staging;
@@ -32,7 +33,8 @@ use crate::source::{Sample, Scan, Source};
 #[command(after_help = "Examples:
   tierscore run pipelines/customer_value.yaml
   tierscore run pipelines/customer_value.yaml --set as_of=2026-12-01 --output /tmp/cv
-  tierscore run pipelines/customer_value.yaml --limit 1000 --threads 1")]
+  tierscore run pipelines/customer_value.yaml --limit 1000 --threads 1
+  tierscore run pipelines/customer_value.yaml --input lake/customers/dt=2026-12-01/")]
 pub struct RunArgs {
     /// The pipeline YAML file.
     pub pipeline: PathBuf,
@@ -42,6 +44,10 @@ pub struct RunArgs {
     /// Write to this directory instead of the pipeline's output.path.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Read this input instead of the pipeline's input.path: a Parquet file, a directory or a
+    /// glob, relative to the current directory.
+    #[arg(long, value_name = "PATH")]
+    pub input: Option<PathBuf>,
     /// Score only the first N input rows (a quick look).
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
@@ -53,7 +59,7 @@ pub struct RunArgs {
     pub seed: u64,
     /// Worker threads (default: all cores). With 1, decoding and writing take turns with
     /// scoring, so the run uses one core. The output is the same for any value.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "N", env = "TIERSCORE_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
     /// Which engine runs the rules: compiled where the compiler takes a rule (`auto`), or every
     /// rule on one (`compiled` fails naming a rule it cannot take). Results are the same.
@@ -76,7 +82,10 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
     let clock = Instant::now();
     let started_at = Utc::now();
     let mut pipeline = Pipeline::load(&args.pipeline)?;
-    params::apply_overrides(&mut pipeline.params, &args.set)?;
+    pipeline.set_params(&args.set)?;
+    if let Some(input) = &args.input {
+        pipeline.input.path = input.clone();
+    }
     let target = args
         .output
         .clone()
@@ -101,6 +110,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
         }),
     };
     let options = RunOptions {
+        run_id: crate::logging::run_id().to_string(),
         target: target.clone(),
         threads: args.threads.map_or_else(
             || std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -143,12 +153,13 @@ fn progress_bar(ui: Ui) -> ProgressBar {
 fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
     let rows = manifest.rows;
     tracing::info!(
-        run_id = %manifest.run_id,
         pipeline = %manifest.pipeline.name,
         rows_in = rows.input,
         scored = rows.scored,
         rejected = rows.rejected,
-        tiers = %serde_json::to_string(&manifest.tiers.iter().map(|t| (&t.name, t.count)).collect::<Vec<_>>()).unwrap_or_default(),
+        json.tiers = %serde_json::Value::from_iter(manifest.tiers.iter().map(
+            |t| serde_json::json!({ "name": t.name, "count": t.count })
+        )),
         output = %target.display(),
         seconds,
         "run committed"
@@ -159,9 +170,9 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
     say!(
         "{}: {} rows in, {} scored, {} rejected in {seconds:.2}s",
         manifest.pipeline.name,
-        rows.input,
-        rows.scored,
-        rows.rejected
+        count(rows.input),
+        count(rows.scored),
+        count(rows.rejected)
     );
     let width = manifest
         .tiers
@@ -176,7 +187,11 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
         } else {
             100.0 * tier.count as f64 / rows.scored as f64
         };
-        say!("  {:<width$} {:>10}  {share:5.1}%", tier.name, tier.count);
+        say!(
+            "  {:<width$} {:>10}  {share:5.1}%",
+            tier.name,
+            count(tier.count)
+        );
     }
     say!("output: {}", target.display());
 }

@@ -22,8 +22,8 @@ use indicatif::ProgressBar;
 use crate::derive::DeriveError;
 use crate::manifest::{
     AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts,
-    RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, MANIFEST_FILE, REJECTS_FILE,
-    SCHEMA_VERSION, SUCCESS_FILE,
+    RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, DATA_DIR, MANIFEST_FILE,
+    REJECTS_FILE, SCHEMA_VERSION, SUCCESS_FILE,
 };
 use crate::pipeline::{yaml_name, OnRowError, Pipeline};
 use crate::plan::{sha256_hex, Plan};
@@ -120,6 +120,8 @@ pub struct RunOptions {
     pub target: PathBuf,
     /// Worker threads; with more than one, decoding and writing overlap scoring.
     pub threads: usize,
+    /// The run's id, in the manifest, the files' metadata and the staging folder's name.
+    pub run_id: String,
 }
 
 /// Runs `plan` over `scan` and commits the output to `options.target`; the committed
@@ -148,7 +150,7 @@ pub fn run(
 
     let passes = pool.install(|| Passes::compute(pipeline, plan, scan, &budget))?;
 
-    let run_id = new_run_id(&started.at);
+    let run_id = options.run_id.clone();
     let staging = Staging::prepare(&options.target, &run_id)?;
     let props = properties(
         vec![
@@ -172,7 +174,7 @@ pub fn run(
         tier_names.clone(),
         plan.layout.schema().clone(),
         props.clone(),
-    );
+    )?;
     let rejects = RejectWriter::create(staging.dir(), &plan.id_field, &props)?;
     let mut tally = Tally {
         rows: RowCounts {
@@ -449,6 +451,7 @@ fn manifest(
                 .map(|f| f.name().clone())
                 .collect(),
             files,
+            data_dir: DATA_DIR.into(),
             rejects_file: REJECTS_FILE.into(),
         },
         derive: passes.population.summaries.clone(),
@@ -469,18 +472,4 @@ fn manifest(
             finish: 0.0,
         },
     }
-}
-
-/// A run id that sorts by time and differs between runs started in the same second.
-fn new_run_id(started_at: &chrono::DateTime<Utc>) -> String {
-    let nonce = sha256_hex(
-        format!(
-            "{}-{}-{:?}",
-            started_at.timestamp_nanos_opt().unwrap_or_default(),
-            std::process::id(),
-            std::thread::current().id()
-        )
-        .as_bytes(),
-    );
-    format!("{}-{}", started_at.format("%Y%m%dT%H%M%SZ"), &nonce[..8])
 }

@@ -16,7 +16,7 @@ pub enum ToWriter {
     /// A scored input batch, laid out as output rows by the writer thread (so the scoring loop
     /// does not wait for it).
     Scored(RecordBatch, ScoredBatch),
-    /// Rows of `_rejects.parquet`.
+    /// Rows of the rejects file.
     Rejects(RecordBatch),
 }
 

@@ -11,14 +11,22 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// The manifest's schema version.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The manifest's schema version. 2: the scored rows moved into [`DATA_DIR`] and the rejects
+/// into [`REJECTS_DIR`], so a `**/*.parquet` glob over the data meets nothing else.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The manifest's file name in an output directory.
 pub const MANIFEST_FILE: &str = "_manifest.json";
 
-/// The rejected rows' file name in an output directory.
-pub const REJECTS_FILE: &str = "_rejects.parquet";
+/// The folder of an output directory that holds the scored rows, and nothing else: the dataset
+/// readers open (`scored/**/*.parquet`, hive-partitioned by `tier`).
+pub const DATA_DIR: &str = "scored";
+
+/// The folder of an output directory that holds the rejected rows, a dataset of its own.
+pub const REJECTS_DIR: &str = "rejects";
+
+/// The rejected rows' file, relative to the output directory.
+pub const REJECTS_FILE: &str = "rejects/part-00000.parquet";
 
 /// The marker written last into a committed output.
 pub const SUCCESS_FILE: &str = "_SUCCESS";
@@ -254,6 +262,10 @@ pub struct OutputInfo {
     pub partition_by: String,
     pub columns: Vec<String>,
     pub files: Vec<WrittenFile>,
+    /// The folder holding the scored rows (`scored`); empty in schema version 1, whose files
+    /// sat at the top of the output.
+    #[serde(default)]
+    pub data_dir: String,
     pub rejects_file: String,
 }
 

@@ -7,6 +7,7 @@ pub mod ahp;
 mod derive_section;
 mod locate;
 pub mod params;
+pub mod path_params;
 pub mod spec;
 mod tiers_section;
 mod weights;
@@ -25,7 +26,7 @@ pub use tiers_section::{TierLevel, TierRule, Tiers};
 
 /// Names tierscore gives columns of its own (output columns, the `params` a script reads): no
 /// factor, derive or input column may take them.
-pub const RESERVED_NAMES: [&str; 4] = ["score", "tier", "reasons", "params"];
+pub const RESERVED_NAMES: [&str; 5] = ["score", "tier", "tier_rank", "reasons", "params"];
 
 /// A validated pipeline with every path resolved against the YAML file's folder.
 #[derive(Debug)]
@@ -59,8 +60,11 @@ pub struct Pipeline {
 /// Where customers come from.
 #[derive(Debug, Clone)]
 pub struct Input {
-    /// A file, a directory (every `*.parquet` below it) or a glob, resolved against the YAML.
+    /// A file, a directory (every `*.parquet` below it) or a glob, resolved against the YAML,
+    /// with `${param}`s filled in.
     pub path: PathBuf,
+    /// `input.path` as the YAML writes it (`${param}`s and all).
+    pub path_as_written: String,
     /// The customer id column (as named after `rename`).
     pub id: String,
     /// Column renames, file name -> name scripts and output use.
@@ -98,7 +102,10 @@ pub enum Combine {
 /// Where and how output is written.
 #[derive(Debug, Clone)]
 pub struct Output {
+    /// The output directory, resolved against the YAML, with `${param}`s filled in.
     pub path: PathBuf,
+    /// `output.path` as the YAML writes it.
+    pub path_as_written: String,
     pub partition_by: PartitionBy,
     /// Input columns passed through to the output (the id always is).
     pub columns: Vec<String>,
@@ -209,6 +216,22 @@ impl Pipeline {
         self.keys.span(key)
     }
 
+    /// Applies `--set KEY=VALUE` overrides to the params and fills the paths' `${param}`s
+    /// again with the new values.
+    pub fn set_params(&mut self, overrides: &[String]) -> Result<(), params::OverrideError> {
+        params::apply_overrides(&mut self.params, overrides)?;
+        let dir = base_dir(&self.path).to_path_buf();
+        // The templates were checked when the pipeline loaded and overrides keep every param a
+        // scalar, so they fill; a failure would leave the path as loaded.
+        if let Ok(input) = path_params::fill(&self.input.path_as_written, &self.params) {
+            self.input.path = join_clean(&dir, &input);
+        }
+        if let Ok(output) = path_params::fill(&self.output.path_as_written, &self.params) {
+            self.output.path = join_clean(&dir, &output);
+        }
+        Ok(())
+    }
+
     /// The folder relative paths in the file are resolved against.
     pub fn dir(&self) -> &Path {
         base_dir(&self.path)
@@ -290,7 +313,12 @@ impl Pipeline {
             }
         }
         let tiers = check.tiers(&spec.tiers, dir);
-        let output = check.output(&spec.output, dir, &factors);
+        let mut output = check.output(&spec.output, dir, &factors);
+        output.path = join_clean(
+            dir,
+            &check.path_params("output.path", &spec.output.path, &spec.params),
+        );
+        let input_path = check.path_params("input.path", &spec.input.path, &spec.params);
 
         let max_reject_fraction = spec.errors.max_reject_fraction.unwrap_or(0.0);
         if !(0.0..=1.0).contains(&max_reject_fraction) {
@@ -309,7 +337,8 @@ impl Pipeline {
             name: spec.name,
             description: spec.description,
             input: Input {
-                path: join_clean(dir, &spec.input.path),
+                path: join_clean(dir, &input_path),
+                path_as_written: spec.input.path,
                 id: spec.input.id,
                 rename: spec.input.rename.into_iter().collect(),
             },
@@ -373,6 +402,41 @@ impl Checker<'_> {
         self.problems.push(
             FileProblem::error(code, self.source, self.keys.span(key), message).with_help(help),
         );
+    }
+
+    /// `text` (the path at `key`) with its `${param}`s filled in from `params`; unchanged, with
+    /// an error, when one names no param or a param that is no scalar.
+    fn path_params(&mut self, key: &str, text: &str, params: &Params) -> String {
+        let (code, message, help) = match path_params::fill(text, params) {
+            Ok(filled) => match crate::source::url_scheme(&filled) {
+                None => return filled,
+                Some(scheme) => (
+                    "pipeline::object_storage",
+                    format!("`{key}` is in object storage ({scheme}://), which is not supported yet"),
+                    "tierscore reads and writes local files; copy the data to a local folder first (e.g. `aws s3 sync s3://bucket/customers data/customers`) and name that folder".to_string(),
+                ),
+            },
+            Err(path_params::PathParamError::Unclosed) => (
+                "pipeline::path_param",
+                format!("`{key}` has a `${{` without its `}}`"),
+                "write a param as ${name}, e.g. lake/dt=${as_of}/".to_string(),
+            ),
+            Err(path_params::PathParamError::Unknown(name)) => {
+                let known: Vec<&str> = params.keys().map(String::as_str).collect();
+                (
+                    "pipeline::path_param",
+                    format!("`{key}` reads `${{{name}}}`, which is no param of the pipeline"),
+                    suggest::help_for(&name, &known, "params"),
+                )
+            }
+            Err(path_params::PathParamError::NotScalar(name)) => (
+                "pipeline::path_param",
+                format!("`{key}` reads `${{{name}}}`, a list or map, not a value a path can hold"),
+                "only strings, numbers and booleans can be put into a path".to_string(),
+            ),
+        };
+        self.error(code, key, message, &help);
+        text.to_string()
     }
 
     fn factors(
@@ -486,6 +550,7 @@ impl Checker<'_> {
         }
         Output {
             path: join_clean(dir, &spec.path),
+            path_as_written: spec.path.clone(),
             partition_by: spec.partition_by.unwrap_or(PartitionBy::Tier),
             columns: spec.columns.clone(),
             reasons: spec.reasons,

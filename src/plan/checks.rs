@@ -6,7 +6,7 @@ use arrow::datatypes::{DataType, Schema};
 
 use crate::diagnostic::suggest;
 use crate::diagnostic::FileProblem;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{path_params, Pipeline};
 use crate::rules::{check_readable, RuleInfo};
 
 /// Every problem with how one rule uses params and columns.
@@ -102,15 +102,18 @@ pub fn rule_problems(
     problems
 }
 
-/// Warnings for params that no rule reads (a leftover, or a rule that forgot to use it).
+/// Warnings for params that no rule and no path (`${name}`) reads (a leftover, or a rule that
+/// forgot to use it).
 pub fn unused_params<'a>(
     pipeline: &Pipeline,
     rules: impl IntoIterator<Item = &'a RuleInfo>,
 ) -> Vec<FileProblem> {
-    let used: Vec<&str> = rules
+    let mut used: Vec<&str> = rules
         .into_iter()
         .flat_map(|rule| rule.usage.params.iter().map(|(key, _)| key.as_str()))
         .collect();
+    used.extend(path_params::names(&pipeline.input.path_as_written));
+    used.extend(path_params::names(&pipeline.output.path_as_written));
     pipeline
         .params
         .keys()

@@ -1,14 +1,15 @@
 //! The output schema and how one scored batch becomes output rows.
 //!
 //! Columns, in order: the id (its input type), pass-through columns, one `Float64` per factor,
-//! `score`, `tier` (only when not partitioned by tier: there the directory carries it) and
-//! `reasons` (`List<Utf8>`, when asked for). Timestamps are written in microseconds because
+//! `score`, `tier` (only when not partitioned by tier: there the directory carries it),
+//! `tier_rank` (`Int32`, 1 for the top level: readers sort and compare tiers by it, where the
+//! tier's name would sort alphabetically) and `reasons` (`List<Utf8>`, when asked for). Timestamps are written in microseconds because
 //! Spark cannot read nanosecond Parquet timestamps.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, ListBuilder, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, BooleanArray, Int32Array, ListBuilder, RecordBatch, StringArray, StringBuilder,
 };
 use arrow::compute::{cast, filter, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
@@ -54,6 +55,7 @@ impl OutputLayout {
         if tier_column {
             fields.push(Field::new("tier", DataType::Utf8, false));
         }
+        fields.push(Field::new("tier_rank", DataType::Int32, false));
         if reasons {
             fields.push(Field::new(
                 "reasons",
@@ -111,6 +113,8 @@ impl OutputLayout {
                 .collect();
             columns.push(Arc::new(names));
         }
+        let ranks: Int32Array = tiers.iter().map(|t| Some(*t as i32 + 1)).collect();
+        columns.push(Arc::new(ranks));
         if self.reasons {
             columns.push(filter(&self.reasons_column(scored), &keep)?);
         }

@@ -4,7 +4,7 @@
 //! end, swaps it into place: on Linux with one `renameat2(RENAME_EXCHANGE)`, so there is no
 //! moment without a complete output; elsewhere with two renames. A crash leaves the previous
 //! output as it was; the next run clears the leftovers. A lock file beside the target keeps two
-//! runs from writing the same target at once.
+//! runs from writing the same target at once; it is removed when the run ends.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -18,7 +18,56 @@ pub struct Staging {
     target: PathBuf,
     dir: PathBuf,
     committed: bool,
-    _lock: File,
+    _lock: Lock,
+}
+
+/// An exclusive `flock` on `.NAME.tierscore.lock` beside the target; the file is removed when
+/// the lock is released, so no empty lock files are left behind.
+///
+/// Removing a lock file races with a run that opened it just before: that run would lock the
+/// removed file while a third run creates and locks a new one. So a run that got the lock checks
+/// that the path still names the file it locked, and starts over when it does not.
+#[derive(Debug)]
+struct Lock {
+    path: PathBuf,
+    /// Holds the `flock` until dropped, after the path is removed.
+    _file: File,
+}
+
+impl Lock {
+    fn take(path: &Path, target: &Path) -> Result<Self, SinkError> {
+        loop {
+            let file = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path)
+                .map_err(|e| SinkError::io("create", path, e))?;
+            rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+                .map_err(|_| SinkError::Locked {
+                    target: target.to_path_buf(),
+                })?;
+            let held =
+                rustix::fs::fstat(&file).map_err(|e| SinkError::io("stat", path, e.into()))?;
+            match rustix::fs::stat(path) {
+                Ok(now) if now.st_dev == held.st_dev && now.st_ino == held.st_ino => {
+                    return Ok(Self {
+                        path: path.to_path_buf(),
+                        _file: file,
+                    })
+                }
+                // The holder before us removed it while we opened it: take the new one.
+                _ => continue,
+            }
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Removed while still held (the file closes after this), so no run can lock it between.
+        let _ = fs::remove_file(&self.path);
+    }
 }
 
 impl Staging {
@@ -38,18 +87,7 @@ impl Staging {
         fs::create_dir_all(&parent).map_err(|e| SinkError::io("create", &parent, e))?;
         ensure_replaceable(target)?;
 
-        let lock_path = parent.join(format!(".{name}.tierscore.lock"));
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| SinkError::io("create", &lock_path, e))?;
-        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
-            |_| SinkError::Locked {
-                target: target.to_path_buf(),
-            },
-        )?;
+        let lock = Lock::take(&parent.join(format!(".{name}.tierscore.lock")), target)?;
 
         let leftover = format!(".{name}.tierscore-staging-");
         let entries = fs::read_dir(&parent).map_err(|e| SinkError::io("list", &parent, e))?;
@@ -204,12 +242,11 @@ mod tests {
 
         assert!(target.join("new.txt").exists());
         assert!(!target.join("old.txt").exists());
-        let mut names: Vec<String> = fs::read_dir(root.path())
+        let names: Vec<String> = fs::read_dir(root.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
             .collect();
-        names.sort();
-        assert_eq!(names, vec![".out.tierscore.lock", "out"]);
+        assert_eq!(names, vec!["out"], "no staging directory, no lock file");
     }
 
     #[test]
@@ -222,7 +259,7 @@ mod tests {
             fs::write(staging.dir().join("half.parquet"), "x").unwrap();
         }
         assert!(target.join("_manifest.json").exists());
-        assert_eq!(fs::read_dir(root.path()).unwrap().count(), 2);
+        assert_eq!(fs::read_dir(root.path()).unwrap().count(), 1);
     }
 
     #[test]
@@ -250,11 +287,20 @@ mod tests {
     fn a_second_run_on_the_same_target_is_refused_while_the_first_holds_it() {
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("out");
-        let _first = Staging::prepare(&target, "r1").unwrap();
+        let first = Staging::prepare(&target, "r1").unwrap();
         assert!(matches!(
             Staging::prepare(&target, "r2"),
             Err(SinkError::Locked { .. })
         ));
+        drop(first);
+        assert!(!root.path().join(".out.tierscore.lock").exists());
+        let second = Staging::prepare(&target, "r3").unwrap();
+        assert!(root.path().join(".out.tierscore.lock").exists());
+        assert!(matches!(
+            Staging::prepare(&target, "r4"),
+            Err(SinkError::Locked { .. })
+        ));
+        drop(second);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Parquet files of one run: the tiered output (hive-partitioned or one file) and the rejects.
+//! Parquet files of one run: the tiered output (hive-partitioned or one file) under `scored/`
+//! and the rejects under `rejects/`.
 
 use std::fs::{self, File};
 use std::io::BufWriter;
@@ -17,7 +18,7 @@ use rayon::prelude::*;
 
 use super::layout::OutputLayout;
 use super::SinkError;
-use crate::manifest::{WrittenFile, REJECTS_FILE};
+use crate::manifest::{WrittenFile, DATA_DIR, REJECTS_FILE};
 use crate::pipeline::PartitionBy;
 use crate::score::Reject;
 
@@ -117,26 +118,29 @@ pub struct OutputWriter {
 }
 
 impl OutputWriter {
-    /// Writes into `dir` (the staging directory).
+    /// Writes into the [`DATA_DIR`] folder of `dir` (the staging directory), created here so
+    /// that an output without scored rows still has its (empty) dataset.
     pub fn new(
         dir: &Path,
         partition: PartitionBy,
         tier_names: Vec<String>,
         schema: SchemaRef,
         props: WriterProperties,
-    ) -> Self {
+    ) -> Result<Self, SinkError> {
+        let data = dir.join(DATA_DIR);
+        fs::create_dir_all(&data).map_err(|e| SinkError::io("create", &data, e))?;
         let slots = match partition {
             PartitionBy::Tier => tier_names.len(),
             PartitionBy::None => 1,
         };
-        Self {
+        Ok(Self {
             dir: dir.to_path_buf(),
             partition,
             tier_names,
             schema,
             props,
             files: (0..slots).map(|_| None).collect(),
-        }
+        })
     }
 
     /// Appends output rows, each with its tier index. Partitions are encoded in parallel, on
@@ -169,8 +173,13 @@ impl OutputWriter {
     fn file(&mut self, slot: usize) -> Result<&mut OpenFile, SinkError> {
         if self.files[slot].is_none() {
             let relative = match self.partition {
-                PartitionBy::Tier => format!("tier={}/part-00000.parquet", self.tier_names[slot]),
-                PartitionBy::None => "part-00000.parquet".to_string(),
+                PartitionBy::Tier => {
+                    format!(
+                        "{DATA_DIR}/tier={}/part-00000.parquet",
+                        self.tier_names[slot]
+                    )
+                }
+                PartitionBy::None => format!("{DATA_DIR}/part-00000.parquet"),
             };
             self.files[slot] = Some(OpenFile::create(
                 &self.dir,
@@ -204,7 +213,7 @@ impl OutputWriter {
     }
 }
 
-/// `_rejects.parquet`: one row per rejected input row, written as rejects happen.
+/// `rejects/part-00000.parquet`: one row per rejected input row, written as rejects happen.
 pub struct RejectWriter {
     file: OpenFile,
     schema: SchemaRef,
@@ -224,12 +233,12 @@ impl RejectWriter {
         Ok(Self { file, schema })
     }
 
-    /// The schema of `_rejects.parquet`, for [`RejectWriter::rows`].
+    /// The schema of the rejects, for [`RejectWriter::rows`].
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
 
-    /// The rejects of one batch as rows of `_rejects.parquet` (`None` when there are none):
+    /// The rejects of one batch as rows of the rejects file (`None` when there are none):
     /// `ids` is the batch's id column, `row_number` gives a row's number within `source_file`.
     pub fn rows(
         schema: &SchemaRef,

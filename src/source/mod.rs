@@ -184,6 +184,20 @@ pub enum SourceError {
         path: PathBuf,
         source: parquet::errors::ParquetError,
     },
+    /// The file is something else than Parquet: CSV, JSON, compressed text …
+    #[error("{} is not a Parquet file: it holds {looks_like}", path.display())]
+    #[diagnostic(
+        code(source::not_parquet),
+        help("tierscore reads Parquet (a file starting with `PAR1`); convert it first, e.g. with DuckDB: COPY (SELECT * FROM 'customers.csv') TO 'customers.parquet' (FORMAT parquet)")
+    )]
+    NotParquet { path: PathBuf, looks_like: String },
+    /// The input is a URL of object storage (`s3://`, `gs://` …).
+    #[error("input {url} is in object storage, which is not supported yet")]
+    #[diagnostic(
+        code(source::object_storage),
+        help("tierscore reads local files; copy the data first (e.g. `aws s3 sync s3://bucket/customers data/customers`) and point input.path or --input at that folder")
+    )]
+    ObjectStorage { url: String },
     /// Decoding rows failed part-way.
     #[error("{} (rows from {first_row}): {source}", path.display())]
     #[diagnostic(
@@ -225,13 +239,18 @@ impl Source {
                     source,
                 })?
                 .len();
-            let metadata =
-                ArrowReaderMetadata::load(&file, Default::default()).map_err(|source| {
-                    SourceError::Corrupt {
+            let metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(
+                |source| match sniff(&path) {
+                    Some(looks_like) => SourceError::NotParquet {
+                        path: path.clone(),
+                        looks_like,
+                    },
+                    None => SourceError::Corrupt {
                         path: path.clone(),
                         source,
-                    }
-                })?;
+                    },
+                },
+            )?;
             let rows = metadata.metadata().file_metadata().num_rows().max(0) as u64;
             let row_groups = metadata.metadata().num_row_groups();
             files.push(InputFile {
@@ -527,9 +546,63 @@ fn schema_difference(first: &Schema, other: &Schema) -> Option<String> {
         .map(|f| format!("column `{}` is extra", f.name()))
 }
 
+/// The URL scheme of an object-storage path (`s3` of `s3://bucket/key`), if `text` is one.
+pub fn url_scheme(text: &str) -> Option<&str> {
+    let (scheme, rest) = text.split_once("://")?;
+    let valid = !scheme.is_empty()
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic());
+    (valid && !rest.is_empty()).then_some(scheme)
+}
+
+/// What a file that is not Parquet looks like, from its first bytes; `None` when it starts as
+/// Parquet does (then it is a damaged Parquet file).
+fn sniff(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(512);
+    File::open(path)
+        .and_then(|f| f.take(512).read_to_end(&mut head))
+        .ok()?;
+    if head.starts_with(b"PAR1") {
+        return None;
+    }
+    if head.is_empty() {
+        return Some("nothing (the file is empty)".into());
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Some("gzip-compressed data".into());
+    }
+    let text = match std::str::from_utf8(&head) {
+        Ok(text) => text,
+        // A multi-byte character cut at 512 bytes is still text.
+        Err(e) if e.valid_up_to() + 4 > head.len() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).ok()?
+        }
+        Err(_) => return Some("binary data in another format".into()),
+    };
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        return Some("JSON text".into());
+    }
+    let first_line = trimmed.lines().next().unwrap_or("");
+    let shown: String = first_line.chars().take(60).collect();
+    if first_line.contains([',', ';', '\t']) {
+        Some(format!("CSV text (its first line is `{shown}`)"))
+    } else {
+        Some(format!("text (its first line is `{shown}`)"))
+    }
+}
+
 /// A file, every `*.parquet` below a directory (sorted), or every file a glob matches (sorted).
 fn resolve(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
     let text = path.to_string_lossy();
+    if url_scheme(&text).is_some() {
+        return Err(SourceError::ObjectStorage {
+            url: text.to_string(),
+        });
+    }
     let mut found = Vec::new();
     if text.contains(['*', '?', '[']) {
         let entries = glob::glob(&text).map_err(|err| SourceError::Io {

@@ -26,10 +26,22 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `tierscore` with `dir` as its working directory and a clean logging environment.
+/// The environment variables tierscore reads for its options (the README's table).
+pub const TIERSCORE_ENV: [&str; 4] = [
+    "TIERSCORE_THREADS",
+    "TIERSCORE_LOG_FORMAT",
+    "TIERSCORE_QUIET",
+    "TIERSCORE_LOG",
+];
+
+/// `tierscore` with `dir` as its working directory and a clean logging environment (none of
+/// [`TIERSCORE_ENV`] set, whatever the caller's).
 pub fn tierscore(dir: &Path) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("tierscore").expect("the tierscore binary");
     cmd.current_dir(dir).env_remove("RUST_LOG");
+    for name in TIERSCORE_ENV {
+        cmd.env_remove(name);
+    }
     cmd
 }
 
@@ -348,6 +360,13 @@ pub fn floats(batch: &RecordBatch, name: &str) -> Vec<f64> {
 /// An Int64 column without nulls.
 pub fn ints(batch: &RecordBatch, name: &str) -> Vec<i64> {
     let array = column::<Int64Array>(batch, name);
+    assert_eq!(array.null_count(), 0, "nulls in {name}");
+    array.values().to_vec()
+}
+
+/// An Int32 column without nulls.
+pub fn int32s(batch: &RecordBatch, name: &str) -> Vec<i32> {
+    let array = column::<arrow::array::Int32Array>(batch, name);
     assert_eq!(array.null_count(), 0, "nulls in {name}");
     array.values().to_vec()
 }

@@ -1,0 +1,258 @@
+//! What a scheduler relies on: `--input` and `${param}` paths (checked by `check`), exit 4 for
+//! "locked, retry later", JSON log lines whose fields are JSON values with a timestamp and the
+//! run id on every line, the `TIERSCORE_*` environment variables, and no lock file left behind.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use serde_json::{json, Value};
+
+/// A pipeline reading `lake/dt=${as_of}/` and writing `out/${as_of}`.
+fn write_dated_pipeline(dir: &Path) {
+    write(
+        dir,
+        "p.yaml",
+        r#"version: 1
+name: dated
+input: { path: "lake/dt=${as_of}/", id: customer_id }
+params: { as_of: "2026-11-01" }
+factors:
+  - { name: value, expr: "orders_12m * 1.0", weight: 1.0 }
+tiers:
+  levels:
+    - { name: many, min: 20 }
+    - { name: few }
+output: { path: "out/${as_of}" }
+"#,
+    );
+}
+
+/// Every stderr line parsed as JSON (each must be one object).
+fn json_lines(stderr: &str) -> Vec<Value> {
+    stderr
+        .lines()
+        .map(|line| {
+            let value: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            assert!(value.is_object(), "{line}");
+            value
+        })
+        .collect()
+}
+
+#[test]
+fn params_in_paths_pick_the_partition_and_set_moves_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "lake/dt=2026-11-01/part.parquet", 30, 1, 30);
+    gen(dir, "lake/dt=2026-12-01/part.parquet", 40, 2, 40);
+    write_dated_pipeline(dir);
+
+    run(dir, &["--quiet", "run", "p.yaml"]).expect_code(0);
+    assert_eq!(manifest(&dir.join("out/2026-11-01"))["rows"]["input"], 30);
+
+    run(
+        dir,
+        &["--quiet", "run", "p.yaml", "--set", "as_of=2026-12-01"],
+    )
+    .expect_code(0);
+    let m = manifest(&dir.join("out/2026-12-01"));
+    assert_eq!(m["rows"]["input"], 40);
+    assert_eq!(m["inputs"][0]["path"], "lake/dt=2026-12-01/part.parquet");
+
+    // `check --set` fills the paths as `run` does: a day without data is named.
+    let missing = run(dir, &["check", "p.yaml", "--set", "as_of=2026-12-02"]);
+    missing.expect_code(1);
+    assert!(
+        missing.stderr.contains("lake/dt=2026-12-02"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn input_overrides_the_pipeline_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "lake/dt=2026-11-01/part.parquet", 30, 1, 30);
+    gen(dir, "elsewhere/today.parquet", 25, 3, 25);
+    write_dated_pipeline(dir);
+
+    run(
+        dir,
+        &["check", "p.yaml", "--input", "elsewhere/today.parquet"],
+    )
+    .expect_code(0);
+    run(
+        dir,
+        &[
+            "--quiet",
+            "run",
+            "p.yaml",
+            "--input",
+            "elsewhere/today.parquet",
+            "--output",
+            "today",
+        ],
+    )
+    .expect_code(0);
+    let m = manifest(&dir.join("today"));
+    assert_eq!(m["rows"]["input"], 25);
+    assert_eq!(m["inputs"][0]["path"], "elsewhere/today.parquet");
+
+    let absent = run(dir, &["run", "p.yaml", "--input", "nowhere.parquet"]);
+    absent.expect_code(3);
+    assert_eq!(absent.headline(), "input nowhere.parquet does not exist");
+}
+
+#[test]
+fn check_reports_a_path_param_that_is_no_param_at_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_dated_pipeline(dir);
+    let text = std::fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(dir, "p.yaml", &text.replace("dt=${as_of}", "dt=${asof}"));
+    let result = run(dir, &["check", "p.yaml", "--format", "json"]);
+    result.expect_code(1);
+    let report: Value = serde_json::from_str(&result.stdout).unwrap();
+    let problem = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "pipeline::path_param")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(
+        problem["message"],
+        "`input.path` reads `${asof}`, which is no param of the pipeline"
+    );
+    assert_eq!(problem["help"], "did you mean `as_of`?");
+    assert_eq!(problem["file"], "p.yaml");
+    assert_eq!(problem["line"], 3);
+}
+
+#[test]
+fn a_locked_output_exits_4_and_leaves_no_lock_file_once_released() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "lake/dt=2026-11-01/part.parquet", 30, 1, 30);
+    write_dated_pipeline(dir);
+    run(dir, &["--quiet", "run", "p.yaml"]).expect_code(0);
+    let target = dir.join("out/2026-11-01");
+    let before = snapshot(&target);
+    assert_eq!(listing(&dir.join("out")), ["2026-11-01"], "no lock file");
+
+    // Another run (here, this test) holds the lock.
+    let held = tierscore::sink::Staging::prepare(&target, "holder").unwrap();
+    let refused = run(dir, &["--log-format", "json", "run", "p.yaml"]);
+    refused.expect_code(4);
+    let lines = json_lines(&refused.stderr);
+    let last = lines.last().unwrap();
+    assert_eq!(last["exit_code"], 4);
+    assert_eq!(last["code"], "sink::locked");
+    assert_eq!(
+        last["message"],
+        "another tierscore run is writing out/2026-11-01"
+    );
+    assert_eq!(snapshot(&target), before);
+    drop(held);
+
+    run(dir, &["--quiet", "run", "p.yaml"]).expect_code(0);
+    assert_eq!(listing(&dir.join("out")), ["2026-11-01"], "no lock file");
+}
+
+#[test]
+fn json_logs_hold_json_values_with_a_timestamp_and_the_run_id_on_every_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "lake/dt=2026-11-01/part.parquet", 50, 1, 50);
+    write_dated_pipeline(dir);
+    // A param no rule reads gives a warning line before the closing line.
+    let text = std::fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(
+        dir,
+        "p.yaml",
+        &text.replace("params: {", "params: { unused: 1,"),
+    );
+    let result = run(dir, &["--log-format", "json", "run", "p.yaml"]);
+    result.expect_code(0);
+    assert_eq!(result.stdout, "", "nothing for people on stdout");
+    let lines = json_lines(&result.stderr);
+    assert!(lines.len() >= 2, "{}", result.stderr);
+    let m = manifest(&dir.join("out/2026-11-01"));
+    for line in &lines {
+        assert_eq!(line["run_id"], m["run_id"], "{line}");
+        let timestamp = line["timestamp"].as_str().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(timestamp).is_ok() && timestamp.ends_with('Z'),
+            "{timestamp}"
+        );
+        assert!(line["level"].is_string() && line["message"].is_string());
+    }
+    assert_eq!(lines[0]["level"], "WARN");
+    let last = lines.last().unwrap();
+    assert_eq!(last["message"], "run committed");
+    assert_eq!(last["rows_in"], 50);
+    assert_eq!(last["scored"], 50);
+    assert_eq!(last["rejected"], 0);
+    assert!(last["seconds"].is_f64());
+    let tiers: Vec<Value> = m["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| json!({"name": t["name"], "count": t["count"]}))
+        .collect();
+    assert_eq!(last["tiers"], Value::from(tiers));
+
+    // An error line carries them too.
+    let failed = run(dir, &["--log-format", "json", "run", "absent.yaml"]);
+    failed.expect_code(1);
+    let lines = json_lines(&failed.stderr);
+    let error = lines.last().unwrap();
+    assert_eq!(error["level"], "ERROR");
+    assert!(error["run_id"].as_str().is_some_and(|id| id.len() > 16));
+    assert!(error["timestamp"].is_string());
+}
+
+#[test]
+fn tierscore_environment_variables_set_the_options_a_scheduler_sets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "lake/dt=2026-11-01/part.parquet", 30, 1, 30);
+    write_dated_pipeline(dir);
+    let output = tierscore(dir)
+        .env("TIERSCORE_THREADS", "1")
+        .env("TIERSCORE_LOG_FORMAT", "json")
+        .args(["run", "p.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        json_lines(&stderr).last().unwrap()["message"],
+        "run committed"
+    );
+    assert_eq!(manifest(&dir.join("out/2026-11-01"))["threads"], 1);
+
+    // A flag wins over the variable; TIERSCORE_QUIET silences the run.
+    let output = tierscore(dir)
+        .env("TIERSCORE_THREADS", "1")
+        .env("TIERSCORE_QUIET", "true")
+        .args(["run", "p.yaml", "--threads", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stdout.is_empty() && output.stderr.is_empty());
+    assert_eq!(manifest(&dir.join("out/2026-11-01"))["threads"], 2);
+
+    // A bad value is a usage error naming the variable.
+    let output = tierscore(dir)
+        .env("TIERSCORE_THREADS", "0")
+        .args(["run", "p.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("--threads"), "{stderr}");
+}
