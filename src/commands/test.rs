@@ -8,9 +8,13 @@
 //! Cases come from each pipeline's `tests:` and from `NAME.tests.yaml` beside it. Each row is
 //! scored by the same plan `run` builds (the input's footers give the column types). One line a
 //! case, then expected against actual for every failure, then a total. Exit 1 if any fails.
+//! `--format json` prints one JSON document and `--format junit` JUnit XML, for CI.
 
 use std::path::PathBuf;
 use std::time::Instant;
+
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use serde_json::json;
 
 use super::{CommandError, Findings, Ui};
 use crate::pipeline::Pipeline;
@@ -23,7 +27,8 @@ use crate::source::Source;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   tierscore test pipelines/customer_value.yaml
-  tierscore test pipelines/customer_value.yaml pipelines/rfm.yaml")]
+  tierscore test pipelines/customer_value.yaml pipelines/rfm.yaml
+  tierscore test pipelines/*.yaml --format junit > test-results.xml")]
 pub struct TestArgs {
     /// Pipeline YAML files whose test cases to run.
     #[arg(required = true)]
@@ -31,51 +36,222 @@ pub struct TestArgs {
     /// Which engine runs the rules: compiled where possible (`auto`), or every rule on one.
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
     pub engine: EngineChoice,
+    /// The report on stdout: `text` like cargo test, `json` one document, `junit` JUnit XML.
+    #[arg(long, value_enum, default_value_t = TestFormat::Text)]
+    pub format: TestFormat,
 }
 
-/// Runs every case of every pipeline and prints a cargo-test-like report.
+/// Report format of `tierscore test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TestFormat {
+    /// One line a case, failures side by side, a total (like `cargo test`).
+    Text,
+    /// One JSON document: every case of every pipeline with its mismatches.
+    Json,
+    /// JUnit XML (one `testsuite` a pipeline), as CI systems read test results.
+    Junit,
+}
+
+/// The cases of one pipeline and what each came to.
+struct Suite {
+    pipeline: PathBuf,
+    seconds: f64,
+    /// Each case's file and outcome, in order.
+    outcomes: Vec<(PathBuf, Outcome)>,
+}
+
+/// Runs every case of every pipeline and prints the report in the format asked for.
 pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
     let started = Instant::now();
-    let mut passed = 0;
-    let mut failures: Vec<Outcome> = Vec::new();
+    let text = args.format == TestFormat::Text;
+    let mut suites = Vec::new();
     for path in &args.pipelines {
+        let suite_started = Instant::now();
         let pipeline = Pipeline::load(path)?;
         let cases = rule_tests::load(&pipeline).map_err(|e| Findings(e.to_string()))?;
         let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
         let (plan, _warnings) = Plan::build(&pipeline, &source, args.engine)?;
-        say!("\nrunning {} tests from {}", cases.len(), path.display());
-        for outcome in rule_tests::run(&cases, &plan, &pipeline.input.id) {
-            if outcome.mismatches.is_empty() {
-                say!("test {} ... ok", outcome.name);
-                passed += 1;
-            } else {
-                say!("test {} ... FAILED", outcome.name);
-                failures.push(outcome);
+        if text {
+            say!("\nrunning {} tests from {}", cases.len(), path.display());
+        }
+        let outcomes = rule_tests::run(&cases, &plan, &pipeline.input.id);
+        if text {
+            for outcome in &outcomes {
+                let verdict = if outcome.mismatches.is_empty() {
+                    "ok"
+                } else {
+                    "FAILED"
+                };
+                say!("test {} ... {verdict}", outcome.name);
             }
         }
+        suites.push(Suite {
+            pipeline: path.clone(),
+            seconds: suite_started.elapsed().as_secs_f64(),
+            outcomes: cases.into_iter().map(|c| c.file).zip(outcomes).collect(),
+        });
     }
-    if !failures.is_empty() {
-        say!("\nfailures:");
-        for failure in &failures {
-            print_failure(failure);
+    let seconds = started.elapsed().as_secs_f64();
+    let failures: Vec<&Outcome> = suites
+        .iter()
+        .flat_map(|s| &s.outcomes)
+        .map(|(_, outcome)| outcome)
+        .filter(|o| !o.mismatches.is_empty())
+        .collect();
+    let total: usize = suites.iter().map(|s| s.outcomes.len()).sum();
+    let passed = total - failures.len();
+    match args.format {
+        TestFormat::Text => {
+            if !failures.is_empty() {
+                say!("\nfailures:");
+                for failure in &failures {
+                    print_failure(failure);
+                }
+            }
+            let verdict = if failures.is_empty() { "ok" } else { "FAILED" };
+            say!(
+                "\ntest result: {verdict}. {passed} passed; {} failed; finished in {seconds:.2}s",
+                failures.len(),
+            );
         }
+        TestFormat::Json => say!("{:#}", to_json(&suites, passed, failures.len(), seconds)),
+        TestFormat::Junit => say!("{}", to_junit(&suites, failures.len(), seconds)),
     }
-    let verdict = if failures.is_empty() { "ok" } else { "FAILED" };
-    say!(
-        "\ntest result: {verdict}. {passed} passed; {} failed; finished in {:.2}s",
-        failures.len(),
-        started.elapsed().as_secs_f64()
-    );
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(Findings(format!(
-            "{} of {} test cases failed",
-            failures.len(),
-            failures.len() + passed
-        ))
-        .into())
+        Err(Findings(format!("{} of {} test cases failed", failures.len(), total)).into())
     }
+}
+
+/// `test --format json`: `{ ok, passed, failed, seconds, pipelines: [{ pipeline, seconds,
+/// cases: [{ name, file, ok, mismatches: [{ field, expected, actual }] }] }] }`.
+fn to_json(suites: &[Suite], passed: usize, failed: usize, seconds: f64) -> serde_json::Value {
+    let pipelines: Vec<serde_json::Value> = suites
+        .iter()
+        .map(|suite| {
+            let cases: Vec<serde_json::Value> = suite
+                .outcomes
+                .iter()
+                .map(|(file, outcome)| {
+                    let mismatches: Vec<serde_json::Value> = outcome
+                        .mismatches
+                        .iter()
+                        .map(|m| json!({"field": m.field, "expected": m.expected, "actual": m.actual}))
+                        .collect();
+                    json!({
+                        "name": outcome.name,
+                        "file": file.display().to_string(),
+                        "ok": mismatches.is_empty(),
+                        "mismatches": mismatches,
+                    })
+                })
+                .collect();
+            json!({
+                "pipeline": suite.pipeline.display().to_string(),
+                "seconds": suite.seconds,
+                "cases": cases,
+            })
+        })
+        .collect();
+    json!({
+        "ok": failed == 0,
+        "passed": passed,
+        "failed": failed,
+        "seconds": seconds,
+        "pipelines": pipelines,
+    })
+}
+
+/// `test --format junit`: `<testsuites>` with one `<testsuite>` a pipeline and one
+/// `<testcase>` a case (`classname` the pipeline, `file` the case's file); a failing case holds
+/// a `<failure>` whose text is expected against actual, one mismatch a line.
+fn to_junit(suites: &[Suite], failed: usize, seconds: f64) -> String {
+    let mut writer = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
+    let total: usize = suites.iter().map(|s| s.outcomes.len()).sum();
+    let mut events = vec![
+        Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
+        Event::Start(element(
+            "testsuites",
+            &[
+                ("name", "tierscore test".to_string()),
+                ("tests", total.to_string()),
+                ("failures", failed.to_string()),
+                ("errors", "0".into()),
+                ("time", format!("{seconds:.3}")),
+            ],
+        )),
+    ];
+    for suite in suites {
+        let name = suite.pipeline.display().to_string();
+        let suite_failures = suite
+            .outcomes
+            .iter()
+            .filter(|(_, o)| !o.mismatches.is_empty())
+            .count();
+        events.push(Event::Start(element(
+            "testsuite",
+            &[
+                ("name", name.clone()),
+                ("tests", suite.outcomes.len().to_string()),
+                ("failures", suite_failures.to_string()),
+                ("errors", "0".into()),
+                ("skipped", "0".into()),
+                ("time", format!("{:.3}", suite.seconds)),
+            ],
+        )));
+        for (file, outcome) in &suite.outcomes {
+            let case = element(
+                "testcase",
+                &[
+                    ("name", outcome.name.clone()),
+                    ("classname", name.clone()),
+                    ("file", file.display().to_string()),
+                ],
+            );
+            if outcome.mismatches.is_empty() {
+                events.push(Event::Empty(case));
+                continue;
+            }
+            let details: Vec<String> = outcome
+                .mismatches
+                .iter()
+                .map(|m| format!("{}: expected {}, actual {}", m.field, m.expected, m.actual))
+                .collect();
+            events.push(Event::Start(case));
+            events.push(Event::Start(element(
+                "failure",
+                &[
+                    (
+                        "message",
+                        format!("{} expectation(s) did not hold", details.len()),
+                    ),
+                    ("type", "mismatch".into()),
+                ],
+            )));
+            events.push(Event::Text(
+                BytesText::new(&details.join("\n")).into_owned(),
+            ));
+            events.push(Event::End(BytesEnd::new("failure")));
+            events.push(Event::End(BytesEnd::new("testcase")));
+        }
+        events.push(Event::End(BytesEnd::new("testsuite")));
+    }
+    events.push(Event::End(BytesEnd::new("testsuites")));
+    for event in events {
+        // Writing into a Vec cannot fail.
+        let _ = writer.write_event(event);
+    }
+    String::from_utf8_lossy(&writer.into_inner()).into_owned()
+}
+
+/// An XML element's start tag with `attributes` (escaped by quick-xml).
+fn element(name: &str, attributes: &[(&str, String)]) -> BytesStart<'static> {
+    let mut start = BytesStart::new(name.to_string());
+    for (key, value) in attributes {
+        start.push_attribute((*key, value.as_str()));
+    }
+    start
 }
 
 /// Expected against actual, side by side.

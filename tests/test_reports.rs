@@ -1,0 +1,178 @@
+//! `tierscore test --format json` and `--format junit`: machine-readable results for CI, each
+//! parsed here (the JUnit XML with an XML parser), with the exit code of the text report.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use quick_xml::events::Event;
+use quick_xml::XmlVersion;
+use serde_json::Value;
+
+/// A pipeline with two cases: one passes, one (with XML's special characters in its name)
+/// expects the wrong value.
+fn write_cases(dir: &Path) {
+    gen(dir, "customers.parquet", 20, 1, 20);
+    write(
+        dir,
+        "p.yaml",
+        r#"version: 1
+name: cases
+input: { path: customers.parquet, id: customer_id }
+factors:
+  - { name: orders, expr: "orders_12m * 2.0", weight: 1.0 }
+tiers:
+  levels:
+    - { name: many, min: 20 }
+    - { name: few }
+output: { path: out }
+tests:
+  - name: ten orders count twenty
+    row: { orders_12m: 10 }
+    expect: { orders: 20.0, tier: many }
+  - name: three orders <are> "few" & small
+    row: { orders_12m: 3 }
+    expect: { orders: 7.0, tier: few }
+"#,
+    );
+}
+
+/// An element's attributes as (name, value) pairs, unescaped.
+fn attributes(start: &quick_xml::events::BytesStart<'_>) -> Vec<(String, String)> {
+    start
+        .attributes()
+        .map(|a| {
+            let a = a.unwrap();
+            (
+                a.key.as_ref().to_string(),
+                a.normalized_value(XmlVersion::Implicit1_0)
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn attribute<'a>(attributes: &'a [(String, String)], name: &str) -> &'a str {
+    &attributes
+        .iter()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("no attribute {name} in {attributes:?}"))
+        .1
+}
+
+#[test]
+fn junit_report_parses_and_names_the_failing_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_cases(dir);
+    let result = run(dir, &["test", "p.yaml", "--format", "junit"]);
+    result.expect_code(1);
+
+    let mut reader = quick_xml::Reader::from_str(&result.stdout);
+    let mut path: Vec<String> = Vec::new();
+    let mut suites = Vec::new();
+    let mut cases = Vec::new();
+    let mut failures = Vec::new();
+    let mut failure_text = String::new();
+    loop {
+        match reader.read_event().unwrap() {
+            Event::Eof => break,
+            Event::Start(start) | Event::Empty(start) if start.name().as_ref() == "testsuites" => {
+                let a = attributes(&start);
+                assert_eq!(attribute(&a, "tests"), "2");
+                assert_eq!(attribute(&a, "failures"), "1");
+                path.push("testsuites".into());
+            }
+            Event::Start(start) => {
+                let name = start.name().as_ref().to_string();
+                let a = attributes(&start);
+                match name.as_str() {
+                    "testsuite" => suites.push(a),
+                    "testcase" => cases.push((a, true)),
+                    "failure" => failures.push(a),
+                    other => panic!("unexpected element {other}"),
+                }
+                path.push(name);
+            }
+            Event::Empty(start) => {
+                assert_eq!(start.name().as_ref(), "testcase");
+                cases.push((attributes(&start), false));
+            }
+            Event::Text(text) if path.last().is_some_and(|p| p == "failure") => {
+                failure_text.push_str(&text.into_inner());
+            }
+            Event::GeneralRef(reference) if path.last().is_some_and(|p| p == "failure") => {
+                let name = reference.into_inner();
+                failure_text.push_str(match name.as_ref() {
+                    "lt" => "<",
+                    "gt" => ">",
+                    "amp" => "&",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    other => panic!("entity {other}"),
+                });
+            }
+            Event::End(end) => {
+                assert_eq!(path.pop().as_deref(), Some(end.name().as_ref()));
+            }
+            _ => {}
+        }
+    }
+    assert!(path.is_empty(), "every element closed");
+    assert_eq!(suites.len(), 1);
+    assert_eq!(attribute(&suites[0], "name"), "p.yaml");
+    assert_eq!(attribute(&suites[0], "tests"), "2");
+    assert_eq!(attribute(&suites[0], "failures"), "1");
+    assert_eq!(cases.len(), 2);
+    assert_eq!(attribute(&cases[0].0, "name"), "ten orders count twenty");
+    assert!(!cases[0].1, "a passing case has no children");
+    assert_eq!(
+        attribute(&cases[1].0, "name"),
+        r#"three orders <are> "few" & small"#
+    );
+    assert_eq!(attribute(&cases[1].0, "classname"), "p.yaml");
+    assert_eq!(attribute(&cases[1].0, "file"), "p.yaml");
+    assert_eq!(failures.len(), 1);
+    assert_eq!(
+        attribute(&failures[0], "message"),
+        "1 expectation(s) did not hold"
+    );
+    assert!(
+        failure_text.contains("orders: expected 7") && failure_text.contains("actual 6"),
+        "{failure_text}"
+    );
+}
+
+#[test]
+fn json_report_lists_every_case_with_its_mismatches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_cases(dir);
+    let result = run(dir, &["test", "p.yaml", "--format", "json"]);
+    result.expect_code(1);
+    let report: Value = serde_json::from_str(&result.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["passed"], 1);
+    assert_eq!(report["failed"], 1);
+    let cases = report["pipelines"][0]["cases"].as_array().unwrap();
+    assert_eq!(report["pipelines"][0]["pipeline"], "p.yaml");
+    assert_eq!(cases.len(), 2);
+    assert_eq!(cases[0]["ok"], true);
+    assert_eq!(cases[0]["mismatches"], serde_json::json!([]));
+    assert_eq!(cases[1]["ok"], false);
+    assert_eq!(cases[1]["file"], "p.yaml");
+    let mismatch = &cases[1]["mismatches"][0];
+    assert_eq!(mismatch["field"], "orders");
+    assert!(mismatch["actual"].as_str().unwrap().starts_with('6'));
+
+    // All passing: exit 0 and ok.
+    let text = std::fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(dir, "p.yaml", &text.replace("orders: 7.0", "orders: 6.0"));
+    let result = run(dir, &["test", "p.yaml", "--format", "json"]);
+    result.expect_code(0);
+    let report: Value = serde_json::from_str(&result.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["failed"], 0);
+}
