@@ -170,7 +170,8 @@ def check_output(out):
 
     rejects = pq.read_table(out / manifest["output"]["rejects_file"])
     check(rejects.num_rows == rows["rejected"], f"the rejects have {rejects.num_rows} rows, {rows}")
-    check(rejects.column_names == [id_name, "source_file", "row_number", "factor", "message"],
+    check(rejects.column_names == [id_name, "source_file", "row_number", "factor", "code", "message",
+                                    "inputs", "run_id"],
           f"rejects columns {rejects.column_names}")
 
     print(f"interop: ok: {manifest['pipeline']['name']}: {rows['scored']} scored rows in "

@@ -161,8 +161,8 @@ fn rows_a_compiled_rule_fails_get_the_interpreters_message_and_are_counted() {
         ],
     )
     .expect_code(0);
-    let auto = read_parquet(&dir.join("auto/rejects/part-00000.parquet"));
-    let interpreted = read_parquet(&dir.join("interpreted/rejects/part-00000.parquet"));
+    let auto = run_data(&dir.join("auto/rejects/part-00000.parquet"));
+    let interpreted = run_data(&dir.join("interpreted/rejects/part-00000.parquet"));
     assert!(auto.num_rows() > 0, "some customers have no order");
     assert_eq!(auto, interpreted, "the same rows, with the same messages");
     let message = &texts(&auto, "message")[0];

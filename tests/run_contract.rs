@@ -313,7 +313,16 @@ fn shipped_example_meets_the_output_contract() {
         .collect();
     assert_eq!(
         names,
-        [id, "source_file", "row_number", "factor", "message"]
+        [
+            id,
+            "source_file",
+            "row_number",
+            "factor",
+            "code",
+            "message",
+            "inputs",
+            "run_id"
+        ]
     );
     assert_eq!(rejects.num_rows() as u64, rejected);
     seen.extend(texts(&rejects, id));
@@ -417,8 +426,8 @@ fn output_is_the_same_for_one_and_two_threads() {
     let parquet: Vec<&String> = files1.iter().filter(|f| f.ends_with(".parquet")).collect();
     assert_eq!(parquet.len(), 4, "three tiers and the rejects: {files1:?}");
     for file in parquet {
-        let a = read_parquet(&dir.join("one").join(file));
-        let b = read_parquet(&dir.join("two").join(file));
+        let a = run_data(&dir.join("one").join(file));
+        let b = run_data(&dir.join("two").join(file));
         assert!(a.num_rows() > 0, "{file} is empty");
         assert_eq!(a, b, "{file} differs between --threads 1 and 2");
     }

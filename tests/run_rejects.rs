@@ -70,6 +70,9 @@ limits: { max_operations: 1000 }
         .iter()
         .all(|f| f == "customers.parquet"));
     assert!(texts(&rejects, "factor").iter().all(|f| f == "spin"));
+    assert!(texts(&rejects, "code")
+        .iter()
+        .all(|c| c == "limit_operations"));
     for message in texts(&rejects, "message") {
         assert_eq!(message, LOOP_MESSAGE);
     }
@@ -137,8 +140,9 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     let rejected = expected.len();
     assert!(
         result.stdout.starts_with(&format!(
-            "busy: 35,500 rows in, {} scored, {rejected} rejected in ",
-            tierscore::human::count((total - rejected) as u64)
+            "busy: 35,500 rows in, {} scored, {} rejected in ",
+            tierscore::human::count((total - rejected) as u64),
+            tierscore::human::count(rejected as u64)
         )),
         "{}",
         result.stdout
@@ -164,7 +168,10 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
             "source_file",
             "row_number",
             "factor",
-            "message"
+            "code",
+            "message",
+            "inputs",
+            "run_id"
         ]
     );
     assert_eq!(rejects.num_rows(), rejected);
@@ -197,6 +204,16 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     for message in texts(&rejects, "message") {
         assert_eq!(message, "check.rhai:2:22: Runtime error: too many");
     }
+    // A stable code, the run's id and the values the failing rule read, as JSON.
+    assert!(texts(&rejects, "code").iter().all(|c| c == "thrown"));
+    assert!(texts(&rejects, "run_id").iter().all(|r| *r == m["run_id"]));
+    let orders = ints(&inputs[0].1, "orders_12m");
+    let read: Vec<serde_json::Value> = texts(&rejects, "inputs")
+        .iter()
+        .map(|text| serde_json::from_str(text).unwrap())
+        .collect();
+    assert_eq!(read[late], json!({ "orders_12m": orders[row] }));
+    assert!(read.iter().all(|v| v["orders_12m"].as_i64().unwrap() > 10));
 
     // The scored rows are exactly the others, in input order.
     let output = read_parquet(&out.join("scored/part-00000.parquet"));

@@ -242,10 +242,14 @@ pub fn run(
                     let ids = rows
                         .column_by_name(&pipeline.input.id)
                         .expect("the plan reads the id column");
-                    let reject_rows =
-                        RejectWriter::rows(&reject_schema, &scored.rejects, ids, &file, |row| {
-                            batch.row_number(row)
-                        })?;
+                    let reject_rows = RejectWriter::rows(
+                        &reject_schema,
+                        &scored.rejects,
+                        ids,
+                        &file,
+                        |row| batch.row_number(row),
+                        &run_id,
+                    )?;
                     tally.add(&scored);
                     progress.inc(rows.num_rows() as u64);
                     budget.count(scan, &batch, &scored.rejects)?;

@@ -92,6 +92,12 @@ pub struct RuleOutput {
 pub struct RowFailure {
     /// Row index within the batch.
     pub row: usize,
+    /// What kind of failure, stable for grouping rejects: `thrown` (the script's `throw`),
+    /// `null_value` (a `()` where a value was needed), `arithmetic` (overflow, division by
+    /// zero), `limit_operations`, `limit_call_depth`, `limit_size`, `bad_value` (the result is
+    /// no number, NaN or infinite, or names no tier), `script_error` (any other runtime error)
+    /// or `missing_column`.
+    pub code: &'static str,
     /// One line: where in the rule (`file:line:col`), what happened, what to do.
     pub message: String,
 }

@@ -59,7 +59,13 @@ pub struct Reject {
     pub row: usize,
     /// The factor (or `score`) that failed.
     pub step: String,
+    /// What kind of failure, stable for grouping: a rule's [`crate::rules::RowFailure::code`],
+    /// or `null_id`, `not_normalised`, `score_not_finite`, `no_rank_tier`.
+    pub code: &'static str,
     pub message: String,
+    /// The names the failing rule read and their values on this row, as a JSON object (`None`
+    /// when no rule failed).
+    pub inputs: Option<String>,
 }
 
 /// Rows a worker scores at a time, every factor in turn.
@@ -179,6 +185,8 @@ impl Scorer {
                 failed[row] = Some(Reject {
                     row,
                     step: "id".into(),
+                    code: "null_id",
+                    inputs: None,
                     message: format!(
                         "the id column `{}` is null; every customer needs an id to be scored",
                         self.id_column
@@ -218,6 +226,8 @@ impl Scorer {
                         failed[row] = Some(Reject {
                             row,
                             step: step.name().to_string(),
+                            code: "not_normalised",
+                            inputs: None,
                             message: format!(
                                 "factor `{}` could not be normalised over the run",
                                 step.name()
@@ -250,6 +260,8 @@ impl Scorer {
                     failed[row] = Some(Reject {
                         row,
                         step: "score".into(),
+                        code: "score_not_finite",
+                        inputs: None,
                         message: format!(
                             "the score is {s}: a factor value too large for its weight"
                         ),
@@ -271,6 +283,8 @@ impl Scorer {
                         failed[row] = Some(Reject {
                             row,
                             step: "tier".into(),
+                            code: "no_rank_tier",
+                            inputs: None,
                             message: "no rank or ABC tier: the value this row is ranked by (the score or tiers.of) is null".into(),
                         });
                         None
@@ -335,15 +349,50 @@ fn run_rule(rule: &dyn Rule, working: &RecordBatch, failed: &mut [Option<Reject>
         .filter(|&row| failed[row as usize].is_none())
         .collect();
     let output = rule.evaluate(working, &selection);
-    let step = rule.info().name.as_str();
+    let info = rule.info();
     for failure in &output.failures {
         failed[failure.row] = Some(Reject {
             row: failure.row,
-            step: step.to_string(),
+            step: info.name.clone(),
+            code: failure.code,
             message: failure.message.clone(),
+            inputs: inputs_json(
+                working,
+                info.reads.iter().map(|(name, _)| name),
+                failure.row,
+            ),
         });
     }
     output
+}
+
+/// The columns `names` of `batch` at `row` as one JSON object, nulls included (rare: only
+/// for failing rows).
+fn inputs_json<'a>(
+    batch: &RecordBatch,
+    names: impl Iterator<Item = &'a String>,
+    row: usize,
+) -> Option<String> {
+    let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = names
+        .filter_map(|name| {
+            let column = batch.column_by_name(name)?;
+            Some((
+                Field::new(name, column.data_type().clone(), true),
+                column.slice(row, 1),
+            ))
+        })
+        .unzip();
+    if fields.is_empty() {
+        return Some("{}".into());
+    }
+    let one = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).ok()?;
+    let mut writer = arrow_json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, arrow_json::writer::LineDelimited>(Vec::new());
+    writer.write(&one).ok()?;
+    writer.finish().ok()?;
+    let text = String::from_utf8(writer.into_inner()).ok()?;
+    Some(text.trim_end().to_string())
 }
 
 /// `batch` with one more, nullable `Float64` column: a factor's values (or the score) for the

@@ -102,7 +102,9 @@ fn factors_see_earlier_factors_and_failures_reject_the_row() {
         vec![Reject {
             row: 1,
             step: "base".into(),
-            message: "t.yaml factors[0].expr:1:18: Runtime error: negative revenue".into()
+            code: "thrown",
+            message: "t.yaml factors[0].expr:1:18: Runtime error: negative revenue".into(),
+            inputs: Some(r#"{"revenue":-1.0}"#.into()),
         }]
     );
     assert_eq!(scored.scored_rows(), 2);
@@ -132,6 +134,11 @@ fn a_failing_combine_script_rejects_the_row_and_nulls_its_factors() {
     assert_eq!(floats(&scored.factors[0]), vec![Some(4.0), None, None]);
     assert_eq!(scored.rejects.len(), 2);
     assert_eq!(scored.rejects[1].step, "score");
+    assert_eq!(scored.rejects[1].code, "bad_value");
+    assert_eq!(
+        scored.rejects[1].inputs.as_deref(),
+        Some(r#"{"base":10.0,"bonus":20.0}"#)
+    );
     assert_eq!(
         scored.rejects[1].message,
         "t.yaml score.script: the score script gave a string (oops); it must be a number"
@@ -150,7 +157,9 @@ fn a_row_without_an_id_is_rejected_before_any_rule_runs() {
         vec![Reject {
             row: 1,
             step: "id".into(),
-            message: "the id column `id` is null; every customer needs an id to be scored".into()
+            code: "null_id",
+            message: "the id column `id` is null; every customer needs an id to be scored".into(),
+            inputs: None,
         }]
     );
 }

@@ -227,7 +227,10 @@ impl RejectWriter {
             Field::new("source_file", DataType::Utf8, false),
             Field::new("row_number", DataType::Int64, false),
             Field::new("factor", DataType::Utf8, false),
+            Field::new("code", DataType::Utf8, false),
             Field::new("message", DataType::Utf8, false),
+            Field::new("inputs", DataType::Utf8, true),
+            Field::new("run_id", DataType::Utf8, false),
         ]));
         let file = OpenFile::create(dir, REJECTS_FILE.to_string(), &schema, props)?;
         Ok(Self { file, schema })
@@ -239,13 +242,15 @@ impl RejectWriter {
     }
 
     /// The rejects of one batch as rows of the rejects file (`None` when there are none):
-    /// `ids` is the batch's id column, `row_number` gives a row's number within `source_file`.
+    /// `ids` is the batch's id column, `row_number` gives a row's number within `source_file`,
+    /// `run_id` is the run's.
     pub fn rows(
         schema: &SchemaRef,
         rejects: &[Reject],
         ids: &ArrayRef,
         source_file: &str,
         row_number: impl Fn(usize) -> u64,
+        run_id: &str,
     ) -> Result<Option<RecordBatch>, SinkError> {
         if rejects.is_empty() {
             return Ok(None);
@@ -264,7 +269,16 @@ impl RejectWriter {
                 rejects.iter().map(|r| r.step.as_str()),
             )),
             Arc::new(StringArray::from_iter_values(
+                rejects.iter().map(|r| r.code),
+            )),
+            Arc::new(StringArray::from_iter_values(
                 rejects.iter().map(|r| r.message.as_str()),
+            )),
+            Arc::new(StringArray::from_iter(
+                rejects.iter().map(|r| r.inputs.as_deref()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rejects.iter().map(|_| run_id),
             )),
         ];
         Ok(Some(RecordBatch::try_new(schema.clone(), columns)?))

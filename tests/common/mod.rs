@@ -573,16 +573,26 @@ pub fn as_other_writer(batch: &RecordBatch) -> RecordBatch {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
 }
 
-/// Every Parquet file's rows in an output folder (metadata, which holds the run id, dropped).
+/// Every Parquet file's rows in an output folder, as [`run_data`] reads them.
 pub fn output_data(out: &Path) -> BTreeMap<String, RecordBatch> {
     snapshot(out)
         .into_keys()
         .filter(|name| name.ends_with(".parquet"))
         .map(|name| {
-            let batch = read_parquet(&out.join(&name));
+            let batch = run_data(&out.join(&name));
             (name, batch)
         })
         .collect()
+}
+
+/// A Parquet file's rows without what names the run (its metadata and the rejects' `run_id`
+/// column), so that two runs that must agree compare equal.
+pub fn run_data(path: &Path) -> RecordBatch {
+    let mut batch = read_parquet(path);
+    if let Ok(index) = batch.schema().index_of("run_id") {
+        batch.remove_column(index);
+    }
+    batch
 }
 
 /// The manifest without what differs between any two runs (id, times, threads).

@@ -21,7 +21,7 @@ pub const CHUNK_ROWS: usize = 512;
 
 /// Evaluates `rule` on the `selection` rows of `batch`, chunks of rows in parallel.
 pub fn evaluate(rule: &InterpretedRule, batch: &RecordBatch, selection: &[u32]) -> RuleOutput {
-    let per_chunk: Vec<Vec<(u32, Result<Value, String>)>> = selection
+    let per_chunk: Vec<Vec<(u32, Result<Value, Failure>)>> = selection
         .par_chunks(CHUNK_ROWS)
         .map(|rows| evaluate_rows(rule, batch, rows))
         .collect();
@@ -45,8 +45,8 @@ pub fn evaluate(rule: &InterpretedRule, batch: &RecordBatch, selection: &[u32]) 
             Ok(Value::Number(number)) => (Some(number), None, None),
             Ok(Value::Factor(factor)) => (Some(factor.value), None, factor.reason),
             Ok(Value::Tier(tier)) => (None, Some(tier), None),
-            Err(message) => {
-                failures.push(RowFailure { row, message });
+            Err((code, message)) => {
+                failures.push(RowFailure { row, code, message });
                 (None, None, None)
             }
         };
@@ -75,7 +75,7 @@ fn evaluate_rows(
     rule: &InterpretedRule,
     batch: &RecordBatch,
     rows: &[u32],
-) -> Vec<(u32, Result<Value, String>)> {
+) -> Vec<(u32, Result<Value, Failure>)> {
     let info = &rule.info;
     let readers = match readers(info, batch) {
         Ok(readers) => readers,
@@ -83,7 +83,7 @@ fn evaluate_rows(
             let message = format!("{}: {message}", info.text.label());
             return rows
                 .iter()
-                .map(|&row| (row, Err(message.clone())))
+                .map(|&row| (row, Err(("missing_column", message.clone()))))
                 .collect();
         }
     };
@@ -95,8 +95,9 @@ fn evaluate_rows(
             let result = evaluator
                 .eval(readers.iter().map(|reader| reader.value(row as usize)))
                 .and_then(|value| {
-                    outcome::read(&info.returns, value)
-                        .map_err(|message| format!("{}: {message}", info.text.label()))
+                    outcome::read(&info.returns, value).map_err(|message| {
+                        ("bad_value", format!("{}: {message}", info.text.label()))
+                    })
                 });
             (row, result)
         })
@@ -115,6 +116,25 @@ fn readers<'b>(
             None => Err(format!("column `{name}` is missing from the batch")),
         })
         .collect()
+}
+
+/// A row's failure: its code (see [`RowFailure::code`]) and its one-line message.
+type Failure = (&'static str, String);
+
+/// The stable code of a runtime error.
+fn code_of(err: &EvalAltResult) -> &'static str {
+    match err {
+        EvalAltResult::ErrorRuntime(..) => "thrown",
+        EvalAltResult::ErrorTooManyOperations(_) => "limit_operations",
+        EvalAltResult::ErrorStackOverflow(_) => "limit_call_depth",
+        EvalAltResult::ErrorDataTooLarge(..) => "limit_size",
+        EvalAltResult::ErrorArithmetic(..) => "arithmetic",
+        EvalAltResult::ErrorFunctionNotFound(signature, _) if signature.contains("()") => {
+            "null_value"
+        }
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => code_of(inner),
+        _ => "script_error",
+    }
 }
 
 /// A runtime error as one line: where it happened, what happened, what to do.
@@ -176,7 +196,7 @@ impl<'a> RowEvaluator<'a> {
 
     /// The rule's value for one row whose `values` are those of [`RuleInfo::reads`], in that
     /// order; an error is one line with the script position.
-    fn eval(&mut self, values: impl IntoIterator<Item = Dynamic>) -> Result<Dynamic, String> {
+    fn eval(&mut self, values: impl IntoIterator<Item = Dynamic>) -> Result<Dynamic, Failure> {
         for ((name, _), value) in self.info.reads.iter().zip(values) {
             if let Some(slot) = self.scope.get_mut(name) {
                 *slot = value;
@@ -184,7 +204,7 @@ impl<'a> RowEvaluator<'a> {
         }
         let result = self.runtime.eval(self.engine, &mut self.scope, self.ast);
         self.scope.rewind(self.base);
-        result.map_err(|err| describe(self.info, self.engine, *err))
+        result.map_err(|err| (code_of(&err), describe(self.info, self.engine, *err)))
     }
 }
 
