@@ -11,6 +11,7 @@ use std::path::Path;
 use arrow::datatypes::{DataType, Field};
 use common::*;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 /// Which level a score falls in: the first whose `min` it reaches; the last catches the rest.
 fn tier_of(levels: &[(String, Option<f64>)], score: f64) -> String {
@@ -169,12 +170,32 @@ fn shipped_example_meets_the_output_contract() {
     assert_eq!(listing(&out.join("rejects")), ["part-00000.parquet"]);
     assert_eq!(listing(tmp.path()), ["cv"]);
     assert_eq!(fs::read(out.join("_SUCCESS")).unwrap(), b"");
+    // Each file with its rows, size and sha256, as on disk.
+    let on_disk = |relative: &str| {
+        let bytes = fs::read(out.join(relative)).unwrap();
+        (bytes.len(), hex::encode(Sha256::digest(&bytes)))
+    };
     let expected_files: Vec<serde_json::Value> = non_empty
         .iter()
         .map(|(n, _)| {
-            json!({"path": format!("scored/tier={n}/part-00000.parquet"), "tier": n, "rows": tier_counts[n]})
+            let path = format!("scored/tier={n}/part-00000.parquet");
+            let (bytes, sha256) = on_disk(&path);
+            json!({"path": path, "tier": n, "rows": tier_counts[n], "bytes": bytes, "sha256": sha256})
         })
         .collect();
+    let (bytes, sha256) = on_disk("rejects/part-00000.parquet");
+    assert_eq!(
+        m["output"]["rejects"],
+        json!({"path": "rejects/part-00000.parquet", "tier": null, "rows": rejected,
+               "bytes": bytes, "sha256": sha256})
+    );
+    // Paths as given and absolute; the input's fingerprint; nothing came from --set.
+    assert_eq!(m["output"]["path"], out.display().to_string());
+    assert_eq!(m["output"]["absolute_path"], out.display().to_string());
+    assert_eq!(m["params_from_set"], json!([]));
+    let fingerprint = m["input_fingerprint"].as_str().unwrap();
+    assert_eq!(fingerprint.len(), 64);
+    assert_eq!(m["inputs"][0]["footer_sha256"].as_str().unwrap().len(), 64);
     assert_eq!(m["output"]["files"], json!(expected_files));
     assert_eq!(m["output"]["partition_by"], "tier");
     assert_eq!(m["output"]["data_dir"], "scored");
@@ -413,12 +434,14 @@ fn output_is_the_same_for_one_and_two_threads() {
         "score",
         "tiers",
         "factors",
-        "output",
         "rules_sha256",
         "params",
+        "rejects_by",
+        "input_fingerprint",
     ] {
         assert_eq!(m1[key], m2[key], "manifest {key}");
     }
+    assert_eq!(output_figures(&m1["output"]), output_figures(&m2["output"]));
 
     let files1: Vec<String> = snapshot(&dir.join("one")).into_keys().collect();
     let files2: Vec<String> = snapshot(&dir.join("two")).into_keys().collect();
@@ -455,9 +478,11 @@ fn partition_by_none_writes_one_file_with_a_tier_column() {
 
     let m = manifest(&out);
     assert_eq!(m["output"]["partition_by"], "none");
+    let written = fs::read(out.join("scored/part-00000.parquet")).unwrap();
     assert_eq!(
         m["output"]["files"],
-        json!([{"path": "scored/part-00000.parquet", "tier": null, "rows": kept.len()}])
+        json!([{"path": "scored/part-00000.parquet", "tier": null, "rows": kept.len(),
+                "bytes": written.len(), "sha256": hex::encode(Sha256::digest(&written))}])
     );
     assert_eq!(
         m["output"]["columns"],

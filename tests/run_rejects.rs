@@ -206,6 +206,10 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     }
     // A stable code, the run's id and the values the failing rule read, as JSON.
     assert!(texts(&rejects, "code").iter().all(|c| c == "thrown"));
+    assert_eq!(
+        m["rejects_by"],
+        json!([{"step": "check", "code": "thrown", "count": rejected}])
+    );
     assert!(texts(&rejects, "run_id").iter().all(|r| *r == m["run_id"]));
     let orders = ints(&inputs[0].1, "orders_12m");
     let read: Vec<serde_json::Value> = texts(&rejects, "inputs")

@@ -51,7 +51,9 @@ fn params_in_paths_pick_the_partition_and_set_moves_them() {
     write_dated_pipeline(dir);
 
     run(dir, &["--quiet", "run", "p.yaml"]).expect_code(0);
-    assert_eq!(manifest(&dir.join("out/2026-11-01"))["rows"]["input"], 30);
+    let first = manifest(&dir.join("out/2026-11-01"));
+    assert_eq!(first["rows"]["input"], 30);
+    assert_eq!(first["params_from_set"], json!([]));
 
     run(
         dir,
@@ -61,6 +63,29 @@ fn params_in_paths_pick_the_partition_and_set_moves_them() {
     let m = manifest(&dir.join("out/2026-12-01"));
     assert_eq!(m["rows"]["input"], 40);
     assert_eq!(m["inputs"][0]["path"], "lake/dt=2026-12-01/part.parquet");
+    // The manifest says which params --set gave, and records paths as given and absolute.
+    assert_eq!(m["params_from_set"], json!(["as_of"]));
+    assert_eq!(m["output"]["path"], "out/2026-12-01");
+    let absolute = |relative: &str| {
+        std::path::absolute(dir.join(relative))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    assert_eq!(m["output"]["absolute_path"], absolute("out/2026-12-01"));
+    assert_eq!(
+        m["inputs"][0]["absolute_path"],
+        absolute("lake/dt=2026-12-01/part.parquet")
+    );
+    assert_eq!(m["pipeline"]["path"], "p.yaml");
+    assert_eq!(m["pipeline"]["absolute_path"], absolute("p.yaml"));
+    // Another input, another fingerprint; the same input again, the same one.
+    assert_ne!(m["input_fingerprint"], first["input_fingerprint"]);
+    run(dir, &["--quiet", "run", "p.yaml", "--output", "again"]).expect_code(0);
+    assert_eq!(
+        manifest(&dir.join("again"))["input_fingerprint"],
+        first["input_fingerprint"]
+    );
 
     // `check --set` fills the paths as `run` does: a day without data is named.
     let missing = run(dir, &["check", "p.yaml", "--set", "as_of=2026-12-02"]);

@@ -111,6 +111,11 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
     };
     let options = RunOptions {
         run_id: crate::logging::run_id().to_string(),
+        params_from_set: args
+            .set
+            .iter()
+            .filter_map(|entry| entry.split_once('=').map(|(key, _)| key.trim().to_string()))
+            .collect(),
         target: target.clone(),
         threads: args.threads.map_or_else(
             || std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -11,6 +11,7 @@ pub mod ranking;
 mod rejects;
 mod write;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
@@ -18,11 +19,12 @@ use std::time::Instant;
 use arrow::array::{Array, Float64Array};
 use chrono::{SecondsFormat, Utc};
 use indicatif::ProgressBar;
+use sha2::{Digest, Sha256};
 
 use crate::derive::DeriveError;
 use crate::manifest::{
-    AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts,
-    RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, DATA_DIR, MANIFEST_FILE,
+    AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RejectCount,
+    RowCounts, RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, DATA_DIR, MANIFEST_FILE,
     REJECTS_FILE, SCHEMA_VERSION, SUCCESS_FILE,
 };
 use crate::pipeline::{yaml_name, OnRowError, Pipeline};
@@ -122,6 +124,8 @@ pub struct RunOptions {
     pub threads: usize,
     /// The run's id, in the manifest, the files' metadata and the staging folder's name.
     pub run_id: String,
+    /// The params `--set` gave, in order (the manifest records them).
+    pub params_from_set: Vec<String>,
 }
 
 /// Runs `plan` over `scan` and commits the output to `options.target`; the committed
@@ -185,6 +189,7 @@ pub fn run(
         score: Summary::default(),
         tiers: vec![Summary::default(); tier_names.len()],
         factors: vec![Summary::default(); pipeline.factors.len()],
+        rejects_by: BTreeMap::new(),
     };
 
     let scoring = Instant::now();
@@ -194,8 +199,8 @@ pub fn run(
     // batches (memory stays bounded); the loop scores with the worker pool. With one thread
     // they take turns on it, so `--threads 1` uses one core.
     let overlap = threads > 1;
-    let (written_files, rejected_written, score_seconds) =
-        std::thread::scope(|scope| -> Result<(Vec<WrittenFile>, u64, f64), ExecError> {
+    let (written_files, rejects_file, score_seconds) = std::thread::scope(
+        |scope| -> Result<(Vec<WrittenFile>, WrittenFile, f64), ExecError> {
             let batches = scan.batches(&plan.read_columns);
             let incoming: Box<dyn Iterator<Item = _> + Send> = if overlap {
                 let (read_tx, read_rx) = sync_channel(2);
@@ -267,7 +272,8 @@ pub fn run(
             scored?;
             let (files, rejected) = written?;
             Ok((files, rejected, score_seconds))
-        })?;
+        },
+    )?;
     progress.finish_and_clear();
 
     let finishing = Instant::now();
@@ -277,13 +283,13 @@ pub fn run(
     let counts = tally.rows;
     if counts.input != counts.scored + counts.rejected
         || written != counts.scored
-        || rejected_written != counts.rejected
+        || rejects_file.rows != counts.rejected
         || (scan.sample.is_none() && counts.input != rows_expected)
     {
         return Err(ExecError::RowsLost {
             input: counts.input.max(rows_expected),
             scored: written,
-            rejected: rejected_written,
+            rejected: rejects_file.rows,
         });
     }
     budget.check_total(counts.input)?;
@@ -292,13 +298,12 @@ pub fn run(
         pipeline,
         plan,
         scan,
-        threads,
-        &run_id,
+        options,
         &started,
         tally,
-        written_files,
+        (written_files, rejects_file),
         &passes,
-    );
+    )?;
     manifest.phases_seconds.score_and_write = score_seconds;
     manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
     manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -333,6 +338,8 @@ struct Tally {
     /// Score statistics per tier (their count is the tier's row count).
     tiers: Vec<Summary>,
     factors: Vec<Summary>,
+    /// Rejected rows by step and code.
+    rejects_by: BTreeMap<(String, &'static str), u64>,
 }
 
 impl Tally {
@@ -353,27 +360,48 @@ impl Tally {
                 summary.add(values.value(row));
             }
         }
+        for reject in &scored.rejects {
+            *self
+                .rejects_by
+                .entry((reject.step.clone(), reject.code))
+                .or_default() += 1;
+        }
         self.rows.input += scored.tier.len() as u64;
         self.rows.scored += scored.scored_rows() as u64;
         self.rows.rejected += scored.rejects.len() as u64;
     }
 }
 
-/// The run's manifest, all but the times of its last phases.
+/// The run's manifest, all but the times of its last phases; `written` are the output files
+/// and the rejects file.
 #[allow(clippy::too_many_arguments)]
 fn manifest(
     pipeline: &Pipeline,
     plan: &Plan,
     scan: &Scan<'_>,
-    threads: usize,
-    run_id: &str,
+    options: &RunOptions,
     started: &Started,
     tally: Tally,
-    files: Vec<WrittenFile>,
+    written: (Vec<WrittenFile>, WrittenFile),
     passes: &Passes,
-) -> Manifest {
+) -> Result<Manifest, ExecError> {
+    let (files, rejects) = written;
+    let (threads, run_id) = (options.threads, options.run_id.as_str());
     let levels = plan.scorer.tiers.levels();
-    Manifest {
+    let mut inputs = Vec::with_capacity(scan.source.files().len());
+    let mut fingerprint = Sha256::new();
+    for file in scan.source.files() {
+        let footer_sha256 = crate::source::footer_sha256(&file.path, file.bytes)?;
+        fingerprint.update(format!("{} {footer_sha256}\n", file.bytes));
+        inputs.push(InputInfo {
+            path: file.path.display().to_string(),
+            absolute_path: absolute(&file.path),
+            bytes: file.bytes,
+            rows: file.rows,
+            footer_sha256,
+        });
+    }
+    Ok(Manifest {
         schema_version: SCHEMA_VERSION,
         tool: "tierscore".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
@@ -382,6 +410,7 @@ fn manifest(
         finished_at: String::new(),
         pipeline: PipelineInfo {
             path: pipeline.path.display().to_string(),
+            absolute_path: absolute(&pipeline.path),
             name: pipeline.name.clone(),
             sha256: sha256_hex(pipeline.source.text().as_bytes()),
         },
@@ -404,16 +433,9 @@ fn manifest(
             .collect(),
         rules_sha256: plan.rules_sha256.clone(),
         params: serde_json::to_value(&pipeline.params).unwrap_or_default(),
-        inputs: scan
-            .source
-            .files()
-            .iter()
-            .map(|f| InputInfo {
-                path: f.path.display().to_string(),
-                bytes: f.bytes,
-                rows: f.rows,
-            })
-            .collect(),
+        params_from_set: options.params_from_set.clone(),
+        inputs,
+        input_fingerprint: hex::encode(fingerprint.finalize()),
         limit: scan.limit,
         sample: scan.sample.map(|sample| SampleInfo {
             fraction: sample.fraction,
@@ -421,6 +443,15 @@ fn manifest(
         }),
         threads,
         rows: tally.rows,
+        rejects_by: tally
+            .rejects_by
+            .into_iter()
+            .map(|((step, code), count)| RejectCount {
+                step,
+                code: code.to_string(),
+                count,
+            })
+            .collect(),
         score: tally.score,
         tiers: levels
             .iter()
@@ -457,6 +488,9 @@ fn manifest(
             files,
             data_dir: DATA_DIR.into(),
             rejects_file: REJECTS_FILE.into(),
+            rejects: Some(rejects),
+            path: options.target.display().to_string(),
+            absolute_path: absolute(&options.target),
         },
         derive: passes.population.summaries.clone(),
         tier_cutoffs: passes.ranking.cutoffs.clone(),
@@ -475,5 +509,13 @@ fn manifest(
             score_and_write: 0.0,
             finish: 0.0,
         },
-    }
+    })
+}
+
+/// `path` made absolute against the current directory (not resolving links), as text.
+fn absolute(path: &std::path::Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
 }

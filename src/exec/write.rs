@@ -38,8 +38,8 @@ impl Writing<'_> {
         }
     }
 
-    /// Closes every file: the output files written and the number of rejects.
-    fn finish(self) -> Result<(Vec<WrittenFile>, u64), SinkError> {
+    /// Closes every file: the output files written and the rejects file.
+    fn finish(self) -> Result<(Vec<WrittenFile>, WrittenFile), SinkError> {
         Ok((self.output.finish()?, self.rejects.finish()?))
     }
 }
@@ -53,7 +53,7 @@ pub enum WriteStage<'scope, 'a> {
     },
     Thread {
         messages: SyncSender<ToWriter>,
-        thread: ScopedJoinHandle<'scope, Result<(Vec<WrittenFile>, u64), SinkError>>,
+        thread: ScopedJoinHandle<'scope, Result<(Vec<WrittenFile>, WrittenFile), SinkError>>,
     },
 }
 
@@ -90,7 +90,7 @@ impl<'scope, 'a: 'scope> WriteStage<'scope, 'a> {
     }
 
     /// Waits for everything sent to be written and closes the files.
-    pub fn finish(self) -> Result<(Vec<WrittenFile>, u64), SinkError> {
+    pub fn finish(self) -> Result<(Vec<WrittenFile>, WrittenFile), SinkError> {
         match self {
             WriteStage::Inline {
                 writing,

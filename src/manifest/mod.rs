@@ -49,13 +49,23 @@ pub struct Manifest {
     pub rules_sha256: String,
     /// Params after `--set` overrides.
     pub params: serde_json::Value,
+    /// The params `--set` gave, in the order given.
+    #[serde(default)]
+    pub params_from_set: Vec<String>,
     pub inputs: Vec<InputInfo>,
+    /// sha256 over every input file's size and footer hash, in order: equal fingerprints, the
+    /// same input.
+    #[serde(default)]
+    pub input_fingerprint: String,
     /// `--limit`, when the run read only the first rows.
     pub limit: Option<u64>,
     /// `--sample`, when the run scored a sample of the rows.
     pub sample: Option<SampleInfo>,
     pub threads: usize,
     pub rows: RowCounts,
+    /// Rejected rows counted by step and code, sorted by both.
+    #[serde(default)]
+    pub rejects_by: Vec<RejectCount>,
     pub score: Summary,
     pub tiers: Vec<TierSummary>,
     pub factors: Vec<FactorSummary>,
@@ -87,7 +97,11 @@ pub struct RuleSummary {
 /// The pipeline file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PipelineInfo {
+    /// As given on the command line.
     pub path: String,
+    /// The same, absolute.
+    #[serde(default)]
+    pub absolute_path: String,
     pub name: String,
     pub sha256: String,
 }
@@ -102,9 +116,26 @@ pub struct FileHash {
 /// An input file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputInfo {
+    /// As resolved from `input.path` (or `--input`), relative paths staying relative.
     pub path: String,
+    /// The same, absolute.
+    #[serde(default)]
+    pub absolute_path: String,
     pub bytes: u64,
     pub rows: u64,
+    /// sha256 of the file's size and Parquet footer: changes when the file does (in practice),
+    /// without reading its data.
+    #[serde(default)]
+    pub footer_sha256: String,
+}
+
+/// How many rows one step rejected with one code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectCount {
+    /// The step (`factor` column of the rejects): a factor, `id`, `score` or `tier`.
+    pub step: String,
+    pub code: String,
+    pub count: u64,
 }
 
 /// The sample a run scored (`--sample`, `--seed`).
@@ -267,6 +298,15 @@ pub struct OutputInfo {
     #[serde(default)]
     pub data_dir: String,
     pub rejects_file: String,
+    /// The rejects file with its rows, size and hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejects: Option<WrittenFile>,
+    /// The output directory as given (`output.path` or `--output`).
+    #[serde(default)]
+    pub path: String,
+    /// The same, absolute.
+    #[serde(default)]
+    pub absolute_path: String,
 }
 
 /// A Parquet file the run wrote, relative to the output directory.
@@ -275,6 +315,12 @@ pub struct WrittenFile {
     pub path: String,
     pub tier: Option<String>,
     pub rows: u64,
+    /// The file's size (absent in manifests before schema version 2).
+    #[serde(default)]
+    pub bytes: u64,
+    /// The sha256 of the file's bytes, hex.
+    #[serde(default)]
+    pub sha256: String,
 }
 
 /// Wall time of each phase of the run.

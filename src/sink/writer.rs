@@ -2,7 +2,7 @@
 //! and the rejects under `rejects/`.
 
 use std::fs::{self, File};
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 
 use super::layout::OutputLayout;
 use super::SinkError;
@@ -50,10 +51,35 @@ pub fn properties(metadata: Vec<(String, String)>, plain: &[String]) -> WriterPr
 /// for 1M rows as for 10M, and row groups hold a few hundred thousand rows.
 const ROW_GROUP_MEMORY: usize = 16 << 20;
 
+/// A file being written, hashed (sha256) and counted on the way, so the manifest records each
+/// file's size and hash without reading it again.
+struct Hashing {
+    file: BufWriter<File>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// What [`OpenFile::finish`] gives: the file's path relative to the output, rows, bytes and
+/// sha256.
+type Finished = (String, u64, u64, String);
+
 struct OpenFile {
     relative: String,
     path: PathBuf,
-    writer: ArrowWriter<BufWriter<File>>,
+    writer: ArrowWriter<Hashing>,
     rows: u64,
 }
 
@@ -69,9 +95,13 @@ impl OpenFile {
             fs::create_dir_all(parent).map_err(|e| SinkError::io("create", parent, e))?;
         }
         let file = File::create(&path).map_err(|e| SinkError::io("create", &path, e))?;
-        let writer =
-            ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props.clone()))
-                .map_err(|source| SinkError::parquet(&path, source))?;
+        let hashing = Hashing {
+            file: BufWriter::new(file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let writer = ArrowWriter::try_new(hashing, schema.clone(), Some(props.clone()))
+            .map_err(|source| SinkError::parquet(&path, source))?;
         Ok(Self {
             relative,
             path,
@@ -93,17 +123,20 @@ impl OpenFile {
         Ok(())
     }
 
-    fn finish(self) -> Result<(String, u64), SinkError> {
+    fn finish(self) -> Result<Finished, SinkError> {
         let path = self.path;
-        let file = self
+        let hashing = self
             .writer
             .into_inner()
-            .map_err(|source| SinkError::parquet(&path, source))?
+            .map_err(|source| SinkError::parquet(&path, source))?;
+        let file = hashing
+            .file
             .into_inner()
             .map_err(|e| SinkError::io("flush", &path, e.into_error()))?;
         file.sync_all()
             .map_err(|e| SinkError::io("sync", &path, e))?;
-        Ok((self.relative, self.rows))
+        let sha256 = hex::encode(hashing.hasher.finalize());
+        Ok((self.relative, self.rows, hashing.bytes, sha256))
     }
 }
 
@@ -201,12 +234,18 @@ impl OutputWriter {
             .enumerate()
             .map(|(slot, file)| {
                 let Some(file) = file else { return Ok(None) };
-                let (path, rows) = file.finish()?;
+                let (path, rows, bytes, sha256) = file.finish()?;
                 let tier = match partition {
                     PartitionBy::Tier => Some(tier_names[slot].clone()),
                     PartitionBy::None => None,
                 };
-                Ok(Some(WrittenFile { path, tier, rows }))
+                Ok(Some(WrittenFile {
+                    path,
+                    tier,
+                    rows,
+                    bytes,
+                    sha256,
+                }))
             })
             .collect::<Result<_, SinkError>>()?;
         Ok(written.into_iter().flatten().collect())
@@ -289,8 +328,15 @@ impl RejectWriter {
         self.file.write(rows)
     }
 
-    /// Closes the file; returns the rows written.
-    pub fn finish(self) -> Result<u64, SinkError> {
-        Ok(self.file.finish()?.1)
+    /// Closes the file; returns it as written.
+    pub fn finish(self) -> Result<WrittenFile, SinkError> {
+        let (path, rows, bytes, sha256) = self.file.finish()?;
+        Ok(WrittenFile {
+            path,
+            tier: None,
+            rows,
+            bytes,
+            sha256,
+        })
     }
 }

@@ -546,6 +546,44 @@ fn schema_difference(first: &Schema, other: &Schema) -> Option<String> {
         .map(|f| format!("column `{}` is extra", f.name()))
 }
 
+/// The sha256 (hex) of a Parquet file's footer (its metadata, the length and `PAR1` at the
+/// end), `bytes` long: a fingerprint that changes with the file's data in practice, read
+/// without its data.
+pub fn footer_sha256(path: &Path, bytes: u64) -> Result<String, SourceError> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |source| SourceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let mut tail = [0u8; 8];
+    file.seek(SeekFrom::Start(bytes.saturating_sub(8)))
+        .and_then(|_| file.read_exact(&mut tail))
+        .map_err(io)?;
+    let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]])) + 8;
+    let mut hasher = Sha256::new();
+    hasher.update(bytes.to_le_bytes());
+    file.seek(SeekFrom::Start(bytes.saturating_sub(footer)))
+        .map_err(io)?;
+    std::io::copy(&mut file.take(footer), &mut HashWrite(&mut hasher)).map_err(io)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// A `Write` into a hasher, for [`std::io::copy`].
+struct HashWrite<'a>(&'a mut sha2::Sha256);
+
+impl std::io::Write for HashWrite<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(self.0, buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The URL scheme of an object-storage path (`s3` of `s3://bucket/key`), if `text` is one.
 pub fn url_scheme(text: &str) -> Option<&str> {
     let (scheme, rest) = text.split_once("://")?;

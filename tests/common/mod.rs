@@ -595,9 +595,27 @@ pub fn run_data(path: &Path) -> RecordBatch {
     batch
 }
 
-/// The manifest without what differs between any two runs (id, times, threads).
+/// A manifest's `output` without what differs between two runs of the same rows: the output's
+/// path, and each file's sha256 (every file's metadata holds the run id).
+pub fn output_figures(output: &serde_json::Value) -> serde_json::Value {
+    let mut output = output.clone();
+    let object = output.as_object_mut().unwrap();
+    object.remove("path");
+    object.remove("absolute_path");
+    if let Some(rejects) = object.get_mut("rejects") {
+        rejects.as_object_mut().unwrap().remove("sha256");
+    }
+    for file in object["files"].as_array_mut().unwrap() {
+        file.as_object_mut().unwrap().remove("sha256");
+    }
+    output
+}
+
+/// The manifest without what differs between any two runs (id, times, threads, output path
+/// and file hashes).
 pub fn manifest_figures(out: &Path) -> serde_json::Value {
     let mut m = manifest_exact(out);
+    m["output"] = output_figures(&m["output"]);
     let object = m.as_object_mut().unwrap();
     for volatile in [
         "run_id",
