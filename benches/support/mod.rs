@@ -26,8 +26,12 @@ pub fn load(path: &Path, engine: EngineChoice) -> Loaded {
         .unwrap_or_else(|e| panic!("{}: {e:?}", pipeline.input.path.display()));
     let (plan, _warnings) = Plan::build(&pipeline, &source, engine)
         .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
-    let population = Population::compute(&pipeline.derive, &Scan::all(&source))
-        .unwrap_or_else(|e| panic!("derive: {e:?}"));
+    let population = Population::compute(
+        &pipeline.derive,
+        &Scan::all(&source),
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap_or_else(|e| panic!("derive: {e:?}"));
     Loaded {
         pipeline,
         source,

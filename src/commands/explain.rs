@@ -82,6 +82,7 @@ pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
         &plan,
         &Scan::all(&source),
         &RejectBudget::unlimited(),
+        &indicatif::ProgressBar::hidden(),
     )?;
     let position = source.position(found.row.file, found.row.first_row) as usize;
     let (row, ranked) = passes.prepare(&found.row.batch, position)?;

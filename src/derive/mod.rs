@@ -39,8 +39,13 @@ pub enum DeriveError {
 }
 
 impl Population {
-    /// Computes every derive over the rows the run reads.
-    pub fn compute(derives: &[Derive], scan: &Scan<'_>) -> Result<Self, DeriveError> {
+    /// Computes every derive over the rows the run reads, advancing `progress` by each batch's
+    /// rows.
+    pub fn compute(
+        derives: &[Derive],
+        scan: &Scan<'_>,
+        progress: &indicatif::ProgressBar,
+    ) -> Result<Self, DeriveError> {
         let mut inputs: Vec<String> = Vec::new();
         for derive in derives {
             if !inputs.contains(&derive.column) {
@@ -51,6 +56,7 @@ impl Population {
         if !inputs.is_empty() {
             for batch in scan.batches(&inputs) {
                 let batch = batch?;
+                progress.inc(batch.batch.num_rows() as u64);
                 let decode = |err| scan.decode_error(&batch, err);
                 for (column, values) in inputs.iter().zip(values.iter_mut()) {
                     let array = batch.batch.column_by_name(column).ok_or_else(|| {

@@ -149,10 +149,11 @@ pub fn run(
             message: e.to_string(),
         })?;
     let rows_expected = scan.rows_expected();
-    progress.set_length(rows_expected);
+    // One bar over every pass, so its rate and time left cover the whole run.
+    progress.set_length(rows_expected * Passes::names(pipeline).len() as u64);
     let mut budget = RejectBudget::new(pipeline, scan);
 
-    let passes = pool.install(|| Passes::compute(pipeline, plan, scan, &budget))?;
+    let passes = pool.install(|| Passes::compute(pipeline, plan, scan, &budget, progress))?;
 
     let run_id = options.run_id.clone();
     let staging = Staging::prepare(&options.target, &run_id)?;

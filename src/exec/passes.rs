@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
+use indicatif::ProgressBar;
 
 use super::ranking::Ranking;
 use super::{ExecError, RejectBudget};
@@ -27,24 +28,49 @@ pub struct Passes {
 }
 
 impl Passes {
+    /// The passes over the input a run of `pipeline` makes, the scoring pass included, by
+    /// name: `derive`, `rank` (when needed), `score`.
+    pub fn names(pipeline: &Pipeline) -> Vec<&'static str> {
+        let mut names = Vec::with_capacity(3);
+        if !pipeline.derive.is_empty() {
+            names.push("derive");
+        }
+        if Ranking::needed(pipeline) {
+            names.push("rank");
+        }
+        names.push("score");
+        names
+    }
+
     /// Runs the passes `pipeline` needs over `scan`; the ranking pass stops early once its
-    /// rejects pass `budget`.
+    /// rejects pass `budget`. `progress` advances over every pass, its prefix naming the pass.
     pub fn compute(
         pipeline: &Pipeline,
         plan: &Plan,
         scan: &Scan<'_>,
         budget: &RejectBudget,
+        progress: &ProgressBar,
     ) -> Result<Self, ExecError> {
+        let names = Self::names(pipeline);
+        let label = |name: &str| {
+            let at = names.iter().position(|n| *n == name).unwrap_or(0) + 1;
+            progress.set_prefix(format!("pass {at}/{} {name}", names.len()));
+        };
         let deriving = Instant::now();
-        let population = Population::compute(&pipeline.derive, scan)?;
+        if !pipeline.derive.is_empty() {
+            label("derive");
+        }
+        let population = Population::compute(&pipeline.derive, scan, progress)?;
         let derive_seconds = deriving.elapsed().as_secs_f64();
         let ranking_started = Instant::now();
         let ranking = if Ranking::needed(pipeline) {
-            Ranking::compute(plan, pipeline, scan, &population, budget)?
+            label("rank");
+            Ranking::compute(plan, pipeline, scan, &population, budget, progress)?
         } else {
             Ranking::default()
         };
         let rank_seconds = ranking_started.elapsed().as_secs_f64();
+        label("score");
         Ok(Self {
             population,
             ranking,

@@ -46,6 +46,7 @@ impl Ranking {
         scan: &Scan<'_>,
         population: &Population,
         budget: &RejectBudget,
+        progress: &indicatif::ProgressBar,
     ) -> Result<Self, ExecError> {
         let normalize = pipeline.normalize != Normalize::None;
         let of = match &pipeline.tiers.rule {
@@ -69,6 +70,7 @@ impl Ranking {
                 },
             );
             budget.count(scan, &batch, &scored.rejects)?;
+            progress.inc(rows.num_rows() as u64);
             if normalize {
                 for (values, column) in factors.iter_mut().zip(&scored.factors) {
                     let column = column
