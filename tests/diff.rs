@@ -253,6 +253,16 @@ fn a_weight_change_is_reported_as_the_outputs_show_it() {
     assert_eq!(report["factors"], serde_json::json!(FACTORS));
     assert_eq!(report["factors_added"], serde_json::json!([]));
     assert_eq!(report["factors_removed"], serde_json::json!([]));
+    // What changed: the margin weight, and so the pipeline file; nothing else.
+    assert_eq!(
+        report["changes"],
+        serde_json::json!([
+            {"kind": "weight", "name": "margin", "old": 0.25, "new": 0.35},
+            {"kind": "pipeline", "name": manifest(&after)["pipeline"]["path"],
+             "old": manifest(&before)["pipeline"]["sha256"],
+             "new": manifest(&after)["pipeline"]["sha256"]},
+        ])
+    );
     assert_eq!(
         report["only_in_old"],
         serde_json::json!({"count": 0, "ids": []})
@@ -369,6 +379,10 @@ fn a_weight_change_is_reported_as_the_outputs_show_it() {
         "\ntier migration (5000 customers in both; rows: old tier, columns: new tier)\n  old \\ new    strategic  key  general  low_value  loss_making  total\n"
     ), "{text}");
     assert!(text.contains("\nonly in old: 0 customers\nonly in new: 0 customers\n"));
+    assert!(
+        text.contains("\nchanged weight margin: 0.25 -> 0.35\n"),
+        "{text}"
+    );
     let header = text
         .lines()
         .find(|l| l.starts_with("  customer_id  "))
@@ -439,7 +453,21 @@ fn customers_in_only_one_output_are_counted_and_listed() {
     let diagonal: u64 = (0..rows.len()).map(|i| rows[i][i]).sum();
     assert_eq!(diagonal, 300);
     assert_eq!(rows.iter().flatten().sum::<u64>(), 300);
-    assert_eq!(report["top_movers"][0]["change"], 0.0);
+    // No score moved: no movers; what changed is the pipeline file (its partition_by).
+    assert_eq!(report["top_movers"], serde_json::json!([]));
+    let changes = report["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["kind"], "pipeline");
+    let text = ok(dir, &["diff", "single", "full"]);
+    assert!(
+        text.contains("\n  (none: no customer's score changed)\n"),
+        "{text}"
+    );
+    let same = ok(dir, &["diff", "full", "full"]);
+    assert!(
+        same.contains("\nchanged: nothing (params, weights, rules, tiers as before)\n"),
+        "{same}"
+    );
 
     // A manifest naming another id column cannot be joined.
     let renamed = dir.join("renamed");

@@ -75,6 +75,19 @@ fn render_text(c: &Comparison) -> String {
         c.old.path, c.old.run_id, c.old.rows, c.new.path, c.new.run_id, c.new.rows
     );
     let _ = writeln!(out, "id column: {}", c.id_column);
+    if c.changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "changed: nothing (params, weights, rules, tiers as before)"
+        );
+    }
+    for change in &c.changes {
+        let _ = writeln!(
+            out,
+            "changed {} {}: {} -> {}",
+            change.kind, change.name, change.old, change.new
+        );
+    }
     let _ = writeln!(out, "factors compared: {}", list(&c.factors));
     if !c.factors_added.is_empty() {
         let _ = writeln!(out, "factors added: {}", list(&c.factors_added));
@@ -146,7 +159,7 @@ fn render_text(c: &Comparison) -> String {
         "\ntop movers by |score change|, ties by id (factor columns: new - old)"
     );
     if c.top_movers.is_empty() {
-        let _ = writeln!(out, "  (none)");
+        let _ = writeln!(out, "  (none: no customer's score changed)");
     } else {
         let mut header: Vec<String> = [
             c.id_column.as_str(),

@@ -28,6 +28,8 @@ use serde::Serialize;
 
 use crate::manifest::{Manifest, ManifestError};
 
+pub mod changes;
+
 /// Rows decoded at a time.
 const BATCH_ROWS: usize = 8192;
 
@@ -210,6 +212,8 @@ struct Output {
     files: Vec<(PathBuf, u64, Option<String>)>,
     factors: Vec<String>,
     tiers: Vec<String>,
+    /// The whole manifest, for what changed between the runs.
+    manifest: Manifest,
 }
 
 impl Output {
@@ -235,6 +239,7 @@ impl Output {
             ManifestError::Unreadable(detail) => bad(detail),
             other => not_an_output(&other.to_string()),
         })?;
+        let whole = manifest.clone();
         let tier_column = match manifest.output.partition_by.as_str() {
             "tier" => false,
             "none" => true,
@@ -279,6 +284,7 @@ impl Output {
             files,
             factors: manifest.factors.into_iter().map(|f| f.name).collect(),
             tiers: manifest.tiers.into_iter().map(|t| t.name).collect(),
+            manifest: whole,
         })
     }
 
@@ -568,7 +574,7 @@ pub struct Comparison {
     pub score_shift: Vec<Shift>,
     /// Over every customer in both.
     pub score_shift_all: Shift,
-    /// By |change| descending, ties by id ascending.
+    /// By |change| descending, ties by id ascending; only customers whose score changed.
     pub top_movers: Vec<Mover>,
     /// Factors both outputs have, in the new output's order.
     pub factors: Vec<String>,
@@ -576,6 +582,8 @@ pub struct Comparison {
     pub factors_added: Vec<String>,
     /// Factors only the old output has, in its order.
     pub factors_removed: Vec<String>,
+    /// What changed between the runs: params, weights, rules by hash, tiers.
+    pub changes: Vec<changes::Change>,
 }
 
 /// Reads both outputs and compares them; `top` bounds the movers and the ids listed.
@@ -674,6 +682,7 @@ pub fn compare(old_dir: &Path, new_dir: &Path, top: usize) -> Result<Comparison,
         factors,
         factors_added,
         factors_removed,
+        changes: changes::between(&old.manifest, &new.manifest),
     })
 }
 
@@ -944,10 +953,12 @@ impl Join {
                     .shift(Some(tiers[t].clone()))
             })
             .collect();
+        // Only customers whose score moved: identical outputs list none.
         let top_movers = self
             .movers
             .into_sorted_vec()
             .into_iter()
+            .filter(|c| c.new_score != c.old_score)
             .map(|c| Mover {
                 change: c.new_score - c.old_score,
                 old_score: c.old_score,
@@ -1167,6 +1178,8 @@ mod tests {
             }
             expected.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
             expected.truncate(top);
+            // Only customers whose score moved are movers.
+            expected.retain(|(_, change)| *change != 0.0);
             let report = join.finish(&tiers(), &[0], &[]);
             let got: Vec<(Key, f64)> =
                 report.top_movers.into_iter().map(|m| (m.id, m.change)).collect();
