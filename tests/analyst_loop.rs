@@ -91,14 +91,7 @@ fn check_accepts_the_shipped_pipeline() {
 
     let report = run(&repo, &["check", PIPELINE, "--format", "json"]);
     report.expect_code(0);
-    let compiled_rules: Vec<Value> = [
-        "economic",
-        "margin",
-        "risk",
-        "loyalty",
-        "referral",
-        "strategic",
-    ]
+    let compiled_rules: Vec<Value> = CUSTOMER_VALUE_FACTORS
     .iter()
     .map(|name| json!({"name": name, "engine": "compiled", "because": null}))
     .collect();

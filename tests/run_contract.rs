@@ -111,14 +111,7 @@ fn shipped_example_meets_the_output_contract() {
         .collect();
     assert_eq!(
         rules,
-        [
-            "economic",
-            "margin",
-            "risk",
-            "loyalty",
-            "referral",
-            "strategic"
-        ]
+        CUSTOMER_VALUE_FACTORS
         .map(|name| (name, "compiled", 0))
     );
     let rules_sha = m["rules_sha256"].as_str().unwrap().to_string();
@@ -294,12 +287,7 @@ fn shipped_example_meets_the_output_contract() {
     let rejects_path = out.join("_rejects.parquet");
     metadata(&rejects_path);
     let rejects = read_parquet(&rejects_path);
-    let names: Vec<String> = rejects
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names = column_names(rejects.schema_ref());
     assert_eq!(
         names,
         [id, "source_file", "row_number", "factor", "message"]
@@ -721,7 +709,7 @@ fn the_id_listed_in_output_columns_is_written_once() {
     }
     result.expect_code(0);
     let schema = parquet_schema(&dir.join("out/part-00000.parquet"));
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let names = column_names(&schema);
     assert_eq!(
         names,
         ["customer_id", "orders_12m", "flag", "score", "tier"],

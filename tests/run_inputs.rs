@@ -162,12 +162,7 @@ output: { path: out, partition_by: none, columns: [annual_revenue, 地区] }
     );
     run(dir, &["run", "p.yaml"]).expect_code(0);
     let out = read_parquet(&dir.join("out/part-00000.parquet"));
-    let names: Vec<String> = out
-        .schema_ref()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names = column_names(out.schema_ref());
     assert_eq!(
         names,
         [

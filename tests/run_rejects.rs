@@ -150,12 +150,7 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     );
 
     let rejects = read_parquet(&out.join("_rejects.parquet"));
-    let names: Vec<String> = rejects
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names = column_names(rejects.schema_ref());
     assert_eq!(
         names,
         [

@@ -18,6 +18,7 @@ use miette::Severity;
 use serde::Serialize;
 
 use super::{CommandError, Findings, Format, Ui};
+use crate::diagnostic::codes;
 use crate::diagnostic::{FileProblem, ProblemJson, Problems};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::plan::Plan;
@@ -145,7 +146,7 @@ fn find_problems(args: &CheckArgs) -> Result<(Vec<FileProblem>, RuleEngines), Co
         }
         Err(err) => {
             let mut problem = pipeline.problem_at(
-                "check::input",
+                codes::check::INPUT,
                 "input.path",
                 format!("{err}; names and types cannot be checked without it"),
             );

@@ -1,6 +1,6 @@
-//! Stage 6 of the data path: executing a plan. One module runs the passes a pipeline needs over
-//! the same scan of its input (derive, whole-run, then scoring and writing), checks that every
-//! row is accounted for, and commits the output with its manifest.
+//! The executor: runs stages 3 to 7 of the data path for a plan. One module runs the passes a
+//! pipeline needs over the same scan of its input (derive, ranking, then scoring and writing),
+//! checks that every row is accounted for, and commits the output with its manifest.
 //!
 //! - [`passes`]: the population-wide passes before scoring;
 //! - [`write`]: the writing end, in turn with scoring or on its own thread;

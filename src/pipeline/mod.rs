@@ -15,6 +15,7 @@ use std::path::{Component, Path, PathBuf};
 
 use miette::SourceSpan;
 
+use crate::diagnostic::codes;
 use crate::diagnostic::suggest;
 use crate::diagnostic::{FileProblem, Problems, SourceFile};
 pub use derive_section::{Derive, DeriveKind};
@@ -229,7 +230,7 @@ impl Pipeline {
 
         if spec.version != 1 {
             check.error(
-                "pipeline::version",
+                codes::pipeline::VERSION,
                 "version",
                 format!("unsupported pipeline version {}", spec.version),
                 "this tierscore reads `version: 1`",
@@ -237,7 +238,7 @@ impl Pipeline {
         }
         if spec.name.trim().is_empty() {
             check.error(
-                "pipeline::name",
+                codes::pipeline::NAME,
                 "name",
                 "the pipeline name is empty".into(),
                 "give it a name such as `customer_value`; it is recorded in the output",
@@ -247,7 +248,7 @@ impl Pipeline {
         let score = match (spec.score.combine, &spec.score.script) {
             (Some(_), Some(_)) => {
                 check.error(
-                    "pipeline::score",
+                    codes::pipeline::SCORE,
                     "score",
                     "`score` has both `combine` and `script`".into(),
                     "keep one: `combine: weighted_sum` or `script: ../rules/score.rhai`",
@@ -273,7 +274,7 @@ impl Pipeline {
         let normalize = spec.score.normalize.unwrap_or_default();
         if normalize != Normalize::None && !matches!(score, Combine::WeightedSum) {
             check.error(
-                "pipeline::normalize",
+                codes::pipeline::NORMALIZE,
                 "score.normalize",
                 "`score.normalize` needs `combine: weighted_sum`".into(),
                 "a score script sees the factors as the rules give them; normalise inside it, or use weighted_sum",
@@ -282,7 +283,7 @@ impl Pipeline {
         for factor in &factors {
             if derive.iter().any(|d| d.name == factor.name) {
                 check.error(
-                    "pipeline::factor_name",
+                    codes::pipeline::FACTOR_NAME,
                     "factors",
                     format!("factor `{}` has the name of a derive column", factor.name),
                     "factors and derive columns share one namespace in scripts; rename one",
@@ -295,7 +296,7 @@ impl Pipeline {
         let max_reject_fraction = spec.errors.max_reject_fraction.unwrap_or(0.0);
         if !(0.0..=1.0).contains(&max_reject_fraction) {
             check.error(
-                "pipeline::reject_fraction",
+                codes::pipeline::REJECT_FRACTION,
                 "errors.max_reject_fraction",
                 format!("max_reject_fraction is {max_reject_fraction}, outside 0..1"),
                 "write a share of the input rows, e.g. 0.001 for one row in a thousand",
@@ -383,7 +384,7 @@ impl Checker<'_> {
     ) -> Vec<Factor> {
         if specs.is_empty() {
             self.error(
-                "pipeline::no_factors",
+                codes::pipeline::NO_FACTORS,
                 "factors",
                 "the pipeline has no factors".into(),
                 "add at least one: `- { name: economic, script: ../rules/economic.rhai, weight: 0.4 }`",
@@ -394,21 +395,21 @@ impl Checker<'_> {
             let key = format!("factors[{i}]");
             if !is_identifier(&spec.name) {
                 self.error(
-                    "pipeline::factor_name",
+                    codes::pipeline::FACTOR_NAME,
                     &format!("{key}.name"),
                     format!("factor name `{}` is not a valid name", spec.name),
                     "use letters, digits and `_`, not starting with a digit, so later scripts can read it by name",
                 );
             } else if RESERVED_NAMES.contains(&spec.name.as_str()) {
                 self.error(
-                    "pipeline::factor_name",
+                    codes::pipeline::FACTOR_NAME,
                     &format!("{key}.name"),
                     format!("factor name `{}` is reserved", spec.name),
                     "the output already has columns `score`, `tier` and `reasons`; pick another name",
                 );
             } else if factors.iter().any(|f| f.name == spec.name) {
                 self.error(
-                    "pipeline::duplicate_factor",
+                    codes::pipeline::DUPLICATE_FACTOR,
                     &format!("{key}.name"),
                     format!("factor `{}` is defined twice", spec.name),
                     "factor names become output columns and must be unique",
@@ -422,7 +423,7 @@ impl Checker<'_> {
                 },
                 (Some(_), Some(_)) => {
                     self.error(
-                        "pipeline::factor_rule",
+                        codes::pipeline::FACTOR_RULE,
                         &key,
                         format!("factor `{}` has both `script` and `expr`", spec.name),
                         "keep one of them",
@@ -431,7 +432,7 @@ impl Checker<'_> {
                 }
                 (None, None) => {
                     self.error(
-                        "pipeline::factor_rule",
+                        codes::pipeline::FACTOR_RULE,
                         &key,
                         format!("factor `{}` has neither `script` nor `expr`", spec.name),
                         "add `script: ../rules/NAME.rhai` or an inline `expr: \"...\"`",
@@ -441,13 +442,13 @@ impl Checker<'_> {
             };
             match spec.weight {
                 None if weights_required => self.error(
-                    "pipeline::weight",
+                    codes::pipeline::WEIGHT,
                     &key,
                     format!("factor `{}` has no weight", spec.name),
                     "a weighted_sum score needs `weight:` on every factor",
                 ),
                 Some(w) if !w.is_finite() => self.error(
-                    "pipeline::weight",
+                    codes::pipeline::WEIGHT,
                     &format!("{key}.weight"),
                     format!("factor `{}` has weight {w}", spec.name),
                     "a weight is a finite number",
@@ -470,14 +471,14 @@ impl Checker<'_> {
                 || factors.iter().any(|f| &f.name == column);
             if clash {
                 self.error(
-                    "pipeline::output_column",
+                    codes::pipeline::OUTPUT_COLUMN,
                     &format!("output.columns[{i}]"),
                     format!("output column `{column}` clashes with a factor or a column tierscore writes"),
                     "rename the input column with `input.rename` or the factor",
                 );
             } else if spec.columns[..i].contains(column) {
                 self.error(
-                    "pipeline::output_column",
+                    codes::pipeline::OUTPUT_COLUMN,
                     &format!("output.columns[{i}]"),
                     format!("output column `{column}` is listed twice"),
                     "list each column once",
@@ -498,7 +499,7 @@ impl Checker<'_> {
             match value {
                 Some(0) => {
                     self.error(
-                        "pipeline::limits",
+                        codes::pipeline::LIMITS,
                         &format!("limits.{key}"),
                         format!("limits.{key} is 0"),
                         "a limit is a positive number; leave it out for the default",
@@ -574,12 +575,12 @@ fn yaml_problem(source: &SourceFile, err: &serde_yaml::Error) -> FileProblem {
     let (code, help) = if message.contains("unknown field") || message.contains("unknown variant") {
         let (wrong, expected) = names.split_first().unwrap_or((&"", &[]));
         (
-            "pipeline::unknown_key",
+            codes::pipeline::UNKNOWN_KEY,
             suggest::help_for(wrong, expected, "accepted names"),
         )
     } else if message.contains("missing field") {
         (
-            "pipeline::missing_key",
+            codes::pipeline::MISSING_KEY,
             format!(
                 "add `{}:`; see the pipeline format in the README",
                 names.first().unwrap_or(&"")
@@ -587,7 +588,7 @@ fn yaml_problem(source: &SourceFile, err: &serde_yaml::Error) -> FileProblem {
         )
     } else {
         (
-            "pipeline::yaml",
+            codes::pipeline::YAML,
             "fix the YAML at this position (indentation, quotes and `:` are the usual suspects)"
                 .to_string(),
         )

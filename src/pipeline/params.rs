@@ -13,14 +13,11 @@ pub type Params = IndexMap<String, Value>;
 pub enum OverrideError {
     /// The override is not of the form `KEY=VALUE`.
     #[error("--set {0:?} is not of the form KEY=VALUE")]
-    #[diagnostic(
-        code(tierscore::params::bad_override),
-        help("write it as --set as_of=2026-11-01")
-    )]
+    #[diagnostic(code(params::bad_override), help("write it as --set as_of=2026-11-01"))]
     NotKeyValue(String),
     /// The override names a param the pipeline does not define.
     #[error("--set {key}: the pipeline defines no param `{key}`")]
-    #[diagnostic(code(tierscore::params::unknown))]
+    #[diagnostic(code(params::unknown))]
     UnknownParam {
         key: String,
         #[help]

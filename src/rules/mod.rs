@@ -29,6 +29,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::DataType;
 
+use crate::diagnostic::codes;
 use crate::diagnostic::{FileProblem, SourceFile};
 use crate::pipeline::{Limits, Pipeline, RuleSource};
 pub use analyze::Usage;
@@ -198,7 +199,7 @@ impl RuleBuilder {
                 Err(err) => {
                     let problem = pipeline
                         .problem_at(
-                            "rules::unreadable",
+                            codes::rules::UNREADABLE,
                             key,
                             format!("cannot read script {}: {err}", path.display()),
                         )
@@ -236,7 +237,7 @@ impl RuleBuilder {
                                 .info()
                                 .text
                                 .problem(
-                                    "rules::not_compiled",
+                                    codes::rules::NOT_COMPILED,
                                     unsupported.pos,
                                     1,
                                     format!(

@@ -151,18 +151,18 @@ pub struct SynthOptions {
 pub enum SynthError {
     /// Nothing to generate.
     #[error("cannot generate 0 rows")]
-    #[diagnostic(code(tierscore::gen::zero_rows), help("ask for at least 1 row"))]
+    #[diagnostic(code(gen::zero_rows), help("ask for at least 1 row"))]
     ZeroRows,
     /// Parquet needs at least one row per row group.
     #[error("row group size must be at least 1")]
     #[diagnostic(
-        code(tierscore::gen::zero_row_group_size),
+        code(gen::zero_row_group_size),
         help("use a row group size such as 1048576")
     )]
     ZeroRowGroupSize,
     /// Customer ids would outgrow their 8 digits.
     #[error("cannot generate {rows} rows: customer ids have 8 digits, so at most {max}")]
-    #[diagnostic(code(tierscore::gen::too_many_rows))]
+    #[diagnostic(code(gen::too_many_rows))]
     TooManyRows {
         /// Rows asked for.
         rows: u64,
@@ -171,7 +171,7 @@ pub enum SynthError {
     },
     /// The output's directory is missing and cannot be made.
     #[error("cannot create directory {}: {error}", path.display())]
-    #[diagnostic(code(tierscore::gen::create_dir))]
+    #[diagnostic(code(gen::create_dir))]
     CreateDir {
         /// Directory that could not be created.
         path: PathBuf,
@@ -181,7 +181,7 @@ pub enum SynthError {
     /// The temporary file next to the output cannot be created.
     #[error("cannot create file {}: {error}", path.display())]
     #[diagnostic(
-        code(tierscore::gen::create_file),
+        code(gen::create_file),
         help("the directory must be writable: the file is written there under a temporary name first")
     )]
     CreateFile {
@@ -192,7 +192,7 @@ pub enum SynthError {
     },
     /// Writing the Parquet data failed (disk full, I/O error…).
     #[error("cannot write {}: {error}", path.display())]
-    #[diagnostic(code(tierscore::gen::write))]
+    #[diagnostic(code(gen::write))]
     Write {
         /// Output file asked for.
         path: PathBuf,
@@ -201,10 +201,7 @@ pub enum SynthError {
     },
     /// The finished file cannot be renamed into place.
     #[error("cannot move the finished file to {}: {error}", path.display())]
-    #[diagnostic(
-        code(tierscore::gen::rename),
-        help("the output path must not be a directory")
-    )]
+    #[diagnostic(code(gen::rename), help("the output path must not be a directory"))]
     Rename {
         /// Output file asked for.
         path: PathBuf,

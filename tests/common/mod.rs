@@ -21,6 +21,16 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
 
+/// The shipped customer_value pipeline's factors, in order.
+pub const CUSTOMER_VALUE_FACTORS: [&str; 6] = [
+    "economic",
+    "margin",
+    "risk",
+    "loyalty",
+    "referral",
+    "strategic",
+];
+
 /// The root of the repository (where `pipelines/` and `testdata/` live).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -222,6 +232,11 @@ pub fn read_parquet(path: &Path) -> RecordBatch {
         .map(|b| b.unwrap().with_schema(schema.clone()).unwrap())
         .collect();
     concat_batches(&schema, &batches).unwrap()
+}
+
+/// The column names of a schema, in order.
+pub fn column_names(schema: &arrow::datatypes::Schema) -> Vec<String> {
+    schema.fields().iter().map(|f| f.name().clone()).collect()
 }
 
 /// The Arrow schema stored in a Parquet file.

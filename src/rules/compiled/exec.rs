@@ -13,7 +13,9 @@ use std::hash::{Hash, Hasher};
 use arrow::array::Array;
 
 use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Switch, Unary};
-use super::ops::{binary, call, display, float_compare, unary, Defer, Strings};
+use super::ops::{
+    binary, call, display, float_compare, int_arithmetic, unary, Defer, Strings,
+};
 use super::scalar::Kind;
 pub use super::scalar::CHUNK;
 use super::scalar::{Buf, Const, Input, Scalar};
@@ -447,26 +449,10 @@ impl<'b> Chunk<'b> {
     /// Copies the `selection` rows of `from` into `to`, converting between kinds.
     fn copy(&mut self, from: &Buf<'b>, selection: &[u16], to: &mut Buf<'b>) {
         match (from, &mut *to) {
-            (Buf::Float(a), Buf::Float(b)) => {
-                for &i in selection {
-                    b[usize::from(i)] = a[usize::from(i)];
-                }
-            }
-            (Buf::Int(a), Buf::Int(b)) => {
-                for &i in selection {
-                    b[usize::from(i)] = a[usize::from(i)];
-                }
-            }
-            (Buf::Bool(a), Buf::Bool(b)) => {
-                for &i in selection {
-                    b[usize::from(i)] = a[usize::from(i)];
-                }
-            }
-            (Buf::Date(a), Buf::Date(b)) => {
-                for &i in selection {
-                    b[usize::from(i)] = a[usize::from(i)];
-                }
-            }
+            (Buf::Float(a), Buf::Float(b)) => copy_rows(a, b, selection),
+            (Buf::Int(a), Buf::Int(b)) => copy_rows(a, b, selection),
+            (Buf::Bool(a), Buf::Bool(b)) => copy_rows(a, b, selection),
+            (Buf::Date(a), Buf::Date(b)) => copy_rows(a, b, selection),
             _ => {
                 for &i in selection {
                     let value = from.get(usize::from(i));
@@ -1298,18 +1284,9 @@ fn typed_binary(
             _ => zip_map(a, b, o, s, |x, y| x >= y),
         },
         (Buf::Int(a), Buf::Int(b), Buf::Int(o)) => {
-            let apply = |x: i64, y: i64| match op {
-                Binary::Add => x.checked_add(y),
-                Binary::Sub => x.checked_sub(y),
-                Binary::Mul => x.checked_mul(y),
-                Binary::Div => x.checked_div(y),
-                Binary::Rem => x.checked_rem(y),
-                Binary::Pow => u32::try_from(y).ok().and_then(|y| x.checked_pow(y)),
-                _ => None,
-            };
             for &i in selection {
                 let p = usize::from(i);
-                match apply(a[p], b[p]) {
+                match int_arithmetic(op, a[p], b[p]) {
                     Some(v) => o[p] = v,
                     None => defer(done, deferred, p),
                 }
@@ -1318,6 +1295,13 @@ fn typed_binary(
         _ => return false,
     }
     true
+}
+
+/// Copies the `selection` rows of one buffer into another of the same type.
+fn copy_rows<T: Copy>(from: &[T], to: &mut [T], selection: &[u16]) {
+    for &i in selection {
+        to[usize::from(i)] = from[usize::from(i)];
+    }
 }
 
 /// A typed number buffer, read as floats.

@@ -8,6 +8,7 @@ use rhai::{Dynamic, Engine, OptimizationLevel, ParseErrorType, Scope, AST};
 use crate::rules::analyze::analyze;
 use crate::rules::{Returns, RuleInfo, RuleText};
 
+use crate::diagnostic::codes;
 use crate::diagnostic::suggest;
 use crate::diagnostic::FileProblem;
 
@@ -64,7 +65,7 @@ pub fn parse(
             ParseErrorType::VariableUndefined(var) if problems.len() < MAX_UNDEFINED => {
                 problems.push(
                     text.problem(
-                        "rules::compile",
+                        codes::rules::COMPILE,
                         pos.into(),
                         var.len(),
                         format!("`{var}` is not a column, factor or variable here"),
@@ -79,7 +80,7 @@ pub fn parse(
             }
             other => {
                 problems.push(
-                    text.problem("rules::compile", pos.into(), 1, other.to_string())
+                    text.problem(codes::rules::COMPILE, pos.into(), 1, other.to_string())
                         .with_help(
                             "fix the syntax at this position; the README lists the script API",
                         ),
