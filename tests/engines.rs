@@ -36,7 +36,14 @@ fn run_auto_and_interpreted(dir: &Path) {
     run(dir, &["run", "p.yaml", "--output", "auto"]).expect_code(0);
     run(
         dir,
-        &["run", "p.yaml", "--engine", "interpreted", "--output", "interpreted"],
+        &[
+            "run",
+            "p.yaml",
+            "--engine",
+            "interpreted",
+            "--output",
+            "interpreted",
+        ],
     )
     .expect_code(0);
 }

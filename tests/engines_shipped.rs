@@ -21,7 +21,10 @@ fn shipped() -> Vec<String> {
 }
 
 /// The bits of every value of a float column (0 for nulls, whose nulls are compared apart).
-fn float_bits<T: ArrowPrimitiveType>(column: &dyn Array, to_bits: fn(T::Native) -> u64) -> Vec<u64> {
+fn float_bits<T: ArrowPrimitiveType>(
+    column: &dyn Array,
+    to_bits: fn(T::Native) -> u64,
+) -> Vec<u64> {
     let column = column.as_primitive::<T>();
     (0..column.len())
         .map(|i| {

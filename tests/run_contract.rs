@@ -111,8 +111,7 @@ fn shipped_example_meets_the_output_contract() {
         .collect();
     assert_eq!(
         rules,
-        CUSTOMER_VALUE_FACTORS
-        .map(|name| (name, "compiled", 0))
+        CUSTOMER_VALUE_FACTORS.map(|name| (name, "compiled", 0))
     );
     let rules_sha = m["rules_sha256"].as_str().unwrap().to_string();
     assert_eq!(rules_sha.len(), 64);

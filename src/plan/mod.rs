@@ -462,4 +462,3 @@ fn name_of_a_column(
         )
         .with_help(help)
 }
-

@@ -13,9 +13,7 @@ use std::hash::{Hash, Hasher};
 use arrow::array::Array;
 
 use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Switch, Unary};
-use super::ops::{
-    binary, call, display, float_compare, int_arithmetic, unary, Defer, Strings,
-};
+use super::ops::{binary, call, display, float_compare, int_arithmetic, unary, Defer, Strings};
 use super::scalar::Kind;
 pub use super::scalar::CHUNK;
 use super::scalar::{Buf, Const, Input, Scalar};
@@ -1204,6 +1202,25 @@ fn float_op(op: Binary) -> Option<fn(f64, f64) -> f64> {
     })
 }
 
+/// Compares two columns of one ordered type row by row: one loop per operator, so each
+/// comparison inlines.
+fn compare_ordered<T: Ord + Copy>(
+    op: Binary,
+    a: &[T],
+    b: &[T],
+    out: &mut [bool],
+    selection: &[u16],
+) {
+    match op {
+        Binary::Eq => zip_map(a, b, out, selection, |x, y| x == y),
+        Binary::Ne => zip_map(a, b, out, selection, |x, y| x != y),
+        Binary::Lt => zip_map(a, b, out, selection, |x, y| x < y),
+        Binary::Le => zip_map(a, b, out, selection, |x, y| x <= y),
+        Binary::Gt => zip_map(a, b, out, selection, |x, y| x > y),
+        _ => zip_map(a, b, out, selection, |x, y| x >= y),
+    }
+}
+
 /// `out[p] = f(a[p], b[p])` for the selected positions: one tight loop per operator.
 #[inline]
 fn zip_map<A: Copy, B: Copy, O>(
@@ -1264,25 +1281,15 @@ fn typed_binary(
         (Buf::Int(a), Buf::Float(b), Buf::Bool(o)) if op.compares() => {
             zip_map(a, b, o, s, |x, y| float_compare(op, x as f64, y))
         }
-        (Buf::Int(a), Buf::Int(b), Buf::Bool(o)) if op.compares() => match op {
-            Binary::Eq => zip_map(a, b, o, s, |x, y| x == y),
-            Binary::Ne => zip_map(a, b, o, s, |x, y| x != y),
-            Binary::Lt => zip_map(a, b, o, s, |x, y| x < y),
-            Binary::Le => zip_map(a, b, o, s, |x, y| x <= y),
-            Binary::Gt => zip_map(a, b, o, s, |x, y| x > y),
-            _ => zip_map(a, b, o, s, |x, y| x >= y),
-        },
+        (Buf::Int(a), Buf::Int(b), Buf::Bool(o)) if op.compares() => {
+            compare_ordered(op, a, b, o, s)
+        }
         (Buf::Date(a), Buf::Date(b), Buf::Int(o)) if op == Binary::Sub => {
             zip_map(a, b, o, s, |x, y| i64::from(x) - i64::from(y))
         }
-        (Buf::Date(a), Buf::Date(b), Buf::Bool(o)) if op.compares() => match op {
-            Binary::Eq => zip_map(a, b, o, s, |x, y| x == y),
-            Binary::Ne => zip_map(a, b, o, s, |x, y| x != y),
-            Binary::Lt => zip_map(a, b, o, s, |x, y| x < y),
-            Binary::Le => zip_map(a, b, o, s, |x, y| x <= y),
-            Binary::Gt => zip_map(a, b, o, s, |x, y| x > y),
-            _ => zip_map(a, b, o, s, |x, y| x >= y),
-        },
+        (Buf::Date(a), Buf::Date(b), Buf::Bool(o)) if op.compares() => {
+            compare_ordered(op, a, b, o, s)
+        }
         (Buf::Int(a), Buf::Int(b), Buf::Int(o)) => {
             for &i in selection {
                 let p = usize::from(i);
