@@ -117,17 +117,7 @@ fn shipped_example_meets_the_output_contract() {
     assert_eq!(rules_sha.len(), 64);
     assert!(rules_sha.chars().all(|c| c.is_ascii_hexdigit()));
     let run_id = m["run_id"].as_str().unwrap().to_string();
-    let manifest_factors: Vec<(String, f64)> = m["factors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["name"].as_str().unwrap().to_string(),
-                f["weight"].as_f64().unwrap(),
-            )
-        })
-        .collect();
+    let manifest_factors = pairs(&m["factors"], "name", "weight", serde_json::Value::as_f64);
     assert_eq!(manifest_factors, weights);
     let manifest_tiers = m["tiers"].as_array().unwrap();
     let manifest_levels: Vec<(String, Option<f64>)> = manifest_tiers
@@ -135,15 +125,10 @@ fn shipped_example_meets_the_output_contract() {
         .map(|t| (t["name"].as_str().unwrap().to_string(), t["min"].as_f64()))
         .collect();
     assert_eq!(manifest_levels, levels);
-    let tier_counts: BTreeMap<String, u64> = manifest_tiers
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap().to_string(),
-                t["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let tier_counts: BTreeMap<String, u64> =
+        pairs(&m["tiers"], "name", "count", serde_json::Value::as_u64)
+            .into_iter()
+            .collect();
     assert_eq!(tier_counts.values().sum::<u64>(), scored);
 
     // Layout: one folder per non-empty tier, the rejects, the manifest and _SUCCESS; nothing
@@ -540,17 +525,7 @@ output: { path: out, partition_by: none, columns: [orders_12m] }
 }
 
 fn tier_counts(m: &serde_json::Value) -> Vec<(String, u64)> {
-    m["tiers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap().to_string(),
-                t["count"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    pairs(&m["tiers"], "name", "count", serde_json::Value::as_u64)
 }
 
 #[test]

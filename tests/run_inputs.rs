@@ -75,17 +75,7 @@ fn a_folder_input_reads_every_parquet_file_below_it_in_sorted_order() {
     let result = run(dir, &["run", "p.yaml"]);
     result.expect_code(0);
     let m = manifest(&dir.join("out"));
-    let inputs: Vec<(String, u64)> = m["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["path"].as_str().unwrap().to_string(),
-                i["rows"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let inputs = pairs(&m["inputs"], "path", "rows", serde_json::Value::as_u64);
     assert_eq!(
         inputs,
         [

@@ -234,6 +234,24 @@ pub fn read_parquet(path: &Path) -> RecordBatch {
     concat_batches(&schema, &batches).unwrap()
 }
 
+/// `(name, value)` of each object in a manifest's JSON list: e.g. `pairs(&m["tiers"], "name",
+/// "count", Value::as_u64)`.
+pub fn pairs<T>(
+    list: &serde_json::Value,
+    name: &str,
+    value: &str,
+    get: fn(&serde_json::Value) -> Option<T>,
+) -> Vec<(String, T)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let name = item[name].as_str().unwrap().to_string();
+            (name, get(&item[value]).unwrap())
+        })
+        .collect()
+}
+
 /// The column names of a schema, in order.
 pub fn column_names(schema: &arrow::datatypes::Schema) -> Vec<String> {
     schema.fields().iter().map(|f| f.name().clone()).collect()
