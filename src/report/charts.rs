@@ -190,7 +190,8 @@ fn histogram_layer(histogram: &Histogram, axis: &str) -> Value {
         "data": { "values": bars(histogram) },
         "mark": { "type": "bar", "tooltip": true, "color": "#4c78a8" },
         "encoding": {
-            "x": { "field": "from", "type": "quantitative", "title": axis, "scale": { "zero": false } },
+            "x": { "field": "from", "type": "quantitative", "bin": { "binned": true },
+                   "title": axis, "scale": { "zero": false } },
             "x2": { "field": "to" },
             "y": { "field": "count", "type": "quantitative", "title": "customers" },
             "tooltip": [

@@ -579,7 +579,8 @@ fn whale(mut values: Vec<f64>) -> Whale {
     }
     for (i, &s) in sums.iter().enumerate() {
         let customers = i + 1;
-        if customers.is_multiple_of(step) || customers == n || customers == peak.customers as usize {
+        if customers.is_multiple_of(step) || customers == n || customers == peak.customers as usize
+        {
             points.push(point(customers, s));
         }
     }
