@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Renders a run's _report.html in headless Chromium and checks it like a reader would.
+"""Renders a run's _report.html (or a `tierscore diff --format html` page) in headless
+Chromium and checks it like a reader would.
 
     .ci/report_browser.py OUT_DIR [--screenshot FILE.png] [--chromium /usr/bin/chromium]
+    .ci/report_browser.py DIFF.html [--screenshot FILE.png]
 
 Checks, on the DOM after the scripts ran (`--dump-dom`):
   - every section of the report is there, and every chart element was drawn by Vega
     (`data-rendered="true"` and an <svg> with marks inside), none failed;
-  - the whale curve shows its peak, the score chart its tier thresholds;
+  - the whale curve shows its peak, the score chart its tier thresholds (report); the heat map
+    shows a count in every cell (diff);
 and, from Chromium's own logs:
   - no console message at all (errors, warnings and uncaught exceptions are console messages;
     the report writes none), from `--enable-logging=stderr`;
@@ -27,6 +30,7 @@ import tempfile
 from html.parser import HTMLParser
 
 SECTIONS = ["summary", "tiers", "whale", "scores", "factors", "reasons", "rejects"]
+DIFF_SECTIONS = ["summary", "migration", "shift", "movers"]
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -109,11 +113,12 @@ def page_requests(net_log_path):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("out_dir")
+    parser.add_argument("target", help="an output directory, or a diff page (.html)")
     parser.add_argument("--screenshot")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
-    page = os.path.abspath(os.path.join(args.out_dir, "_report.html"))
+    is_diff = os.path.isfile(args.target)
+    page = os.path.abspath(args.target if is_diff else os.path.join(args.target, "_report.html"))
     url = "file://" + page
     failures = []
 
@@ -131,15 +136,18 @@ def main():
         dom = Dom()
         dom.feed(run.stdout)
 
-        for section in SECTIONS:
+        for section in DIFF_SECTIONS if is_diff else SECTIONS:
             if section not in dom.sections:
                 failures.append(f"section #{section} is missing")
-        expected_charts = {"tiers", "whale", "scores", "contributions"}
+        if is_diff:
+            expected_charts = {"migration", "shift"}
+        else:
+            expected_charts = {"tiers", "whale", "scores", "contributions"}
+            if not any(c.startswith("factor-") for c in dom.charts):
+                failures.append("no factor histogram")
         missing = expected_charts - set(dom.charts)
         if missing:
             failures.append(f"charts missing: {sorted(missing)}")
-        if not any(c.startswith("factor-") for c in dom.charts):
-            failures.append("no factor histogram")
         for chart, seen in sorted(dom.charts.items()):
             if not seen["rendered"]:
                 failures.append(f"chart {chart} was not drawn")
@@ -150,12 +158,18 @@ def main():
                 f"body says {dom.body.get('data-charts-rendered')} charts drawn of {len(dom.charts)}"
                 f"; failure: {dom.body.get('data-charts-failed')}"
             )
-        whale_texts = dom.charts.get("whale", {}).get("texts", [])
-        if "peak" not in whale_texts:
-            failures.append(f"the whale curve does not label its peak: {whale_texts[:20]}")
-        score_texts = dom.charts.get("scores", {}).get("texts", [])
-        if not any("≥" in t for t in score_texts):
-            failures.append(f"the score chart shows no tier threshold: {score_texts[:20]}")
+        if is_diff:
+            heat = dom.charts.get("migration", {}).get("texts", [])
+            counts = [t for t in heat if re.fullmatch(r"[\d,]+", t)]
+            if len(counts) < 4:
+                failures.append(f"the heat map shows no counts: {heat[:20]}")
+        else:
+            whale_texts = dom.charts.get("whale", {}).get("texts", [])
+            if "peak" not in whale_texts:
+                failures.append(f"the whale curve does not label its peak: {whale_texts[:20]}")
+            score_texts = dom.charts.get("scores", {}).get("texts", [])
+            if not any("≥" in t for t in score_texts):
+                failures.append(f"the score chart shows no tier threshold: {score_texts[:20]}")
 
         console = [l for l in run.stderr.splitlines() if ":CONSOLE" in l]
         for line in console:

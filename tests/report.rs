@@ -468,12 +468,68 @@ output: {{ path: out, {output} }}
         &pipeline("columns: [region]", "report: { value: region }"),
     );
     let result = run(dir, &["run", "text.yaml", "--quiet"]);
-    result.expect_code(3);
+    result.expect_code(1);
     assert!(
         result
             .stderr
-            .contains("column `region` is Utf8, not a number"),
+            .contains("report.value `region` is Utf8, not a number"),
         "{}",
         result.stderr
     );
+}
+
+#[test]
+fn diff_html_holds_the_same_data_as_the_json_and_names_no_other_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (before, after) = (tmp.path().join("before"), tmp.path().join("after"));
+    for (out, set) in [
+        (&before, "top_revenue=200000"),
+        (&after, "top_revenue=250000"),
+    ] {
+        run(
+            &repo(),
+            &[
+                "run",
+                "pipelines/customer_value.yaml",
+                "--set",
+                set,
+                "--output",
+                out.to_str().unwrap(),
+                "--quiet",
+            ],
+        )
+        .expect_code(0);
+    }
+    let diff = |format: &str| {
+        let result = run(tmp.path(), &["diff", "before", "after", "--format", format]);
+        result.expect_code(0);
+        result.stdout
+    };
+    let json: Value = serde_json::from_str(&diff("json")).unwrap();
+    let html = diff("html");
+    let start = html
+        .find(r#"<script type="application/json" id="tierscore-diff">"#)
+        .expect("the page embeds the comparison");
+    let rest = &html[start..];
+    let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
+    let embedded: Value = serde_json::from_str(&body.replace("<\\/", "</")).unwrap();
+    assert_eq!(embedded, json);
+    assert!(
+        json["top_movers"].as_array().unwrap().len() > 3,
+        "the change moves customers"
+    );
+    for section in ["summary", "migration", "shift", "movers"] {
+        assert!(
+            html.contains(&format!("<section id=\"{section}\">")),
+            "{section}"
+        );
+    }
+    // Every mover's id is in the movers table.
+    for mover in json["top_movers"].as_array().unwrap() {
+        assert!(html.contains(&format!("<td>{}</td>", mover["id"].as_str().unwrap())));
+    }
+    let vega = include_str!("../src/report/vendor/vega-6.4.0.min.js");
+    let vega_lite = include_str!("../src/report/vendor/vega-lite-6.4.3.min.js");
+    let own = html.replace(vega, "").replace(vega_lite, "");
+    assert_eq!(urls(&own), Vec::<String>::new());
 }

@@ -4,10 +4,12 @@
 //!
 //! - [`figures`]: the numbers, from one pass over the output's files;
 //! - [`charts`]: the Vega-Lite specifications of the charts;
+//! - [`diff_page`]: `tierscore diff --format html`, the comparison of two outputs;
 //! - [`page`]: the HTML, with Vega and Vega-Lite inlined (`vendor/`), so the page opens
 //!   offline and asks no other host for anything.
 
 pub mod charts;
+pub mod diff_page;
 pub mod figures;
 pub mod page;
 

@@ -12,16 +12,16 @@ use super::figures::Figures;
 use crate::manifest::Manifest;
 
 /// Vega (BSD-3-Clause), the runtime that draws the charts; see `vendor/README.md`.
-const VEGA_JS: &str = include_str!("vendor/vega-6.4.0.min.js");
+pub(super) const VEGA_JS: &str = include_str!("vendor/vega-6.4.0.min.js");
 /// Vega-Lite (BSD-3-Clause), which compiles the charts' specifications for Vega.
-const VEGA_LITE_JS: &str = include_str!("vendor/vega-lite-6.4.3.min.js");
+pub(super) const VEGA_LITE_JS: &str = include_str!("vendor/vega-lite-6.4.3.min.js");
 
 /// Section ids, in page order (tests and the browser check look for each).
 pub const SECTIONS: [&str; 7] = [
     "summary", "tiers", "whale", "scores", "factors", "reasons", "rejects",
 ];
 
-const STYLE: &str = r#"
+pub(super) const STYLE: &str = r#"
 :root { color-scheme: light; --ink: #1d2430; --muted: #5b6573; --line: #d9dee5; --accent: #2f5d8a; }
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
@@ -56,7 +56,7 @@ code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 "#;
 
 /// Draws every chart into its element; marks the body when all are drawn (or one failed).
-const BOOT: &str = r#"
+pub(super) const BOOT: &str = r#"
 (function () {
   var specs = JSON.parse(document.getElementById("tierscore-charts").textContent);
   var drawn = specs.map(function (chart) {
@@ -75,13 +75,13 @@ const BOOT: &str = r#"
 "#;
 
 /// JSON safe inside a `<script>` element.
-fn script_json(value: &impl serde::Serialize) -> String {
+pub(super) fn script_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value)
         .unwrap_or_else(|_| "null".into())
         .replace("</", "<\\/")
 }
 
-fn int(n: u64) -> String {
+pub(super) fn int(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -93,11 +93,11 @@ fn int(n: u64) -> String {
     out
 }
 
-fn pct(share: Option<f64>) -> String {
+pub(super) fn pct(share: Option<f64>) -> String {
     share.map_or_else(|| "–".into(), |s| format!("{:.1}%", s * 100.0))
 }
 
-fn num(x: Option<f64>) -> String {
+pub(super) fn num(x: Option<f64>) -> String {
     x.map_or_else(|| "–".into(), |x| format!("{x:.2}"))
 }
 
