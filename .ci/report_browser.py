@@ -3,7 +3,7 @@
 Chromium and checks it like a reader would.
 
     .ci/report_browser.py OUT_DIR [--screenshot FILE.png] [--chromium /usr/bin/chromium]
-    .ci/report_browser.py DIFF.html [--screenshot FILE.png]
+    .ci/report_browser.py DIFF.html [--screenshot FILE.png --height 2200]
 
 Checks, on the DOM after the scripts ran (`--dump-dom`):
   - every section of the report is there, and every chart element was drawn by Vega
@@ -115,6 +115,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("target", help="an output directory, or a diff page (.html)")
     parser.add_argument("--screenshot")
+    parser.add_argument("--height", type=int, default=5400, help="screenshot height in pixels")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     is_diff = os.path.isfile(args.target)
@@ -183,7 +184,7 @@ def main():
             shot = chromium(
                 args.chromium,
                 os.path.join(tmp, "profile2"),
-                ["--virtual-time-budget=10000", "--window-size=1366,5400",
+                ["--virtual-time-budget=10000", f"--window-size=1366,{args.height}",
                  f"--screenshot={os.path.abspath(args.screenshot)}"],
                 url,
             )

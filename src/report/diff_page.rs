@@ -175,7 +175,7 @@ fn migration_chart(c: &Comparison) -> Value {
             cells.push(json!({ "from": from, "to": to, "count": count, "share": share }));
         }
     }
-    let axis = |field: &str, title: &str| json!({ "field": field, "type": "nominal", "sort": c.tiers, "title": title });
+    let axis = |field: &str, title: &str| json!({ "field": field, "type": "nominal", "sort": c.tiers, "title": title, "axis": { "labelAngle": 0 } });
     let tooltip = json!([
         { "field": "from", "type": "nominal", "title": "old tier" },
         { "field": "to", "type": "nominal", "title": "new tier" },
