@@ -153,6 +153,9 @@ pub struct RejectGroup {
     pub first_ids: Vec<String>,
 }
 
+/// The reasons' hash maps: ahash (not SipHash; the keys are our own strings).
+type Hasher = std::hash::BuildHasherDefault<ahash::AHasher>;
+
 /// Where the tier of a unit's rows comes from.
 #[derive(Clone, Copy)]
 enum TierOf {
@@ -181,7 +184,7 @@ struct Partial {
     /// [factor][tier]
     factor_sums: Vec<Vec<f64>>,
     /// Per tier: reason -> rows.
-    reasons: Vec<HashMap<String, u64>>,
+    reasons: Vec<HashMap<String, u64, Hasher>>,
     rows_with_reasons: Vec<u64>,
     values: Vec<f64>,
 }
@@ -195,7 +198,7 @@ impl Partial {
             score_bins: vec![0; SCORE_BINS],
             factor_bins: vec![vec![0; FACTOR_BINS]; factors],
             factor_sums: vec![vec![0.0; tiers]; factors],
-            reasons: vec![HashMap::new(); tiers],
+            reasons: vec![HashMap::default(); tiers],
             rows_with_reasons: vec![0; tiers],
             values: Vec::new(),
         }
@@ -354,7 +357,12 @@ fn read_unit(unit: &Unit<'_>, value: &str) -> Result<Partial, ReportError> {
         };
         let reasons = batch
             .column_by_name("reasons")
-            .and_then(|c| c.as_list_opt::<i32>());
+            .and_then(|c| c.as_list_opt::<i32>())
+            .filter(|list| list.null_count() == 0)
+            .and_then(|list| {
+                let strings = list.values().as_string_opt::<i32>()?;
+                Some((list.value_offsets(), strings))
+            });
         for (row, &tier) in row_tiers.iter().enumerate() {
             let s = score.value(row);
             partial.counts[tier] += 1;
@@ -370,20 +378,21 @@ fn read_unit(unit: &Unit<'_>, value: &str) -> Result<Partial, ReportError> {
                 partial.factor_sums[f][tier] += x;
                 partial.factor_bins[f][factor_bins[f].index(x)] += 1;
             }
-            if let Some(reasons) = reasons {
-                if reasons.is_valid(row) {
-                    let list = reasons.value(row);
-                    let list = list.as_string::<i32>();
-                    if !list.is_empty() {
-                        partial.rows_with_reasons[tier] += 1;
+            // The reasons of a row, straight from the list's offsets (no array per row).
+            if let Some((offsets, strings)) = &reasons {
+                let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+                if end > start {
+                    partial.rows_with_reasons[tier] += 1;
+                }
+                for i in start..end {
+                    if strings.is_null(i) {
+                        continue;
                     }
-                    for reason in list.iter().flatten() {
-                        numbers_as_n(reason, &mut key);
-                        match partial.reasons[tier].get_mut(key.as_str()) {
-                            Some(count) => *count += 1,
-                            None => {
-                                partial.reasons[tier].insert(key.clone(), 1);
-                            }
+                    numbers_as_n(strings.value(i), &mut key);
+                    match partial.reasons[tier].get_mut(key.as_str()) {
+                        Some(count) => *count += 1,
+                        None => {
+                            partial.reasons[tier].insert(key.clone(), 1);
                         }
                     }
                 }
@@ -409,24 +418,30 @@ fn float_column(batch: &RecordBatch, name: &str, path: &Path) -> Result<Float64A
     Ok(column.as_primitive().clone())
 }
 
-/// `reason` with each number (digits with `.` or `,` inside) written `N`, into `out`.
+/// `reason` with each number (digits, with `.` or `,` between digits) written `N`, into `out`.
+/// Works on bytes: digits and separators are ASCII, so every cut is a character boundary.
 fn numbers_as_n(reason: &str, out: &mut String) {
     out.clear();
-    let mut in_number = false;
-    for c in reason.chars() {
-        if c.is_ascii_digit() || (in_number && (c == '.' || c == ',')) {
-            if !in_number {
-                out.push('N');
-                in_number = true;
-            }
-        } else {
-            if in_number && out.ends_with(['.', ',']) {
-                out.pop();
-            }
-            in_number = false;
-            out.push(c);
+    let bytes = reason.as_bytes();
+    let (mut i, mut copied) = (0, 0);
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
         }
+        out.push_str(&reason[copied..i]);
+        out.push('N');
+        i += 1;
+        while i < bytes.len()
+            && (bytes[i].is_ascii_digit()
+                || (matches!(bytes[i], b'.' | b',')
+                    && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)))
+        {
+            i += 1;
+        }
+        copied = i;
     }
+    out.push_str(&reason[copied..]);
 }
 
 /// Equal-width bins over [min, max].
@@ -449,8 +464,9 @@ impl Bins {
     }
 
     fn index(&self, x: f64) -> usize {
-        let i = ((x - self.min) / self.width).floor();
-        if i <= 0.0 || i.is_nan() {
+        // `as` truncates, which is floor for the non-negative values it sees (NaN gives 0).
+        let i = (x - self.min) / self.width;
+        if i <= 0.0 {
             0
         } else {
             (i as usize).min(self.count - 1)
