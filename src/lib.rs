@@ -22,6 +22,7 @@ pub mod logging;
 pub mod manifest;
 pub mod pipeline;
 pub mod plan;
+pub mod report;
 pub mod rule_tests;
 pub mod rules;
 pub mod score;

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tierscore::commands::{
-    self, check::CheckArgs, diff::DiffArgs, explain::ExplainArgs, gen::GenArgs, run::RunArgs,
-    test::TestArgs, Ui,
+    self, check::CheckArgs, diff::DiffArgs, explain::ExplainArgs, gen::GenArgs, report::ReportArgs,
+    run::RunArgs, test::TestArgs, Ui,
 };
 
 /// Rule-driven batch scoring of customer value: rhai rules over Parquet, tiered Parquet out.
@@ -53,6 +53,8 @@ enum Command {
     Test(TestArgs),
     /// Write deterministic synthetic customer data.
     Gen(GenArgs),
+    /// Render a committed output's HTML report (_report.html) again, from the output alone.
+    Report(ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test::execute(args, ui),
         Command::Explain(args) => commands::explain::execute(args, ui),
         Command::Gen(args) => commands::gen::execute(args, ui),
+        Command::Report(args) => commands::report::execute(args, ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

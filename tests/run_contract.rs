@@ -137,7 +137,15 @@ fn shipped_example_meets_the_output_contract() {
         levels.iter().filter(|(n, _)| tier_counts[n] > 0).collect();
     assert!(non_empty.len() >= 2, "the example fills several tiers");
     let mut expected: Vec<String> = non_empty.iter().map(|(n, _)| format!("tier={n}")).collect();
-    expected.extend(["_SUCCESS", "_manifest.json", "_rejects.parquet"].map(String::from));
+    expected.extend(
+        [
+            "_SUCCESS",
+            "_manifest.json",
+            "_rejects.parquet",
+            "_report.html",
+        ]
+        .map(String::from),
+    );
     expected.sort();
     assert_eq!(listing(&out), expected);
     assert_eq!(listing(tmp.path()), [".cv.tierscore.lock", "cv"]);
@@ -398,6 +406,7 @@ fn partition_by_none_writes_one_file_with_a_tier_column() {
             "_SUCCESS",
             "_manifest.json",
             "_rejects.parquet",
+            "_report.html",
             "part-00000.parquet"
         ]
     );

@@ -49,7 +49,12 @@ limits: { max_operations: 1000 }
     let out = dir.join("out");
     assert_eq!(
         listing(&out),
-        ["_SUCCESS", "_manifest.json", "_rejects.parquet"],
+        [
+            "_SUCCESS",
+            "_manifest.json",
+            "_rejects.parquet",
+            "_report.html"
+        ],
         "no tier folder when no row is scored"
     );
     let m = manifest(&out);

@@ -16,6 +16,7 @@ pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod gen;
+pub mod report;
 pub mod run;
 pub mod test;
 
@@ -79,6 +80,10 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Diff(#[from] crate::diff::DiffError),
+    /// The report could not be made.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Report(#[from] crate::report::ReportError),
 }
 
 impl CommandError {
@@ -94,7 +99,8 @@ impl CommandError {
             | CommandError::Exec(_)
             | CommandError::NotFound(_)
             | CommandError::Synth(_)
-            | CommandError::Diff(_) => EXIT_RUNTIME,
+            | CommandError::Diff(_)
+            | CommandError::Report(_) => EXIT_RUNTIME,
         }
     }
 

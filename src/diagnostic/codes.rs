@@ -65,6 +65,7 @@ catalog! {
         TIER_BOUND = "pipeline::tier_bound", 1, "a tier has a bound its rule does not use";
         TIER_CATCH_ALL = "pipeline::tier_catch_all", 1, "only the last tier level may omit its bound";
         TIER_ORDER = "pipeline::tier_order", 1, "tier bounds are not in descending order";
+        REPORT_VALUE = "pipeline::report_value", 1, "`report.value` is not a factor, `score` or an output column";
     }
     params {
         BAD_OVERRIDE = "params::bad_override", 2, "a `--set` value is not of the form KEY=VALUE";
@@ -89,6 +90,7 @@ catalog! {
         UNREADABLE_TYPE = "plan::unreadable_type", 1, "a rule reads a column of a type scripts cannot read";
         OPERAND_TYPE = "plan::operand_type", 1, "an operation on a column whose type cannot take it";
         NULLABLE = "plan::nullable", 1, "a rule uses a column that can be null without a default";
+        REPORT_VALUE = "plan::report_value", 1, "`report.value` names a column that is not a number";
     }
     check {
         INPUT = "check::input", 1, "`check` cannot read the input, so names and types go unchecked";
@@ -123,6 +125,11 @@ catalog! {
         IO = "sink::io", 3, "the output cannot be written";
         PARQUET = "sink::parquet", 3, "an output file cannot be encoded";
         ARROW = "sink::arrow", 3, "output rows cannot be assembled";
+    }
+    report {
+        NOT_AN_OUTPUT = "report::not_an_output", 3, "`report` was given a directory that is not a tierscore output";
+        UNREADABLE = "report::unreadable", 3, "an output's file cannot be read for the report";
+        WRITE = "report::write", 3, "the report page cannot be written";
     }
     explain {
         NOT_FOUND = "explain::not_found", 3, "`explain` found no customer with the id";

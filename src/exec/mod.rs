@@ -21,9 +21,9 @@ use indicatif::ProgressBar;
 
 use crate::derive::DeriveError;
 use crate::manifest::{
-    AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RowCounts,
-    RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, MANIFEST_FILE, REJECTS_FILE,
-    SCHEMA_VERSION, SUCCESS_FILE,
+    AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, ReportInfo,
+    RowCounts, RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, MANIFEST_FILE,
+    REJECTS_FILE, REPORT_FILE, SCHEMA_VERSION, SUCCESS_FILE,
 };
 use crate::pipeline::{yaml_name, OnRowError, Pipeline};
 use crate::plan::{sha256_hex, Plan};
@@ -58,6 +58,10 @@ pub enum ExecError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Sink(#[from] SinkError),
+    /// The report could not be made from the staged output.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// More rows were rejected than `errors.max_reject_fraction` allows.
     #[error(
         "{rejected} of {rows} input rows rejected{so_far}{during}, more than errors.max_reject_fraction {fraction} allows ({allowed}); nothing was committed"
@@ -295,6 +299,16 @@ pub fn run(
     );
     manifest.phases_seconds.score_and_write = score_seconds;
     manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
+    // The report reads the staged files back (one pass), so it shows what is committed, and
+    // `tierscore report` renders the same page from the committed output.
+    let figures = if pipeline.output.report {
+        let reporting = Instant::now();
+        let figures = crate::report::figures(staging.dir(), &manifest)?;
+        manifest.phases_seconds.report = reporting.elapsed().as_secs_f64();
+        Some(figures)
+    } else {
+        None
+    };
     manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     manifest
         .write(staging.dir())
@@ -303,6 +317,9 @@ pub fn run(
             path: staging.dir().join(MANIFEST_FILE),
             source,
         })?;
+    if let Some(figures) = &figures {
+        crate::report::write(staging.dir(), &manifest, figures)?;
+    }
     let success = staging.dir().join(SUCCESS_FILE);
     std::fs::write(&success, b"").map_err(|source| SinkError::Io {
         action: "write",
@@ -451,6 +468,10 @@ fn manifest(
             files,
             rejects_file: REJECTS_FILE.into(),
         },
+        report: ReportInfo {
+            file: pipeline.output.report.then(|| REPORT_FILE.into()),
+            value: pipeline.output.report_value.clone(),
+        },
         derive: passes.population.summaries.clone(),
         tier_cutoffs: passes.ranking.cutoffs.clone(),
         normalization: passes.ranking.normalization.clone(),
@@ -466,6 +487,7 @@ fn manifest(
             derive: passes.derive_seconds,
             rank: passes.rank_seconds,
             score_and_write: 0.0,
+            report: 0.0,
             finish: 0.0,
         },
     }

@@ -105,6 +105,11 @@ pub struct Output {
     pub columns: Vec<String>,
     /// Whether to write the `reasons` column.
     pub reasons: bool,
+    /// Whether to write `_report.html` (`output.report`).
+    pub report: bool,
+    /// The column the report's value shares and whale curve are of (`report.value`); `None`
+    /// means the score.
+    pub report_value: Option<String>,
 }
 
 /// What failing rows do to the run.
@@ -291,7 +296,7 @@ impl Pipeline {
             }
         }
         let tiers = check.tiers(&spec.tiers, dir);
-        let output = check.output(&spec.output, dir, &factors);
+        let output = check.output(&spec.output, &spec.report, dir, &factors);
 
         let max_reject_fraction = spec.errors.max_reject_fraction.unwrap_or(0.0);
         if !(0.0..=1.0).contains(&max_reject_fraction) {
@@ -465,7 +470,26 @@ impl Checker<'_> {
         factors
     }
 
-    fn output(&mut self, spec: &spec::OutputSpec, dir: &Path, factors: &[Factor]) -> Output {
+    fn output(
+        &mut self,
+        spec: &spec::OutputSpec,
+        report: &spec::ReportSpec,
+        dir: &Path,
+        factors: &[Factor],
+    ) -> Output {
+        if let Some(value) = &report.value {
+            let known = value == "score"
+                || factors.iter().any(|f| &f.name == value)
+                || spec.columns.contains(value);
+            if !known {
+                self.error(
+                    codes::pipeline::REPORT_VALUE,
+                    "report.value",
+                    format!("report.value `{value}` is not a factor, `score` or an output column"),
+                    "name a factor (e.g. `margin`), `score`, or a numeric column listed in output.columns",
+                );
+            }
+        }
         for (i, column) in spec.columns.iter().enumerate() {
             let clash = RESERVED_NAMES.contains(&column.as_str())
                 || factors.iter().any(|f| &f.name == column);
@@ -490,6 +514,8 @@ impl Checker<'_> {
             partition_by: spec.partition_by.unwrap_or(PartitionBy::Tier),
             columns: spec.columns.clone(),
             reasons: spec.reasons,
+            report: spec.report.unwrap_or(true),
+            report_value: report.value.clone(),
         }
     }
 

@@ -30,6 +30,9 @@ pub struct PipelineSpec {
     pub limits: LimitsSpec,
     #[serde(default)]
     pub tests: Vec<TestCaseSpec>,
+    /// `report:` — what the run's HTML report shows.
+    #[serde(default)]
+    pub report: ReportSpec,
 }
 
 /// One rule test case: an input row and what the pipeline must make of it.
@@ -221,6 +224,19 @@ pub struct OutputSpec {
     pub columns: Vec<String>,
     #[serde(default)]
     pub reasons: bool,
+    /// Whether to write `_report.html` (default: true).
+    #[serde(default)]
+    pub report: Option<bool>,
+}
+
+/// `report:` — what the run's HTML report shows.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// The value column the tiers' value share and the whale curve are of: a factor, `score`
+    /// or a numeric `output.columns` column (default: the score).
+    #[serde(default)]
+    pub value: Option<String>,
 }
 
 /// Output layout (`output.partition_by`).

@@ -64,7 +64,7 @@ fn unknown_key_gets_position_and_suggestion() {
         problems(&text),
         vec![(
             "pipelines/demo.yaml:6:1".to_string(),
-            "unknown field `facters`, expected one of `version`, `name`, `description`, `input`, `params`, `derive`, `factors`, `score`, `tiers`, `output`, `errors`, `limits`, `tests`".to_string(),
+            "unknown field `facters`, expected one of `version`, `name`, `description`, `input`, `params`, `derive`, `factors`, `score`, `tiers`, `output`, `errors`, `limits`, `tests`, `report`".to_string(),
             Some("did you mean `factors`?".to_string())
         )]
     );

@@ -161,6 +161,31 @@ impl Plan {
         for (i, name) in pipeline.output.columns.iter().enumerate() {
             require_column(&format!("output.columns[{i}]"), name, "output column");
         }
+        if let Some(field) = pipeline
+            .output
+            .report_value
+            .as_ref()
+            .filter(|name| pipeline.output.columns.contains(name))
+            .and_then(|name| source.schema().field_with_name(name).ok())
+        {
+            if !field.data_type().is_numeric() {
+                problems.push(
+                    pipeline
+                        .problem_at(
+                            codes::plan::REPORT_VALUE,
+                            "report.value",
+                            format!(
+                                "report.value `{}` is {}, not a number",
+                                field.name(),
+                                field.data_type()
+                            ),
+                        )
+                        .with_help(
+                            "the report sums the value column: name a numeric column or a factor",
+                        ),
+                );
+            }
+        }
 
         // Columns the footers' statistics prove null-free, and the derives of such columns (a
         // derive is null exactly where its column is).
