@@ -83,6 +83,8 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
         .unwrap_or_else(|| pipeline.output.path.clone());
     staging::ensure_replaceable(&target)?;
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
+    let inputs: Vec<PathBuf> = source.files().iter().map(|f| f.path.clone()).collect();
+    staging::ensure_apart(&target, &pipeline.input.path, &inputs)?;
     let (plan, warnings) = Plan::build(&pipeline, &source, args.engine)?;
     for warning in &warnings {
         tracing::warn!(

@@ -199,6 +199,28 @@ pub enum SynthError {
         /// What the Parquet writer or the OS said.
         error: ParquetError,
     },
+    /// The output file exists and `--force` was not given.
+    #[error("{} already exists; refusing to overwrite it", path.display())]
+    #[diagnostic(
+        code(tierscore::gen::exists),
+        help("pass --force to replace it, or choose another --out")
+    )]
+    Exists {
+        /// Output file asked for.
+        path: PathBuf,
+    },
+    /// The output path is taken by something that is not a regular file.
+    #[error("{} is {kind}, not a regular file; refusing to replace it", path.display())]
+    #[diagnostic(
+        code(tierscore::gen::not_a_file),
+        help("choose an --out path that is a new or a regular file")
+    )]
+    NotAFile {
+        /// Output file asked for.
+        path: PathBuf,
+        /// What is there instead.
+        kind: &'static str,
+    },
     /// The finished file cannot be renamed into place.
     #[error("cannot move the finished file to {}: {error}", path.display())]
     #[diagnostic(
@@ -262,7 +284,9 @@ pub fn batches(opts: &SynthOptions) -> impl Iterator<Item = RecordBatch> + Send 
 /// Creates `out`'s directory if missing. Writes to a temporary file in that
 /// directory and renames it into place only when complete, so `out` is never
 /// left half-written. Generation runs in parallel with the (sequential) writing.
-pub fn write_parquet(opts: &SynthOptions, out: &Path) -> Result<u64, SynthError> {
+/// An existing `out` is replaced only when it is a regular file and `replace` is set;
+/// anything else there (a directory, FIFO, device or symlink) is refused untouched.
+pub fn write_parquet(opts: &SynthOptions, out: &Path, replace: bool) -> Result<u64, SynthError> {
     if opts.rows == 0 {
         return Err(SynthError::ZeroRows);
     }
@@ -275,6 +299,7 @@ pub fn write_parquet(opts: &SynthOptions, out: &Path) -> Result<u64, SynthError>
             max: MAX_ROWS,
         });
     }
+    check_target(out, replace)?;
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -301,11 +326,56 @@ pub fn write_parquet(opts: &SynthOptions, out: &Path) -> Result<u64, SynthError>
         path: out.to_path_buf(),
         error,
     })?;
-    tmp.persist(out).map_err(|e| SynthError::Rename {
+    // Checked again: something may have appeared at `out` while the rows were written.
+    check_target(out, replace)?;
+    let persisted = if replace {
+        tmp.persist(out)
+    } else {
+        tmp.persist_noclobber(out)
+    };
+    persisted.map_err(|e| SynthError::Rename {
         path: out.to_path_buf(),
         error: e.error,
     })?;
     Ok(rows)
+}
+
+/// Refuses an `out` that exists and is not a regular file, or is one and may not be replaced.
+fn check_target(out: &Path, replace: bool) -> Result<(), SynthError> {
+    match fs::symlink_metadata(out) {
+        Err(_) => Ok(()),
+        Ok(meta) if meta.file_type().is_file() => {
+            if replace {
+                Ok(())
+            } else {
+                Err(SynthError::Exists {
+                    path: out.to_path_buf(),
+                })
+            }
+        }
+        Ok(meta) => Err(SynthError::NotAFile {
+            path: out.to_path_buf(),
+            kind: file_kind(&meta.file_type()),
+        }),
+    }
+}
+
+/// What a file that is not a regular one is, for messages.
+fn file_kind(kind: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Streams [`batches`] from a producer thread into a Parquet writer on `file`
@@ -914,7 +984,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("nested/customers.parquet");
         let o = opts(70_000, 5);
-        assert_eq!(write_parquet(&o, &out).unwrap(), 70_000);
+        assert_eq!(write_parquet(&o, &out, false).unwrap(), 70_000);
 
         let file = File::open(&out).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
@@ -933,10 +1003,14 @@ mod tests {
         );
 
         let again = dir.path().join("again.parquet");
-        write_parquet(&o, &again).unwrap();
+        write_parquet(&o, &again, false).unwrap();
         assert_eq!(fs::read(&out).unwrap(), fs::read(&again).unwrap());
-        // Overwriting an existing file works and leaves no temporary behind.
-        write_parquet(&opts(10, 5), &again).unwrap();
+        // Overwriting an existing file needs `replace`, and leaves no temporary behind.
+        assert!(matches!(
+            write_parquet(&opts(10, 5), &again, false),
+            Err(SynthError::Exists { .. })
+        ));
+        write_parquet(&opts(10, 5), &again, true).unwrap();
         let mut names: Vec<_> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -949,7 +1023,7 @@ mod tests {
     fn write_parquet_errors() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out.parquet");
-        let bad = |o: SynthOptions| write_parquet(&o, &out).unwrap_err();
+        let bad = |o: SynthOptions| write_parquet(&o, &out, false).unwrap_err();
         assert!(matches!(bad(opts(0, 1)), SynthError::ZeroRows));
         let mut o = opts(10, 1);
         o.row_group_size = 0;
@@ -962,19 +1036,36 @@ mod tests {
         // Parent "directory" is a file.
         let blocker = dir.path().join("file");
         fs::write(&blocker, "x").unwrap();
-        let err = write_parquet(&opts(10, 1), &blocker.join("out.parquet")).unwrap_err();
+        let err = write_parquet(&opts(10, 1), &blocker.join("out.parquet"), false).unwrap_err();
         assert!(matches!(&err, SynthError::CreateDir { path, .. } if *path == blocker));
         assert!(
             err.to_string().contains(&*blocker.to_string_lossy()),
             "{err}"
         );
 
-        // Output is a directory: the finished file cannot be renamed over it.
+        // Output is a directory or a FIFO: refused, even with `replace`.
         let taken = dir.path().join("taken");
         fs::create_dir(&taken).unwrap();
-        let err = write_parquet(&opts(10, 1), &taken).unwrap_err();
+        let err = write_parquet(&opts(10, 1), &taken, true).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} is a directory, not a regular file; refusing to replace it",
+                taken.display()
+            )
+        );
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = write_parquet(&opts(10, 1), &fifo, true).unwrap_err();
         assert!(
-            matches!(&err, SynthError::Rename { path, .. } if *path == taken),
+            matches!(&err, SynthError::NotAFile { kind: "a FIFO", .. }),
             "{err}"
         );
 
@@ -983,6 +1074,10 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         names.sort();
-        assert_eq!(names, ["file", "taken"], "no output, no temporaries");
+        assert_eq!(
+            names,
+            ["fifo", "file", "taken"],
+            "no output, no temporaries"
+        );
     }
 }
