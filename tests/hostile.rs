@@ -13,6 +13,12 @@ mod common;
 mod gen_out;
 #[path = "hostile/output.rs"]
 mod output;
+#[path = "hostile/scripts.rs"]
+mod scripts;
+#[path = "hostile/streams.rs"]
+mod streams;
+#[path = "hostile/usage.rs"]
+mod usage;
 
 use std::path::Path;
 

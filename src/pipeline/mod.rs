@@ -95,6 +95,10 @@ pub enum Combine {
     Script(RuleSource),
 }
 
+/// The longest name of the output folder, in bytes: its staging folder,
+/// `.NAME.tierscore-staging-RUNID`, must still be a valid file name (255 bytes).
+pub const MAX_OUTPUT_NAME_BYTES: usize = 200;
+
 /// Where and how output is written.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -483,6 +487,19 @@ impl Checker<'_> {
                     "list each column once",
                 );
             }
+        }
+        let name_bytes = Path::new(&spec.path)
+            .file_name()
+            .map_or(0, |name| name.as_encoded_bytes().len());
+        if name_bytes > MAX_OUTPUT_NAME_BYTES {
+            self.error(
+                "pipeline::output_path",
+                "output.path",
+                format!(
+                    "the output folder's name is {name_bytes} bytes long, more than {MAX_OUTPUT_NAME_BYTES}"
+                ),
+                "use a shorter name: the staging folder beside it adds about 50 bytes, and file names end at 255",
+            );
         }
         Output {
             path: join_clean(dir, &spec.path),

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use super::outcome::{self, Value};
 use super::InterpretedRule;
 use crate::rules::cells::ColumnReader;
+use crate::rules::guard;
 use crate::rules::{Returns, RowFailure, RuleInfo, RuleOutput};
 
 /// Rows a worker evaluates at a time: large enough to amortise scope set-up, small enough to
@@ -182,9 +183,16 @@ impl<'a> RowEvaluator<'a> {
                 *slot = value;
             }
         }
-        let result = self.runtime.eval(self.engine, &mut self.scope, self.ast);
+        let result = guard::catch(|| self.runtime.eval(self.engine, &mut self.scope, self.ast));
         self.scope.rewind(self.base);
-        result.map_err(|err| describe(self.info, self.engine, *err))
+        match result {
+            Ok(result) => result.map_err(|err| describe(self.info, self.engine, *err)),
+            Err(panic) => {
+                // The runtime state the panic interrupted is not trusted for the next row.
+                self.runtime = Runtime::new(self.engine, self.ast);
+                Err(format!("{}: {panic}", self.info.text.label()))
+            }
+        }
     }
 }
 

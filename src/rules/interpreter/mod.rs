@@ -10,6 +10,7 @@ pub mod convert;
 pub mod engine;
 pub mod eval;
 pub mod library;
+mod lint;
 pub mod outcome;
 mod parse;
 
