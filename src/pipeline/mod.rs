@@ -197,10 +197,11 @@ impl Pipeline {
         text: String,
     ) -> Result<(Self, Vec<FileProblem>), PipelineError> {
         let source = SourceFile::new(path.display().to_string(), text);
-        let spec: spec::PipelineSpec = serde_yaml::from_str(source.text())
-            .map_err(|err| Problems(vec![yaml_problem(&source, &err)]))?;
         let keys = KeyIndex::build(source.text());
-        Ok(Self::from_spec(path, source, keys, spec))
+        let (spec, mut problems) = deserialize(&source, &keys)?;
+        let (pipeline, more) = Self::from_spec(path, source, keys, spec);
+        problems.extend(more);
+        Ok((pipeline, problems))
     }
 
     /// A problem located at a key path of this file, e.g. `tiers.levels[2].min`.
@@ -582,11 +583,170 @@ fn without_position(message: &str) -> String {
 }
 
 /// Turns a serde_yaml error into a located problem with a "did you mean" where one fits.
-fn yaml_problem(source: &SourceFile, err: &serde_yaml::Error) -> FileProblem {
+/// Unknown keys (and unknown variants) reported before the rest of the file is checked without
+/// them; at most this many, as each costs a pass over the file.
+const MAX_UNKNOWN_KEYS: usize = 32;
+
+/// The pipeline's shape from its YAML. A misspelt key does not hide the rest: it is reported
+/// and, for the rest of the check, read as the name it suggests (or left out when there is no
+/// close name), so `check` still finds every independent problem. Any other shape error (a
+/// missing key, a wrong type) ends the reading with what was found.
+fn deserialize(
+    source: &SourceFile,
+    keys: &KeyIndex,
+) -> Result<(spec::PipelineSpec, Vec<FileProblem>), Problems> {
+    let mut problems = Vec::new();
+    let mut value: Option<serde_yaml::Value> = None;
+    loop {
+        let attempt = match &value {
+            None => serde_yaml::from_str::<spec::PipelineSpec>(source.text()),
+            Some(v) => serde_yaml::to_string(v)
+                .and_then(|text| serde_yaml::from_str::<spec::PipelineSpec>(&text)),
+        };
+        let err = match attempt {
+            Ok(spec) => return Ok((spec, problems)),
+            Err(err) => err,
+        };
+        let message = without_position(&err.to_string());
+        let unknown = UnknownName::of(&message);
+        if unknown.is_none() && value.is_some() {
+            // Possibly a consequence of an earlier repair: left unsaid.
+            return Err(Problems(problems));
+        }
+        // After the first pass the text is re-serialised: locate by key path, not position.
+        let span = match (&value, &unknown) {
+            (Some(_), Some(unknown)) => keys.span(&unknown.path),
+            _ => None,
+        };
+        problems.push(yaml_problem(source, &err, span));
+        let Some(unknown) = unknown.filter(|_| problems.len() < MAX_UNKNOWN_KEYS) else {
+            return Err(Problems(problems));
+        };
+        let mut current = match value.take() {
+            Some(v) => v,
+            None => serde_yaml::from_str(source.text()).map_err(|_| Problems(problems.clone()))?,
+        };
+        if !unknown.repair(&mut current) {
+            return Err(Problems(problems));
+        }
+        value = Some(current);
+    }
+}
+
+/// A misspelt key or variant, from serde's message.
+struct UnknownName {
+    /// The key path: `factors[0].wieght` for an unknown field, `output.partition_by` for an
+    /// unknown variant.
+    path: String,
+    /// The misspelt key (an unknown field), or `None` for an unknown variant.
+    field: Option<String>,
+    /// The accepted name closest to the misspelt one.
+    suggestion: Option<String>,
+}
+
+impl UnknownName {
+    /// Reads `factors[0]: unknown field `wieght`, expected one of …` or `output.partition_by:
+    /// unknown variant `tiers`, expected …`.
+    fn of(message: &str) -> Option<Self> {
+        let (prefix, rest) = match message.split_once(": ") {
+            Some((prefix, rest)) if !prefix.contains(' ') => (prefix, rest),
+            _ => ("", message),
+        };
+        let names: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        let (wrong, expected) = names.split_first()?;
+        let suggestion = suggest::did_you_mean(wrong, expected.iter().copied()).map(String::from);
+        if rest.starts_with("unknown field `") {
+            let path = if prefix.is_empty() {
+                wrong.to_string()
+            } else {
+                format!("{prefix}.{wrong}")
+            };
+            Some(Self {
+                path,
+                field: Some(wrong.to_string()),
+                suggestion,
+            })
+        } else if rest.starts_with("unknown variant `") && !prefix.is_empty() {
+            Some(Self {
+                path: prefix.to_string(),
+                field: None,
+                suggestion,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Reads the misspelt name as the suggested one in `value`, or leaves it out; whether the
+    /// file changed.
+    fn repair(&self, value: &mut serde_yaml::Value) -> bool {
+        let Some((map, last)) = parent_mapping(value, &self.path) else {
+            return false;
+        };
+        match (&self.field, &self.suggestion) {
+            (Some(_), Some(good)) if !map.contains_key(good.as_str()) => match map.remove(last) {
+                Some(moved) => {
+                    map.insert(good.as_str().into(), moved);
+                    true
+                }
+                None => false,
+            },
+            (None, Some(good)) => match map.get_mut(last) {
+                Some(slot) => {
+                    *slot = good.as_str().into();
+                    true
+                }
+                None => false,
+            },
+            _ => map.remove(last).is_some(),
+        }
+    }
+}
+
+/// The mapping holding the key at `path` (`a.b[2].c`), and that key.
+fn parent_mapping<'v>(
+    value: &'v mut serde_yaml::Value,
+    path: &str,
+) -> Option<(&'v mut serde_yaml::Mapping, String)> {
+    let mut parts: Vec<String> = Vec::new();
+    for dotted in path.split('.') {
+        let mut rest = dotted;
+        while let Some(open) = rest.find('[') {
+            if open > 0 {
+                parts.push(rest[..open].to_string());
+            }
+            let close = open + rest[open..].find(']')?;
+            parts.push(rest[open..=close].to_string());
+            rest = &rest[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(rest.to_string());
+        }
+    }
+    let (last, parents) = parts.split_last()?;
+    let mut node = value;
+    for part in parents {
+        node = match part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+            Some(index) => node
+                .as_sequence_mut()?
+                .get_mut(index.parse::<usize>().ok()?)?,
+            None => node.as_mapping_mut()?.get_mut(part.as_str())?,
+        };
+    }
+    Some((node.as_mapping_mut()?, last.clone()))
+}
+
+/// A YAML shape error as a problem, at `span` when given, else where serde_yaml says.
+fn yaml_problem(
+    source: &SourceFile,
+    err: &serde_yaml::Error,
+    span: Option<SourceSpan>,
+) -> FileProblem {
     let message = without_position(&err.to_string());
-    let span = err
-        .location()
-        .map(|loc| SourceSpan::from((loc.index().min(source.text().len()), 1)));
+    let span = span.or_else(|| {
+        err.location()
+            .map(|loc| SourceSpan::from((loc.index().min(source.text().len()), 1)))
+    });
     let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
     let (code, help) = if message.contains("unknown field") || message.contains("unknown variant") {
         let (wrong, expected) = names.split_first().unwrap_or((&"", &[]));

@@ -98,3 +98,41 @@ fn an_import_outside_the_rules_folder_is_a_check_error() {
     );
     assert_eq!(snippet_location(&result.stderr), "rules/s.rhai:1:1");
 }
+
+#[test]
+fn a_misspelt_key_does_not_hide_a_broken_script() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pipeline(dir, "script: s.rhai", "{}", "{}");
+    write(dir, "s.rhai", "// scaled orders\nscal(orders_12m, 0, 20)\n");
+    let yaml = std::fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(
+        dir,
+        "p.yaml",
+        &yaml.replace("weight: 1.0", "wieght: 1.0, weight: 1.0"),
+    );
+    let result = run(dir, &["check", "p.yaml", "--format", "json"]);
+    result.expect_code(1);
+    let report: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
+    let found: Vec<(String, String)> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["code"].as_str().unwrap().to_string(),
+                format!("{}:{}", p["file"].as_str().unwrap(), p["line"]),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("pipeline::unknown_key".to_string(), "p.yaml:6".to_string()),
+            (
+                "rules::unknown_function".to_string(),
+                "s.rhai:2".to_string()
+            ),
+        ]
+    );
+}
