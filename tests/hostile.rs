@@ -4,10 +4,13 @@
 //!
 //! - `output`: the output only ever holds what tierscore wrote, and nothing else is removed;
 //! - `gen`: `gen --out` never replaces what is not its own to replace;
+//! - `budgets`: wall time and memory per row;
 //! - `scripts`: scripts that would panic, or fail every row, are caught by `check`;
 //! - `usage`: bad command-line values are usage errors before any row is read;
 //! - `streams`: closed or full stdout and stderr, and oversized files.
 
+#[path = "hostile/budgets.rs"]
+mod budgets;
 mod common;
 #[path = "hostile/gen.rs"]
 mod gen_out;

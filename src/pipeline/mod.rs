@@ -126,6 +126,10 @@ pub struct Limits {
     pub max_string_size: usize,
     pub max_array_size: usize,
     pub max_map_size: usize,
+    /// Wall time one script may take on one row, in milliseconds.
+    pub max_row_ms: u64,
+    /// Memory one script may allocate (net) on one row, in bytes, as the allocator counts it.
+    pub max_row_memory: u64,
 }
 
 impl Default for Limits {
@@ -136,6 +140,8 @@ impl Default for Limits {
             max_string_size: 100_000,
             max_array_size: 100_000,
             max_map_size: 10_000,
+            max_row_ms: 5_000,
+            max_row_memory: 64 << 20,
         }
     }
 }
@@ -554,6 +560,12 @@ impl Checker<'_> {
                 as_u64(spec.max_map_size),
                 default.max_map_size as u64,
             ) as usize,
+            max_row_ms: positive("max_row_ms", spec.max_row_ms, default.max_row_ms),
+            max_row_memory: positive(
+                "max_row_memory",
+                spec.max_row_memory,
+                default.max_row_memory,
+            ),
         }
     }
 }

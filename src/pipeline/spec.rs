@@ -267,4 +267,8 @@ pub struct LimitsSpec {
     pub max_array_size: Option<usize>,
     #[serde(default)]
     pub max_map_size: Option<usize>,
+    #[serde(default)]
+    pub max_row_ms: Option<u64>,
+    #[serde(default)]
+    pub max_row_memory: Option<u64>,
 }

@@ -17,6 +17,7 @@
 //! No rhai type is named outside this module.
 
 pub mod analyze;
+pub mod budget;
 pub mod cells;
 pub mod compiled;
 pub mod dates;

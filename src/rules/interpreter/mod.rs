@@ -30,6 +30,8 @@ pub struct Interpreter {
     engine: Engine,
     /// `params` as scripts see them: a constant map.
     params: Dynamic,
+    /// The pipeline's limits (the engine enforces the rhai ones; evaluation the row budgets).
+    limits: Limits,
 }
 
 impl Interpreter {
@@ -61,6 +63,7 @@ impl Interpreter {
         Self {
             engine: engine::build(limits, import_roots),
             params: params_to_dynamic(params),
+            limits: *limits,
         }
     }
 
