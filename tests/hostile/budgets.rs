@@ -89,3 +89,29 @@ fn an_endless_loop_is_stopped_by_the_wall_time_budget() {
     assert!(started.elapsed().as_secs() < 30, "stopped in time");
     assert!(!dir.join("out").exists());
 }
+
+#[test]
+fn a_huge_thrown_message_is_capped_in_the_rejects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pipeline(dir, "script: big.rhai", "{}", "{}");
+    write(
+        dir,
+        "big.rhai",
+        "// throws a 90 KB message\nlet s = \"\"; s.pad(90000, 'x');\nthrow s;\n",
+    );
+    let yaml = fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(
+        dir,
+        "p.yaml",
+        &(yaml + "errors: { max_reject_fraction: 1.0 }\n"),
+    );
+    run(dir, &["run", "p.yaml"]).expect_code(0);
+    let rejects = read_parquet(&dir.join("out/_rejects.parquet"));
+    let messages = texts(&rejects, "message");
+    assert_eq!(messages.len(), 200);
+    for message in &messages {
+        assert!(message.len() < 1100, "{} bytes", message.len());
+        assert!(message.ends_with(" more bytes)"), "{message}");
+    }
+}
