@@ -5,6 +5,7 @@
 //! - `output`: the output only ever holds what tierscore wrote, and nothing else is removed;
 //! - `gen`: `gen --out` never replaces what is not its own to replace;
 //! - `budgets`: wall time and memory per row;
+//! - `inputs`: duplicate ids;
 //! - `scripts`: scripts that would panic, or fail every row, are caught by `check`;
 //! - `usage`: bad command-line values are usage errors before any row is read;
 //! - `streams`: closed or full stdout and stderr, and oversized files.
@@ -14,6 +15,8 @@ mod budgets;
 mod common;
 #[path = "hostile/gen.rs"]
 mod gen_out;
+#[path = "hostile/inputs.rs"]
+mod inputs;
 #[path = "hostile/output.rs"]
 mod output;
 #[path = "hostile/scripts.rs"]

@@ -65,6 +65,9 @@ pub struct Input {
     pub id: String,
     /// Column renames, file name -> name scripts and output use.
     pub rename: Vec<(String, String)>,
+    /// Whether a run refuses an input in which an id occurs twice (`input.unique_ids`, default
+    /// true).
+    pub unique_ids: bool,
 }
 
 /// Where a rule's code comes from.
@@ -323,6 +326,7 @@ impl Pipeline {
                 path: join_clean(dir, &spec.input.path),
                 id: spec.input.id,
                 rename: spec.input.rename.into_iter().collect(),
+                unique_ids: spec.input.unique_ids.unwrap_or(true),
             },
             params: spec.params,
             derive,

@@ -67,6 +67,8 @@ pub struct InputSpec {
     pub id: String,
     #[serde(default)]
     pub rename: IndexMap<String, String>,
+    #[serde(default)]
+    pub unique_ids: Option<bool>,
 }
 
 /// One entry of `derive:` — a column computed over the whole input before factors run.
