@@ -197,11 +197,6 @@ impl Owned {
     }
 }
 
-/// Whether `dir` holds a tierscore output: a `_manifest.json` tierscore can read in full.
-pub fn is_tierscore_output(dir: &Path) -> bool {
-    Manifest::read(dir).is_ok()
-}
-
 /// A target may be replaced when it does not exist, is an empty directory, or is a tierscore
 /// output — a manifest tierscore can read in full, and nothing in the directory but what that
 /// manifest lists. Anything else is somebody's data and is never touched. Returns what the
