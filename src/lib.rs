@@ -15,6 +15,11 @@
 
 pub mod commands;
 pub mod derive;
+
+/// Every allocation is counted per thread, so a script's memory per row is measured (see
+/// [`rules::budget`]).
+#[global_allocator]
+static ALLOCATOR: rules::budget::CountingAllocator = rules::budget::CountingAllocator;
 pub mod diagnostic;
 pub mod diff;
 pub mod exec;

@@ -14,9 +14,12 @@ use crate::commands::{CommandError, Ui};
 pub fn init(ui: Ui) {
     let default = if ui.quiet { "error" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // A failed write to stderr is dropped, never reported by `eprintln!` (which would panic on
+    // the same unwritable stderr).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     if ui.json {
         builder
             .json()
@@ -45,8 +48,8 @@ pub fn report_error(err: &CommandError, ui: Ui) {
             "problems": problems,
             "exit_code": err.exit_code(),
         });
-        eprintln!("{line}");
+        crate::commands::to_stderr(&format!("{line}\n"));
     } else {
-        eprint!("{}", crate::diagnostic::render(err));
+        crate::commands::to_stderr(&crate::diagnostic::render(err));
     }
 }

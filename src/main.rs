@@ -58,6 +58,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: setting a signal's disposition to SIG_IGN at start-up, before any thread exists,
+    // installs no handler code. With SIGXFSZ ignored, a write past `ulimit -f` fails with EFBIG
+    // (an I/O error, exit 3) instead of killing the process.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+    tierscore::rules::guard::install_panic_hook();
     let cli = Cli::parse();
     let ui = Ui {
         quiet: cli.quiet,
@@ -73,6 +80,7 @@ fn main() -> ExitCode {
         Command::Gen(args) => commands::gen::execute(args, ui),
         Command::Report(args) => commands::report::execute(args, ui),
     };
+    let result = result.and_then(|()| commands::finish_stdout().map_err(Into::into));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -138,17 +138,24 @@ fn a_target_that_is_not_a_tierscore_output_is_refused_untouched() {
     let theirs = snapshot(dir);
     let beside = listing(dir);
 
-    for target in ["theirs", "report.csv", "other"] {
+    for (target, reason) in [
+        ("theirs", "it has no _manifest.json"),
+        ("report.csv", "it is not a directory"),
+        ("other", "its _manifest.json was not written by tierscore"),
+    ] {
         let result = run(dir, &["run", "good.yaml", "--output", target]);
         result.expect_code(3);
         assert_eq!(
             result.headline(),
-            format!("output {target} exists and is not a tierscore output; refusing to replace it")
+            format!(
+                "output {target} exists and is not a tierscore output ({reason}); refusing to \
+                 replace it"
+            )
         );
         assert_eq!(
             result.help(),
-            "a tierscore output holds a _manifest.json written by tierscore; choose another \
-             output.path (or --output), or move that data away yourself"
+            "a tierscore output holds a _manifest.json written by tierscore and only the files \
+             it lists; choose another output.path (or --output), or move that data away yourself"
         );
         assert_eq!(snapshot(dir), theirs, "{target}: files changed");
         assert_eq!(listing(dir), beside, "{target}: files added");

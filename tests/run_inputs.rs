@@ -324,7 +324,7 @@ fn write_writers_pipeline(dir: &std::path::Path) {
         "w.yaml",
         r#"version: 1
 name: writers
-input: { path: data, id: customer_id }
+input: { path: data, id: customer_id, unique_ids: false }
 factors:
   - { name: history, expr: "sum(revenue_history)", weight: 1.0 }
   - { name: north_software, expr: "if region == \"North\" && industry == \"software\" { 1.0 } else { 0.0 }", weight: 0.0 }

@@ -87,7 +87,7 @@ fn write_throwing_pipeline(dir: &Path, errors: &str) {
         &format!(
             r#"version: 1
 name: busy
-input: {{ path: data, id: customer_id }}
+input: {{ path: data, id: customer_id, unique_ids: false }}
 factors:
   - {{ name: base, expr: "1.0", weight: 1.0 }}
   - {{ name: check, script: check.rhai, weight: 1.0 }}

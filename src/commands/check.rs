@@ -104,7 +104,7 @@ pub fn execute(args: &CheckArgs, ui: Ui) -> Result<(), CommandError> {
                 .iter()
                 .filter(|p| !ui.quiet || p.severity == Severity::Error)
             {
-                eprint!("{}", crate::diagnostic::render(problem));
+                super::to_stderr(&crate::diagnostic::render(problem));
             }
         }
     }

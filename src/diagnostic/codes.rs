@@ -65,16 +65,21 @@ catalog! {
         TIER_BOUND = "pipeline::tier_bound", 1, "a tier has a bound its rule does not use";
         TIER_CATCH_ALL = "pipeline::tier_catch_all", 1, "only the last tier level may omit its bound";
         TIER_ORDER = "pipeline::tier_order", 1, "tier bounds are not in descending order";
+        OUTPUT_PATH = "pipeline::output_path", 1, "an output folder name is too long";
         REPORT_VALUE = "pipeline::report_value", 1, "`report.value` is not a factor, `score` or an output column";
     }
     params {
         BAD_OVERRIDE = "params::bad_override", 2, "a `--set` value is not of the form KEY=VALUE";
         UNKNOWN = "params::unknown", 2, "`--set` names no param of the pipeline";
+        WRONG_TYPE = "params::wrong_type", 2, "a `--set` value is not of the param's type";
     }
     rules {
         UNREADABLE = "rules::unreadable", 1, "a rule script cannot be read";
         COMPILE = "rules::compile", 1, "a rule does not compile (syntax, or a name that is nothing)";
         NOT_COMPILED = "rules::not_compiled", 1, "`--engine compiled` and a rule uses what the compiler does not cover";
+        ASSIGN = "rules::assign", 1, "a rule assigns to params, a column or a factor";
+        UNKNOWN_FUNCTION = "rules::unknown_function", 1, "a rule calls a function that does not exist";
+        IMPORT = "rules::import", 1, "a rule imports a module from outside the rules folder";
     }
     plan {
         UNKNOWN_COLUMN = "plan::unknown_column", 1, "a name that is no column of the input";
@@ -117,10 +122,13 @@ catalog! {
         WHOLE_RUN = "run::whole_run", 3, "ranking or normalising over the run failed";
         DERIVE_ATTACH = "run::derive_attach", 3, "derive columns cannot be attached to a batch";
         THREADS = "run::threads", 3, "the worker threads cannot be started";
+        DUPLICATE_IDS = "run::duplicate_ids", 3, "ids occur more than once in the input (`input.unique_ids: false` allows it)";
+        IDS = "run::ids", 3, "the ids cannot be read to check they are unique";
     }
     sink {
         BAD_TARGET = "sink::bad_target", 3, "the output path names no directory to write";
         NOT_OURS = "sink::not_ours", 3, "the output exists and is not a tierscore output";
+        OVERLAP = "sink::overlap", 3, "the input and the output overlap";
         LOCKED = "sink::locked", 3, "another run is writing the same output";
         IO = "sink::io", 3, "the output cannot be written";
         PARQUET = "sink::parquet", 3, "an output file cannot be encoded";
@@ -130,6 +138,9 @@ catalog! {
         NOT_AN_OUTPUT = "report::not_an_output", 3, "`report` was given a directory that is not a tierscore output";
         UNREADABLE = "report::unreadable", 3, "an output's file cannot be read for the report";
         WRITE = "report::write", 3, "the report page cannot be written";
+    }
+    stdout {
+        WRITE = "stdout::write", 3, "a report cannot be written to stdout (a full disk; a closed pipe is quiet)";
     }
     explain {
         NOT_FOUND = "explain::not_found", 3, "`explain` found no customer with the id";
@@ -145,13 +156,15 @@ catalog! {
         WRITE = "diff::write", 3, "the report cannot be written to stdout";
     }
     gen {
-        ZERO_ROWS = "gen::zero_rows", 3, "`gen --rows 0`";
+        ZERO_ROWS = "gen::zero_rows", 3, "zero rows asked of the generator (the CLI refuses `--rows 0`, exit 2)";
         ZERO_ROW_GROUP_SIZE = "gen::zero_row_group_size", 3, "`gen --row-group-size 0`";
         TOO_MANY_ROWS = "gen::too_many_rows", 3, "more rows than 8-digit ids allow";
         CREATE_DIR = "gen::create_dir", 3, "the output's directory cannot be created";
         CREATE_FILE = "gen::create_file", 3, "the output file cannot be created";
         WRITE = "gen::write", 3, "the output file cannot be written";
         RENAME = "gen::rename", 3, "the finished file cannot be moved into place";
+        EXISTS = "gen::exists", 3, "the output file exists (`--force` replaces it)";
+        NOT_A_FILE = "gen::not_a_file", 3, "the output path is a directory, FIFO, device or link";
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod passes;
 pub mod ranking;
 mod rejects;
+mod unique;
 mod write;
 
 use std::path::PathBuf;
@@ -34,6 +35,7 @@ use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Scan, SourceError};
 pub use passes::Passes;
 pub use rejects::RejectBudget;
+use unique::IdHashes;
 use write::{ToWriter, WriteStage, Writing};
 
 /// Why executing a plan failed. Nothing is committed in any of these cases (exit code 3).
@@ -47,6 +49,21 @@ pub enum ExecError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Derive(#[from] DeriveError),
+    /// An id occurs more than once in the input (`input.unique_ids`).
+    #[error("{count} id(s) of column `{column}` occur more than once in the input: {first}; nothing was committed")]
+    #[diagnostic(
+        code(run::duplicate_ids),
+        help("deduplicate the input, or set `input.unique_ids: false` to score every row anyway")
+    )]
+    DuplicateIds {
+        count: usize,
+        column: String,
+        first: String,
+    },
+    /// The ids could not be read for the duplicate check.
+    #[error("cannot read the ids to check they are unique: {0}")]
+    #[diagnostic(code(run::ids))]
+    Ids(String),
     /// The population could not be normalised or ranked.
     #[error("cannot {what} over the run: {message}")]
     #[diagnostic(
@@ -191,6 +208,10 @@ pub fn run(
 
     let scoring = Instant::now();
     let reject_schema = rejects.schema();
+    let mut id_hashes = pipeline
+        .input
+        .unique_ids
+        .then(|| IdHashes::with_capacity(usize::try_from(rows_expected).unwrap_or(0)));
     // With more than one thread, decoding, scoring and encoding overlap: a reader thread decodes
     // ahead and a writer thread encodes behind the scoring loop, each through a channel of two
     // batches (memory stays bounded); the loop scores with the worker pool. With one thread
@@ -244,6 +265,9 @@ pub fn run(
                     let ids = rows
                         .column_by_name(&pipeline.input.id)
                         .expect("the plan reads the id column");
+                    if let Some(hashes) = id_hashes.as_mut() {
+                        hashes.add(ids.as_ref())?;
+                    }
                     let reject_rows =
                         RejectWriter::rows(&reject_schema, &scored.rejects, ids, &file, |row| {
                             batch.row_number(row)
@@ -285,6 +309,9 @@ pub fn run(
         });
     }
     budget.check_total(counts.input)?;
+    if let Some(hashes) = id_hashes {
+        hashes.check(scan, &pipeline.input.id)?;
+    }
 
     let mut manifest = manifest(
         pipeline,

@@ -66,6 +66,9 @@ pub struct Input {
     pub id: String,
     /// Column renames, file name -> name scripts and output use.
     pub rename: Vec<(String, String)>,
+    /// Whether a run refuses an input in which an id occurs twice (`input.unique_ids`, default
+    /// true).
+    pub unique_ids: bool,
 }
 
 /// Where a rule's code comes from.
@@ -95,6 +98,10 @@ pub enum Combine {
     /// A script that sees every factor and returns the score.
     Script(RuleSource),
 }
+
+/// The longest name of the output folder, in bytes: its staging folder,
+/// `.NAME.tierscore-staging-RUNID`, must still be a valid file name (255 bytes).
+pub const MAX_OUTPUT_NAME_BYTES: usize = 200;
 
 /// Where and how output is written.
 #[derive(Debug, Clone)]
@@ -128,6 +135,10 @@ pub struct Limits {
     pub max_string_size: usize,
     pub max_array_size: usize,
     pub max_map_size: usize,
+    /// Wall time one script may take on one row, in milliseconds.
+    pub max_row_ms: u64,
+    /// Memory one script may allocate (net) on one row, in bytes, as the allocator counts it.
+    pub max_row_memory: u64,
 }
 
 impl Default for Limits {
@@ -138,6 +149,8 @@ impl Default for Limits {
             max_string_size: 100_000,
             max_array_size: 100_000,
             max_map_size: 10_000,
+            max_row_ms: 5_000,
+            max_row_memory: 64 << 20,
         }
     }
 }
@@ -199,10 +212,11 @@ impl Pipeline {
         text: String,
     ) -> Result<(Self, Vec<FileProblem>), PipelineError> {
         let source = SourceFile::new(path.display().to_string(), text);
-        let spec: spec::PipelineSpec = serde_yaml::from_str(source.text())
-            .map_err(|err| Problems(vec![yaml_problem(&source, &err)]))?;
         let keys = KeyIndex::build(source.text());
-        Ok(Self::from_spec(path, source, keys, spec))
+        let (spec, mut problems) = deserialize(&source, &keys)?;
+        let (pipeline, more) = Self::from_spec(path, source, keys, spec);
+        problems.extend(more);
+        Ok((pipeline, problems))
     }
 
     /// A problem located at a key path of this file, e.g. `tiers.levels[2].min`.
@@ -318,6 +332,7 @@ impl Pipeline {
                 path: join_clean(dir, &spec.input.path),
                 id: spec.input.id,
                 rename: spec.input.rename.into_iter().collect(),
+                unique_ids: spec.input.unique_ids.unwrap_or(true),
             },
             params: spec.params,
             derive,
@@ -509,6 +524,19 @@ impl Checker<'_> {
                 );
             }
         }
+        let name_bytes = Path::new(&spec.path)
+            .file_name()
+            .map_or(0, |name| name.as_encoded_bytes().len());
+        if name_bytes > MAX_OUTPUT_NAME_BYTES {
+            self.error(
+                codes::pipeline::OUTPUT_PATH,
+                "output.path",
+                format!(
+                    "the output folder's name is {name_bytes} bytes long, more than {MAX_OUTPUT_NAME_BYTES}"
+                ),
+                "use a shorter name: the staging folder beside it adds about 50 bytes, and file names end at 255",
+            );
+        }
         Output {
             path: join_clean(dir, &spec.path),
             partition_by: spec.partition_by.unwrap_or(PartitionBy::Tier),
@@ -563,6 +591,12 @@ impl Checker<'_> {
                 as_u64(spec.max_map_size),
                 default.max_map_size as u64,
             ) as usize,
+            max_row_ms: positive("max_row_ms", spec.max_row_ms, default.max_row_ms),
+            max_row_memory: positive(
+                "max_row_memory",
+                spec.max_row_memory,
+                default.max_row_memory,
+            ),
         }
     }
 }
@@ -592,11 +626,170 @@ fn without_position(message: &str) -> String {
 }
 
 /// Turns a serde_yaml error into a located problem with a "did you mean" where one fits.
-fn yaml_problem(source: &SourceFile, err: &serde_yaml::Error) -> FileProblem {
+/// Unknown keys (and unknown variants) reported before the rest of the file is checked without
+/// them; at most this many, as each costs a pass over the file.
+const MAX_UNKNOWN_KEYS: usize = 32;
+
+/// The pipeline's shape from its YAML. A misspelt key does not hide the rest: it is reported
+/// and, for the rest of the check, read as the name it suggests (or left out when there is no
+/// close name), so `check` still finds every independent problem. Any other shape error (a
+/// missing key, a wrong type) ends the reading with what was found.
+fn deserialize(
+    source: &SourceFile,
+    keys: &KeyIndex,
+) -> Result<(spec::PipelineSpec, Vec<FileProblem>), Problems> {
+    let mut problems = Vec::new();
+    let mut value: Option<serde_yaml::Value> = None;
+    loop {
+        let attempt = match &value {
+            None => serde_yaml::from_str::<spec::PipelineSpec>(source.text()),
+            Some(v) => serde_yaml::to_string(v)
+                .and_then(|text| serde_yaml::from_str::<spec::PipelineSpec>(&text)),
+        };
+        let err = match attempt {
+            Ok(spec) => return Ok((spec, problems)),
+            Err(err) => err,
+        };
+        let message = without_position(&err.to_string());
+        let unknown = UnknownName::of(&message);
+        if unknown.is_none() && value.is_some() {
+            // Possibly a consequence of an earlier repair: left unsaid.
+            return Err(Problems(problems));
+        }
+        // After the first pass the text is re-serialised: locate by key path, not position.
+        let span = match (&value, &unknown) {
+            (Some(_), Some(unknown)) => keys.span(&unknown.path),
+            _ => None,
+        };
+        problems.push(yaml_problem(source, &err, span));
+        let Some(unknown) = unknown.filter(|_| problems.len() < MAX_UNKNOWN_KEYS) else {
+            return Err(Problems(problems));
+        };
+        let mut current = match value.take() {
+            Some(v) => v,
+            None => serde_yaml::from_str(source.text()).map_err(|_| Problems(problems.clone()))?,
+        };
+        if !unknown.repair(&mut current) {
+            return Err(Problems(problems));
+        }
+        value = Some(current);
+    }
+}
+
+/// A misspelt key or variant, from serde's message.
+struct UnknownName {
+    /// The key path: `factors[0].wieght` for an unknown field, `output.partition_by` for an
+    /// unknown variant.
+    path: String,
+    /// The misspelt key (an unknown field), or `None` for an unknown variant.
+    field: Option<String>,
+    /// The accepted name closest to the misspelt one.
+    suggestion: Option<String>,
+}
+
+impl UnknownName {
+    /// Reads `factors[0]: unknown field `wieght`, expected one of …` or `output.partition_by:
+    /// unknown variant `tiers`, expected …`.
+    fn of(message: &str) -> Option<Self> {
+        let (prefix, rest) = match message.split_once(": ") {
+            Some((prefix, rest)) if !prefix.contains(' ') => (prefix, rest),
+            _ => ("", message),
+        };
+        let names: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        let (wrong, expected) = names.split_first()?;
+        let suggestion = suggest::did_you_mean(wrong, expected.iter().copied()).map(String::from);
+        if rest.starts_with("unknown field `") {
+            let path = if prefix.is_empty() {
+                wrong.to_string()
+            } else {
+                format!("{prefix}.{wrong}")
+            };
+            Some(Self {
+                path,
+                field: Some(wrong.to_string()),
+                suggestion,
+            })
+        } else if rest.starts_with("unknown variant `") && !prefix.is_empty() {
+            Some(Self {
+                path: prefix.to_string(),
+                field: None,
+                suggestion,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Reads the misspelt name as the suggested one in `value`, or leaves it out; whether the
+    /// file changed.
+    fn repair(&self, value: &mut serde_yaml::Value) -> bool {
+        let Some((map, last)) = parent_mapping(value, &self.path) else {
+            return false;
+        };
+        match (&self.field, &self.suggestion) {
+            (Some(_), Some(good)) if !map.contains_key(good.as_str()) => match map.remove(last) {
+                Some(moved) => {
+                    map.insert(good.as_str().into(), moved);
+                    true
+                }
+                None => false,
+            },
+            (None, Some(good)) => match map.get_mut(last) {
+                Some(slot) => {
+                    *slot = good.as_str().into();
+                    true
+                }
+                None => false,
+            },
+            _ => map.remove(last).is_some(),
+        }
+    }
+}
+
+/// The mapping holding the key at `path` (`a.b[2].c`), and that key.
+fn parent_mapping<'v>(
+    value: &'v mut serde_yaml::Value,
+    path: &str,
+) -> Option<(&'v mut serde_yaml::Mapping, String)> {
+    let mut parts: Vec<String> = Vec::new();
+    for dotted in path.split('.') {
+        let mut rest = dotted;
+        while let Some(open) = rest.find('[') {
+            if open > 0 {
+                parts.push(rest[..open].to_string());
+            }
+            let close = open + rest[open..].find(']')?;
+            parts.push(rest[open..=close].to_string());
+            rest = &rest[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(rest.to_string());
+        }
+    }
+    let (last, parents) = parts.split_last()?;
+    let mut node = value;
+    for part in parents {
+        node = match part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+            Some(index) => node
+                .as_sequence_mut()?
+                .get_mut(index.parse::<usize>().ok()?)?,
+            None => node.as_mapping_mut()?.get_mut(part.as_str())?,
+        };
+    }
+    Some((node.as_mapping_mut()?, last.clone()))
+}
+
+/// A YAML shape error as a problem, at `span` when given, else where serde_yaml says.
+fn yaml_problem(
+    source: &SourceFile,
+    err: &serde_yaml::Error,
+    span: Option<SourceSpan>,
+) -> FileProblem {
     let message = without_position(&err.to_string());
-    let span = err
-        .location()
-        .map(|loc| SourceSpan::from((loc.index().min(source.text().len()), 1)));
+    let span = span.or_else(|| {
+        err.location()
+            .map(|loc| SourceSpan::from((loc.index().min(source.text().len()), 1)))
+    });
     let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
     let (code, help) = if message.contains("unknown field") || message.contains("unknown variant") {
         let (wrong, expected) = names.split_first().unwrap_or((&"", &[]));

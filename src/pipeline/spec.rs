@@ -70,6 +70,8 @@ pub struct InputSpec {
     pub id: String,
     #[serde(default)]
     pub rename: IndexMap<String, String>,
+    #[serde(default)]
+    pub unique_ids: Option<bool>,
 }
 
 /// One entry of `derive:` — a column computed over the whole input before factors run.
@@ -283,4 +285,8 @@ pub struct LimitsSpec {
     pub max_array_size: Option<usize>,
     #[serde(default)]
     pub max_map_size: Option<usize>,
+    #[serde(default)]
+    pub max_row_ms: Option<u64>,
+    #[serde(default)]
+    pub max_row_memory: Option<u64>,
 }

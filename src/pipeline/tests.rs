@@ -85,6 +85,32 @@ fn nested_unknown_key_and_bad_variant() {
 }
 
 #[test]
+fn a_misspelt_key_does_not_hide_the_problems_after_it() {
+    let text = GOOD
+        .replace("weight: 0.5", "wieght: 0.5")
+        .replace("reasons: true", "reasons: true, partition_by: tiers")
+        .replace("{ name: key, min: 50 }", "{ name: key, min: 80 }");
+    let found = problems(&text);
+    let brief: Vec<(&str, &str)> = found
+        .iter()
+        .map(|(at, message, _)| (at.as_str(), message.split(',').next().unwrap()))
+        .collect();
+    assert_eq!(
+        brief[0],
+        (
+            "pipelines/demo.yaml:7:55",
+            "factors[0]: unknown field `wieght`"
+        )
+    );
+    assert_eq!(brief[1].1, "output.partition_by: unknown variant `tiers`");
+    assert!(
+        brief[2..].iter().any(|(_, m)| m.contains("min")),
+        "the tier order problem is still found: {found:?}"
+    );
+    assert_eq!(found[1].2.as_deref(), Some("did you mean `tier`?"));
+}
+
+#[test]
 fn malformed_yaml_names_line_and_column() {
     let found = problems("version: 1\nname: demo\ninput: { path: x\nfactors: []\n");
     assert_eq!(found.len(), 1);

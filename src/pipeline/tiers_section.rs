@@ -96,6 +96,17 @@ impl Checker<'_> {
                     format!("tier name `{}` cannot name an output folder", level.name),
                     "use letters, digits, `_` and `-` only (it becomes `tier=NAME/`)",
                 );
+            } else if level.name.len() > MAX_TIER_NAME_BYTES {
+                self.error(
+                    codes::pipeline::TIER_NAME,
+                    &format!("{key}.name"),
+                    format!(
+                        "tier name `{}…` is {} bytes long, more than {MAX_TIER_NAME_BYTES}",
+                        level.name.chars().take(20).collect::<String>(),
+                        level.name.len()
+                    ),
+                    "use a shorter name (it becomes the folder `tier=NAME/`)",
+                );
             }
             if levels[..i].iter().any(|l| l.name == level.name) {
                 self.error(
@@ -212,6 +223,10 @@ impl Checker<'_> {
         }
     }
 }
+
+/// The longest tier name, in bytes: `tier=NAME` must be a valid file name (255 bytes on
+/// common file systems) with room to spare.
+pub const MAX_TIER_NAME_BYTES: usize = 100;
 
 fn is_path_safe(name: &str) -> bool {
     !name.is_empty()

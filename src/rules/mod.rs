@@ -17,9 +17,11 @@
 //! No rhai type is named outside this module.
 
 pub mod analyze;
+pub mod budget;
 pub mod cells;
 pub mod compiled;
 pub mod dates;
+pub mod guard;
 pub mod interpreter;
 pub mod library;
 pub mod script;
@@ -39,6 +41,19 @@ pub use script::{RuleText, ScriptPos};
 /// The result of a helper or date operation on one row; the error is the message the row fails
 /// with (each engine adds where in the script it happened).
 pub type Fallible<T> = Result<T, String>;
+
+/// `text` cut to at most `max_bytes` bytes (at a character boundary), saying how much was cut:
+/// messages built from script values (a thrown 90 KB string) stay readable and bounded.
+pub fn cap_message(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_string();
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &text[..end], text.len() - end)
+}
 
 /// What a rule must give for every row, fixed when the rule is built.
 #[derive(Debug, Clone, PartialEq)]

@@ -340,11 +340,15 @@ fn run_rule(rule: &dyn Rule, working: &RecordBatch, failed: &mut [Option<Reject>
         failed[failure.row] = Some(Reject {
             row: failure.row,
             step: step.to_string(),
-            message: failure.message.clone(),
+            message: crate::rules::cap_message(&failure.message, MAX_REJECT_MESSAGE_BYTES),
         });
     }
     output
 }
+
+/// The longest message a reject keeps, in bytes (a script can throw any string): longer ones are
+/// cut, saying by how much.
+pub const MAX_REJECT_MESSAGE_BYTES: usize = 1024;
 
 /// `batch` with one more, nullable `Float64` column: a factor's values (or the score) for the
 /// rules after it.

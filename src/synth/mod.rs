@@ -199,6 +199,28 @@ pub enum SynthError {
         /// What the Parquet writer or the OS said.
         error: ParquetError,
     },
+    /// The output file exists and `--force` was not given.
+    #[error("{} already exists; refusing to overwrite it", path.display())]
+    #[diagnostic(
+        code(gen::exists),
+        help("pass --force to replace it, or choose another --out")
+    )]
+    Exists {
+        /// Output file asked for.
+        path: PathBuf,
+    },
+    /// The output path is taken by something that is not a regular file.
+    #[error("{} is {kind}, not a regular file; refusing to replace it", path.display())]
+    #[diagnostic(
+        code(gen::not_a_file),
+        help("choose an --out path that is a new or a regular file")
+    )]
+    NotAFile {
+        /// Output file asked for.
+        path: PathBuf,
+        /// What is there instead.
+        kind: &'static str,
+    },
     /// The finished file cannot be renamed into place.
     #[error("cannot move the finished file to {}: {error}", path.display())]
     #[diagnostic(code(gen::rename), help("the output path must not be a directory"))]
@@ -259,7 +281,9 @@ pub fn batches(opts: &SynthOptions) -> impl Iterator<Item = RecordBatch> + Send 
 /// Creates `out`'s directory if missing. Writes to a temporary file in that
 /// directory and renames it into place only when complete, so `out` is never
 /// left half-written. Generation runs in parallel with the (sequential) writing.
-pub fn write_parquet(opts: &SynthOptions, out: &Path) -> Result<u64, SynthError> {
+/// An existing `out` is replaced only when it is a regular file and `replace` is set;
+/// anything else there (a directory, FIFO, device or symlink) is refused untouched.
+pub fn write_parquet(opts: &SynthOptions, out: &Path, replace: bool) -> Result<u64, SynthError> {
     if opts.rows == 0 {
         return Err(SynthError::ZeroRows);
     }
@@ -272,6 +296,7 @@ pub fn write_parquet(opts: &SynthOptions, out: &Path) -> Result<u64, SynthError>
             max: MAX_ROWS,
         });
     }
+    check_target(out, replace)?;
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -298,11 +323,56 @@ pub fn write_parquet(opts: &SynthOptions, out: &Path) -> Result<u64, SynthError>
         path: out.to_path_buf(),
         error,
     })?;
-    tmp.persist(out).map_err(|e| SynthError::Rename {
+    // Checked again: something may have appeared at `out` while the rows were written.
+    check_target(out, replace)?;
+    let persisted = if replace {
+        tmp.persist(out)
+    } else {
+        tmp.persist_noclobber(out)
+    };
+    persisted.map_err(|e| SynthError::Rename {
         path: out.to_path_buf(),
         error: e.error,
     })?;
     Ok(rows)
+}
+
+/// Refuses an `out` that exists and is not a regular file, or is one and may not be replaced.
+fn check_target(out: &Path, replace: bool) -> Result<(), SynthError> {
+    match fs::symlink_metadata(out) {
+        Err(_) => Ok(()),
+        Ok(meta) if meta.file_type().is_file() => {
+            if replace {
+                Ok(())
+            } else {
+                Err(SynthError::Exists {
+                    path: out.to_path_buf(),
+                })
+            }
+        }
+        Ok(meta) => Err(SynthError::NotAFile {
+            path: out.to_path_buf(),
+            kind: file_kind(&meta.file_type()),
+        }),
+    }
+}
+
+/// What a file that is not a regular one is, for messages.
+fn file_kind(kind: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Streams [`batches`] from a producer thread into a Parquet writer on `file`

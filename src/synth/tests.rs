@@ -243,7 +243,7 @@ fn write_parquet_round_trips_deterministically() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("nested/customers.parquet");
     let o = opts(70_000, 5);
-    assert_eq!(write_parquet(&o, &out).unwrap(), 70_000);
+    assert_eq!(write_parquet(&o, &out, false).unwrap(), 70_000);
 
     let file = File::open(&out).unwrap();
     let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
@@ -262,10 +262,14 @@ fn write_parquet_round_trips_deterministically() {
     );
 
     let again = dir.path().join("again.parquet");
-    write_parquet(&o, &again).unwrap();
+    write_parquet(&o, &again, false).unwrap();
     assert_eq!(fs::read(&out).unwrap(), fs::read(&again).unwrap());
-    // Overwriting an existing file works and leaves no temporary behind.
-    write_parquet(&opts(10, 5), &again).unwrap();
+    // Overwriting an existing file needs `replace`, and leaves no temporary behind.
+    assert!(matches!(
+        write_parquet(&opts(10, 5), &again, false),
+        Err(SynthError::Exists { .. })
+    ));
+    write_parquet(&opts(10, 5), &again, true).unwrap();
     let mut names: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -278,7 +282,7 @@ fn write_parquet_round_trips_deterministically() {
 fn write_parquet_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.parquet");
-    let bad = |o: SynthOptions| write_parquet(&o, &out).unwrap_err();
+    let bad = |o: SynthOptions| write_parquet(&o, &out, false).unwrap_err();
     assert!(matches!(bad(opts(0, 1)), SynthError::ZeroRows));
     let mut o = opts(10, 1);
     o.row_group_size = 0;
@@ -291,19 +295,36 @@ fn write_parquet_errors() {
     // Parent "directory" is a file.
     let blocker = dir.path().join("file");
     fs::write(&blocker, "x").unwrap();
-    let err = write_parquet(&opts(10, 1), &blocker.join("out.parquet")).unwrap_err();
+    let err = write_parquet(&opts(10, 1), &blocker.join("out.parquet"), false).unwrap_err();
     assert!(matches!(&err, SynthError::CreateDir { path, .. } if *path == blocker));
     assert!(
         err.to_string().contains(&*blocker.to_string_lossy()),
         "{err}"
     );
 
-    // Output is a directory: the finished file cannot be renamed over it.
+    // Output is a directory or a FIFO: refused, even with `replace`.
     let taken = dir.path().join("taken");
     fs::create_dir(&taken).unwrap();
-    let err = write_parquet(&opts(10, 1), &taken).unwrap_err();
+    let err = write_parquet(&opts(10, 1), &taken, true).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{} is a directory, not a regular file; refusing to replace it",
+            taken.display()
+        )
+    );
+    let fifo = dir.path().join("fifo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let err = write_parquet(&opts(10, 1), &fifo, true).unwrap_err();
     assert!(
-        matches!(&err, SynthError::Rename { path, .. } if *path == taken),
+        matches!(&err, SynthError::NotAFile { kind: "a FIFO", .. }),
         "{err}"
     );
 
@@ -312,5 +333,9 @@ fn write_parquet_errors() {
         .map(|e| e.unwrap().file_name())
         .collect();
     names.sort();
-    assert_eq!(names, ["file", "taken"], "no output, no temporaries");
+    assert_eq!(
+        names,
+        ["fifo", "file", "taken"],
+        "no output, no temporaries"
+    );
 }

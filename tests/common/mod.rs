@@ -157,7 +157,7 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// `tierscore gen` into `dir/name`.
+/// `tierscore gen` into `dir/name`, replacing a file generated there before.
 pub fn gen(dir: &Path, name: &str, rows: u64, seed: u64, row_group_size: u64) -> PathBuf {
     let rows = rows.to_string();
     let seed = seed.to_string();
@@ -175,6 +175,7 @@ pub fn gen(dir: &Path, name: &str, rows: u64, seed: u64, row_group_size: u64) ->
             name,
             "--row-group-size",
             &group,
+            "--force",
         ],
     )
     .expect_code(0);
