@@ -63,7 +63,7 @@ fn fixture() -> &'static Fixture {
             seed: 42,
             row_group_size: BATCH_ROWS,
         };
-        write_parquet(&options, &input).expect("generated customers");
+        write_parquet(&options, &input, false).expect("generated customers");
         let batch = decode(&loaded, &input).remove(0);
         let scored = loaded.plan.scorer.score(&batch);
         let output = loaded.plan.layout.build(&batch, &scored).expect("layout");

@@ -11,8 +11,8 @@
 //! Beside the path: [`stats`] (population maths shared by derive, normalisation and rank
 //! tiers), [`diff`] (two outputs compared), [`rule_tests`] (an analyst's test cases),
 //! [`synth`] (synthetic customers). [`commands`] wire these together, one command a file;
-//! `main.rs` only parses arguments. [`diagnostic`], [`logging`] and [`human`] (numbers for
-//! people) serve every stage.
+//! `main.rs` only parses arguments. [`diagnostic`], [`logging`], [`run_id`] and [`human`]
+//! (numbers for people) serve every stage.
 
 /// The version `tierscore --version` prints: the crate's version and the commit it was built
 /// from (`unknown commit` outside a git checkout).
@@ -25,6 +25,11 @@ pub const VERSION: &str = concat!(
 
 pub mod commands;
 pub mod derive;
+
+/// Every allocation is counted per thread, so a script's memory per row is measured (see
+/// [`rules::budget`]).
+#[global_allocator]
+static ALLOCATOR: rules::budget::CountingAllocator = rules::budget::CountingAllocator;
 pub mod diagnostic;
 pub mod diff;
 pub mod exec;
@@ -33,8 +38,10 @@ pub mod logging;
 pub mod manifest;
 pub mod pipeline;
 pub mod plan;
+pub mod report;
 pub mod rule_tests;
 pub mod rules;
+pub mod run_id;
 pub mod score;
 pub mod sink;
 pub mod source;

@@ -8,8 +8,7 @@
 //! (a list or an object, not a string holding one).
 
 use std::fmt::Debug;
-use std::io::{IsTerminal, Write};
-use std::sync::OnceLock;
+use std::io::IsTerminal;
 
 use chrono::{SecondsFormat, Utc};
 use miette::Diagnostic;
@@ -26,24 +25,6 @@ use crate::commands::{CommandError, Ui};
 /// read when it is not set.
 pub const LOG_FILTER_ENV: &str = "TIERSCORE_LOG";
 
-/// This invocation's run id, made on first use: a time that sorts, and a nonce that differs
-/// between runs started in the same second.
-pub fn run_id() -> &'static str {
-    static RUN_ID: OnceLock<String> = OnceLock::new();
-    RUN_ID.get_or_init(|| {
-        let now = Utc::now();
-        let nonce = crate::plan::sha256_hex(
-            format!(
-                "{}-{}",
-                now.timestamp_nanos_opt().unwrap_or_default(),
-                std::process::id(),
-            )
-            .as_bytes(),
-        );
-        format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), &nonce[..8])
-    })
-}
-
 /// Starts logging to stderr: `info` and up (only errors with `--quiet`), or as
 /// `TIERSCORE_LOG` (else `RUST_LOG`) says.
 pub fn init(ui: Ui) {
@@ -56,9 +37,12 @@ pub fn init(ui: Ui) {
             .with(JsonLines.with_filter(filter))
             .init();
     } else {
+        // A failed write to stderr is dropped, never reported by `eprintln!` (which would panic
+        // on the same unwritable stderr).
         tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .log_internal_errors(false)
             .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
             .without_time()
@@ -83,7 +67,7 @@ pub fn report_error(err: &CommandError, ui: Ui) {
         line.insert("exit_code".into(), err.exit_code().into());
         write_line(line);
     } else {
-        eprint!("{}", crate::diagnostic::render(err));
+        crate::commands::to_stderr(&crate::diagnostic::render(err));
     }
 }
 
@@ -101,13 +85,13 @@ fn header(level: &str) -> Map<String, Value> {
             .into(),
     );
     line.insert("level".into(), level.into());
-    line.insert("run_id".into(), run_id().into());
+    line.insert("run_id".into(), crate::run_id::run_id().into());
     line
 }
 
+/// Writes one JSON line to stderr; a failed write is dropped (see [`crate::commands::to_stderr`]).
 fn write_line(line: Map<String, Value>) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "{}", Value::Object(line));
+    crate::commands::to_stderr(&format!("{}\n", Value::Object(line)));
 }
 
 /// The JSON lines layer: one object per event.

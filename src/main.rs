@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use tierscore::commands::{
-    self, check::CheckArgs, diff::DiffArgs, explain::ExplainArgs, gen::GenArgs, run::RunArgs,
-    test::TestArgs, Ui,
+    self, check::CheckArgs, diff::DiffArgs, explain::ExplainArgs, gen::GenArgs, report::ReportArgs,
+    run::RunArgs, test::TestArgs, Ui,
 };
 
 /// Rule-driven batch scoring of customer value: rhai rules over Parquet, tiered Parquet out.
@@ -54,9 +54,18 @@ enum Command {
     Test(TestArgs),
     /// Write deterministic synthetic customer data.
     Gen(GenArgs),
+    /// Render a committed output's HTML report (_report.html) again, from the output alone.
+    Report(ReportArgs),
 }
 
 fn main() -> ExitCode {
+    // SAFETY: setting a signal's disposition to SIG_IGN at start-up, before any thread exists,
+    // installs no handler code. With SIGXFSZ ignored, a write past `ulimit -f` fails with EFBIG
+    // (an I/O error, exit 3) instead of killing the process.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+    tierscore::rules::guard::install_panic_hook();
     let cli = Cli::parse();
     let ui = Ui {
         quiet: cli.quiet,
@@ -70,7 +79,9 @@ fn main() -> ExitCode {
         Command::Test(args) => commands::test::execute(args, ui),
         Command::Explain(args) => commands::explain::execute(args, ui),
         Command::Gen(args) => commands::gen::execute(args, ui),
+        Command::Report(args) => commands::report::execute(args, ui),
     };
+    let result = result.and_then(|()| commands::finish_stdout().map_err(Into::into));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -92,17 +92,10 @@ fn check_accepts_the_shipped_pipeline() {
 
     let report = run(&repo, &["check", PIPELINE, "--format", "json"]);
     report.expect_code(0);
-    let compiled_rules: Vec<Value> = [
-        "economic",
-        "margin",
-        "risk",
-        "loyalty",
-        "referral",
-        "strategic",
-    ]
-    .iter()
-    .map(|name| json!({"name": name, "engine": "compiled", "because": null}))
-    .collect();
+    let compiled_rules: Vec<Value> = CUSTOMER_VALUE_FACTORS
+        .iter()
+        .map(|name| json!({"name": name, "engine": "compiled", "because": null}))
+        .collect();
     assert_eq!(
         parse_json_exact(&report.stdout),
         json!({

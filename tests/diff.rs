@@ -2,6 +2,8 @@
 //! compared by the command and, independently, by reading both outputs with the parquet crate;
 //! customers in only one output; directories that are not tierscore outputs.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -12,14 +14,7 @@ use assert_cmd::Command;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
-const FACTORS: [&str; 6] = [
-    "economic",
-    "margin",
-    "risk",
-    "loyalty",
-    "referral",
-    "strategic",
-];
+const FACTORS: [&str; 6] = common::CUSTOMER_VALUE_FACTORS;
 
 /// What a finished command gave.
 struct Outcome {

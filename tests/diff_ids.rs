@@ -35,7 +35,7 @@ fn write_pipeline(dir: &Path, name: &str, input: &str, factors: &[&str]) {
         &format!(
             r#"version: 1
 name: {name}
-input: {{ path: {input}.parquet, id: id }}
+input: {{ path: {input}.parquet, id: id, unique_ids: false }}
 factors:
 {factors}tiers:
   levels:

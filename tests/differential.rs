@@ -1709,20 +1709,20 @@ fn a_push_alone_in_a_switch_arm_compiles() {
     assert_eq!(deferred, 0);
 }
 
+/// Two rows: a region over the tests' 24-byte `max_string_size`, and one under it.
+fn long_and_short_region() -> Vec<Row> {
+    let row = |region| Row {
+        region: Some(region),
+        ..Row::blank()
+    };
+    vec![row("a region name longer than 24 bytes"), row("north")]
+}
+
 /// rhai checks the sizes of a map as it builds it: a `#{ value, reason }` whose reason is a
 /// string over `max_string_size` fails the row.
 #[test]
 fn a_reason_over_the_string_limit_fails_the_row() {
-    let rows = vec![
-        Row {
-            region: Some("a region name longer than 24 bytes"),
-            ..Row::blank()
-        },
-        Row {
-            region: Some("north"),
-            ..Row::blank()
-        },
-    ];
+    let rows = long_and_short_region();
     let (out, deferred) = regression(
         Kind::Factor,
         true,
@@ -1785,16 +1785,7 @@ fn a_push_over_the_size_limits_fails_the_row() {
 /// fails the row when it is a string over `max_string_size`.
 #[test]
 fn a_safe_div_default_over_the_string_limit_fails_the_row() {
-    let rows = vec![
-        Row {
-            region: Some("a region name longer than 24 bytes"),
-            ..Row::blank()
-        },
-        Row {
-            region: Some("north"),
-            ..Row::blank()
-        },
-    ];
+    let rows = long_and_short_region();
     let (out, deferred) = regression(
         Kind::Tier,
         true,
@@ -1820,16 +1811,7 @@ fn a_safe_div_default_over_the_string_limit_fails_the_row() {
 /// column here) fails the row, though `+` of a string and `()` checks nothing.
 #[test]
 fn an_append_of_unit_to_a_string_over_the_limit_fails_the_row() {
-    let rows = vec![
-        Row {
-            region: Some("a region name longer than 24 bytes"),
-            ..Row::blank()
-        },
-        Row {
-            region: Some("north"),
-            ..Row::blank()
-        },
-    ];
+    let rows = long_and_short_region();
     let (out, deferred) = regression(
         Kind::Score,
         true,

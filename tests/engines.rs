@@ -30,6 +30,24 @@ fn pipeline_with_a_loop(dir: &Path) {
     );
 }
 
+/// Runs `p.yaml` with the default engine into `auto/` and with the interpreter alone into
+/// `interpreted/`.
+fn run_auto_and_interpreted(dir: &Path) {
+    run(dir, &["run", "p.yaml", "--output", "auto"]).expect_code(0);
+    run(
+        dir,
+        &[
+            "run",
+            "p.yaml",
+            "--engine",
+            "interpreted",
+            "--output",
+            "interpreted",
+        ],
+    )
+    .expect_code(0);
+}
+
 #[test]
 fn check_lists_each_rule_with_its_engine_and_why() {
     let tmp = tempfile::tempdir().unwrap();
@@ -80,19 +98,7 @@ fn every_engine_gives_the_same_output_and_the_manifest_says_which_ran() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     pipeline_with_a_loop(dir);
-    run(dir, &["run", "p.yaml", "--output", "auto"]).expect_code(0);
-    run(
-        dir,
-        &[
-            "run",
-            "p.yaml",
-            "--engine",
-            "interpreted",
-            "--output",
-            "interpreted",
-        ],
-    )
-    .expect_code(0);
+    run_auto_and_interpreted(dir);
     let auto = output_data(&dir.join("auto"));
     let interpreted = output_data(&dir.join("interpreted"));
     assert_eq!(
@@ -148,19 +154,7 @@ fn rows_a_compiled_rule_fails_get_the_interpreters_message_and_are_counted() {
          tiers:\n  levels:\n    - { name: top, min: 1 }\n    - { name: rest }\n\
          output: { path: out }\nerrors: { max_reject_fraction: 1.0 }\n",
     );
-    run(dir, &["run", "p.yaml", "--output", "auto"]).expect_code(0);
-    run(
-        dir,
-        &[
-            "run",
-            "p.yaml",
-            "--engine",
-            "interpreted",
-            "--output",
-            "interpreted",
-        ],
-    )
-    .expect_code(0);
+    run_auto_and_interpreted(dir);
     let auto = run_data(&dir.join("auto/rejects/part-00000.parquet"));
     let interpreted = run_data(&dir.join("interpreted/rejects/part-00000.parquet"));
     assert!(auto.num_rows() > 0, "some customers have no order");

@@ -5,7 +5,7 @@
 mod common;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float32Type, Float64Type};
+use arrow::datatypes::{ArrowPrimitiveType, DataType, Float32Type, Float64Type};
 
 use common::{output_data, repo, run};
 
@@ -18,6 +18,23 @@ fn shipped() -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The bits of every value of a float column (0 for nulls, whose nulls are compared apart).
+fn float_bits<T: ArrowPrimitiveType>(
+    column: &dyn Array,
+    to_bits: fn(T::Native) -> u64,
+) -> Vec<u64> {
+    let column = column.as_primitive::<T>();
+    (0..column.len())
+        .map(|i| {
+            if column.is_null(i) {
+                0
+            } else {
+                to_bits(column.value(i))
+            }
+        })
+        .collect()
 }
 
 /// Asserts two batches hold the same schema and values, floats compared by their bits.
@@ -34,33 +51,11 @@ fn assert_same(file: &str, a: &RecordBatch, b: &RecordBatch) {
         assert_eq!(x.nulls(), y.nulls(), "{name}: nulls differ");
         match field.data_type() {
             DataType::Float64 => {
-                let bits = |c: &dyn Array| -> Vec<u64> {
-                    let c = c.as_primitive::<Float64Type>();
-                    (0..c.len())
-                        .map(|i| {
-                            if c.is_null(i) {
-                                0
-                            } else {
-                                c.value(i).to_bits()
-                            }
-                        })
-                        .collect()
-                };
+                let bits = |c: &dyn Array| float_bits::<Float64Type>(c, f64::to_bits);
                 assert_eq!(bits(x.as_ref()), bits(y.as_ref()), "{name}: values differ");
             }
             DataType::Float32 => {
-                let bits = |c: &dyn Array| -> Vec<u32> {
-                    let c = c.as_primitive::<Float32Type>();
-                    (0..c.len())
-                        .map(|i| {
-                            if c.is_null(i) {
-                                0
-                            } else {
-                                c.value(i).to_bits()
-                            }
-                        })
-                        .collect()
-                };
+                let bits = |c: &dyn Array| float_bits::<Float32Type>(c, |v| v.to_bits().into());
                 assert_eq!(bits(x.as_ref()), bits(y.as_ref()), "{name}: values differ");
             }
             // Lists, strings, ints, dates: Arrow's equality is exact for these (a list of

@@ -138,17 +138,24 @@ fn a_target_that_is_not_a_tierscore_output_is_refused_untouched() {
     let theirs = snapshot(dir);
     let beside = listing(dir);
 
-    for target in ["theirs", "report.csv", "other"] {
+    for (target, reason) in [
+        ("theirs", "it has no _manifest.json"),
+        ("report.csv", "it is not a directory"),
+        ("other", "its _manifest.json was not written by tierscore"),
+    ] {
         let result = run(dir, &["run", "good.yaml", "--output", target]);
         result.expect_code(3);
         assert_eq!(
             result.headline(),
-            format!("output {target} exists and is not a tierscore output; refusing to replace it")
+            format!(
+                "output {target} exists and is not a tierscore output ({reason}); refusing to \
+                 replace it"
+            )
         );
         assert_eq!(
             result.help(),
-            "a tierscore output holds a _manifest.json written by tierscore; choose another \
-             output.path (or --output), or move that data away yourself"
+            "a tierscore output holds a _manifest.json written by tierscore and only the files \
+             it lists; choose another output.path (or --output), or move that data away yourself"
         );
         assert_eq!(snapshot(dir), theirs, "{target}: files changed");
         assert_eq!(listing(dir), beside, "{target}: files added");
@@ -277,51 +284,10 @@ fn a_run_killed_midway_leaves_the_previous_output_and_the_next_run_cleans_up() {
     assert_eq!(m["rows"]["input"], 300);
 }
 
-/// "Or nothing is committed": when the rows written do not add up to the rows read (no correct
-/// run does this, so the test-only fault `drop_row` makes the run miscount one row), the run
-/// fails before the commit and the previous output stays byte for byte.
-#[test]
-fn rows_that_do_not_add_up_are_never_committed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    gen(dir, "customers.parquet", 40_000, 4, 10_000);
-    write_pipelines(dir);
-    run(dir, &["run", "good.yaml"]).expect_code(0);
-    let target = dir.join("scores");
-    let before = snapshot(&target);
-    let beside = listing(dir);
-    gen(dir, "customers.parquet", 41_000, 5, 10_000);
-
-    for threads in ["1", "2"] {
-        let result = run_with_fault(
-            dir,
-            Some("drop_row"),
-            &["run", "good.yaml", "--threads", threads],
-        );
-        result.expect_code(3);
-        assert_eq!(
-            result.headline(),
-            "rows in (41000) != rows scored (40999) + rows rejected (0); nothing was committed"
-        );
-        assert_eq!(
-            result.help(),
-            "this is a tierscore bug; please report it with the pipeline and the manifest of \
-             the last good run"
-        );
-        assert_eq!(snapshot(&target), before, "the previous output changed");
-        assert_eq!(listing(dir), beside, "a staging folder was left behind");
-    }
-
-    // The hook is inert unless set: the same run commits.
-    run(dir, &["run", "good.yaml"]).expect_code(0);
-    assert_eq!(manifest(&target)["rows"]["input"], 41_000);
-}
-
-/// A run that fails after every file, the manifest and `_SUCCESS` are written, just before the
-/// swap (the test-only fault `fail_before_swap`), leaves the previous output as it was and no
-/// staging folder; the next run replaces it.
-#[test]
-fn a_run_failing_after_its_files_are_written_leaves_the_previous_output() {
+/// Runs `good.yaml` over 40,000 rows, then over 41,000 with the test-only `fault` on 1 and 2
+/// threads: each must fail with exit 3 and `headline` (the message) and `help`, leave the
+/// previous output byte for byte and no staging folder. Without the fault the next run commits.
+fn a_fault_leaves_the_previous_output(fault: &str, headline: &str, help: Option<&str>) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     gen(dir, "customers.parquet", 40_000, 4, 10_000);
@@ -336,20 +302,48 @@ fn a_run_failing_after_its_files_are_written_leaves_the_previous_output() {
     for threads in ["1", "2"] {
         let result = run_with_fault(
             dir,
-            Some("fail_before_swap"),
+            Some(fault),
             &["run", "good.yaml", "--threads", threads],
         );
         result.expect_code(3);
-        assert_eq!(
-            result.headline(),
-            "cannot swap into place scores: TIERSCORE_TEST_FAULT=fail_before_swap"
-        );
+        assert_eq!(result.headline(), headline);
+        if let Some(help) = help {
+            assert_eq!(result.help(), help);
+        }
         assert_eq!(snapshot(&target), before, "the previous output changed");
         assert_eq!(listing(dir), beside, "a staging folder was left behind");
     }
 
+    // The hook is inert unless set: the same run commits.
     run(dir, &["run", "good.yaml"]).expect_code(0);
     let m = manifest(&target);
     assert_ne!(m["run_id"], run_id);
     assert_eq!(m["rows"]["input"], 41_000);
+}
+
+/// "Or nothing is committed": when the rows written do not add up to the rows read (no correct
+/// run does this, so the test-only fault `drop_row` makes the run miscount one row), the run
+/// fails before the commit and the previous output stays byte for byte.
+#[test]
+fn rows_that_do_not_add_up_are_never_committed() {
+    a_fault_leaves_the_previous_output(
+        "drop_row",
+        "rows in (41000) != rows scored (40999) + rows rejected (0); nothing was committed",
+        Some(
+            "this is a tierscore bug; please report it with the pipeline and the manifest of \
+             the last good run",
+        ),
+    );
+}
+
+/// A run that fails after every file, the manifest and `_SUCCESS` are written, just before the
+/// swap (the test-only fault `fail_before_swap`), leaves the previous output as it was and no
+/// staging folder; the next run replaces it.
+#[test]
+fn a_run_failing_after_its_files_are_written_leaves_the_previous_output() {
+    a_fault_leaves_the_previous_output(
+        "fail_before_swap",
+        "cannot swap into place scores: TIERSCORE_TEST_FAULT=fail_before_swap",
+        None,
+    );
 }

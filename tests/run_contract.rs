@@ -112,31 +112,13 @@ fn shipped_example_meets_the_output_contract() {
         .collect();
     assert_eq!(
         rules,
-        [
-            "economic",
-            "margin",
-            "risk",
-            "loyalty",
-            "referral",
-            "strategic"
-        ]
-        .map(|name| (name, "compiled", 0))
+        CUSTOMER_VALUE_FACTORS.map(|name| (name, "compiled", 0))
     );
     let rules_sha = m["rules_sha256"].as_str().unwrap().to_string();
     assert_eq!(rules_sha.len(), 64);
     assert!(rules_sha.chars().all(|c| c.is_ascii_hexdigit()));
     let run_id = m["run_id"].as_str().unwrap().to_string();
-    let manifest_factors: Vec<(String, f64)> = m["factors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["name"].as_str().unwrap().to_string(),
-                f["weight"].as_f64().unwrap(),
-            )
-        })
-        .collect();
+    let manifest_factors = pairs(&m["factors"], "name", "weight", serde_json::Value::as_f64);
     assert_eq!(manifest_factors, weights);
     let manifest_tiers = m["tiers"].as_array().unwrap();
     let manifest_levels: Vec<(String, Option<f64>)> = manifest_tiers
@@ -144,15 +126,10 @@ fn shipped_example_meets_the_output_contract() {
         .map(|t| (t["name"].as_str().unwrap().to_string(), t["min"].as_f64()))
         .collect();
     assert_eq!(manifest_levels, levels);
-    let tier_counts: BTreeMap<String, u64> = manifest_tiers
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap().to_string(),
-                t["count"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let tier_counts: BTreeMap<String, u64> =
+        pairs(&m["tiers"], "name", "count", serde_json::Value::as_u64)
+            .into_iter()
+            .collect();
     assert_eq!(tier_counts.values().sum::<u64>(), scored);
 
     // Layout: the scored rows (one folder per non-empty tier) and the rejects, each a dataset
@@ -162,7 +139,13 @@ fn shipped_example_meets_the_output_contract() {
     assert!(non_empty.len() >= 2, "the example fills several tiers");
     assert_eq!(
         listing(&out),
-        ["_SUCCESS", "_manifest.json", "rejects", "scored"]
+        [
+            "_SUCCESS",
+            "_manifest.json",
+            "_report.html",
+            "rejects",
+            "scored"
+        ]
     );
     let mut expected: Vec<String> = non_empty.iter().map(|(n, _)| format!("tier={n}")).collect();
     expected.sort();
@@ -326,12 +309,7 @@ fn shipped_example_meets_the_output_contract() {
     let rejects_path = out.join("rejects/part-00000.parquet");
     metadata(&rejects_path);
     let rejects = read_parquet(&rejects_path);
-    let names: Vec<String> = rejects
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names = column_names(rejects.schema_ref());
     assert_eq!(
         names,
         [
@@ -466,7 +444,13 @@ fn partition_by_none_writes_one_file_with_a_tier_column() {
     let out = dir.join("out");
     assert_eq!(
         listing(&out),
-        ["_SUCCESS", "_manifest.json", "rejects", "scored"]
+        [
+            "_SUCCESS",
+            "_manifest.json",
+            "_report.html",
+            "rejects",
+            "scored"
+        ]
     );
     assert_eq!(listing(&out.join("scored")), ["part-00000.parquet"]);
 
@@ -604,17 +588,7 @@ output: { path: out, partition_by: none, columns: [orders_12m] }
 }
 
 fn tier_counts(m: &serde_json::Value) -> Vec<(String, u64)> {
-    m["tiers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            (
-                t["name"].as_str().unwrap().to_string(),
-                t["count"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    pairs(&m["tiers"], "name", "count", serde_json::Value::as_u64)
 }
 
 #[test]
@@ -772,7 +746,7 @@ fn the_id_listed_in_output_columns_is_written_once() {
     }
     result.expect_code(0);
     let schema = parquet_schema(&dir.join("out/scored/part-00000.parquet"));
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let names = column_names(&schema);
     assert_eq!(
         names,
         [

@@ -75,17 +75,7 @@ fn a_folder_input_reads_every_parquet_file_below_it_in_sorted_order() {
     let result = run(dir, &["run", "p.yaml"]);
     result.expect_code(0);
     let m = manifest(&dir.join("out"));
-    let inputs: Vec<(String, u64)> = m["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["path"].as_str().unwrap().to_string(),
-                i["rows"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let inputs = pairs(&m["inputs"], "path", "rows", serde_json::Value::as_u64);
     assert_eq!(
         inputs,
         [
@@ -162,12 +152,7 @@ output: { path: out, partition_by: none, columns: [annual_revenue, 地区] }
     );
     run(dir, &["run", "p.yaml"]).expect_code(0);
     let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
-    let names: Vec<String> = out
-        .schema_ref()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names = column_names(out.schema_ref());
     assert_eq!(
         names,
         [
@@ -340,7 +325,7 @@ fn write_writers_pipeline(dir: &std::path::Path) {
         "w.yaml",
         r#"version: 1
 name: writers
-input: { path: data, id: customer_id }
+input: { path: data, id: customer_id, unique_ids: false }
 factors:
   - { name: history, expr: "sum(revenue_history)", weight: 1.0 }
   - { name: north_software, expr: "if region == \"North\" && industry == \"software\" { 1.0 } else { 0.0 }", weight: 0.0 }

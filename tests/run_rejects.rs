@@ -49,7 +49,13 @@ limits: { max_operations: 1000 }
     let out = dir.join("out");
     assert_eq!(
         listing(&out),
-        ["_SUCCESS", "_manifest.json", "rejects", "scored"],
+        [
+            "_SUCCESS",
+            "_manifest.json",
+            "_report.html",
+            "rejects",
+            "scored"
+        ],
         "the scored dataset exists, empty, when no row is scored"
     );
     assert!(listing(&out.join("scored")).is_empty());
@@ -86,7 +92,7 @@ fn write_throwing_pipeline(dir: &Path, errors: &str) {
         &format!(
             r#"version: 1
 name: busy
-input: {{ path: data, id: customer_id }}
+input: {{ path: data, id: customer_id, unique_ids: false }}
 factors:
   - {{ name: base, expr: "1.0", weight: 1.0 }}
   - {{ name: check, script: check.rhai, weight: 1.0 }}
@@ -155,12 +161,7 @@ fn runtime_errors_reject_exactly_the_failing_rows_and_point_back_at_them() {
     );
 
     let rejects = read_parquet(&out.join("rejects/part-00000.parquet"));
-    let names: Vec<String> = rejects
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names = column_names(rejects.schema_ref());
     assert_eq!(
         names,
         [

@@ -222,17 +222,7 @@ fn a_threshold_pipeline_over_several_batches_and_files_is_the_same_for_any_threa
         m["rows"],
         json!({"input": total_rows(), "scored": scored, "rejected": expected_rejects.len()})
     );
-    let inputs: Vec<(String, u64)> = m["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["path"].as_str().unwrap().to_string(),
-                i["rows"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let inputs = pairs(&m["inputs"], "path", "rows", serde_json::Value::as_u64);
     let expected_inputs: Vec<(String, u64)> = SEVERAL_BATCHES_FILES
         .iter()
         .map(|(f, r)| (f.to_string(), *r))

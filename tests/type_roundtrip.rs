@@ -503,12 +503,7 @@ output:
     let mut names = vec!["id"];
     names.extend(&columns);
     names.extend(["one", "score", "tier", "tier_rank"]);
-    let got: Vec<&str> = out
-        .schema_ref()
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect();
+    let got = column_names(out.schema_ref());
     assert_eq!(got, names);
     assert_eq!(out.num_rows(), ROWS);
     assert_eq!(

@@ -18,6 +18,7 @@ use miette::Severity;
 use serde::Serialize;
 
 use super::{CommandError, Findings, Format, Ui};
+use crate::diagnostic::codes;
 use crate::diagnostic::{FileProblem, ProblemJson, Problems};
 use crate::pipeline::{Pipeline, PipelineError};
 use crate::plan::Plan;
@@ -109,7 +110,7 @@ pub fn execute(args: &CheckArgs, ui: Ui) -> Result<(), CommandError> {
                 .iter()
                 .filter(|p| !ui.quiet || p.severity == Severity::Error)
             {
-                eprint!("{}", crate::diagnostic::render(problem));
+                super::to_stderr(&crate::diagnostic::render(problem));
             }
         }
     }
@@ -155,7 +156,7 @@ fn find_problems(args: &CheckArgs) -> Result<(Vec<FileProblem>, RuleEngines), Co
         }
         Err(err) => {
             let mut problem = pipeline.problem_at(
-                "check::input",
+                codes::check::INPUT,
                 "input.path",
                 format!("{err}; names and types cannot be checked without it"),
             );

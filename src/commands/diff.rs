@@ -4,6 +4,7 @@
 //! tierscore diff out/before out/after
 //! tierscore diff out/before out/after --top 50
 //! tierscore diff out/before out/after --format json > impact.json
+//! tierscore diff out/before out/after --format html > impact.html
 //! ```
 //!
 //! Both arguments are directories written by `tierscore run`. Customers are matched by the id
@@ -15,7 +16,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use super::{CommandError, Format, Ui};
+use super::{CommandError, Ui};
 use crate::diff::{self, Comparison, DiffError, Shift};
 
 /// Arguments of `tierscore diff`.
@@ -24,7 +25,8 @@ use crate::diff::{self, Comparison, DiffError, Shift};
   tierscore run pipelines/customer_value.yaml --output out/before
   tierscore run pipelines/customer_value.yaml --set top_revenue=250000 --output out/after
   tierscore diff out/before out/after
-  tierscore diff out/before out/after --top 50 --format json > impact.json")]
+  tierscore diff out/before out/after --top 50 --format json > impact.json
+  tierscore diff out/before out/after --format html > impact.html")]
 pub struct DiffArgs {
     /// The output before the change (a directory written by `tierscore run`).
     pub old_out: PathBuf,
@@ -34,8 +36,19 @@ pub struct DiffArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
     /// Report format (the JSON shape is in the README).
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+}
+
+/// Report format of `diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// Aligned tables for people.
+    Text,
+    /// One JSON document for tools.
+    Json,
+    /// One self-contained HTML page with a heat map of the tier migration.
+    Html,
 }
 
 /// Compares the two outputs and prints the report on stdout.
@@ -53,10 +66,13 @@ pub fn execute(args: &DiffArgs, _ui: Ui) -> Result<(), CommandError> {
     );
     let mut stdout = std::io::stdout().lock();
     let written = match args.format {
-        Format::Json => serde_json::to_writer_pretty(&mut stdout, &comparison)
+        DiffFormat::Json => serde_json::to_writer_pretty(&mut stdout, &comparison)
             .map_err(std::io::Error::from)
             .and_then(|()| stdout.write_all(b"\n")),
-        Format::Text => stdout.write_all(render_text(&comparison).as_bytes()),
+        DiffFormat::Text => stdout.write_all(render_text(&comparison).as_bytes()),
+        DiffFormat::Html => {
+            stdout.write_all(crate::report::diff_page::render(&comparison).as_bytes())
+        }
     };
     match written.and_then(|()| stdout.flush()) {
         // The reader went away (`| head`): what it wanted has been written.

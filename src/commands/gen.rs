@@ -18,15 +18,18 @@ use crate::synth::{self, SynthOptions};
     after_help = "Example:\n  tierscore gen --rows 1000000 --seed 42 --out data/customers_1m.parquet"
 )]
 pub struct GenArgs {
-    /// Number of customers to generate.
-    #[arg(long)]
+    /// Number of customers to generate (at least 1).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub rows: u64,
     /// Random seed; the same seed gives the same data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Parquet file to write (replaced atomically).
+    /// Parquet file to write (written under a temporary name, then renamed into place).
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace --out when it is an existing regular file (anything else is never replaced).
+    #[arg(long)]
+    pub force: bool,
     /// Rows per Parquet row group.
     #[arg(long, default_value_t = 65_536)]
     pub row_group_size: usize,
@@ -42,6 +45,7 @@ pub fn execute(args: &GenArgs, ui: Ui) -> Result<(), CommandError> {
             row_group_size: args.row_group_size,
         },
         &args.out,
+        args.force,
     )?;
     tracing::info!(rows, seed = args.seed, out = %args.out.display(), "generated customers");
     if !ui.quiet && !ui.json {

@@ -4,22 +4,24 @@
 //! whose [`CommandError::exit_code`] is the contract schedulers rely on.
 
 /// `println!` for reports on stdout that never panics: a reader that went away (`| head`) or a
-/// full disk must not turn a finished command into a crash.
+/// full disk must not turn a finished command into a crash. The first failure is kept for
+/// [`finish_stdout`], which fails the command unless the reader just went away.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        $crate::commands::say_line(format_args!($($arg)*))
+    };
 }
 
 pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod gen;
+pub mod report;
 pub mod run;
 pub mod test;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 
 use crate::diagnostic::Problems;
 use crate::pipeline::params::OverrideError;
@@ -81,6 +83,58 @@ pub enum CommandError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Diff(#[from] crate::diff::DiffError),
+    /// The report could not be made.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Report(#[from] crate::report::ReportError),
+    /// The report could not be written to stdout (a full disk, an I/O error).
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Stdout(#[from] StdoutError),
+}
+
+/// Writing the report to stdout failed for another reason than the reader going away.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("cannot write the report to stdout: {0}")]
+#[diagnostic(
+    code(stdout::write),
+    help("check free space and permissions where stdout is redirected")
+)]
+pub struct StdoutError(std::io::Error);
+
+/// The first failure writing stdout, if any.
+static STDOUT_FAILURE: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
+/// Writes one line of a report to stdout; after a failure, writes nothing more (see
+/// [`finish_stdout`]).
+pub fn say_line(line: std::fmt::Arguments) {
+    let mut failure = STDOUT_FAILURE.lock().unwrap_or_else(|p| p.into_inner());
+    if failure.is_none() {
+        if let Err(err) = writeln!(std::io::stdout().lock(), "{line}") {
+            *failure = Some(err);
+        }
+    }
+}
+
+/// Flushes stdout and says whether the report reached it: a reader that went away (`| head`)
+/// is fine, any other failure is an error (exit 3).
+pub fn finish_stdout() -> Result<(), StdoutError> {
+    let mut failure = STDOUT_FAILURE.lock().unwrap_or_else(|p| p.into_inner());
+    if failure.is_none() {
+        if let Err(err) = std::io::stdout().lock().flush() {
+            *failure = Some(err);
+        }
+    }
+    match failure.take() {
+        Some(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(StdoutError(err)),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `text` to stderr, ignoring failure: an unwritable stderr leaves nowhere to say so,
+/// and the exit code still tells.
+pub fn to_stderr(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 impl CommandError {
@@ -100,7 +154,9 @@ impl CommandError {
             | CommandError::Exec(_)
             | CommandError::NotFound(_)
             | CommandError::Synth(_)
-            | CommandError::Diff(_) => EXIT_RUNTIME,
+            | CommandError::Diff(_)
+            | CommandError::Report(_)
+            | CommandError::Stdout(_) => EXIT_RUNTIME,
         }
     }
 

@@ -67,6 +67,27 @@ pub struct RunArgs {
     pub engine: EngineChoice,
 }
 
+/// The most worker threads per core a run starts: more only costs start-up time and memory.
+pub const MAX_THREADS_PER_CORE: usize = 4;
+
+/// The worker threads for `--threads` (default: one per core), at most
+/// [`MAX_THREADS_PER_CORE`] per core, with a warning when capped.
+fn threads(asked: Option<u16>) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let Some(asked) = asked.map(usize::from) else {
+        return cores;
+    };
+    let cap = cores * MAX_THREADS_PER_CORE;
+    if asked > cap {
+        tracing::warn!(
+            "--threads {asked} is more than {MAX_THREADS_PER_CORE} per core; using {cap} ({cores} cores)"
+        );
+        cap
+    } else {
+        asked
+    }
+}
+
 /// Parses a share of rows between 0 and 1.
 fn parse_fraction(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
@@ -92,6 +113,8 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
         .unwrap_or_else(|| pipeline.output.path.clone());
     staging::ensure_replaceable(&target)?;
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
+    let inputs: Vec<PathBuf> = source.files().iter().map(|f| f.path.clone()).collect();
+    staging::ensure_apart(&target, &pipeline.input.path, &inputs)?;
     let (plan, warnings) = Plan::build(&pipeline, &source, args.engine)?;
     for warning in &warnings {
         tracing::warn!(
@@ -110,17 +133,14 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
         }),
     };
     let options = RunOptions {
-        run_id: crate::logging::run_id().to_string(),
+        run_id: crate::run_id::run_id().to_string(),
         params_from_set: args
             .set
             .iter()
             .filter_map(|entry| entry.split_once('=').map(|(key, _)| key.trim().to_string()))
             .collect(),
         target: target.clone(),
-        threads: args.threads.map_or_else(
-            || std::thread::available_parallelism().map_or(1, |n| n.get()),
-            usize::from,
-        ),
+        threads: threads(args.threads),
     };
     let started = Started {
         at: started_at,

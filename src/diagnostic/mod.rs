@@ -5,6 +5,7 @@
 //! It renders for people through miette (with the offending line underlined) and as JSON for
 //! editors, CI and schedulers.
 
+pub mod codes;
 pub mod suggest;
 
 use std::fmt;

@@ -1,6 +1,6 @@
-//! Stage 6 of the data path: executing a plan. One module runs the passes a pipeline needs over
-//! the same scan of its input (derive, whole-run, then scoring and writing), checks that every
-//! row is accounted for, and commits the output with its manifest.
+//! The executor: runs stages 3 to 7 of the data path for a plan. One module runs the passes a
+//! pipeline needs over the same scan of its input (derive, ranking, then scoring and writing),
+//! checks that every row is accounted for, and commits the output with its manifest.
 //!
 //! - [`passes`]: the population-wide passes before scoring;
 //! - [`write`]: the writing end, in turn with scoring or on its own thread;
@@ -9,6 +9,7 @@
 pub mod passes;
 pub mod ranking;
 mod rejects;
+mod unique;
 mod write;
 
 use std::collections::BTreeMap;
@@ -24,8 +25,8 @@ use sha2::{Digest, Sha256};
 use crate::derive::DeriveError;
 use crate::manifest::{
     AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RejectCount,
-    RowCounts, RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, DATA_DIR, MANIFEST_FILE,
-    REJECTS_FILE, SCHEMA_VERSION, SUCCESS_FILE,
+    ReportInfo, RowCounts, RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, DATA_DIR,
+    MANIFEST_FILE, REJECTS_FILE, REPORT_FILE, SCHEMA_VERSION, SUCCESS_FILE,
 };
 use crate::pipeline::{yaml_name, OnRowError, Pipeline};
 use crate::plan::{sha256_hex, Plan};
@@ -36,6 +37,7 @@ use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Scan, SourceError};
 pub use passes::Passes;
 pub use rejects::RejectBudget;
+use unique::IdHashes;
 use write::{ToWriter, WriteStage, Writing};
 
 /// Why executing a plan failed. Nothing is committed in any of these cases (exit code 3).
@@ -49,6 +51,21 @@ pub enum ExecError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Derive(#[from] DeriveError),
+    /// An id occurs more than once in the input (`input.unique_ids`).
+    #[error("{count} id(s) of column `{column}` occur more than once in the input: {first}; nothing was committed")]
+    #[diagnostic(
+        code(run::duplicate_ids),
+        help("deduplicate the input, or set `input.unique_ids: false` to score every row anyway")
+    )]
+    DuplicateIds {
+        count: usize,
+        column: String,
+        first: String,
+    },
+    /// The ids could not be read for the duplicate check.
+    #[error("cannot read the ids to check they are unique: {0}")]
+    #[diagnostic(code(run::ids))]
+    Ids(String),
     /// The population could not be normalised or ranked.
     #[error("cannot {what} over the run: {message}")]
     #[diagnostic(
@@ -60,6 +77,10 @@ pub enum ExecError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Sink(#[from] SinkError),
+    /// The report could not be made from the staged output.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// More rows were rejected than `errors.max_reject_fraction` allows.
     #[error(
         "{rejected} of {rows} input rows rejected{so_far}{during}, more than errors.max_reject_fraction {fraction} allows ({allowed}); nothing was committed"
@@ -195,6 +216,10 @@ pub fn run(
 
     let scoring = Instant::now();
     let reject_schema = rejects.schema();
+    let mut id_hashes = pipeline
+        .input
+        .unique_ids
+        .then(|| IdHashes::with_capacity(usize::try_from(rows_expected).unwrap_or(0)));
     // With more than one thread, decoding, scoring and encoding overlap: a reader thread decodes
     // ahead and a writer thread encodes behind the scoring loop, each through a channel of two
     // batches (memory stays bounded); the loop scores with the worker pool. With one thread
@@ -248,6 +273,9 @@ pub fn run(
                     let ids = rows
                         .column_by_name(&pipeline.input.id)
                         .expect("the plan reads the id column");
+                    if let Some(hashes) = id_hashes.as_mut() {
+                        hashes.add(ids.as_ref())?;
+                    }
                     let reject_rows = RejectWriter::rows(
                         &reject_schema,
                         &scored.rejects,
@@ -294,6 +322,9 @@ pub fn run(
         });
     }
     budget.check_total(counts.input)?;
+    if let Some(hashes) = id_hashes {
+        hashes.check(scan, &pipeline.input.id)?;
+    }
 
     let mut manifest = manifest(
         pipeline,
@@ -307,6 +338,16 @@ pub fn run(
     )?;
     manifest.phases_seconds.score_and_write = score_seconds;
     manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
+    // The report reads the staged files back (one pass), so it shows what is committed, and
+    // `tierscore report` renders the same page from the committed output.
+    let figures = if pipeline.output.report {
+        let reporting = Instant::now();
+        let figures = crate::report::figures(staging.dir(), &manifest)?;
+        manifest.phases_seconds.report = reporting.elapsed().as_secs_f64();
+        Some(figures)
+    } else {
+        None
+    };
     manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     manifest
         .write(staging.dir())
@@ -315,6 +356,9 @@ pub fn run(
             path: staging.dir().join(MANIFEST_FILE),
             source,
         })?;
+    if let Some(figures) = &figures {
+        crate::report::write(staging.dir(), &manifest, figures)?;
+    }
     let success = staging.dir().join(SUCCESS_FILE);
     std::fs::write(&success, b"").map_err(|source| SinkError::Io {
         action: "write",
@@ -493,6 +537,10 @@ fn manifest(
             path: options.target.display().to_string(),
             absolute_path: absolute(&options.target),
         },
+        report: ReportInfo {
+            file: pipeline.output.report.then(|| REPORT_FILE.into()),
+            value: pipeline.output.report_value.clone(),
+        },
         derive: passes.population.summaries.clone(),
         tier_cutoffs: passes.ranking.cutoffs.clone(),
         normalization: passes.ranking.normalization.clone(),
@@ -508,6 +556,7 @@ fn manifest(
             derive: passes.derive_seconds,
             rank: passes.rank_seconds,
             score_and_write: 0.0,
+            report: 0.0,
             finish: 0.0,
         },
     })

@@ -28,6 +28,9 @@ pub const REJECTS_DIR: &str = "rejects";
 /// The rejected rows' file, relative to the output directory.
 pub const REJECTS_FILE: &str = "rejects/part-00000.parquet";
 
+/// The run's HTML report's file name in an output directory.
+pub const REPORT_FILE: &str = "_report.html";
+
 /// The marker written last into a committed output.
 pub const SUCCESS_FILE: &str = "_SUCCESS";
 
@@ -78,7 +81,19 @@ pub struct Manifest {
     /// `score.weights.ahp`: the figures behind the factors' weights.
     pub ahp: Option<AhpFigures>,
     pub output: OutputInfo,
+    /// The HTML report: whether it was written, and the value column it shows.
+    #[serde(default)]
+    pub report: ReportInfo,
     pub phases_seconds: Phases,
+}
+
+/// The run's HTML report (`output.report`, `report.value`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportInfo {
+    /// `_report.html` when the run wrote it; `None` with `output.report: false`.
+    pub file: Option<String>,
+    /// The column the tiers' value share and the whale curve are of; `None`: the score.
+    pub value: Option<String>,
 }
 
 /// A rule (factor, score script, tier script) and the engine that ran it.
@@ -332,6 +347,9 @@ pub struct Phases {
     /// The pass that scores every row to rank it, for rank and ABC tiers (0 otherwise).
     pub rank: f64,
     pub score_and_write: f64,
+    /// Reading the written files back for the report's figures (0 without a report).
+    #[serde(default)]
+    pub report: f64,
     /// Closing the files, checking every row is accounted for and writing the manifest (the
     /// swap into place follows and is not timed).
     pub finish: f64,

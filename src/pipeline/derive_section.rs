@@ -2,6 +2,7 @@
 
 use super::spec::{DeriveSpec, SortOrder};
 use super::{is_identifier, Checker, RESERVED_NAMES};
+use crate::diagnostic::codes;
 
 /// A column computed over the whole input (after `--limit`/`--sample`) before factors run.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,14 +59,14 @@ impl Checker<'_> {
             let key = format!("derive[{i}]");
             if !is_identifier(&spec.name) || RESERVED_NAMES.contains(&spec.name.as_str()) {
                 self.error(
-                    "pipeline::derive_name",
+                    codes::pipeline::DERIVE_NAME,
                     &format!("{key}.name"),
                     format!("derive name `{}` is not a usable name", spec.name),
                     "use letters, digits and `_`, not starting with a digit, and not score/tier/reasons/params",
                 );
             } else if derived.iter().any(|d| d.name == spec.name) {
                 self.error(
-                    "pipeline::derive_name",
+                    codes::pipeline::DERIVE_NAME,
                     &format!("{key}.name"),
                     format!("derive `{}` is defined twice", spec.name),
                     "derive names must be unique",
@@ -86,7 +87,7 @@ impl Checker<'_> {
                 .collect();
             let [(column, kind)] = given.as_slice() else {
                 self.error(
-                    "pipeline::derive_kind",
+                    codes::pipeline::DERIVE_KIND,
                     &key,
                     format!(
                         "derive `{}` must name exactly one of ntile, percent_rank, rank, zscore, minmax, cumulative_share (it names {})",
@@ -105,7 +106,7 @@ impl Checker<'_> {
                     },
                     _ => {
                         self.error(
-                            "pipeline::derive_buckets",
+                            codes::pipeline::DERIVE_BUCKETS,
                             &key,
                             format!("derive `{}` needs `buckets:` of 1 or more", spec.name),
                             "e.g. `buckets: 5` for quintiles",
@@ -121,7 +122,7 @@ impl Checker<'_> {
             };
             if spec.buckets.is_some() && !matches!(kind, DeriveKind::Ntile { .. }) {
                 self.error(
-                    "pipeline::derive_buckets",
+                    codes::pipeline::DERIVE_BUCKETS,
                     &format!("{key}.buckets"),
                     format!("`buckets` only applies to ntile (derive `{}`)", spec.name),
                     "remove it",
@@ -136,7 +137,7 @@ impl Checker<'_> {
                 )
             {
                 self.error(
-                    "pipeline::derive_order",
+                    codes::pipeline::DERIVE_ORDER,
                     &format!("{key}.order"),
                     format!(
                         "`order` only applies to ntile, percent_rank and rank (derive `{}`)",

@@ -16,6 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use miette::SourceSpan;
 
+use crate::diagnostic::codes;
 use crate::diagnostic::suggest;
 use crate::diagnostic::{FileProblem, Problems, SourceFile};
 pub use derive_section::{Derive, DeriveKind};
@@ -69,6 +70,9 @@ pub struct Input {
     pub id: String,
     /// Column renames, file name -> name scripts and output use.
     pub rename: Vec<(String, String)>,
+    /// Whether a run refuses an input in which an id occurs twice (`input.unique_ids`, default
+    /// true).
+    pub unique_ids: bool,
 }
 
 /// Where a rule's code comes from.
@@ -99,6 +103,10 @@ pub enum Combine {
     Script(RuleSource),
 }
 
+/// The longest name of the output folder, in bytes: its staging folder,
+/// `.NAME.tierscore-staging-RUNID`, must still be a valid file name (255 bytes).
+pub const MAX_OUTPUT_NAME_BYTES: usize = 200;
+
 /// Where and how output is written.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -111,6 +119,11 @@ pub struct Output {
     pub columns: Vec<String>,
     /// Whether to write the `reasons` column.
     pub reasons: bool,
+    /// Whether to write `_report.html` (`output.report`).
+    pub report: bool,
+    /// The column the report's value shares and whale curve are of (`report.value`); `None`
+    /// means the score.
+    pub report_value: Option<String>,
 }
 
 /// What failing rows do to the run.
@@ -129,6 +142,10 @@ pub struct Limits {
     pub max_string_size: usize,
     pub max_array_size: usize,
     pub max_map_size: usize,
+    /// Wall time one script may take on one row, in milliseconds.
+    pub max_row_ms: u64,
+    /// Memory one script may allocate (net) on one row, in bytes, as the allocator counts it.
+    pub max_row_memory: u64,
 }
 
 impl Default for Limits {
@@ -139,6 +156,8 @@ impl Default for Limits {
             max_string_size: 100_000,
             max_array_size: 100_000,
             max_map_size: 10_000,
+            max_row_ms: 5_000,
+            max_row_memory: 64 << 20,
         }
     }
 }
@@ -200,10 +219,11 @@ impl Pipeline {
         text: String,
     ) -> Result<(Self, Vec<FileProblem>), PipelineError> {
         let source = SourceFile::new(path.display().to_string(), text);
-        let spec: spec::PipelineSpec = serde_yaml::from_str(source.text())
-            .map_err(|err| Problems(vec![yaml_problem(&source, &err)]))?;
         let keys = KeyIndex::build(source.text());
-        Ok(Self::from_spec(path, source, keys, spec))
+        let (spec, mut problems) = deserialize(&source, &keys)?;
+        let (pipeline, more) = Self::from_spec(path, source, keys, spec);
+        problems.extend(more);
+        Ok((pipeline, problems))
     }
 
     /// A problem located at a key path of this file, e.g. `tiers.levels[2].min`.
@@ -252,7 +272,7 @@ impl Pipeline {
 
         if spec.version != 1 {
             check.error(
-                "pipeline::version",
+                codes::pipeline::VERSION,
                 "version",
                 format!("unsupported pipeline version {}", spec.version),
                 "this tierscore reads `version: 1`",
@@ -260,7 +280,7 @@ impl Pipeline {
         }
         if spec.name.trim().is_empty() {
             check.error(
-                "pipeline::name",
+                codes::pipeline::NAME,
                 "name",
                 "the pipeline name is empty".into(),
                 "give it a name such as `customer_value`; it is recorded in the output",
@@ -270,7 +290,7 @@ impl Pipeline {
         let score = match (spec.score.combine, &spec.score.script) {
             (Some(_), Some(_)) => {
                 check.error(
-                    "pipeline::score",
+                    codes::pipeline::SCORE,
                     "score",
                     "`score` has both `combine` and `script`".into(),
                     "keep one: `combine: weighted_sum` or `script: ../rules/score.rhai`",
@@ -296,7 +316,7 @@ impl Pipeline {
         let normalize = spec.score.normalize.unwrap_or_default();
         if normalize != Normalize::None && !matches!(score, Combine::WeightedSum) {
             check.error(
-                "pipeline::normalize",
+                codes::pipeline::NORMALIZE,
                 "score.normalize",
                 "`score.normalize` needs `combine: weighted_sum`".into(),
                 "a score script sees the factors as the rules give them; normalise inside it, or use weighted_sum",
@@ -305,7 +325,7 @@ impl Pipeline {
         for factor in &factors {
             if derive.iter().any(|d| d.name == factor.name) {
                 check.error(
-                    "pipeline::factor_name",
+                    codes::pipeline::FACTOR_NAME,
                     "factors",
                     format!("factor `{}` has the name of a derive column", factor.name),
                     "factors and derive columns share one namespace in scripts; rename one",
@@ -313,7 +333,7 @@ impl Pipeline {
             }
         }
         let tiers = check.tiers(&spec.tiers, dir);
-        let mut output = check.output(&spec.output, dir, &factors);
+        let mut output = check.output(&spec.output, &spec.report, dir, &factors);
         output.path = join_clean(
             dir,
             &check.path_params("output.path", &spec.output.path, &spec.params),
@@ -323,7 +343,7 @@ impl Pipeline {
         let max_reject_fraction = spec.errors.max_reject_fraction.unwrap_or(0.0);
         if !(0.0..=1.0).contains(&max_reject_fraction) {
             check.error(
-                "pipeline::reject_fraction",
+                codes::pipeline::REJECT_FRACTION,
                 "errors.max_reject_fraction",
                 format!("max_reject_fraction is {max_reject_fraction}, outside 0..1"),
                 "write a share of the input rows, e.g. 0.001 for one row in a thousand",
@@ -341,6 +361,7 @@ impl Pipeline {
                 path_as_written: spec.input.path,
                 id: spec.input.id,
                 rename: spec.input.rename.into_iter().collect(),
+                unique_ids: spec.input.unique_ids.unwrap_or(true),
             },
             params: spec.params,
             derive,
@@ -411,26 +432,26 @@ impl Checker<'_> {
             Ok(filled) => match crate::source::url_scheme(&filled) {
                 None => return filled,
                 Some(scheme) => (
-                    "pipeline::object_storage",
+                    codes::pipeline::OBJECT_STORAGE,
                     format!("`{key}` is in object storage ({scheme}://), which is not supported yet"),
                     "tierscore reads and writes local files; copy the data to a local folder first (e.g. `aws s3 sync s3://bucket/customers data/customers`) and name that folder".to_string(),
                 ),
             },
             Err(path_params::PathParamError::Unclosed) => (
-                "pipeline::path_param",
+                codes::pipeline::PATH_PARAM,
                 format!("`{key}` has a `${{` without its `}}`"),
                 "write a param as ${name}, e.g. lake/dt=${as_of}/".to_string(),
             ),
             Err(path_params::PathParamError::Unknown(name)) => {
                 let known: Vec<&str> = params.keys().map(String::as_str).collect();
                 (
-                    "pipeline::path_param",
+                    codes::pipeline::PATH_PARAM,
                     format!("`{key}` reads `${{{name}}}`, which is no param of the pipeline"),
                     suggest::help_for(&name, &known, "params"),
                 )
             }
             Err(path_params::PathParamError::NotScalar(name)) => (
-                "pipeline::path_param",
+                codes::pipeline::PATH_PARAM,
                 format!("`{key}` reads `${{{name}}}`, a list or map, not a value a path can hold"),
                 "only strings, numbers and booleans can be put into a path".to_string(),
             ),
@@ -447,7 +468,7 @@ impl Checker<'_> {
     ) -> Vec<Factor> {
         if specs.is_empty() {
             self.error(
-                "pipeline::no_factors",
+                codes::pipeline::NO_FACTORS,
                 "factors",
                 "the pipeline has no factors".into(),
                 "add at least one: `- { name: economic, script: ../rules/economic.rhai, weight: 0.4 }`",
@@ -458,21 +479,21 @@ impl Checker<'_> {
             let key = format!("factors[{i}]");
             if !is_identifier(&spec.name) {
                 self.error(
-                    "pipeline::factor_name",
+                    codes::pipeline::FACTOR_NAME,
                     &format!("{key}.name"),
                     format!("factor name `{}` is not a valid name", spec.name),
                     "use letters, digits and `_`, not starting with a digit, so later scripts can read it by name",
                 );
             } else if RESERVED_NAMES.contains(&spec.name.as_str()) {
                 self.error(
-                    "pipeline::factor_name",
+                    codes::pipeline::FACTOR_NAME,
                     &format!("{key}.name"),
                     format!("factor name `{}` is reserved", spec.name),
                     "the output already has columns `score`, `tier` and `reasons`; pick another name",
                 );
             } else if factors.iter().any(|f| f.name == spec.name) {
                 self.error(
-                    "pipeline::duplicate_factor",
+                    codes::pipeline::DUPLICATE_FACTOR,
                     &format!("{key}.name"),
                     format!("factor `{}` is defined twice", spec.name),
                     "factor names become output columns and must be unique",
@@ -486,7 +507,7 @@ impl Checker<'_> {
                 },
                 (Some(_), Some(_)) => {
                     self.error(
-                        "pipeline::factor_rule",
+                        codes::pipeline::FACTOR_RULE,
                         &key,
                         format!("factor `{}` has both `script` and `expr`", spec.name),
                         "keep one of them",
@@ -495,7 +516,7 @@ impl Checker<'_> {
                 }
                 (None, None) => {
                     self.error(
-                        "pipeline::factor_rule",
+                        codes::pipeline::FACTOR_RULE,
                         &key,
                         format!("factor `{}` has neither `script` nor `expr`", spec.name),
                         "add `script: ../rules/NAME.rhai` or an inline `expr: \"...\"`",
@@ -505,13 +526,13 @@ impl Checker<'_> {
             };
             match spec.weight {
                 None if weights_required => self.error(
-                    "pipeline::weight",
+                    codes::pipeline::WEIGHT,
                     &key,
                     format!("factor `{}` has no weight", spec.name),
                     "a weighted_sum score needs `weight:` on every factor",
                 ),
                 Some(w) if !w.is_finite() => self.error(
-                    "pipeline::weight",
+                    codes::pipeline::WEIGHT,
                     &format!("{key}.weight"),
                     format!("factor `{}` has weight {w}", spec.name),
                     "a weight is a finite number",
@@ -528,25 +549,57 @@ impl Checker<'_> {
         factors
     }
 
-    fn output(&mut self, spec: &spec::OutputSpec, dir: &Path, factors: &[Factor]) -> Output {
+    fn output(
+        &mut self,
+        spec: &spec::OutputSpec,
+        report: &spec::ReportSpec,
+        dir: &Path,
+        factors: &[Factor],
+    ) -> Output {
+        if let Some(value) = &report.value {
+            let known = value == "score"
+                || factors.iter().any(|f| &f.name == value)
+                || spec.columns.contains(value);
+            if !known {
+                self.error(
+                    codes::pipeline::REPORT_VALUE,
+                    "report.value",
+                    format!("report.value `{value}` is not a factor, `score` or an output column"),
+                    "name a factor (e.g. `margin`), `score`, or a numeric column listed in output.columns",
+                );
+            }
+        }
         for (i, column) in spec.columns.iter().enumerate() {
             let clash = RESERVED_NAMES.contains(&column.as_str())
                 || factors.iter().any(|f| &f.name == column);
             if clash {
                 self.error(
-                    "pipeline::output_column",
+                    codes::pipeline::OUTPUT_COLUMN,
                     &format!("output.columns[{i}]"),
                     format!("output column `{column}` clashes with a factor or a column tierscore writes"),
                     "rename the input column with `input.rename` or the factor",
                 );
             } else if spec.columns[..i].contains(column) {
                 self.error(
-                    "pipeline::output_column",
+                    codes::pipeline::OUTPUT_COLUMN,
                     &format!("output.columns[{i}]"),
                     format!("output column `{column}` is listed twice"),
                     "list each column once",
                 );
             }
+        }
+        let name_bytes = Path::new(&spec.path)
+            .file_name()
+            .map_or(0, |name| name.as_encoded_bytes().len());
+        if name_bytes > MAX_OUTPUT_NAME_BYTES {
+            self.error(
+                codes::pipeline::OUTPUT_PATH,
+                "output.path",
+                format!(
+                    "the output folder's name is {name_bytes} bytes long, more than {MAX_OUTPUT_NAME_BYTES}"
+                ),
+                "use a shorter name: the staging folder beside it adds about 50 bytes, and file names end at 255",
+            );
         }
         Output {
             path: join_clean(dir, &spec.path),
@@ -554,6 +607,8 @@ impl Checker<'_> {
             partition_by: spec.partition_by.unwrap_or(PartitionBy::Tier),
             columns: spec.columns.clone(),
             reasons: spec.reasons,
+            report: spec.report.unwrap_or(true),
+            report_value: report.value.clone(),
         }
     }
 
@@ -563,7 +618,7 @@ impl Checker<'_> {
             match value {
                 Some(0) => {
                     self.error(
-                        "pipeline::limits",
+                        codes::pipeline::LIMITS,
                         &format!("limits.{key}"),
                         format!("limits.{key} is 0"),
                         "a limit is a positive number; leave it out for the default",
@@ -601,6 +656,12 @@ impl Checker<'_> {
                 as_u64(spec.max_map_size),
                 default.max_map_size as u64,
             ) as usize,
+            max_row_ms: positive("max_row_ms", spec.max_row_ms, default.max_row_ms),
+            max_row_memory: positive(
+                "max_row_memory",
+                spec.max_row_memory,
+                default.max_row_memory,
+            ),
         }
     }
 }
@@ -630,21 +691,180 @@ fn without_position(message: &str) -> String {
 }
 
 /// Turns a serde_yaml error into a located problem with a "did you mean" where one fits.
-fn yaml_problem(source: &SourceFile, err: &serde_yaml::Error) -> FileProblem {
+/// Unknown keys (and unknown variants) reported before the rest of the file is checked without
+/// them; at most this many, as each costs a pass over the file.
+const MAX_UNKNOWN_KEYS: usize = 32;
+
+/// The pipeline's shape from its YAML. A misspelt key does not hide the rest: it is reported
+/// and, for the rest of the check, read as the name it suggests (or left out when there is no
+/// close name), so `check` still finds every independent problem. Any other shape error (a
+/// missing key, a wrong type) ends the reading with what was found.
+fn deserialize(
+    source: &SourceFile,
+    keys: &KeyIndex,
+) -> Result<(spec::PipelineSpec, Vec<FileProblem>), Problems> {
+    let mut problems = Vec::new();
+    let mut value: Option<serde_yaml::Value> = None;
+    loop {
+        let attempt = match &value {
+            None => serde_yaml::from_str::<spec::PipelineSpec>(source.text()),
+            Some(v) => serde_yaml::to_string(v)
+                .and_then(|text| serde_yaml::from_str::<spec::PipelineSpec>(&text)),
+        };
+        let err = match attempt {
+            Ok(spec) => return Ok((spec, problems)),
+            Err(err) => err,
+        };
+        let message = without_position(&err.to_string());
+        let unknown = UnknownName::of(&message);
+        if unknown.is_none() && value.is_some() {
+            // Possibly a consequence of an earlier repair: left unsaid.
+            return Err(Problems(problems));
+        }
+        // After the first pass the text is re-serialised: locate by key path, not position.
+        let span = match (&value, &unknown) {
+            (Some(_), Some(unknown)) => keys.span(&unknown.path),
+            _ => None,
+        };
+        problems.push(yaml_problem(source, &err, span));
+        let Some(unknown) = unknown.filter(|_| problems.len() < MAX_UNKNOWN_KEYS) else {
+            return Err(Problems(problems));
+        };
+        let mut current = match value.take() {
+            Some(v) => v,
+            None => serde_yaml::from_str(source.text()).map_err(|_| Problems(problems.clone()))?,
+        };
+        if !unknown.repair(&mut current) {
+            return Err(Problems(problems));
+        }
+        value = Some(current);
+    }
+}
+
+/// A misspelt key or variant, from serde's message.
+struct UnknownName {
+    /// The key path: `factors[0].wieght` for an unknown field, `output.partition_by` for an
+    /// unknown variant.
+    path: String,
+    /// The misspelt key (an unknown field), or `None` for an unknown variant.
+    field: Option<String>,
+    /// The accepted name closest to the misspelt one.
+    suggestion: Option<String>,
+}
+
+impl UnknownName {
+    /// Reads `factors[0]: unknown field `wieght`, expected one of …` or `output.partition_by:
+    /// unknown variant `tiers`, expected …`.
+    fn of(message: &str) -> Option<Self> {
+        let (prefix, rest) = match message.split_once(": ") {
+            Some((prefix, rest)) if !prefix.contains(' ') => (prefix, rest),
+            _ => ("", message),
+        };
+        let names: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        let (wrong, expected) = names.split_first()?;
+        let suggestion = suggest::did_you_mean(wrong, expected.iter().copied()).map(String::from);
+        if rest.starts_with("unknown field `") {
+            let path = if prefix.is_empty() {
+                wrong.to_string()
+            } else {
+                format!("{prefix}.{wrong}")
+            };
+            Some(Self {
+                path,
+                field: Some(wrong.to_string()),
+                suggestion,
+            })
+        } else if rest.starts_with("unknown variant `") && !prefix.is_empty() {
+            Some(Self {
+                path: prefix.to_string(),
+                field: None,
+                suggestion,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Reads the misspelt name as the suggested one in `value`, or leaves it out; whether the
+    /// file changed.
+    fn repair(&self, value: &mut serde_yaml::Value) -> bool {
+        let Some((map, last)) = parent_mapping(value, &self.path) else {
+            return false;
+        };
+        match (&self.field, &self.suggestion) {
+            (Some(_), Some(good)) if !map.contains_key(good.as_str()) => match map.remove(last) {
+                Some(moved) => {
+                    map.insert(good.as_str().into(), moved);
+                    true
+                }
+                None => false,
+            },
+            (None, Some(good)) => match map.get_mut(last) {
+                Some(slot) => {
+                    *slot = good.as_str().into();
+                    true
+                }
+                None => false,
+            },
+            _ => map.remove(last).is_some(),
+        }
+    }
+}
+
+/// The mapping holding the key at `path` (`a.b[2].c`), and that key.
+fn parent_mapping<'v>(
+    value: &'v mut serde_yaml::Value,
+    path: &str,
+) -> Option<(&'v mut serde_yaml::Mapping, String)> {
+    let mut parts: Vec<String> = Vec::new();
+    for dotted in path.split('.') {
+        let mut rest = dotted;
+        while let Some(open) = rest.find('[') {
+            if open > 0 {
+                parts.push(rest[..open].to_string());
+            }
+            let close = open + rest[open..].find(']')?;
+            parts.push(rest[open..=close].to_string());
+            rest = &rest[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(rest.to_string());
+        }
+    }
+    let (last, parents) = parts.split_last()?;
+    let mut node = value;
+    for part in parents {
+        node = match part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+            Some(index) => node
+                .as_sequence_mut()?
+                .get_mut(index.parse::<usize>().ok()?)?,
+            None => node.as_mapping_mut()?.get_mut(part.as_str())?,
+        };
+    }
+    Some((node.as_mapping_mut()?, last.clone()))
+}
+
+/// A YAML shape error as a problem, at `span` when given, else where serde_yaml says.
+fn yaml_problem(
+    source: &SourceFile,
+    err: &serde_yaml::Error,
+    span: Option<SourceSpan>,
+) -> FileProblem {
     let message = without_position(&err.to_string());
-    let span = err
-        .location()
-        .map(|loc| SourceSpan::from((loc.index().min(source.text().len()), 1)));
+    let span = span.or_else(|| {
+        err.location()
+            .map(|loc| SourceSpan::from((loc.index().min(source.text().len()), 1)))
+    });
     let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
     let (code, help) = if message.contains("unknown field") || message.contains("unknown variant") {
         let (wrong, expected) = names.split_first().unwrap_or((&"", &[]));
         (
-            "pipeline::unknown_key",
+            codes::pipeline::UNKNOWN_KEY,
             suggest::help_for(wrong, expected, "accepted names"),
         )
     } else if message.contains("missing field") {
         (
-            "pipeline::missing_key",
+            codes::pipeline::MISSING_KEY,
             format!(
                 "add `{}:`; see the pipeline format in the README",
                 names.first().unwrap_or(&"")
@@ -652,7 +872,7 @@ fn yaml_problem(source: &SourceFile, err: &serde_yaml::Error) -> FileProblem {
         )
     } else {
         (
-            "pipeline::yaml",
+            codes::pipeline::YAML,
             "fix the YAML at this position (indentation, quotes and `:` are the usual suspects)"
                 .to_string(),
         )

@@ -13,16 +13,25 @@ pub type Params = IndexMap<String, Value>;
 pub enum OverrideError {
     /// The override is not of the form `KEY=VALUE`.
     #[error("--set {0:?} is not of the form KEY=VALUE")]
-    #[diagnostic(
-        code(tierscore::params::bad_override),
-        help("write it as --set as_of=2026-11-01")
-    )]
+    #[diagnostic(code(params::bad_override), help("write it as --set as_of=2026-11-01"))]
     NotKeyValue(String),
     /// The override names a param the pipeline does not define.
     #[error("--set {key}: the pipeline defines no param `{key}`")]
-    #[diagnostic(code(tierscore::params::unknown))]
+    #[diagnostic(code(params::unknown))]
     UnknownParam {
         key: String,
+        #[help]
+        help: String,
+    },
+    /// The override's value is not of the param's type.
+    #[error(
+        "--set {key}={value}: param `{key}` is {expected} in the pipeline, and `{value}` is not"
+    )]
+    #[diagnostic(code(params::wrong_type))]
+    WrongType {
+        key: String,
+        value: String,
+        expected: &'static str,
         #[help]
         help: String,
     },
@@ -30,7 +39,9 @@ pub enum OverrideError {
 
 /// Applies `--set K=V` overrides. `V` is read as a YAML scalar, so numbers stay numbers,
 /// `true`/`false` are booleans and anything else is a string (`2026-11-01` stays a string).
-/// Only params the pipeline defines can be set, so a typo cannot silently add a new one.
+/// Only params the pipeline defines can be set, so a typo cannot silently add a new one, and
+/// only with a value of the type the pipeline gives them: a number for a number, a boolean for
+/// a boolean, and any text for a string (taken as written); lists and maps cannot be set.
 pub fn apply_overrides(params: &mut Params, overrides: &[String]) -> Result<(), OverrideError> {
     for entry in overrides {
         let (key, raw) = entry
@@ -38,9 +49,8 @@ pub fn apply_overrides(params: &mut Params, overrides: &[String]) -> Result<(), 
             .filter(|(key, _)| !key.trim().is_empty())
             .ok_or_else(|| OverrideError::NotKeyValue(entry.clone()))?;
         let key = key.trim();
-        let value = parse_scalar(raw);
         match params.get_mut(key) {
-            Some(slot) => *slot = value,
+            Some(slot) => *slot = typed(key, slot, raw)?,
             None => {
                 let known: Vec<&str> = params.keys().map(String::as_str).collect();
                 return Err(OverrideError::UnknownParam {
@@ -51,6 +61,34 @@ pub fn apply_overrides(params: &mut Params, overrides: &[String]) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// `raw` as a value of the type of `current`, the param's value in the pipeline.
+fn typed(key: &str, current: &Value, raw: &str) -> Result<Value, OverrideError> {
+    let value = parse_scalar(raw);
+    let (fits, expected, example) = match current {
+        Value::Null => (true, "", ""),
+        Value::String(_) => return Ok(Value::String(raw.to_string())),
+        Value::Number(_) => (matches!(value, Value::Number(_)), "a number", "250000"),
+        Value::Bool(_) => (matches!(value, Value::Bool(_)), "a boolean", "true"),
+        Value::Sequence(_) => (false, "a list", ""),
+        Value::Mapping(_) | Value::Tagged(_) => (false, "a map", ""),
+    };
+    let help = if example.is_empty() {
+        format!("--set cannot set {expected}; edit the pipeline file instead")
+    } else {
+        format!("give {expected}, e.g. --set {key}={example}")
+    };
+    if fits {
+        Ok(value)
+    } else {
+        Err(OverrideError::WrongType {
+            key: key.to_string(),
+            value: raw.to_string(),
+            expected,
+            help,
+        })
+    }
 }
 
 fn parse_scalar(raw: &str) -> Value {
@@ -102,5 +140,15 @@ mod tests {
             apply_overrides(&mut p, &["=3".into()]).unwrap_err(),
             OverrideError::NotKeyValue("=3".into())
         );
+        let err = apply_overrides(&mut p, &["high_revenue=abc".into()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--set high_revenue=abc: param `high_revenue` is a number in the pipeline, and `abc` \
+             is not"
+        );
+        assert_eq!(p["high_revenue"], Value::from(100_000), "left as it was");
+        // A string param takes any text as written.
+        apply_overrides(&mut p, &["as_of=20261101".into()]).unwrap();
+        assert_eq!(p["as_of"], Value::String("20261101".into()));
     }
 }

@@ -30,6 +30,9 @@ pub struct PipelineSpec {
     pub limits: LimitsSpec,
     #[serde(default)]
     pub tests: Vec<TestCaseSpec>,
+    /// `report:` — what the run's HTML report shows.
+    #[serde(default)]
+    pub report: ReportSpec,
 }
 
 /// One rule test case: an input row and what the pipeline must make of it.
@@ -67,6 +70,8 @@ pub struct InputSpec {
     pub id: String,
     #[serde(default)]
     pub rename: IndexMap<String, String>,
+    #[serde(default)]
+    pub unique_ids: Option<bool>,
 }
 
 /// One entry of `derive:` — a column computed over the whole input before factors run.
@@ -221,6 +226,19 @@ pub struct OutputSpec {
     pub columns: Vec<String>,
     #[serde(default)]
     pub reasons: bool,
+    /// Whether to write `_report.html` (default: true).
+    #[serde(default)]
+    pub report: Option<bool>,
+}
+
+/// `report:` — what the run's HTML report shows.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSpec {
+    /// The value column the tiers' value share and the whale curve are of: a factor, `score`
+    /// or a numeric `output.columns` column (default: the score).
+    #[serde(default)]
+    pub value: Option<String>,
 }
 
 /// Output layout (`output.partition_by`).
@@ -267,4 +285,8 @@ pub struct LimitsSpec {
     pub max_array_size: Option<usize>,
     #[serde(default)]
     pub max_map_size: Option<usize>,
+    #[serde(default)]
+    pub max_row_ms: Option<u64>,
+    #[serde(default)]
+    pub max_row_memory: Option<u64>,
 }

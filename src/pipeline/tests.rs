@@ -64,7 +64,7 @@ fn unknown_key_gets_position_and_suggestion() {
         problems(&text),
         vec![(
             "pipelines/demo.yaml:6:1".to_string(),
-            "unknown field `facters`, expected one of `version`, `name`, `description`, `input`, `params`, `derive`, `factors`, `score`, `tiers`, `output`, `errors`, `limits`, `tests`".to_string(),
+            "unknown field `facters`, expected one of `version`, `name`, `description`, `input`, `params`, `derive`, `factors`, `score`, `tiers`, `output`, `errors`, `limits`, `tests`, `report`".to_string(),
             Some("did you mean `factors`?".to_string())
         )]
     );
@@ -82,6 +82,32 @@ fn nested_unknown_key_and_bad_variant() {
     let found = problems(&text);
     assert!(found[0].1.contains("unknown variant `tiers`"), "{found:?}");
     assert_eq!(found[0].2.as_deref(), Some("did you mean `tier`?"));
+}
+
+#[test]
+fn a_misspelt_key_does_not_hide_the_problems_after_it() {
+    let text = GOOD
+        .replace("weight: 0.5", "wieght: 0.5")
+        .replace("reasons: true", "reasons: true, partition_by: tiers")
+        .replace("{ name: key, min: 50 }", "{ name: key, min: 80 }");
+    let found = problems(&text);
+    let brief: Vec<(&str, &str)> = found
+        .iter()
+        .map(|(at, message, _)| (at.as_str(), message.split(',').next().unwrap()))
+        .collect();
+    assert_eq!(
+        brief[0],
+        (
+            "pipelines/demo.yaml:7:55",
+            "factors[0]: unknown field `wieght`"
+        )
+    );
+    assert_eq!(brief[1].1, "output.partition_by: unknown variant `tiers`");
+    assert!(
+        brief[2..].iter().any(|(_, m)| m.contains("min")),
+        "the tier order problem is still found: {found:?}"
+    );
+    assert_eq!(found[1].2.as_deref(), Some("did you mean `tier`?"));
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::spec::{LevelSpec, TierBy, TiersSpec};
 use super::{join_clean, Checker, RuleSource};
+use crate::diagnostic::codes;
 
 /// How rows are put into tiers.
 #[derive(Debug, Clone)]
@@ -55,7 +56,7 @@ impl Checker<'_> {
         let rule = match (spec.by, &spec.script) {
             (Some(_), Some(_)) => {
                 self.error(
-                    "pipeline::tiers",
+                    codes::pipeline::TIERS,
                     "tiers.script",
                     "`tiers` has both `by` and `script`".into(),
                     "keep one: a script names the tier itself",
@@ -71,7 +72,7 @@ impl Checker<'_> {
         };
         if spec.of.is_some() && !matches!(rule, TierRule::CumulativeShare { .. }) {
             self.error(
-                "pipeline::tiers",
+                codes::pipeline::TIERS,
                 "tiers.of",
                 "`tiers.of` only applies to `by: cumulative_share`".into(),
                 "remove it",
@@ -80,7 +81,7 @@ impl Checker<'_> {
         let levels = &spec.levels;
         if levels.is_empty() {
             self.error(
-                "pipeline::tiers",
+                codes::pipeline::TIERS,
                 "tiers.levels",
                 "`tiers.levels` is empty".into(),
                 "list levels from the highest down, ending with a catch-all such as `{ name: general }`",
@@ -90,15 +91,26 @@ impl Checker<'_> {
             let key = format!("tiers.levels[{i}]");
             if !is_path_safe(&level.name) {
                 self.error(
-                    "pipeline::tier_name",
+                    codes::pipeline::TIER_NAME,
                     &format!("{key}.name"),
                     format!("tier name `{}` cannot name an output folder", level.name),
                     "use letters, digits, `_` and `-` only (it becomes `tier=NAME/`)",
                 );
+            } else if level.name.len() > MAX_TIER_NAME_BYTES {
+                self.error(
+                    codes::pipeline::TIER_NAME,
+                    &format!("{key}.name"),
+                    format!(
+                        "tier name `{}…` is {} bytes long, more than {MAX_TIER_NAME_BYTES}",
+                        level.name.chars().take(20).collect::<String>(),
+                        level.name.len()
+                    ),
+                    "use a shorter name (it becomes the folder `tier=NAME/`)",
+                );
             }
             if levels[..i].iter().any(|l| l.name == level.name) {
                 self.error(
-                    "pipeline::tier_name",
+                    codes::pipeline::TIER_NAME,
                     &format!("{key}.name"),
                     format!("tier `{}` is listed twice", level.name),
                     "tier names must be unique",
@@ -140,7 +152,7 @@ impl Checker<'_> {
                     _ => format!("levels of this rule take `{bound}` ({name})"),
                 };
                 self.error(
-                    "pipeline::tier_bound",
+                    codes::pipeline::TIER_BOUND,
                     &format!("{key}.{other}"),
                     format!(
                         "tier `{}` has `{other}`, which this rule does not use",
@@ -156,13 +168,13 @@ impl Checker<'_> {
         let last = i + 1 == levels.len();
         match (pick(level), last) {
             (None, false) => self.error(
-                "pipeline::tier_catch_all",
+                codes::pipeline::TIER_CATCH_ALL,
                 &key,
                 format!("tier `{}` has no `{bound}` but is not the last level", level.name),
                 &format!("only the last level may omit `{bound}`; it catches every row the others do not"),
             ),
             (Some(_), true) => self.error(
-                "pipeline::tier_catch_all",
+                codes::pipeline::TIER_CATCH_ALL,
                 &format!("{key}.{bound}"),
                 format!("the last tier `{}` has a `{bound}`, so some rows would match no tier", level.name),
                 "end with a catch-all level without a bound, e.g. `{ name: loss_making }`",
@@ -174,7 +186,7 @@ impl Checker<'_> {
                 };
                 if !in_range {
                     self.error(
-                        "pipeline::tier_order",
+                        codes::pipeline::TIER_ORDER,
                         &format!("{key}.{bound}"),
                         format!("tier `{}` has {bound} {value}", level.name),
                         if matches!(rule, TierRule::Thresholds) {
@@ -196,7 +208,7 @@ impl Checker<'_> {
                             _ => ("is not above", "with growing shares"),
                         };
                         self.error(
-                            "pipeline::tier_order",
+                            codes::pipeline::TIER_ORDER,
                             &format!("{key}.{bound}"),
                             format!(
                                 "tier `{}` ({bound} {value}) {relation} tier `{}` ({bound} {before})",
@@ -211,6 +223,10 @@ impl Checker<'_> {
         }
     }
 }
+
+/// The longest tier name, in bytes: `tier=NAME` must be a valid file name (255 bytes on
+/// common file systems) with room to spare.
+pub const MAX_TIER_NAME_BYTES: usize = 100;
 
 fn is_path_safe(name: &str) -> bool {
     !name.is_empty()

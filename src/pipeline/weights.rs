@@ -5,6 +5,7 @@ use serde_yaml::Value;
 
 use super::ahp::{self, Ahp, Entry};
 use super::{Checker, Factor};
+use crate::diagnostic::codes;
 
 impl Checker<'_> {
     /// Computes AHP weights over `factors` (in their order) and sets each factor's weight.
@@ -18,7 +19,7 @@ impl Checker<'_> {
         let key = "score.weights.ahp";
         if let Some(weighted) = factors.iter().find(|f| f.weight.is_some()) {
             self.error(
-                "pipeline::ahp",
+                codes::pipeline::AHP,
                 key,
                 format!(
                     "factor `{}` has a weight, but the weights come from the AHP matrix",
@@ -30,7 +31,7 @@ impl Checker<'_> {
         }
         if rows.len() != factors.len() {
             self.error(
-                "pipeline::ahp",
+                codes::pipeline::AHP,
                 key,
                 format!(
                     "the AHP matrix has {} rows but the pipeline has {} factors",
@@ -68,7 +69,7 @@ impl Checker<'_> {
             }
             Err(err) => {
                 self.error(
-                    "pipeline::ahp",
+                    codes::pipeline::AHP,
                     key,
                     err.to_string(),
                     "rows and columns follow the order of `factors`; a_ij says how much more factor i matters than j (1-9), and a_ji = 1/a_ij",

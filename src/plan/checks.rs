@@ -4,6 +4,7 @@
 
 use arrow::datatypes::{DataType, Schema};
 
+use crate::diagnostic::codes;
 use crate::diagnostic::suggest;
 use crate::diagnostic::FileProblem;
 use crate::pipeline::{path_params, Pipeline};
@@ -30,7 +31,7 @@ pub fn rule_problems(
             problems.push(
                 rule.text
                     .problem(
-                        "plan::unknown_param",
+                        codes::plan::UNKNOWN_PARAM,
                         *pos,
                         key.len(),
                         format!("`params.{key}` is not defined in the pipeline"),
@@ -47,7 +48,7 @@ pub fn rule_problems(
             problems.push(
                 rule.text
                     .problem(
-                        "plan::unreadable_type",
+                        codes::plan::UNREADABLE_TYPE,
                         *pos,
                         name.len(),
                         format!("column `{name}` cannot be read by scripts: {reason}"),
@@ -64,7 +65,7 @@ pub fn rule_problems(
             problems.push(
                 rule.text
                     .problem(
-                        "plan::operand_type",
+                        codes::plan::OPERAND_TYPE,
                         *pos,
                         name.len(),
                         format!(
@@ -87,7 +88,7 @@ pub fn rule_problems(
             problems.push(
                 rule.text
                     .problem(
-                        "plan::nullable",
+                        codes::plan::NULLABLE,
                         *pos,
                         name.len(),
                         format!("column `{name}` can be null and is used without a default"),
@@ -121,7 +122,7 @@ pub fn unused_params<'a>(
         .map(|key| {
             pipeline
                 .problem_at(
-                    "plan::unused_param",
+                    codes::plan::UNUSED_PARAM,
                     &format!("params.{key}"),
                     format!("param `{key}` is not used by any rule"),
                 )

@@ -1,4 +1,5 @@
-//! The plan: a pipeline checked against its input's schema and compiled, ready to execute.
+//! Between stages 2 and 3: the plan, a pipeline checked against its input's schema and compiled,
+//! ready to execute.
 //!
 //! Built before any row is read, from the pipeline and the Parquet footers only. Every name a
 //! rule reads is resolved here (a column, a factor before it, or `params`), column types are
@@ -14,6 +15,7 @@ use miette::Severity;
 use sha2::{Digest, Sha256};
 
 use crate::derive::Population;
+use crate::diagnostic::codes;
 use crate::diagnostic::suggest;
 use crate::diagnostic::{FileProblem, Problems};
 use crate::manifest::FileHash;
@@ -87,7 +89,7 @@ impl Plan {
                 problems.push(
                     pipeline
                         .problem_at(
-                            "plan::reserved_column",
+                            codes::plan::RESERVED_COLUMN,
                             "input",
                             format!(
                                 "the input has a column `{reserved}`, a name tierscore uses itself"
@@ -107,7 +109,7 @@ impl Plan {
                 problems.push(
                     pipeline
                         .problem_at(
-                            "plan::rename_clash",
+                            codes::plan::RENAME_CLASH,
                             &format!("input.rename.{from}"),
                             format!("input.rename: two columns are renamed to `{to}`"),
                         )
@@ -121,7 +123,7 @@ impl Plan {
                 problems.push(
                     pipeline
                         .problem_at(
-                            "plan::rename_clash",
+                            codes::plan::RENAME_CLASH,
                             &format!("input.rename.{from}"),
                             format!("input.rename: `{from}` -> `{to}`, but the input already has a column `{to}`"),
                         )
@@ -132,7 +134,7 @@ impl Plan {
                 problems.push(
                     pipeline
                         .problem_at(
-                            "plan::unknown_column",
+                            codes::plan::UNKNOWN_COLUMN,
                             &format!("input.rename.{from}"),
                             format!("input.rename: the input has no column `{from}`"),
                         )
@@ -145,7 +147,7 @@ impl Plan {
                 problems.push(
                     pipeline
                         .problem_at(
-                            "plan::unknown_column",
+                            codes::plan::UNKNOWN_COLUMN,
                             key,
                             format!("{what} `{name}` is not a column of the input"),
                         )
@@ -158,6 +160,31 @@ impl Plan {
         }
         for (i, name) in pipeline.output.columns.iter().enumerate() {
             require_column(&format!("output.columns[{i}]"), name, "output column");
+        }
+        if let Some(field) = pipeline
+            .output
+            .report_value
+            .as_ref()
+            .filter(|name| pipeline.output.columns.contains(name))
+            .and_then(|name| source.schema().field_with_name(name).ok())
+        {
+            if !field.data_type().is_numeric() {
+                problems.push(
+                    pipeline
+                        .problem_at(
+                            codes::plan::REPORT_VALUE,
+                            "report.value",
+                            format!(
+                                "report.value `{}` is {}, not a number",
+                                field.name(),
+                                field.data_type()
+                            ),
+                        )
+                        .with_help(
+                            "the report sums the value column: name a numeric column or a factor",
+                        ),
+                );
+            }
         }
 
         // Columns the footers' statistics prove null-free, and the derives of such columns (a
@@ -180,15 +207,13 @@ impl Plan {
         for (i, factor) in pipeline.factors.iter().enumerate() {
             let key = format!("factors[{i}]");
             if columns.contains(&factor.name.as_str()) {
-                problems.push(
-                    pipeline
-                        .problem_at(
-                            "plan::factor_name",
-                            &format!("{key}.name"),
-                            format!("factor `{}` has the name of an input column", factor.name),
-                        )
-                        .with_help("rename the factor, or the column with input.rename"),
-                );
+                problems.push(name_of_a_column(
+                    pipeline,
+                    codes::plan::FACTOR_NAME,
+                    &key,
+                    ("factor", &factor.name),
+                    "rename the factor, or the column with input.rename",
+                ));
             }
             let script_key = match factor.rule {
                 crate::pipeline::RuleSource::Script(_) => format!("{key}.script"),
@@ -281,7 +306,7 @@ impl Plan {
                 Ok(field) => problems.push(
                     pipeline
                         .problem_at(
-                            "plan::tiers_of",
+                            codes::plan::TIERS_OF,
                             "tiers.of",
                             format!(
                                 "tiers.of: column `{of}` is {}; shares need numbers",
@@ -293,7 +318,7 @@ impl Plan {
                 Err(_) => problems.push(
                     pipeline
                         .problem_at(
-                            "plan::unknown_column",
+                            codes::plan::UNKNOWN_COLUMN,
                             "tiers.of",
                             format!("tiers.of: `{of}` is not a column of the input or a derive"),
                         )
@@ -362,7 +387,7 @@ impl Plan {
         )
         .map_err(|err| {
             problems.push(pipeline.problem_at(
-                "plan::output",
+                codes::plan::OUTPUT,
                 "output",
                 format!("cannot lay out the output: {err}"),
             ))
@@ -404,21 +429,19 @@ fn run_schema(pipeline: &Pipeline, source: &Source, problems: &mut Vec<FileProbl
     {
         let key = format!("derive[{i}]");
         if names.contains(&derive.name.as_str()) {
-            problems.push(
-                pipeline
-                    .problem_at(
-                        "plan::derive_name",
-                        &format!("{key}.name"),
-                        format!("derive `{}` has the name of an input column", derive.name),
-                    )
-                    .with_help("pick another name, or rename the column with input.rename"),
-            );
+            problems.push(name_of_a_column(
+                pipeline,
+                codes::plan::DERIVE_NAME,
+                &key,
+                ("derive", &derive.name),
+                "pick another name, or rename the column with input.rename",
+            ));
         }
         match input.field_with_name(&derive.column) {
             Err(_) => problems.push(
                 pipeline
                     .problem_at(
-                        "plan::unknown_column",
+                        codes::plan::UNKNOWN_COLUMN,
                         &format!("{key}.{}", derive.kind.key()),
                         format!("derive `{}`: `{}` is not a column of the input", derive.name, derive.column),
                     )
@@ -427,7 +450,7 @@ fn run_schema(pipeline: &Pipeline, source: &Source, problems: &mut Vec<FileProbl
             Ok(column) if !crate::derive::accepts(column.data_type()) => problems.push(
                 pipeline
                     .problem_at(
-                        "plan::derive_type",
+                        codes::plan::DERIVE_TYPE,
                         &format!("{key}.{}", derive.kind.key()),
                         format!(
                             "derive `{}`: column `{}` is {}; derives need numbers, decimals or dates",
@@ -447,4 +470,20 @@ fn run_schema(pipeline: &Pipeline, source: &Source, problems: &mut Vec<FileProbl
 /// Lower-case hex sha256 of some bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+/// The problem of a factor or derive (`what`, `name`) at `key` that has an input column's name.
+fn name_of_a_column(
+    pipeline: &Pipeline,
+    code: &'static str,
+    key: &str,
+    (what, name): (&str, &str),
+    help: &str,
+) -> FileProblem {
+    pipeline
+        .problem_at(
+            code,
+            &format!("{key}.name"),
+            format!("{what} `{name}` has the name of an input column"),
+        )
+        .with_help(help)
 }

@@ -17,9 +17,11 @@
 //! No rhai type is named outside this module.
 
 pub mod analyze;
+pub mod budget;
 pub mod cells;
 pub mod compiled;
 pub mod dates;
+pub mod guard;
 pub mod interpreter;
 pub mod library;
 pub mod script;
@@ -29,6 +31,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::DataType;
 
+use crate::diagnostic::codes;
 use crate::diagnostic::{FileProblem, SourceFile};
 use crate::pipeline::{Limits, Pipeline, RuleSource};
 pub use analyze::Usage;
@@ -38,6 +41,19 @@ pub use script::{RuleText, ScriptPos};
 /// The result of a helper or date operation on one row; the error is the message the row fails
 /// with (each engine adds where in the script it happened).
 pub type Fallible<T> = Result<T, String>;
+
+/// `text` cut to at most `max_bytes` bytes (at a character boundary), saying how much was cut:
+/// messages built from script values (a thrown 90 KB string) stay readable and bounded.
+pub fn cap_message(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_string();
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} more bytes)", &text[..end], text.len() - end)
+}
 
 /// What a rule must give for every row, fixed when the rule is built.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,9 +110,10 @@ pub struct RowFailure {
     pub row: usize,
     /// What kind of failure, stable for grouping rejects: `thrown` (the script's `throw`),
     /// `null_value` (a `()` where a value was needed), `arithmetic` (overflow, division by
-    /// zero), `limit_operations`, `limit_call_depth`, `limit_size`, `bad_value` (the result is
-    /// no number, NaN or infinite, or names no tier), `script_error` (any other runtime error)
-    /// or `missing_column`.
+    /// zero), `limit_operations`, `limit_call_depth`, `limit_size`, `limit_row_ms`,
+    /// `limit_row_memory`, `panic` (the script engine panicked on the row), `bad_value` (the
+    /// result is no number, NaN or infinite, or names no tier), `script_error` (any other
+    /// runtime error) or `missing_column`.
     pub code: &'static str,
     /// One line: where in the rule (`file:line:col`), what happened, what to do.
     pub message: String,
@@ -204,7 +221,7 @@ impl RuleBuilder {
                 Err(err) => {
                     let problem = pipeline
                         .problem_at(
-                            "rules::unreadable",
+                            codes::rules::UNREADABLE,
                             key,
                             format!("cannot read script {}: {err}", path.display()),
                         )
@@ -242,7 +259,7 @@ impl RuleBuilder {
                                 .info()
                                 .text
                                 .problem(
-                                    "rules::not_compiled",
+                                    codes::rules::NOT_COMPILED,
                                     unsupported.pos,
                                     1,
                                     format!(

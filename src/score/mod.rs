@@ -355,7 +355,7 @@ fn run_rule(rule: &dyn Rule, working: &RecordBatch, failed: &mut [Option<Reject>
             row: failure.row,
             step: info.name.clone(),
             code: failure.code,
-            message: failure.message.clone(),
+            message: crate::rules::cap_message(&failure.message, MAX_REJECT_MESSAGE_BYTES),
             inputs: inputs_json(
                 working,
                 info.reads.iter().map(|(name, _)| name),
@@ -394,6 +394,10 @@ fn inputs_json<'a>(
     let text = String::from_utf8(writer.into_inner()).ok()?;
     Some(text.trim_end().to_string())
 }
+
+/// The longest message a reject keeps, in bytes (a script can throw any string): longer ones are
+/// cut, saying by how much.
+pub const MAX_REJECT_MESSAGE_BYTES: usize = 1024;
 
 /// `batch` with one more, nullable `Float64` column: a factor's values (or the score) for the
 /// rules after it.

@@ -19,12 +19,24 @@ pub use writer::{OutputWriter, RejectWriter};
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum SinkError {
     /// The target exists and holds something other than a tierscore output.
-    #[error("output {} exists and is not a tierscore output; refusing to replace it", target.display())]
+    #[error("output {} exists and is not a tierscore output ({reason}); refusing to replace it", target.display())]
     #[diagnostic(
         code(sink::not_ours),
-        help("a tierscore output holds a _manifest.json written by tierscore; choose another output.path (or --output), or move that data away yourself")
+        help("a tierscore output holds a _manifest.json written by tierscore and only the files it lists; choose another output.path (or --output), or move that data away yourself")
     )]
-    NotOurs { target: PathBuf },
+    NotOurs { target: PathBuf, reason: String },
+    /// The input and the output overlap: committing would replace input, or the output would
+    /// become input.
+    #[error("input {} and output {} overlap: {how}", input.display(), target.display())]
+    #[diagnostic(
+        code(sink::overlap),
+        help("keep the output directory (output.path or --output) apart from every input file and folder")
+    )]
+    Overlap {
+        target: PathBuf,
+        input: PathBuf,
+        how: &'static str,
+    },
     /// The target path has no final component (e.g. `/` or `..`).
     #[error("output path {} does not name a directory to write", target.display())]
     #[diagnostic(

@@ -6,11 +6,19 @@
 //! output as it was; the next run clears the leftovers. A lock file beside the target keeps two
 //! runs from writing the same target at once; it is removed when the run ends.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::SinkError;
-use crate::manifest::MANIFEST_FILE;
+use crate::manifest::{
+    Manifest, DATA_DIR, MANIFEST_FILE, REJECTS_DIR, REJECTS_FILE, REPORT_FILE, SUCCESS_FILE,
+};
+
+/// Where `schema_version` 1 outputs kept their rejects, at the top of the output: an output
+/// written before the `scored/` and `rejects/` layout is still ours to replace.
+const LEGACY_REJECTS_FILE: &str = "_rejects.parquet";
 
 /// A staging directory for one run's output, removed again unless committed.
 #[derive(Debug)]
@@ -24,9 +32,10 @@ pub struct Staging {
 /// An exclusive `flock` on `.NAME.tierscore.lock` beside the target; the file is removed when
 /// the lock is released, so no empty lock files are left behind.
 ///
-/// Removing a lock file races with a run that opened it just before: that run would lock the
-/// removed file while a third run creates and locks a new one. So a run that got the lock checks
-/// that the path still names the file it locked, and starts over when it does not.
+/// The file is opened without following symlinks (`O_NOFOLLOW`: a planted symlink makes the
+/// open fail). Removing a lock file races with a run that opened it just before: that run would
+/// lock the removed file while a third run creates and locks a new one. So a run that got the
+/// lock checks that the path still names the file it locked, and starts over when it does not.
 #[derive(Debug)]
 struct Lock {
     path: PathBuf,
@@ -41,22 +50,24 @@ impl Lock {
                 .create(true)
                 .truncate(false)
                 .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
                 .open(path)
-                .map_err(|e| SinkError::io("create", path, e))?;
+                .map_err(|e| SinkError::io("open the lock file", path, e))?;
             rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
                 .map_err(|_| SinkError::Locked {
                     target: target.to_path_buf(),
                 })?;
             let held =
                 rustix::fs::fstat(&file).map_err(|e| SinkError::io("stat", path, e.into()))?;
-            match rustix::fs::stat(path) {
+            match rustix::fs::lstat(path) {
                 Ok(now) if now.st_dev == held.st_dev && now.st_ino == held.st_ino => {
                     return Ok(Self {
                         path: path.to_path_buf(),
                         _file: file,
                     })
                 }
-                // The holder before us removed it while we opened it: take the new one.
+                // The holder before us removed it while we opened it: take the new one (a
+                // symlink planted there since fails the next open).
                 _ => continue,
             }
         }
@@ -93,9 +104,7 @@ impl Staging {
         let entries = fs::read_dir(&parent).map_err(|e| SinkError::io("list", &parent, e))?;
         for entry in entries.flatten() {
             if entry.file_name().to_string_lossy().starts_with(&leftover) {
-                let path = entry.path();
-                tracing::info!(path = %path.display(), "removing a staging directory left by an interrupted run");
-                fs::remove_dir_all(&path).map_err(|e| SinkError::io("remove", &path, e))?;
+                remove_leftover(&entry.path());
             }
         }
 
@@ -116,7 +125,7 @@ impl Staging {
 
     /// Moves the staged output into place, replacing the previous output atomically.
     pub fn commit(mut self) -> Result<(), SinkError> {
-        ensure_replaceable(&self.target)?;
+        let previous = ensure_replaceable(&self.target)?;
         for entry in fs::read_dir(&self.dir).map_err(|e| SinkError::io("list", &self.dir, e))? {
             let path = entry
                 .map_err(|e| SinkError::io("list", &self.dir, e))?
@@ -149,10 +158,8 @@ impl Staging {
             }
         }
         if replaced {
-            // The staging path now holds the previous output.
-            if let Err(err) = fs::remove_dir_all(&self.dir) {
-                tracing::warn!(path = %self.dir.display(), "cannot remove the previous output: {err}");
-            }
+            // The staging path now holds the previous output: remove what its manifest lists.
+            remove_owned(&self.dir, &previous);
         }
         Ok(())
     }
@@ -166,31 +173,204 @@ impl Drop for Staging {
     }
 }
 
-/// Whether `dir` holds a tierscore output: a `_manifest.json` that says so.
-pub fn is_tierscore_output(dir: &Path) -> bool {
-    fs::read(dir.join(MANIFEST_FILE))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .is_some_and(|manifest| manifest["tool"] == "tierscore")
+/// What tierscore owns in an existing output: the paths (relative, `/`-separated) its manifest
+/// lists (the data files in `scored/`, the rejects in `rejects/`, the report), tierscore's own
+/// names, and the folders that hold them. Nothing else is ever removed.
+#[derive(Debug, Default)]
+pub struct Owned {
+    files: BTreeSet<PathBuf>,
+    dirs: BTreeSet<PathBuf>,
+}
+
+impl Owned {
+    /// The paths `manifest` accounts for, or why it cannot be trusted with them (an absolute
+    /// path, or one that climbs out with `..`).
+    fn of(manifest: &Manifest) -> Result<Self, String> {
+        let mut owned = Owned::default();
+        let listed = manifest
+            .output
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .chain(manifest.report.file.as_deref())
+            .chain([
+                manifest.output.rejects_file.as_str(),
+                MANIFEST_FILE,
+                SUCCESS_FILE,
+                REJECTS_FILE,
+                LEGACY_REJECTS_FILE,
+                REPORT_FILE,
+            ]);
+        for path in listed {
+            let rel = Path::new(path);
+            let plain = rel
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain || rel.as_os_str().is_empty() {
+                return Err(format!(
+                    "its {MANIFEST_FILE} lists `{path}`, which is not a path inside the output"
+                ));
+            }
+            let mut dir = rel.parent();
+            while let Some(d) = dir.filter(|d| !d.as_os_str().is_empty()) {
+                owned.dirs.insert(d.to_path_buf());
+                dir = d.parent();
+            }
+            owned.files.insert(rel.to_path_buf());
+        }
+        // The datasets' folders, which may be empty (no row scored).
+        owned.dirs.insert(PathBuf::from(DATA_DIR));
+        owned.dirs.insert(PathBuf::from(REJECTS_DIR));
+        Ok(owned)
+    }
+
+    /// The first entry below `root` (not following symlinks) that this does not account for.
+    fn first_stranger(&self, root: &Path, rel: &Path) -> Result<Option<PathBuf>, SinkError> {
+        let dir = root.join(rel);
+        let mut entries = fs::read_dir(&dir)
+            .map_err(|e| SinkError::io("list", &dir, e))?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SinkError::io("list", &dir, e))?;
+        entries.sort();
+        for name in entries {
+            let path = rel.join(&name);
+            let meta = fs::symlink_metadata(root.join(&path))
+                .map_err(|e| SinkError::io("inspect", &root.join(&path), e))?;
+            if meta.is_dir() && self.dirs.contains(&path) {
+                if let Some(found) = self.first_stranger(root, &path)? {
+                    return Ok(Some(found));
+                }
+            } else if !(meta.is_file() && self.files.contains(&path)) {
+                return Ok(Some(path));
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// A target may be replaced when it does not exist, is an empty directory, or is a tierscore
-/// output. Anything else is somebody's data and is never touched.
-pub fn ensure_replaceable(target: &Path) -> Result<(), SinkError> {
-    let replaceable = match fs::symlink_metadata(target) {
-        Err(_) => true,
-        Ok(meta) if meta.is_dir() => {
-            is_tierscore_output(target)
-                || fs::read_dir(target).is_ok_and(|mut entries| entries.next().is_none())
-        }
-        Ok(_) => false,
+/// output — a manifest tierscore can read in full, and nothing in the directory but what that
+/// manifest lists. Anything else is somebody's data and is never touched. Returns what the
+/// commit may remove of the previous output.
+pub fn ensure_replaceable(target: &Path) -> Result<Owned, SinkError> {
+    let refuse = |reason: String| SinkError::NotOurs {
+        target: target.to_path_buf(),
+        reason,
     };
-    if replaceable {
-        Ok(())
-    } else {
-        Err(SinkError::NotOurs {
+    let meta = match fs::symlink_metadata(target) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Owned::default()),
+        Err(e) => return Err(SinkError::io("inspect", target, e)),
+        Ok(meta) => meta,
+    };
+    if !meta.is_dir() {
+        return Err(refuse("it is not a directory".into()));
+    }
+    let empty = fs::read_dir(target)
+        .map_err(|e| SinkError::io("list", target, e))?
+        .next()
+        .is_none();
+    if empty {
+        return Ok(Owned::default());
+    }
+    let manifest = Manifest::read(target).map_err(|e| refuse(e.to_string()))?;
+    let owned = Owned::of(&manifest).map_err(refuse)?;
+    match owned.first_stranger(target, Path::new(""))? {
+        None => Ok(owned),
+        Some(stranger) => Err(refuse(format!(
+            "it holds {}, which its {MANIFEST_FILE} does not list",
+            stranger.display()
+        ))),
+    }
+}
+
+/// Removes from `dir` (a previous output, moved aside) only what `owned` lists, then the folders
+/// left empty. Whatever cannot be removed is reported and left.
+fn remove_owned(dir: &Path, owned: &Owned) {
+    let warn = |path: &Path, err: std::io::Error| {
+        tracing::warn!(path = %path.display(), "cannot remove a file of the previous output: {err}");
+    };
+    for file in &owned.files {
+        let path = dir.join(file);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => warn(&path, e),
+            _ => {}
+        }
+    }
+    // Deepest first: a folder's path sorts before the folders inside it.
+    for sub in owned.dirs.iter().rev() {
+        let path = dir.join(sub);
+        match fs::remove_dir(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => warn(&path, e),
+            _ => {}
+        }
+    }
+    if let Err(e) = fs::remove_dir(dir) {
+        warn(dir, e);
+    }
+}
+
+/// Removes a staging directory left by an interrupted run (tierscore's own name beside the
+/// target). One that cannot be removed — another user's, or read-only — is reported and left:
+/// it does not stop this run.
+fn remove_leftover(path: &Path) {
+    tracing::info!(path = %path.display(), "removing a staging directory left by an interrupted run");
+    let removed = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    if let Err(err) = removed {
+        tracing::warn!(
+            path = %path.display(),
+            "cannot remove a staging folder left by an earlier run ({err}); this run goes on, remove it yourself"
+        );
+    }
+}
+
+/// Refuses an input file inside the output directory (the commit would replace it) and an
+/// output inside a directory input (the next run would read it as input).
+pub fn ensure_apart(target: &Path, input: &Path, files: &[PathBuf]) -> Result<(), SinkError> {
+    let target_abs = absolute(target);
+    for file in files {
+        let file_abs = absolute(file);
+        if file_abs.starts_with(&target_abs) {
+            return Err(SinkError::Overlap {
+                target: target.to_path_buf(),
+                input: file.clone(),
+                how: "the input file is inside the output directory, which the run replaces",
+            });
+        }
+    }
+    if input.is_dir() && target_abs.starts_with(absolute(input)) {
+        return Err(SinkError::Overlap {
             target: target.to_path_buf(),
-        })
+            input: input.to_path_buf(),
+            how: "the output directory is inside the input directory, so the next run would read it as input",
+        });
+    }
+    Ok(())
+}
+
+/// `path` with symlinks resolved as far as it exists (the rest appended as written).
+fn absolute(path: &Path) -> PathBuf {
+    let mut missing = Vec::new();
+    let mut existing = path;
+    loop {
+        if let Ok(found) = existing.canonicalize() {
+            return missing.iter().rev().fold(found, |acc, part| acc.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                existing = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+            }
+            _ => return std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+        }
     }
 }
 
@@ -219,21 +399,42 @@ fn swap(staged: &Path, target: &Path) -> Result<(), SinkError> {
 mod tests {
     use super::*;
 
-    fn manifest(dir: &Path, tool: &str) {
+    /// Writes a complete manifest by `tool` into `dir`, listing `files`.
+    fn manifest_listing(dir: &Path, tool: &str, files: &[&str]) {
         fs::create_dir_all(dir).unwrap();
-        fs::write(
-            dir.join("_manifest.json"),
-            format!("{{\"tool\": \"{tool}\"}}"),
-        )
-        .unwrap();
+        let files: Vec<_> = files
+            .iter()
+            .map(|f| serde_json::json!({ "path": f, "tier": null, "rows": 1 }))
+            .collect();
+        let phases = serde_json::json!({
+            "plan": 0.0, "derive": 0.0, "rank": 0.0, "score_and_write": 0.0, "finish": 0.0
+        });
+        let manifest = serde_json::json!({
+            "schema_version": 1, "tool": tool, "tool_version": "0", "run_id": "r0",
+            "started_at": "", "finished_at": "",
+            "pipeline": { "path": "p.yaml", "name": "p", "sha256": "" },
+            "scripts": [], "rules": [], "rules_sha256": "", "params": {}, "inputs": [],
+            "threads": 1, "rows": { "input": 0, "scored": 0, "rejected": 0 },
+            "score": { "count": 0 }, "tiers": [], "factors": [], "derive": [],
+            "normalization": [],
+            "output": { "id": "id", "partition_by": "none", "columns": [], "files": files,
+                        "rejects_file": "_rejects.parquet" },
+            "phases_seconds": phases,
+        });
+        fs::write(dir.join("_manifest.json"), manifest.to_string()).unwrap();
+    }
+
+    fn manifest(dir: &Path, tool: &str) {
+        manifest_listing(dir, tool, &[]);
     }
 
     #[test]
     fn commit_replaces_a_previous_output_and_leaves_nothing_behind() {
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("out");
-        manifest(&target, "tierscore");
-        fs::write(target.join("old.txt"), "old").unwrap();
+        manifest_listing(&target, "tierscore", &["tier=a/old.parquet"]);
+        fs::create_dir(target.join("tier=a")).unwrap();
+        fs::write(target.join("tier=a/old.parquet"), "old").unwrap();
 
         let staging = Staging::prepare(&target, "r1").unwrap();
         manifest(staging.dir(), "tierscore");
@@ -241,7 +442,7 @@ mod tests {
         staging.commit().unwrap();
 
         assert!(target.join("new.txt").exists());
-        assert!(!target.join("old.txt").exists());
+        assert!(!target.join("tier=a").exists());
         let names: Vec<String> = fs::read_dir(root.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
@@ -313,5 +514,70 @@ mod tests {
         assert!(!stale.exists());
         staging.commit().unwrap();
         assert!(target.is_dir());
+    }
+
+    #[test]
+    fn a_forged_or_partial_manifest_does_not_make_an_output_ours() {
+        let root = tempfile::tempdir().unwrap();
+        let forged = root.path().join("forged");
+        fs::create_dir(&forged).unwrap();
+        fs::write(
+            forged.join("_manifest.json"),
+            r#"{"tool":"tierscore","schema_version":1}"#,
+        )
+        .unwrap();
+        let err = ensure_replaceable(&forged).unwrap_err();
+        assert!(
+            err.to_string().contains("_manifest.json is incomplete"),
+            "{err}"
+        );
+
+        let extra = root.path().join("extra");
+        manifest_listing(&extra, "tierscore", &["part-00000.parquet"]);
+        fs::write(extra.join("part-00000.parquet"), "p").unwrap();
+        fs::write(extra.join("notes.txt"), "mine").unwrap();
+        let err = ensure_replaceable(&extra).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("it holds notes.txt, which its _manifest.json does not list"),
+            "{err}"
+        );
+
+        let climbing = root.path().join("climbing");
+        manifest_listing(&climbing, "tierscore", &["../data.parquet"]);
+        let err = ensure_replaceable(&climbing).unwrap_err();
+        assert!(err.to_string().contains("lists `../data.parquet`"), "{err}");
+    }
+
+    #[test]
+    fn the_lock_file_is_never_opened_through_a_symlink() {
+        let root = tempfile::tempdir().unwrap();
+        let victim = root.path().join("victim.txt");
+        fs::write(&victim, "keep").unwrap();
+        std::os::unix::fs::symlink(&victim, root.path().join(".out.tierscore.lock")).unwrap();
+        let err = Staging::prepare(&root.path().join("out"), "r1").unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot open the lock file"),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+    }
+
+    #[test]
+    fn inputs_inside_the_output_and_outputs_inside_the_input_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        fs::create_dir(&data).unwrap();
+        let file = data.join("a.parquet");
+        fs::write(&file, "x").unwrap();
+        assert!(matches!(
+            ensure_apart(&data, &file, std::slice::from_ref(&file)),
+            Err(SinkError::Overlap { .. })
+        ));
+        assert!(matches!(
+            ensure_apart(&data.join("out"), &data, std::slice::from_ref(&file)),
+            Err(SinkError::Overlap { .. })
+        ));
+        assert!(ensure_apart(&root.path().join("out"), &data, &[file]).is_ok());
     }
 }

@@ -1,7 +1,7 @@
-//! Population-relative derivations: each customer's value compared with the
-//! whole population (NTILE / RFM quintiles, ranks, percent ranks, z-scores,
-//! min-max scaling, cumulative value share). Rank and ABC tiers build on these
-//! orderings in `tiers::global`.
+//! Shared statistics for stages 4 (derive) and 6 (tiers, ranking): each customer's value
+//! compared with the whole population (NTILE / RFM quintiles, ranks, percent ranks, z-scores,
+//! min-max scaling, cumulative value share). Rank and ABC tiers build on these orderings in
+//! `tiers::global`.
 //!
 //! Every function is an exact contract that an analyst can reproduce in
 //! DuckDB. Conventions shared by all functions:

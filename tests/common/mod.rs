@@ -21,6 +21,16 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::reader::FileReader;
 use parquet::file::serialized_reader::SerializedFileReader;
 
+/// The shipped customer_value pipeline's factors, in order.
+pub const CUSTOMER_VALUE_FACTORS: [&str; 6] = [
+    "economic",
+    "margin",
+    "risk",
+    "loyalty",
+    "referral",
+    "strategic",
+];
+
 /// The root of the repository (where `pipelines/` and `testdata/` live).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -159,7 +169,7 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// `tierscore gen` into `dir/name`.
+/// `tierscore gen` into `dir/name`, replacing a file generated there before.
 pub fn gen(dir: &Path, name: &str, rows: u64, seed: u64, row_group_size: u64) -> PathBuf {
     let rows = rows.to_string();
     let seed = seed.to_string();
@@ -177,6 +187,7 @@ pub fn gen(dir: &Path, name: &str, rows: u64, seed: u64, row_group_size: u64) ->
             name,
             "--row-group-size",
             &group,
+            "--force",
         ],
     )
     .expect_code(0);
@@ -234,6 +245,29 @@ pub fn read_parquet(path: &Path) -> RecordBatch {
         .map(|b| b.unwrap().with_schema(schema.clone()).unwrap())
         .collect();
     concat_batches(&schema, &batches).unwrap()
+}
+
+/// `(name, value)` of each object in a manifest's JSON list: e.g. `pairs(&m["tiers"], "name",
+/// "count", Value::as_u64)`.
+pub fn pairs<T>(
+    list: &serde_json::Value,
+    name: &str,
+    value: &str,
+    get: fn(&serde_json::Value) -> Option<T>,
+) -> Vec<(String, T)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let name = item[name].as_str().unwrap().to_string();
+            (name, get(&item[value]).unwrap())
+        })
+        .collect()
+}
+
+/// The column names of a schema, in order.
+pub fn column_names(schema: &arrow::datatypes::Schema) -> Vec<String> {
+    schema.fields().iter().map(|f| f.name().clone()).collect()
 }
 
 /// The Arrow schema stored in a Parquet file.

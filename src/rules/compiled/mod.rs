@@ -28,6 +28,7 @@ use arrow::buffer::NullBuffer;
 use arrow::datatypes::{Float64Type, UInt32Type};
 use bumpalo::Bump;
 
+use super::guard;
 use super::interpreter::InterpretedRule;
 use super::{Returns, Rule, RuleEngine, RuleInfo, RuleOutput};
 use crate::pipeline::Limits;
@@ -290,7 +291,14 @@ impl Rule for CompiledRule {
             valid: vec![false; rows],
             reasons: (self.maps && self.info.returns == Returns::Factor).then(|| vec![None; rows]),
         };
-        let deferred = self.run(&inputs, &arena, selection, &mut outputs);
+        let Ok(deferred) = guard::catch(|| self.run(&inputs, &arena, selection, &mut outputs))
+        else {
+            // The program failed internally: the interpreter takes every row, as it would have
+            // run the whole rule (its own failures are caught row by row).
+            self.deferred
+                .fetch_add(selection.len() as u64, Ordering::Relaxed);
+            return self.fallback.evaluate(batch, selection);
+        };
         let fallback = (!deferred.is_empty()).then(|| {
             self.deferred
                 .fetch_add(deferred.len() as u64, Ordering::Relaxed);

@@ -96,7 +96,10 @@ fn float_arithmetic(op: Binary, x: f64, y: f64) -> f64 {
     }
 }
 
-fn int_arithmetic(op: Binary, x: i64, y: i64) -> Option<i64> {
+/// Integer arithmetic as rhai does it; `None` where rhai fails the row (overflow, division by
+/// zero, a negative power) or `op` is no arithmetic, so the caller defers the row to the path
+/// that reports the failure.
+pub(super) fn int_arithmetic(op: Binary, x: i64, y: i64) -> Option<i64> {
     match op {
         Binary::Add => x.checked_add(y),
         Binary::Sub => x.checked_sub(y),
@@ -104,7 +107,7 @@ fn int_arithmetic(op: Binary, x: i64, y: i64) -> Option<i64> {
         Binary::Div => x.checked_div(y),
         Binary::Rem => x.checked_rem(y),
         Binary::Pow => u32::try_from(y).ok().and_then(|y| x.checked_pow(y)),
-        _ => unreachable!("only arithmetic"),
+        _ => None,
     }
 }
 

@@ -8,11 +8,17 @@
 use std::path::{Path, PathBuf};
 
 use rhai::module_resolvers::FileModuleResolver;
-use rhai::{Engine, EvalAltResult, Module, ModuleResolver, OptimizationLevel, Position, Shared};
+use rhai::{
+    Dynamic, Engine, EvalAltResult, Module, ModuleResolver, OptimizationLevel, Position, Shared,
+};
 
 use crate::pipeline::Limits;
+use crate::rules::budget::{self, Exceeded};
 
 use super::library;
+
+/// Operations between two checks of the row's time and memory budgets.
+const BUDGET_CHECK_EVERY: u64 = 256;
 
 /// Builds the engine for one pipeline's rules.
 ///
@@ -39,6 +45,19 @@ pub fn build(limits: &Limits, import_roots: Vec<PathBuf>) -> Engine {
         .set_optimization_level(OptimizationLevel::None)
         .set_module_resolver(SandboxedResolver::new(import_roots));
     engine.disable_symbol("eval");
+    // Wall time and memory per row (see `budget`), checked every few operations: the script
+    // stops with the name of the budget it went over, which `eval` turns into the message.
+    engine.on_progress(|operations| {
+        if operations % BUDGET_CHECK_EVERY != 0 {
+            return None;
+        }
+        budget::current_row_exceeded().map(|exceeded| {
+            Dynamic::from(match exceeded {
+                Exceeded::Time => "max_row_ms",
+                Exceeded::Memory => "max_row_memory",
+            })
+        })
+    });
     engine.on_print(|text| tracing::debug!(target: "tierscore::script", "{text}"));
     engine.on_debug(|text, source, pos| {
         tracing::debug!(target: "tierscore::script", source = source.unwrap_or(""), %pos, "{text}");

@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 use super::outcome::{self, Value};
 use super::InterpretedRule;
+use crate::pipeline::Limits;
+use crate::rules::budget::{self, RowBudget};
 use crate::rules::cells::ColumnReader;
+use crate::rules::guard;
 use crate::rules::{Returns, RowFailure, RuleInfo, RuleOutput};
 
 /// Rows a worker evaluates at a time: large enough to amortise scope set-up, small enough to
@@ -88,8 +91,13 @@ fn evaluate_rows(
         }
     };
     let interpreter = &rule.interpreter;
-    let mut evaluator =
-        RowEvaluator::new(info, &rule.ast, &interpreter.engine, &interpreter.params);
+    let mut evaluator = RowEvaluator::new(
+        info,
+        &rule.ast,
+        &interpreter.engine,
+        &interpreter.params,
+        interpreter.limits,
+    );
     rows.iter()
         .map(|&row| {
             let result = evaluator
@@ -128,6 +136,12 @@ fn code_of(err: &EvalAltResult) -> &'static str {
         EvalAltResult::ErrorTooManyOperations(_) => "limit_operations",
         EvalAltResult::ErrorStackOverflow(_) => "limit_call_depth",
         EvalAltResult::ErrorDataTooLarge(..) => "limit_size",
+        EvalAltResult::ErrorTerminated(token, _) if token.to_string() == "max_row_ms" => {
+            "limit_row_ms"
+        }
+        EvalAltResult::ErrorTerminated(token, _) if token.to_string() == "max_row_memory" => {
+            "limit_row_memory"
+        }
         EvalAltResult::ErrorArithmetic(..) => "arithmetic",
         EvalAltResult::ErrorFunctionNotFound(signature, _) if signature.contains("()") => {
             "null_value"
@@ -138,10 +152,22 @@ fn code_of(err: &EvalAltResult) -> &'static str {
 }
 
 /// A runtime error as one line: where it happened, what happened, what to do.
-fn describe(info: &RuleInfo, engine: &Engine, mut err: EvalAltResult) -> String {
+fn describe(info: &RuleInfo, engine: &Engine, limits: &Limits, mut err: EvalAltResult) -> String {
     let pos = err.take_position();
     let at = info.text.locate(pos.into());
     match err {
+        EvalAltResult::ErrorTerminated(token, _) if token.to_string() == "max_row_ms" => format!(
+            "{at}: stopped after limits.max_row_ms ({} ms) of wall time on this row; \
+             raise limits.max_row_ms if the work is real",
+            limits.max_row_ms
+        ),
+        EvalAltResult::ErrorTerminated(token, _) if token.to_string() == "max_row_memory" => {
+            format!(
+                "{at}: stopped after using more than limits.max_row_memory ({} bytes) on this \
+                 row; raise limits.max_row_memory if the data is real",
+                limits.max_row_memory
+            )
+        }
         EvalAltResult::ErrorTooManyOperations(_) => format!(
             "{at}: stopped after limits.max_operations ({}) operations on this row; \
              an endless loop? raise limits.max_operations if the work is real",
@@ -171,6 +197,7 @@ struct RowEvaluator<'a> {
     info: &'a RuleInfo,
     ast: &'a AST,
     engine: &'a Engine,
+    limits: Limits,
     scope: Scope<'a>,
     base: usize,
     runtime: Runtime,
@@ -178,7 +205,13 @@ struct RowEvaluator<'a> {
 
 impl<'a> RowEvaluator<'a> {
     /// An evaluator of a rule's `ast` with the pipeline's `params`.
-    fn new(info: &'a RuleInfo, ast: &'a AST, engine: &'a Engine, params: &Dynamic) -> Self {
+    fn new(
+        info: &'a RuleInfo,
+        ast: &'a AST,
+        engine: &'a Engine,
+        params: &Dynamic,
+        limits: Limits,
+    ) -> Self {
         let mut scope = Scope::new();
         scope.push_constant_dynamic("params", params.clone());
         for (name, _) in &info.reads {
@@ -188,6 +221,7 @@ impl<'a> RowEvaluator<'a> {
             info,
             ast,
             engine,
+            limits,
             base: scope.len(),
             scope,
             runtime: Runtime::new(engine, ast),
@@ -202,9 +236,26 @@ impl<'a> RowEvaluator<'a> {
                 *slot = value;
             }
         }
-        let result = self.runtime.eval(self.engine, &mut self.scope, self.ast);
+        let budget = RowBudget::start(self.limits.max_row_ms, self.limits.max_row_memory);
+        let result = guard::catch(|| {
+            budget::within(budget, || {
+                self.runtime.eval(self.engine, &mut self.scope, self.ast)
+            })
+        });
         self.scope.rewind(self.base);
-        result.map_err(|err| (code_of(&err), describe(self.info, self.engine, *err)))
+        match result {
+            Ok(result) => result.map_err(|err| {
+                (
+                    code_of(&err),
+                    describe(self.info, self.engine, &self.limits, *err),
+                )
+            }),
+            Err(panic) => {
+                // The runtime state the panic interrupted is not trusted for the next row.
+                self.runtime = Runtime::new(self.engine, self.ast);
+                Err(("panic", format!("{}: {panic}", self.info.text.label())))
+            }
+        }
     }
 }
 
@@ -257,7 +308,7 @@ mod tests {
     use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 
     use super::*;
-    use crate::pipeline::{Limits, Params};
+    use crate::pipeline::Params;
     use crate::rules::interpreter::Interpreter;
     use crate::rules::Rule;
 
@@ -369,6 +420,43 @@ mod tests {
             "failed: rules/x.rhai:1:6: stopped after limits.max_operations (500) operations on this row; \
              an endless loop? raise limits.max_operations if the work is real"
         );
+    }
+
+    #[test]
+    fn a_row_over_its_wall_time_budget_is_rejected_naming_the_limit() {
+        let limits = Limits {
+            max_operations: u64::MAX,
+            max_row_ms: 20,
+            ..Limits::default()
+        };
+        let out = run("loop { }", limits, &[0]);
+        assert_eq!(
+            out[0],
+            "failed: rules/x.rhai:1:6: stopped after limits.max_row_ms (20 ms) of wall time on \
+             this row; raise limits.max_row_ms if the work is real"
+        );
+    }
+
+    #[test]
+    fn index_assignment_cannot_grow_a_row_past_its_memory_budget() {
+        let limits = Limits {
+            max_operations: u64::MAX,
+            max_map_size: usize::MAX,
+            max_row_memory: 1 << 20,
+            ..Limits::default()
+        };
+        let out = run(
+            "let m = #{}; let i = 0;\nloop { m[\"k\" + i] = \"value \" + i; i += 1; }",
+            limits,
+            &[0, 2],
+        );
+        let expected = format!(
+            "stopped after using more than limits.max_row_memory ({} bytes) on this row; raise \
+             limits.max_row_memory if the data is real",
+            1 << 20
+        );
+        assert!(out[0].ends_with(&expected), "{}", out[0]);
+        assert!(out[2].ends_with(&expected), "{}", out[2]);
     }
 
     #[test]

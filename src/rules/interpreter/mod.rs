@@ -10,6 +10,7 @@ pub mod convert;
 pub mod engine;
 pub mod eval;
 pub mod library;
+mod lint;
 pub mod outcome;
 mod parse;
 
@@ -29,6 +30,8 @@ pub struct Interpreter {
     engine: Engine,
     /// `params` as scripts see them: a constant map.
     params: Dynamic,
+    /// The pipeline's limits (the engine enforces the rhai ones; evaluation the row budgets).
+    limits: Limits,
 }
 
 impl Interpreter {
@@ -60,6 +63,7 @@ impl Interpreter {
         Self {
             engine: engine::build(limits, import_roots),
             params: params_to_dynamic(params),
+            limits: *limits,
         }
     }
 

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, Engine, OptimizationLevel, ParseErrorType, Scope, AST};
 
+use super::lint::lint;
 use crate::rules::analyze::analyze;
 use crate::rules::{Returns, RuleInfo, RuleText};
 
+use crate::diagnostic::codes;
 use crate::diagnostic::suggest;
 use crate::diagnostic::FileProblem;
 
@@ -64,7 +66,7 @@ pub fn parse(
             ParseErrorType::VariableUndefined(var) if problems.len() < MAX_UNDEFINED => {
                 problems.push(
                     text.problem(
-                        "rules::compile",
+                        codes::rules::COMPILE,
                         pos.into(),
                         var.len(),
                         format!("`{var}` is not a column, factor or variable here"),
@@ -79,7 +81,7 @@ pub fn parse(
             }
             other => {
                 problems.push(
-                    text.problem("rules::compile", pos.into(), 1, other.to_string())
+                    text.problem(codes::rules::COMPILE, pos.into(), 1, other.to_string())
                         .with_help(
                             "fix the syntax at this position; the README lists the script API",
                         ),
@@ -92,6 +94,7 @@ pub fn parse(
         }
     };
     let usage = analyze(&raw, visible);
+    problems.extend(lint(engine, &raw, &text, visible));
     let mut ast = engine.optimize_ast(&scope, raw, OptimizationLevel::Full);
     if let RuleText::File(file) = &text {
         ast.set_source(file.name());
@@ -203,5 +206,73 @@ mod tests {
         let problem = &problems[0];
         assert_eq!(problem.location(), "rules/x.rhai:1:9");
         assert_eq!(problem.code, "rules::compile");
+    }
+
+    fn messages(code: &str, visible: &[&str]) -> Vec<(String, String, Option<String>)> {
+        let params: Dynamic = rhai::Map::from_iter([("p".into(), Dynamic::from(1_i64))]).into();
+        let parsed = parse(
+            &engine(),
+            "x",
+            file(code),
+            visible,
+            &params,
+            Returns::Factor,
+        );
+        parsed
+            .problems
+            .into_iter()
+            .map(|p| (p.location(), p.message, p.help))
+            .collect()
+    }
+
+    #[test]
+    fn assignments_to_params_columns_and_factors_are_compile_errors() {
+        let found = messages(
+            "params.p += 1;\nrevenue = 2;\nlet own = 1; own += 1;\nm[0] = 1;\nown",
+            &["revenue", "m"],
+        );
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "rules/x.rhai:1:1".to_string(),
+                    "cannot assign to `params`: `params` is read-only".to_string(),
+                    Some("copy it into a variable of your own first: `let x = params; …`".into())
+                ),
+                (
+                    "rules/x.rhai:2:1".to_string(),
+                    "cannot assign to `revenue`: columns and factors are read-only".to_string(),
+                    Some("copy it into a variable of your own first: `let x = revenue; …`".into())
+                ),
+                (
+                    "rules/x.rhai:4:1".to_string(),
+                    "cannot assign to `m`: columns and factors are read-only".to_string(),
+                    Some("copy it into a variable of your own first: `let x = m; …`".into())
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_functions_are_compile_errors_with_a_suggestion() {
+        let found = messages(
+            "fn twice(x) { x * 2 }\nlet f = |x| x + 1;\nscal(revenue, 0, 1) + twice(1) + f.call(1) + revenue.floor() + [1].pusj(2)",
+            &["revenue"],
+        );
+        let brief: Vec<(String, Option<String>)> =
+            found.into_iter().map(|(at, _, help)| (at, help)).collect();
+        assert_eq!(
+            brief,
+            vec![
+                (
+                    "rules/x.rhai:3:1".to_string(),
+                    Some("did you mean `scale`?".into())
+                ),
+                (
+                    "rules/x.rhai:3:68".to_string(),
+                    Some("did you mean `push`?".into())
+                ),
+            ]
+        );
     }
 }

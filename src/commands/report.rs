@@ -1,0 +1,47 @@
+//! `tierscore report` — the run's HTML page, rendered again from a committed output.
+//!
+//! ```text
+//! tierscore report out/customer_value
+//! tierscore report out/customer_value --open
+//! ```
+//!
+//! `run` writes `_report.html` into its output already; this renders it again from the
+//! output alone (after an upgrade of tierscore, or for an output written with
+//! `output.report: false`). [`crate::report`] does the work; this file wires it.
+
+use std::path::PathBuf;
+
+use super::{CommandError, Ui};
+
+/// Arguments of `tierscore report`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  tierscore report out/customer_value
+  tierscore report out/customer_value --open")]
+pub struct ReportArgs {
+    /// A directory written by `tierscore run`; the page is written into it as _report.html.
+    pub out_dir: PathBuf,
+    /// Open the page in the default browser afterwards.
+    #[arg(long)]
+    pub open: bool,
+}
+
+/// Renders the output's report and prints where it is.
+pub fn execute(args: &ReportArgs, ui: Ui) -> Result<(), CommandError> {
+    let started = std::time::Instant::now();
+    let path = crate::report::rewrite(&args.out_dir)?;
+    tracing::info!(
+        report = %path.display(),
+        seconds = started.elapsed().as_secs_f64(),
+        "report written"
+    );
+    if !ui.quiet {
+        say!("report: {}", path.display());
+    }
+    if args.open {
+        if let Err(e) = open::that_detached(&path) {
+            tracing::warn!(report = %path.display(), error = %e, "cannot open the report in a browser");
+        }
+    }
+    Ok(())
+}

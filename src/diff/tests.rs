@@ -1,0 +1,204 @@
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, DictionaryArray, Int32Array, LargeStringArray, StringArray, UInt64Array,
+};
+use arrow::datatypes::Int8Type;
+use proptest::prelude::*;
+
+use super::join::Join;
+use super::keys::{id_kind, keys, IdKind, Key};
+use super::*;
+
+fn tiers() -> Vec<String> {
+    ["a", "b", "c"].map(String::from).to_vec()
+}
+
+fn int(v: i128) -> Key {
+    Key::Int(v)
+}
+
+#[test]
+fn matrix_shift_and_one_sided_customers() {
+    let mut join = Join::new(1, 10);
+    // id, score, tier, factor
+    for (id, score, tier, f) in [(1, 10.0, 0, 1.0), (2, 20.0, 0, 2.0), (3, 30.0, 1, 3.0)] {
+        join.index_old(int(id), score, tier, &[f]).unwrap();
+    }
+    join.index_old(int(9), 5.0, 2, &[0.0]).unwrap();
+    for (id, score, tier, f) in [(2, 26.0, 1, 4.0), (1, 12.0, 0, 1.5), (3, 27.0, 1, 3.0)] {
+        join.add_new(&int(id), score, tier, &[f]).unwrap();
+    }
+    join.add_new(&int(8), 1.0, 2, &[0.0]).unwrap();
+    join.add_new(&int(7), 1.0, 2, &[0.0]).unwrap();
+    let report = join.finish(&tiers(), &[0, 1, 2], &["f".to_string()]);
+
+    assert_eq!(
+        report.matrix_rows,
+        vec![vec![1, 1, 0], vec![0, 1, 0], vec![0, 0, 0]]
+    );
+    let cells: Vec<(&str, &str, u64)> = report
+        .matrix
+        .iter()
+        .map(|c| (c.from.as_str(), c.to.as_str(), c.count))
+        .collect();
+    assert_eq!(cells, [("a", "a", 1), ("a", "b", 1), ("b", "b", 1)]);
+    assert_eq!(
+        report.only_in_old,
+        OneSided {
+            count: 1,
+            ids: vec![int(9)]
+        }
+    );
+    assert_eq!(
+        report.only_in_new,
+        OneSided {
+            count: 2,
+            ids: vec![int(7), int(8)]
+        }
+    );
+    let shift = |tier: Option<&str>, count, old: Option<f64>, new: Option<f64>, by| Shift {
+        tier: tier.map(String::from),
+        count,
+        mean_old: old,
+        mean_new: new,
+        mean_shift: by,
+    };
+    assert_eq!(
+        report.score_shift,
+        [
+            shift(Some("a"), 2, Some(15.0), Some(19.0), Some(4.0)),
+            shift(Some("b"), 1, Some(30.0), Some(27.0), Some(-3.0)),
+            shift(Some("c"), 0, None, None, None),
+        ]
+    );
+    assert_eq!(
+        report.score_shift_all,
+        shift(None, 3, Some(20.0), Some(65.0 / 3.0), Some(5.0 / 3.0))
+    );
+    let movers: Vec<(Key, f64, &str, &str, Option<f64>)> = report
+        .top_movers
+        .iter()
+        .map(|m| {
+            (
+                m.id.clone(),
+                m.change,
+                m.old_tier.as_str(),
+                m.new_tier.as_str(),
+                m.factor_changes["f"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        movers,
+        [
+            (int(2), 6.0, "a", "b", Some(2.0)),
+            (int(3), -3.0, "b", "b", Some(0.0)),
+            (int(1), 2.0, "a", "a", Some(0.5)),
+        ]
+    );
+}
+
+#[test]
+fn ids_listed_are_the_smallest_and_bounded_by_top() {
+    let mut join = Join::new(0, 2);
+    for id in ["d", "b", "c", "a"] {
+        join.index_old(Key::Str(id.into()), 0.0, 0, &[]).unwrap();
+    }
+    let report = join.finish(&tiers(), &[0], &[]);
+    assert_eq!(
+        report.only_in_old,
+        OneSided {
+            count: 4,
+            ids: vec![Key::Str("a".into()), Key::Str("b".into())]
+        }
+    );
+    assert_eq!(report.top_movers, []);
+}
+
+#[test]
+fn a_repeated_id_on_either_side_is_refused() {
+    let mut join = Join::new(0, 3);
+    join.index_old(int(1), 0.0, 0, &[]).unwrap();
+    assert_eq!(join.index_old(int(1), 1.0, 0, &[]), Err(int(1)));
+    join.add_new(&int(1), 0.0, 0, &[]).unwrap();
+    assert_eq!(join.add_new(&int(1), 0.0, 0, &[]), Err(int(1)));
+    join.add_new(&int(2), 0.0, 0, &[]).unwrap();
+    assert_eq!(join.add_new(&int(2), 0.0, 0, &[]), Err(int(2)));
+}
+
+#[test]
+fn a_null_factor_has_no_change() {
+    let mut join = Join::new(2, 1);
+    join.index_old(int(1), 0.0, 0, &[f64::NAN, 1.0]).unwrap();
+    join.add_new(&int(1), 1.0, 0, &[2.0, 3.0]).unwrap();
+    let names = ["x".to_string(), "y".to_string()];
+    let report = join.finish(&tiers(), &[0], &names);
+    let changes: Vec<(&String, &Option<f64>)> =
+        report.top_movers[0].factor_changes.iter().collect();
+    assert_eq!(changes, [(&names[0], &None), (&names[1], &Some(2.0))]);
+}
+
+#[test]
+fn integer_and_string_ids_of_any_width_become_the_same_keys() {
+    let int32: ArrayRef = Arc::new(Int32Array::from(vec![-1, 7]));
+    let uint64: ArrayRef = Arc::new(UInt64Array::from(vec![7, u64::MAX]));
+    assert_eq!(keys(&int32, 0), Ok(vec![int(-1), int(7)]));
+    assert_eq!(keys(&uint64, 0), Ok(vec![int(7), int(u64::MAX as i128)]));
+
+    let utf8: ArrayRef = Arc::new(StringArray::from(vec!["C1", "C2"]));
+    let large: ArrayRef = Arc::new(LargeStringArray::from(vec!["C1", "C2"]));
+    let dictionary: ArrayRef = Arc::new(
+        vec!["C1", "C2"]
+            .into_iter()
+            .collect::<DictionaryArray<Int8Type>>(),
+    );
+    let expected = vec![Key::Str("C1".into()), Key::Str("C2".into())];
+    for array in [&utf8, &large, &dictionary] {
+        assert_eq!(id_kind(array.data_type()), Some(IdKind::Text));
+        assert_eq!(keys(array, 0), Ok(expected.clone()));
+    }
+    assert_eq!(id_kind(int32.data_type()), Some(IdKind::Integer));
+    assert_eq!(id_kind(&DataType::Float64), None);
+
+    let with_null: ArrayRef = Arc::new(StringArray::from(vec![Some("C1"), None]));
+    assert_eq!(keys(&with_null, 100), Err("is null in row 101".to_string()));
+}
+
+#[test]
+fn ids_serialise_as_json_numbers_and_strings() {
+    assert_eq!(
+        serde_json::to_string(&[int(-3), Key::Str("C1".into())]).unwrap(),
+        r#"[-3,"C1"]"#
+    );
+}
+
+proptest! {
+    /// The bounded heap picks exactly what sorting every customer would.
+    #[test]
+    fn top_movers_equal_a_full_sort(
+        rows in prop::collection::vec((0i128..40, 0u8..5, 0u8..5), 0..60),
+        top in 0usize..8,
+    ) {
+        let mut join = Join::new(0, top);
+        let mut seen = HashSet::new();
+        let mut expected = Vec::new();
+        for (id, old, new) in rows {
+            if !seen.insert(id) {
+                continue;
+            }
+            join.index_old(int(id), f64::from(old), 0, &[]).unwrap();
+            join.add_new(&int(id), f64::from(new), 0, &[]).unwrap();
+            expected.push((int(id), f64::from(new) - f64::from(old)));
+        }
+        expected.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+        expected.truncate(top);
+        // Only customers whose score moved are movers.
+        expected.retain(|(_, change)| *change != 0.0);
+        let report = join.finish(&tiers(), &[0], &[]);
+        let got: Vec<(Key, f64)> =
+            report.top_movers.into_iter().map(|m| (m.id, m.change)).collect();
+        prop_assert_eq!(got, expected);
+    }
+}

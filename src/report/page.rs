@@ -1,0 +1,357 @@
+//! The report's HTML: sections with tables, charts drawn by Vega-Lite in the browser, and
+//! everything inline (styles, scripts, data), so the file opens offline and asks no host for
+//! anything.
+//!
+//! The figures are also embedded as JSON (`<script type="application/json"
+//! id="tierscore-figures">`) for tools and tests.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use super::charts::{self, Chart};
+use super::figures::Figures;
+use crate::manifest::Manifest;
+
+/// Vega (BSD-3-Clause), the runtime that draws the charts; see `vendor/README.md`.
+pub(super) const VEGA_JS: &str = include_str!("vendor/vega-6.4.0.min.js");
+/// Vega-Lite (BSD-3-Clause), which compiles the charts' specifications for Vega.
+pub(super) const VEGA_LITE_JS: &str = include_str!("vendor/vega-lite-6.4.3.min.js");
+
+/// Section ids, in page order (tests and the browser check look for each).
+pub const SECTIONS: [&str; 7] = [
+    "summary", "tiers", "whale", "scores", "factors", "reasons", "rejects",
+];
+
+pub(super) const STYLE: &str = r#"
+:root { color-scheme: light; --ink: #1d2430; --muted: #5b6573; --line: #d9dee5; --accent: #2f5d8a; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
+       margin: 0 auto; padding: 1.5rem 2rem 3rem; max-width: 72rem; }
+h1 { font-size: 1.6rem; margin: 0 0 .2rem; }
+h2 { font-size: 1.2rem; margin: 2.2rem 0 .6rem; padding-bottom: .25rem; border-bottom: 2px solid var(--accent); }
+h3 { font-size: 1rem; margin: 1.2rem 0 .4rem; }
+p.lead { color: var(--muted); margin: 0 0 1rem; }
+nav { display: flex; flex-wrap: wrap; gap: .4rem 1rem; margin: .8rem 0; }
+nav a { color: var(--accent); text-decoration: none; }
+table { border-collapse: collapse; margin: .4rem 0 1rem; font-variant-numeric: tabular-nums; }
+th, td { padding: .25rem .7rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+td.n, th.n { text-align: right; }
+th { font-weight: 600; background: #f4f6f9; }
+code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+.chart { width: 100%; min-height: 120px; margin: .5rem 0 1rem; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(20rem, 1fr)); gap: .5rem 1.5rem; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: .6rem; margin: .6rem 0 1rem; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: .5rem .7rem; }
+.card b { display: block; font-size: 1.3rem; }
+.card span { color: var(--muted); font-size: .85rem; }
+.muted { color: var(--muted); }
+.ok { color: #2e7d32; }
+.warn { color: #b3261e; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 11px; }
+  nav { display: none; }
+  section { break-inside: avoid-page; }
+  .chart svg { max-width: 100%; height: auto; }
+  h2 { break-after: avoid; }
+}
+"#;
+
+/// Draws every chart into its element; marks the body when all are drawn (or one failed).
+pub(super) const BOOT: &str = r#"
+(function () {
+  var specs = JSON.parse(document.getElementById("tierscore-charts").textContent);
+  var drawn = specs.map(function (chart) {
+    var el = document.querySelector('[data-chart="' + chart.id + '"]');
+    var vg = vegaLite.compile(chart.spec).spec;
+    var view = new vega.View(vega.parse(vg), { renderer: "svg", container: el, hover: true });
+    return view.runAsync().then(function () { el.setAttribute("data-rendered", "true"); });
+  });
+  Promise.all(drawn).then(function () {
+    document.body.setAttribute("data-charts-rendered", String(drawn.length));
+  }, function (err) {
+    document.body.setAttribute("data-charts-failed", String(err));
+    console.error("tierscore report: a chart failed to draw", err);
+  });
+})();
+"#;
+
+/// JSON safe inside a `<script>` element.
+pub(super) fn script_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_else(|_| "null".into())
+        .replace("</", "<\\/")
+}
+
+pub(super) fn int(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub(super) fn pct(share: Option<f64>) -> String {
+    share.map_or_else(|| "–".into(), |s| format!("{:.1}%", s * 100.0))
+}
+
+pub(super) fn num(x: Option<f64>) -> String {
+    x.map_or_else(|| "–".into(), |x| format!("{x:.2}"))
+}
+
+/// The page for `manifest` and `figures`.
+pub fn render(manifest: &Manifest, figures: &Figures) -> String {
+    let charts = charts::all(manifest, figures);
+    let chart_json: Vec<serde_json::Value> = charts
+        .iter()
+        .map(|Chart { id, spec }| serde_json::json!({ "id": id, "spec": spec }))
+        .collect();
+    let page = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (manifest.pipeline.name) " — tierscore run " (manifest.run_id) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    h1 { (manifest.pipeline.name) " — run report" }
+                    p.lead {
+                        "Run " code { (manifest.run_id) } ", finished " (manifest.finished_at)
+                        " by tierscore " (manifest.tool_version) "."
+                    }
+                    nav {
+                        @for (id, title) in SECTIONS.iter().zip(TITLES) {
+                            a href={ "#" (id) } { (title) }
+                        }
+                    }
+                }
+                (summary(manifest, figures))
+                (tiers(manifest, figures))
+                (whale(figures))
+                (scores())
+                (factors(figures))
+                (reasons(figures))
+                (rejects(manifest, figures))
+                script type="application/json" id="tierscore-figures" { (PreEscaped(script_json(figures))) }
+                script type="application/json" id="tierscore-charts" { (PreEscaped(script_json(&chart_json))) }
+                script { (PreEscaped(VEGA_JS)) }
+                script { (PreEscaped(VEGA_LITE_JS)) }
+                script { (PreEscaped(BOOT)) }
+            }
+        }
+    };
+    page.into_string()
+}
+
+const TITLES: [&str; 7] = [
+    "Run summary",
+    "Tiers",
+    "Whale curve",
+    "Scores",
+    "Factors",
+    "Reasons",
+    "Rejects",
+];
+
+fn summary(m: &Manifest, f: &Figures) -> Markup {
+    let seconds = m.phases_seconds.plan
+        + m.phases_seconds.derive
+        + m.phases_seconds.rank
+        + m.phases_seconds.score_and_write
+        + m.phases_seconds.report
+        + m.phases_seconds.finish;
+    html! {
+        section id="summary" {
+            h2 { "Run summary" }
+            div.cards {
+                div.card { b { (int(m.rows.input)) } span { "input rows" } }
+                div.card { b { (int(m.rows.scored)) } span { "scored" } }
+                div.card { b.{ @if m.rows.rejected > 0 { "warn" } @else { "ok" } } { (int(m.rows.rejected)) } span { "rejected" } }
+                div.card { b { (format!("{seconds:.2} s")) } span { "time" } }
+                div.card { b { (num(m.score.mean)) } span { "mean score" } }
+                div.card { b { (m.tiers.len()) } span { "tiers" } }
+            }
+            table {
+                tr { th { "pipeline" } td { (m.pipeline.name) " — " code { (m.pipeline.path) } } }
+                tr { th { "run id" } td { code { (m.run_id) } } }
+                tr { th { "started / finished" } td { (m.started_at) " / " (m.finished_at) } }
+                tr { th { "inputs" } td {
+                    @for input in &m.inputs { code { (input.path) } " (" (int(input.rows)) " rows) " }
+                    @if let Some(limit) = m.limit { "— first " (int(limit)) " rows only" }
+                    @if let Some(sample) = &m.sample { "— sample of " (pct(Some(sample.fraction))) ", seed " (sample.seed) }
+                } }
+                tr { th { "threads" } td { (m.threads) } }
+                tr { th { "time per phase (s)" } td {
+                    "plan " (format!("{:.3}", m.phases_seconds.plan))
+                    ", derive " (format!("{:.3}", m.phases_seconds.derive))
+                    ", rank " (format!("{:.3}", m.phases_seconds.rank))
+                    ", score and write " (format!("{:.3}", m.phases_seconds.score_and_write))
+                    ", report " (format!("{:.3}", m.phases_seconds.report))
+                    ", finish " (format!("{:.3}", m.phases_seconds.finish))
+                } }
+                tr { th { "rules sha256" } td { code { (m.rules_sha256) } } }
+                tr { th { "rules" } td {
+                    @for rule in &m.rules {
+                        code { (rule.name) } " " (rule.engine)
+                        @if rule.rows_interpreted > 0 { " (" (int(rule.rows_interpreted)) " rows interpreted)" }
+                        "; "
+                    }
+                } }
+                tr { th { "value column" } td { code { (f.value) } } }
+                tr { th { "params" } td { code { (serde_json::to_string(&m.params).unwrap_or_default()) } } }
+            }
+        }
+    }
+}
+
+fn rule_of(tier: &crate::manifest::TierSummary) -> String {
+    if let Some(min) = tier.min {
+        format!("score ≥ {min}")
+    } else if let Some(top) = tier.top {
+        format!("top {}", pct(Some(top)))
+    } else if let Some(upto) = tier.upto {
+        format!("cumulative share ≤ {}", pct(Some(upto)))
+    } else {
+        "the rest".into()
+    }
+}
+
+fn tiers(m: &Manifest, f: &Figures) -> Markup {
+    let value_too = f.value != "score";
+    html! {
+        section id="tiers" {
+            h2 { "Tiers" }
+            p.muted { "How many customers each tier holds, beside its share of the total score"
+                @if value_too { " and of the total " code { (f.value) } } "." }
+            table {
+                tr {
+                    th { "tier" } th { "rule" } th.n { "customers" } th.n { "share of customers" }
+                    th.n { "mean score" } th.n { "share of score" }
+                    @if value_too { th.n { "sum of " (f.value) } th.n { "share of " (f.value) } }
+                }
+                @for (tier, summary) in f.tiers.iter().zip(&m.tiers) {
+                    tr {
+                        td { (tier.name) } td { (rule_of(summary)) }
+                        td.n { (int(tier.count)) } td.n { (pct(tier.customer_share)) }
+                        td.n { (num(summary.score.mean)) } td.n { (pct(tier.score_share)) }
+                        @if value_too { td.n { (num(Some(tier.value_sum))) } td.n { (pct(tier.value_share)) } }
+                    }
+                }
+                tr {
+                    th { "all" } th {} th.n { (int(f.customers)) } th.n { "100%" }
+                    th.n { (num(m.score.mean)) } th.n { "100%" }
+                    @if value_too { th.n { (num(Some(f.total_value))) } th.n { "100%" } }
+                }
+            }
+            div.chart data-chart="tiers" {}
+        }
+    }
+}
+
+fn whale(f: &Figures) -> Markup {
+    let w = &f.whale;
+    html! {
+        section id="whale" {
+            h2 { "Whale curve" }
+            p.muted {
+                "Customers ranked by " code { (f.value) } ", highest first, against the cumulative "
+                (f.value) " they hold (Kaplan & Cooper). "
+                @if let Some(p) = &w.pareto {
+                    "The first " b { (pct(Some(p.customer_share))) } " of customers ("
+                    (int(p.customers)) ") hold 80% of the total. "
+                }
+                "The curve peaks at " b { (num(Some(w.peak.cumulative))) } " with the first "
+                (pct(Some(w.peak.customer_share))) " of customers; the rest give back "
+                b { (num(Some(w.given_back))) } " of it, ending at the total " (num(Some(w.total))) "."
+            }
+            div.chart data-chart="whale" {}
+        }
+    }
+}
+
+fn scores() -> Markup {
+    html! {
+        section id="scores" {
+            h2 { "Scores" }
+            p.muted { "How the scores spread, with each tier's threshold drawn in red." }
+            div.chart data-chart="scores" {}
+        }
+    }
+}
+
+fn factors(f: &Figures) -> Markup {
+    html! {
+        section id="factors" {
+            h2 { "Factors" }
+            p.muted { "What each factor brings each tier on average (weight × mean value), and how each factor's values spread." }
+            div.chart data-chart="contributions" {}
+            table {
+                tr {
+                    th { "factor" } th.n { "weight" }
+                    @for tier in &f.tiers { th.n { (tier.name) } }
+                }
+                @for factor in &f.factors {
+                    tr {
+                        td { (factor.name) } td.n { (factor.weight.map_or_else(|| "–".into(), |w| w.to_string())) }
+                        @for t in &factor.per_tier { td.n { (num(t.contribution)) } }
+                    }
+                }
+            }
+            div.grid {
+                @for factor in &f.factors {
+                    div.chart data-chart={ "factor-" (factor.name) } {}
+                }
+            }
+        }
+    }
+}
+
+fn reasons(f: &Figures) -> Markup {
+    html! {
+        section id="reasons" {
+            h2 { "Reasons" }
+            p.muted { "The most frequent reasons in each tier (numbers in a reason are written N, so reasons differing only in their figures count together)." }
+            div.grid {
+                @for tier in &f.reasons {
+                    div {
+                        h3 { (tier.tier) " " span.muted { "(" (int(tier.rows_with_reasons)) " customers with a reason)" } }
+                        @if tier.top.is_empty() {
+                            p.muted { "no reasons" }
+                        } @else {
+                            table {
+                                tr { th { "reason" } th.n { "customers" } }
+                                @for r in &tier.top { tr { td { (r.reason) } td.n { (int(r.count)) } } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn rejects(m: &Manifest, f: &Figures) -> Markup {
+    let r = &f.rejects;
+    html! {
+        section id="rejects" {
+            h2 { "Rejects" }
+            @if r.total == 0 {
+                p.ok { "No row was rejected." }
+            } @else {
+                p { b.warn { (int(r.total)) } " of " (int(m.rows.input)) " input rows were rejected; they are in "
+                    code { (m.output.rejects_file) } " with their file and row number." }
+                table {
+                    tr { th { "step" } th { "message" } th.n { "rows" } th { "first ids" } }
+                    @for g in &r.groups {
+                        tr { td { (g.step) } td { code { (g.message) } } td.n { (int(g.count)) } td { (g.first_ids.join(", ")) } }
+                    }
+                }
+            }
+        }
+    }
+}

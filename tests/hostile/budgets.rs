@@ -1,0 +1,117 @@
+//! Scripts get budgets per row for wall time and memory (measured by the allocator): a script
+//! over either is stopped and its row rejected with the limit's name, and the run's memory
+//! stays bounded — checked by running it under `ulimit -v`, which an unbounded script breaks.
+
+use std::fs;
+use std::process::Command;
+
+use crate::common::*;
+use crate::pipeline;
+
+/// `tierscore ARGS` in `dir` under `ulimit -v KB`.
+fn run_capped(dir: &std::path::Path, kilobytes: u64, args: &str) -> (Option<i32>, String) {
+    let output = Command::new("sh")
+        .current_dir(dir)
+        .args([
+            "-c",
+            &format!("ulimit -v {kilobytes} && exec \"$0\" {args}"),
+            env!("CARGO_BIN_EXE_tierscore"),
+        ])
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn index_assignment_in_a_loop_is_stopped_by_the_memory_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Limits on operations and map size set out of the way: only the memory budget can stop it.
+    pipeline(
+        dir,
+        "script: grow.rhai",
+        "{}",
+        "{ max_operations: 100000000000, max_map_size: 1000000000, max_row_memory: 4000000, \
+         max_row_ms: 600000 }",
+    );
+    write(
+        dir,
+        "grow.rhai",
+        "// grows a map without end\nlet m = #{}; let i = 0;\nloop { m[\"k\" + i] = \"some value \" + i; i += 1; }\n",
+    );
+    let before = snapshot(dir);
+
+    // 1.5 GB of address space: the script alone would take every byte of it.
+    let (code, stderr) = run_capped(dir, 1_500_000, "run p.yaml --threads 2 --limit 2");
+    assert_eq!(code, Some(3), "{stderr}");
+    let message = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        message.contains(
+            "stopped after using more than limits.max_row_memory (4000000 bytes) on this row; \
+             raise limits.max_row_memory if the data is real"
+        ),
+        "{stderr}"
+    );
+    assert!(!dir.join("out").exists(), "nothing committed");
+    assert_eq!(staging_dirs(dir), Vec::<String>::new());
+    for (name, bytes) in &before {
+        assert!(
+            fs::read(dir.join(name)).unwrap() == *bytes,
+            "{name} changed"
+        );
+    }
+}
+
+#[test]
+fn an_endless_loop_is_stopped_by_the_wall_time_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pipeline(
+        dir,
+        r#"expr: "loop { }""#,
+        "{}",
+        "{ max_operations: 100000000000, max_row_ms: 50 }",
+    );
+    let started = std::time::Instant::now();
+    let result = run(dir, &["run", "p.yaml", "--limit", "4"]);
+    result.expect_code(3);
+    assert!(
+        result.help().contains(
+            "stopped after limits.max_row_ms (50 ms) of wall time on this row; raise \
+             limits.max_row_ms if the work is real"
+        ),
+        "{}",
+        result.stderr
+    );
+    assert!(started.elapsed().as_secs() < 30, "stopped in time");
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn a_huge_thrown_message_is_capped_in_the_rejects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pipeline(dir, "script: big.rhai", "{}", "{}");
+    write(
+        dir,
+        "big.rhai",
+        "// throws a 90 KB message\nlet s = \"\"; s.pad(90000, 'x');\nthrow s;\n",
+    );
+    let yaml = fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(
+        dir,
+        "p.yaml",
+        &(yaml + "errors: { max_reject_fraction: 1.0 }\n"),
+    );
+    run(dir, &["run", "p.yaml"]).expect_code(0);
+    let rejects = read_parquet(&dir.join("out/rejects/part-00000.parquet"));
+    let messages = texts(&rejects, "message");
+    assert_eq!(messages.len(), 200);
+    for message in &messages {
+        assert!(message.len() < 1100, "{} bytes", message.len());
+        assert!(message.ends_with(" more bytes)"), "{message}");
+    }
+}

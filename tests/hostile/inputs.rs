@@ -1,0 +1,57 @@
+//! Input that would silently corrupt the output: duplicate ids are refused by default, naming
+//! the first ones and where they are, unless `input.unique_ids: false`.
+
+use std::fs;
+
+use crate::common::*;
+use crate::plain;
+
+#[test]
+fn duplicate_ids_are_refused_by_default_naming_the_first_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain(dir);
+    // Two files with the same customers: every id occurs twice.
+    fs::create_dir(dir.join("data")).unwrap();
+    fs::copy(dir.join("customers.parquet"), dir.join("data/a.parquet")).unwrap();
+    fs::copy(dir.join("customers.parquet"), dir.join("data/b.parquet")).unwrap();
+    let yaml = fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(
+        dir,
+        "p.yaml",
+        &yaml.replace("path: customers.parquet", "path: data"),
+    );
+    run(dir, &["run", "p.yaml", "--limit", "200"]).expect_code(0);
+    let before = snapshot(&dir.join("out"));
+
+    let result = run(dir, &["run", "p.yaml"]);
+    result.expect_code(3);
+    // miette may wrap after a `/`.
+    assert_eq!(
+        result.headline().replace("/ ", "/"),
+        "200 id(s) of column `customer_id` occur more than once in the input: C00000001 \
+         (data/a.parquet row 0, data/b.parquet row 0); C00000002 (data/a.parquet row 1, \
+         data/b.parquet row 1); C00000003 (data/a.parquet row 2, data/b.parquet row 2); \
+         C00000004 (data/a.parquet row 3, data/b.parquet row 3); C00000005 (data/a.parquet row \
+         4, data/b.parquet row 4); nothing was committed"
+    );
+    assert_eq!(
+        result.help(),
+        "deduplicate the input, or set `input.unique_ids: false` to score every row anyway"
+    );
+    assert_eq!(
+        snapshot(&dir.join("out")),
+        before,
+        "the previous output is intact"
+    );
+    assert_eq!(staging_dirs(dir), Vec::<String>::new());
+
+    let yaml = fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(
+        dir,
+        "p.yaml",
+        &yaml.replace("id: customer_id }", "id: customer_id, unique_ids: false }"),
+    );
+    run(dir, &["run", "p.yaml"]).expect_code(0);
+    assert_eq!(manifest(&dir.join("out"))["rows"]["scored"], 400);
+}

@@ -1,0 +1,105 @@
+//! Closed or full stdout and stderr, and files over `ulimit -f`: a reader that went away ends
+//! the command quietly, any other write failure is exit 3 with a message, and nothing panics.
+
+use std::fs::File;
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+use crate::plain;
+
+fn tierscore_in(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tierscore"));
+    cmd.current_dir(dir).env_remove("RUST_LOG");
+    cmd
+}
+
+#[test]
+fn a_report_lost_to_a_full_disk_exits_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain(dir);
+    for command in ["check", "test"] {
+        let output = tierscore_in(dir)
+            .args([command, "p.yaml"])
+            .stdout(File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(3), "{command}: {stderr}");
+        assert_eq!(
+            headline(&stderr),
+            "cannot write the report to stdout: No space left on device (os error 28)"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_reader_that_went_away_ends_the_command_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain(dir);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = tierscore_in(dir)
+        .args(["check", "p.yaml"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn an_unwritable_stderr_does_not_panic_after_the_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain(dir);
+    let status = tierscore_in(dir)
+        .args(["run", "p.yaml", "--threads", "1"])
+        .stdout(Stdio::null())
+        .stderr(File::create("/dev/full").unwrap())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(manifest(&dir.join("out"))["rows"]["input"], 200);
+
+    // A failing run with nowhere to say so still exits with its code.
+    let status = tierscore_in(dir)
+        .args(["run", "p.yaml", "--set", "nope=1"])
+        .stderr(File::create("/dev/full").unwrap())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2));
+}
+
+#[test]
+fn a_file_over_ulimit_f_is_an_io_error_and_keeps_the_previous_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain(dir);
+    gen(dir, "customers.parquet", 20_000, 3, 20_000);
+    run(dir, &["run", "p.yaml"]).expect_code(0);
+    let before = snapshot(&dir.join("out"));
+
+    // 16 blocks of 512 bytes: far less than the 20,000 rows' output.
+    let output = Command::new("sh")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "ulimit -f 16 && exec \"$0\" run p.yaml",
+            env!("CARGO_BIN_EXE_tierscore"),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("File too large (os error 27)"), "{stderr}");
+    assert_eq!(
+        snapshot(&dir.join("out")),
+        before,
+        "the previous output is intact"
+    );
+    assert_eq!(staging_dirs(dir), Vec::<String>::new());
+}

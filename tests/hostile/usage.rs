@@ -1,0 +1,110 @@
+//! Bad values on the command line and names too long for a file system are refused before any
+//! row is read: `--set` of the wrong type (exit 2), long tier and output names (exit 1), and an
+//! absurd `--threads` is capped with a warning.
+
+use crate::common::*;
+use crate::{pipeline, plain};
+
+#[test]
+fn a_set_value_of_the_wrong_type_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pipeline(
+        dir,
+        r#"expr: "orders_12m * params.k""#,
+        "{ k: 2.0, flag: true, list: [1] }",
+        "{}",
+    );
+    let before = snapshot(dir);
+    for (set, expected, help) in [
+        ("k=abc", "a number", "give a number, e.g. --set k=250000"),
+        (
+            "flag=yes please",
+            "a boolean",
+            "give a boolean, e.g. --set flag=true",
+        ),
+        (
+            "list=1",
+            "a list",
+            "--set cannot set a list; edit the pipeline file instead",
+        ),
+    ] {
+        let result = run(dir, &["run", "p.yaml", "--set", set]);
+        result.expect_code(2);
+        let (key, value) = set.split_once('=').unwrap();
+        assert_eq!(
+            result.headline(),
+            format!(
+                "--set {set}: param `{key}` is {expected} in the pipeline, and `{value}` is not"
+            )
+        );
+        assert_eq!(result.help(), help);
+    }
+    assert_eq!(snapshot(dir), before, "no row read, nothing written");
+}
+
+#[test]
+fn an_overlong_tier_name_is_refused_at_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain(dir);
+    let long = "t".repeat(300);
+    let yaml = std::fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(
+        dir,
+        "p.yaml",
+        &yaml.replace("name: low", &format!("name: {long}")),
+    );
+    let result = run(dir, &["run", "p.yaml"]);
+    result.expect_code(1);
+    assert!(
+        result
+            .stderr
+            .contains("tier name `tttttttttttttttttttt…` is 300 bytes long, more than 100"),
+        "{}",
+        result.stderr
+    );
+    assert!(!dir.join("out").exists());
+}
+
+#[test]
+fn an_overlong_output_name_is_refused_at_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain(dir);
+    let long = "o".repeat(230);
+    let yaml = std::fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(
+        dir,
+        "p.yaml",
+        &yaml.replace("path: out", &format!("path: {long}")),
+    );
+    let result = run(dir, &["check", "p.yaml"]);
+    result.expect_code(1);
+    assert!(
+        result
+            .stderr
+            .contains("the output folder's name is 230 bytes long, more than 200"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn too_many_threads_are_capped_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain(dir);
+    let result = run(dir, &["run", "p.yaml", "--threads", "65535"]);
+    result.expect_code(0);
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert!(
+        result.stderr.contains(&format!(
+            "--threads 65535 is more than 4 per core; using {} ({cores} cores)",
+            cores * 4
+        )),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(manifest(&dir.join("out"))["threads"], cores * 4);
+}

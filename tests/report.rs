@@ -1,0 +1,536 @@
+//! The run report (`_report.html`): its numbers equal figures computed here from the output's
+//! Parquet files, `tierscore report` renders the same page from the committed output, the
+//! page asks no other host for anything, and `output.report: false` / `report.value` work.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+
+use common::*;
+use serde_json::Value;
+
+/// The figures JSON embedded in a report page.
+fn figures(page: &str) -> Value {
+    let start = page
+        .find(r#"<script type="application/json" id="tierscore-figures">"#)
+        .expect("the page embeds its figures");
+    let rest = &page[start..];
+    let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
+    serde_json::from_str(&body.replace("<\\/", "</")).unwrap()
+}
+
+fn page(out: &Path) -> String {
+    fs::read_to_string(out.join("_report.html")).expect("the run wrote _report.html")
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+fn assert_close(actual: &Value, expected: f64, what: &str) {
+    let actual = actual
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what}: {actual}"));
+    assert!(close(actual, expected), "{what}: {actual} != {expected}");
+}
+
+/// Every output row of a partitioned output: (tier, score, value column, reasons).
+struct Row {
+    tier: String,
+    score: f64,
+    value: f64,
+    factors: Vec<f64>,
+    reasons: Vec<String>,
+}
+
+fn rows_by_tier_folder(out: &Path, value: &str, factors: &[&str]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for entry in fs::read_dir(out).unwrap() {
+        let dir = entry.unwrap().path();
+        let Some(tier) = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("tier="))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        for file in fs::read_dir(&dir).unwrap() {
+            let batch = read_parquet(&file.unwrap().path());
+            let scores = floats(&batch, "score");
+            let values = floats(&batch, value);
+            let reasons = string_lists(&batch, "reasons");
+            let factor_values: Vec<Vec<f64>> = factors.iter().map(|f| floats(&batch, f)).collect();
+            for i in 0..batch.num_rows() {
+                rows.push(Row {
+                    tier: tier.clone(),
+                    score: scores[i],
+                    value: values[i],
+                    factors: factor_values.iter().map(|v| v[i]).collect(),
+                    reasons: reasons[i].clone(),
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// The whale curve's cumulative sums, computed here: values sorted highest first.
+fn cumulative(mut values: Vec<f64>) -> Vec<f64> {
+    values.sort_by(|a, b| b.total_cmp(a));
+    let mut sum = 0.0;
+    values
+        .iter()
+        .map(|v| {
+            sum += v;
+            sum
+        })
+        .collect()
+}
+
+#[test]
+fn shipped_example_report_numbers_equal_the_output_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cv");
+    run(
+        &repo(),
+        &[
+            "run",
+            "pipelines/customer_value.yaml",
+            "--output",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+    )
+    .expect_code(0);
+    let m = manifest(&out);
+    assert_eq!(m["report"]["file"], "_report.html");
+    assert_eq!(m["report"]["value"], "margin");
+    let f = figures(&page(&out));
+    let factor_names = [
+        "economic",
+        "margin",
+        "risk",
+        "loyalty",
+        "referral",
+        "strategic",
+    ];
+    let rows = rows_by_tier_folder(&out.join("scored"), "margin", &factor_names);
+    assert_eq!(rows.len(), 2000);
+    assert_eq!(f["customers"], 2000);
+
+    // Tiers: count and share of customers, of the score and of the margin.
+    let total_score: f64 = rows.iter().map(|r| r.score).sum();
+    let total_value: f64 = rows.iter().map(|r| r.value).sum();
+    assert_close(&f["total_score"], total_score, "total score");
+    assert_close(&f["total_value"], total_value, "total margin");
+    let tiers = f["tiers"].as_array().unwrap();
+    let names: Vec<&str> = tiers.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["strategic", "key", "general", "low_value", "loss_making"]
+    );
+    for tier in tiers {
+        let name = tier["name"].as_str().unwrap();
+        let in_tier: Vec<&Row> = rows.iter().filter(|r| r.tier == name).collect();
+        assert!(!in_tier.is_empty(), "tier {name} is empty in the example");
+        let count = in_tier.len() as f64;
+        let score: f64 = in_tier.iter().map(|r| r.score).sum();
+        let value: f64 = in_tier.iter().map(|r| r.value).sum();
+        assert_eq!(tier["count"], in_tier.len(), "{name}");
+        assert_close(&tier["customer_share"], count / 2000.0, name);
+        assert_close(&tier["score_share"], score / total_score, name);
+        assert_close(&tier["value_share"], value / total_value, name);
+
+        // Factors: weight × mean per tier.
+        for (i, factor) in f["factors"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(factor["name"], factor_names[i]);
+            let weight = factor["weight"].as_f64().unwrap();
+            let mean = in_tier.iter().map(|r| r.factors[i]).sum::<f64>() / count;
+            let cell = factor["per_tier"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["tier"] == name)
+                .unwrap();
+            assert_close(&cell["contribution"], weight * mean, factor_names[i]);
+        }
+
+        // Reasons: the win-back list, counted here by its prefix.
+        let lapsed = in_tier
+            .iter()
+            .filter(|r| {
+                r.reasons
+                    .iter()
+                    .any(|x| x.starts_with("loyalty: lapsed: no order for "))
+            })
+            .count();
+        let listed = f["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["tier"] == name)
+            .unwrap()["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["reason"] == "loyalty: lapsed: no order for N days (win-back list)")
+            .map_or(0, |r| r["count"].as_u64().unwrap());
+        if lapsed > 0 {
+            assert_eq!(listed, lapsed as u64, "lapsed customers in {name}");
+        }
+    }
+
+    // The whale curve: every point drawn, the peak and the Pareto point.
+    let sums = cumulative(rows.iter().map(|r| r.value).collect());
+    let whale = &f["whale"];
+    assert_eq!(whale["customers"], 2000);
+    assert_close(&whale["total"], *sums.last().unwrap(), "whale total");
+    let points = whale["points"].as_array().unwrap();
+    assert!(points.len() > 100, "{} points", points.len());
+    assert_eq!(points[0]["customers"], 0);
+    for p in &points[1..] {
+        let n = p["customers"].as_u64().unwrap() as usize;
+        assert_close(&p["cumulative"], sums[n - 1], &format!("whale at {n}"));
+        assert_close(&p["customer_share"], n as f64 / 2000.0, "share");
+    }
+    let (peak_at, peak) =
+        sums.iter().enumerate().fold(
+            (0, 0.0),
+            |best, (i, &s)| if s > best.1 { (i + 1, s) } else { best },
+        );
+    assert_eq!(whale["peak"]["customers"], peak_at);
+    assert_close(&whale["peak"]["cumulative"], peak, "peak");
+    assert_close(&whale["given_back"], peak - sums[1999], "given back");
+    let pareto = sums.iter().position(|&s| s >= 0.8 * sums[1999]).unwrap() + 1;
+    assert_eq!(whale["pareto"]["customers"], pareto);
+    assert!(
+        peak > sums[1999],
+        "the example has loss-making customers: the curve peaks above the total"
+    );
+
+    // The score histogram counts every customer once, in the bar its score falls in.
+    let hist = &f["score_histogram"];
+    let counts: Vec<u64> = hist["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    let (min, width) = (
+        hist["min"].as_f64().unwrap(),
+        hist["width"].as_f64().unwrap(),
+    );
+    let mut expected = vec![0u64; counts.len()];
+    for r in &rows {
+        let bar = (((r.score - min) / width).floor().max(0.0) as usize).min(counts.len() - 1);
+        expected[bar] += 1;
+    }
+    assert_eq!(counts, expected);
+    assert_eq!(f["rejects"]["total"], 0);
+}
+
+#[test]
+fn unpartitioned_output_with_rejects_and_a_passed_through_value_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 600, 5, 250);
+    write(
+        dir,
+        "p.yaml",
+        r#"version: 1
+name: picky
+input: { path: customers.parquet, id: customer_id }
+factors:
+  - { name: orders, expr: "if orders_12m == 0 { throw `no orders since ${last_order_date}` } else { orders_12m * 1.0 }", weight: 1.0 }
+tiers:
+  levels:
+    - { name: busy, min: 20 }
+    - { name: quiet }
+output: { path: out, partition_by: none, columns: [revenue_12m] }
+report: { value: revenue_12m }
+errors: { max_reject_fraction: 1.0 }
+"#,
+    );
+    run(dir, &["run", "p.yaml", "--quiet"]).expect_code(0);
+    let out = dir.join("out");
+    let f = figures(&page(&out));
+    let batch = read_parquet(&out.join("scored/part-00000.parquet"));
+    let tiers = texts(&batch, "tier");
+    let revenue = floats(&batch, "revenue_12m");
+    for (i, name) in ["busy", "quiet"].iter().enumerate() {
+        let count = tiers.iter().filter(|t| t == name).count();
+        let value: f64 = tiers
+            .iter()
+            .zip(&revenue)
+            .filter(|(t, _)| t == name)
+            .map(|(_, v)| v)
+            .sum();
+        assert_eq!(f["tiers"][i]["count"], count, "{name}");
+        assert_close(&f["tiers"][i]["value_sum"], value, name);
+    }
+    let sums = cumulative(revenue.clone());
+    let last = f["whale"]["points"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["customers"], revenue.len());
+    assert_close(&last["cumulative"], *sums.last().unwrap(), "whale end");
+
+    let rejects = read_parquet(&out.join("rejects/part-00000.parquet"));
+    let ids = texts(&rejects, "customer_id");
+    let messages = texts(&rejects, "message");
+    assert!(
+        !ids.is_empty(),
+        "the example rejects customers without orders"
+    );
+    assert_eq!(f["rejects"]["total"], ids.len());
+    let mut by_message: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (id, message) in ids.iter().zip(&messages) {
+        by_message.entry(message).or_default().push(id);
+    }
+    let groups = f["rejects"]["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), by_message.len().min(30));
+    for group in groups {
+        let ids = &by_message[group["message"].as_str().unwrap()];
+        assert_eq!(group["step"], "orders");
+        assert_eq!(group["count"], ids.len());
+        let first: Vec<&str> = ids.iter().take(5).copied().collect();
+        assert_eq!(group["first_ids"], serde_json::json!(first));
+    }
+}
+
+#[test]
+fn report_command_renders_the_same_page_from_the_committed_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cv");
+    run(
+        &repo(),
+        &[
+            "run",
+            "pipelines/customer_value.yaml",
+            "--output",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+    )
+    .expect_code(0);
+    let written = page(&out);
+    fs::remove_file(out.join("_report.html")).unwrap();
+    let result = run(tmp.path(), &["report", "cv"]);
+    result.expect_code(0);
+    assert_eq!(result.stdout.trim(), "report: cv/_report.html");
+    assert!(page(&out) == written, "the re-rendered page differs");
+    assert_eq!(
+        listing(&out)
+            .iter()
+            .filter(|n| n.contains("partial"))
+            .count(),
+        0
+    );
+
+    let not_output = run(tmp.path(), &["report", "."]);
+    not_output.expect_code(3);
+    assert!(
+        not_output.headline().contains("is not a tierscore output"),
+        "{}",
+        not_output.stderr
+    );
+}
+
+/// Every `http://` or `https://` URL in `text`.
+fn urls(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("http") {
+        let tail = &rest[at..];
+        if tail.starts_with("http://") || tail.starts_with("https://") {
+            let end = tail
+                .find(|c: char| c.is_whitespace() || "\"'`)<>\\".contains(c))
+                .unwrap_or(tail.len());
+            found.push(tail[..end].to_string());
+        }
+        rest = &rest[at + 4..];
+    }
+    found
+}
+
+#[test]
+fn the_page_asks_no_other_host_for_anything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cv");
+    run(
+        &repo(),
+        &[
+            "run",
+            "pipelines/customer_value.yaml",
+            "--output",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+    )
+    .expect_code(0);
+    let page = page(&out);
+    // The vendored libraries hold a few URLs that are names, not requests: XML namespaces
+    // (SVG, XLink, XMLNS), Vega-Lite's `$schema` identifier of the Vega specs it compiles and
+    // a link in one of its warning messages. Nothing else may name another host.
+    let allowed = [
+        "http://www.w3.org/2000/svg",
+        "http://www.w3.org/1999/xlink",
+        "http://www.w3.org/2000/xmlns/",
+        "https://vega.github.io/schema/vega/v6.json",
+        "https://github.com/vega/vega-lite/issues/2415",
+    ];
+    let found = urls(&page);
+    assert!(
+        found.len() >= 4,
+        "the URL scan finds the namespaces: {found:?}"
+    );
+    for url in &found {
+        assert!(allowed.contains(&url.as_str()), "the page names {url}");
+    }
+    // Outside the two vendored scripts: no URL at all, and nothing loaded from elsewhere.
+    let vega = include_str!("../src/report/vendor/vega-6.4.0.min.js");
+    let vega_lite = include_str!("../src/report/vendor/vega-lite-6.4.3.min.js");
+    assert!(page.contains(vega) && page.contains(vega_lite));
+    let own = page.replace(vega, "").replace(vega_lite, "");
+    assert_eq!(urls(&own), Vec::<String>::new());
+    for needle in [" src=", "<link", "@import", "url(", "<iframe", "<img"] {
+        assert!(!own.contains(needle), "the page has {needle}");
+    }
+    for href in own.split(" href=\"").skip(1) {
+        assert!(
+            href.starts_with('#'),
+            "a link leaves the page: {}",
+            &href[..40.min(href.len())]
+        );
+    }
+    for section in [
+        "summary", "tiers", "whale", "scores", "factors", "reasons", "rejects",
+    ] {
+        assert!(
+            own.contains(&format!("<section id=\"{section}\">")),
+            "{section}"
+        );
+    }
+}
+
+#[test]
+fn output_report_false_writes_no_page_and_a_bad_value_column_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 100, 3, 100);
+    let pipeline = |output: &str, report: &str| {
+        format!(
+            r#"version: 1
+name: plain
+input: {{ path: customers.parquet, id: customer_id }}
+factors:
+  - {{ name: orders, expr: "orders_12m * 1.0", weight: 1.0 }}
+tiers:
+  levels:
+    - {{ name: all }}
+output: {{ path: out, {output} }}
+{report}
+"#
+        )
+    };
+    write(dir, "off.yaml", &pipeline("report: false", ""));
+    run(dir, &["run", "off.yaml", "--quiet"]).expect_code(0);
+    let out = dir.join("out");
+    assert_eq!(
+        listing(&out),
+        ["_SUCCESS", "_manifest.json", "rejects", "scored"]
+    );
+    assert_eq!(listing(&out.join("scored")), ["tier=all"]);
+    assert_eq!(manifest(&out)["report"]["file"], Value::Null);
+
+    write(
+        dir,
+        "bad.yaml",
+        &pipeline("columns: [region]", "report: { value: revenue }"),
+    );
+    let result = run(dir, &["run", "bad.yaml", "--quiet"]);
+    result.expect_code(1);
+    assert!(
+        result
+            .stderr
+            .contains("report.value `revenue` is not a factor"),
+        "{}",
+        result.stderr
+    );
+    write(
+        dir,
+        "text.yaml",
+        &pipeline("columns: [region]", "report: { value: region }"),
+    );
+    let result = run(dir, &["run", "text.yaml", "--quiet"]);
+    result.expect_code(1);
+    assert!(
+        result
+            .stderr
+            .contains("report.value `region` is Utf8, not a number"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn diff_html_holds_the_same_data_as_the_json_and_names_no_other_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (before, after) = (tmp.path().join("before"), tmp.path().join("after"));
+    for (out, set) in [
+        (&before, "top_revenue=200000"),
+        (&after, "top_revenue=250000"),
+    ] {
+        run(
+            &repo(),
+            &[
+                "run",
+                "pipelines/customer_value.yaml",
+                "--set",
+                set,
+                "--output",
+                out.to_str().unwrap(),
+                "--quiet",
+            ],
+        )
+        .expect_code(0);
+    }
+    let diff = |format: &str| {
+        let result = run(tmp.path(), &["diff", "before", "after", "--format", format]);
+        result.expect_code(0);
+        result.stdout
+    };
+    let json: Value = serde_json::from_str(&diff("json")).unwrap();
+    let html = diff("html");
+    let start = html
+        .find(r#"<script type="application/json" id="tierscore-diff">"#)
+        .expect("the page embeds the comparison");
+    let rest = &html[start..];
+    let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
+    let embedded: Value = serde_json::from_str(&body.replace("<\\/", "</")).unwrap();
+    assert_eq!(embedded, json);
+    assert!(
+        json["top_movers"].as_array().unwrap().len() > 3,
+        "the change moves customers"
+    );
+    for section in ["summary", "migration", "shift", "movers"] {
+        assert!(
+            html.contains(&format!("<section id=\"{section}\">")),
+            "{section}"
+        );
+    }
+    // Every mover's id is in the movers table.
+    for mover in json["top_movers"].as_array().unwrap() {
+        assert!(html.contains(&format!("<td>{}</td>", mover["id"].as_str().unwrap())));
+    }
+    let vega = include_str!("../src/report/vendor/vega-6.4.0.min.js");
+    let vega_lite = include_str!("../src/report/vendor/vega-lite-6.4.3.min.js");
+    let own = html.replace(vega, "").replace(vega_lite, "");
+    assert_eq!(urls(&own), Vec::<String>::new());
+}
