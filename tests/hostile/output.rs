@@ -113,6 +113,7 @@ fn a_file_the_manifest_does_not_list_keeps_the_output_from_being_replaced() {
             "_SUCCESS",
             "_manifest.json",
             "_rejects.parquet",
+            "_report.html",
             "tier=high",
             "tier=low"
         ]
