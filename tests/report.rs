@@ -109,14 +109,7 @@ fn shipped_example_report_numbers_equal_the_output_files() {
     assert_eq!(m["report"]["file"], "_report.html");
     assert_eq!(m["report"]["value"], "margin");
     let f = figures(&page(&out));
-    let factor_names = [
-        "economic",
-        "margin",
-        "risk",
-        "loyalty",
-        "referral",
-        "strategic",
-    ];
+    let factor_names = CUSTOMER_VALUE_FACTORS;
     let rows = rows_by_tier_folder(&out.join("scored"), "margin", &factor_names);
     assert_eq!(rows.len(), 2000);
     assert_eq!(f["customers"], 2000);

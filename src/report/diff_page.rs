@@ -6,7 +6,7 @@
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde_json::{json, Value};
 
-use super::page::{int, num, script_json, BOOT, STYLE, VEGA_JS, VEGA_LITE_JS};
+use super::page::{chart_scripts, int, num, script_json, STYLE};
 use crate::diff::Comparison;
 
 /// Section ids, in page order.
@@ -37,10 +37,7 @@ pub fn render(c: &Comparison) -> String {
                 (shift(c))
                 (movers(c))
                 script type="application/json" id="tierscore-diff" { (PreEscaped(script_json(c))) }
-                script type="application/json" id="tierscore-charts" { (PreEscaped(script_json(&charts))) }
-                script { (PreEscaped(VEGA_JS)) }
-                script { (PreEscaped(VEGA_LITE_JS)) }
-                script { (PreEscaped(BOOT)) }
+                (chart_scripts(&charts))
             }
         }
     };

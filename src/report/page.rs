@@ -74,6 +74,17 @@ pub(super) const BOOT: &str = r#"
 })();
 "#;
 
+/// The page's charts as JSON and the scripts that draw them (Vega, Vega-Lite, the boot code):
+/// the end of every page's body.
+pub(super) fn chart_scripts(charts: &impl serde::Serialize) -> Markup {
+    html! {
+        script type="application/json" id="tierscore-charts" { (PreEscaped(script_json(charts))) }
+        script { (PreEscaped(VEGA_JS)) }
+        script { (PreEscaped(VEGA_LITE_JS)) }
+        script { (PreEscaped(BOOT)) }
+    }
+}
+
 /// JSON safe inside a `<script>` element.
 pub(super) fn script_json(value: &impl serde::Serialize) -> String {
     serde_json::to_string(value)
@@ -138,10 +149,7 @@ pub fn render(manifest: &Manifest, figures: &Figures) -> String {
                 (reasons(figures))
                 (rejects(manifest, figures))
                 script type="application/json" id="tierscore-figures" { (PreEscaped(script_json(figures))) }
-                script type="application/json" id="tierscore-charts" { (PreEscaped(script_json(&chart_json))) }
-                script { (PreEscaped(VEGA_JS)) }
-                script { (PreEscaped(VEGA_LITE_JS)) }
-                script { (PreEscaped(BOOT)) }
+                (chart_scripts(&chart_json))
             }
         }
     };
