@@ -104,7 +104,7 @@ fn evaluate_rows(
 }
 
 /// A reader of each column the rule reads, in [`RuleInfo::reads`] order.
-fn readers<'b>(
+pub(super) fn readers<'b>(
     info: &RuleInfo,
     batch: &'b RecordBatch,
 ) -> Result<Vec<ColumnReader<'b, Dynamic>>, String> {
@@ -147,7 +147,7 @@ fn describe(info: &RuleInfo, engine: &Engine, mut err: EvalAltResult) -> String 
 /// The scope holds `params` and one slot for each name the rule reads, set in place for each
 /// row (pushing and popping them per row measured 6% slower); what a script adds to the scope
 /// is rewound after the row. rhai's runtime state and function caches are kept from row to row.
-struct RowEvaluator<'a> {
+pub(super) struct RowEvaluator<'a> {
     info: &'a RuleInfo,
     ast: &'a AST,
     engine: &'a Engine,
@@ -158,7 +158,12 @@ struct RowEvaluator<'a> {
 
 impl<'a> RowEvaluator<'a> {
     /// An evaluator of a rule's `ast` with the pipeline's `params`.
-    fn new(info: &'a RuleInfo, ast: &'a AST, engine: &'a Engine, params: &Dynamic) -> Self {
+    pub(super) fn new(
+        info: &'a RuleInfo,
+        ast: &'a AST,
+        engine: &'a Engine,
+        params: &Dynamic,
+    ) -> Self {
         let mut scope = Scope::new();
         scope.push_constant_dynamic("params", params.clone());
         for (name, _) in &info.reads {
@@ -176,7 +181,19 @@ impl<'a> RowEvaluator<'a> {
 
     /// The rule's value for one row whose `values` are those of [`RuleInfo::reads`], in that
     /// order; an error is one line with the script position.
-    fn eval(&mut self, values: impl IntoIterator<Item = Dynamic>) -> Result<Dynamic, String> {
+    pub(super) fn eval(
+        &mut self,
+        values: impl IntoIterator<Item = Dynamic>,
+    ) -> Result<Dynamic, String> {
+        self.eval_raw(values)
+            .map_err(|err| describe(self.info, self.engine, *err))
+    }
+
+    /// [`RowEvaluator::eval`] with rhai's error as it is (for the place it happened).
+    pub(super) fn eval_raw(
+        &mut self,
+        values: impl IntoIterator<Item = Dynamic>,
+    ) -> Result<Dynamic, Box<EvalAltResult>> {
         for ((name, _), value) in self.info.reads.iter().zip(values) {
             if let Some(slot) = self.scope.get_mut(name) {
                 *slot = value;
@@ -184,7 +201,7 @@ impl<'a> RowEvaluator<'a> {
         }
         let result = self.runtime.eval(self.engine, &mut self.scope, self.ast);
         self.scope.rewind(self.base);
-        result.map_err(|err| describe(self.info, self.engine, *err))
+        result
     }
 }
 
