@@ -14,7 +14,9 @@ use arrow::array::RecordBatch;
 use rhai::debugger::DebuggerCommand;
 use rhai::Engine;
 
-use super::eval::{readers, RowEvaluator};
+use rayon::prelude::*;
+
+use super::eval::{readers, RowEvaluator, CHUNK_ROWS};
 use super::InterpretedRule;
 use crate::pipeline::Limits;
 
@@ -65,13 +67,22 @@ pub struct RowTrace {
     pub failed_at: Option<Place>,
 }
 
-/// Evaluates `rule` on the `selection` rows of `batch` on the tracing engine, one row after
-/// another on this thread, and gives each row's trace in `selection` order.
+/// Evaluates `rule` on the `selection` rows of `batch` on the tracing engine, chunks of rows
+/// in parallel (each worker notes its own rows), and gives each row's trace in `selection`
+/// order.
 pub fn trace(rule: &InterpretedRule, batch: &RecordBatch, selection: &[u32]) -> Vec<RowTrace> {
+    selection
+        .par_chunks(CHUNK_ROWS)
+        .flat_map_iter(|rows| trace_rows(rule, batch, rows))
+        .collect()
+}
+
+/// One chunk of rows, traced on this thread.
+fn trace_rows(rule: &InterpretedRule, batch: &RecordBatch, rows: &[u32]) -> Vec<RowTrace> {
     let info = &rule.info;
     let Ok(readers) = readers(info, batch) else {
         // A column the rule reads is missing: no row reaches anything.
-        return selection
+        return rows
             .iter()
             .map(|_| RowTrace {
                 reached: Vec::new(),
@@ -83,8 +94,7 @@ pub fn trace(rule: &InterpretedRule, batch: &RecordBatch, selection: &[u32]) -> 
     let mut evaluator =
         RowEvaluator::new(info, &rule.ast, &interpreter.tracing, &interpreter.params);
     TRACE.with_borrow_mut(|trace| trace.source = rule.ast.source().map(str::to_string));
-    selection
-        .iter()
+    rows.iter()
         .map(|&row| {
             TRACE.with_borrow_mut(|trace| trace.reached.clear());
             let result =
