@@ -262,3 +262,59 @@ fn population_counts_equal_the_branch_conditions_recomputed_from_the_input() {
     let line = line_of(&margin_code, "if net_margin < 0.0") + 1;
     assert_eq!(taken(margin, BranchKind::If, line), losing);
 }
+
+/// The example's population, counted in this process as `run` counts it.
+fn population_coverage() -> Vec<RuleCoverage> {
+    let root = repo();
+    let pipeline = Pipeline::load(&root.join(PIPELINE)).unwrap();
+    let source = Source::open(&pipeline.input.path, &pipeline.input.rename).unwrap();
+    let (plan, _) = Plan::build(&pipeline, &source, EngineChoice::Auto).unwrap();
+    let input = read_parquet(&root.join("testdata/customers.parquet"));
+    let tally = Tally::new(plan.scorer.rules());
+    plan.scorer
+        .score_counted(&input, &Ranked::default(), Some(&tally));
+    tally.finish()
+}
+
+#[test]
+fn run_with_coverage_records_the_counts_in_the_manifest_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_example(dir.path());
+    let result = run(
+        dir.path(),
+        &["run", PIPELINE, "--coverage", "--output", "out"],
+    );
+    assert_eq!(result.code, Some(0), "{}", result.stderr);
+    let manifest = common::manifest(&dir.path().join("out"));
+    let recorded: Vec<RuleCoverage> =
+        serde_json::from_value(manifest["coverage"].clone()).expect("coverage in the manifest");
+    let expected = population_coverage();
+    assert_eq!(recorded.len(), expected.len());
+    for (got, want) in recorded.iter().zip(&expected) {
+        assert_eq!(got.rule, want.rule);
+        assert_eq!(got.rows, want.rows, "{}", got.rule);
+        assert_eq!(got.branches, want.branches, "{}", got.rule);
+    }
+    // The report shows every branch, dead ones marked.
+    let page = std::fs::read_to_string(dir.path().join("out/_report.html")).unwrap();
+    assert!(page.contains(r#"<section id="coverage">"#));
+    let dead = recorded
+        .iter()
+        .flat_map(|r| &r.branches)
+        .filter(|b| b.rows == 0)
+        .count();
+    assert_eq!(page.matches(r#"class="warn dead""#).count(), dead);
+    let risk = recorded.iter().find(|r| r.rule == "risk").unwrap();
+    for branch in &risk.branches {
+        assert!(page.contains(&branch.code), "{}", branch.code);
+    }
+
+    // Without --coverage the manifest has no coverage and the report no such section.
+    let plain = run(dir.path(), &["run", PIPELINE, "--output", "plain"]);
+    assert_eq!(plain.code, Some(0), "{}", plain.stderr);
+    assert!(common::manifest(&dir.path().join("plain"))
+        .get("coverage")
+        .is_none());
+    let page = std::fs::read_to_string(dir.path().join("plain/_report.html")).unwrap();
+    assert!(!page.contains(r#"id="coverage""#));
+}

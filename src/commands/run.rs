@@ -59,6 +59,10 @@ pub struct RunArgs {
     /// rule on one (`compiled` fails naming a rule it cannot take). Results are the same.
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
     pub engine: EngineChoice,
+    /// Also count, per rule, the rows that took each branch: into the manifest's `coverage`
+    /// and the report's rule coverage section (slower: the rules run again, traced).
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 /// Parses a share of rows between 0 and 1.
@@ -106,6 +110,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             || std::thread::available_parallelism().map_or(1, |n| n.get()),
             usize::from,
         ),
+        coverage: args.coverage,
     };
     let started = Started {
         at: started_at,

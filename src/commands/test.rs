@@ -57,10 +57,10 @@ pub enum TestFormat {
     Json,
 }
 
-/// One pipeline's coverage, with each rule's code to quote the branches' lines.
+/// One pipeline's coverage.
 struct Covered {
     pipeline: PathBuf,
-    rules: Vec<(RuleCoverage, String)>,
+    rules: Vec<RuleCoverage>,
 }
 
 /// A line for people: on stdout, or on stderr when stdout carries JSON.
@@ -102,14 +102,9 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
             }
         }
         if args.coverage {
-            let counts = rule_tests::coverage(&cases, &plan, &pipeline.input.id);
-            let codes = plan
-                .scorer
-                .rules()
-                .map(|r| r.info().text.code().to_string());
             covered.push(Covered {
                 pipeline: path.clone(),
-                rules: counts.into_iter().zip(codes).collect(),
+                rules: rule_tests::coverage(&cases, &plan, &pipeline.input.id),
             });
         }
     }
@@ -179,14 +174,14 @@ fn print_failure(failure: &Outcome, json: bool) {
 /// Per rule, each branch with the cases that took it and its line of code; branches no case
 /// took are marked `NOT TAKEN`.
 fn print_coverage(pipeline: &Covered) {
-    let total: usize = pipeline.rules.iter().map(|(c, _)| c.branches.len()).sum();
-    let taken: usize = pipeline.rules.iter().map(|(c, _)| c.covered()).sum();
+    let total: usize = pipeline.rules.iter().map(|c| c.branches.len()).sum();
+    let taken: usize = pipeline.rules.iter().map(RuleCoverage::covered).sum();
     say!(
         "\ncoverage of {}: {taken} of {total} branches taken by the test cases ({})",
         pipeline.pipeline.display(),
         percent(taken, total)
     );
-    for (rule, code) in &pipeline.rules {
+    for rule in &pipeline.rules {
         say!(
             "\n  {} ({}): {} of {} branches",
             rule.rule,
@@ -194,7 +189,6 @@ fn print_coverage(pipeline: &Covered) {
             rule.covered(),
             rule.branches.len()
         );
-        let lines: Vec<&str> = code.lines().collect();
         for branch in &rule.branches {
             let mark = if branch.rows == 0 { "NOT TAKEN" } else { "" };
             let kind = if branch.implicit {
@@ -202,9 +196,6 @@ fn print_coverage(pipeline: &Covered) {
             } else {
                 branch.kind.label().to_string()
             };
-            let line = lines
-                .get(branch.line.saturating_sub(1))
-                .map_or("", |l| l.trim());
             say!(
                 "    {:>4}:{:<3} {:<20} {:>5}  {:<9}  {}",
                 branch.line,
@@ -212,7 +203,7 @@ fn print_coverage(pipeline: &Covered) {
                 kind,
                 branch.rows,
                 mark,
-                line
+                branch.code
             );
         }
     }
@@ -235,7 +226,7 @@ fn print_json(covered: &[Covered]) -> Result<(), CommandError> {
             let rules: Vec<serde_json::Value> = pipeline
                 .rules
                 .iter()
-                .map(|(rule, _)| {
+                .map(|rule| {
                     serde_json::json!({
                         "rule": rule.rule,
                         "source": rule.source,

@@ -80,6 +80,8 @@ pub struct Branch {
     /// True for an arm not written in the code (an `if` without `else`, a `switch` without `_`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub implicit: bool,
+    /// The line of code at `line`, trimmed (so reports quote it without the script).
+    pub code: String,
     /// Rows that took the branch.
     pub rows: u64,
 }
@@ -103,7 +105,14 @@ impl RuleCoverage {
     /// The branches of `rule`, none taken yet.
     pub fn of(rule: &dyn Rule) -> Self {
         let info = rule.info();
-        let (branches, tests) = arms(rule.interpreted().ast()).into_iter().unzip();
+        let (mut branches, tests): (Vec<Branch>, _) =
+            arms(rule.interpreted().ast()).into_iter().unzip();
+        let lines: Vec<&str> = info.text.code().lines().collect();
+        for branch in &mut branches {
+            if let Some(line) = lines.get(branch.line.saturating_sub(1)) {
+                branch.code = line.trim().to_string();
+            }
+        }
         Self {
             rule: info.name.clone(),
             source: info.text.label(),
@@ -251,6 +260,7 @@ fn branch(kind: BranchKind, at: Place, implicit: bool) -> Branch {
         line: at.0,
         column: at.1,
         implicit,
+        code: String::new(),
         rows: 0,
     }
 }
