@@ -127,13 +127,6 @@ impl RuleCoverage {
         self.branches.iter().filter(|b| b.rows > 0).count()
     }
 
-    /// Evaluates `rule` (traced on the interpreter) on the `selection` rows of `batch` and adds
-    /// the branches they took.
-    pub fn record(&mut self, rule: &dyn Rule, batch: &RecordBatch, selection: &[u32]) {
-        let traces = trace(rule.interpreted(), batch, selection);
-        self.add(&traces);
-    }
-
     fn add(&mut self, traces: &[RowTrace]) {
         self.rows += traces.len() as u64;
         for row in traces {
@@ -453,6 +446,13 @@ let base = switch tier_code {
         .unwrap()
     }
 
+    /// The coverage of `rule` on the `rows` of `batch`.
+    fn measure(rule: &dyn Rule, batch: &RecordBatch, rows: &[u32]) -> RuleCoverage {
+        let tally = Tally::new([rule]);
+        tally.record(rule, batch, rows);
+        tally.finish().remove(0)
+    }
+
     /// (kind, line, unwritten, rows) of each branch.
     fn counts(coverage: &RuleCoverage) -> Vec<(BranchKind, usize, bool, u64)> {
         coverage
@@ -470,8 +470,7 @@ let base = switch tier_code {
             &Limits::default(),
             &Params::default(),
         );
-        let mut coverage = RuleCoverage::of(&rule);
-        coverage.record(&rule, &batch(), &[0, 1, 2, 3]);
+        let coverage = measure(&rule, &batch(), &[0, 1, 2, 3]);
         use BranchKind::*;
         assert_eq!(
             counts(&coverage),
@@ -535,8 +534,7 @@ let base = switch tier_code {
             vec![x, y],
         )
         .unwrap();
-        let mut coverage = RuleCoverage::of(&rule);
-        coverage.record(&rule, &batch, &[0, 1, 2]);
+        let coverage = measure(&rule, &batch, &[0, 1, 2]);
         // Row 1 fails dividing () in the condition: it took neither arm. Row 2 takes the
         // unwritten else (its value, (), is no number, but the branch was taken).
         assert_eq!(
@@ -544,6 +542,28 @@ let base = switch tier_code {
             vec![
                 (BranchKind::If, 1, false, 1),
                 (BranchKind::Else, 1, true, 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_written_default_and_else_are_arms_of_their_own() {
+        let rule = Interpreter::test_rule(
+            "let x = switch tier_code {\n    1 => 10.0,\n    _ => 0.0,\n};\nif x > 5.0 {\n    x\n} else {\n    -x\n}\n",
+            &["tier_code"],
+            &Limits::default(),
+            &Params::default(),
+        );
+        let coverage = measure(&rule, &batch(), &[0, 1, 2, 3]);
+        use BranchKind::*;
+        // tier_code 1, 2, 3, 1: two rows take case 1 and x > 5, two the default and else.
+        assert_eq!(
+            counts(&coverage),
+            vec![
+                (Case, 2, false, 2),
+                (Default, 3, false, 2),
+                (If, 6, false, 2),
+                (Else, 8, false, 2),
             ]
         );
     }
