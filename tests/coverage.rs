@@ -304,7 +304,23 @@ fn run_with_coverage_records_the_counts_in_the_manifest_and_the_report() {
         .filter(|b| b.rows == 0)
         .count();
     assert_eq!(page.matches(r#"class="warn dead""#).count(), dead);
+    // …over each rule's code, line by line, the lines holding a dead branch shaded.
+    let dead_lines: std::collections::HashSet<(&str, usize)> = recorded
+        .iter()
+        .flat_map(|r| {
+            r.branches
+                .iter()
+                .filter(|b| b.rows == 0)
+                .map(move |b| (r.rule.as_str(), b.line))
+        })
+        .collect();
+    assert_eq!(
+        page.matches(r#"class="dead-line""#).count(),
+        dead_lines.len()
+    );
     let risk = recorded.iter().find(|r| r.rule == "risk").unwrap();
+    let risk_code = std::fs::read_to_string(repo().join("rules/risk.rhai")).unwrap();
+    assert_eq!(risk.script, risk_code.lines().collect::<Vec<_>>());
     for branch in &risk.branches {
         assert!(page.contains(&branch.code), "{}", branch.code);
     }

@@ -38,6 +38,9 @@ th, td { padding: .25rem .7rem; border-bottom: 1px solid var(--line); text-align
 td.n, th.n { text-align: right; }
 th { font-weight: 600; background: #f4f6f9; }
 pre { margin: 0; white-space: pre-wrap; }
+table.script td { padding: 0 .6rem; border: none; }
+tr.dead-line { background: #fdecea; }
+span.branch { display: block; white-space: nowrap; }
 code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .chart { width: 100%; min-height: 120px; margin: .5rem 0 1rem; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(20rem, 1fr)); gap: .5rem 1.5rem; }
@@ -364,8 +367,8 @@ fn rejects(m: &Manifest, f: &Figures) -> Markup {
     }
 }
 
-/// `run --coverage`: per rule, each branch over its line of code with the rows that took it;
-/// branches no row took are marked dead.
+/// `run --coverage`: per rule, its code line by line with the branches on each line and the
+/// rows that took them; branches no row took are marked dead.
 fn coverage(rules: &[RuleCoverage]) -> Markup {
     let total: usize = rules.iter().map(|r| r.branches.len()).sum();
     let dead = total - rules.iter().map(RuleCoverage::covered).sum::<usize>();
@@ -384,19 +387,24 @@ fn coverage(rules: &[RuleCoverage]) -> Markup {
             @for rule in rules {
                 h3 { (rule.rule) " " span.muted { code { (rule.source) } " · " (int(rule.rows)) " rows · "
                     (rule.covered()) " of " (rule.branches.len()) " branches taken" } }
-                table {
-                    tr { th.n { "line" } th { "branch" } th.n { "rows" } th.n { "share" } th { "code" } }
-                    @for b in &rule.branches {
-                        tr {
-                            td.n { (b.line) ":" (b.column) }
+                table.script {
+                    tr { th.n { "line" } th { "branches taken: rows (share of the rule's rows)" } th { "code" } }
+                    @for (index, text) in rule.script.iter().enumerate() {
+                        @let here: Vec<_> = rule.branches.iter().filter(|b| b.line == index + 1).collect();
+                        @let dead = here.iter().any(|b| b.rows == 0);
+                        tr class=[dead.then_some("dead-line")] {
+                            td.n.muted { (index + 1) }
                             td {
-                                (b.kind.label())
-                                @if b.implicit { span.muted { " (unwritten)" } }
-                                @if b.rows == 0 { " " b.warn.dead { "dead" } }
+                                @for b in &here {
+                                    span.branch {
+                                        (b.kind.label())
+                                        @if b.implicit { span.muted { " (unwritten)" } }
+                                        ": " (int(b.rows)) " (" (pct((rule.rows > 0).then(|| b.rows as f64 / rule.rows as f64))) ")"
+                                        @if b.rows == 0 { " " b.warn.dead { "dead" } }
+                                    }
+                                }
                             }
-                            td.n { (int(b.rows)) }
-                            td.n { (pct((rule.rows > 0).then(|| b.rows as f64 / rule.rows as f64))) }
-                            td { pre { (b.code) } }
+                            td { pre { (text) } }
                         }
                     }
                 }

@@ -5,7 +5,7 @@
 //! `if` / `else if` / `else` chain (an `if` without `else` has an unwritten one), each arm of a
 //! `switch` (and its unwritten default), each `return`, and each default of a `??` beside the
 //! case where the left side had a value. Which arm a row took comes from an instrumented
-//! interpreter run ([`interpreter::trace`]): rhai's debugger notes every script position a row
+//! interpreter run ([`super::interpreter::trace`]): rhai's debugger notes every script position a row
 //! evaluates, and an arm was taken when the first statement of its body was reached. An arm
 //! with nothing to run (no `else` written, an empty body) is counted as the rows that reached
 //! its `if`, `switch` or `??`, did not fail in its condition, and entered no other arm.
@@ -96,6 +96,9 @@ pub struct RuleCoverage {
     /// Rows the rule was evaluated on.
     pub rows: u64,
     pub branches: Vec<Branch>,
+    /// The rule's code, line by line: the report shows the counts over it.
+    #[serde(default)]
+    pub script: Vec<String>,
     /// How to tell, from a row's trace, that it took each branch (parallel to `branches`).
     #[serde(skip)]
     tests: Vec<Taken>,
@@ -118,6 +121,7 @@ impl RuleCoverage {
             source: info.text.label(),
             rows: 0,
             branches,
+            script: lines.iter().map(|l| l.to_string()).collect(),
             tests,
         }
     }
