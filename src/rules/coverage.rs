@@ -8,7 +8,9 @@
 //! interpreter run ([`super::interpreter::trace`]): rhai's debugger notes every script position a row
 //! evaluates, and an arm was taken when the first statement of its body was reached. An arm
 //! with nothing to run (no `else` written, an empty body) is counted as the rows that reached
-//! its `if`, `switch` or `??`, did not fail in its condition, and entered no other arm.
+//! its `if`, `switch` or `??`, did not fail in its condition, and entered no other arm. A
+//! branch the params decide (`if params.x > 3` with `x: 5`) is folded away when the AST is
+//! optimised and is not listed: no row can take the other arm.
 //!
 //! The counts do not depend on the engine that scores: the compiled engine is held bit-for-bit
 //! equal to the interpreter (tests/differential.rs), and coverage always traces the
@@ -18,7 +20,11 @@
 //! traced run comes on top of scoring: scoring the example's 2,000 customers (debug build, two
 //! busy cores) took 0.13-0.19 s on the interpreter and 0.33-0.46 s with coverage (2.5x), and
 //! 0.013 s on the compiled engine against 0.26-0.31 s with coverage (20x, the trace being
-//! interpreted). So it only runs when coverage is asked for (`test --coverage`).
+//! interpreted). In a release build of rhai alone, a 9-line rule like the example's over
+//! 200,000 rows took 2.6-2.7 µs a row on the plain engine, 3.9 µs traced (1.45x); rhai built
+//! with its `debugging` feature but no debugger attached (what `run` uses) measured the same as
+//! without it (2.63 against 2.70 µs, within noise). So it only runs when coverage is asked
+//! for (`test --coverage`, `run --coverage`).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
