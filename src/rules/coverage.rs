@@ -577,4 +577,17 @@ let base = switch tier_code {
             ]
         );
     }
+
+    #[test]
+    fn a_branch_the_params_decide_is_folded_away_and_not_listed() {
+        let params: Params = serde_yaml::from_str("{ x: 5 }").unwrap();
+        let rule = Interpreter::test_rule(
+            "if params.x > 3 {\n    1.0\n} else {\n    tier_code.to_float()\n}\n",
+            &["tier_code"],
+            &Limits::default(),
+            &params,
+        );
+        let coverage = measure(&rule, &batch(), &[0, 1]);
+        assert_eq!(counts(&coverage), vec![]);
+    }
 }
