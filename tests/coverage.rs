@@ -325,6 +325,12 @@ fn run_with_coverage_records_the_counts_in_the_manifest_and_the_report() {
         assert!(page.contains(&branch.code), "{}", branch.code);
     }
 
+    // `tierscore report` renders the same page from the committed output alone.
+    let rendered = run(dir.path(), &["report", "out"]);
+    assert_eq!(rendered.code, Some(0), "{}", rendered.stderr);
+    let again = std::fs::read_to_string(dir.path().join("out/_report.html")).unwrap();
+    assert_eq!(again, page);
+
     // Without --coverage the manifest has no coverage and the report no such section.
     let plain = run(dir.path(), &["run", PIPELINE, "--output", "plain"]);
     assert_eq!(plain.code, Some(0), "{}", plain.stderr);
