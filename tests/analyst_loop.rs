@@ -365,10 +365,10 @@ fn test_passes_the_shipped_cases() {
     let result = run(&repo, &["test", PIPELINE]);
     result.expect_code(0);
     let names = case_names(&repo.join(TESTS_FILE));
-    assert_eq!(names.len(), 27);
+    assert_eq!(names.len(), 28);
     let mut expected = vec![
         String::new(),
-        "running 27 tests from pipelines/customer_value.yaml".to_string(),
+        "running 28 tests from pipelines/customer_value.yaml".to_string(),
     ];
     expected.extend(names.iter().map(|n| format!("test {n} ... ok")));
     expected.push(String::new());
@@ -381,7 +381,7 @@ fn test_passes_the_shipped_cases() {
     );
     assert_result_line(
         &result.stdout,
-        "test result: ok. 27 passed; 0 failed; finished in ",
+        "test result: ok. 28 passed; 0 failed; finished in ",
     );
     assert_eq!(result.stderr, "");
 }
@@ -426,22 +426,22 @@ fn test_reports_wrong_expectations_with_expected_and_actual() {
          \n---- {referrals} ----\n\
          \x20 field     expected       actual\n\
          \x20 referral  65 ± 0.000001  60\n\
-         \ntest result: FAILED. 25 passed; 2 failed; finished in "
+         \ntest result: FAILED. 26 passed; 2 failed; finished in "
     );
     assert!(stdout.contains(&failures), "stdout:\n{stdout}");
     assert_result_line(
         stdout,
-        "test result: FAILED. 25 passed; 2 failed; finished in ",
+        "test result: FAILED. 26 passed; 2 failed; finished in ",
     );
     assert!(
         result
             .stderr
             .trim_end()
-            .ends_with("2 of 27 test cases failed"),
+            .ends_with("2 of 28 test cases failed"),
         "stderr:\n{}",
         result.stderr
     );
-    assert_eq!(last_error_line(&result.stderr), "2 of 27 test cases failed");
+    assert_eq!(last_error_line(&result.stderr), "2 of 28 test cases failed");
 }
 
 #[test]
@@ -498,7 +498,7 @@ tests:
     let stdout = &result.stdout;
     assert!(
         stdout.starts_with(
-            "\nrunning 30 tests from pipelines/customer_value.yaml\n\
+            "\nrunning 31 tests from pipelines/customer_value.yaml\n\
              test own - a lapsed unrated customer with no margin scores 0 and is low value ... ok\n\
              test own - an unknown expectation key ... FAILED\n"
         ),
@@ -523,9 +523,9 @@ tests:
     );
     assert_result_line(
         stdout,
-        "test result: FAILED. 28 passed; 2 failed; finished in ",
+        "test result: FAILED. 29 passed; 2 failed; finished in ",
     );
-    assert_eq!(last_error_line(&result.stderr), "2 of 30 test cases failed");
+    assert_eq!(last_error_line(&result.stderr), "2 of 31 test cases failed");
 }
 
 // ---------------------------------------------------------------------------------------------

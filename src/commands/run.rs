@@ -65,6 +65,10 @@ pub struct RunArgs {
     /// rule on one (`compiled` fails naming a rule it cannot take). Results are the same.
     #[arg(long, value_enum, default_value_t = EngineChoice::Auto)]
     pub engine: EngineChoice,
+    /// Also count, per rule, the rows that took each branch: into the manifest's `coverage`
+    /// and the report's rule coverage section (slower: the rules run again, traced).
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 /// The most worker threads per core a run starts: more only costs start-up time and memory.
@@ -141,6 +145,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
             .collect(),
         target: target.clone(),
         threads: threads(args.threads),
+        coverage: args.coverage,
     };
     let started = Started {
         at: started_at,

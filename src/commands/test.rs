@@ -9,6 +9,10 @@
 //! scored by the same plan `run` builds (the input's footers give the column types). One line a
 //! case, then expected against actual for every failure, then a total. Exit 1 if any fails.
 //! `--format json` prints one JSON document and `--format junit` JUnit XML, for CI.
+//!
+//! `--coverage` also lists, per rule, every branch and how many cases took it, marking those
+//! none did (like `opa test --coverage`); with `--format json` each pipeline's entry carries the
+//! same as `rules`. JUnit has no place for it. Coverage does not change the exit code.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -20,6 +24,7 @@ use super::{CommandError, Findings, Ui};
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::rule_tests::{self, Outcome};
+use crate::rules::coverage::RuleCoverage;
 use crate::rules::EngineChoice;
 use crate::source::Source;
 
@@ -28,7 +33,9 @@ use crate::source::Source;
 #[command(after_help = "Examples:
   tierscore test pipelines/customer_value.yaml
   tierscore test pipelines/customer_value.yaml pipelines/rfm.yaml
-  tierscore test pipelines/*.yaml --format junit > test-results.xml")]
+  tierscore test pipelines/*.yaml --format junit > test-results.xml
+  tierscore test pipelines/customer_value.yaml --coverage
+  tierscore test pipelines/customer_value.yaml --coverage --format json > coverage.json")]
 pub struct TestArgs {
     /// Pipeline YAML files whose test cases to run.
     #[arg(required = true)]
@@ -39,6 +46,9 @@ pub struct TestArgs {
     /// The report on stdout: `text` like cargo test, `json` one document, `junit` JUnit XML.
     #[arg(long, value_enum, default_value_t = TestFormat::Text)]
     pub format: TestFormat,
+    /// Also list, per rule, every branch and how many test cases took it.
+    #[arg(long)]
+    pub coverage: bool,
 }
 
 /// Report format of `tierscore test`.
@@ -58,6 +68,8 @@ struct Suite {
     seconds: f64,
     /// Each case's file and outcome, in order.
     outcomes: Vec<(PathBuf, Outcome)>,
+    /// Per rule, the branches the cases took (with `--coverage`).
+    coverage: Option<Vec<RuleCoverage>>,
 }
 
 /// Runs every case of every pipeline and prints the report in the format asked for.
@@ -75,6 +87,9 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
             say!("\nrunning {} tests from {}", cases.len(), path.display());
         }
         let outcomes = rule_tests::run(&cases, &plan, &pipeline.input.id);
+        let coverage = args
+            .coverage
+            .then(|| rule_tests::coverage(&cases, &plan, &pipeline.input.id));
         if text {
             for outcome in &outcomes {
                 let verdict = if outcome.mismatches.is_empty() {
@@ -89,6 +104,7 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
             pipeline: path.clone(),
             seconds: suite_started.elapsed().as_secs_f64(),
             outcomes: cases.into_iter().map(|c| c.file).zip(outcomes).collect(),
+            coverage,
         });
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -113,6 +129,11 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
                 "\ntest result: {verdict}. {passed} passed; {} failed; finished in {seconds:.2}s",
                 failures.len(),
             );
+            for suite in &suites {
+                if let Some(rules) = &suite.coverage {
+                    print_coverage(&suite.pipeline, rules);
+                }
+            }
         }
         TestFormat::Json => say!("{:#}", to_json(&suites, passed, failures.len(), seconds)),
         TestFormat::Junit => say!("{}", to_junit(&suites, failures.len(), seconds)),
@@ -125,7 +146,8 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
 }
 
 /// `test --format json`: `{ ok, passed, failed, seconds, pipelines: [{ pipeline, seconds,
-/// cases: [{ name, file, ok, mismatches: [{ field, expected, actual }] }] }] }`.
+/// cases: [{ name, file, ok, mismatches: [{ field, expected, actual }] }], rules }] }`, with
+/// `rules` (each rule's branches, see [`rule_json`]) under `--coverage`.
 fn to_json(suites: &[Suite], passed: usize, failed: usize, seconds: f64) -> serde_json::Value {
     let pipelines: Vec<serde_json::Value> = suites
         .iter()
@@ -147,11 +169,15 @@ fn to_json(suites: &[Suite], passed: usize, failed: usize, seconds: f64) -> serd
                     })
                 })
                 .collect();
-            json!({
+            let mut entry = json!({
                 "pipeline": suite.pipeline.display().to_string(),
                 "seconds": suite.seconds,
                 "cases": cases,
-            })
+            });
+            if let Some(rules) = &suite.coverage {
+                entry["rules"] = rules.iter().map(rule_json).collect();
+            }
+            entry
         })
         .collect();
     json!({
@@ -281,4 +307,63 @@ fn print_failure(failure: &Outcome) {
             m.actual
         );
     }
+}
+
+/// Per rule, each branch with the cases that took it and its line of code; branches no case
+/// took are marked `NOT TAKEN`.
+fn print_coverage(pipeline: &std::path::Path, rules: &[RuleCoverage]) {
+    let total: usize = rules.iter().map(|c| c.branches.len()).sum();
+    let taken: usize = rules.iter().map(RuleCoverage::covered).sum();
+    say!(
+        "\ncoverage of {}: {taken} of {total} branches taken by the test cases ({})",
+        pipeline.display(),
+        percent(taken, total)
+    );
+    for rule in rules {
+        say!(
+            "\n  {} ({}): {} of {} branches",
+            rule.rule,
+            rule.source,
+            rule.covered(),
+            rule.branches.len()
+        );
+        for branch in &rule.branches {
+            let mark = if branch.rows == 0 { "NOT TAKEN" } else { "" };
+            let kind = if branch.implicit {
+                format!("{} (unwritten)", branch.kind.label())
+            } else {
+                branch.kind.label().to_string()
+            };
+            say!(
+                "    {:>4}:{:<3} {:<20} {:>5}  {:<9}  {}",
+                branch.line,
+                branch.column,
+                kind,
+                branch.rows,
+                mark,
+                branch.code
+            );
+        }
+    }
+}
+
+/// A share as a percentage; 100% when there is nothing to take.
+fn percent(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        "100%".into()
+    } else {
+        format!("{:.1}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+/// One rule's coverage in `--format json`: `{ rule, source, rows, covered, total, branches }`.
+fn rule_json(rule: &RuleCoverage) -> serde_json::Value {
+    json!({
+        "rule": rule.rule,
+        "source": rule.source,
+        "rows": rule.rows,
+        "covered": rule.covered(),
+        "total": rule.branches.len(),
+        "branches": rule.branches,
+    })
 }

@@ -147,6 +147,9 @@ pub struct RunOptions {
     pub run_id: String,
     /// The params `--set` gave, in order (the manifest records them).
     pub params_from_set: Vec<String>,
+    /// Count the branches each rule's rows take (`run --coverage`) into the manifest's
+    /// `coverage`; a traced interpreter run on top of scoring, so off unless asked for.
+    pub coverage: bool,
 }
 
 /// Runs `plan` over `scan` and commits the output to `options.target`; the committed
@@ -214,6 +217,9 @@ pub fn run(
         rejects_by: BTreeMap::new(),
     };
 
+    let coverage = options
+        .coverage
+        .then(|| crate::rules::coverage::Tally::new(plan.scorer.rules()));
     let scoring = Instant::now();
     let reject_schema = rejects.schema();
     let mut id_hashes = pipeline
@@ -259,7 +265,7 @@ pub fn run(
                     let batch = batch?;
                     let file = source.files()[batch.file].path.display().to_string();
                     let (rows, ranked) = passes.prepare(&batch.batch, tally.rows.input as usize)?;
-                    let scored = plan.scorer.score_with(&rows, &ranked);
+                    let scored = plan.scorer.score_counted(&rows, &ranked, coverage.as_ref());
                     if let (OnRowError::Fail, Some(first)) =
                         (pipeline.errors.on_row_error, scored.rejects.first())
                     {
@@ -337,6 +343,7 @@ pub fn run(
         &passes,
     )?;
     manifest.phases_seconds.score_and_write = score_seconds;
+    manifest.coverage = coverage.map(crate::rules::coverage::Tally::finish);
     manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
     // The report reads the staged files back (one pass), so it shows what is committed, and
     // `tierscore report` renders the same page from the committed output.
@@ -537,6 +544,7 @@ fn manifest(
             path: options.target.display().to_string(),
             absolute_path: absolute(&options.target),
         },
+        coverage: None,
         report: ReportInfo {
             file: pipeline.output.report.then(|| REPORT_FILE.into()),
             value: pipeline.output.report_value.clone(),

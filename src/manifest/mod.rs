@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::rules::coverage::RuleCoverage;
+
 /// The manifest's schema version. 2: the scored rows moved into [`DATA_DIR`] and the rejects
 /// into [`REJECTS_DIR`], so a `**/*.parquet` glob over the data meets nothing else.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -84,6 +86,9 @@ pub struct Manifest {
     /// The HTML report: whether it was written, and the value column it shows.
     #[serde(default)]
     pub report: ReportInfo,
+    /// `run --coverage`: each rule's branches and the rows that took each (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Vec<RuleCoverage>>,
     pub phases_seconds: Phases,
 }
 

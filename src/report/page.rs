@@ -10,6 +10,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use super::charts::{self, Chart};
 use super::figures::Figures;
 use crate::manifest::Manifest;
+use crate::rules::coverage::RuleCoverage;
 
 /// Vega (BSD-3-Clause), the runtime that draws the charts; see `vendor/README.md`.
 pub(super) const VEGA_JS: &str = include_str!("vendor/vega-6.4.0.min.js");
@@ -36,6 +37,10 @@ table { border-collapse: collapse; margin: .4rem 0 1rem; font-variant-numeric: t
 th, td { padding: .25rem .7rem; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 td.n, th.n { text-align: right; }
 th { font-weight: 600; background: #f4f6f9; }
+pre { margin: 0; white-space: pre-wrap; }
+table.script td { padding: 0 .6rem; border: none; }
+tr.dead-line { background: #fdecea; }
+span.branch { display: block; white-space: nowrap; }
 code, pre { font: 12px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .chart { width: 100%; min-height: 120px; margin: .5rem 0 1rem; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(20rem, 1fr)); gap: .5rem 1.5rem; }
@@ -139,6 +144,9 @@ pub fn render(manifest: &Manifest, figures: &Figures) -> String {
                         @for (id, title) in SECTIONS.iter().zip(TITLES) {
                             a href={ "#" (id) } { (title) }
                         }
+                        @if manifest.coverage.is_some() {
+                            a href="#coverage" { "Rule coverage" }
+                        }
                     }
                 }
                 (summary(manifest, figures))
@@ -148,6 +156,9 @@ pub fn render(manifest: &Manifest, figures: &Figures) -> String {
                 (factors(figures))
                 (reasons(figures))
                 (rejects(manifest, figures))
+                @if let Some(rules) = &manifest.coverage {
+                    (coverage(rules))
+                }
                 script type="application/json" id="tierscore-figures" { (PreEscaped(script_json(figures))) }
                 (chart_scripts(&chart_json))
             }
@@ -357,6 +368,52 @@ fn rejects(m: &Manifest, f: &Figures) -> Markup {
                     tr { th { "step" } th { "message" } th.n { "rows" } th { "first ids" } }
                     @for g in &r.groups {
                         tr { td { (g.step) } td { code { (g.message) } } td.n { (int(g.count)) } td { (g.first_ids.join(", ")) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `run --coverage`: per rule, its code line by line with the branches on each line and the
+/// rows that took them; branches no row took are marked dead.
+fn coverage(rules: &[RuleCoverage]) -> Markup {
+    let total: usize = rules.iter().map(|r| r.branches.len()).sum();
+    let dead = total - rules.iter().map(RuleCoverage::covered).sum::<usize>();
+    html! {
+        section id="coverage" {
+            h2 { "Rule coverage" }
+            p {
+                "Every branch of every rule with the rows that took it. "
+                @if dead == 0 {
+                    span.ok { "Every one of the " (total) " branches was taken." }
+                } @else {
+                    b.warn { (dead) } " of " (total)
+                    " branches were taken by no row (dead on this population): a rule that never fires, or a case the data does not have."
+                }
+            }
+            @for rule in rules {
+                h3 { (rule.rule) " " span.muted { code { (rule.source) } " · " (int(rule.rows)) " rows · "
+                    (rule.covered()) " of " (rule.branches.len()) " branches taken" } }
+                table.script {
+                    tr { th.n { "line" } th { "branches taken: rows (share of the rule's rows)" } th { "code" } }
+                    @for (index, text) in rule.script.iter().enumerate() {
+                        @let here: Vec<_> = rule.branches.iter().filter(|b| b.line == index + 1).collect();
+                        @let dead = here.iter().any(|b| b.rows == 0);
+                        tr class=[dead.then_some("dead-line")] {
+                            td.n.muted { (index + 1) }
+                            td {
+                                @for b in &here {
+                                    span.branch {
+                                        (b.kind.label())
+                                        @if b.implicit { span.muted { " (unwritten)" } }
+                                        ": " (int(b.rows)) " (" (pct((rule.rows > 0).then(|| b.rows as f64 / rule.rows as f64))) ")"
+                                        @if b.rows == 0 { " " b.warn.dead { "dead" } }
+                                    }
+                                }
+                            }
+                            td { pre { (text) } }
+                        }
                     }
                 }
             }

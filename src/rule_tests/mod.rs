@@ -17,6 +17,8 @@ use crate::diagnostic::suggest;
 use crate::pipeline::spec::{TestCaseSpec, TestFileSpec};
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
+use crate::rules::coverage::{RuleCoverage, Tally};
+use crate::score::Ranked;
 
 /// Difference accepted between expected and actual numbers unless a case says otherwise.
 pub const DEFAULT_TOLERANCE: f64 = 1e-6;
@@ -128,6 +130,20 @@ pub fn run(cases: &[Case], plan: &Plan, id: &str) -> Vec<Outcome> {
             },
         })
         .collect()
+}
+
+/// The branches of every rule of `plan` the cases' rows take (`test --coverage`): each row is
+/// scored as [`run`] scores it, its rules traced. Rows that are not rows of the input (a case
+/// [`run`] reports as failed) count for no rule.
+pub fn coverage(cases: &[Case], plan: &Plan, id: &str) -> Vec<RuleCoverage> {
+    let tally = Tally::new(plan.scorer.rules());
+    for case in cases {
+        if let Ok(batch) = row_batch(&case.spec.row, &plan.schema, id) {
+            plan.scorer
+                .score_counted(&batch, &Ranked::default(), Some(&tally));
+        }
+    }
+    tally.finish()
 }
 
 /// The case's row as a one-row batch with the input's columns (all nullable).

@@ -11,6 +11,7 @@
 //! - [`interpreter`]: the rhai interpreter, the reference backend covering all of rhai;
 //! - [`compiled`]: the compiled engine for the common subset, which hands the rows it does not
 //!   finish to the interpreter;
+//! - [`coverage`]: which branches of a rule rows take, from an instrumented interpreter run;
 //! - [`cells`]: how Arrow cells read as script values; [`dates`], [`library`]: the date values
 //!   and helper functions, as plain functions every backend calls.
 //!
@@ -20,6 +21,7 @@ pub mod analyze;
 pub mod budget;
 pub mod cells;
 pub mod compiled;
+pub mod coverage;
 pub mod dates;
 pub mod guard;
 pub mod interpreter;
@@ -171,6 +173,10 @@ pub trait Rule: Send + Sync + std::fmt::Debug {
     ///
     /// `batch` holds every column in [`RuleInfo::reads`]; the plan guarantees it.
     fn evaluate(&self, batch: &RecordBatch, selection: &[u32]) -> RuleOutput;
+
+    /// The rule on the interpreter, the reference every engine agrees with bit for bit:
+    /// [`coverage`] traces it to count the branches rows take, whichever engine scores.
+    fn interpreted(&self) -> &interpreter::InterpretedRule;
 }
 
 /// The outcome of building a rule.

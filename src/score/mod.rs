@@ -13,6 +13,7 @@ use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringAr
 use arrow::datatypes::{DataType, Field, Float64Type, Schema, UInt32Type};
 use rayon::prelude::*;
 
+use crate::rules::coverage::Tally;
 use crate::rules::{Rule, RuleEngine, RuleOutput};
 use crate::tiers::TierRules;
 pub use breakdown::{Breakdown, FactorBreakdown};
@@ -158,9 +159,20 @@ impl Scorer {
     /// The batch is cut into slices that workers score whole, every factor in turn, so workers
     /// do not wait for each other between factors; the slices' results are joined in row order.
     pub fn score_with(&self, batch: &RecordBatch, ranked: &Ranked<'_>) -> ScoredBatch {
+        self.score_counted(batch, ranked, None)
+    }
+
+    /// [`Scorer::score_with`], adding to `tally` (when given) the branches each rule's rows
+    /// take: the same rows the rule scores, traced on the interpreter.
+    pub fn score_counted(
+        &self,
+        batch: &RecordBatch,
+        ranked: &Ranked<'_>,
+        tally: Option<&Tally>,
+    ) -> ScoredBatch {
         let rows = batch.num_rows();
         if rows <= SLICE_ROWS {
-            return self.score_slice(batch, ranked);
+            return self.score_slice(batch, ranked, tally);
         }
         let starts: Vec<usize> = (0..rows).step_by(SLICE_ROWS).collect();
         let parts: Vec<(usize, ScoredBatch)> = starts
@@ -169,7 +181,7 @@ impl Scorer {
                 let len = SLICE_ROWS.min(rows - start);
                 (
                     start,
-                    self.score_slice(&batch.slice(start, len), &ranked.slice(start, len)),
+                    self.score_slice(&batch.slice(start, len), &ranked.slice(start, len), tally),
                 )
             })
             .collect();
@@ -177,7 +189,12 @@ impl Scorer {
     }
 
     /// Scores one slice of rows, factor after factor.
-    fn score_slice(&self, batch: &RecordBatch, ranked: &Ranked<'_>) -> ScoredBatch {
+    fn score_slice(
+        &self,
+        batch: &RecordBatch,
+        ranked: &Ranked<'_>,
+        tally: Option<&Tally>,
+    ) -> ScoredBatch {
         let rows = batch.num_rows();
         let mut failed: Vec<Option<Reject>> = vec![None; rows];
         if let Some(ids) = batch.column_by_name(&self.id_column) {
@@ -199,7 +216,7 @@ impl Scorer {
         let mut values_by_factor: Vec<Vec<Option<f64>>> = Vec::with_capacity(self.factors.len());
 
         for step in &self.factors {
-            let output = run_rule(step.rule.as_ref(), &working, &mut failed);
+            let output = run_rule(step.rule.as_ref(), &working, &mut failed, tally);
             let column = output.values;
             values_by_factor.push(column.as_primitive::<Float64Type>().iter().collect());
             working = with_column(&working, step.name(), column);
@@ -246,7 +263,7 @@ impl Scorer {
                         .then(|| self.weighted_sum(&values_by_factor, row))
                 })
                 .collect(),
-            CombineStep::Script(rule) => run_rule(rule.as_ref(), &working, &mut failed)
+            CombineStep::Script(rule) => run_rule(rule.as_ref(), &working, &mut failed, tally)
                 .values
                 .as_primitive::<Float64Type>()
                 .iter()
@@ -295,7 +312,7 @@ impl Scorer {
             (None, Some(rule)) => {
                 let score_column: ArrayRef = Arc::new(Float64Array::from(scores.clone()));
                 let working = with_column(&working, "score", score_column);
-                run_rule(rule.as_ref(), &working, &mut failed)
+                run_rule(rule.as_ref(), &working, &mut failed, tally)
                     .values
                     .as_primitive::<UInt32Type>()
                     .iter()
@@ -343,11 +360,20 @@ impl Scorer {
     }
 }
 
-/// Evaluates a rule on the rows no earlier step rejected, and rejects the rows it failed.
-fn run_rule(rule: &dyn Rule, working: &RecordBatch, failed: &mut [Option<Reject>]) -> RuleOutput {
+/// Evaluates a rule on the rows no earlier step rejected, and rejects the rows it failed; with
+/// a tally, counts the branches those rows take.
+fn run_rule(
+    rule: &dyn Rule,
+    working: &RecordBatch,
+    failed: &mut [Option<Reject>],
+    tally: Option<&Tally>,
+) -> RuleOutput {
     let selection: Vec<u32> = (0..failed.len() as u32)
         .filter(|&row| failed[row as usize].is_none())
         .collect();
+    if let Some(tally) = tally {
+        tally.record(rule, working, &selection);
+    }
     let output = rule.evaluate(working, &selection);
     let info = rule.info();
     for failure in &output.failures {

@@ -267,6 +267,10 @@ impl Rule for CompiledRule {
         self.deferred.load(Ordering::Relaxed)
     }
 
+    fn interpreted(&self) -> &InterpretedRule {
+        &self.fallback
+    }
+
     fn evaluate(&self, batch: &RecordBatch, selection: &[u32]) -> RuleOutput {
         let rows = batch.num_rows();
         let columns: Option<Vec<&ArrayRef>> = self

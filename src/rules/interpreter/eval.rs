@@ -113,7 +113,7 @@ fn evaluate_rows(
 }
 
 /// A reader of each column the rule reads, in [`RuleInfo::reads`] order.
-fn readers<'b>(
+pub(super) fn readers<'b>(
     info: &RuleInfo,
     batch: &'b RecordBatch,
 ) -> Result<Vec<ColumnReader<'b, Dynamic>>, String> {
@@ -193,7 +193,7 @@ fn describe(info: &RuleInfo, engine: &Engine, limits: &Limits, mut err: EvalAltR
 /// The scope holds `params` and one slot for each name the rule reads, set in place for each
 /// row (pushing and popping them per row measured 6% slower); what a script adds to the scope
 /// is rewound after the row. rhai's runtime state and function caches are kept from row to row.
-struct RowEvaluator<'a> {
+pub(super) struct RowEvaluator<'a> {
     info: &'a RuleInfo,
     ast: &'a AST,
     engine: &'a Engine,
@@ -205,7 +205,7 @@ struct RowEvaluator<'a> {
 
 impl<'a> RowEvaluator<'a> {
     /// An evaluator of a rule's `ast` with the pipeline's `params`.
-    fn new(
+    pub(super) fn new(
         info: &'a RuleInfo,
         ast: &'a AST,
         engine: &'a Engine,
@@ -230,7 +230,27 @@ impl<'a> RowEvaluator<'a> {
 
     /// The rule's value for one row whose `values` are those of [`RuleInfo::reads`], in that
     /// order; an error is one line with the script position.
-    fn eval(&mut self, values: impl IntoIterator<Item = Dynamic>) -> Result<Dynamic, Failure> {
+    pub(super) fn eval(
+        &mut self,
+        values: impl IntoIterator<Item = Dynamic>,
+    ) -> Result<Dynamic, Failure> {
+        match self.eval_raw(values) {
+            Ok(result) => result.map_err(|err| {
+                (
+                    code_of(&err),
+                    describe(self.info, self.engine, &self.limits, *err),
+                )
+            }),
+            Err(panic) => Err(("panic", panic)),
+        }
+    }
+
+    /// [`RowEvaluator::eval`] with rhai's error as it is (for the place it happened, which
+    /// coverage needs); the outer `Err` is a panic inside the rule, as a located message.
+    pub(super) fn eval_raw(
+        &mut self,
+        values: impl IntoIterator<Item = Dynamic>,
+    ) -> Result<Result<Dynamic, Box<EvalAltResult>>, String> {
         for ((name, _), value) in self.info.reads.iter().zip(values) {
             if let Some(slot) = self.scope.get_mut(name) {
                 *slot = value;
@@ -244,16 +264,11 @@ impl<'a> RowEvaluator<'a> {
         });
         self.scope.rewind(self.base);
         match result {
-            Ok(result) => result.map_err(|err| {
-                (
-                    code_of(&err),
-                    describe(self.info, self.engine, &self.limits, *err),
-                )
-            }),
+            Ok(result) => Ok(result),
             Err(panic) => {
                 // The runtime state the panic interrupted is not trusted for the next row.
                 self.runtime = Runtime::new(self.engine, self.ast);
-                Err(("panic", format!("{}: {panic}", self.info.text.label())))
+                Err(format!("{}: {panic}", self.info.text.label()))
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod library;
 mod lint;
 pub mod outcome;
 mod parse;
+pub mod trace;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ use parse::{parse, Parsed, ParsedRule};
 /// What every interpreted rule of one pipeline shares: the sandboxed engine and the params.
 pub struct Interpreter {
     engine: Engine,
+    /// The same engine with the debugger noting where each row goes: coverage runs on it.
+    tracing: Engine,
     /// `params` as scripts see them: a constant map.
     params: Dynamic,
     /// The pipeline's limits (the engine enforces the rhai ones; evaluation the row budgets).
@@ -61,7 +64,8 @@ impl Interpreter {
     /// The engine with these limits and params, imports confined to `import_roots`.
     pub fn new(limits: &Limits, import_roots: Vec<PathBuf>, params: &Params) -> Self {
         Self {
-            engine: engine::build(limits, import_roots),
+            engine: engine::build(limits, import_roots.clone()),
+            tracing: trace::engine(limits, import_roots),
             params: params_to_dynamic(params),
             limits: *limits,
         }
@@ -148,6 +152,10 @@ impl Rule for InterpretedRule {
 
     fn evaluate(&self, batch: &RecordBatch, selection: &[u32]) -> RuleOutput {
         eval::evaluate(self, batch, selection)
+    }
+
+    fn interpreted(&self) -> &InterpretedRule {
+        self
     }
 }
 
