@@ -5,7 +5,7 @@ mod common;
 
 use arrow::array::{Array, AsArray, BooleanArray};
 use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
-use common::{read_parquet, repo, run};
+use common::{read_parquet, repo, run, CUSTOMER_VALUE_FACTORS};
 use tierscore::pipeline::Pipeline;
 use tierscore::plan::Plan;
 use tierscore::rules::coverage::{BranchKind, RuleCoverage, Tally};
@@ -77,14 +77,7 @@ fn the_text_report_names_each_rule_and_marks_branches_no_case_took() {
         out.contains("coverage of pipelines/customer_value.yaml:"),
         "{out}"
     );
-    for rule in [
-        "economic",
-        "margin",
-        "risk",
-        "loyalty",
-        "referral",
-        "strategic",
-    ] {
+    for rule in CUSTOMER_VALUE_FACTORS {
         assert!(out.contains(&format!("\n  {rule} (")), "{rule} in {out}");
     }
     // The steady customer has no bad debt: that arm is not taken; its line is quoted.
@@ -144,15 +137,9 @@ fn population_counts_equal_the_branch_conditions_recomputed_from_the_input() {
 
     // The rows each rule saw: not rejected by a step before it.
     let before = |step: &str| -> Vec<bool> {
-        let order = [
-            "id",
-            "economic",
-            "margin",
-            "risk",
-            "loyalty",
-            "referral",
-            "strategic",
-        ];
+        let order: Vec<&str> = std::iter::once("id")
+            .chain(CUSTOMER_VALUE_FACTORS)
+            .collect();
         let at = order.iter().position(|s| *s == step).unwrap();
         let mut seen = vec![true; input.num_rows()];
         for reject in &scored.rejects {
