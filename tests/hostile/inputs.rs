@@ -55,3 +55,54 @@ fn duplicate_ids_are_refused_by_default_naming_the_first_ones() {
     run(dir, &["run", "p.yaml"]).expect_code(0);
     assert_eq!(manifest(&dir.join("out"))["rows"]["scored"], 400);
 }
+
+/// A file whose pages carry CRC checksums (pyarrow's `write_page_checksum`; see
+/// testdata/checksummed.py) is read with them verified: intact it scores, and with one byte
+/// flipped in a data page the run fails naming the file and commits nothing.
+#[test]
+fn a_flipped_byte_in_a_checksummed_page_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::copy(
+        repo().join("testdata/checksummed.parquet"),
+        dir.join("customers.parquet"),
+    )
+    .unwrap();
+    write(
+        dir,
+        "p.yaml",
+        "version: 1\nname: crc\ninput: { path: customers.parquet, id: customer_id }\n\
+         factors:\n  - { name: value, expr: \"revenue\", weight: 1.0 }\n\
+         tiers:\n  levels:\n    - { name: all }\noutput: { path: out }\n",
+    );
+    run(dir, &["run", "p.yaml"]).expect_code(0);
+    assert_eq!(manifest(&dir.join("out"))["rows"]["scored"], 1000);
+
+    // The last byte of the revenue column's chunk lies in its last data page.
+    let path = dir.join("customers.parquet");
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(fs::File::open(&path).unwrap()).unwrap();
+    let (start, length) = parquet::file::reader::FileReader::metadata(&reader)
+        .row_group(0)
+        .column(1)
+        .byte_range();
+    drop(reader);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[(start + length - 1) as usize] ^= 0x55;
+    fs::write(&path, bytes).unwrap();
+    let before = snapshot(&dir.join("out"));
+
+    let result = run(dir, &["run", "p.yaml"]);
+    result.expect_code(3);
+    let headline = result.headline();
+    assert!(
+        headline.starts_with("customers.parquet")
+            && headline.contains("Page CRC checksum mismatch"),
+        "{headline}"
+    );
+    assert_eq!(
+        snapshot(&dir.join("out")),
+        before,
+        "the previous output is intact"
+    );
+}
