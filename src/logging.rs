@@ -19,7 +19,8 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::commands::{CommandError, Ui};
+use crate::commands::{CommandError, Findings, Ui};
+use crate::diagnostic::render;
 
 /// The environment variable with a log filter (`RUST_LOG` syntax, e.g. `debug`); `RUST_LOG` is
 /// read when it is not set.
@@ -67,9 +68,22 @@ pub fn report_error(err: &CommandError, ui: Ui) {
         line.insert("exit_code".into(), err.exit_code().into());
         write_line(line);
     } else {
-        crate::commands::to_stderr(&crate::diagnostic::render(err));
+        let text = match err {
+            CommandError::Findings(Findings(message)) => {
+                format!("\n{}", render(&ClosingLine(message)))
+            }
+            other => render(other),
+        };
+        crate::commands::to_stderr(&text);
     }
 }
+
+/// The closing line of `check` and `test` for people: their problems were printed above, each
+/// with its code, so this line goes without the `findings` code, which would stand alone above
+/// it. JSON lines keep the code.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{0}")]
+struct ClosingLine<'a>(&'a str);
 
 fn json_option(text: Option<Box<dyn std::fmt::Display + '_>>) -> Value {
     text.map_or(Value::Null, |t| t.to_string().into())

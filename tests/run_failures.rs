@@ -453,3 +453,36 @@ fn an_object_storage_url_says_it_is_not_supported_yet() {
     );
     assert!(!dir.join("out").exists());
 }
+
+/// `check`'s closing line follows its problems without a `findings` code standing alone on a
+/// line above it; JSON lines keep the code.
+#[test]
+fn the_closing_line_of_check_carries_no_lone_code() {
+    let tmp = with_input(50);
+    let dir = tmp.path();
+    write_pipeline(dir, "customers.parquet", r#"expr: "revenue_12 * 2.0""#);
+    let result = run(dir, &["check", "p.yaml"]);
+    result.expect_code(1);
+    assert!(
+        !result.stderr.lines().any(|line| line.trim() == "findings"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        result
+            .stderr
+            .trim_end()
+            .ends_with("× check failed: p.yaml: 1 error(s), 0 warning(s)"),
+        "{}",
+        result.stderr
+    );
+    let json = run(dir, &["--log-format", "json", "check", "p.yaml"]);
+    json.expect_code(1);
+    let last: serde_json::Value =
+        serde_json::from_str(json.stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(last["code"], "findings");
+    assert_eq!(
+        last["message"],
+        "check failed: p.yaml: 1 error(s), 0 warning(s)"
+    );
+}
