@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 use serde_json::Value;
@@ -90,10 +90,9 @@ fn cumulative(mut values: Vec<f64>) -> Vec<f64> {
         .collect()
 }
 
-#[test]
-fn shipped_example_report_numbers_equal_the_output_files() {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("cv");
+/// Runs the shipped customer_value example into `dir/cv` and returns that output.
+fn shipped_example(dir: &Path) -> PathBuf {
+    let out = dir.join("cv");
     run(
         &repo(),
         &[
@@ -105,6 +104,13 @@ fn shipped_example_report_numbers_equal_the_output_files() {
         ],
     )
     .expect_code(0);
+    out
+}
+
+#[test]
+fn shipped_example_report_numbers_equal_the_output_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = shipped_example(tmp.path());
     let m = manifest(&out);
     assert_eq!(m["report"]["file"], "_report.html");
     assert_eq!(m["report"]["value"], "margin");
@@ -300,18 +306,7 @@ errors: { max_reject_fraction: 1.0 }
 #[test]
 fn report_command_renders_the_same_page_from_the_committed_output() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("cv");
-    run(
-        &repo(),
-        &[
-            "run",
-            "pipelines/customer_value.yaml",
-            "--output",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
-    )
-    .expect_code(0);
+    let out = shipped_example(tmp.path());
     let written = page(&out);
     fs::remove_file(out.join("_report.html")).unwrap();
     let result = run(tmp.path(), &["report", "cv"]);
@@ -355,18 +350,7 @@ fn urls(text: &str) -> Vec<String> {
 #[test]
 fn the_page_asks_no_other_host_for_anything() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("cv");
-    run(
-        &repo(),
-        &[
-            "run",
-            "pipelines/customer_value.yaml",
-            "--output",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
-    )
-    .expect_code(0);
+    let out = shipped_example(tmp.path());
     let page = page(&out);
     // The vendored libraries hold a few URLs that are names, not requests: XML namespaces
     // (SVG, XLink, XMLNS), Vega-Lite's `$schema` identifier of the Vega specs it compiles and
