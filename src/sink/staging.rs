@@ -192,7 +192,6 @@ impl Owned {
             .files
             .iter()
             .map(|f| f.path.as_str())
-            .chain(manifest.report.file.as_deref())
             .chain([
                 manifest.output.rejects_file.as_str(),
                 MANIFEST_FILE,
