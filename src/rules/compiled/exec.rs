@@ -16,7 +16,7 @@ use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Switch, Un
 use super::ops::{binary, call, display, float_compare, int_arithmetic, unary, Defer, Strings};
 use super::scalar::Kind;
 pub use super::scalar::CHUNK;
-use super::scalar::{Buf, Const, Input, Scalar};
+use super::scalar::{dense, Buf, Const, Input, Scalar};
 use super::types::Types;
 use crate::rules::library;
 
@@ -395,6 +395,16 @@ impl<'b> Chunk<'b> {
             unreachable!("a bool buffer")
         };
         fn pick<T: Copy>(test: &[bool], yes: &[T], no: &[T], out: &mut [T], selection: &[u16]) {
+            if let Some(r) = dense(selection) {
+                let picks = test[r.clone()]
+                    .iter()
+                    .zip(&yes[r.clone()])
+                    .zip(&no[r.clone()]);
+                for (o, ((&t, &y), &n)) in out[r].iter_mut().zip(picks) {
+                    *o = if t { y } else { n };
+                }
+                return;
+            }
             for &i in selection {
                 let p = usize::from(i);
                 out[p] = if test[p] { yes[p] } else { no[p] };
@@ -575,18 +585,10 @@ impl<'b> Chunk<'b> {
     fn eval_into(&mut self, node: &'b Node, selection: &[u16], out: &mut Buf<'b>) {
         match node {
             Node::Const(constant) => match (out, constant.scalar()) {
-                (Buf::Float(o), Scalar::Float(f)) => {
-                    selection.iter().for_each(|&i| o[usize::from(i)] = f)
-                }
-                (Buf::Int(o), Scalar::Int(n)) => {
-                    selection.iter().for_each(|&i| o[usize::from(i)] = n)
-                }
-                (Buf::Bool(o), Scalar::Bool(b)) => {
-                    selection.iter().for_each(|&i| o[usize::from(i)] = b)
-                }
-                (Buf::Date(o), Scalar::Date(d)) => {
-                    selection.iter().for_each(|&i| o[usize::from(i)] = d)
-                }
+                (Buf::Float(o), Scalar::Float(f)) => fill(o, selection, f),
+                (Buf::Int(o), Scalar::Int(n)) => fill(o, selection, n),
+                (Buf::Bool(o), Scalar::Bool(b)) => fill(o, selection, b),
+                (Buf::Date(o), Scalar::Date(d)) => fill(o, selection, d),
                 (out, value) => {
                     for &i in selection {
                         self.put(out, i, value);
@@ -1221,6 +1223,15 @@ fn compare_ordered<T: Ord + Copy>(
     }
 }
 
+/// `out[p] = value` for the selected positions.
+#[inline]
+fn fill<T: Copy>(out: &mut [T], selection: &[u16], value: T) {
+    match dense(selection) {
+        Some(r) => out[r].fill(value),
+        None => selection.iter().for_each(|&i| out[usize::from(i)] = value),
+    }
+}
+
 /// `out[p] = f(a[p], b[p])` for the selected positions: one tight loop per operator.
 #[inline]
 fn zip_map<A: Copy, B: Copy, O>(
@@ -1230,6 +1241,13 @@ fn zip_map<A: Copy, B: Copy, O>(
     selection: &[u16],
     f: impl Fn(A, B) -> O,
 ) {
+    if let Some(r) = dense(selection) {
+        let pairs = a[r.clone()].iter().zip(&b[r.clone()]);
+        for (o, (&x, &y)) in out[r].iter_mut().zip(pairs) {
+            *o = f(x, y);
+        }
+        return;
+    }
     for &i in selection {
         let p = usize::from(i);
         out[p] = f(a[p], b[p]);

@@ -35,7 +35,7 @@ use crate::pipeline::Limits;
 use exec::{Chunk, Shape, CHUNK};
 pub use lower::{Lowered, Unsupported};
 use ops::Strings;
-use scalar::{Buf, Input, Scalar};
+use scalar::{dense, Buf, Input, Scalar};
 use types::{Ty, Types};
 
 /// A rule compiled to run over Arrow columns; rows it does not finish go to `fallback`.
@@ -114,8 +114,15 @@ impl CompiledRule {
         let mut start = 0;
         while start < selection.len() {
             let base = selection[start] as usize / CHUNK * CHUNK;
-            let end =
-                start + selection[start..].partition_point(|&row| (row as usize) < base + CHUNK);
+            // Rows are ascending and distinct: a chunk holds at most CHUNK of them, so the
+            // search stays within the next CHUNK (a search over the whole rest misses cache).
+            let window = &selection[start..selection.len().min(start + CHUNK)];
+            let in_chunk = |&row: &u32| (row as usize) < base + CHUNK;
+            let end = start
+                + match window.last() {
+                    Some(last) if in_chunk(last) => window.len(),
+                    _ => window.partition_point(in_chunk),
+                };
             positions.clear();
             positions.extend(
                 selection[start..end]
@@ -127,15 +134,18 @@ impl CompiledRule {
                 (&chunk.result, self.maps, &self.info.returns)
             {
                 // Plain float results: finished unless deferred or not finite.
-                for &p in &positions {
-                    let (p, row) = (usize::from(p), base + usize::from(p));
-                    let value = values[p];
+                let mut finish = |p: usize| {
+                    let (value, row) = (values[p], base + p);
                     if chunk.deferred[p] || !value.is_finite() {
                         deferred.push(row as u32);
                     } else {
                         outputs.numbers[row] = value;
                         outputs.valid[row] = true;
                     }
+                };
+                match dense(&positions) {
+                    Some(range) => range.for_each(finish),
+                    None => positions.iter().for_each(|&p| finish(usize::from(p))),
                 }
                 start = end;
                 continue;
@@ -340,7 +350,8 @@ fn assemble(
             }
         }
     }
-    let nulls = Some(NullBuffer::from(outputs.valid));
+    // No null buffer when every row has a value (the usual case; packing one costs a pass).
+    let nulls = (!outputs.valid.iter().all(|&v| v)).then(|| NullBuffer::from(outputs.valid));
     let values: ArrayRef = match returns {
         Returns::Factor | Returns::Score => {
             Arc::new(Float64Array::new(outputs.numbers.into(), nulls))

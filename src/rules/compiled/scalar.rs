@@ -60,6 +60,16 @@ impl<'b> Scalar<'b> {
 /// buffers stay in cache.
 pub const CHUNK: usize = 2048;
 
+/// The range a selection covers when it has no gaps (every row of a chunk alive, the usual
+/// case): loops then run over contiguous slices, which the compiler vectorises, instead of
+/// through the positions one by one. Selections are ascending and without repeats.
+#[inline]
+pub fn dense(selection: &[u16]) -> Option<std::ops::Range<usize>> {
+    let (&first, &last) = (selection.first()?, selection.last()?);
+    let (first, last) = (usize::from(first), usize::from(last));
+    (last - first + 1 == selection.len()).then_some(first..last + 1)
+}
+
 /// How a node's values are held for a chunk of rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -282,12 +292,17 @@ impl<'b> Input<'b> {
                 let values = $array.values();
                 let nulls = $array.nulls().filter(|n| n.null_count() > 0);
                 match (out, nulls) {
-                    (Buf::$typed(o), None) => {
-                        for &i in selection {
-                            let i = usize::from(i);
-                            o[i] = values[base + i];
+                    (Buf::$typed(o), None) => match dense(selection) {
+                        Some(r) => {
+                            o[r.clone()].copy_from_slice(&values[base + r.start..base + r.end])
                         }
-                    }
+                        None => {
+                            for &i in selection {
+                                let i = usize::from(i);
+                                o[i] = values[base + i];
+                            }
+                        }
+                    },
                     (Buf::Tagged(o), None) => {
                         for &i in selection {
                             let i = usize::from(i);
