@@ -207,11 +207,12 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
         rows_in = rows.input,
         scored = rows.scored,
         rejected = rows.rejected,
+        output = %target.display(),
+        seconds,
+        // Last, so that a text line reads `… tiers: strategic 121, key 376`.
         json.tiers = %serde_json::Value::from_iter(manifest.tiers.iter().map(
             |t| serde_json::json!({ "name": t.name, "count": t.count })
         )),
-        output = %target.display(),
-        seconds,
         "run committed"
     );
     if ui.quiet || ui.json {
