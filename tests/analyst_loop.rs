@@ -346,17 +346,18 @@ fn check_reports_a_missing_input_at_input_path() {
 // ---------------------------------------------------------------------------------------------
 // test
 
-/// The closing line of a `test` report, checked up to its time, which must read `N.NNs`.
+/// The closing line of a `test` report, checked up to its time, which must read as
+/// `tierscore::human::seconds` writes it (`0.337s`).
 fn assert_result_line(stdout: &str, prefix: &str) {
     let last = stdout.lines().last().unwrap_or_default();
     let seconds = last
         .strip_prefix(prefix)
         .unwrap_or_else(|| panic!("the last line is not `{prefix}…`:\n{stdout}"));
-    let number = seconds.strip_suffix('s').expect("ends with s");
-    assert!(
-        number.parse::<f64>().is_ok() && number.split('.').nth(1).map(str::len) == Some(2),
-        "not a time in seconds: {last}"
-    );
+    let number: f64 = seconds
+        .strip_suffix('s')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a time in seconds: {last}"));
+    assert_eq!(seconds, tierscore::human::seconds(number), "{last}");
 }
 
 #[test]

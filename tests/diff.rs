@@ -364,14 +364,14 @@ fn a_weight_change_is_reported_as_the_outputs_show_it() {
     let text = ok(dir, &["diff", "before", "after"]);
     assert!(
         text.starts_with(&format!(
-            "diff: before (run {}, 5000 customers) -> after (run {}, 5000 customers)\n",
+            "diff: before (run {}, 5,000 customers) -> after (run {}, 5,000 customers)\n",
             report["old"]["run_id"].as_str().unwrap(),
             report["new"]["run_id"].as_str().unwrap()
         )),
         "{text}"
     );
     assert!(text.contains(
-        "\ntier migration (5000 customers in both; rows: old tier, columns: new tier)\n  old \\ new    strategic  key  general  low_value  loss_making  total\n"
+        "\ntier migration (5,000 customers in both; rows: old tier, columns: new tier)\n  old \\ new    strategic  key  general  low_value  loss_making  total\n"
     ), "{text}");
     assert!(text.contains("\nonly in old: 0 customers\nonly in new: 0 customers\n"));
     assert!(
