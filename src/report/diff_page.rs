@@ -1,17 +1,18 @@
 //! `tierscore diff --format html`: the comparison of two outputs as one self-contained page —
-//! the tier migration matrix as a heat map with counts, the score shift per old tier and the
-//! top movers. The same data as `--format json`, which the page embeds too
+//! what changed between the runs (params, weights, rules by hash, tiers), the tier migration
+//! matrix as a heat map with counts, the score shift per old tier and the top movers. The same data as `--format json`, which the page embeds too
 //! (`<script type="application/json" id="tierscore-diff">`).
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde_json::{json, Value};
 
 use super::page::{chart_scripts, num, script_json, STYLE};
+use crate::diff::changes::Change;
 use crate::diff::Comparison;
 use crate::human::{count, signed};
 
 /// Section ids, in page order.
-pub const SECTIONS: [&str; 4] = ["summary", "migration", "shift", "movers"];
+pub const SECTIONS: [&str; 5] = ["summary", "changes", "migration", "shift", "movers"];
 
 /// The page for a comparison.
 pub fn render(c: &Comparison) -> String {
@@ -34,6 +35,7 @@ pub fn render(c: &Comparison) -> String {
                     p.lead { "Customers matched by " code { (c.id_column) } "." }
                 }
                 (summary(c))
+                (changes(c))
                 (migration(c))
                 (shift(c))
                 (movers(c))
@@ -76,6 +78,28 @@ fn summary(c: &Comparison) -> Markup {
                 @if side.count > 0 {
                     p { (count(side.count)) " customers " (label) "; first ids: "
                         (side.ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) }
+                }
+            }
+        }
+    }
+}
+
+/// What changed between the two runs, from their manifests, as the text report lists it.
+fn changes(c: &Comparison) -> Markup {
+    html! {
+        section id="changes" {
+            h2 { "What changed between the runs" }
+            @if c.changes.is_empty() {
+                p { "Nothing: params, weights, rules and tiers are as before." }
+            } @else {
+                table {
+                    tr { th { "what" } th { "name" } th { "old" } th { "new" } }
+                    @for change in &c.changes {
+                        tr {
+                            td { (change.kind) } td { code { (change.name) } }
+                            td { (Change::for_people(&change.old)) } td { (Change::for_people(&change.new)) }
+                        }
+                    }
                 }
             }
         }
