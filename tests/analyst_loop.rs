@@ -1,4 +1,4 @@
-//! The analyst's loop contract (README "The analyst's loop", "Commands", "Exit codes"):
+//! The analyst's loop contract (docs/commands.md, "The analyst's loop"; docs/exit-codes.md):
 //! `check` reports every problem of a pipeline and its rules at once, each with its exact code,
 //! file, line, column and help, in text and JSON, exit 1 on an error; `test` runs the rule test
 //! cases of `tests:` and `NAME.tests.yaml` like `cargo test`, expected against actual, exit 1 on a
@@ -292,7 +292,7 @@ fn check_reports_a_script_syntax_error_at_its_position() {
             "problems": [{
                 "code": "rules::compile", "severity": "error", "message": "Unexpected ';'",
                 "file": "value.rhai", "line": 2, "column": 22,
-                "help": "fix the syntax at this position; the README lists the script API",
+                "help": "fix the syntax at this position; docs/scripts.md lists the script API",
             }],
             "rules": [],
         })

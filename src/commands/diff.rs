@@ -37,7 +37,7 @@ pub struct DiffArgs {
     /// How many top movers, and ids of customers in only one output, to list.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
-    /// Report format (the JSON shape is in the README).
+    /// Report format (the JSON shape is in docs/commands.md).
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
 }

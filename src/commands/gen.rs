@@ -5,7 +5,7 @@
 //! ```
 //!
 //! The same `--rows` and `--seed` always give the same file, byte for byte, and the first N rows
-//! of a larger file equal a smaller one's. Columns are listed in the README.
+//! of a larger file equal a smaller one's. Columns are listed in docs/synthetic-data.md.
 
 use std::path::PathBuf;
 
