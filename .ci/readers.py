@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads tierscore outputs with the calls data teams use, as the README shows them.
+"""Reads tierscore outputs with the calls data teams use, as docs/output.md shows them.
 
 usage: python3 .ci/readers.py OUT...   (OUT: a directory written by `tierscore run`)
 

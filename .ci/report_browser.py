@@ -31,7 +31,7 @@ import tempfile
 from html.parser import HTMLParser
 
 SECTIONS = ["summary", "tiers", "whale", "scores", "factors", "reasons", "rejects"]
-DIFF_SECTIONS = ["summary", "migration", "shift", "movers"]
+DIFF_SECTIONS = ["summary", "changes", "migration", "shift", "movers"]
 FLAGS = [
     "--headless",
     "--no-sandbox",

@@ -3,8 +3,11 @@
 //! - [`number`]: a measured value (a factor, a weight, a score) with at most three decimals, or
 //!   three significant digits below 0.1, trailing zeros dropped: `1.8751309399999998` prints
 //!   `1.875`, `0.46878273499999995` prints `0.469`, `0.25` stays `0.25`;
+//! - [`signed`]: a change, the same with its sign: `+0.25`, `-1.5`, `0`;
 //! - [`count`]: a count of rows with thousands separators, as the progress bar writes them:
-//!   `2,000,000`.
+//!   `2,000,000`;
+//! - [`percent`]: a share as a percentage with one decimal: `0.6066` prints `60.7%`;
+//! - [`seconds`]: a duration, as [`number`] with an `s`: `0.2346` prints `0.235s`.
 
 /// A value rounded for reading: at most three decimals (three significant digits below 0.1),
 /// without trailing zeros.
@@ -29,6 +32,26 @@ pub fn number(value: f64) -> String {
         "-0" => "0".to_string(),
         other => other.to_string(),
     }
+}
+
+/// A change as [`number`] writes it, with a `+` when it is above zero.
+pub fn signed(value: f64) -> String {
+    let text = number(value);
+    if value > 0.0 && text != "0" {
+        format!("+{text}")
+    } else {
+        text
+    }
+}
+
+/// A share (1 = all) as a percentage with one decimal: `0.6066` prints `60.7%`.
+pub fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
+}
+
+/// A duration in seconds as [`number`] writes it, followed by `s`: `26.73125` prints `26.731s`.
+pub fn seconds(value: f64) -> String {
+    format!("{}s", number(value))
 }
 
 /// A count with thousands separators: `126444` prints `126,444`.
@@ -62,6 +85,24 @@ mod tests {
         assert_eq!(number(0.0), "0");
         assert_eq!(number(250000.0004), "250000");
         assert_eq!(number(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn changes_carry_their_sign() {
+        assert_eq!(signed(0.25), "+0.25");
+        assert_eq!(signed(-1.5), "-1.5");
+        assert_eq!(signed(0.0), "0");
+        assert_eq!(signed(0.0000000000000001), "0");
+    }
+
+    #[test]
+    fn shares_and_durations() {
+        assert_eq!(percent(0.6066), "60.7%");
+        assert_eq!(percent(1.0), "100.0%");
+        assert_eq!(percent(0.0), "0.0%");
+        assert_eq!(seconds(26.73125), "26.731s");
+        assert_eq!(seconds(0.2346), "0.235s");
+        assert_eq!(seconds(3.0), "3s");
     }
 
     #[test]

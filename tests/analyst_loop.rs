@@ -1,4 +1,4 @@
-//! The analyst's loop contract (README "The analyst's loop", "Commands", "Exit codes"):
+//! The analyst's loop contract (docs/commands.md, "The analyst's loop"; docs/exit-codes.md):
 //! `check` reports every problem of a pipeline and its rules at once, each with its exact code,
 //! file, line, column and help, in text and JSON, exit 1 on an error; `test` runs the rule test
 //! cases of `tests:` and `NAME.tests.yaml` like `cargo test`, expected against actual, exit 1 on a
@@ -292,7 +292,7 @@ fn check_reports_a_script_syntax_error_at_its_position() {
             "problems": [{
                 "code": "rules::compile", "severity": "error", "message": "Unexpected ';'",
                 "file": "value.rhai", "line": 2, "column": 22,
-                "help": "fix the syntax at this position; the README lists the script API",
+                "help": "fix the syntax at this position; docs/scripts.md lists the script API",
             }],
             "rules": [],
         })
@@ -346,17 +346,18 @@ fn check_reports_a_missing_input_at_input_path() {
 // ---------------------------------------------------------------------------------------------
 // test
 
-/// The closing line of a `test` report, checked up to its time, which must read `N.NNs`.
+/// The closing line of a `test` report, checked up to its time, which must read as
+/// `tierscore::human::seconds` writes it (`0.337s`).
 fn assert_result_line(stdout: &str, prefix: &str) {
     let last = stdout.lines().last().unwrap_or_default();
     let seconds = last
         .strip_prefix(prefix)
         .unwrap_or_else(|| panic!("the last line is not `{prefix}…`:\n{stdout}"));
-    let number = seconds.strip_suffix('s').expect("ends with s");
-    assert!(
-        number.parse::<f64>().is_ok() && number.split('.').nth(1).map(str::len) == Some(2),
-        "not a time in seconds: {last}"
-    );
+    let number: f64 = seconds
+        .strip_suffix('s')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a time in seconds: {last}"));
+    assert_eq!(seconds, tierscore::human::seconds(number), "{last}");
 }
 
 #[test]

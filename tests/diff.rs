@@ -364,14 +364,14 @@ fn a_weight_change_is_reported_as_the_outputs_show_it() {
     let text = ok(dir, &["diff", "before", "after"]);
     assert!(
         text.starts_with(&format!(
-            "diff: before (run {}, 5000 customers) -> after (run {}, 5000 customers)\n",
+            "diff: before (run {}, 5,000 customers) -> after (run {}, 5,000 customers)\n",
             report["old"]["run_id"].as_str().unwrap(),
             report["new"]["run_id"].as_str().unwrap()
         )),
         "{text}"
     );
     assert!(text.contains(
-        "\ntier migration (5000 customers in both; rows: old tier, columns: new tier)\n  old \\ new    strategic  key  general  low_value  loss_making  total\n"
+        "\ntier migration (5,000 customers in both; rows: old tier, columns: new tier)\n  old \\ new    strategic  key  general  low_value  loss_making  total\n"
     ), "{text}");
     assert!(text.contains("\nonly in old: 0 customers\nonly in new: 0 customers\n"));
     assert!(
@@ -533,4 +533,51 @@ fn directories_that_are_not_tierscore_outputs_are_refused() {
     );
     assert_eq!(line["code"], "diff::not_an_output");
     assert_eq!(line["exit_code"], 3);
+}
+
+#[test]
+fn a_weight_change_is_named_in_the_html_page_and_numbers_read_as_in_the_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    generate(dir, 400);
+    let before = score(dir, &pipeline(dir, "before", 0.25, "tier"), "before", None);
+    let after = score(dir, &pipeline(dir, "after", 0.35, "tier"), "after", None);
+    let report = diff_json(dir, &before, &after, 5);
+    let pipeline_change = &report["changes"][1];
+    assert_eq!(pipeline_change["kind"], "pipeline");
+
+    let html = ok(dir, &["diff", "before", "after", "--format", "html"]);
+    assert!(html.contains("<section id=\"changes\"><h2>What changed between the runs</h2>"));
+    assert!(
+        html.contains(
+            "<tr><td>weight</td><td><code>margin</code></td><td>0.25</td><td>0.35</td></tr>"
+        ),
+        "{html}"
+    );
+    assert!(html.contains(&format!(
+        "<tr><td>pipeline</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+        pipeline_change["name"].as_str().unwrap(),
+        pipeline_change["old"].as_str().unwrap(),
+        pipeline_change["new"].as_str().unwrap()
+    )));
+
+    // The text names the same changes; its figures are written as for people everywhere:
+    // counts with separators, values with at most three decimals, changes with their sign.
+    let text = ok(dir, &["diff", "before", "after", "--top", "5"]);
+    assert!(
+        text.contains("\nchanged weight margin: 0.25 -> 0.35\n"),
+        "{text}"
+    );
+    let mover = &report["top_movers"][0];
+    let id = mover["id"].as_str().unwrap();
+    let row = text
+        .lines()
+        .find(|line| line.starts_with(&format!("  {id} ")))
+        .unwrap_or_else(|| panic!("{text}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    let figure = |name: &str| mover[name].as_f64().unwrap();
+    assert_eq!(cells[1], tierscore::human::number(figure("old_score")));
+    assert_eq!(cells[2], tierscore::human::number(figure("new_score")));
+    assert_eq!(cells[3], tierscore::human::signed(figure("change")));
+    assert!(cells[3].starts_with(['+', '-']), "{row}");
 }

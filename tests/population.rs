@@ -371,9 +371,9 @@ fn ahp_refuses_inconsistent_judgements_with_the_figures() {
             "CR = ".to_string(),
             "λmax = ".to_string(),
             "RI for n = 3 is 0.58".to_string(),
-            format!("CR = {:.3}", reference.cr),
-            format!("CI = {:.3}", reference.ci),
-            format!("λmax = {:.3}", reference.lambda_max),
+            format!("CR = {}", tierscore::human::number(reference.cr)),
+            format!("CI = {}", tierscore::human::number(reference.ci)),
+            format!("λmax = {}", tierscore::human::number(reference.lambda_max)),
             "CR must be below 0.10".to_string(),
         ] {
             assert!(

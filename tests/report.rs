@@ -496,12 +496,15 @@ fn diff_html_holds_the_same_data_as_the_json_and_names_no_other_host() {
         json["top_movers"].as_array().unwrap().len() > 3,
         "the change moves customers"
     );
-    for section in ["summary", "migration", "shift", "movers"] {
+    for section in ["summary", "changes", "migration", "shift", "movers"] {
         assert!(
             html.contains(&format!("<section id=\"{section}\">")),
             "{section}"
         );
     }
+    assert!(html.contains(
+        "<tr><td>param</td><td><code>top_revenue</code></td><td>200000</td><td>250000</td></tr>"
+    ));
     // Every mover's id is in the movers table.
     for mover in json["top_movers"].as_array().unwrap() {
         assert!(html.contains(&format!("<td>{}</td>", mover["id"].as_str().unwrap())));

@@ -78,9 +78,9 @@ fn too_many_rejects_fail_the_run_and_leave_the_previous_output_untouched() {
     assert_eq!(
         result.headline(),
         format!(
-            "{} of 2000 input rows rejected, more than errors.max_reject_fraction 0.01 allows \
+            "{} of 2,000 input rows rejected, more than errors.max_reject_fraction 0.01 allows \
              (20); nothing was committed",
-            failing.len()
+            tierscore::human::count(failing.len() as u64)
         )
     );
     let help = result.help();
@@ -111,11 +111,11 @@ fn too_many_rejects_stop_the_run_before_reading_everything() {
     result.expect_code(3);
     let headline = result.headline();
     let (count, rest) = headline.split_once(' ').unwrap();
-    let count: usize = count.parse().unwrap();
+    let count: usize = count.replace(',', "").parse().unwrap();
     assert_eq!(
         rest,
-        "of 100000 input rows rejected so far, more than errors.max_reject_fraction 0.01 allows \
-         (1000); nothing was committed"
+        "of 100,000 input rows rejected so far, more than errors.max_reject_fraction 0.01 allows \
+         (1,000); nothing was committed"
     );
     assert!(
         count > 1000 && count < failing,
@@ -328,7 +328,7 @@ fn a_fault_leaves_the_previous_output(fault: &str, headline: &str, help: Option<
 fn rows_that_do_not_add_up_are_never_committed() {
     a_fault_leaves_the_previous_output(
         "drop_row",
-        "rows in (41000) != rows scored (40999) + rows rejected (0); nothing was committed",
+        "rows in (41,000) != rows scored (40,999) + rows rejected (0); nothing was committed",
         Some(
             "this is a tierscore bug; please report it with the pipeline and the manifest of \
              the last good run",

@@ -63,7 +63,7 @@ fn script_syntax_error_names_the_file_line_and_column() {
     );
     assert_eq!(
         result.help(),
-        "fix the syntax at this position; the README lists the script API"
+        "fix the syntax at this position; docs/scripts.md lists the script API"
     );
 }
 

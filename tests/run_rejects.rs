@@ -464,7 +464,7 @@ fn each_limit_rejects_exactly_the_rows_that_exceed_it() {
     assert_eq!(limit_run(dir, "ops"), (scored_ns(&ns), vec![]));
 }
 
-/// The defaults the README documents: max_operations 1,000,000, max_call_depth 32,
+/// The defaults docs/pipeline.md documents: max_operations 1,000,000, max_call_depth 32,
 /// max_string_size 100,000, max_array_size 100,000, max_map_size 10,000.
 #[test]
 fn the_default_limits_are_the_documented_ones() {

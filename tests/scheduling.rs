@@ -1,6 +1,7 @@
 //! What a scheduler relies on: `--input` and `${param}` paths (checked by `check`), exit 4 for
 //! "locked, retry later", JSON log lines whose fields are JSON values with a timestamp and the
-//! run id on every line, the `TIERSCORE_*` environment variables, and no lock file left behind.
+//! run id on every line (text lines reading those values out for people), the `TIERSCORE_*`
+//! environment variables, and no lock file left behind.
 
 mod common;
 
@@ -280,4 +281,43 @@ fn tierscore_environment_variables_set_the_options_a_scheduler_sets() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("--threads"), "{stderr}");
+}
+
+#[test]
+fn text_logs_read_the_tiers_out_for_people() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "lake/dt=2026-11-01/part.parquet", 1500, 1, 1500);
+    write_dated_pipeline(dir);
+    let result = run(dir, &["run", "p.yaml"]);
+    result.expect_code(0);
+    let m = manifest(&dir.join("out/2026-11-01"));
+    let tiers: Vec<String> = m["tiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let count = tierscore::human::count(t["count"].as_u64().unwrap());
+            format!("{} {count}", t["name"].as_str().unwrap())
+        })
+        .collect();
+    let line = result
+        .stderr
+        .lines()
+        .find(|line| line.contains("run committed"))
+        .unwrap_or_else(|| panic!("{}", result.stderr));
+    let (head, rest) = line.split_once(" seconds=").unwrap();
+    assert_eq!(
+        head,
+        " INFO run committed pipeline=dated rows_in=1,500 scored=1,500 rejected=0 output=out/2026-11-01"
+    );
+    let (seconds, tail) = rest.split_once(' ').unwrap();
+    let value: f64 = seconds.parse().unwrap();
+    assert_eq!(
+        seconds,
+        tierscore::human::number(value),
+        "rounded for people: {line}"
+    );
+    assert_eq!(tail, format!("tiers: {}", tiers.join(", ")));
+    assert!(!result.stderr.contains("json."), "{}", result.stderr);
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::RecordBatch;
 use common::*;
 use serde_json::{json, Value};
+use tierscore::human::count;
 
 const THREADS: [&str; 4] = ["1", "2", "4", "8"];
 
@@ -831,8 +832,9 @@ errors: {{ max_reject_fraction: 0.05 }}
     assert_eq!(
         plain.headline(),
         format!(
-            "{stop} of 75000 input rows rejected so far, more than errors.max_reject_fraction \
-             0.05 allows (3750); nothing was committed"
+            "{} of 75,000 input rows rejected so far, more than errors.max_reject_fraction \
+             0.05 allows (3,750); nothing was committed",
+            count(stop)
         )
     );
     for pipeline in ["rank.yaml", "norm.yaml"] {
@@ -841,9 +843,10 @@ errors: {{ max_reject_fraction: 0.05 }}
         assert_eq!(
             result.headline(),
             format!(
-                "{whole_stop} of 75000 input rows rejected so far while scoring every row to \
+                "{} of 75,000 input rows rejected so far while scoring every row to \
                  rank or normalise them, more than errors.max_reject_fraction 0.05 allows \
-                 (3750); nothing was committed"
+                 (3,750); nothing was committed",
+                count(whole_stop)
             ),
             "{pipeline}"
         );
@@ -865,14 +868,16 @@ errors: {{ max_reject_fraction: 0.05 }}
         result.expect_code(3);
         let expected = if pipeline == "plain.yaml" {
             format!(
-                "{stop} of 50000 input rows rejected so far, more than \
-                 errors.max_reject_fraction 0.05 allows (2500); nothing was committed"
+                "{} of 50,000 input rows rejected so far, more than \
+                 errors.max_reject_fraction 0.05 allows (2,500); nothing was committed",
+                count(stop)
             )
         } else {
             format!(
-                "{whole_stop} of 50000 input rows rejected so far while scoring every row to \
-                 rank or normalise them, more than errors.max_reject_fraction 0.05 allows (2500); \
-                 nothing was committed"
+                "{} of 50,000 input rows rejected so far while scoring every row to \
+                 rank or normalise them, more than errors.max_reject_fraction 0.05 allows (2,500); \
+                 nothing was committed",
+                count(whole_stop)
             )
         };
         assert_eq!(result.headline(), expected, "{pipeline} --limit");
@@ -886,13 +891,13 @@ errors: {{ max_reject_fraction: 0.05 }}
         result.expect_code(3);
         let headline = result.headline();
         let (count, rest) = headline.split_once(' ').unwrap();
-        let count: u64 = count.parse().unwrap();
+        let count: u64 = count.replace(',', "").parse().unwrap();
         let expected = if pipeline == "plain.yaml" {
-            "of 60000 input rows rejected so far, more than errors.max_reject_fraction 0.05 \
-             allows (3750); nothing was committed"
+            "of 60,000 input rows rejected so far, more than errors.max_reject_fraction 0.05 \
+             allows (3,750); nothing was committed"
         } else {
-            "of 60000 input rows rejected so far while scoring every row to rank or normalise \
-             them, more than errors.max_reject_fraction 0.05 allows (3750); nothing was \
+            "of 60,000 input rows rejected so far while scoring every row to rank or normalise \
+             them, more than errors.max_reject_fraction 0.05 allows (3,750); nothing was \
              committed"
         };
         assert_eq!(rest, expected, "{pipeline} --sample");

@@ -147,7 +147,7 @@ fn quiet_prints_nothing_but_errors() {
     assert_eq!(
         warns[0],
         " WARN p.yaml:6:5: factors[0].expr: column `revenue_12m` can be null and is used without \
-         a default (at 1:1 of the expression) code=\"plan::nullable\""
+         a default (at 1:1 of the expression) code=plan::nullable"
     );
     let checked = run(dir, &["check", "p.yaml"]);
     checked.expect_code(0);

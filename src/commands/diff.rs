@@ -17,7 +17,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use super::{CommandError, Ui};
+use crate::diff::changes::Change;
 use crate::diff::{self, Comparison, DiffError, Shift};
+use crate::human::{self, count, number, signed};
 
 /// Arguments of `tierscore diff`.
 #[derive(Debug, clap::Args)]
@@ -35,7 +37,7 @@ pub struct DiffArgs {
     /// How many top movers, and ids of customers in only one output, to list.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
-    /// Report format (the JSON shape is in the README).
+    /// Report format (the JSON shape is in docs/commands.md).
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
 }
@@ -88,7 +90,12 @@ fn render_text(c: &Comparison) -> String {
     let _ = writeln!(
         out,
         "diff: {} (run {}, {} customers) -> {} (run {}, {} customers)",
-        c.old.path, c.old.run_id, c.old.rows, c.new.path, c.new.run_id, c.new.rows
+        c.old.path,
+        c.old.run_id,
+        count(c.old.rows),
+        c.new.path,
+        c.new.run_id,
+        count(c.new.rows)
     );
     let _ = writeln!(out, "id column: {}", c.id_column);
     if c.changes.is_empty() {
@@ -101,7 +108,10 @@ fn render_text(c: &Comparison) -> String {
         let _ = writeln!(
             out,
             "changed {} {}: {} -> {}",
-            change.kind, change.name, change.old, change.new
+            change.kind,
+            change.name,
+            Change::for_people(&change.old),
+            Change::for_people(&change.new)
         );
     }
     let _ = writeln!(out, "factors compared: {}", list(&c.factors));
@@ -115,7 +125,8 @@ fn render_text(c: &Comparison) -> String {
     let in_both = c.score_shift_all.count;
     let _ = writeln!(
         out,
-        "\ntier migration ({in_both} customers in both; rows: old tier, columns: new tier)"
+        "\ntier migration ({} customers in both; rows: old tier, columns: new tier)",
+        count(in_both)
     );
     let mut header = vec!["old \\ new".to_string()];
     header.extend(c.tiers.iter().cloned());
@@ -126,24 +137,24 @@ fn render_text(c: &Comparison) -> String {
         let mut cells = vec![tier.clone()];
         for (total, count) in column_totals.iter_mut().zip(row) {
             *total += count;
-            cells.push(count.to_string());
+            cells.push(human::count(*count));
         }
-        cells.push(row.iter().sum::<u64>().to_string());
+        cells.push(human::count(row.iter().sum::<u64>()));
         matrix.push(cells);
     }
     let mut totals = vec!["total".to_string()];
-    totals.extend(column_totals.iter().map(u64::to_string));
-    totals.push(in_both.to_string());
+    totals.extend(column_totals.iter().map(|&total| count(total)));
+    totals.push(count(in_both));
     matrix.push(totals);
     matrix.render(&mut out);
 
     let _ = writeln!(out);
     for (name, side) in [("old", &c.only_in_old), ("new", &c.only_in_new)] {
-        let _ = write!(out, "only in {name}: {} customers", side.count);
+        let _ = write!(out, "only in {name}: {} customers", count(side.count));
         if !side.ids.is_empty() {
             let ids: Vec<String> = side.ids.iter().map(ToString::to_string).collect();
             let first = if (side.ids.len() as u64) < side.count {
-                format!("first {} by id: ", side.ids.len())
+                format!("first {} by id: ", count(side.ids.len() as u64))
             } else {
                 String::new()
             };
@@ -193,16 +204,16 @@ fn render_text(c: &Comparison) -> String {
         for m in &c.top_movers {
             let mut cells = vec![
                 m.id.to_string(),
-                format!("{:.2}", m.old_score),
-                format!("{:.2}", m.new_score),
-                format!("{:+.2}", m.change),
+                number(m.old_score),
+                number(m.new_score),
+                signed(m.change),
                 m.old_tier.clone(),
                 m.new_tier.clone(),
             ];
             cells.extend(
                 m.factor_changes
                     .values()
-                    .map(|d| d.map_or_else(|| "-".to_string(), |d| format!("{d:+.2}"))),
+                    .map(|d| d.map_or_else(|| "-".to_string(), signed)),
             );
             movers.push(cells);
         }
@@ -220,17 +231,13 @@ fn list(names: &[String]) -> String {
 }
 
 fn shift_cells(name: String, shift: &Shift) -> Vec<String> {
-    let number = |v: Option<f64>, signed: bool| match (v, signed) {
-        (None, _) => "-".to_string(),
-        (Some(v), false) => format!("{v:.2}"),
-        (Some(v), true) => format!("{v:+.2}"),
-    };
+    let or_dash = |v: Option<f64>, write: fn(f64) -> String| v.map_or_else(|| "-".into(), write);
     vec![
         name,
-        shift.count.to_string(),
-        number(shift.mean_old, false),
-        number(shift.mean_new, false),
-        number(shift.mean_shift, true),
+        count(shift.count),
+        or_dash(shift.mean_old, number),
+        or_dash(shift.mean_new, number),
+        or_dash(shift.mean_shift, signed),
     ]
 }
 

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::{CommandError, Format, Ui};
 use crate::exec::{Passes, RejectBudget};
-use crate::human::number;
+use crate::human::{number, percent};
 use crate::pipeline::Pipeline;
 use crate::pipeline::TierLevel;
 use crate::plan::Plan;
@@ -154,8 +154,8 @@ fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Breakdown, leve
         let whole_run = levels.iter().any(|l| l.top.is_some() || l.upto.is_some());
         let rule = match (level.min, level.top, level.upto) {
             (Some(min), ..) => format!("score >= {}", number(min)),
-            (_, Some(top), _) => format!("among the top {top} of customers by score"),
-            (.., Some(upto)) => format!("cumulative share up to {upto}"),
+            (_, Some(top), _) => format!("among the top {} of customers by score", percent(top)),
+            (.., Some(upto)) => format!("cumulative share up to {}", percent(upto)),
             _ if bounded => "the catch-all level".into(),
             _ => "named by the tier script".into(),
         };

@@ -5,7 +5,7 @@
 //! ```
 //!
 //! The same `--rows` and `--seed` always give the same file, byte for byte, and the first N rows
-//! of a larger file equal a smaller one's. Columns are listed in the README.
+//! of a larger file equal a smaller one's. Columns are listed in docs/synthetic-data.md.
 
 use std::path::PathBuf;
 
@@ -50,9 +50,10 @@ pub fn execute(args: &GenArgs, ui: Ui) -> Result<(), CommandError> {
     tracing::info!(rows, seed = args.seed, out = %args.out.display(), "generated customers");
     if !ui.quiet && !ui.json {
         say!(
-            "wrote {rows} customers to {} in {:.2}s",
+            "wrote {} customers to {} in {}",
+            crate::human::count(rows),
             args.out.display(),
-            started.elapsed().as_secs_f64()
+            crate::human::seconds(started.elapsed().as_secs_f64())
         );
     }
     Ok(())

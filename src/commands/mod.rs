@@ -138,7 +138,7 @@ pub fn to_stderr(text: &str) {
 }
 
 impl CommandError {
-    /// The process exit code for this failure (see the README's exit code table).
+    /// The process exit code for this failure (see the exit code table in docs/exit-codes.md).
     pub fn exit_code(&self) -> u8 {
         match self {
             CommandError::Sink(SinkError::Locked { .. })

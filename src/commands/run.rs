@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
 use super::{CommandError, Ui};
 use crate::exec::{self, RunOptions, Started};
-use crate::human::count;
+use crate::human::{self, count};
 use crate::manifest::Manifest;
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
@@ -207,22 +207,24 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
         rows_in = rows.input,
         scored = rows.scored,
         rejected = rows.rejected,
+        output = %target.display(),
+        seconds,
+        // Last, so that a text line reads `… tiers: strategic 121, key 376`.
         json.tiers = %serde_json::Value::from_iter(manifest.tiers.iter().map(
             |t| serde_json::json!({ "name": t.name, "count": t.count })
         )),
-        output = %target.display(),
-        seconds,
         "run committed"
     );
     if ui.quiet || ui.json {
         return;
     }
     say!(
-        "{}: {} rows in, {} scored, {} rejected in {seconds:.2}s",
+        "{}: {} rows in, {} scored, {} rejected in {}",
         manifest.pipeline.name,
         count(rows.input),
         count(rows.scored),
-        count(rows.rejected)
+        count(rows.rejected),
+        human::seconds(seconds)
     );
     let width = manifest
         .tiers
@@ -235,12 +237,13 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
         let share = if rows.scored == 0 {
             0.0
         } else {
-            100.0 * tier.count as f64 / rows.scored as f64
+            tier.count as f64 / rows.scored as f64
         };
         say!(
-            "  {:<width$} {:>10}  {share:5.1}%",
+            "  {:<width$} {:>10}  {:>6}",
             tier.name,
-            count(tier.count)
+            count(tier.count),
+            human::percent(share)
         );
     }
     say!("output: {}", target.display());

@@ -126,8 +126,9 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
             }
             let verdict = if failures.is_empty() { "ok" } else { "FAILED" };
             say!(
-                "\ntest result: {verdict}. {passed} passed; {} failed; finished in {seconds:.2}s",
+                "\ntest result: {verdict}. {passed} passed; {} failed; finished in {}",
                 failures.len(),
+                crate::human::seconds(seconds),
             );
             for suite in &suites {
                 if let Some(rules) = &suite.coverage {
@@ -347,13 +348,14 @@ fn print_coverage(pipeline: &std::path::Path, rules: &[RuleCoverage]) {
     }
 }
 
-/// A share as a percentage; 100% when there is nothing to take.
+/// A share as a percentage; 100.0% when there is nothing to take.
 fn percent(part: usize, whole: usize) -> String {
-    if whole == 0 {
-        "100%".into()
+    let share = if whole == 0 {
+        1.0
     } else {
-        format!("{:.1}%", 100.0 * part as f64 / whole as f64)
-    }
+        part as f64 / whole as f64
+    };
+    crate::human::percent(share)
 }
 
 /// One rule's coverage in `--format json`: `{ rule, source, rows, covered, total, branches }`.

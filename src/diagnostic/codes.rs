@@ -4,15 +4,15 @@
 //! Codes are stable: schedulers and CI scripts match on them (`--log-format json`, `check
 //! --format json`). Problems located in an analyst's file name their code through the constants
 //! below; error types name theirs in `#[diagnostic(code(..))]`, which must be spelled as a path,
-//! so [`CATALOG`] lists those too. A test keeps the catalog, the sources and the README's error
-//! table in step.
+//! so [`CATALOG`] lists those too. A test keeps the catalog, the sources and the code table of
+//! docs/exit-codes.md in step.
 
 /// One code of the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Code {
     /// The code as printed, e.g. `plan::unknown_column`.
     pub code: &'static str,
-    /// The process exit code a failure with this code leads to (1 to 4; see the README).
+    /// The process exit code a failure with this code leads to (1 to 4; see docs/exit-codes.md).
     pub exit: u8,
     /// What went wrong, in a phrase.
     pub meaning: &'static str,
@@ -30,7 +30,7 @@ macro_rules! catalog {
                 )*
             }
         )*
-        /// Every code tierscore reports, in the README's order.
+        /// Every code tierscore reports, in the order of docs/exit-codes.md.
         pub const CATALOG: &[Code] = &[
             $($(Code { code: $code, exit: $exit, meaning: $meaning },)*)*
         ];

@@ -19,6 +19,28 @@ pub struct Change {
     pub new: Value,
 }
 
+impl Change {
+    /// A value of this change as people read it: numbers as [`crate::human::number`] writes
+    /// them, text as it is, a tier's bounds as `min 40` (the bounds it has), `(none)` for
+    /// null.
+    pub fn for_people(value: &Value) -> String {
+        match value {
+            Value::Null => "(none)".to_string(),
+            Value::Number(n) => n
+                .as_f64()
+                .map_or_else(|| n.to_string(), crate::human::number),
+            Value::String(text) => text.clone(),
+            Value::Object(bounds) => bounds
+                .iter()
+                .filter(|(_, bound)| !bound.is_null())
+                .map(|(name, bound)| format!("{name} {}", Self::for_people(bound)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Every change from `old` to `new`, grouped by kind in the order above; within a kind, in
 /// the new run's order, then what only the old run had.
 pub fn between(old: &Manifest, new: &Manifest) -> Vec<Change> {

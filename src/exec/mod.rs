@@ -23,6 +23,7 @@ use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
 
 use crate::derive::DeriveError;
+use crate::human::count;
 use crate::manifest::{
     AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RejectCount,
     ReportInfo, RowCounts, RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, DATA_DIR,
@@ -83,7 +84,10 @@ pub enum ExecError {
     Report(#[from] crate::report::ReportError),
     /// More rows were rejected than `errors.max_reject_fraction` allows.
     #[error(
-        "{rejected} of {rows} input rows rejected{so_far}{during}, more than errors.max_reject_fraction {fraction} allows ({allowed}); nothing was committed"
+        "{} of {} input rows rejected{so_far}{during}, more than errors.max_reject_fraction {fraction} allows ({}); nothing was committed",
+        count(*.rejected),
+        count(*.rows),
+        count(*.allowed)
     )]
     #[diagnostic(code(run::too_many_rejects))]
     TooManyRejects {
@@ -124,7 +128,12 @@ pub enum ExecError {
     )]
     Threads { threads: usize, message: String },
     /// Rows in did not equal rows scored plus rows rejected: a bug, never committed.
-    #[error("rows in ({input}) != rows scored ({scored}) + rows rejected ({rejected}); nothing was committed")]
+    #[error(
+        "rows in ({}) != rows scored ({}) + rows rejected ({}); nothing was committed",
+        count(*.input),
+        count(*.scored),
+        count(*.rejected)
+    )]
     #[diagnostic(
         code(run::rows_lost),
         help("this is a tierscore bug; please report it with the pipeline and the manifest of the last good run")

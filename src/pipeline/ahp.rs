@@ -11,6 +11,8 @@
 //! `0.333` pairs with `3` (0.333 × 3 = 0.999), and `0.111` counts as 1/9 for
 //! the scale bounds.
 
+use crate::human::number as show;
+
 /// Saaty's random index RI for n = 1..=11 (index n − 1): the mean CI of random
 /// reciprocal matrices, which CR compares against.
 const RANDOM_INDEX: [f64; 11] = [
@@ -235,10 +237,13 @@ pub enum AhpError {
     },
     /// The judgements contradict each other too much: CR ≥ 0.10.
     #[error(
-        "the pairwise matrix is inconsistent: CR = {cr:.3} (CI = {ci:.3}, λmax = \
-         {lambda_max:.3}, RI for n = {n} is {ri:.2}); CR must be below 0.10. The judgement \
-         furthest from the derived weights is row {}, column {}: given {}, the other \
-         judgements imply about {}; revisit it first",
+        "the pairwise matrix is inconsistent: CR = {} (CI = {}, λmax = {}, RI for n = {n} is \
+         {}); CR must be below 0.10. The judgement furthest from the derived weights is row {}, \
+         column {}: given {}, the other judgements imply about {}; revisit it first",
+        show(*.cr),
+        show(*.ci),
+        show(*.lambda_max),
+        show(*.ri),
         .worst.0 + 1,
         .worst.1 + 1,
         show(*.given),
@@ -263,25 +268,6 @@ pub enum AhpError {
         /// The ratio wᵢ/wⱼ the derived weights imply for `worst`.
         implied: f64,
     },
-}
-
-/// A cell value for messages: up to 3 decimals without trailing zeros,
-/// scientific notation for tiny non-zero values that would print as 0.
-fn show(value: f64) -> String {
-    if value == 0.0 {
-        return "0".to_string();
-    }
-    let fixed = format!("{value:.3}");
-    let trimmed = if fixed.contains('.') {
-        fixed.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        fixed.as_str()
-    };
-    if trimmed == "0" || trimmed == "-0" {
-        format!("{value:e}")
-    } else {
-        trimmed.to_string()
-    }
 }
 
 /// Validates the matrix and computes weights and consistency figures without

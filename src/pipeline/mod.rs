@@ -866,7 +866,7 @@ fn yaml_problem(
         (
             codes::pipeline::MISSING_KEY,
             format!(
-                "add `{}:`; see the pipeline format in the README",
+                "add `{}:`; see the pipeline format in docs/pipeline.md",
                 names.first().unwrap_or(&"")
             ),
         )

@@ -223,7 +223,7 @@ fn scores(manifest: &Manifest, figures: &Figures) -> Value {
                 .and_then(|l| l.lowest)
             {
                 cuts.push(
-                    json!({ "at": lowest, "label": format!("{} from {lowest:.2}", tier.name) }),
+                    json!({ "at": lowest, "label": format!("{} from {}", tier.name, crate::human::number(lowest)) }),
                 );
             }
         }

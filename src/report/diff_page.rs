@@ -1,16 +1,18 @@
 //! `tierscore diff --format html`: the comparison of two outputs as one self-contained page —
-//! the tier migration matrix as a heat map with counts, the score shift per old tier and the
-//! top movers. The same data as `--format json`, which the page embeds too
+//! what changed between the runs (params, weights, rules by hash, tiers), the tier migration
+//! matrix as a heat map with counts, the score shift per old tier and the top movers. The same data as `--format json`, which the page embeds too
 //! (`<script type="application/json" id="tierscore-diff">`).
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde_json::{json, Value};
 
-use super::page::{chart_scripts, int, num, script_json, STYLE};
+use super::page::{chart_scripts, num, script_json, STYLE};
+use crate::diff::changes::Change;
 use crate::diff::Comparison;
+use crate::human::{count, signed};
 
 /// Section ids, in page order.
-pub const SECTIONS: [&str; 4] = ["summary", "migration", "shift", "movers"];
+pub const SECTIONS: [&str; 5] = ["summary", "changes", "migration", "shift", "movers"];
 
 /// The page for a comparison.
 pub fn render(c: &Comparison) -> String {
@@ -33,6 +35,7 @@ pub fn render(c: &Comparison) -> String {
                     p.lead { "Customers matched by " code { (c.id_column) } "." }
                 }
                 (summary(c))
+                (changes(c))
                 (migration(c))
                 (shift(c))
                 (movers(c))
@@ -57,15 +60,15 @@ fn summary(c: &Comparison) -> Markup {
         section id="summary" {
             h2 { "Summary" }
             div.cards {
-                div.card { b { (int(c.score_shift_all.count)) } span { "customers in both" } }
+                div.card { b { (count(c.score_shift_all.count)) } span { "customers in both" } }
                 div.card { b { (num(c.score_shift_all.mean_shift)) } span { "mean score shift" } }
-                div.card { b { (int(c.only_in_old.count)) } span { "only in old" } }
-                div.card { b { (int(c.only_in_new.count)) } span { "only in new" } }
+                div.card { b { (count(c.only_in_old.count)) } span { "only in old" } }
+                div.card { b { (count(c.only_in_new.count)) } span { "only in new" } }
             }
             table {
                 tr { th {} th { "path" } th { "run id" } th.n { "customers" } }
-                tr { td { "old" } td { code { (c.old.path) } } td { code { (c.old.run_id) } } td.n { (int(c.old.rows)) } }
-                tr { td { "new" } td { code { (c.new.path) } } td { code { (c.new.run_id) } } td.n { (int(c.new.rows)) } }
+                tr { td { "old" } td { code { (c.old.path) } } td { code { (c.old.run_id) } } td.n { (count(c.old.rows)) } }
+                tr { td { "new" } td { code { (c.new.path) } } td { code { (c.new.run_id) } } td.n { (count(c.new.rows)) } }
             }
             p {
                 "Factors compared: " (list(&c.factors)) ". Added: " (list(&c.factors_added))
@@ -73,8 +76,30 @@ fn summary(c: &Comparison) -> Markup {
             }
             @for (label, side) in [("only in old", &c.only_in_old), ("only in new", &c.only_in_new)] {
                 @if side.count > 0 {
-                    p { (int(side.count)) " customers " (label) "; first ids: "
+                    p { (count(side.count)) " customers " (label) "; first ids: "
                         (side.ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) }
+                }
+            }
+        }
+    }
+}
+
+/// What changed between the two runs, from their manifests, as the text report lists it.
+fn changes(c: &Comparison) -> Markup {
+    html! {
+        section id="changes" {
+            h2 { "What changed between the runs" }
+            @if c.changes.is_empty() {
+                p { "Nothing: params, weights, rules and tiers are as before." }
+            } @else {
+                table {
+                    tr { th { "what" } th { "name" } th { "old" } th { "new" } }
+                    @for change in &c.changes {
+                        tr {
+                            td { (change.kind) } td { code { (change.name) } }
+                            td { (Change::for_people(&change.old)) } td { (Change::for_people(&change.new)) }
+                        }
+                    }
                 }
             }
         }
@@ -92,8 +117,8 @@ fn migration(c: &Comparison) -> Markup {
                 @for (from, row) in c.tiers.iter().zip(&c.matrix_rows) {
                     tr {
                         th { (from) }
-                        @for n in row { td.n { (int(*n)) } }
-                        th.n { (int(row.iter().sum())) }
+                        @for n in row { td.n { (count(*n)) } }
+                        th.n { (count(row.iter().sum())) }
                     }
                 }
             }
@@ -110,8 +135,8 @@ fn shift(c: &Comparison) -> Markup {
                 tr { th { "old tier" } th.n { "customers" } th.n { "mean old" } th.n { "mean new" } th.n { "mean shift" } }
                 @for s in c.score_shift.iter().chain([&c.score_shift_all]) {
                     tr {
-                        td { (s.tier.as_deref().unwrap_or("all")) } td.n { (int(s.count)) }
-                        td.n { (num(s.mean_old)) } td.n { (num(s.mean_new)) } td.n { (num(s.mean_shift)) }
+                        td { (s.tier.as_deref().unwrap_or("all")) } td.n { (count(s.count)) }
+                        td.n { (num(s.mean_old)) } td.n { (num(s.mean_new)) } td.n { (s.mean_shift.map_or_else(|| "–".into(), signed)) }
                     }
                 }
             }
@@ -133,8 +158,8 @@ fn movers(c: &Comparison) -> Markup {
                 @for m in &c.top_movers {
                     tr {
                         td { (m.id) } td.n { (num(Some(m.old_score))) } td.n { (num(Some(m.new_score))) }
-                        td.n { (num(Some(m.change))) } td { (m.old_tier) } td { (m.new_tier) }
-                        @for change in m.factor_changes.values() { td.n { (num(*change)) } }
+                        td.n { (signed(m.change)) } td { (m.old_tier) } td { (m.new_tier) }
+                        @for change in m.factor_changes.values() { td.n { (change.map_or_else(|| "–".into(), signed)) } }
                     }
                 }
             }

@@ -9,6 +9,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::charts::{self, Chart};
 use super::figures::Figures;
+use crate::human::{self, count};
 use crate::manifest::Manifest;
 use crate::rules::coverage::RuleCoverage;
 
@@ -97,24 +98,14 @@ pub(super) fn script_json(value: &impl serde::Serialize) -> String {
         .replace("</", "<\\/")
 }
 
-pub(super) fn int(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
+/// A share as [`human::percent`] writes it, `–` when there is none.
 pub(super) fn pct(share: Option<f64>) -> String {
-    share.map_or_else(|| "–".into(), |s| format!("{:.1}%", s * 100.0))
+    share.map_or_else(|| "–".into(), human::percent)
 }
 
+/// A value as [`human::number`] writes it, `–` when there is none.
 pub(super) fn num(x: Option<f64>) -> String {
-    x.map_or_else(|| "–".into(), |x| format!("{x:.2}"))
+    x.map_or_else(|| "–".into(), human::number)
 }
 
 /// The page for `manifest` and `figures`.
@@ -188,10 +179,10 @@ fn summary(m: &Manifest, f: &Figures) -> Markup {
         section id="summary" {
             h2 { "Run summary" }
             div.cards {
-                div.card { b { (int(m.rows.input)) } span { "input rows" } }
-                div.card { b { (int(m.rows.scored)) } span { "scored" } }
-                div.card { b.{ @if m.rows.rejected > 0 { "warn" } @else { "ok" } } { (int(m.rows.rejected)) } span { "rejected" } }
-                div.card { b { (format!("{seconds:.2} s")) } span { "time" } }
+                div.card { b { (count(m.rows.input)) } span { "input rows" } }
+                div.card { b { (count(m.rows.scored)) } span { "scored" } }
+                div.card { b.{ @if m.rows.rejected > 0 { "warn" } @else { "ok" } } { (count(m.rows.rejected)) } span { "rejected" } }
+                div.card { b { (human::seconds(seconds)) } span { "time" } }
                 div.card { b { (num(m.score.mean)) } span { "mean score" } }
                 div.card { b { (m.tiers.len()) } span { "tiers" } }
             }
@@ -200,24 +191,24 @@ fn summary(m: &Manifest, f: &Figures) -> Markup {
                 tr { th { "run id" } td { code { (m.run_id) } } }
                 tr { th { "started / finished" } td { (m.started_at) " / " (m.finished_at) } }
                 tr { th { "inputs" } td {
-                    @for input in &m.inputs { code { (input.path) } " (" (int(input.rows)) " rows) " }
-                    @if let Some(limit) = m.limit { "— first " (int(limit)) " rows only" }
+                    @for input in &m.inputs { code { (input.path) } " (" (count(input.rows)) " rows) " }
+                    @if let Some(limit) = m.limit { "— first " (count(limit)) " rows only" }
                     @if let Some(sample) = &m.sample { "— sample of " (pct(Some(sample.fraction))) ", seed " (sample.seed) }
                 } }
                 tr { th { "threads" } td { (m.threads) } }
                 tr { th { "time per phase (s)" } td {
-                    "plan " (format!("{:.3}", m.phases_seconds.plan))
-                    ", derive " (format!("{:.3}", m.phases_seconds.derive))
-                    ", rank " (format!("{:.3}", m.phases_seconds.rank))
-                    ", score and write " (format!("{:.3}", m.phases_seconds.score_and_write))
-                    ", report " (format!("{:.3}", m.phases_seconds.report))
-                    ", finish " (format!("{:.3}", m.phases_seconds.finish))
+                    "plan " (human::number(m.phases_seconds.plan))
+                    ", derive " (human::number(m.phases_seconds.derive))
+                    ", rank " (human::number(m.phases_seconds.rank))
+                    ", score and write " (human::number(m.phases_seconds.score_and_write))
+                    ", report " (human::number(m.phases_seconds.report))
+                    ", finish " (human::number(m.phases_seconds.finish))
                 } }
                 tr { th { "rules sha256" } td { code { (m.rules_sha256) } } }
                 tr { th { "rules" } td {
                     @for rule in &m.rules {
                         code { (rule.name) } " " (rule.engine)
-                        @if rule.rows_interpreted > 0 { " (" (int(rule.rows_interpreted)) " rows interpreted)" }
+                        @if rule.rows_interpreted > 0 { " (" (count(rule.rows_interpreted)) " rows interpreted)" }
                         "; "
                     }
                 } }
@@ -256,15 +247,15 @@ fn tiers(m: &Manifest, f: &Figures) -> Markup {
                 @for (tier, summary) in f.tiers.iter().zip(&m.tiers) {
                     tr {
                         td { (tier.name) } td { (rule_of(summary)) }
-                        td.n { (int(tier.count)) } td.n { (pct(tier.customer_share)) }
+                        td.n { (count(tier.count)) } td.n { (pct(tier.customer_share)) }
                         td.n { (num(summary.score.mean)) } td.n { (pct(tier.score_share)) }
                         @if value_too { td.n { (num(Some(tier.value_sum))) } td.n { (pct(tier.value_share)) } }
                     }
                 }
                 tr {
-                    th { "all" } th {} th.n { (int(f.customers)) } th.n { "100%" }
-                    th.n { (num(m.score.mean)) } th.n { "100%" }
-                    @if value_too { th.n { (num(Some(f.total_value))) } th.n { "100%" } }
+                    th { "all" } th {} th.n { (count(f.customers)) } th.n { (human::percent(1.0)) }
+                    th.n { (num(m.score.mean)) } th.n { (human::percent(1.0)) }
+                    @if value_too { th.n { (num(Some(f.total_value))) } th.n { (human::percent(1.0)) } }
                 }
             }
             div.chart data-chart="tiers" {}
@@ -282,7 +273,7 @@ fn whale(f: &Figures) -> Markup {
                 (f.value) " they hold (Kaplan & Cooper). "
                 @if let Some(p) = &w.pareto {
                     "The first " b { (pct(Some(p.customer_share))) } " of customers ("
-                    (int(p.customers)) ") hold 80% of the total. "
+                    (count(p.customers)) ") hold 80% of the total. "
                 }
                 "The curve peaks at " b { (num(Some(w.peak.cumulative))) } " with the first "
                 (pct(Some(w.peak.customer_share))) " of customers; the rest give back "
@@ -338,13 +329,13 @@ fn reasons(f: &Figures) -> Markup {
             div.grid {
                 @for tier in &f.reasons {
                     div {
-                        h3 { (tier.tier) " " span.muted { "(" (int(tier.rows_with_reasons)) " customers with a reason)" } }
+                        h3 { (tier.tier) " " span.muted { "(" (count(tier.rows_with_reasons)) " customers with a reason)" } }
                         @if tier.top.is_empty() {
                             p.muted { "no reasons" }
                         } @else {
                             table {
                                 tr { th { "reason" } th.n { "customers" } }
-                                @for r in &tier.top { tr { td { (r.reason) } td.n { (int(r.count)) } } }
+                                @for r in &tier.top { tr { td { (r.reason) } td.n { (count(r.count)) } } }
                             }
                         }
                     }
@@ -362,12 +353,12 @@ fn rejects(m: &Manifest, f: &Figures) -> Markup {
             @if r.total == 0 {
                 p.ok { "No row was rejected." }
             } @else {
-                p { b.warn { (int(r.total)) } " of " (int(m.rows.input)) " input rows were rejected; they are in "
+                p { b.warn { (count(r.total)) } " of " (count(m.rows.input)) " input rows were rejected; they are in "
                     code { (m.output.rejects_file) } " with their file and row number." }
                 table {
                     tr { th { "step" } th { "message" } th.n { "rows" } th { "first ids" } }
                     @for g in &r.groups {
-                        tr { td { (g.step) } td { code { (g.message) } } td.n { (int(g.count)) } td { (g.first_ids.join(", ")) } }
+                        tr { td { (g.step) } td { code { (g.message) } } td.n { (count(g.count)) } td { (g.first_ids.join(", ")) } }
                     }
                 }
             }
@@ -393,7 +384,7 @@ fn coverage(rules: &[RuleCoverage]) -> Markup {
                 }
             }
             @for rule in rules {
-                h3 { (rule.rule) " " span.muted { code { (rule.source) } " · " (int(rule.rows)) " rows · "
+                h3 { (rule.rule) " " span.muted { code { (rule.source) } " · " (count(rule.rows)) " rows · "
                     (rule.covered()) " of " (rule.branches.len()) " branches taken" } }
                 table.script {
                     tr { th.n { "line" } th { "branches taken: rows (share of the rule's rows)" } th { "code" } }
@@ -407,7 +398,7 @@ fn coverage(rules: &[RuleCoverage]) -> Markup {
                                     span.branch {
                                         (b.kind.label())
                                         @if b.implicit { span.muted { " (unwritten)" } }
-                                        ": " (int(b.rows)) " (" (pct((rule.rows > 0).then(|| b.rows as f64 / rule.rows as f64))) ")"
+                                        ": " (count(b.rows)) " (" (pct((rule.rows > 0).then(|| b.rows as f64 / rule.rows as f64))) ")"
                                         @if b.rows == 0 { " " b.warn.dead { "dead" } }
                                     }
                                 }

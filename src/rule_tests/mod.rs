@@ -35,7 +35,7 @@ pub struct Case {
 #[error("cannot read test cases from {}: {message}", path.display())]
 #[diagnostic(
     code(test::file),
-    help("a test file holds `tests:` with a list of {{ name, row, expect }}; see the README")
+    help("a test file holds `tests:` with a list of {{ name, row, expect }}; see `test` in docs/commands.md")
 )]
 pub struct CaseFileError {
     pub path: PathBuf,

@@ -36,7 +36,7 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The environment variables tierscore reads for its options (the README's table).
+/// The environment variables tierscore reads for its options (the table in docs/scheduling.md).
 pub const TIERSCORE_ENV: [&str; 4] = [
     "TIERSCORE_THREADS",
     "TIERSCORE_LOG_FORMAT",

@@ -120,7 +120,7 @@ fn every_code_in_the_catalog_is_used() {
 }
 
 #[test]
-fn the_readme_lists_every_code() {
+fn the_exit_codes_page_lists_every_code() {
     let mut table = String::from("| code | exit | meaning |\n|---|---|---|\n");
     for entry in CATALOG {
         table.push_str(&format!(
@@ -128,14 +128,16 @@ fn the_readme_lists_every_code() {
             entry.code, entry.exit, entry.meaning
         ));
     }
-    let readme = include_str!("../../../README.md");
-    let start = readme
+    let page = include_str!("../../../docs/exit-codes.md");
+    let start = page
         .find("<!-- codes:start -->\n")
-        .expect("README marker")
+        .expect("docs/exit-codes.md marker")
         + 21;
-    let end = readme.find("<!-- codes:end -->").expect("README marker");
+    let end = page
+        .find("<!-- codes:end -->")
+        .expect("docs/exit-codes.md marker");
     assert!(
-        readme[start..end] == table,
-        "README's code table is out of date; it must read:\n{table}"
+        page[start..end] == table,
+        "docs/exit-codes.md's code table is out of date; it must read:\n{table}"
     );
 }

@@ -204,7 +204,7 @@ fn circular_judgements_are_refused_with_all_figures() {
     assert_close(implied, 1.0, 1e-9, "implied");
     assert_eq!(
         err.to_string(),
-        "the pairwise matrix is inconsistent: CR = 6.130 (CI = 3.556, λmax = 10.111, \
+        "the pairwise matrix is inconsistent: CR = 6.13 (CI = 3.556, λmax = 10.111, \
          RI for n = 3 is 0.58); CR must be below 0.10. The judgement furthest from the \
          derived weights is row 1, column 2: given 9, the other judgements imply about 1; \
          revisit it first"

@@ -1,7 +1,7 @@
 //! Lowering: a rule's optimised rhai AST to the compiled program, or the construct that keeps
 //! the rule on the interpreter.
 //!
-//! The subset is what the shipped rules and the README's script API use: `let`/`const`,
+//! The subset is what the shipped rules and the script API (docs/scripts.md) use: `let`/`const`,
 //! assignment and op-assignment to locals, `if`/`else if` chains and `switch` as statements and
 //! expressions, `return`, `throw`, `??`, `&&`, `||`, `!`, arithmetic and comparisons, template
 //! strings, the helper library, date and timestamp values, aggregates over list columns and

@@ -146,7 +146,7 @@ fn unknown_function(
 ) -> FileProblem {
     let help = match suggest::did_you_mean(name, known.iter().map(String::as_str)) {
         Some(best) => format!("did you mean `{best}`?"),
-        None => "the README lists the helper functions scripts can call".to_string(),
+        None => "docs/scripts.md lists the helper functions scripts can call".to_string(),
     };
     text.problem(
         codes::rules::UNKNOWN_FUNCTION,

@@ -83,7 +83,7 @@ pub fn parse(
                 problems.push(
                     text.problem(codes::rules::COMPILE, pos.into(), 1, other.to_string())
                         .with_help(
-                            "fix the syntax at this position; the README lists the script API",
+                            "fix the syntax at this position; docs/scripts.md lists the script API",
                         ),
                 );
                 return Parsed {
