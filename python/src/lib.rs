@@ -207,6 +207,19 @@ impl Pipeline {
         self.set.clone()
     }
 
+    /// The Arrow schema of the pipeline's input as its Parquet files name and type the columns:
+    /// what `score` takes (a pyarrow Schema).
+    fn input_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let (path, set) = (self.path.clone(), self.set.clone());
+        let schema = detached(py, move || {
+            let mut pipeline = tierscore::pipeline::Pipeline::load(&path)?;
+            pipeline.set_params(&set)?;
+            let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
+            Ok(source.file_schema().as_ref().clone())
+        })?;
+        schema.to_pyarrow(py)
+    }
+
     /// Every problem `tierscore check` reports (errors and warnings), as `Problem`s; an empty
     /// list when there is none. Problems are returned, not raised.
     fn check(&self, py: Python<'_>) -> PyResult<Vec<Problem>> {
