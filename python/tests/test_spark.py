@@ -43,3 +43,22 @@ def test_map_in_arrow_refuses_a_pipeline_with_population_steps(spark):
     with pytest.raises(tierscore.DataError) as raised:
         map_in_arrow(df, REPO / "pipelines" / "abc.yaml")
     assert raised.value.code == "run::needs_whole_input"
+
+
+def test_a_rejected_row_fails_the_task_instead_of_vanishing(spark, tmp_path, local_pipeline):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for script in (REPO / "rules").glob("*.rhai"):
+        (rules / script.name).write_text(script.read_text())
+    (rules / "referral.rhai").write_text(
+        'if customer_id == "C00000007" { throw "no referrals for this one" }\nreferrals * 1.0\n'
+    )
+    pipeline = local_pipeline("customer_value", rules=rules)
+    df = spark.read.parquet(str(REPO / "testdata" / "customers.parquet"))
+
+    with pytest.raises(Exception) as raised:
+        map_in_arrow(df, pipeline).collect()
+
+    assert "1 row(s) of a batch rejected" in str(raised.value)
+    assert "C00000007" in str(raised.value)
+    assert "no referrals for this one" in str(raised.value)
