@@ -131,11 +131,11 @@ pub fn execute(args: &CheckArgs, ui: Ui) -> Result<(), CommandError> {
 }
 
 /// Each rule's name and the engine that runs it.
-type RuleEngines = Vec<(String, RuleEngine)>;
+pub type RuleEngines = Vec<(String, RuleEngine)>;
 
 /// All problems of the pipeline, its input's schema and its rules; and, when the plan builds,
-/// which engine runs each rule.
-fn find_problems(args: &CheckArgs) -> Result<(Vec<FileProblem>, RuleEngines), CommandError> {
+/// which engine runs each rule. The Python package's `check` returns these.
+pub fn find_problems(args: &CheckArgs) -> Result<(Vec<FileProblem>, RuleEngines), CommandError> {
     let (mut pipeline, mut problems) = match Pipeline::load_collecting(&args.pipeline) {
         Ok(loaded) => loaded,
         Err(PipelineError::Invalid(Problems(problems))) => return Ok((problems, Vec::new())),

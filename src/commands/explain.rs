@@ -65,6 +65,29 @@ pub struct NotFound {
 
 /// Explains one customer.
 pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
+    explained(args, |file, found, breakdown, levels| match args.format {
+        Format::Json => say!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(args, file, found, breakdown, levels))
+                .unwrap_or_default()
+        ),
+        Format::Text => print_text(args, file, found, breakdown, levels),
+    })
+}
+
+/// The document `explain --format json` prints (the Python package's `explain` returns it).
+pub fn json(args: &ExplainArgs) -> Result<Value, CommandError> {
+    explained(args, |file, found, breakdown, levels| {
+        to_json(args, file, found, breakdown, levels)
+    })
+}
+
+/// Finds and scores the customer, and hands `show` its file, where it was found, its
+/// breakdown and the tier levels.
+fn explained<T>(
+    args: &ExplainArgs,
+    show: impl FnOnce(&str, &Found, &Breakdown, &[TierLevel]) -> T,
+) -> Result<T, CommandError> {
     let mut pipeline = Pipeline::load(&args.pipeline)?;
     pipeline.set_params(&args.set)?;
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
@@ -87,17 +110,8 @@ pub fn execute(args: &ExplainArgs, _ui: Ui) -> Result<(), CommandError> {
     let position = source.position(found.row.file, found.row.first_row) as usize;
     let (row, ranked) = passes.prepare(&found.row.batch, position)?;
     let breakdown = plan.scorer.breakdown(&row, &ranked);
-    let levels = plan.scorer.tiers.levels();
     let file = source.files()[found.row.file].path.display().to_string();
-    match args.format {
-        Format::Json => say!(
-            "{}",
-            serde_json::to_string_pretty(&to_json(args, &file, &found, &breakdown, levels))
-                .unwrap_or_default()
-        ),
-        Format::Text => print_text(args, &file, &found, &breakdown, levels),
-    }
-    Ok(())
+    Ok(show(&file, &found, &breakdown, plan.scorer.tiers.levels()))
 }
 
 fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Breakdown, levels: &[TierLevel]) {

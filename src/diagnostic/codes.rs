@@ -128,6 +128,8 @@ catalog! {
         THREADS = "run::threads", 3, "the worker threads cannot be started";
         DUPLICATE_IDS = "run::duplicate_ids", 3, "ids occur more than once in the input (`input.unique_ids: false` allows it)";
         IDS = "run::ids", 3, "the ids cannot be read to check they are unique";
+        NEEDS_WHOLE_INPUT = "run::needs_whole_input", 3, "a batch scored alone (Python `score`) with a pipeline whose steps need the whole input";
+        BATCH_COLUMN = "run::batch_column", 3, "a batch scored alone lacks a column the rules read, or holds another type";
     }
     sink {
         BAD_TARGET = "sink::bad_target", 3, "the output path names no directory to write";

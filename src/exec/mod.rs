@@ -6,6 +6,7 @@
 //! - [`write`]: the writing end, in turn with scoring or on its own thread;
 //! - this file: the scoring loop, the tally, the manifest and the commit.
 
+mod batch;
 pub mod passes;
 pub mod ranking;
 mod rejects;
@@ -36,6 +37,7 @@ use crate::score::ScoredBatch;
 use crate::sink::writer::properties;
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Scan, SourceError};
+pub use batch::{score_batch, ScoredRows};
 pub use passes::Passes;
 pub use rejects::RejectBudget;
 use unique::IdHashes;
@@ -127,6 +129,21 @@ pub enum ExecError {
         help("the machine refused new threads; run with fewer (--threads) or free some resources")
     )]
     Threads { threads: usize, message: String },
+    /// A batch handed over in memory was scored with a pipeline whose steps need the whole
+    /// input ([`score_batch`]).
+    #[error("pipeline `{pipeline}` has {steps}, which need every row of the input before one is scored; a batch alone cannot be scored")]
+    #[diagnostic(
+        code(run::needs_whole_input),
+        help("run the pipeline over its input (`tierscore run`), which makes those passes first")
+    )]
+    NeedsWholeInput { pipeline: String, steps: String },
+    /// A batch handed over in memory lacks a column the rules read, or holds another type.
+    #[error("column `{column}`: {message}")]
+    #[diagnostic(
+        code(run::batch_column),
+        help("hand over the input's columns as its Parquet files name and type them")
+    )]
+    BatchColumn { column: String, message: String },
     /// Rows in did not equal rows scored plus rows rejected: a bug, never committed.
     #[error(
         "rows in ({}) != rows scored ({}) + rows rejected ({}); nothing was committed",

@@ -73,6 +73,27 @@ impl OutputLayout {
         })
     }
 
+    /// The same layout with the `tier` column whether or not the output is partitioned by tier:
+    /// rows handed to a caller in memory have no directory to carry their tier.
+    pub fn with_tier_column(&self) -> Self {
+        if self.tier_column {
+            return self.clone();
+        }
+        let mut fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let tier_rank = fields.len() - 1 - usize::from(self.reasons);
+        fields.insert(tier_rank, Field::new("tier", DataType::Utf8, false));
+        Self {
+            tier_column: true,
+            schema: Arc::new(Schema::new(fields)),
+            ..self.clone()
+        }
+    }
+
     /// Columns that hold mostly distinct values (the id, the factors and the score), written
     /// without dictionary encoding.
     pub fn distinct_columns(&self) -> Vec<String> {

@@ -261,7 +261,14 @@ pub struct RejectWriter {
 impl RejectWriter {
     /// Creates the file; `id` is the id column's field (rejects keep its type).
     pub fn create(dir: &Path, id: &Field, props: &WriterProperties) -> Result<Self, SinkError> {
-        let schema = Arc::new(Schema::new(vec![
+        let schema = Self::schema_for(id);
+        let file = OpenFile::create(dir, REJECTS_FILE.to_string(), &schema, props)?;
+        Ok(Self { file, schema })
+    }
+
+    /// The schema of the rejects file when `id` is the id column's field.
+    pub fn schema_for(id: &Field) -> SchemaRef {
+        Arc::new(Schema::new(vec![
             Field::new(id.name(), id.data_type().clone(), true),
             Field::new("source_file", DataType::Utf8, false),
             Field::new("row_number", DataType::Int64, false),
@@ -270,9 +277,7 @@ impl RejectWriter {
             Field::new("message", DataType::Utf8, false),
             Field::new("inputs", DataType::Utf8, true),
             Field::new("run_id", DataType::Utf8, false),
-        ]));
-        let file = OpenFile::create(dir, REJECTS_FILE.to_string(), &schema, props)?;
-        Ok(Self { file, schema })
+        ]))
     }
 
     /// The schema of the rejects, for [`RejectWriter::rows`].

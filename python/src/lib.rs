@@ -1,0 +1,379 @@
+//! `tierscore._tierscore`: the Python bindings of tierscore (the package `tierscore` re-exports
+//! them). Each method is the wiring of the command of the same name over the core crate; Arrow
+//! data crosses through the Arrow C data interface (the PyCapsule protocol), sharing buffers.
+
+use std::path::PathBuf;
+
+use arrow::array::RecordBatch;
+use arrow::ffi_stream::RecordBatchStreamReader;
+use arrow_pyarrow::{FromPyArrow, ToPyArrow};
+use miette::Diagnostic;
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyList, PyString};
+
+use tierscore::commands::check::{find_problems, CheckArgs};
+use tierscore::commands::explain::{self, ExplainArgs};
+use tierscore::commands::run::{self, RunArgs};
+use tierscore::commands::{CommandError, Format, Ui};
+use tierscore::diagnostic::FileProblem;
+use tierscore::manifest::MANIFEST_FILE;
+use tierscore::plan::Plan;
+use tierscore::rules::EngineChoice;
+use tierscore::source::Source;
+
+create_exception!(
+    tierscore,
+    TierscoreError,
+    PyException,
+    "A tierscore command failed. `code` is the problem code (e.g. `plan::unknown_name`), `exit_code` the CLI's exit code, `problems` the located problems (a list of `Problem`), `help` what to do; `str()` is the message the CLI prints."
+);
+create_exception!(
+    tierscore,
+    InvalidPipelineError,
+    TierscoreError,
+    "The pipeline or its rules are wrong (the CLI's exit code 1)."
+);
+create_exception!(
+    tierscore,
+    UsageError,
+    TierscoreError,
+    "A param override is malformed or names no param (the CLI's exit code 2)."
+);
+create_exception!(
+    tierscore,
+    DataError,
+    TierscoreError,
+    "Reading, scoring or writing failed (the CLI's exit code 3); nothing was committed."
+);
+create_exception!(
+    tierscore,
+    OutputLockedError,
+    TierscoreError,
+    "Another run is writing the output (the CLI's exit code 4); retry later."
+);
+
+/// One located problem, as `tierscore check --format json` reports it.
+#[pyclass(frozen, get_all, module = "tierscore")]
+#[derive(Debug)]
+struct Problem {
+    /// Stable code, e.g. `pipeline::unknown_key`.
+    code: String,
+    /// `error`, `warning` or `advice`.
+    severity: String,
+    /// What is wrong, in one sentence.
+    message: String,
+    /// The file it is in.
+    file: String,
+    /// 1-based line, when known.
+    line: Option<usize>,
+    /// 1-based column, when known.
+    col: Option<usize>,
+    /// What to do about it.
+    help: Option<String>,
+}
+
+#[pymethods]
+impl Problem {
+    fn __repr__(&self) -> String {
+        let at = match (self.line, self.col) {
+            (Some(line), Some(col)) => format!("{}:{line}:{col}", self.file),
+            _ => self.file.clone(),
+        };
+        format!(
+            "Problem({at}: {}[{}]: {})",
+            self.severity, self.code, self.message
+        )
+    }
+}
+
+impl From<&FileProblem> for Problem {
+    fn from(problem: &FileProblem) -> Self {
+        let json = problem.to_json();
+        Self {
+            code: json.code.to_string(),
+            severity: json.severity.to_string(),
+            message: json.message,
+            file: json.file,
+            line: json.line,
+            col: json.column,
+            help: json.help,
+        }
+    }
+}
+
+/// `err` as the exception of its exit code, its `str()` the text the CLI prints on stderr.
+fn to_py_err(err: CommandError) -> PyErr {
+    let problems: Vec<Problem> = err.problems().iter().map(Problem::from).collect();
+    let code = err
+        .code()
+        .map(|c| c.to_string())
+        .or_else(|| problems.first().map(|p| p.code.clone()));
+    let help = err.help().map(|h| h.to_string());
+    let exit_code = err.exit_code();
+    let message = tierscore::diagnostic::render(&err);
+    let py_err = match exit_code {
+        tierscore::commands::EXIT_INVALID => InvalidPipelineError::new_err(message),
+        tierscore::commands::EXIT_USAGE => UsageError::new_err(message),
+        tierscore::commands::EXIT_LOCKED => OutputLockedError::new_err(message),
+        _ => DataError::new_err(message),
+    };
+    Python::attach(|py| {
+        let value = py_err.value(py);
+        let set = || -> PyResult<()> {
+            value.setattr("code", code)?;
+            value.setattr("exit_code", exit_code)?;
+            value.setattr("help", help)?;
+            value.setattr("problems", problems)?;
+            Ok(())
+        };
+        match set() {
+            Ok(()) => py_err,
+            Err(failed) => failed,
+        }
+    })
+}
+
+/// Runs `f` without the GIL (other Python threads go on), turning its error into an exception.
+fn detached<T: Send>(
+    py: Python<'_>,
+    f: impl FnOnce() -> Result<T, CommandError> + Send,
+) -> PyResult<T> {
+    py.detach(f).map_err(to_py_err)
+}
+
+/// A value given in `params` as the text `--set KEY=VALUE` takes.
+fn param_text(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    if value.is_instance_of::<PyBool>() {
+        return Ok(if value.extract::<bool>()? {
+            "true"
+        } else {
+            "false"
+        }
+        .into());
+    }
+    if value.is_instance_of::<PyString>() {
+        return value.extract();
+    }
+    Ok(value.str()?.to_string())
+}
+
+/// A JSON document as Python objects (dicts, lists, numbers, strings, None).
+fn to_python<'py>(py: Python<'py>, json: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    py.import("json")?
+        .call_method1("loads", (json.to_string(),))
+}
+
+/// A pipeline file with its param overrides; each method does what the CLI command of its name
+/// does with `--set` for every param.
+#[pyclass(frozen, module = "tierscore")]
+struct Pipeline {
+    path: PathBuf,
+    set: Vec<String>,
+}
+
+#[pymethods]
+impl Pipeline {
+    /// Loads and validates the pipeline at `path` with `params` overriding its params (as
+    /// `--set KEY=VALUE` does). Raises `InvalidPipelineError` for an invalid pipeline and
+    /// `UsageError` for a param it does not define.
+    #[staticmethod]
+    #[pyo3(signature = (path, params = None))]
+    fn load(py: Python<'_>, path: PathBuf, params: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let mut set = Vec::new();
+        if let Some(params) = params {
+            for (key, value) in params.iter() {
+                set.push(format!("{}={}", key.str()?, param_text(&value)?));
+            }
+        }
+        detached(py, || {
+            let mut pipeline = tierscore::pipeline::Pipeline::load(&path)?;
+            pipeline.set_params(&set)?;
+            Ok(())
+        })?;
+        Ok(Self { path, set })
+    }
+
+    /// The pipeline file.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
+    /// The overrides, as `--set` takes them.
+    #[getter]
+    fn params(&self) -> Vec<String> {
+        self.set.clone()
+    }
+
+    /// The Arrow schema of the pipeline's input as its Parquet files name and type the columns:
+    /// what `score` takes (a pyarrow Schema).
+    fn input_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let (path, set) = (self.path.clone(), self.set.clone());
+        let schema = detached(py, move || {
+            let mut pipeline = tierscore::pipeline::Pipeline::load(&path)?;
+            pipeline.set_params(&set)?;
+            let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
+            Ok(source.file_schema().as_ref().clone())
+        })?;
+        schema.to_pyarrow(py)
+    }
+
+    /// Every problem `tierscore check` reports (errors and warnings), as `Problem`s; an empty
+    /// list when there is none. Problems are returned, not raised.
+    fn check(&self, py: Python<'_>) -> PyResult<Vec<Problem>> {
+        let args = CheckArgs {
+            pipeline: self.path.clone(),
+            format: Format::Json,
+            engine: EngineChoice::Auto,
+            set: self.set.clone(),
+            input: None,
+        };
+        let (problems, _engines) = detached(py, || find_problems(&args))?;
+        Ok(problems.iter().map(Problem::from).collect())
+    }
+
+    /// Runs the pipeline exactly as `tierscore run` does (the same output files, manifest,
+    /// `_SUCCESS` and report) and returns the committed `_manifest.json` as a dict. `output`
+    /// and `input` replace the pipeline's paths; `threads` defaults to one per core.
+    #[pyo3(signature = (output = None, input = None, threads = None))]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        output: Option<PathBuf>,
+        input: Option<PathBuf>,
+        threads: Option<u16>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = RunArgs {
+            pipeline: self.path.clone(),
+            set: self.set.clone(),
+            output,
+            input,
+            limit: None,
+            sample: None,
+            seed: 0,
+            threads,
+            engine: EngineChoice::Auto,
+            coverage: false,
+        };
+        let ui = Ui {
+            quiet: true,
+            json: false,
+        };
+        let target = detached(py, || {
+            run::execute(&args, ui)?;
+            let mut pipeline = tierscore::pipeline::Pipeline::load(&args.pipeline)?;
+            pipeline.set_params(&args.set)?;
+            Ok(args.output.clone().unwrap_or(pipeline.output.path))
+        })?;
+        let manifest = std::fs::read_to_string(target.join(MANIFEST_FILE))?;
+        py.import("json")?.call_method1("loads", (manifest,))
+    }
+
+    /// The customer with id `id`, factor by factor: the document `tierscore explain --format
+    /// json` prints, as a dict.
+    fn explain<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        let args = ExplainArgs {
+            pipeline: self.path.clone(),
+            id,
+            set: self.set.clone(),
+            format: Format::Json,
+            engine: EngineChoice::Auto,
+        };
+        let json = detached(py, || explain::json(&args))?;
+        to_python(py, &json)
+    }
+
+    /// Scores the rows of `data` as `run` scores its input's rows, and returns
+    /// `(scored, rejects)`: the output rows (the run's output columns and `tier`) and the
+    /// rejects file's rows. `data` is anything exporting Arrow through the PyCapsule protocol
+    /// (a pyarrow RecordBatch or Table, a Polars DataFrame, a DuckDB result …), holding the
+    /// columns of the pipeline's input as its files name and type them; the rules are checked
+    /// against those files. Buffers are shared, not copied, in both directions.
+    ///
+    /// A RecordBatch (`__arrow_c_array__`) gives two pyarrow RecordBatches; a stream
+    /// (`__arrow_c_stream__`, e.g. a Table) two pyarrow Tables, one batch per batch in.
+    /// Pipelines whose steps need the whole input (derive columns, normalisation, rank or ABC
+    /// tiers) raise `DataError` (`run::needs_whole_input`): `run` scores them.
+    fn score<'py>(
+        &self,
+        py: Python<'py>,
+        data: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let (batches, single) = if data.hasattr("__arrow_c_array__")? {
+            (vec![RecordBatch::from_pyarrow_bound(data)?], true)
+        } else if data.hasattr("__arrow_c_stream__")? {
+            let reader = RecordBatchStreamReader::from_pyarrow_bound(data)?;
+            let batches = reader
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| PyTypeError::new_err(err.to_string()))?;
+            (batches, false)
+        } else {
+            return Err(PyTypeError::new_err(
+                "score takes Arrow data: an object with __arrow_c_array__ or __arrow_c_stream__ (a pyarrow RecordBatch or Table, a Polars DataFrame …)",
+            ));
+        };
+        let (path, set) = (self.path.clone(), self.set.clone());
+        let scored = detached(py, move || {
+            let mut pipeline = tierscore::pipeline::Pipeline::load(&path)?;
+            pipeline.set_params(&set)?;
+            let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
+            let (plan, _warnings) = Plan::build(&pipeline, &source, EngineChoice::Auto)?;
+            let run_id = tierscore::run_id::run_id();
+            let mut first_row = 0;
+            let mut scored = Vec::with_capacity(batches.len());
+            for batch in &batches {
+                let rows = tierscore::exec::score_batch(
+                    &pipeline, &plan, &source, batch, "(batch)", first_row, run_id,
+                )
+                .map_err(CommandError::from)?;
+                first_row += batch.num_rows() as u64;
+                scored.push(rows);
+            }
+            Ok(scored)
+        })?;
+        if single {
+            let rows = &scored[0];
+            return Ok((rows.scored.to_pyarrow(py)?, rows.rejects.to_pyarrow(py)?));
+        }
+        let table = py.import("pyarrow")?.getattr("Table")?;
+        let mut tables = Vec::with_capacity(2);
+        for part in [
+            |rows: &tierscore::exec::ScoredRows| rows.scored.clone(),
+            |rows: &tierscore::exec::ScoredRows| rows.rejects.clone(),
+        ] {
+            let batches: Vec<RecordBatch> = scored.iter().map(part).collect();
+            let list = PyList::empty(py);
+            for batch in &batches {
+                list.append(batch.to_pyarrow(py)?)?;
+            }
+            tables.push(table.call_method1("from_batches", (list,))?);
+        }
+        let rejects = tables.pop().expect("two tables");
+        let scored = tables.pop().expect("two tables");
+        Ok((scored, rejects))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Pipeline({:?}, params={:?})", self.path, self.set)
+    }
+}
+
+/// The native module; the package `tierscore` re-exports it.
+#[pymodule]
+fn _tierscore(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", tierscore::VERSION)?;
+    m.add_class::<Pipeline>()?;
+    m.add_class::<Problem>()?;
+    m.add("TierscoreError", py.get_type::<TierscoreError>())?;
+    m.add(
+        "InvalidPipelineError",
+        py.get_type::<InvalidPipelineError>(),
+    )?;
+    m.add("UsageError", py.get_type::<UsageError>())?;
+    m.add("DataError", py.get_type::<DataError>())?;
+    m.add("OutputLockedError", py.get_type::<OutputLockedError>())?;
+    Ok(())
+}

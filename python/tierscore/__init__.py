@@ -1,0 +1,29 @@
+"""tierscore from Python: the same core as the ``tierscore`` CLI.
+
+``Pipeline.load(path, params=...)`` loads a pipeline; ``check()``, ``run()`` and ``explain()``
+do what the commands of their name do, and ``score()`` scores Arrow data in memory, sharing its
+buffers (the Arrow C data interface). Failures raise ``TierscoreError`` subclasses carrying the
+CLI's message, code, exit code and located problems.
+"""
+
+from tierscore._tierscore import (
+    DataError,
+    InvalidPipelineError,
+    OutputLockedError,
+    Pipeline,
+    Problem,
+    TierscoreError,
+    UsageError,
+    __version__,
+)
+
+__all__ = [
+    "DataError",
+    "InvalidPipelineError",
+    "OutputLockedError",
+    "Pipeline",
+    "Problem",
+    "TierscoreError",
+    "UsageError",
+    "__version__",
+]
