@@ -180,3 +180,32 @@ fn explain_finds_a_uint64_id_above_i64_max() {
         "no customer with customer_id = \"18446744073709551614\" in the input's 1 file(s) and 2 row group(s)"
     );
 }
+
+/// A file whose footer places column chunks past its end (a truncated file, found by the
+/// `parquet_input` fuzz target) is refused when opened, naming the column: read, it sent
+/// parquet's page reader into a loop that did not end for minutes.
+#[test]
+fn a_file_whose_chunks_lie_past_its_end_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::copy(
+        repo().join("testdata/fuzz/truncated_chunks.parquet"),
+        dir.join("customers.parquet"),
+    )
+    .unwrap();
+    plain(dir);
+    let refused = "customers.parquet is not a readable Parquet file: Parquet error: column \
+                   \"cost_to_serve\" of row group 3 lies outside the file's 87188 bytes (the \
+                   file is truncated or its footer is damaged)";
+    let result = run(dir, &["run", "p.yaml"]);
+    result.expect_code(3);
+    assert_eq!(result.headline(), refused);
+    let result = run(dir, &["check", "p.yaml"]);
+    result.expect_code(1);
+    assert_eq!(
+        result.headline(),
+        format!("{refused}; names and types cannot be checked without it")
+    );
+    assert!(!dir.join("out").exists());
+    assert_eq!(staging_dirs(dir), Vec::<String>::new());
+}
