@@ -241,7 +241,8 @@ mod tests {
 
     #[test]
     fn nesting_is_measured_outside_strings_and_comments() {
-        assert_eq!(too_deep("a: [[1], {b: [2]}]", 2), None);
+        assert_eq!(too_deep("a: [[1], {b: [2]}]", 3), None);
+        assert_eq!(too_deep("a: [[1], {b: [2]}]", 2), Some(13));
         assert_eq!(too_deep("a: [[1], {b: [2]}]", 1), Some(4));
         assert_eq!(too_deep("a: \"[[[\"\nb: '[[''[' # [[[\nc: [x]", 1), None);
         assert_eq!(
