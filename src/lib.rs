@@ -60,3 +60,25 @@ pub mod tiers;
 pub fn test_fault(fault: &str) -> bool {
     std::env::var_os("TIERSCORE_TEST_FAULT").is_some_and(|value| value == fault)
 }
+
+/// Test-only pause points for the crash harness (`tests/crash.rs`): when the environment
+/// variable `TIERSCORE_TEST_PAUSE` names `point`, the process writes `paused at POINT` to stderr
+/// and waits there to be killed. Compiled in always and inert unless set; nothing but the
+/// integration tests sets it.
+///
+/// It exists so that a SIGKILL can land at exact moments of a run (after each batch is written,
+/// with the manifest staged, between the staged files and the swap, after the swap) however
+/// loaded the machine is, instead of at times that may or may not fall in a phase.
+pub fn test_pause(point: impl std::fmt::Display) {
+    let Some(wanted) = std::env::var_os("TIERSCORE_TEST_PAUSE") else {
+        return;
+    };
+    let point = point.to_string();
+    if wanted.to_str() == Some(point.as_str()) {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "paused at {point}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}

@@ -4,11 +4,12 @@
 //!
 //! - `output`: the output only ever holds what tierscore wrote, and nothing else is removed;
 //! - `gen`: `gen --out` never replaces what is not its own to replace;
-//! - `budgets`: wall time and memory per row;
-//! - `inputs`: duplicate ids;
+//! - `budgets`: wall time and memory per row, memory with many large rejects;
+//! - `inputs`: duplicate ids, UInt64 ids past i64::MAX;
+//! - `loading`: loading in linear time, or a limit error;
 //! - `scripts`: scripts that would panic, or fail every row, are caught by `check`;
 //! - `usage`: bad command-line values are usage errors before any row is read;
-//! - `streams`: closed or full stdout and stderr, and oversized files.
+//! - `streams`: closed or full stdout and stderr, oversized files and a full disk.
 
 #[path = "hostile/budgets.rs"]
 mod budgets;
@@ -17,6 +18,8 @@ mod common;
 mod gen_out;
 #[path = "hostile/inputs.rs"]
 mod inputs;
+#[path = "hostile/loading.rs"]
+mod loading;
 #[path = "hostile/output.rs"]
 mod output;
 #[path = "hostile/scripts.rs"]

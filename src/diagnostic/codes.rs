@@ -69,6 +69,7 @@ catalog! {
         REPORT_VALUE = "pipeline::report_value", 1, "`report.value` is not a factor, `score` or an output column";
         OBJECT_STORAGE = "pipeline::object_storage", 1, "`input.path` or `output.path` is in object storage (s3://…), not supported yet";
         PATH_PARAM = "pipeline::path_param", 1, "a `${param}` in a path is unclosed, names no param or a list or map";
+        NESTING = "pipeline::nesting", 1, "the pipeline file nests `[` or `{` deeper than 128 levels";
     }
     params {
         BAD_OVERRIDE = "params::bad_override", 2, "a `--set` value is not of the form KEY=VALUE";

@@ -277,6 +277,7 @@ pub fn run(
                 layout: &plan.layout,
                 output,
                 rejects,
+                written: 0,
             };
             let mut writer = if overlap {
                 WriteStage::on_thread(scope, &pool, writing)
@@ -382,6 +383,7 @@ pub fn run(
         None
     };
     manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    crate::test_pause("closed");
     manifest
         .write(staging.dir())
         .map_err(|source| SinkError::Io {
@@ -389,8 +391,10 @@ pub fn run(
             path: staging.dir().join(MANIFEST_FILE),
             source,
         })?;
+    crate::test_pause("manifest");
     if let Some(figures) = &figures {
         crate::report::write(staging.dir(), &manifest, figures)?;
+        crate::test_pause("report");
     }
     let success = staging.dir().join(SUCCESS_FILE);
     std::fs::write(&success, b"").map_err(|source| SinkError::Io {
@@ -398,6 +402,7 @@ pub fn run(
         path: success.clone(),
         source,
     })?;
+    crate::test_pause("success");
     staging.commit()?;
     Ok(manifest)
 }

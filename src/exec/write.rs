@@ -25,6 +25,8 @@ pub struct Writing<'a> {
     pub layout: &'a OutputLayout,
     pub output: OutputWriter,
     pub rejects: RejectWriter,
+    /// Messages written so far (for [`crate::test_pause`]'s `written:N` points).
+    pub written: u64,
 }
 
 impl Writing<'_> {
@@ -32,10 +34,13 @@ impl Writing<'_> {
         match message {
             ToWriter::Scored(batch, scored) => {
                 let (rows, tiers) = self.layout.build(&batch, &scored)?;
-                self.output.write(&rows, &tiers)
+                self.output.write(&rows, &tiers)?;
             }
-            ToWriter::Rejects(rows) => self.rejects.write(&rows),
+            ToWriter::Rejects(rows) => self.rejects.write(&rows)?,
         }
+        self.written += 1;
+        crate::test_pause(format_args!("written:{}", self.written));
+        Ok(())
     }
 
     /// Closes every file: the output files written and the rejects file.

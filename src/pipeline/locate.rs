@@ -7,6 +7,11 @@ use std::collections::HashMap;
 
 use miette::SourceSpan;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+
+/// Nesting deeper than this is not indexed: it is serde_yaml's recursion limit, past which the
+/// pipeline fails to parse anyway. Every level's key path is a string as long as the level is
+/// deep, so indexing without a bound takes time and memory quadratic in the depth.
+pub const MAX_DEPTH: usize = 128;
 use yaml_rust2::scanner::Marker;
 
 /// Byte spans of every mapping key and sequence item in a YAML text, by key path.
@@ -24,9 +29,19 @@ impl KeyIndex {
             stack: Vec::new(),
             spans: HashMap::new(),
         };
+        // Events one at a time (the parser's own `load` recurses once per level, and asserts
+        // on input it did not expect), up to the end of the first document.
         let mut parser = Parser::new_from_str(text);
-        if parser.load(&mut walker, false).is_err() {
-            return Self::default();
+        loop {
+            match parser.next_token() {
+                Ok((Event::DocumentEnd | Event::StreamEnd, _)) => break,
+                Ok((event, mark)) => walker.on_event(event, mark),
+                Err(_) => return Self::default(),
+            }
+            if walker.stack.len() > MAX_DEPTH {
+                // Deeper than serde_yaml reads (it reports the nesting); the keys so far stay.
+                break;
+            }
         }
         Self {
             spans: walker.spans,
@@ -44,6 +59,56 @@ impl KeyIndex {
             path = &path[..cut];
         }
     }
+}
+
+/// The byte offset of the first `[` or `{` that opens a level deeper than `max`, if any, found
+/// in one pass over the text (quoted strings and comments skipped).
+///
+/// serde_yaml's parser takes time quadratic in the nesting of flow collections (100,000 levels
+/// took minutes), and reads no deeper than [`MAX_DEPTH`] anyway, so deeper text is refused
+/// before it is parsed. A `[` or `{` in a plain scalar counts too, which only matters for a
+/// file with more than `max` of them unclosed.
+pub fn too_deep(text: &str, max: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'\'' => {
+                i += 1;
+                while i < bytes.len() {
+                    if bytes[i] == b'\'' {
+                        if bytes.get(i + 1) != Some(&b'\'') {
+                            break;
+                        }
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 enum Frame {
@@ -172,6 +237,18 @@ mod tests {
         let index = KeyIndex::build(TEXT);
         assert_eq!(index.span("factors[1].script"), index.span("factors[1]"));
         assert_eq!(index.span("nothing.here"), None);
+    }
+
+    #[test]
+    fn nesting_is_measured_outside_strings_and_comments() {
+        assert_eq!(too_deep("a: [[1], {b: [2]}]", 3), None);
+        assert_eq!(too_deep("a: [[1], {b: [2]}]", 2), Some(13));
+        assert_eq!(too_deep("a: [[1], {b: [2]}]", 1), Some(4));
+        assert_eq!(too_deep("a: \"[[[\"\nb: '[[''[' # [[[\nc: [x]", 1), None);
+        assert_eq!(
+            too_deep(&format!("x: {}", "[".repeat(200)), 128),
+            Some(3 + 128)
+        );
     }
 
     #[test]

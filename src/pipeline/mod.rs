@@ -219,6 +219,19 @@ impl Pipeline {
         text: String,
     ) -> Result<(Self, Vec<FileProblem>), PipelineError> {
         let source = SourceFile::new(path.display().to_string(), text);
+        if let Some(at) = locate::too_deep(source.text(), locate::MAX_DEPTH) {
+            let problem = FileProblem::error(
+                codes::pipeline::NESTING,
+                &source,
+                Some((at, 1).into()),
+                format!(
+                    "the pipeline nests deeper than {} levels here, the most a pipeline file may",
+                    locate::MAX_DEPTH
+                ),
+            )
+            .with_help("a pipeline needs a few levels; look for a `[` or `{` left unclosed");
+            return Err(Problems(vec![problem]).into());
+        }
         let keys = KeyIndex::build(source.text());
         let (spec, mut problems) = deserialize(&source, &keys)?;
         let (pipeline, more) = Self::from_spec(path, source, keys, spec);

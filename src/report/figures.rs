@@ -32,6 +32,13 @@ const TOP_REASONS: usize = 8;
 /// Reject groups listed, and the ids shown for each.
 const REJECT_GROUPS: usize = 30;
 const REJECT_IDS: usize = 5;
+/// Distinct (step, message) pairs the report counts one by one. Messages can differ on every
+/// row (a script throws the customer's id), and counting each would hold every message in
+/// memory; rows with a message beyond these are counted together per step, as
+/// [`OTHER_MESSAGES`]. At most about 10,000 × 1 KiB (the reject message cap) is held.
+const MAX_REJECT_GROUPS: usize = 10_000;
+/// The message of the group that counts the rows past [`MAX_REJECT_GROUPS`].
+const OTHER_MESSAGES: &str = "(other messages: more than 10,000 distinct ones)";
 
 /// Everything the report shows beyond the manifest.
 #[derive(Debug, Clone, Serialize)]
@@ -640,10 +647,13 @@ fn rejects(dir: &Path, manifest: &Manifest) -> Result<Rejects, ReportError> {
         let messages = text("message")?;
         for row in 0..batch.num_rows() {
             total += 1;
-            let key = (
+            let mut key = (
                 steps.value(row).to_string(),
                 messages.value(row).to_string(),
             );
+            if index.len() >= MAX_REJECT_GROUPS && !index.contains_key(&key) {
+                key.1 = OTHER_MESSAGES.to_string();
+            }
             let at = *index.entry(key.clone()).or_insert_with(|| {
                 groups.push(RejectGroup {
                     step: key.0,

@@ -99,6 +99,7 @@ impl Staging {
         ensure_replaceable(target)?;
 
         let lock = Lock::take(&parent.join(format!(".{name}.tierscore.lock")), target)?;
+        crate::test_pause("locked");
 
         let leftover = format!(".{name}.tierscore-staging-");
         let entries = fs::read_dir(&parent).map_err(|e| SinkError::io("list", &parent, e))?;
@@ -110,6 +111,7 @@ impl Staging {
 
         let dir = parent.join(format!("{leftover}{run_id}"));
         fs::create_dir(&dir).map_err(|e| SinkError::io("create", &dir, e))?;
+        crate::test_pause("staged");
         Ok(Self {
             target: target.to_path_buf(),
             dir,
@@ -143,6 +145,7 @@ impl Staging {
                 std::io::Error::other("TIERSCORE_TEST_FAULT=fail_before_swap"),
             ));
         }
+        crate::test_pause("synced");
         let replaced = self.target.exists();
         if replaced {
             swap(&self.dir, &self.target)?;
@@ -152,6 +155,7 @@ impl Staging {
         }
         // From here the new output is live: a failure to tidy up is a warning, not a failed run.
         self.committed = true;
+        crate::test_pause("swapped");
         if let Some(parent) = self.target.parent().filter(|p| !p.as_os_str().is_empty()) {
             if let Err(err) = sync_dir(parent) {
                 tracing::warn!("{err}");
@@ -161,6 +165,7 @@ impl Staging {
             // The staging path now holds the previous output: remove what its manifest lists.
             remove_owned(&self.dir, &previous);
         }
+        crate::test_pause("cleaned");
         Ok(())
     }
 }

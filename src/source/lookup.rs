@@ -6,7 +6,9 @@
 use arrow::array::{Array, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
+use parquet::basic::{ConvertedType, LogicalType};
 use parquet::file::statistics::Statistics;
+use parquet::schema::types::ColumnDescriptor;
 
 use super::{InputFile, Source, SourceBatch, SourceError};
 
@@ -43,12 +45,15 @@ impl Source {
                 .columns()
                 .iter()
                 .position(|c| c.path().string() == file_column);
+            let unsigned = leaf.is_some_and(|leaf| {
+                is_unsigned(&metadata.file_metadata().schema_descr().column(leaf))
+            });
             let mut first_row = 0u64;
             for group in 0..metadata.num_row_groups() {
                 let rows = metadata.row_group(group).num_rows().max(0) as u64;
                 let stats =
                     leaf.and_then(|leaf| metadata.row_group(group).column(leaf).statistics());
-                if stats.is_none_or(|s| may_hold(s, id)) {
+                if stats.is_none_or(|s| may_hold(s, id, unsigned)) {
                     read += 1;
                     if let Some(row) =
                         self.find_in_group(file, index, group, first_row, id_column, id, columns)?
@@ -112,17 +117,46 @@ impl Source {
     }
 }
 
-/// Whether a row group with these id statistics may hold `id`.
-fn may_hold(stats: &Statistics, id: &str) -> bool {
+/// Whether a Parquet integer column holds unsigned integers (UInt8 to UInt64 in Arrow): their
+/// values and statistics are stored in the signed physical types and compare as unsigned.
+fn is_unsigned(column: &ColumnDescriptor) -> bool {
+    match column.logical_type_ref() {
+        Some(LogicalType::Integer(int)) => !int.is_signed,
+        _ => matches!(
+            column.converted_type(),
+            ConvertedType::UINT_8
+                | ConvertedType::UINT_16
+                | ConvertedType::UINT_32
+                | ConvertedType::UINT_64
+        ),
+    }
+}
+
+/// Whether `id` lies within `min..=max` of a row group's statistics (absent bounds rule
+/// nothing out); `false` when `id` is no value of the type.
+fn within<T: std::str::FromStr + PartialOrd>(id: &str, min: Option<T>, max: Option<T>) -> bool {
+    match id.parse::<T>() {
+        Ok(v) => min.is_none_or(|m| m <= v) && max.is_none_or(|m| v <= m),
+        Err(_) => false,
+    }
+}
+
+/// Whether a row group with these id statistics may hold `id`; `unsigned` when the id column
+/// holds unsigned integers (its statistics' bits then read as unsigned).
+fn may_hold(stats: &Statistics, id: &str, unsigned: bool) -> bool {
     match stats {
-        Statistics::Int32(s) => match id.parse::<i32>() {
-            Ok(v) => s.min_opt().is_none_or(|m| *m <= v) && s.max_opt().is_none_or(|m| v <= *m),
-            Err(_) => false,
-        },
-        Statistics::Int64(s) => match id.parse::<i64>() {
-            Ok(v) => s.min_opt().is_none_or(|m| *m <= v) && s.max_opt().is_none_or(|m| v <= *m),
-            Err(_) => false,
-        },
+        Statistics::Int32(s) if unsigned => within(
+            id,
+            s.min_opt().map(|m| *m as u32),
+            s.max_opt().map(|m| *m as u32),
+        ),
+        Statistics::Int32(s) => within(id, s.min_opt().copied(), s.max_opt().copied()),
+        Statistics::Int64(s) if unsigned => within(
+            id,
+            s.min_opt().map(|m| *m as u64),
+            s.max_opt().map(|m| *m as u64),
+        ),
+        Statistics::Int64(s) => within(id, s.min_opt().copied(), s.max_opt().copied()),
         Statistics::ByteArray(s) => {
             let v = id.as_bytes();
             s.min_bytes_opt().is_none_or(|m| m <= v) && s.max_bytes_opt().is_none_or(|m| v <= m)

@@ -106,3 +106,106 @@ fn a_flipped_byte_in_a_checksummed_page_is_refused() {
         "the previous output is intact"
     );
 }
+
+/// UInt64 ids above i64::MAX: `run` scores them and `explain` finds them, reading only the row
+/// group whose (unsigned) statistics can hold the id.
+#[test]
+fn explain_finds_a_uint64_id_above_i64_max() {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, RecordBatch, UInt64Array};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let big = i64::MAX as u64 + 5;
+    let batch = RecordBatch::try_from_iter([
+        (
+            "customer_id",
+            arc(UInt64Array::from(vec![1, 2, big, u64::MAX])),
+        ),
+        ("orders_12m", arc(Int64Array::from(vec![3, 9, 12, 1]))),
+    ])
+    .unwrap();
+    // Two row groups: [1, 2] and [big, u64::MAX].
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(2))
+        .build();
+    let file = fs::File::create(dir.join("customers.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        file,
+        Arc::new(batch.schema().as_ref().clone()),
+        Some(props),
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    plain(dir);
+
+    run(dir, &["run", "p.yaml"]).expect_code(0);
+    let scored: Vec<String> = output_data(&dir.join("out"))
+        .values()
+        .filter(|b| b.schema().index_of("score").is_ok())
+        .flat_map(|b| {
+            let ids = arrow::compute::cast(
+                b.column_by_name("customer_id").unwrap(),
+                &arrow::datatypes::DataType::Utf8,
+            )
+            .unwrap();
+            texts(&RecordBatch::try_from_iter([("id", ids)]).unwrap(), "id")
+        })
+        .collect();
+    assert!(scored.contains(&u64::MAX.to_string()), "{scored:?}");
+
+    for (id, row, orders) in [
+        (u64::MAX.to_string(), 3, 1.0),
+        (big.to_string(), 2, 12.0),
+        ("2".to_string(), 1, 9.0),
+    ] {
+        let result = run(dir, &["explain", "p.yaml", "--id", &id, "--format", "json"]);
+        result.expect_code(0);
+        let e = parse_json_exact(&result.stdout);
+        assert_eq!(e["id"], id.as_str());
+        assert_eq!(e["row_number"], row, "{id}");
+        assert_eq!(e["row_groups_total"], 2);
+        assert_eq!(
+            e["row_groups_read"], 1,
+            "{id}: statistics rule out one group"
+        );
+        assert_eq!(e["score"], orders, "{id}");
+    }
+    let missing = run(dir, &["explain", "p.yaml", "--id", "18446744073709551614"]);
+    missing.expect_code(3);
+    assert_eq!(
+        missing.headline(),
+        "no customer with customer_id = \"18446744073709551614\" in the input's 1 file(s) and 2 row group(s)"
+    );
+}
+
+/// A file whose footer places column chunks past its end (a truncated file, found by the
+/// `parquet_input` fuzz target) is refused when opened, naming the column: read, it sent
+/// parquet's page reader into a loop that did not end for minutes.
+#[test]
+fn a_file_whose_chunks_lie_past_its_end_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::copy(
+        repo().join("testdata/fuzz/truncated_chunks.parquet"),
+        dir.join("customers.parquet"),
+    )
+    .unwrap();
+    plain(dir);
+    let refused = "customers.parquet is not a readable Parquet file: Parquet error: column \
+                   \"cost_to_serve\" of row group 3 lies outside the file's 87188 bytes (the \
+                   file is truncated or its footer is damaged)";
+    let result = run(dir, &["run", "p.yaml"]);
+    result.expect_code(3);
+    assert_eq!(result.headline(), refused);
+    let result = run(dir, &["check", "p.yaml"]);
+    result.expect_code(1);
+    assert_eq!(
+        result.headline(),
+        format!("{refused}; names and types cannot be checked without it")
+    );
+    assert!(!dir.join("out").exists());
+    assert_eq!(staging_dirs(dir), Vec::<String>::new());
+}

@@ -103,3 +103,66 @@ fn a_file_over_ulimit_f_is_an_io_error_and_keeps_the_previous_output() {
     );
     assert_eq!(staging_dirs(dir), Vec::<String>::new());
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `1m`) on `dir`; `None` where mounting is not allowed
+    /// (not root, or no `CAP_SYS_ADMIN` in a container).
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then(|| Tmpfs(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A disk that fills up during the run: exit 3 naming the file and the error, the previous
+/// output intact, no staging folder left. The disk is a 1 MiB tmpfs; where this machine does
+/// not allow mounting one, the case says so on stderr and checks nothing (the `ulimit -f` case
+/// above takes the same path through a failing write).
+#[test]
+fn a_full_disk_is_an_io_error_and_keeps_the_previous_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let Some(disk) = Tmpfs::mount(&dir.join("disk"), "1m") else {
+        eprintln!("a_full_disk_…: skipped, this machine does not allow mounting a tmpfs");
+        return;
+    };
+    plain(dir);
+    let yaml = std::fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(dir, "p.yaml", &yaml.replace("path: out", "path: disk/out"));
+    run(dir, &["run", "p.yaml"]).expect_code(0);
+    let before = snapshot(&dir.join("disk/out"));
+
+    // The input stays off the small disk; its output is several times larger than the disk.
+    gen(dir, "customers.parquet", 100_000, 3, 50_000);
+    let result = run(dir, &["run", "p.yaml"]);
+    result.expect_code(3);
+    // miette may wrap after a `-`.
+    let headline = result.headline().replace("- ", "-");
+    assert!(
+        headline.starts_with("cannot write disk/.out.tierscore-staging-")
+            && headline.contains("/scored/tier=")
+            && headline.ends_with(".parquet: External: No space left on device (os error 28)"),
+        "{headline}"
+    );
+    assert_eq!(
+        snapshot(&dir.join("disk/out")),
+        before,
+        "the previous output is intact"
+    );
+    assert_eq!(listing(&dir.join("disk")), ["out"], "no staging, no lock");
+    drop(disk);
+}
