@@ -30,6 +30,7 @@ use crate::manifest::{
 };
 use crate::pipeline::{yaml_name, OnRowError, Pipeline};
 use crate::plan::{sha256_hex, Plan};
+use crate::report::Counts;
 use crate::rules::RuleEngine;
 use crate::score::ScoredBatch;
 use crate::sink::writer::properties;
@@ -231,8 +232,8 @@ pub fn run(
     // batches (memory stays bounded); the loop scores with the worker pool. With one thread
     // they take turns on it, so `--threads 1` uses one core.
     let overlap = threads > 1;
-    let (written_files, rejects_file, score_seconds) = std::thread::scope(
-        |scope| -> Result<(Vec<WrittenFile>, WrittenFile, f64), ExecError> {
+    let (written_files, rejects_file, report_counts, score_seconds) = std::thread::scope(
+        |scope| -> Result<(Vec<WrittenFile>, WrittenFile, Option<Counts>, f64), ExecError> {
             let batches = scan.batches(&plan.read_columns);
             let incoming: Box<dyn Iterator<Item = _> + Send> = if overlap {
                 let (read_tx, read_rx) = sync_channel(2);
@@ -251,6 +252,17 @@ pub fn run(
                 layout: &plan.layout,
                 output,
                 rejects,
+                figures: pipeline.output.report.then(|| {
+                    crate::report::Counts::new(
+                        tier_names.len(),
+                        pipeline.factors.iter().map(|f| f.name.clone()).collect(),
+                        pipeline
+                            .output
+                            .report_value
+                            .clone()
+                            .unwrap_or_else(|| "score".into()),
+                    )
+                }),
             };
             let mut writer = if overlap {
                 WriteStage::on_thread(scope, &pool, writing)
@@ -305,8 +317,8 @@ pub fn run(
             let score_seconds = scoring.elapsed().as_secs_f64();
             let written = writer.finish();
             scored?;
-            let (files, rejected) = written?;
-            Ok((files, rejected, score_seconds))
+            let (files, rejected, counts) = written?;
+            Ok((files, rejected, counts, score_seconds))
         },
     )?;
     progress.finish_and_clear();
@@ -345,16 +357,15 @@ pub fn run(
     manifest.phases_seconds.score_and_write = score_seconds;
     manifest.coverage = coverage.map(crate::rules::coverage::Tally::finish);
     manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
-    // The report reads the staged files back (one pass), so it shows what is committed, and
-    // `tierscore report` renders the same page from the committed output.
-    let figures = if pipeline.output.report {
+    // The report's figures were counted from the rows as they were written (`tierscore report`
+    // counts the same from the committed files); what is left is ranking the whale curve's
+    // values and the tables.
+    let figures = report_counts.map(|counts| {
         let reporting = Instant::now();
-        let figures = crate::report::figures(staging.dir(), &manifest)?;
+        let figures = counts.finish(&manifest);
         manifest.phases_seconds.report = reporting.elapsed().as_secs_f64();
-        Some(figures)
-    } else {
-        None
-    };
+        figures
+    });
     manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     manifest
         .write(staging.dir())

@@ -176,7 +176,7 @@ impl ExactSum {
 /// Sorts `values` ascending in IEEE total order (`f64::total_cmp`: −NaN, −∞, …, −0, +0, …,
 /// +∞, NaN): a least-significant-digit radix sort on the bits, 16 at a time, skipping digits
 /// every value shares. O(n), with a scratch copy of `values`.
-pub fn sort_floats(values: &mut Vec<f64>) {
+pub fn sort_floats(values: &mut [f64]) {
     // The key whose unsigned order is the total order.
     let key = |x: f64| {
         let bits = x.to_bits();
@@ -194,7 +194,7 @@ pub fn sort_floats(values: &mut Vec<f64>) {
         for &k in &keys {
             counts[((k >> shift) & 0xffff) as usize] += 1;
         }
-        if counts.iter().any(|&c| c == keys.len()) {
+        if counts.contains(&keys.len()) {
             continue;
         }
         let mut start = 0;
