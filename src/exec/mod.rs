@@ -25,8 +25,8 @@ use sha2::{Digest, Sha256};
 use crate::derive::DeriveError;
 use crate::manifest::{
     AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RejectCount,
-    ReportInfo, RowCounts, RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, DATA_DIR,
-    MANIFEST_FILE, REJECTS_FILE, REPORT_FILE, SCHEMA_VERSION, SUCCESS_FILE,
+    ReportInfo, RowCounts, RuleSummary, SampleInfo, ScoreQuantiles, Summary, TierSummary,
+    WrittenFile, DATA_DIR, MANIFEST_FILE, REJECTS_FILE, REPORT_FILE, SCHEMA_VERSION, SUCCESS_FILE,
 };
 use crate::pipeline::{yaml_name, OnRowError, Pipeline};
 use crate::plan::{sha256_hex, Plan};
@@ -36,6 +36,7 @@ use crate::score::ScoredBatch;
 use crate::sink::writer::properties;
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Scan, SourceError};
+use crate::stats::exact::{nearest_rank, sort_floats, ExactSum};
 pub use passes::Passes;
 pub use rejects::RejectBudget;
 use unique::IdHashes;
@@ -213,6 +214,8 @@ pub fn run(
             rejected: 0,
         },
         score: Summary::default(),
+        scores: Vec::with_capacity(usize::try_from(rows_expected).unwrap_or(0)),
+        score_sum: ExactSum::default(),
         tiers: vec![Summary::default(); tier_names.len()],
         factors: vec![Summary::default(); pipeline.factors.len()],
         rejects_by: BTreeMap::new(),
@@ -398,6 +401,9 @@ pub struct Started {
 struct Tally {
     rows: RowCounts,
     score: Summary,
+    /// Every scored row's score, for the quantiles (8 bytes a row).
+    scores: Vec<f64>,
+    score_sum: ExactSum,
     /// Score statistics per tier (their count is the tier's row count).
     tiers: Vec<Summary>,
     factors: Vec<Summary>,
@@ -418,6 +424,8 @@ impl Tally {
             let Some(tier) = *tier else { continue };
             let score = scored.score.value(row);
             self.score.add(score);
+            self.scores.push(score);
+            self.score_sum.add(score);
             self.tiers[tier].add(score);
             for (summary, values) in self.factors.iter_mut().zip(&factors) {
                 summary.add(values.value(row));
@@ -516,6 +524,7 @@ fn manifest(
             })
             .collect(),
         score: tally.score,
+        score_quantiles: score_quantiles(tally.scores, &tally.score_sum),
         tiers: levels
             .iter()
             .zip(&tally.tiers)
@@ -578,6 +587,26 @@ fn manifest(
             report: 0.0,
             finish: 0.0,
         },
+    })
+}
+
+/// The manifest's `score_quantiles` of the scored rows' `scores`, whose exact sum is `sum`.
+fn score_quantiles(mut scores: Vec<f64>, sum: &ExactSum) -> Option<ScoreQuantiles> {
+    sort_floats(&mut scores);
+    let p = |percent| nearest_rank(&scores, percent);
+    Some(ScoreQuantiles {
+        p01: p(1)?,
+        p05: p(5)?,
+        p10: p(10)?,
+        p25: p(25)?,
+        p50: p(50)?,
+        p75: p(75)?,
+        p90: p(90)?,
+        p95: p(95)?,
+        p99: p(99)?,
+        min: *scores.first()?,
+        max: *scores.last()?,
+        mean: sum.value() / scores.len() as f64,
     })
 }
 
