@@ -174,8 +174,9 @@ impl ExactSum {
 }
 
 /// Sorts `values` ascending in IEEE total order (`f64::total_cmp`: −NaN, −∞, …, −0, +0, …,
-/// +∞, NaN): a least-significant-digit radix sort on the bits, 16 at a time, skipping digits
-/// every value shares. O(n), with a scratch copy of `values`.
+/// +∞, NaN): a least-significant-digit radix sort on the bits, 11 at a time (2,048 buckets,
+/// which stay in the cache), skipping digits every value shares. O(n), with a scratch copy of
+/// `values`.
 pub fn sort_floats(values: &mut [f64]) {
     // The key whose unsigned order is the total order.
     let key = |x: f64| {
@@ -188,11 +189,12 @@ pub fn sort_floats(values: &mut [f64]) {
     };
     let mut keys: Vec<u64> = values.iter().map(|&x| key(x)).collect();
     let mut scratch = vec![0u64; keys.len()];
-    for digit in 0..4 {
-        let shift = 16 * digit;
-        let mut counts = vec![0usize; 1 << 16];
+    const BITS: u32 = 11;
+    const MASK: u64 = (1 << BITS) - 1;
+    for shift in (0..64).step_by(BITS as usize) {
+        let mut counts = vec![0usize; 1 << BITS];
         for &k in &keys {
-            counts[((k >> shift) & 0xffff) as usize] += 1;
+            counts[((k >> shift) & MASK) as usize] += 1;
         }
         if counts.contains(&keys.len()) {
             continue;
@@ -204,7 +206,7 @@ pub fn sort_floats(values: &mut [f64]) {
             start += n;
         }
         for &k in &keys {
-            let d = ((k >> shift) & 0xffff) as usize;
+            let d = ((k >> shift) & MASK) as usize;
             scratch[counts[d]] = k;
             counts[d] += 1;
         }
