@@ -11,6 +11,9 @@ Checks, on the DOM after the scripts ran (`--dump-dom`):
   - the whale curve shows its peak, the score chart its tier thresholds when tiers are by score
     (report); the heat map
     shows a count in every cell (diff);
+  - with `run --coverage` (the manifest has `coverage`): the coverage section is there, with
+    one script table per rule, every line of every script, every branch of the manifest and
+    as many branches marked dead as the manifest has branches no row took (report);
 and, from Chromium's own logs:
   - no console message at all (errors, warnings and uncaught exceptions are console messages;
     the report writes none), from `--enable-logging=stderr`;
@@ -55,6 +58,9 @@ class Dom(HTMLParser):
         self.body = {}
         self.stack = []  # open elements: chart id or None
         self.in_text = None
+        self.section = None  # the section being read
+        # In the coverage section: script tables, their rows, branches, branches marked dead.
+        self.coverage = {"tables": 0, "rows": 0, "branches": 0, "dead": 0}
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -62,6 +68,17 @@ class Dom(HTMLParser):
             self.body = a
         if tag == "section" and "id" in a:
             self.sections.append(a["id"])
+            self.section = a["id"]
+        if self.section == "coverage":
+            classes = (a.get("class") or "").split()
+            if tag == "table" and "script" in classes:
+                self.coverage["tables"] += 1
+            elif tag == "tr":
+                self.coverage["rows"] += 1
+            elif tag == "span" and "branch" in classes:
+                self.coverage["branches"] += 1
+            elif tag == "b" and "dead" in classes:
+                self.coverage["dead"] += 1
         chart = a.get("data-chart")
         if chart is not None:
             self.charts[chart] = {"rendered": a.get("data-rendered") == "true", "marks": 0, "texts": []}
@@ -73,6 +90,8 @@ class Dom(HTMLParser):
         self.in_text = current if tag == "text" else None
 
     def handle_endtag(self, tag):
+        if tag == "section":
+            self.section = None
         if tag not in ("br", "meta", "img", "input", "link", "hr") and self.stack:
             self.stack.pop()
         self.in_text = None
@@ -174,6 +193,24 @@ def main():
             if "score ≥" in run.stdout and not any("≥" in t for t in score_texts):
                 failures.append(f"the score chart shows no tier threshold: {score_texts[:20]}")
 
+        manifest_path = os.path.join(args.target, "_manifest.json")
+        rules = None if is_diff else json.load(open(manifest_path)).get("coverage")
+        if rules:
+            if "coverage" not in dom.sections:
+                failures.append("section #coverage is missing (the run counted coverage)")
+            # Each script table has a header row and one row per line of the script.
+            expected = {
+                "tables": len(rules),
+                "rows": sum(1 + len(r["script"]) for r in rules),
+                "branches": sum(len(r["branches"]) for r in rules),
+                "dead": sum(1 for r in rules for b in r["branches"] if b["rows"] == 0),
+            }
+            for what, count in expected.items():
+                if dom.coverage[what] != count:
+                    failures.append(
+                        f"coverage section: {dom.coverage[what]} {what}, the manifest has {count}"
+                    )
+
         console = [l for l in run.stderr.splitlines() if ":CONSOLE" in l]
         for line in console:
             failures.append(f"console message: {line}")
@@ -196,7 +233,9 @@ def main():
     print(
         f"{page}: {len(dom.sections)} sections, {len(dom.charts)} charts drawn "
         f"({sum(c['marks'] for c in dom.charts.values())} SVG marks), "
-        f"{len(console)} console messages, {len(requests)} page requests "
+        f"{len(console)} console messages, {len(requests)} page requests, "
+        f"coverage: {dom.coverage['tables']} rules, {dom.coverage['branches']} branches "
+        f"({dom.coverage['dead']} dead) "
         f"(net log: {all_requests} requests in all, the rest Chromium's own)"
     )
     for failure in failures:

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The CI stage for the HTML pages: runs the shipped example twice (as shipped, and with
-# top_revenue raised), writes the diff page of the two, and checks the run report and the diff
-# page in headless Chromium with .ci/report_browser.py (every section and chart drawn, no
-# console message, no network request). Needs /usr/bin/chromium (apt-get install -y chromium).
+# top_revenue raised), writes the diff page of the two, runs it once more with --coverage, and
+# checks the run reports (with and without the coverage section) and the diff page in
+# headless Chromium with .ci/report_browser.py (every section and chart drawn, the coverage
+# section's rules, lines and branches as the manifest has them, no console message, no network
+# request). Needs /usr/bin/chromium (apt-get install -y chromium).
 #
 #   .ci/report_pages.sh [TIERSCORE]      # default: target/debug/tierscore (built if missing)
 #
@@ -19,6 +21,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 "$TIERSCORE" run pipelines/customer_value.yaml --output "$WORK/before" --quiet
 "$TIERSCORE" run pipelines/customer_value.yaml --set top_revenue=250000 --output "$WORK/after" --quiet
+"$TIERSCORE" run pipelines/customer_value.yaml --coverage --output "$WORK/coverage" --quiet
 "$TIERSCORE" diff "$WORK/before" "$WORK/after" --format html --quiet >"$WORK/diff.html"
 report_shot=() diff_shot=()
 if [ "${SCREENSHOTS:-0}" = 1 ]; then
@@ -26,4 +29,5 @@ if [ "${SCREENSHOTS:-0}" = 1 ]; then
     diff_shot=(--screenshot docs/diff.png --height 2300)
 fi
 python3 .ci/report_browser.py "$WORK/before" "${report_shot[@]}"
+python3 .ci/report_browser.py "$WORK/coverage"
 python3 .ci/report_browser.py "$WORK/diff.html" "${diff_shot[@]}"

@@ -1,6 +1,9 @@
 //! The run report (`_report.html`): its numbers equal figures computed here from the output's
-//! Parquet files, `tierscore report` renders the same page from the committed output, the
-//! page asks no other host for anything, and `output.report: false` / `report.value` work.
+//! Parquet files (exactly: sums are exact sums rounded once, computed here with Shewchuk's
+//! algorithm, a different one from the run's), `tierscore report` renders the same page from
+//! the committed output, the figures do not depend on the thread count, the manifest's score
+//! quantiles equal the output's, the page asks no other host for anything, and
+//! `output.report: false` / `report.value` work.
 
 mod common;
 
@@ -18,22 +21,65 @@ fn figures(page: &str) -> Value {
         .expect("the page embeds its figures");
     let rest = &page[start..];
     let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
-    serde_json::from_str(&body.replace("<\\/", "</")).unwrap()
+    parse_json_exact(&body.replace("<\\/", "</"))
 }
 
 fn page(out: &Path) -> String {
     fs::read_to_string(out.join("_report.html")).expect("the run wrote _report.html")
 }
 
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
-}
-
-fn assert_close(actual: &Value, expected: f64, what: &str) {
+fn assert_exact(actual: &Value, expected: f64, what: &str) {
     let actual = actual
         .as_f64()
         .unwrap_or_else(|| panic!("{what}: {actual}"));
-    assert!(close(actual, expected), "{what}: {actual} != {expected}");
+    assert_eq!(actual, expected, "{what}");
+}
+
+/// The exact sum of `values` rounded once to nearest, ties to even: Shewchuk's non-overlapping
+/// partials, finished as Python's `math.fsum` does.
+fn fsum(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut partials: Vec<f64> = Vec::new();
+    for mut x in values {
+        let mut kept = 0;
+        for j in 0..partials.len() {
+            let mut y = partials[j];
+            if x.abs() < y.abs() {
+                std::mem::swap(&mut x, &mut y);
+            }
+            let hi = x + y;
+            let lo = y - (hi - x);
+            if lo != 0.0 {
+                partials[kept] = lo;
+                kept += 1;
+            }
+            x = hi;
+        }
+        partials.truncate(kept);
+        partials.push(x);
+    }
+    let Some(mut hi) = partials.pop() else {
+        return 0.0;
+    };
+    let mut lo = 0.0;
+    while let Some(y) = partials.pop() {
+        let x = hi;
+        hi = x + y;
+        lo = y - (hi - x);
+        if lo != 0.0 {
+            break;
+        }
+    }
+    // A tie broken by what is left below: round away from the half way point.
+    if let Some(&next) = partials.last() {
+        if (lo < 0.0 && next < 0.0) || (lo > 0.0 && next > 0.0) {
+            let y = lo * 2.0;
+            let x = hi + y;
+            if y == x - hi {
+                hi = x;
+            }
+        }
+    }
+    hi
 }
 
 /// Every output row of a partitioned output: (tier, score, value column, reasons).
@@ -121,10 +167,10 @@ fn shipped_example_report_numbers_equal_the_output_files() {
     assert_eq!(f["customers"], 2000);
 
     // Tiers: count and share of customers, of the score and of the margin.
-    let total_score: f64 = rows.iter().map(|r| r.score).sum();
-    let total_value: f64 = rows.iter().map(|r| r.value).sum();
-    assert_close(&f["total_score"], total_score, "total score");
-    assert_close(&f["total_value"], total_value, "total margin");
+    let total_score = fsum(rows.iter().map(|r| r.score));
+    let total_value = fsum(rows.iter().map(|r| r.value));
+    assert_exact(&f["total_score"], total_score, "total score");
+    assert_exact(&f["total_value"], total_value, "total margin");
     let tiers = f["tiers"].as_array().unwrap();
     let names: Vec<&str> = tiers.iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(
@@ -136,25 +182,27 @@ fn shipped_example_report_numbers_equal_the_output_files() {
         let in_tier: Vec<&Row> = rows.iter().filter(|r| r.tier == name).collect();
         assert!(!in_tier.is_empty(), "tier {name} is empty in the example");
         let count = in_tier.len() as f64;
-        let score: f64 = in_tier.iter().map(|r| r.score).sum();
-        let value: f64 = in_tier.iter().map(|r| r.value).sum();
+        let score = fsum(in_tier.iter().map(|r| r.score));
+        let value = fsum(in_tier.iter().map(|r| r.value));
         assert_eq!(tier["count"], in_tier.len(), "{name}");
-        assert_close(&tier["customer_share"], count / 2000.0, name);
-        assert_close(&tier["score_share"], score / total_score, name);
-        assert_close(&tier["value_share"], value / total_value, name);
+        assert_exact(&tier["customer_share"], count / 2000.0, name);
+        assert_exact(&tier["score_sum"], score, name);
+        assert_exact(&tier["score_share"], score / total_score, name);
+        assert_exact(&tier["value_sum"], value, name);
+        assert_exact(&tier["value_share"], value / total_value, name);
 
         // Factors: weight × mean per tier.
         for (i, factor) in f["factors"].as_array().unwrap().iter().enumerate() {
             assert_eq!(factor["name"], factor_names[i]);
             let weight = factor["weight"].as_f64().unwrap();
-            let mean = in_tier.iter().map(|r| r.factors[i]).sum::<f64>() / count;
+            let mean = fsum(in_tier.iter().map(|r| r.factors[i])) / count;
             let cell = factor["per_tier"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .find(|c| c["tier"] == name)
                 .unwrap();
-            assert_close(&cell["contribution"], weight * mean, factor_names[i]);
+            assert_exact(&cell["contribution"], weight * mean, factor_names[i]);
         }
 
         // Reasons: the win-back list, counted here by its prefix.
@@ -186,14 +234,14 @@ fn shipped_example_report_numbers_equal_the_output_files() {
     let sums = cumulative(rows.iter().map(|r| r.value).collect());
     let whale = &f["whale"];
     assert_eq!(whale["customers"], 2000);
-    assert_close(&whale["total"], *sums.last().unwrap(), "whale total");
+    assert_exact(&whale["total"], *sums.last().unwrap(), "whale total");
     let points = whale["points"].as_array().unwrap();
     assert!(points.len() > 100, "{} points", points.len());
     assert_eq!(points[0]["customers"], 0);
     for p in &points[1..] {
         let n = p["customers"].as_u64().unwrap() as usize;
-        assert_close(&p["cumulative"], sums[n - 1], &format!("whale at {n}"));
-        assert_close(&p["customer_share"], n as f64 / 2000.0, "share");
+        assert_exact(&p["cumulative"], sums[n - 1], &format!("whale at {n}"));
+        assert_exact(&p["customer_share"], n as f64 / 2000.0, "share");
     }
     let (peak_at, peak) =
         sums.iter().enumerate().fold(
@@ -201,8 +249,8 @@ fn shipped_example_report_numbers_equal_the_output_files() {
             |best, (i, &s)| if s > best.1 { (i + 1, s) } else { best },
         );
     assert_eq!(whale["peak"]["customers"], peak_at);
-    assert_close(&whale["peak"]["cumulative"], peak, "peak");
-    assert_close(&whale["given_back"], peak - sums[1999], "given back");
+    assert_exact(&whale["peak"]["cumulative"], peak, "peak");
+    assert_exact(&whale["given_back"], peak - sums[1999], "given back");
     let pareto = sums.iter().position(|&s| s >= 0.8 * sums[1999]).unwrap() + 1;
     assert_eq!(whale["pareto"]["customers"], pareto);
     assert!(
@@ -210,7 +258,8 @@ fn shipped_example_report_numbers_equal_the_output_files() {
         "the example has loss-making customers: the curve peaks above the total"
     );
 
-    // The score histogram counts every customer once, in the bar its score falls in.
+    // The score histogram counts every customer once, in the bar its score falls in: bars a
+    // power of two wide, from a multiple of it, at most 40, the first and last not empty.
     let hist = &f["score_histogram"];
     let counts: Vec<u64> = hist["counts"]
         .as_array()
@@ -222,12 +271,22 @@ fn shipped_example_report_numbers_equal_the_output_files() {
         hist["min"].as_f64().unwrap(),
         hist["width"].as_f64().unwrap(),
     );
+    assert_eq!(width.log2().fract(), 0.0, "width {width}");
+    assert_eq!((min / width).fract(), 0.0, "min {min}");
+    assert!(counts.len() <= 40 && counts[0] > 0 && counts[counts.len() - 1] > 0);
     let mut expected = vec![0u64; counts.len()];
     for r in &rows {
-        let bar = (((r.score - min) / width).floor().max(0.0) as usize).min(counts.len() - 1);
-        expected[bar] += 1;
+        expected[((r.score / width).floor() - min / width) as usize] += 1;
     }
     assert_eq!(counts, expected);
+    // Wider bars would be fewer than 40 / 2 + 1: the width is the narrowest that fits.
+    let lowest = rows.iter().map(|r| r.score).fold(f64::INFINITY, f64::min);
+    let highest = rows
+        .iter()
+        .map(|r| r.score)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let half = width / 2.0;
+    assert!((highest / half).floor() - (lowest / half).floor() + 1.0 > 40.0);
     assert_eq!(f["rejects"]["total"], 0);
 }
 
@@ -261,14 +320,15 @@ errors: { max_reject_fraction: 1.0 }
     let revenue = floats(&batch, "revenue_12m");
     for (i, name) in ["busy", "quiet"].iter().enumerate() {
         let count = tiers.iter().filter(|t| t == name).count();
-        let value: f64 = tiers
-            .iter()
-            .zip(&revenue)
-            .filter(|(t, _)| t == name)
-            .map(|(_, v)| v)
-            .sum();
+        let value = fsum(
+            tiers
+                .iter()
+                .zip(&revenue)
+                .filter(|(t, _)| t == name)
+                .map(|(_, v)| *v),
+        );
         assert_eq!(f["tiers"][i]["count"], count, "{name}");
-        assert_close(&f["tiers"][i]["value_sum"], value, name);
+        assert_exact(&f["tiers"][i]["value_sum"], value, name);
     }
     let sums = cumulative(revenue.clone());
     let last = f["whale"]["points"]
@@ -278,7 +338,7 @@ errors: { max_reject_fraction: 1.0 }
         .unwrap()
         .clone();
     assert_eq!(last["customers"], revenue.len());
-    assert_close(&last["cumulative"], *sums.last().unwrap(), "whale end");
+    assert_exact(&last["cumulative"], *sums.last().unwrap(), "whale end");
 
     let rejects = read_parquet(&out.join("rejects/part-00000.parquet"));
     let ids = texts(&rejects, "customer_id");
@@ -513,4 +573,84 @@ fn diff_html_holds_the_same_data_as_the_json_and_names_no_other_host() {
     let vega_lite = include_str!("../src/report/vendor/vega-lite-6.4.3.min.js");
     let own = html.replace(vega, "").replace(vega_lite, "");
     assert_eq!(urls(&own), Vec::<String>::new());
+}
+
+/// The shipped example on 70,000 generated customers (three read batches of 32,768 rows, row
+/// groups of 5,000) into `dir/NAME`, with `threads` threads.
+fn several_batches(dir: &Path, name: &str, threads: &str) -> PathBuf {
+    if !dir.join("many.parquet").exists() {
+        gen(dir, "many.parquet", 70_000, 11, 5_000);
+    }
+    let out = dir.join(name);
+    run(
+        &repo(),
+        &[
+            "run",
+            "pipelines/customer_value.yaml",
+            "--input",
+            dir.join("many.parquet").to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--threads",
+            threads,
+            "--quiet",
+        ],
+    )
+    .expect_code(0);
+    out
+}
+
+#[test]
+fn figures_are_the_same_on_any_thread_count_and_when_counted_from_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let one = several_batches(tmp.path(), "one", "1");
+    let four = several_batches(tmp.path(), "four", "4");
+    // The page shows the run's times and thread count; the figures it embeds are the same.
+    let (page_one, page_four) = (page(&one), page(&four));
+    assert!(figures(&page_one)["customers"].as_u64().unwrap() > 65_000);
+    assert_eq!(figures(&page_one), figures(&page_four));
+    let embedded = |page: &str| {
+        let start = page
+            .find(r#"<script type="application/json" id="tierscore-figures">"#)
+            .unwrap();
+        page[start..start + page[start..].find("</script>").unwrap()].to_string()
+    };
+    assert_eq!(embedded(&page_one), embedded(&page_four));
+    // Counted again from the committed files (row groups of other sizes than the run's
+    // batches, read in parallel): the same page, byte for byte.
+    fs::remove_file(four.join("_report.html")).unwrap();
+    run(tmp.path(), &["report", "four"]).expect_code(0);
+    assert!(page(&four) == page_four, "the re-rendered page differs");
+    assert_eq!(
+        manifest_exact(&one)["score_quantiles"],
+        manifest_exact(&four)["score_quantiles"]
+    );
+}
+
+#[test]
+fn manifest_score_quantiles_equal_the_output_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = shipped_example(tmp.path());
+    let rows = rows_by_tier_folder(&out.join("scored"), "margin", &[]);
+    let mut scores: Vec<f64> = rows.iter().map(|r| r.score).collect();
+    scores.sort_by(f64::total_cmp);
+    let n = scores.len();
+    assert_eq!(n, 2000);
+    let m = manifest_exact(&out);
+    let q = &m["score_quantiles"];
+    for percent in [1usize, 5, 10, 25, 50, 75, 90, 95, 99] {
+        // Nearest rank: the score at 1-based rank ceil(percent × n / 100).
+        let rank = (percent * n).div_ceil(100);
+        assert_exact(
+            &q[format!("p{percent:02}")],
+            scores[rank - 1],
+            &format!("p{percent:02}"),
+        );
+    }
+    assert_exact(&q["min"], scores[0], "min");
+    assert_exact(&q["max"], scores[n - 1], "max");
+    assert_exact(&q["mean"], fsum(scores.iter().copied()) / n as f64, "mean");
+    assert_eq!(q["min"], m["score"]["min"]);
+    assert_eq!(q["max"], m["score"]["max"]);
+    assert_eq!(q.as_object().unwrap().len(), 12);
 }

@@ -27,16 +27,18 @@ use crate::derive::DeriveError;
 use crate::human::count;
 use crate::manifest::{
     AhpFigures, FactorSummary, InputInfo, Manifest, OutputInfo, Phases, PipelineInfo, RejectCount,
-    ReportInfo, RowCounts, RuleSummary, SampleInfo, Summary, TierSummary, WrittenFile, DATA_DIR,
-    MANIFEST_FILE, REJECTS_FILE, REPORT_FILE, SCHEMA_VERSION, SUCCESS_FILE,
+    ReportInfo, RowCounts, RuleSummary, SampleInfo, ScoreQuantiles, Summary, TierSummary,
+    WrittenFile, DATA_DIR, MANIFEST_FILE, REJECTS_FILE, REPORT_FILE, SCHEMA_VERSION, SUCCESS_FILE,
 };
 use crate::pipeline::{yaml_name, OnRowError, Pipeline};
 use crate::plan::{sha256_hex, Plan};
+use crate::report::Counts;
 use crate::rules::RuleEngine;
 use crate::score::ScoredBatch;
 use crate::sink::writer::properties;
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Scan, SourceError};
+use crate::stats::exact::{nearest_rank, sort_floats, ExactSum};
 pub use batch::{score_batch, ScoredRows};
 pub use passes::Passes;
 pub use rejects::RejectBudget;
@@ -238,6 +240,8 @@ pub fn run(
             rejected: 0,
         },
         score: Summary::default(),
+        scores: Vec::with_capacity(usize::try_from(rows_expected).unwrap_or(0)),
+        score_sum: ExactSum::default(),
         tiers: vec![Summary::default(); tier_names.len()],
         factors: vec![Summary::default(); pipeline.factors.len()],
         rejects_by: BTreeMap::new(),
@@ -257,8 +261,8 @@ pub fn run(
     // batches (memory stays bounded); the loop scores with the worker pool. With one thread
     // they take turns on it, so `--threads 1` uses one core.
     let overlap = threads > 1;
-    let (written_files, rejects_file, score_seconds) = std::thread::scope(
-        |scope| -> Result<(Vec<WrittenFile>, WrittenFile, f64), ExecError> {
+    let (written_files, rejects_file, report_counts, score_seconds) = std::thread::scope(
+        |scope| -> Result<(Vec<WrittenFile>, WrittenFile, Option<Counts>, f64), ExecError> {
             let batches = scan.batches(&plan.read_columns);
             let incoming: Box<dyn Iterator<Item = _> + Send> = if overlap {
                 let (read_tx, read_rx) = sync_channel(2);
@@ -278,6 +282,17 @@ pub fn run(
                 output,
                 rejects,
                 written: 0,
+                figures: pipeline.output.report.then(|| {
+                    crate::report::Counts::new(
+                        tier_names.len(),
+                        pipeline.factors.iter().map(|f| f.name.clone()).collect(),
+                        pipeline
+                            .output
+                            .report_value
+                            .clone()
+                            .unwrap_or_else(|| "score".into()),
+                    )
+                }),
             };
             let mut writer = if overlap {
                 WriteStage::on_thread(scope, &pool, writing)
@@ -332,8 +347,8 @@ pub fn run(
             let score_seconds = scoring.elapsed().as_secs_f64();
             let written = writer.finish();
             scored?;
-            let (files, rejected) = written?;
-            Ok((files, rejected, score_seconds))
+            let (files, rejected, counts) = written?;
+            Ok((files, rejected, counts, score_seconds))
         },
     )?;
     progress.finish_and_clear();
@@ -372,16 +387,15 @@ pub fn run(
     manifest.phases_seconds.score_and_write = score_seconds;
     manifest.coverage = coverage.map(crate::rules::coverage::Tally::finish);
     manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
-    // The report reads the staged files back (one pass), so it shows what is committed, and
-    // `tierscore report` renders the same page from the committed output.
-    let figures = if pipeline.output.report {
+    // The report's figures were counted from the rows as they were written (`tierscore report`
+    // counts the same from the committed files); what is left is ranking the whale curve's
+    // values and the tables.
+    let figures = report_counts.map(|counts| {
         let reporting = Instant::now();
-        let figures = crate::report::figures(staging.dir(), &manifest)?;
+        let figures = counts.finish(&manifest);
         manifest.phases_seconds.report = reporting.elapsed().as_secs_f64();
-        Some(figures)
-    } else {
-        None
-    };
+        figures
+    });
     manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     crate::test_pause("closed");
     manifest
@@ -418,6 +432,9 @@ pub struct Started {
 struct Tally {
     rows: RowCounts,
     score: Summary,
+    /// Every scored row's score, for the quantiles (8 bytes a row).
+    scores: Vec<f64>,
+    score_sum: ExactSum,
     /// Score statistics per tier (their count is the tier's row count).
     tiers: Vec<Summary>,
     factors: Vec<Summary>,
@@ -438,6 +455,8 @@ impl Tally {
             let Some(tier) = *tier else { continue };
             let score = scored.score.value(row);
             self.score.add(score);
+            self.scores.push(score);
+            self.score_sum.add(score);
             self.tiers[tier].add(score);
             for (summary, values) in self.factors.iter_mut().zip(&factors) {
                 summary.add(values.value(row));
@@ -536,6 +555,7 @@ fn manifest(
             })
             .collect(),
         score: tally.score,
+        score_quantiles: score_quantiles(tally.scores, &tally.score_sum),
         tiers: levels
             .iter()
             .zip(&tally.tiers)
@@ -598,6 +618,26 @@ fn manifest(
             report: 0.0,
             finish: 0.0,
         },
+    })
+}
+
+/// The manifest's `score_quantiles` of the scored rows' `scores`, whose exact sum is `sum`.
+fn score_quantiles(mut scores: Vec<f64>, sum: &ExactSum) -> Option<ScoreQuantiles> {
+    sort_floats(&mut scores);
+    let p = |percent| nearest_rank(&scores, percent);
+    Some(ScoreQuantiles {
+        p01: p(1)?,
+        p05: p(5)?,
+        p10: p(10)?,
+        p25: p(25)?,
+        p50: p(50)?,
+        p75: p(75)?,
+        p90: p(90)?,
+        p95: p(95)?,
+        p99: p(99)?,
+        min: *scores.first()?,
+        max: *scores.last()?,
+        mean: sum.value() / scores.len() as f64,
     })
 }
 

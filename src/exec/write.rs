@@ -8,6 +8,7 @@ use arrow::array::RecordBatch;
 use rayon::ThreadPool;
 
 use crate::manifest::WrittenFile;
+use crate::report::Counts;
 use crate::score::ScoredBatch;
 use crate::sink::{OutputLayout, OutputWriter, RejectWriter, SinkError};
 
@@ -25,27 +26,55 @@ pub struct Writing<'a> {
     pub layout: &'a OutputLayout,
     pub output: OutputWriter,
     pub rejects: RejectWriter,
+    /// The report's figures, counted from the rows as they are written (none without a report).
+    pub figures: Option<Counts>,
     /// Messages written so far (for [`crate::test_pause`]'s `written:N` points).
     pub written: u64,
 }
 
+/// What the writer leaves: the output files, the rejects file and the report's counts.
+pub type Written = (Vec<WrittenFile>, WrittenFile, Option<Counts>);
+
 impl Writing<'_> {
     fn write(&mut self, message: ToWriter) -> Result<(), SinkError> {
+        let Writing {
+            layout,
+            output,
+            rejects,
+            figures,
+            written,
+        } = self;
         match message {
             ToWriter::Scored(batch, scored) => {
-                let (rows, tiers) = self.layout.build(&batch, &scored)?;
-                self.output.write(&rows, &tiers)?;
+                let (rows, tiers) = layout.build(&batch, &scored)?;
+                match figures {
+                    // Counting beside encoding, on the run's worker pool.
+                    Some(figures) => {
+                        let (encoded, counted) = rayon::join(
+                            || output.write(&rows, &tiers),
+                            || figures.add_scored(&rows, &tiers),
+                        );
+                        encoded?;
+                        counted?;
+                    }
+                    None => output.write(&rows, &tiers)?,
+                }
             }
-            ToWriter::Rejects(rows) => self.rejects.write(&rows)?,
+            ToWriter::Rejects(rows) => {
+                if let Some(figures) = figures {
+                    figures.add_rejects(&rows)?;
+                }
+                rejects.write(&rows)?;
+            }
         }
-        self.written += 1;
-        crate::test_pause(format_args!("written:{}", self.written));
+        *written += 1;
+        crate::test_pause(format_args!("written:{written}"));
         Ok(())
     }
 
     /// Closes every file: the output files written and the rejects file.
-    fn finish(self) -> Result<(Vec<WrittenFile>, WrittenFile), SinkError> {
-        Ok((self.output.finish()?, self.rejects.finish()?))
+    fn finish(self) -> Result<Written, SinkError> {
+        Ok((self.output.finish()?, self.rejects.finish()?, self.figures))
     }
 }
 
@@ -58,7 +87,7 @@ pub enum WriteStage<'scope, 'a> {
     },
     Thread {
         messages: SyncSender<ToWriter>,
-        thread: ScopedJoinHandle<'scope, Result<(Vec<WrittenFile>, WrittenFile), SinkError>>,
+        thread: ScopedJoinHandle<'scope, Result<Written, SinkError>>,
     },
 }
 
@@ -95,7 +124,7 @@ impl<'scope, 'a: 'scope> WriteStage<'scope, 'a> {
     }
 
     /// Waits for everything sent to be written and closes the files.
-    pub fn finish(self) -> Result<(Vec<WrittenFile>, WrittenFile), SinkError> {
+    pub fn finish(self) -> Result<Written, SinkError> {
         match self {
             WriteStage::Inline {
                 writing,

@@ -72,6 +72,9 @@ pub struct Manifest {
     #[serde(default)]
     pub rejects_by: Vec<RejectCount>,
     pub score: Summary,
+    /// Percentiles of the score over the scored rows (none when no row was scored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_quantiles: Option<ScoreQuantiles>,
     pub tiers: Vec<TierSummary>,
     pub factors: Vec<FactorSummary>,
     /// The population statistics and cut-offs each derive column used.
@@ -203,6 +206,27 @@ impl Summary {
         self.max = Some(self.max.map_or(value, |m| m.max(value)));
         self.mean = Some(self.sum / self.count as f64);
     }
+}
+
+/// The score's spread over the scored rows. `pNN` is the NNth percentile by nearest rank: the
+/// score at 1-based rank ⌈NN × n / 100⌉ of the scores sorted ascending (n scored rows), that
+/// is the lowest score with at least NN% of the scores at or below it; always one of the
+/// scores, never interpolated. `mean` is the exact sum of the scores, rounded once, divided by
+/// n.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoreQuantiles {
+    pub p01: f64,
+    pub p05: f64,
+    pub p10: f64,
+    pub p25: f64,
+    pub p50: f64,
+    pub p75: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
 }
 
 /// One tier: its level as the pipeline defines it, and what fell in it.

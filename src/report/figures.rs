@@ -1,10 +1,12 @@
-//! The report's figures, from one pass over a committed output's Parquet files.
-//!
-//! Each unit of work is one row group of one file, read with only the columns the report
-//! shows (score, the factors, the value column, the tier column and reasons); units are read
-//! in parallel and merged in file order, so the figures do not depend on the thread count.
-//! Histogram ranges come from the manifest's minima and maxima, so one pass is enough; the
-//! whale curve keeps one number a customer and sorts them.
+//! The report's figures, counted by [`Counts`] from output rows: during a run from each batch
+//! as it is written (and from each batch of rejects), and by `tierscore report` from the
+//! committed output's Parquet files (one row group a unit, units in parallel). Both feed the
+//! same [`Counts::add_scored`] and [`Counts::add_rejects`], and every figure is the same
+//! whatever the batches and their order: counts are integers, sums are exact
+//! ([`ExactSum`], rounded once), histograms have bars whose width is a power of two (merged
+//! exactly, see [`Bars`]), the whale curve sorts its values, and the reject groups keep the
+//! rejects file's order. So the run's page and the re-rendered one are the same, on any number
+//! of threads.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -13,6 +15,7 @@ use std::path::Path;
 use arrow::array::{Array, AsArray, Float64Array, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
+use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
@@ -20,10 +23,11 @@ use serde::Serialize;
 
 use super::ReportError;
 use crate::manifest::{Manifest, REJECTS_FILE};
+use crate::stats::exact::{sort_floats, ExactSum};
 
-/// Bars in the score histogram.
+/// Most bars in the score histogram.
 const SCORE_BINS: usize = 40;
-/// Bars in each factor's histogram.
+/// Most bars in each factor's histogram.
 const FACTOR_BINS: usize = 24;
 /// Points drawn on the whale curve (besides its peak and ends).
 const WHALE_POINTS: usize = 200;
@@ -99,7 +103,8 @@ pub struct WhalePoint {
     pub cumulative: f64,
 }
 
-/// Equal-width bars over [min, max] (the last bar includes max).
+/// Bars of equal width, a power of two, from `min` (a multiple of it): bar `i` counts the values
+/// in [min + i·width, min + (i+1)·width). Non-finite values are left out.
 #[derive(Debug, Clone, Serialize)]
 pub struct Histogram {
     pub min: f64,
@@ -163,6 +168,443 @@ pub struct RejectGroup {
 /// The reasons' hash maps: ahash (not SipHash; the keys are our own strings).
 type Hasher = std::hash::BuildHasherDefault<ahash::AHasher>;
 
+/// ⌊log2 |x|⌋ of a finite, non-zero `x` (−1023 for subnormals and zero).
+fn floor_log2(x: f64) -> i32 {
+    ((x.to_bits() >> 52) & 0x7ff) as i32 - 1023
+}
+
+/// The lowest power-of-two exponent a histogram's width takes for values up to `magnitude` in
+/// absolute value: about a thousandth of it (so one value alone gets a visible bar), never
+/// below 2^-1000 (so the width and its inverse are normal numbers).
+fn lowest_exponent(magnitude: f64) -> i32 {
+    (floor_log2(magnitude) - 10).max(-1000)
+}
+
+/// A histogram being counted: at most `limit` bars of width 2^`exponent`, bar `i` holding the
+/// values `x` with ⌊x / 2^exponent⌋ = `first` + i. The exponent is the smallest one, not below
+/// [`lowest_exponent`] of the largest magnitude, at which the values' bars number at most
+/// `limit`. That exponent only grows as values are added, bars of a power-of-two width nest in
+/// those of the next, so two histograms merge by widening the narrower one: the result is
+/// the same for any batches in any order.
+#[derive(Debug, Clone)]
+struct Bars {
+    limit: usize,
+    exponent: i32,
+    first: f64,
+    /// Empty before the first finite value; otherwise its first and last bars are not zero.
+    counts: Vec<u64>,
+    /// The largest magnitude counted.
+    magnitude: f64,
+}
+
+impl Bars {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            exponent: -1000,
+            first: 0.0,
+            counts: Vec::new(),
+            magnitude: 0.0,
+        }
+    }
+
+    /// The bars of the finite values among `values`.
+    fn of(values: &[f64], limit: usize) -> Self {
+        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        for &x in values {
+            if x.is_finite() {
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
+        }
+        let mut bars = Self::new(limit);
+        if lo > hi {
+            return bars;
+        }
+        bars.magnitude = lo.abs().max(hi.abs());
+        // At 2^start and below, the values span more than `limit` bars (hi − lo ≥ 2^(⌊log2
+        // half⌋ + 1) > 2^start × limit); step up from there.
+        let half = hi / 2.0 - lo / 2.0;
+        let start = if half > 0.0 {
+            floor_log2(half) - (usize::BITS - limit.leading_zeros()) as i32
+        } else {
+            -1000
+        };
+        let mut exponent = start.max(lowest_exponent(bars.magnitude));
+        while bar(hi, exponent) - bar(lo, exponent) >= limit as f64 {
+            exponent += 1;
+        }
+        bars.exponent = exponent;
+        bars.first = bar(lo, exponent);
+        bars.counts = vec![0; (bar(hi, exponent) - bars.first) as usize + 1];
+        for &x in values {
+            if x.is_finite() {
+                bars.counts[(bar(x, exponent) - bars.first) as usize] += 1;
+            }
+        }
+        bars
+    }
+
+    /// Makes the bars 2^`exponent` wide (not narrower than they are).
+    fn widen(&mut self, exponent: i32) {
+        while self.exponent < exponent {
+            let first = (self.first / 2.0).floor();
+            let last = ((self.first + (self.counts.len() - 1) as f64) / 2.0).floor();
+            let mut counts = vec![0; (last - first) as usize + 1];
+            for (i, c) in self.counts.iter().enumerate() {
+                counts[(((self.first + i as f64) / 2.0).floor() - first) as usize] += c;
+            }
+            self.first = first;
+            self.counts = counts;
+            self.exponent += 1;
+        }
+    }
+
+    fn merge(&mut self, mut other: Bars) {
+        if other.counts.is_empty() {
+            return;
+        }
+        if self.counts.is_empty() {
+            *self = other;
+            return;
+        }
+        let mut exponent = self
+            .exponent
+            .max(other.exponent)
+            .max(lowest_exponent(self.magnitude.max(other.magnitude)));
+        loop {
+            self.widen(exponent);
+            other.widen(exponent);
+            let first = self.first.min(other.first);
+            let last = (self.first + (self.counts.len() - 1) as f64)
+                .max(other.first + (other.counts.len() - 1) as f64);
+            if last - first < self.limit as f64 {
+                let mut counts = vec![0; (last - first) as usize + 1];
+                for bars in [&*self, &other] {
+                    let at = (bars.first - first) as usize;
+                    for (i, c) in bars.counts.iter().enumerate() {
+                        counts[at + i] += c;
+                    }
+                }
+                self.first = first;
+                self.counts = counts;
+                self.magnitude = self.magnitude.max(other.magnitude);
+                return;
+            }
+            exponent += 1;
+        }
+    }
+
+    fn histogram(&self) -> Histogram {
+        let width = 2f64.powi(self.exponent);
+        Histogram {
+            min: self.first * width,
+            width,
+            counts: self.counts.clone(),
+        }
+    }
+}
+
+/// The bar of `x` for bars 2^`exponent` wide (a whole number, as `f64`).
+fn bar(x: f64, exponent: i32) -> f64 {
+    (x / 2f64.powi(exponent)).floor()
+}
+
+/// The report's figures being counted, from output rows (see the module's comment).
+#[derive(Debug, Clone)]
+pub struct Counts {
+    /// The value column's name (`score` unless `report.value`).
+    value: String,
+    /// The factors' column names.
+    factors: Vec<String>,
+    /// Per tier.
+    counts: Vec<u64>,
+    score_sums: Vec<ExactSum>,
+    value_sums: Vec<ExactSum>,
+    score_bars: Bars,
+    factor_bars: Vec<Bars>,
+    /// [factor][tier]
+    factor_sums: Vec<Vec<ExactSum>>,
+    /// Per tier: reason (numbers written `N`) -> rows.
+    reasons: Vec<HashMap<String, u64, Hasher>>,
+    rows_with_reasons: Vec<u64>,
+    /// The value column of every row that has one, for the whale curve.
+    values: Vec<f64>,
+    rejects: Rejects,
+    /// The reject groups' places in `rejects.groups`, by step and message.
+    reject_index: HashMap<(String, String), usize, Hasher>,
+}
+
+impl Counts {
+    /// Nothing counted yet, for an output with `tiers` tiers, the factor columns `factors` and
+    /// the value column `value`.
+    pub fn new(tiers: usize, factors: Vec<String>, value: String) -> Self {
+        Self {
+            value,
+            counts: vec![0; tiers],
+            score_sums: vec![ExactSum::default(); tiers],
+            value_sums: vec![ExactSum::default(); tiers],
+            score_bars: Bars::new(SCORE_BINS),
+            factor_bars: vec![Bars::new(FACTOR_BINS); factors.len()],
+            factor_sums: vec![vec![ExactSum::default(); tiers]; factors.len()],
+            reasons: vec![HashMap::default(); tiers],
+            rows_with_reasons: vec![0; tiers],
+            values: Vec::new(),
+            rejects: Rejects {
+                total: 0,
+                groups: Vec::new(),
+            },
+            reject_index: HashMap::default(),
+            factors,
+        }
+    }
+
+    /// Counts the scored rows `batch` (columns as the output files have them), row `i` in tier
+    /// `tiers[i]`.
+    pub fn add_scored(&mut self, batch: &RecordBatch, tiers: &[usize]) -> Result<(), ArrowError> {
+        let score = float_column(batch, "score")?;
+        let values = float_column(batch, &self.value)?;
+        for (row, &tier) in tiers.iter().enumerate() {
+            self.counts[tier] += 1;
+            self.score_sums[tier].add(score.value(row));
+        }
+        self.score_bars.merge(Bars::of(score.values(), SCORE_BINS));
+        for (row, &tier) in tiers.iter().enumerate() {
+            if values.is_valid(row) {
+                self.value_sums[tier].add(values.value(row));
+            }
+        }
+        if values.null_count() == 0 {
+            self.values.extend_from_slice(values.values());
+        } else {
+            self.values.extend(values.iter().flatten());
+        }
+        for (f, name) in self.factors.iter().enumerate() {
+            let column = float_column(batch, name)?;
+            let sums = &mut self.factor_sums[f];
+            for (x, &tier) in column.values().iter().zip(tiers) {
+                sums[tier].add(*x);
+            }
+            self.factor_bars[f].merge(Bars::of(column.values(), FACTOR_BINS));
+        }
+        if let Some(list) = batch.column_by_name("reasons") {
+            let list = list
+                .as_list_opt::<i32>()
+                .ok_or_else(|| ArrowError::SchemaError("`reasons` is not a list".into()))?;
+            let strings = list
+                .values()
+                .as_string_opt::<i32>()
+                .ok_or_else(|| ArrowError::SchemaError("`reasons` is not a list of text".into()))?;
+            // Counted by their text first: the numbers in a reason are written `N` once per
+            // distinct text of the batch, not once per row.
+            let mut by_text: HashMap<(usize, &str), u64, Hasher> = HashMap::default();
+            let offsets = list.value_offsets();
+            for (row, &tier) in tiers.iter().enumerate() {
+                if list.is_null(row) {
+                    continue;
+                }
+                let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+                if end > start {
+                    self.rows_with_reasons[tier] += 1;
+                }
+                for i in start..end {
+                    if strings.is_valid(i) {
+                        *by_text.entry((tier, strings.value(i))).or_default() += 1;
+                    }
+                }
+            }
+            let mut key = String::new();
+            for ((tier, text), count) in by_text {
+                numbers_as_n(text, &mut key);
+                match self.reasons[tier].get_mut(key.as_str()) {
+                    Some(c) => *c += count,
+                    None => {
+                        self.reasons[tier].insert(key.clone(), count);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts rows of the rejects file (its columns), in the order of the file.
+    pub fn add_rejects(&mut self, batch: &RecordBatch) -> Result<(), ArrowError> {
+        let ids = cast(batch.column(0), &DataType::Utf8)?;
+        let ids = ids.as_string::<i32>();
+        let text = |name: &str| {
+            batch
+                .column_by_name(name)
+                .and_then(|c| c.as_string_opt::<i32>())
+                .ok_or_else(|| ArrowError::SchemaError(format!("no text column `{name}`")))
+        };
+        let (steps, messages) = (text("factor")?, text("message")?);
+        for row in 0..batch.num_rows() {
+            let id = if ids.is_valid(row) {
+                ids.value(row).to_string()
+            } else {
+                "null".into()
+            };
+            self.add_reject(steps.value(row), messages.value(row), 1, &[id]);
+        }
+        Ok(())
+    }
+
+    /// Adds `count` rejects of `step` and `message`, whose first ids are `ids`.
+    fn add_reject(&mut self, step: &str, message: &str, count: u64, ids: &[String]) {
+        self.rejects.total += count;
+        let mut key = (step.to_string(), message.to_string());
+        if self.reject_index.len() >= MAX_REJECT_GROUPS && !self.reject_index.contains_key(&key) {
+            key.1 = OTHER_MESSAGES.to_string();
+        }
+        let groups = &mut self.rejects.groups;
+        let at = *self.reject_index.entry(key.clone()).or_insert_with(|| {
+            groups.push(RejectGroup {
+                step: key.0,
+                message: key.1,
+                count: 0,
+                first_ids: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        let group = &mut groups[at];
+        group.count += count;
+        let room = REJECT_IDS - group.first_ids.len();
+        group.first_ids.extend(ids.iter().take(room).cloned());
+    }
+
+    /// Adds everything `later` counted; its rows come after these (for the rejects' order).
+    pub fn merge(&mut self, later: Counts) {
+        add_all(&mut self.counts, &later.counts);
+        add_all(&mut self.rows_with_reasons, &later.rows_with_reasons);
+        for (mine, theirs) in self.score_sums.iter_mut().zip(&later.score_sums) {
+            mine.merge(theirs);
+        }
+        for (mine, theirs) in self.value_sums.iter_mut().zip(&later.value_sums) {
+            mine.merge(theirs);
+        }
+        self.score_bars.merge(later.score_bars);
+        for (mine, theirs) in self.factor_bars.iter_mut().zip(later.factor_bars) {
+            mine.merge(theirs);
+        }
+        for (mine, theirs) in self.factor_sums.iter_mut().zip(&later.factor_sums) {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                a.merge(b);
+            }
+        }
+        for (mine, theirs) in self.reasons.iter_mut().zip(later.reasons) {
+            for (reason, count) in theirs {
+                *mine.entry(reason).or_default() += count;
+            }
+        }
+        self.values.extend(later.values);
+        for group in later.rejects.groups {
+            self.add_reject(&group.step, &group.message, group.count, &group.first_ids);
+        }
+    }
+
+    /// The figures, with the tiers' names and the factors' weights from `manifest`.
+    pub fn finish(self, manifest: &Manifest) -> Figures {
+        let sum = |sums: &[ExactSum]| {
+            let mut all = ExactSum::default();
+            for s in sums {
+                all.merge(s);
+            }
+            all.value()
+        };
+        let customers: u64 = self.counts.iter().sum();
+        let total_score = sum(&self.score_sums);
+        let total_value = sum(&self.value_sums);
+        let tiers = manifest
+            .tiers
+            .iter()
+            .enumerate()
+            .map(|(t, tier)| {
+                let (score_sum, value_sum) =
+                    (self.score_sums[t].value(), self.value_sums[t].value());
+                TierFigures {
+                    name: tier.name.clone(),
+                    count: self.counts[t],
+                    customer_share: share(self.counts[t] as f64, customers as f64),
+                    score_sum,
+                    score_share: share(score_sum, total_score),
+                    value_sum,
+                    value_share: share(value_sum, total_value),
+                }
+            })
+            .collect();
+        let factors = manifest
+            .factors
+            .iter()
+            .enumerate()
+            .map(|(f, factor)| FactorFigures {
+                name: factor.name.clone(),
+                weight: factor.weight,
+                histogram: self.factor_bars[f].histogram(),
+                per_tier: manifest
+                    .tiers
+                    .iter()
+                    .enumerate()
+                    .map(|(t, tier)| {
+                        let count = self.counts[t];
+                        let mean =
+                            (count > 0).then(|| self.factor_sums[f][t].value() / count as f64);
+                        FactorInTier {
+                            tier: tier.name.clone(),
+                            mean,
+                            contribution: mean.map(|m| m * factor.weight.unwrap_or(1.0)),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        let reasons = manifest
+            .tiers
+            .iter()
+            .zip(self.reasons)
+            .zip(&self.rows_with_reasons)
+            .map(|((tier, counts), &rows)| {
+                let mut top: Vec<ReasonCount> = counts
+                    .into_iter()
+                    .map(|(reason, count)| ReasonCount { reason, count })
+                    .collect();
+                top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+                top.truncate(TOP_REASONS);
+                TierReasons {
+                    tier: tier.name.clone(),
+                    rows_with_reasons: rows,
+                    top,
+                }
+            })
+            .collect();
+        let mut rejects = self.rejects;
+        rejects.groups.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then_with(|| a.step.cmp(&b.step))
+                .then_with(|| a.message.cmp(&b.message))
+        });
+        rejects.groups.truncate(REJECT_GROUPS);
+        Figures {
+            customers,
+            total_score,
+            total_value,
+            tiers,
+            whale: whale(self.values),
+            score_histogram: self.score_bars.histogram(),
+            factors,
+            reasons,
+            rejects,
+            value: self.value,
+        }
+    }
+}
+
+fn add_all<T: Copy + std::ops::AddAssign>(to: &mut [T], from: &[T]) {
+    for (a, b) in to.iter_mut().zip(from) {
+        *a += *b;
+    }
+}
+
 /// Where the tier of a unit's rows comes from.
 #[derive(Clone, Copy)]
 enum TierOf {
@@ -173,94 +615,26 @@ enum TierOf {
 }
 
 /// One row group of one output file.
-struct Unit<'a> {
+struct Unit {
     path: std::path::PathBuf,
     row_group: usize,
     tier: TierOf,
-    manifest: &'a Manifest,
 }
 
-/// What one unit adds up.
-struct Partial {
-    counts: Vec<u64>,
-    score_sums: Vec<f64>,
-    value_sums: Vec<f64>,
-    score_bins: Vec<u64>,
-    /// [factor][bin]
-    factor_bins: Vec<Vec<u64>>,
-    /// [factor][tier]
-    factor_sums: Vec<Vec<f64>>,
-    /// Per tier: reason -> rows.
-    reasons: Vec<HashMap<String, u64, Hasher>>,
-    rows_with_reasons: Vec<u64>,
-    values: Vec<f64>,
-}
-
-impl Partial {
-    fn new(tiers: usize, factors: usize) -> Self {
-        Self {
-            counts: vec![0; tiers],
-            score_sums: vec![0.0; tiers],
-            value_sums: vec![0.0; tiers],
-            score_bins: vec![0; SCORE_BINS],
-            factor_bins: vec![vec![0; FACTOR_BINS]; factors],
-            factor_sums: vec![vec![0.0; tiers]; factors],
-            reasons: vec![HashMap::default(); tiers],
-            rows_with_reasons: vec![0; tiers],
-            values: Vec::new(),
-        }
-    }
-
-    fn merge(&mut self, other: Partial) {
-        add_all(&mut self.counts, &other.counts);
-        add_all(&mut self.score_sums, &other.score_sums);
-        add_all(&mut self.value_sums, &other.value_sums);
-        add_all(&mut self.score_bins, &other.score_bins);
-        add_all(&mut self.rows_with_reasons, &other.rows_with_reasons);
-        for (mine, theirs) in self.factor_bins.iter_mut().zip(&other.factor_bins) {
-            add_all(mine, theirs);
-        }
-        for (mine, theirs) in self.factor_sums.iter_mut().zip(&other.factor_sums) {
-            add_all(mine, theirs);
-        }
-        for (mine, theirs) in self.reasons.iter_mut().zip(other.reasons) {
-            for (reason, count) in theirs {
-                *mine.entry(reason).or_default() += count;
-            }
-        }
-        self.values.extend(other.values);
-    }
-}
-
-fn add_all<T: Copy + std::ops::AddAssign>(to: &mut [T], from: &[T]) {
-    for (a, b) in to.iter_mut().zip(from) {
-        *a += *b;
-    }
-}
-
-/// Computes the figures of the output in `dir`, described by `manifest`.
+/// Computes the figures of the output in `dir`, described by `manifest`, from its files.
 pub fn collect(dir: &Path, manifest: &Manifest) -> Result<Figures, ReportError> {
     let value = manifest
         .report
         .value
         .clone()
         .unwrap_or_else(|| "score".into());
+    let factors: Vec<String> = manifest.factors.iter().map(|f| f.name.clone()).collect();
+    let empty = || Counts::new(manifest.tiers.len(), factors.clone(), value.clone());
     let mut units = Vec::new();
     for file in &manifest.output.files {
         let path = dir.join(&file.path);
         let tier = match &file.tier {
-            Some(name) => TierOf::File(
-                manifest
-                    .tiers
-                    .iter()
-                    .position(|t| &t.name == name)
-                    .ok_or_else(|| {
-                        ReportError::unexpected(
-                            &path,
-                            format!("tier `{name}` is not in the manifest"),
-                        )
-                    })?,
-            ),
+            Some(name) => TierOf::File(tier_index(manifest, name, &path)?),
             None => TierOf::Column,
         };
         let builder = open(&path)?;
@@ -269,20 +643,45 @@ pub fn collect(dir: &Path, manifest: &Manifest) -> Result<Figures, ReportError> 
                 path: path.clone(),
                 row_group,
                 tier,
-                manifest,
             });
         }
     }
-    let partials: Vec<Partial> = units
+    let partials: Vec<Counts> = units
         .par_iter()
-        .map(|unit| read_unit(unit, &value))
-        .collect::<Result<_, _>>()?;
-    let mut all = Partial::new(manifest.tiers.len(), manifest.factors.len());
+        .map(|unit| {
+            let mut counts = empty();
+            read_unit(unit, manifest, &mut counts)?;
+            Ok(counts)
+        })
+        .collect::<Result<_, ReportError>>()?;
+    let mut all = empty();
     for partial in partials {
         all.merge(partial);
     }
-    let rejects = rejects(dir, manifest)?;
-    Ok(finish(manifest, value, all, rejects))
+    let path = dir.join(if manifest.output.rejects_file.is_empty() {
+        REJECTS_FILE
+    } else {
+        &manifest.output.rejects_file
+    });
+    let reader = open(&path)?
+        .build()
+        .map_err(|e| ReportError::unexpected(&path, e.to_string()))?;
+    for batch in reader {
+        let batch = batch.map_err(|e| ReportError::unexpected(&path, e.to_string()))?;
+        all.add_rejects(&batch)
+            .map_err(|e| ReportError::unexpected(&path, e.to_string()))?;
+    }
+    Ok(all.finish(manifest))
+}
+
+fn tier_index(manifest: &Manifest, name: &str, path: &Path) -> Result<usize, ReportError> {
+    manifest
+        .tiers
+        .iter()
+        .position(|t| t.name == name)
+        .ok_or_else(|| {
+            ReportError::unexpected(path, format!("tier `{name}` is not in the manifest"))
+        })
 }
 
 fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, ReportError> {
@@ -291,18 +690,18 @@ fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, ReportErro
         .map_err(|e| ReportError::unexpected(path, e.to_string()))
 }
 
-fn read_unit(unit: &Unit<'_>, value: &str) -> Result<Partial, ReportError> {
-    let manifest = unit.manifest;
+/// Reads one unit, only the columns the figures need, into `counts`.
+fn read_unit(unit: &Unit, manifest: &Manifest, counts: &mut Counts) -> Result<(), ReportError> {
     let path = &unit.path;
+    let failed = |e: ArrowError| ReportError::unexpected(path, e.to_string());
     let builder = open(path)?;
     let schema = builder.schema().clone();
-    let mut wanted: Vec<&str> = vec!["score", value];
-    wanted.extend(manifest.factors.iter().map(|f| f.name.as_str()));
+    let mut wanted: Vec<&str> = vec!["score", counts.value.as_str()];
+    wanted.extend(counts.factors.iter().map(String::as_str));
     if matches!(unit.tier, TierOf::Column) {
         wanted.push("tier");
     }
-    let has_reasons = schema.column_with_name("reasons").is_some();
-    if has_reasons {
+    if schema.column_with_name("reasons").is_some() {
         wanted.push("reasons");
     }
     let mut indices = Vec::new();
@@ -321,25 +720,9 @@ fn read_unit(unit: &Unit<'_>, value: &str) -> Result<Partial, ReportError> {
         .with_batch_size(65_536)
         .build()
         .map_err(|e| ReportError::unexpected(path, e.to_string()))?;
-    let tiers = &manifest.tiers;
-    let mut partial = Partial::new(tiers.len(), manifest.factors.len());
-    let score_bins = Bins::new(manifest.score.min, manifest.score.max, SCORE_BINS);
-    let factor_bins: Vec<Bins> = manifest
-        .factors
-        .iter()
-        .map(|f| Bins::new(f.values.min, f.values.max, FACTOR_BINS))
-        .collect();
-    let mut key = String::new();
     for batch in reader {
-        let batch = batch.map_err(|e| ReportError::unexpected(path, e.to_string()))?;
-        let score = float_column(&batch, "score", path)?;
-        let values = float_column(&batch, value, path)?;
-        let factors: Vec<Float64Array> = manifest
-            .factors
-            .iter()
-            .map(|f| float_column(&batch, &f.name, path))
-            .collect::<Result<_, _>>()?;
-        let row_tiers: Vec<usize> = match unit.tier {
+        let batch = batch.map_err(failed)?;
+        let tiers: Vec<usize> = match unit.tier {
             TierOf::File(tier) => vec![tier; batch.num_rows()],
             TierOf::Column => {
                 let names = batch
@@ -350,79 +733,27 @@ fn read_unit(unit: &Unit<'_>, value: &str) -> Result<Partial, ReportError> {
                     })?;
                 names
                     .iter()
-                    .map(|name| {
-                        let name = name.unwrap_or_default();
-                        tiers.iter().position(|t| t.name == name).ok_or_else(|| {
-                            ReportError::unexpected(
-                                path,
-                                format!("tier `{name}` is not in the manifest"),
-                            )
-                        })
-                    })
+                    .map(|name| tier_index(manifest, name.unwrap_or_default(), path))
                     .collect::<Result<_, _>>()?
             }
         };
-        let reasons = batch
-            .column_by_name("reasons")
-            .and_then(|c| c.as_list_opt::<i32>())
-            .filter(|list| list.null_count() == 0)
-            .and_then(|list| {
-                let strings = list.values().as_string_opt::<i32>()?;
-                Some((list.value_offsets(), strings))
-            });
-        for (row, &tier) in row_tiers.iter().enumerate() {
-            let s = score.value(row);
-            partial.counts[tier] += 1;
-            partial.score_sums[tier] += s;
-            partial.score_bins[score_bins.index(s)] += 1;
-            if values.is_valid(row) {
-                let v = values.value(row);
-                partial.value_sums[tier] += v;
-                partial.values.push(v);
-            }
-            for (f, column) in factors.iter().enumerate() {
-                let x = column.value(row);
-                partial.factor_sums[f][tier] += x;
-                partial.factor_bins[f][factor_bins[f].index(x)] += 1;
-            }
-            // The reasons of a row, straight from the list's offsets (no array per row).
-            if let Some((offsets, strings)) = &reasons {
-                let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-                if end > start {
-                    partial.rows_with_reasons[tier] += 1;
-                }
-                for i in start..end {
-                    if strings.is_null(i) {
-                        continue;
-                    }
-                    numbers_as_n(strings.value(i), &mut key);
-                    match partial.reasons[tier].get_mut(key.as_str()) {
-                        Some(count) => *count += 1,
-                        None => {
-                            partial.reasons[tier].insert(key.clone(), 1);
-                        }
-                    }
-                }
-            }
-        }
+        counts.add_scored(&batch, &tiers).map_err(failed)?;
     }
-    Ok(partial)
+    Ok(())
 }
 
 /// A column as `Float64` (integers and decimals are cast).
-fn float_column(batch: &RecordBatch, name: &str, path: &Path) -> Result<Float64Array, ReportError> {
+fn float_column(batch: &RecordBatch, name: &str) -> Result<Float64Array, ArrowError> {
     let column = batch
         .column_by_name(name)
-        .ok_or_else(|| ReportError::unexpected(path, format!("it has no column `{name}`")))?;
+        .ok_or_else(|| ArrowError::SchemaError(format!("it has no column `{name}`")))?;
     if !column.data_type().is_numeric() {
-        return Err(ReportError::unexpected(
-            path,
-            format!("column `{name}` is {}, not a number", column.data_type()),
-        ));
+        return Err(ArrowError::SchemaError(format!(
+            "column `{name}` is {}, not a number",
+            column.data_type()
+        )));
     }
-    let column = cast(column, &DataType::Float64)
-        .map_err(|e| ReportError::unexpected(path, e.to_string()))?;
-    Ok(column.as_primitive().clone())
+    Ok(cast(column, &DataType::Float64)?.as_primitive().clone())
 }
 
 /// `reason` with each number (digits, with `.` or `,` between digits) written `N`, into `out`.
@@ -451,128 +782,14 @@ fn numbers_as_n(reason: &str, out: &mut String) {
     out.push_str(&reason[copied..]);
 }
 
-/// Equal-width bins over [min, max].
-struct Bins {
-    min: f64,
-    width: f64,
-    count: usize,
-}
-
-impl Bins {
-    fn new(min: Option<f64>, max: Option<f64>, count: usize) -> Self {
-        let min = min.unwrap_or(0.0);
-        let max = max.unwrap_or(min);
-        let width = if max > min {
-            (max - min) / count as f64
-        } else {
-            1.0
-        };
-        Self { min, width, count }
-    }
-
-    fn index(&self, x: f64) -> usize {
-        // `as` truncates, which is floor for the non-negative values it sees (NaN gives 0).
-        let i = (x - self.min) / self.width;
-        if i <= 0.0 {
-            0
-        } else {
-            (i as usize).min(self.count - 1)
-        }
-    }
-
-    fn histogram(&self, counts: Vec<u64>) -> Histogram {
-        Histogram {
-            min: self.min,
-            width: self.width,
-            counts,
-        }
-    }
-}
-
 fn share(part: f64, whole: f64) -> Option<f64> {
     (whole != 0.0).then(|| part / whole)
 }
 
-fn finish(manifest: &Manifest, value: String, all: Partial, rejects: Rejects) -> Figures {
-    let customers: u64 = all.counts.iter().sum();
-    let total_score: f64 = all.score_sums.iter().sum();
-    let total_value: f64 = all.value_sums.iter().sum();
-    let tiers = manifest
-        .tiers
-        .iter()
-        .enumerate()
-        .map(|(t, tier)| TierFigures {
-            name: tier.name.clone(),
-            count: all.counts[t],
-            customer_share: share(all.counts[t] as f64, customers as f64),
-            score_sum: all.score_sums[t],
-            score_share: share(all.score_sums[t], total_score),
-            value_sum: all.value_sums[t],
-            value_share: share(all.value_sums[t], total_value),
-        })
-        .collect();
-    let factors = manifest
-        .factors
-        .iter()
-        .enumerate()
-        .map(|(f, factor)| FactorFigures {
-            name: factor.name.clone(),
-            weight: factor.weight,
-            histogram: Bins::new(factor.values.min, factor.values.max, FACTOR_BINS)
-                .histogram(all.factor_bins[f].clone()),
-            per_tier: manifest
-                .tiers
-                .iter()
-                .enumerate()
-                .map(|(t, tier)| {
-                    let mean =
-                        (all.counts[t] > 0).then(|| all.factor_sums[f][t] / all.counts[t] as f64);
-                    FactorInTier {
-                        tier: tier.name.clone(),
-                        mean,
-                        contribution: mean.map(|m| m * factor.weight.unwrap_or(1.0)),
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    let reasons = manifest
-        .tiers
-        .iter()
-        .zip(all.reasons)
-        .zip(&all.rows_with_reasons)
-        .map(|((tier, counts), &rows)| {
-            let mut top: Vec<ReasonCount> = counts
-                .into_iter()
-                .map(|(reason, count)| ReasonCount { reason, count })
-                .collect();
-            top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
-            top.truncate(TOP_REASONS);
-            TierReasons {
-                tier: tier.name.clone(),
-                rows_with_reasons: rows,
-                top,
-            }
-        })
-        .collect();
-    Figures {
-        customers,
-        total_score,
-        total_value,
-        tiers,
-        whale: whale(all.values),
-        score_histogram: Bins::new(manifest.score.min, manifest.score.max, SCORE_BINS)
-            .histogram(all.score_bins),
-        factors,
-        reasons,
-        rejects,
-        value,
-    }
-}
-
 /// The whale curve of `values`: sorted highest first and accumulated.
 fn whale(mut values: Vec<f64>) -> Whale {
-    values.par_sort_unstable_by(|a, b| b.total_cmp(a));
+    sort_floats(&mut values);
+    values.reverse();
     let n = values.len();
     let point = |customers: usize, cumulative: f64| WhalePoint {
         customers: customers as u64,
@@ -617,73 +834,6 @@ fn whale(mut values: Vec<f64>) -> Whale {
     }
 }
 
-/// Rejected rows grouped by step and message.
-fn rejects(dir: &Path, manifest: &Manifest) -> Result<Rejects, ReportError> {
-    let path = dir.join(if manifest.output.rejects_file.is_empty() {
-        REJECTS_FILE
-    } else {
-        &manifest.output.rejects_file
-    });
-    let reader = open(&path)?
-        .build()
-        .map_err(|e| ReportError::unexpected(&path, e.to_string()))?;
-    let mut groups: Vec<RejectGroup> = Vec::new();
-    let mut index: HashMap<(String, String), usize> = HashMap::new();
-    let mut total = 0;
-    for batch in reader {
-        let batch = batch.map_err(|e| ReportError::unexpected(&path, e.to_string()))?;
-        let ids = cast(batch.column(0), &DataType::Utf8)
-            .map_err(|e| ReportError::unexpected(&path, e.to_string()))?;
-        let ids = ids.as_string::<i32>();
-        let text = |name: &str| {
-            batch
-                .column_by_name(name)
-                .and_then(|c| c.as_string_opt::<i32>())
-                .ok_or_else(|| {
-                    ReportError::unexpected(&path, format!("it has no text column `{name}`"))
-                })
-        };
-        let steps = text("factor")?;
-        let messages = text("message")?;
-        for row in 0..batch.num_rows() {
-            total += 1;
-            let mut key = (
-                steps.value(row).to_string(),
-                messages.value(row).to_string(),
-            );
-            if index.len() >= MAX_REJECT_GROUPS && !index.contains_key(&key) {
-                key.1 = OTHER_MESSAGES.to_string();
-            }
-            let at = *index.entry(key.clone()).or_insert_with(|| {
-                groups.push(RejectGroup {
-                    step: key.0,
-                    message: key.1,
-                    count: 0,
-                    first_ids: Vec::new(),
-                });
-                groups.len() - 1
-            });
-            let group = &mut groups[at];
-            group.count += 1;
-            if group.first_ids.len() < REJECT_IDS {
-                group.first_ids.push(if ids.is_valid(row) {
-                    ids.value(row).to_string()
-                } else {
-                    "null".into()
-                });
-            }
-        }
-    }
-    groups.sort_by(|a, b| {
-        b.count
-            .cmp(&a.count)
-            .then_with(|| a.step.cmp(&b.step))
-            .then_with(|| a.message.cmp(&b.message))
-    });
-    groups.truncate(REJECT_GROUPS);
-    Ok(Rejects { total, groups })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,18 +866,61 @@ mod tests {
     }
 
     #[test]
-    fn bins_clamp_both_ends() {
-        let bins = Bins::new(Some(0.0), Some(10.0), 5);
+    fn bars_are_a_power_of_two_wide_from_a_multiple_of_it() {
+        let values: Vec<f64> = (0..=100).map(f64::from).collect();
+        // 2 wide would need 51 bars: 4 wide, 26 bars from 0.
+        let bars = Bars::of(&values, 40);
+        let h = bars.histogram();
+        assert_eq!((h.min, h.width, h.counts.len()), (0.0, 4.0, 26));
+        assert_eq!((h.counts[0], h.counts[25]), (4, 1));
+        // One value alone: a bar about a thousandth of it wide (2^-9 for 3).
+        let h = Bars::of(&[3.0; 5], 40).histogram();
         assert_eq!(
-            [
-                bins.index(0.0),
-                bins.index(1.99),
-                bins.index(2.0),
-                bins.index(10.0)
-            ],
-            [0, 0, 1, 4]
+            (h.min, h.width, h.counts.clone()),
+            (3.0, 0.001_953_125, vec![5])
         );
-        let flat = Bins::new(Some(3.0), Some(3.0), 5);
-        assert_eq!(flat.index(3.0), 0);
+        // Non-finite values are left out; nothing at all gives no bars.
+        let h = Bars::of(&[f64::NAN, -1.5, f64::INFINITY], 40).histogram();
+        assert_eq!(h.counts.iter().sum::<u64>(), 1);
+        assert!(Bars::of(&[f64::NAN], 40).histogram().counts.is_empty());
+    }
+
+    #[test]
+    fn bars_merge_to_the_same_histogram_in_any_grouping() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let values: Vec<f64> = (0..3000)
+            .map(|i| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let x = (state >> 11) as f64 / (1u64 << 53) as f64;
+                // Batches of very different spreads: narrow ones first, a wide one late.
+                if i < 2000 {
+                    10.0 + x
+                } else {
+                    -300.0 + 900.0 * x
+                }
+            })
+            .collect();
+        let all = Bars::of(&values, 24);
+        for size in [1, 7, 64, 1000] {
+            for reverse in [false, true] {
+                let mut chunks: Vec<&[f64]> = values.chunks(size).collect();
+                if reverse {
+                    chunks.reverse();
+                }
+                let mut merged = Bars::new(24);
+                for chunk in chunks {
+                    merged.merge(Bars::of(chunk, 24));
+                }
+                assert_eq!(
+                    (merged.exponent, merged.first, &merged.counts),
+                    (all.exponent, all.first, &all.counts),
+                    "chunks of {size}, reversed: {reverse}"
+                );
+            }
+        }
+        assert_eq!(all.counts.iter().sum::<u64>(), 3000);
+        assert!(all.counts.len() <= 24 && all.counts.len() > 12);
     }
 }

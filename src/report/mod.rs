@@ -1,8 +1,8 @@
-//! The run's report: one self-contained HTML page, `_report.html`, rendered from a committed
-//! output alone (its manifest and Parquet files), so `run` and `tierscore report` give the
-//! same page.
+//! The run's report: one self-contained HTML page, `_report.html`. `run` counts its figures
+//! while it writes the output; `tierscore report` counts the same figures again from a
+//! committed output alone (its manifest and Parquet files) and gives the same page.
 //!
-//! - [`figures`]: the numbers, from one pass over the output's files;
+//! - [`figures`]: the numbers, counted from output rows (the run's batches or the files);
 //! - [`charts`]: the Vega-Lite specifications of the charts;
 //! - [`diff_page`]: `tierscore diff --format html`, the comparison of two outputs;
 //! - [`page`]: the HTML, with Vega and Vega-Lite inlined (`vendor/`), so the page opens
@@ -16,7 +16,7 @@ pub mod page;
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{Manifest, ManifestError, REPORT_FILE};
-pub use figures::Figures;
+pub use figures::{Counts, Figures};
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -378,6 +378,7 @@ pub fn cumulative_share(values: &[Option<f64>]) -> Result<(Vec<Option<f64>>, f64
     Ok((out, total))
 }
 
+pub mod exact;
 #[cfg(test)]
 pub(crate) mod reference;
 #[cfg(test)]

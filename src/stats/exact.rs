@@ -1,0 +1,335 @@
+//! Figures that do not depend on the order or grouping of the values they are counted over,
+//! so a run can count them batch by batch, on any number of threads, and a reader of the
+//! output can count them again file by file and get the same bits:
+//!
+//! - [`ExactSum`]: the exact sum of `f64` values, rounded once at the end;
+//! - [`sort_floats`]: a radix sort in IEEE total order (for ranks and quantiles);
+//! - [`nearest_rank`]: the nearest-rank quantile of sorted values.
+
+/// Chunks of 32 bits covering every `f64` (bit 0 is 2^-1074, the smallest subnormal; the
+/// largest finite value reaches bit 2098), with two chunks above for carries of many additions.
+const CHUNKS: usize = 68;
+/// Additions between two carry propagations: each adds less than 2^32 to a chunk, so an `i64`
+/// chunk cannot overflow before 2^31 of them.
+const ADDS_BEFORE_CARRY: u32 = 1 << 30;
+
+/// The exact sum of `f64` values (a fixed-point accumulator over the whole exponent range):
+/// [`ExactSum::value`] is the true sum rounded once to the nearest `f64` (ties to even), so it
+/// does not depend on the order or grouping of [`ExactSum::add`] and [`ExactSum::merge`].
+/// Non-finite values follow IEEE: a NaN, or both infinities, make the sum NaN; one infinity
+/// makes it that infinity.
+#[derive(Debug, Clone)]
+pub struct ExactSum {
+    /// Chunk `i` holds a multiple of 2^(32·i − 1074), signed, not yet carried.
+    chunks: [i64; CHUNKS],
+    adds: u32,
+    positive_infinity: bool,
+    negative_infinity: bool,
+    nan: bool,
+}
+
+impl Default for ExactSum {
+    fn default() -> Self {
+        Self {
+            chunks: [0; CHUNKS],
+            adds: 0,
+            positive_infinity: false,
+            negative_infinity: false,
+            nan: false,
+        }
+    }
+}
+
+impl ExactSum {
+    /// Adds `x`.
+    #[inline]
+    pub fn add(&mut self, x: f64) {
+        let bits = x.to_bits();
+        let exponent = ((bits >> 52) & 0x7ff) as usize;
+        if exponent == 0x7ff {
+            if x.is_nan() {
+                self.nan = true;
+            } else if x > 0.0 {
+                self.positive_infinity = true;
+            } else {
+                self.negative_infinity = true;
+            }
+            return;
+        }
+        let fraction = bits & ((1 << 52) - 1);
+        // x = mantissa × 2^(position − 1074)
+        let (mantissa, position) = if exponent == 0 {
+            (fraction, 0)
+        } else {
+            (fraction | (1 << 52), exponent - 1)
+        };
+        if mantissa == 0 {
+            return;
+        }
+        let (chunk, shift) = (position / 32, position % 32);
+        let wide = u128::from(mantissa) << shift;
+        let parts = [
+            (wide & 0xffff_ffff) as i64,
+            ((wide >> 32) & 0xffff_ffff) as i64,
+            (wide >> 64) as i64,
+        ];
+        if bits >> 63 == 1 {
+            for (c, part) in self.chunks[chunk..chunk + 3].iter_mut().zip(parts) {
+                *c -= part;
+            }
+        } else {
+            for (c, part) in self.chunks[chunk..chunk + 3].iter_mut().zip(parts) {
+                *c += part;
+            }
+        }
+        self.adds += 1;
+        if self.adds == ADDS_BEFORE_CARRY {
+            self.carry();
+        }
+    }
+
+    /// Adds everything `other` holds.
+    pub fn merge(&mut self, other: &ExactSum) {
+        self.carry();
+        let mut other = other.clone();
+        other.carry();
+        for (mine, theirs) in self.chunks.iter_mut().zip(other.chunks) {
+            *mine += theirs;
+        }
+        self.adds = 2;
+        self.positive_infinity |= other.positive_infinity;
+        self.negative_infinity |= other.negative_infinity;
+        self.nan |= other.nan;
+    }
+
+    /// Carries so that every chunk but the top one is in [0, 2^32); the top one holds the sign.
+    fn carry(&mut self) {
+        for i in 0..CHUNKS - 1 {
+            let carry = self.chunks[i] >> 32;
+            self.chunks[i] -= carry << 32;
+            self.chunks[i + 1] += carry;
+        }
+        self.adds = 0;
+    }
+
+    /// The sum, rounded once to the nearest `f64` (ties to even); ±infinity beyond the range.
+    pub fn value(&self) -> f64 {
+        if self.nan || (self.positive_infinity && self.negative_infinity) {
+            return f64::NAN;
+        }
+        if self.positive_infinity {
+            return f64::INFINITY;
+        }
+        if self.negative_infinity {
+            return f64::NEG_INFINITY;
+        }
+        let mut sum = self.clone();
+        sum.carry();
+        let negative = sum.chunks[CHUNKS - 1] < 0;
+        if negative {
+            for c in sum.chunks.iter_mut() {
+                *c = -*c;
+            }
+            sum.carry();
+        }
+        let Some(top) = sum.chunks.iter().rposition(|&c| c != 0) else {
+            return 0.0;
+        };
+        // The top three chunks as one number, and whether anything below them is not zero.
+        let base = top.saturating_sub(2);
+        let mut window: u128 = 0;
+        for i in (base..=top).rev() {
+            window = (window << 32) | sum.chunks[i] as u128;
+        }
+        let sticky = sum.chunks[..base].iter().any(|&c| c != 0);
+        let length = 128 - window.leading_zeros() as usize;
+        let bits = if length <= 53 {
+            // Only below 2^53 × 2^-1074 (base 0): exact, and the bits of the value are the number.
+            window as u64
+        } else {
+            let shift = length - 53;
+            let mut mantissa = (window >> shift) as u64;
+            let rest = window & ((1u128 << shift) - 1);
+            let half = 1u128 << (shift - 1);
+            if rest > half || (rest == half && (sticky || mantissa & 1 == 1)) {
+                mantissa += 1;
+            }
+            // value = mantissa × 2^(shift + 32·base − 1074), mantissa in [2^52, 2^53]; a
+            // mantissa of 2^53 carries into the exponent by itself.
+            let exponent = (shift + 32 * base) as u64;
+            let bits = (exponent << 52) + mantissa;
+            if bits >= 0x7ff << 52 {
+                f64::INFINITY.to_bits()
+            } else {
+                bits
+            }
+        };
+        let magnitude = f64::from_bits(bits);
+        if negative {
+            -magnitude
+        } else {
+            magnitude
+        }
+    }
+}
+
+/// Sorts `values` ascending in IEEE total order (`f64::total_cmp`: −NaN, −∞, …, −0, +0, …,
+/// +∞, NaN): a least-significant-digit radix sort on the bits, 11 at a time (2,048 buckets,
+/// which stay in the cache), skipping digits every value shares. O(n), with a scratch copy of
+/// `values`.
+pub fn sort_floats(values: &mut [f64]) {
+    // The key whose unsigned order is the total order.
+    let key = |x: f64| {
+        let bits = x.to_bits();
+        if bits >> 63 == 1 {
+            !bits
+        } else {
+            bits | (1 << 63)
+        }
+    };
+    let mut keys: Vec<u64> = values.iter().map(|&x| key(x)).collect();
+    let mut scratch = vec![0u64; keys.len()];
+    const BITS: u32 = 11;
+    const MASK: u64 = (1 << BITS) - 1;
+    for shift in (0..64).step_by(BITS as usize) {
+        let mut counts = vec![0usize; 1 << BITS];
+        for &k in &keys {
+            counts[((k >> shift) & MASK) as usize] += 1;
+        }
+        if counts.contains(&keys.len()) {
+            continue;
+        }
+        let mut start = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = start;
+            start += n;
+        }
+        for &k in &keys {
+            let d = ((k >> shift) & MASK) as usize;
+            scratch[counts[d]] = k;
+            counts[d] += 1;
+        }
+        std::mem::swap(&mut keys, &mut scratch);
+    }
+    for (x, k) in values.iter_mut().zip(keys) {
+        let bits = if k >> 63 == 1 { k & !(1 << 63) } else { !k };
+        *x = f64::from_bits(bits);
+    }
+}
+
+/// The `percent`-th percentile of `sorted` (ascending) by nearest rank: the value at 1-based
+/// rank ⌈percent × n / 100⌉ (at least 1), the smallest value with at least `percent`% of the
+/// values at or below it. `None` for no values.
+pub fn nearest_rank(sorted: &[f64], percent: u32) -> Option<f64> {
+    let n = sorted.len() as u128;
+    let rank = (u128::from(percent) * n).div_ceil(100).max(1);
+    sorted.get(usize::try_from(rank).ok()? - 1).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sum(values: &[f64]) -> f64 {
+        let mut s = ExactSum::default();
+        for &v in values {
+            s.add(v);
+        }
+        s.value()
+    }
+
+    #[test]
+    fn sums_are_rounded_once() {
+        assert_eq!(sum(&[]), 0.0);
+        assert_eq!(sum(&[1e100, 1.0, -1e100]), 1.0);
+        assert_eq!(sum(&[0.1; 10]), 1.0);
+        assert_eq!(sum(&[1.0, 1e-16, 1e-16]), 1.000_000_000_000_000_2);
+        assert_eq!(sum(&[f64::MAX, f64::MAX, -f64::MAX]), f64::MAX);
+        assert_eq!(sum(&[f64::MAX, f64::MAX]), f64::INFINITY);
+        assert_eq!(sum(&[-f64::MAX, -f64::MAX]), f64::NEG_INFINITY);
+        assert_eq!(sum(&[5e-324, 5e-324]), 1e-323);
+        assert_eq!(sum(&[-2.5, 0.5]), -2.0);
+        assert_eq!(sum(&[1.0, f64::INFINITY]), f64::INFINITY);
+        assert!(sum(&[f64::INFINITY, f64::NEG_INFINITY]).is_nan());
+        assert!(sum(&[1.0, f64::NAN]).is_nan());
+        // 2^53 + 1 is a tie between 2^53 and 2^53 + 2: to even, unless something below breaks it.
+        let two53 = 9_007_199_254_740_992.0;
+        assert_eq!(sum(&[two53, 1.0]), two53);
+        assert_eq!(sum(&[two53, 1.0, 1e-30]), two53 + 2.0);
+        assert_eq!(sum(&[two53, 3.0]), two53 + 4.0);
+    }
+
+    #[test]
+    fn sums_equal_integer_arithmetic_in_any_order_and_grouping() {
+        // Multiples of 2^-20 with up to 53 bits: their exact sum fits an i128, and `as f64`
+        // rounds it once, to nearest, ties to even.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let units: Vec<i64> = (0..5000)
+            .map(|i| (next() >> (11 + i % 50)) as i64 * if next() & 1 == 0 { 1 } else { -1 })
+            .collect();
+        let scale = (-20f64).exp2();
+        let values: Vec<f64> = units.iter().map(|&u| u as f64 * scale).collect();
+        assert!(
+            units.iter().all(|&u| (u as f64) as i64 == u),
+            "exact inputs"
+        );
+        let exact = units.iter().map(|&u| i128::from(u)).sum::<i128>() as f64 * scale;
+        assert_eq!(sum(&values), exact);
+        let mut reversed = values.clone();
+        reversed.reverse();
+        assert_eq!(sum(&reversed), exact);
+        let (mut a, mut b) = (ExactSum::default(), ExactSum::default());
+        for (i, &v) in values.iter().enumerate() {
+            if i % 3 == 0 { &mut a } else { &mut b }.add(v);
+        }
+        b.merge(&a);
+        assert_eq!(b.value(), exact);
+    }
+
+    #[test]
+    fn radix_sort_is_total_order() {
+        let mut values = vec![
+            3.5,
+            -0.0,
+            f64::NAN,
+            0.0,
+            -1e300,
+            f64::INFINITY,
+            5e-324,
+            -5e-324,
+            f64::NEG_INFINITY,
+            2.0,
+            2.0,
+            -7.25,
+        ];
+        let mut expected = values.clone();
+        expected.sort_by(f64::total_cmp);
+        sort_floats(&mut values);
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&values), bits(&expected));
+        let mut same = vec![1.5; 10];
+        sort_floats(&mut same);
+        assert_eq!(same, vec![1.5; 10]);
+    }
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let sorted: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(nearest_rank(&sorted, 1), Some(1.0));
+        assert_eq!(nearest_rank(&sorted, 10), Some(1.0));
+        assert_eq!(nearest_rank(&sorted, 11), Some(2.0));
+        assert_eq!(nearest_rank(&sorted, 50), Some(5.0));
+        assert_eq!(nearest_rank(&sorted, 100), Some(10.0));
+        // 7% of 100 is rank 7 (7 × 100 / 100 in integers; 0.07 × 100 in floats is above 7).
+        let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(nearest_rank(&hundred, 7), Some(7.0));
+        assert_eq!(nearest_rank(&[], 50), None);
+    }
+}
