@@ -26,6 +26,9 @@ pub struct SourceFile(Arc<SourceInner>);
 struct SourceInner {
     name: String,
     text: Arc<str>,
+    /// Byte offsets where each line starts, made on first use: finding a position is then a
+    /// binary search, so locating every problem of a large file stays linear overall.
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
 
 /// miette counts columns in bytes; analysts (and our JSON) count characters, which differ
@@ -60,7 +63,11 @@ impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
         let name = name.into();
         let text: Arc<str> = text.into();
-        Self(Arc::new(SourceInner { name, text }))
+        Self(Arc::new(SourceInner {
+            name,
+            text,
+            line_starts: std::sync::OnceLock::new(),
+        }))
     }
 
     /// The name shown in messages.
@@ -77,20 +84,31 @@ impl SourceFile {
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let text = self.text();
         let offset = floor_char_boundary(text, offset.min(text.len()));
-        let before = &text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (line, before[line_start..].chars().count() + 1)
+        let starts = self.line_starts();
+        // The last line starting at or before the offset.
+        let line = starts.partition_point(|&start| start <= offset);
+        (line, text[starts[line - 1]..offset].chars().count() + 1)
+    }
+
+    /// Byte offsets where each line starts (the first is 0).
+    fn line_starts(&self) -> &[usize] {
+        self.0.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text().match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
     }
 
     /// The byte offset of a 1-based line and column (in characters), clamped to the text.
     pub fn offset_of(&self, line: usize, column: usize) -> usize {
         let text = self.text();
-        let line_start: usize = text
-            .split_inclusive('\n')
-            .take(line.saturating_sub(1))
-            .map(str::len)
-            .sum();
+        let starts = self.line_starts();
+        let line_start = starts[line.saturating_sub(1).min(starts.len() - 1)];
+        let line_start = if line > starts.len() {
+            text.len()
+        } else {
+            line_start
+        };
         let rest = &text[line_start.min(text.len())..];
         let in_line = rest
             .char_indices()
