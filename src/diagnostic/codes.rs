@@ -83,6 +83,7 @@ catalog! {
         ASSIGN = "rules::assign", 1, "a rule assigns to params, a column or a factor";
         UNKNOWN_FUNCTION = "rules::unknown_function", 1, "a rule calls a function that does not exist";
         IMPORT = "rules::import", 1, "a rule imports a module from outside the rules folder";
+        TOO_MANY_LETS = "rules::too_many_lets", 1, "a rule declares more than 1,000 variables (`let`/`const`)";
     }
     plan {
         UNKNOWN_COLUMN = "plan::unknown_column", 1, "a name that is no column of the input";

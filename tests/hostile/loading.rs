@@ -89,3 +89,44 @@ fn fifty_thousand_params_are_checked_and_warned_in_linear_time() {
     // 20,000 params took 204 s in a debug build; now about a second for 50,000.
     assert!(took.as_secs() < 60, "check took {took:?}");
 }
+
+#[test]
+fn a_rule_with_thousands_of_lets_is_refused_before_compiling_naming_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 200, 3, 200);
+    let lets = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("let v{i} = orders_12m * {i}.0;\n"))
+            .collect::<String>()
+            + &format!("v{}\n", n - 1)
+    };
+    write(dir, "many.rhai", &lets(20_000));
+    write(dir, "some.rhai", &lets(1_000));
+    for (rule, code) in [("many", 1), ("some", 0)] {
+        write(
+            dir,
+            &format!("{rule}.yaml"),
+            &format!(
+                "version: 1\nname: {rule}\ninput: {{ path: customers.parquet, id: customer_id }}\n\
+                 factors:\n  - {{ name: value, script: {rule}.rhai, weight: 1.0 }}\n\
+                 tiers:\n  levels:\n    - {{ name: all }}\noutput: {{ path: out }}\n"
+            ),
+        );
+        let result = run(dir, &["check", &format!("{rule}.yaml")]);
+        result.expect_code(code);
+        if code == 1 {
+            assert_eq!(
+                result.headline(),
+                "the rule declares more than 1,000 variables; this is the next"
+            );
+            assert!(result.stderr.contains("rules::too_many_lets"));
+            // The 1,001st `let`, on line 1,001.
+            assert!(
+                result.stderr.contains("many.rhai:1001:1"),
+                "{}",
+                result.stderr
+            );
+        }
+    }
+}
