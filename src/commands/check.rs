@@ -125,7 +125,7 @@ pub fn execute(args: &CheckArgs, ui: Ui) -> Result<(), CommandError> {
                     super::to_stderr(&format!(
                         "{}: {} {}: {}\n",
                         problem.location(),
-                        problem.to_json().severity,
+                        problem.severity_name(),
                         problem.code,
                         problem.message
                     ));

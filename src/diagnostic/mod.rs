@@ -103,12 +103,11 @@ impl SourceFile {
     pub fn offset_of(&self, line: usize, column: usize) -> usize {
         let text = self.text();
         let starts = self.line_starts();
-        let line_start = starts[line.saturating_sub(1).min(starts.len() - 1)];
-        let line_start = if line > starts.len() {
-            text.len()
-        } else {
-            line_start
-        };
+        // Past the last line: the end of the text.
+        let line_start = starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(text.len());
         let rest = &text[line_start.min(text.len())..];
         let in_line = rest
             .char_indices()
@@ -187,16 +186,21 @@ impl FileProblem {
         }
     }
 
+    /// How the severity is written in JSON and in one-line problems.
+    pub fn severity_name(&self) -> &'static str {
+        match self.severity {
+            Severity::Warning => "warning",
+            Severity::Advice => "advice",
+            Severity::Error => "error",
+        }
+    }
+
     /// The machine-readable form used by `--format json` and `--log-format json`.
     pub fn to_json(&self) -> ProblemJson {
         let position = self.span.map(|span| self.file.line_col(span.offset()));
         ProblemJson {
             code: self.code,
-            severity: match self.severity {
-                Severity::Warning => "warning",
-                Severity::Advice => "advice",
-                Severity::Error => "error",
-            },
+            severity: self.severity_name(),
             message: self.message.clone(),
             file: self.file.name().to_string(),
             line: position.map(|(line, _)| line),
