@@ -251,8 +251,7 @@ impl Source {
                     },
                 },
             )?;
-            check_chunk_ranges(&path, bytes, metadata.metadata())?;
-            let rows = metadata.metadata().file_metadata().num_rows().max(0) as u64;
+            let rows = check_footer(&path, bytes, metadata.metadata())?;
             let row_groups = metadata.metadata().num_row_groups();
             files.push(InputFile {
                 path,
@@ -692,14 +691,21 @@ fn collect_parquet(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), SourceErr
     Ok(())
 }
 
-/// Refuses a footer whose column chunks lie (partly) outside the file's `bytes`, as a
-/// truncated file's do: parquet's page reader, sent past the end of the file, can loop for
-/// minutes instead of failing (found by the `parquet_input` fuzz target).
-fn check_chunk_ranges(
+/// Checks what a damaged footer can claim before anything is read, and returns the file's row
+/// count: every column chunk must lie inside the file's `bytes` (a truncated file's footer places
+/// them past its end, which sends parquet's page reader into a loop of reads), and the row
+/// groups' counts must be non-negative and add up to the file's (parquet sums them into a
+/// `usize` while decoding, which overflows on forged counts).
+fn check_footer(
     path: &Path,
     bytes: u64,
     metadata: &parquet::file::metadata::ParquetMetaData,
-) -> Result<(), SourceError> {
+) -> Result<u64, SourceError> {
+    let corrupt = |message: String| SourceError::Corrupt {
+        path: path.to_path_buf(),
+        source: parquet::errors::ParquetError::General(message),
+    };
+    let mut rows: u64 = 0;
     for (group, row_group) in metadata.row_groups().iter().enumerate() {
         for chunk in row_group.columns() {
             let start = chunk
@@ -710,18 +716,31 @@ fn check_chunk_ranges(
                 .zip(u64::try_from(chunk.compressed_size()).ok())
                 .and_then(|(start, size)| start.checked_add(size));
             if end.is_none_or(|end| end > bytes) {
-                return Err(SourceError::Corrupt {
-                    path: path.to_path_buf(),
-                    source: parquet::errors::ParquetError::General(format!(
-                        "column {} of row group {group} lies outside the file's {bytes} bytes \
-                         (the file is truncated or its footer is damaged)",
-                        chunk.column_path()
-                    )),
-                });
+                return Err(corrupt(format!(
+                    "column {} of row group {group} lies outside the file's {bytes} bytes \
+                     (the file is truncated or its footer is damaged)",
+                    chunk.column_path()
+                )));
             }
         }
+        rows = u64::try_from(row_group.num_rows())
+            .ok()
+            .and_then(|group_rows| rows.checked_add(group_rows))
+            .filter(|rows| i64::try_from(*rows).is_ok())
+            .ok_or_else(|| {
+                corrupt(format!(
+                    "row group {group} claims {} rows, which cannot be (the footer is damaged)",
+                    row_group.num_rows()
+                ))
+            })?;
     }
-    Ok(())
+    let claimed = metadata.file_metadata().num_rows();
+    if u64::try_from(claimed) != Ok(rows) {
+        return Err(corrupt(format!(
+            "the footer claims {claimed} rows but its row groups hold {rows} (the footer is damaged)"
+        )));
+    }
+    Ok(rows)
 }
 
 /// The stream behind [`Source::batches`].

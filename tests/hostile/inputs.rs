@@ -209,3 +209,28 @@ fn a_file_whose_chunks_lie_past_its_end_is_refused() {
     assert!(!dir.join("out").exists());
     assert_eq!(staging_dirs(dir), Vec::<String>::new());
 }
+
+/// A file whose footer claims a negative row count for a row group (found by the
+/// `parquet_input` fuzz target) is refused when opened: parquet adds the row groups' counts into
+/// a `usize` while decoding, which overflowed (a panic in a debug build, a wrapped count in a
+/// release one).
+#[test]
+fn a_file_whose_row_counts_are_forged_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::copy(
+        repo().join("testdata/fuzz/row_count_overflow.parquet"),
+        dir.join("customers.parquet"),
+    )
+    .unwrap();
+    plain(dir);
+    let result = run(dir, &["run", "p.yaml"]);
+    result.expect_code(3);
+    assert_eq!(
+        result.headline(),
+        "customers.parquet is not a readable Parquet file: Parquet error: row group 1 claims \
+         -501 rows, which cannot be (the footer is damaged)"
+    );
+    assert!(!dir.join("out").exists());
+    assert_eq!(staging_dirs(dir), Vec::<String>::new());
+}
