@@ -3,7 +3,11 @@
 # (nightly Rust and cargo-fuzz; `cargo install cargo-fuzz` if missing).
 #
 #   bench/fuzz.sh MINUTES [TARGET...]     # default: every target
+#   FUZZ_RUNS=N bench/fuzz.sh 0 [TARGET...]  # N inputs a target from a fixed seed instead
 #
+# With FUZZ_RUNS the run is the same every time on a fresh clone (the same seed inputs, libFuzzer's
+# -seed=FUZZ_SEED, default 1, and a count instead of a clock): CI's smoke run, which must not
+# pass or fail by chance. Without it each run explores anew, to find what the last did not.
 # Corpora grow in fuzz/corpus/TARGET (not committed), seeded from the repository's own pipelines,
 # rules and Parquet files; a crash is written to fuzz/artifacts/TARGET/ and stops the script
 # (exit 1) after printing how to reproduce it. Each target's line at the end gives its time,
@@ -46,11 +50,17 @@ summary=()
 for target in "${TARGETS[@]}"; do
   seed "$target"
   mkdir -p "fuzz/artifacts/$target"
-  echo "== $target for $SECONDS_EACH s"
   log=$(mktemp)
   start=$SECONDS
+  if [ -n "${FUZZ_RUNS:-}" ]; then
+    LENGTH=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+    echo "== $target, $FUZZ_RUNS inputs from seed ${FUZZ_SEED:-1}"
+  else
+    LENGTH=(-max_total_time="$SECONDS_EACH")
+    echo "== $target for $SECONDS_EACH s"
+  fi
   if ! cargo +nightly fuzz run --sanitizer none "${PROFILE[@]}" "$target" "fuzz/corpus/$target" -- \
-      -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+      "${LENGTH[@]}" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="fuzz/artifacts/$target/" >"$log" 2>&1; then
     tail -40 "$log"
     echo "fuzz: $target FAILED after $((SECONDS - start)) s; reproduce with:"
