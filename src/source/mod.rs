@@ -14,8 +14,10 @@ use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::ProjectionMask;
+use read_budget::BudgetedFile;
 
 mod lookup;
+mod read_budget;
 pub use lookup::Found;
 
 /// One input file, as its footer describes it.
@@ -386,10 +388,12 @@ impl Source {
         batch_size: usize,
         row_groups: Option<Vec<usize>>,
     ) -> Result<ParquetRecordBatchReader, SourceError> {
-        let handle = File::open(&file.path).map_err(|source| SourceError::Io {
-            path: file.path.clone(),
-            source,
-        })?;
+        let handle = File::open(&file.path)
+            .and_then(BudgetedFile::new)
+            .map_err(|source| SourceError::Io {
+                path: file.path.clone(),
+                source,
+            })?;
         let builder =
             ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.metadata.clone());
         let wanted: Vec<&str> = schema

@@ -234,3 +234,27 @@ fn a_file_whose_row_counts_are_forged_is_refused() {
     assert!(!dir.join("out").exists());
     assert_eq!(staging_dirs(dir), Vec::<String>::new());
 }
+
+/// A file whose page headers send parquet's reader round in a loop (found by the
+/// `parquet_input` fuzz target: it read for minutes) fails as damaged once its reads pass twice
+/// the file's size.
+#[test]
+fn a_file_whose_page_headers_loop_is_refused_as_damaged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::copy(
+        repo().join("testdata/fuzz/page_header_loop.parquet"),
+        dir.join("customers.parquet"),
+    )
+    .unwrap();
+    plain(dir);
+    let result = run(dir, &["run", "p.yaml"]);
+    result.expect_code(3);
+    assert_eq!(
+        result.headline(),
+        "customers.parquet (rows from 0): Parquet argument error: External: its page headers \
+         are damaged: reading went on past twice the file's size"
+    );
+    assert!(!dir.join("out").exists());
+    assert_eq!(staging_dirs(dir), Vec::<String>::new());
+}

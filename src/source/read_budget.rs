@@ -1,0 +1,132 @@
+//! An input file read under a budget of bytes, so that a damaged file ends in an error instead
+//! of a loop. parquet 60.1's page reader trusts page headers: a forged header can send it
+//! re-reading the same bytes, or skipping past the end of the file without noticing, for minutes
+//! (both found by the `parquet_input` fuzz target). An honest read of a file touches each of its
+//! bytes about once, so a reader that has read twice the file's size, plus a margin, is
+//! following a damaged file; it stops with an error naming the file as damaged.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parquet::file::reader::{ChunkReader, Length};
+
+/// Bytes a reader may read beyond twice the file's size: page headers read twice at the edges
+/// of row groups, and small files.
+const MARGIN: u64 = 1 << 20;
+
+/// A Parquet file whose reads, through every reader made from it, draw on one budget. Each call
+/// to the file costs the bytes it returned plus one, so that reading nothing at the end of the
+/// file again and again also runs the budget out.
+pub struct BudgetedFile {
+    file: File,
+    len: u64,
+    left: Arc<AtomicU64>,
+}
+
+impl BudgetedFile {
+    /// `file`, to be read at most about twice over.
+    pub fn new(file: File) -> io::Result<Self> {
+        let len = file.metadata()?.len();
+        Ok(Self {
+            file,
+            len,
+            left: Arc::new(AtomicU64::new(len.saturating_mul(2).saturating_add(MARGIN))),
+        })
+    }
+}
+
+impl Length for BudgetedFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+impl ChunkReader for BudgetedFile {
+    type T = BufReader<BudgetedRead>;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        let mut file = self.file.try_clone()?;
+        file.seek(SeekFrom::Start(start))?;
+        Ok(BufReader::new(BudgetedRead {
+            file,
+            left: Arc::clone(&self.left),
+        }))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        spend(&self.left, length as u64 + 1)?;
+        self.file.get_bytes(start, length)
+    }
+}
+
+/// One reader of a [`BudgetedFile`], at a position of its own.
+pub struct BudgetedRead {
+    file: File,
+    left: Arc<AtomicU64>,
+}
+
+impl Read for BudgetedRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.file.read(buf)?;
+        spend(&self.left, read as u64 + 1)?;
+        Ok(read)
+    }
+}
+
+/// Takes `cost` from the budget `left`, or fails once it is spent.
+fn spend(left: &AtomicU64, cost: u64) -> io::Result<()> {
+    left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+        left.checked_sub(cost)
+    })
+    .map(|_| ())
+    .map_err(|_| {
+        io::Error::other("its page headers are damaged: reading went on past twice the file's size")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// Reading a file once, whole, stays within the budget; reading it a third time does not,
+    /// and neither do endless reads at its end.
+    #[test]
+    fn a_file_read_over_and_over_runs_out_of_budget() {
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(&vec![7u8; 3 << 20]).unwrap();
+        let file = BudgetedFile::new(tmp).unwrap();
+        let mut whole = Vec::new();
+        file.get_read(0).unwrap().read_to_end(&mut whole).unwrap();
+        assert_eq!(whole.len(), 3 << 20);
+        assert_eq!(file.get_bytes(0, 3 << 20).unwrap().len(), 3 << 20);
+        let error = file
+            .get_read(0)
+            .unwrap()
+            .read_to_end(&mut whole)
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "its page headers are damaged: reading went on past twice the file's size"
+        );
+
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(b"PAR1").unwrap();
+        let file = BudgetedFile::new(tmp).unwrap();
+        let mut at_end = file.get_read(4).unwrap();
+        let mut calls = 0u64;
+        let error = loop {
+            match at_end.read(&mut [0u8; 8]) {
+                Ok(0) => calls += 1,
+                Ok(_) => unreachable!("nothing is left to read"),
+                Err(error) => break error,
+            }
+        };
+        assert_eq!(calls, MARGIN + 8);
+        assert_eq!(error.kind(), io::ErrorKind::Other);
+    }
+}
