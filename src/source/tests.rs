@@ -141,3 +141,48 @@ fn a_sample_keeps_the_same_rows_whatever_the_batch_size() {
     let other_seed = Sample { seed: 8, ..sample };
     assert!(!(0..1000).all(|r| sample.keeps(0, r) == other_seed.keeps(0, r)));
 }
+
+/// The damaged files the `parquet_input` fuzz target found, read whole as it reads them (every
+/// column): each fails with a source error, never a panic or a hang.
+#[test]
+fn the_fuzz_findings_fail_as_damaged_files() {
+    const LOOP: &str = "FILE (rows from 0): Parquet argument error: External: its page headers \
+                        are damaged: reading went on past twice the file's size";
+    let findings = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz");
+    for (file, expected) in [
+        ("page_header_loop.parquet", LOOP),
+        ("page_header_skips.parquet", LOOP),
+        (
+            "row_count_overflow.parquet",
+            "FILE is not a readable Parquet file: Parquet error: row group 1 claims -501 rows, \
+             which cannot be (the footer is damaged)",
+        ),
+        (
+            "truncated_chunks.parquet",
+            "FILE is not a readable Parquet file: Parquet error: column \"cost_to_serve\" of row \
+             group 3 lies outside the file's 87188 bytes (the file is truncated or its footer is \
+             damaged)",
+        ),
+    ] {
+        let path = findings.join(file);
+        let error = match Source::open(&path, &[]) {
+            Err(error) => error,
+            Ok(source) => {
+                let columns: Vec<String> = source
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|field| field.name().clone())
+                    .collect();
+                Scan::all(&source)
+                    .batches(&columns)
+                    .find_map(Result::err)
+                    .expect("a damaged file fails")
+            }
+        };
+        let message = error
+            .to_string()
+            .replace(&format!("{}", path.display()), "FILE");
+        assert_eq!(message, expected, "{file}");
+    }
+}
