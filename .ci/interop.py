@@ -16,7 +16,9 @@ hive_partitioning):
   - threshold tiers: each row's tier is the first level whose `min` its score reaches; rank and
     ABC tiers: the manifest's tier_cutoffs (count, highest, lowest) are those of the rows read
     back, and the levels do not overlap;
-  - every passed-through input column equals the input file's value for that id.
+  - every passed-through input column equals the input file's value for that id;
+  - every file written (part files and rejects) reads with pyarrow's page checksum verification,
+    and a copy with one byte flipped in a page is refused on its checksum.
 Failures exit with a message (never a bare assert, which `python -O` would skip).
 """
 
@@ -24,6 +26,7 @@ import json
 import math
 import pathlib
 import sys
+import tempfile
 
 import duckdb
 import pyarrow as pa
@@ -101,6 +104,31 @@ def read_back(out, manifest):
     return table, ours
 
 
+def check_page_checksums(path):
+    """pyarrow verifies the page checksums of `path`, and refuses a copy with the last byte of
+    each column chunk's last page flipped."""
+    pq.read_table(path, page_checksum_verification=True)
+    metadata = pq.ParquetFile(path).metadata
+    data = path.read_bytes()
+    for group in range(metadata.num_row_groups):
+        for column in range(metadata.num_columns):
+            chunk = metadata.row_group(group).column(column)
+            start = chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
+            damaged = bytearray(data)
+            damaged[start + chunk.total_compressed_size - 1] ^= 0xFF
+            with tempfile.NamedTemporaryFile(suffix=".parquet") as copy:
+                copy.write(damaged)
+                copy.flush()
+                try:
+                    pq.read_table(copy.name, page_checksum_verification=True)
+                    refused = ""
+                except OSError as error:
+                    refused = str(error)
+            check("CRC checksum verification failed" in refused,
+                  f"{path}: row group {group}, column {chunk.path_in_schema}: a flipped byte "
+                  f"in its last page was not refused on its checksum ({refused or 'read'})")
+
+
 def check_output(out):
     manifest = json.loads((out / "_manifest.json").read_text())
     check(manifest["tool"] == "tierscore", f"tool is {manifest['tool']}")
@@ -174,10 +202,14 @@ def check_output(out):
                                     "inputs", "run_id"],
           f"rejects columns {rejects.column_names}")
 
+    for file in manifest["output"]["files"] + [manifest["output"]["rejects"]]:
+        check_page_checksums(out / file["path"])
+
     print(f"interop: ok: {manifest['pipeline']['name']}: {rows['scored']} scored rows in "
           f"{sum(1 for l in levels if l['count'])} tiers, {rows['rejected']} rejected; pyarrow and "
           f"DuckDB read the same values, which agree with _manifest.json"
-          + (f" and pass through {', '.join(passed)} unchanged" if passed else ""))
+          + (f" and pass through {', '.join(passed)} unchanged" if passed else "")
+          + "; every page carries its checksum")
 
 
 def main(outputs):

@@ -1,5 +1,6 @@
 """Writes testdata/checksummed.parquet: 1,000 customers with page CRC checksums in every page
-header, as pyarrow writes them with write_page_checksum=True (tierscore's writer cannot yet).
+header, as pyarrow writes them with write_page_checksum=True: a file from another writer than
+tierscore's own (src/sink/checksummed.rs), whose checksums tierscore must verify.
 tests/hostile/inputs.rs flips a byte in a data page of a copy and expects the run to refuse it.
 
     python3 testdata/checksummed.py

@@ -2,9 +2,11 @@
 //!
 //! - [`layout`]: the output schema and the output batch for each scored input batch;
 //! - [`writer`]: hive-partitioned (or single-file) Parquet and `_rejects.parquet`;
+//! - [`checksummed`]: the Parquet writer of every file tierscore writes, a CRC-32 on every page;
 //! - [`manifest`]: `_manifest.json`, the run's lineage and figures;
 //! - [`staging`]: the staging directory and the atomic commit.
 
+pub mod checksummed;
 pub mod layout;
 pub mod staging;
 pub mod writer;

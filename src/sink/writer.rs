@@ -9,7 +9,6 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -17,6 +16,7 @@ use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::checksummed::ChecksummedWriter;
 use super::layout::OutputLayout;
 use super::SinkError;
 use crate::manifest::{WrittenFile, DATA_DIR, REJECTS_FILE};
@@ -79,7 +79,7 @@ type Finished = (String, u64, u64, String);
 struct OpenFile {
     relative: String,
     path: PathBuf,
-    writer: ArrowWriter<Hashing>,
+    writer: ChecksummedWriter<Hashing>,
     rows: u64,
 }
 
@@ -100,7 +100,7 @@ impl OpenFile {
             hasher: Sha256::new(),
             bytes: 0,
         };
-        let writer = ArrowWriter::try_new(hashing, schema.clone(), Some(props.clone()))
+        let writer = ChecksummedWriter::try_new(hashing, schema.clone(), props.clone())
             .map_err(|source| SinkError::parquet(&path, source))?;
         Ok(Self {
             relative,

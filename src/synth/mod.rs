@@ -24,7 +24,6 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
@@ -32,6 +31,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Poisson, StandardNormal};
 use rayon::prelude::*;
+
+use crate::sink::checksummed::ChecksummedWriter;
 
 /// Rows per generated chunk; fixed because chunk `k`'s random stream covers
 /// exactly these rows, so changing it would change every generated data set.
@@ -382,7 +383,7 @@ fn write_batches(opts: &SynthOptions, file: &mut File) -> Result<u64, ParquetErr
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_max_row_group_row_count(Some(opts.row_group_size))
         .build();
-    let mut writer = ArrowWriter::try_new(&mut *file, schema(), Some(props))?;
+    let mut writer = ChecksummedWriter::try_new(&mut *file, schema(), props)?;
     let (tx, rx) = mpsc::sync_channel(1);
     let opts = *opts;
     let rows = thread::scope(|s| {

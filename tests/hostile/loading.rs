@@ -99,7 +99,7 @@ fn a_rule_with_thousands_of_lets_is_refused_before_compiling_naming_the_limit() 
         (0..n)
             .map(|i| format!("let v{i} = orders_12m * {i}.0;\n"))
             .collect::<String>()
-            + &format!("v{}\n", n - 1)
+            + format!("v{}\n", n - 1).as_str()
     };
     write(dir, "many.rhai", &lets(20_000));
     write(dir, "some.rhai", &lets(1_000));
