@@ -3,6 +3,8 @@
 //! data crosses through the Arrow C data interface (the PyCapsule protocol), sharing buffers.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::ffi_stream::RecordBatchStreamReader;
@@ -18,9 +20,11 @@ use tierscore::commands::explain::{self, ExplainArgs};
 use tierscore::commands::run::{self, RunArgs};
 use tierscore::commands::{CommandError, Format, Ui};
 use tierscore::diagnostic::FileProblem;
+use tierscore::exec::{tasks, RunOptions, Started};
 use tierscore::manifest::MANIFEST_FILE;
 use tierscore::plan::Plan;
 use tierscore::rules::EngineChoice;
+use tierscore::sink::staging;
 use tierscore::source::Source;
 
 create_exception!(
@@ -360,12 +364,258 @@ impl Pipeline {
     }
 }
 
+/// A pipeline split into tasks (one per row group of its input) for a distributed engine: the
+/// calls executors make on their task and the calls the driver makes to merge their results
+/// and commit, each the core's (`tierscore::exec::tasks`). `tierscore.spark.run` and
+/// `tierscore.ray.run` are the wiring; this class is what they share.
+#[pyclass(frozen, module = "tierscore")]
+struct Job {
+    job: Mutex<tasks::Job>,
+    /// Where the driver commits (`None` on executors).
+    target: Option<PathBuf>,
+    /// The keys `params` overrode, for the manifest.
+    params_from_set: Vec<String>,
+    started: Started,
+}
+
+impl Job {
+    fn lock(&self) -> std::sync::MutexGuard<'_, tasks::Job> {
+        // A panic while holding the lock is a bug that already failed the task; the job's
+        // state was only read or replaced whole, so it stays usable.
+        self.job
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The `(task, batch)` pairs of a pass's results.
+fn task_batches(results: &Bound<'_, PyList>) -> PyResult<Vec<(usize, RecordBatch)>> {
+    results
+        .iter()
+        .map(|item| {
+            let (task, batch): (usize, Bound<'_, PyAny>) = item.extract()?;
+            Ok((task, RecordBatch::from_pyarrow_bound(&batch)?))
+        })
+        .collect()
+}
+
+#[pymethods]
+impl Job {
+    /// Loads the pipeline at `path` with `params` (as `Pipeline.load`), reads its input's
+    /// footers (`input` replaces the pipeline's) and builds its plan. On the driver, `output`
+    /// is where `commit` writes (checked as `tierscore run` checks it); executors give none.
+    #[staticmethod]
+    #[pyo3(signature = (path, params = None, output = None, input = None))]
+    fn load(
+        py: Python<'_>,
+        path: PathBuf,
+        params: Option<&Bound<'_, PyDict>>,
+        output: Option<PathBuf>,
+        input: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let clock = Instant::now();
+        let at = chrono::Utc::now();
+        let pipeline_file = Pipeline::load(py, path, params)?;
+        let set = pipeline_file.set.clone();
+        let (job, target) = detached(py, move || {
+            let mut pipeline = tierscore::pipeline::Pipeline::load(&pipeline_file.path)?;
+            pipeline.set_params(&pipeline_file.set)?;
+            if let Some(input) = input {
+                pipeline.input.path = input;
+            }
+            let target = output;
+            if let Some(target) = &target {
+                staging::ensure_replaceable(target)?;
+            }
+            let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
+            if let Some(target) = &target {
+                let inputs: Vec<PathBuf> = source.files().iter().map(|f| f.path.clone()).collect();
+                staging::ensure_apart(target, &pipeline.input.path, &inputs)?;
+            }
+            let (plan, _warnings) = Plan::build(&pipeline, &source, EngineChoice::Auto)?;
+            Ok((tasks::Job::new(pipeline, plan, source), target))
+        })?;
+        Ok(Self {
+            job: Mutex::new(job),
+            target,
+            params_from_set: set
+                .iter()
+                .filter_map(|e| e.split_once('=').map(|(key, _)| key.trim().to_string()))
+                .collect(),
+            started: Started {
+                at,
+                plan_seconds: clock.elapsed().as_secs_f64(),
+            },
+        })
+    }
+
+    /// The number of tasks: the input's row groups, in run order (file, then row group).
+    #[getter]
+    fn task_count(&self) -> usize {
+        self.lock().tasks().len()
+    }
+
+    /// Task `task` as a dict: `file` (its path), `row_group`, `first_row` (within the file),
+    /// `rows`, `position` (in the run).
+    fn task<'py>(&self, py: Python<'py>, task: usize) -> PyResult<Bound<'py, PyDict>> {
+        let job = self.lock();
+        let Some(at) = job.tasks().get(task) else {
+            return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                "there is no task {task} (the input has {})",
+                job.tasks().len()
+            )));
+        };
+        let dict = PyDict::new(py);
+        dict.set_item("file", job.file(at.file))?;
+        dict.set_item("row_group", at.row_group)?;
+        dict.set_item("first_row", at.first_row)?;
+        dict.set_item("rows", at.rows)?;
+        dict.set_item("position", at.position)?;
+        Ok(dict)
+    }
+
+    /// Per rule, the rows this process's plan has handed to the interpreter so far (executors
+    /// return the difference a task made, for the manifest).
+    fn rows_interpreted(&self) -> Vec<u64> {
+        self.lock().rows_interpreted()
+    }
+
+    /// Driver: adds the rows a task's executor handed to the interpreter, per rule.
+    fn add_interpreted(&self, rows: Vec<u64>) {
+        self.lock().add_interpreted(&rows);
+    }
+
+    /// Whether the pipeline has derive columns (the derive pass runs).
+    #[getter]
+    fn needs_derive(&self) -> bool {
+        self.lock().needs_derive()
+    }
+
+    /// Whether it normalises factors or ranks over the run (the ranking pass runs).
+    #[getter]
+    fn needs_ranking(&self) -> bool {
+        self.lock().needs_ranking()
+    }
+
+    /// Executor, derive pass: the values of the task's rows the derives read (a RecordBatch).
+    fn derive_values<'py>(&self, py: Python<'py>, task: usize) -> PyResult<Bound<'py, PyAny>> {
+        let values = detached(py, || Ok(self.lock().derive_values(task)?))?;
+        values.to_pyarrow(py)
+    }
+
+    /// Driver: merges the derive pass's results, a list of `(task, values)` in task order.
+    fn merge_derive(&self, py: Python<'_>, results: &Bound<'_, PyList>) -> PyResult<()> {
+        let results = task_batches(results)?;
+        detached(py, || Ok(self.lock().merge_derive(&results)?))
+    }
+
+    /// Driver: the derive columns of the task's rows, for its later passes.
+    fn derived<'py>(&self, py: Python<'py>, task: usize) -> PyResult<Bound<'py, PyAny>> {
+        let rows = detached(py, || Ok(self.lock().derived(task)?))?;
+        rows.to_pyarrow(py)
+    }
+
+    /// Executor, ranking pass: the task's rows scored once, what ranking keeps of them.
+    fn rank_values<'py>(
+        &self,
+        py: Python<'py>,
+        task: usize,
+        derived: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let derived = RecordBatch::from_pyarrow_bound(derived)?;
+        let values = detached(py, || Ok(self.lock().rank_values(task, &derived)?))?;
+        values.to_pyarrow(py)
+    }
+
+    /// Driver: merges the ranking pass's results, a list of `(task, values)` in task order.
+    fn merge_ranking(&self, py: Python<'_>, results: &Bound<'_, PyList>) -> PyResult<()> {
+        let results = task_batches(results)?;
+        detached(py, || Ok(self.lock().merge_ranking(&results)?))
+    }
+
+    /// Driver: the normalised factors and tiers of the task's rows, for its scoring.
+    fn ranked<'py>(&self, py: Python<'py>, task: usize) -> PyResult<Bound<'py, PyAny>> {
+        let rows = detached(py, || Ok(self.lock().ranked(task)?))?;
+        rows.to_pyarrow(py)
+    }
+
+    /// Executor, scoring: the task's rows scored, a list of `(rows, scored, rejects)`
+    /// RecordBatches (one per batch read).
+    fn score<'py>(
+        &self,
+        py: Python<'py>,
+        task: usize,
+        derived: &Bound<'py, PyAny>,
+        ranked: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let derived = RecordBatch::from_pyarrow_bound(derived)?;
+        let ranked = RecordBatch::from_pyarrow_bound(ranked)?;
+        let parts = detached(py, || Ok(self.lock().score(task, &derived, &ranked)?))?;
+        let list = PyList::empty(py);
+        for part in parts {
+            list.append((
+                part.rows.to_pyarrow(py)?,
+                part.scored.to_pyarrow(py)?,
+                part.rejects.to_pyarrow(py)?,
+            ))?;
+        }
+        Ok(list)
+    }
+
+    /// Driver: writes the scored tasks, a list of `(task, parts)` in task order (`parts` as
+    /// `score` returns them), commits the output as `tierscore run` does and returns its
+    /// manifest as a dict. `threads` is recorded in the manifest and writes the output.
+    #[pyo3(signature = (results, threads = 1))]
+    fn commit<'py>(
+        &self,
+        py: Python<'py>,
+        results: &Bound<'py, PyList>,
+        threads: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let Some(target) = self.target.clone() else {
+            return Err(PyTypeError::new_err(
+                "this Job was loaded without an output: only the driver's Job commits",
+            ));
+        };
+        let mut scored = Vec::with_capacity(results.len());
+        for item in results.iter() {
+            let (task, parts): (usize, Bound<'_, PyList>) = item.extract()?;
+            let mut batches = Vec::with_capacity(parts.len());
+            for part in parts.iter() {
+                let (rows, scored, rejects): (
+                    Bound<'_, PyAny>,
+                    Bound<'_, PyAny>,
+                    Bound<'_, PyAny>,
+                ) = part.extract()?;
+                batches.push(tasks::ScoredPart {
+                    rows: RecordBatch::from_pyarrow_bound(&rows)?,
+                    scored: RecordBatch::from_pyarrow_bound(&scored)?,
+                    rejects: RecordBatch::from_pyarrow_bound(&rejects)?,
+                });
+            }
+            scored.push((task, batches));
+        }
+        let options = RunOptions {
+            target: target.clone(),
+            threads: threads.max(1),
+            run_id: tierscore::run_id::run_id().to_string(),
+            params_from_set: self.params_from_set.clone(),
+            coverage: false,
+        };
+        let started = self.started.clone();
+        detached(py, || Ok(self.lock().commit(scored, &options, started)?))?;
+        let manifest = std::fs::read_to_string(target.join(MANIFEST_FILE))?;
+        py.import("json")?.call_method1("loads", (manifest,))
+    }
+}
+
 /// The native module; the package `tierscore` re-exports it.
 #[pymodule]
 fn _tierscore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("__version__", tierscore::VERSION)?;
     m.add_class::<Pipeline>()?;
+    m.add_class::<Job>()?;
     m.add_class::<Problem>()?;
     m.add("TierscoreError", py.get_type::<TierscoreError>())?;
     m.add(

@@ -46,28 +46,53 @@ impl Population {
         scan: &Scan<'_>,
         progress: &indicatif::ProgressBar,
     ) -> Result<Self, DeriveError> {
+        let inputs = Self::inputs(derives);
+        let mut values: Vec<Vec<Option<f64>>> = vec![Vec::new(); inputs.len()];
+        if !inputs.is_empty() {
+            for batch in scan.batches(&inputs) {
+                let batch = batch?;
+                progress.inc(batch.batch.num_rows() as u64);
+                Self::append_inputs(&inputs, &batch.batch, &mut values)
+                    .map_err(|err| scan.decode_error(&batch, err))?;
+            }
+        }
+        Self::from_values(derives, &inputs, &values)
+    }
+
+    /// The columns derives are computed from, each once, in the order derives name them.
+    pub fn inputs(derives: &[Derive]) -> Vec<String> {
         let mut inputs: Vec<String> = Vec::new();
         for derive in derives {
             if !inputs.contains(&derive.column) {
                 inputs.push(derive.column.clone());
             }
         }
-        let mut values: Vec<Vec<Option<f64>>> = vec![Vec::new(); inputs.len()];
-        if !inputs.is_empty() {
-            for batch in scan.batches(&inputs) {
-                let batch = batch?;
-                progress.inc(batch.batch.num_rows() as u64);
-                let decode = |err| scan.decode_error(&batch, err);
-                for (column, values) in inputs.iter().zip(values.iter_mut()) {
-                    let array = batch.batch.column_by_name(column).ok_or_else(|| {
-                        decode(arrow::error::ArrowError::SchemaError(format!(
-                            "column `{column}` was not decoded"
-                        )))
-                    })?;
-                    append_numbers(array, values).map_err(decode)?;
-                }
-            }
+        inputs
+    }
+
+    /// Appends the values of the `inputs` columns of `batch` (one `f64` a row, see
+    /// [`append_numbers`]) to `values`, one list per input.
+    pub fn append_inputs(
+        inputs: &[String],
+        batch: &RecordBatch,
+        values: &mut [Vec<Option<f64>>],
+    ) -> Result<(), arrow::error::ArrowError> {
+        for (column, values) in inputs.iter().zip(values.iter_mut()) {
+            let array = batch.column_by_name(column).ok_or_else(|| {
+                arrow::error::ArrowError::SchemaError(format!("column `{column}` was not decoded"))
+            })?;
+            append_numbers(array, values)?;
         }
+        Ok(())
+    }
+
+    /// Computes every derive from the values of its input column over the whole run, in run
+    /// order (`values[i]` holds the column `inputs[i]`).
+    pub fn from_values(
+        derives: &[Derive],
+        inputs: &[String],
+        values: &[Vec<Option<f64>>],
+    ) -> Result<Self, DeriveError> {
         let mut columns = Vec::with_capacity(derives.len());
         let mut summaries = Vec::with_capacity(derives.len());
         for (derive, field) in derives.iter().zip(Self::fields(derives)) {
@@ -81,6 +106,36 @@ impl Population {
             summaries.push(summary);
         }
         Ok(Self { columns, summaries })
+    }
+
+    /// The derived columns of the `rows` rows from position `offset` of the run: what a task of
+    /// a distributed run attaches to its rows ([`Population::of_rows`]).
+    pub fn rows(
+        &self,
+        offset: usize,
+        rows: usize,
+    ) -> Result<RecordBatch, arrow::error::ArrowError> {
+        let empty = RecordBatch::try_new_with_options(
+            Arc::new(Schema::empty()),
+            vec![],
+            &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?;
+        self.attach(&empty, offset)
+    }
+
+    /// The derived columns of some rows ([`Population::rows`]), to attach from position 0; no
+    /// summaries (the driver of a distributed run keeps those).
+    pub fn of_rows(rows: &RecordBatch) -> Self {
+        Self {
+            columns: rows
+                .schema()
+                .fields()
+                .iter()
+                .cloned()
+                .zip(rows.columns().iter().cloned())
+                .collect(),
+            summaries: Vec::new(),
+        }
     }
 
     /// The derived columns as scripts see them (for the plan's names and test rows).

@@ -132,6 +132,7 @@ catalog! {
         IDS = "run::ids", 3, "the ids cannot be read to check they are unique";
         NEEDS_WHOLE_INPUT = "run::needs_whole_input", 3, "a batch scored alone (Python `score`) with a pipeline whose steps need the whole input";
         BATCH_COLUMN = "run::batch_column", 3, "a batch scored alone lacks a column the rules read, or holds another type";
+        TASK_RESULTS = "run::task_results", 3, "a distributed run's engine returned results that are not one per task with the task's rows: nothing is committed";
     }
     sink {
         BAD_TARGET = "sink::bad_target", 3, "the output path names no directory to write";

@@ -10,6 +10,7 @@ mod batch;
 pub mod passes;
 pub mod ranking;
 mod rejects;
+pub mod tasks;
 mod unique;
 mod write;
 
@@ -37,7 +38,7 @@ use crate::rules::RuleEngine;
 use crate::score::ScoredBatch;
 use crate::sink::writer::properties;
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
-use crate::source::{Scan, SourceError};
+use crate::source::{Scan, SourceBatch, SourceError};
 use crate::stats::exact::{nearest_rank, sort_floats, ExactSum};
 pub use batch::{score_batch, ScoredRows};
 pub use passes::Passes;
@@ -146,6 +147,14 @@ pub enum ExecError {
         help("hand over the input's columns as its Parquet files name and type them")
     )]
     BatchColumn { column: String, message: String },
+    /// A distributed run's engine returned results that are not one for every task with the
+    /// task's rows, or not as the tasks make them.
+    #[error("the tasks' results do not match the tasks: {message}; nothing was committed")]
+    #[diagnostic(
+        code(run::task_results),
+        help("the engine lost, repeated or reordered task results; run the job again, and report it with the engine's version if it persists")
+    )]
+    TaskResults { message: String },
     /// Rows in did not equal rows scored plus rows rejected: a bug, never committed.
     #[error(
         "rows in ({}) != rows scored ({}) + rows rejected ({}); nothing was committed",
@@ -191,7 +200,6 @@ pub fn run(
     progress: &ProgressBar,
     started: Started,
 ) -> Result<Manifest, ExecError> {
-    let source = scan.source;
     let threads = options.threads;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -203,222 +211,295 @@ pub fn run(
     let rows_expected = scan.rows_expected();
     // One bar over every pass, so its rate and time left cover the whole run.
     progress.set_length(rows_expected * Passes::names(pipeline).len() as u64);
-    let mut budget = RejectBudget::new(pipeline, scan);
-
+    let budget = RejectBudget::new(pipeline, scan);
     let passes = pool.install(|| Passes::compute(pipeline, plan, scan, &budget, progress))?;
-
-    let run_id = options.run_id.clone();
-    let staging = Staging::prepare(&options.target, &run_id)?;
-    let props = properties(
-        vec![
-            ("tierscore.run_id".into(), run_id.clone()),
-            ("tierscore.pipeline".into(), pipeline.name.clone()),
-            ("tierscore.version".into(), env!("CARGO_PKG_VERSION").into()),
-            ("tierscore.rules_sha256".into(), plan.rules_sha256.clone()),
-        ],
-        &plan.layout.distinct_columns(),
-    );
-    let tier_names: Vec<String> = plan
-        .scorer
-        .tiers
-        .levels()
-        .iter()
-        .map(|l| l.name.clone())
-        .collect();
-    let output = OutputWriter::new(
-        staging.dir(),
-        pipeline.output.partition_by,
-        tier_names.clone(),
-        plan.layout.schema().clone(),
-        props.clone(),
-    )?;
-    let rejects = RejectWriter::create(staging.dir(), &plan.id_field, &props)?;
-    let mut tally = Tally {
-        rows: RowCounts {
-            input: 0,
-            scored: 0,
-            rejected: 0,
-        },
-        score: Summary::default(),
-        scores: Vec::with_capacity(usize::try_from(rows_expected).unwrap_or(0)),
-        score_sum: ExactSum::default(),
-        tiers: vec![Summary::default(); tier_names.len()],
-        factors: vec![Summary::default(); pipeline.factors.len()],
-        rejects_by: BTreeMap::new(),
-    };
-
     let coverage = options
         .coverage
         .then(|| crate::rules::coverage::Tally::new(plan.scorer.rules()));
-    let scoring = Instant::now();
-    let reject_schema = rejects.schema();
-    let mut id_hashes = pipeline
-        .input
-        .unique_ids
-        .then(|| IdHashes::with_capacity(usize::try_from(rows_expected).unwrap_or(0)));
-    // With more than one thread, decoding, scoring and encoding overlap: a reader thread decodes
-    // ahead and a writer thread encodes behind the scoring loop, each through a channel of two
-    // batches (memory stays bounded); the loop scores with the worker pool. With one thread
-    // they take turns on it, so `--threads 1` uses one core.
-    let overlap = threads > 1;
-    let (written_files, rejects_file, report_counts, score_seconds) = std::thread::scope(
-        |scope| -> Result<(Vec<WrittenFile>, WrittenFile, Option<Counts>, f64), ExecError> {
-            let batches = scan.batches(&plan.read_columns);
-            let incoming: Box<dyn Iterator<Item = _> + Send> = if overlap {
-                let (read_tx, read_rx) = sync_channel(2);
-                scope.spawn(move || {
-                    for batch in batches {
-                        if read_tx.send(batch).is_err() {
-                            break;
-                        }
-                    }
-                });
-                Box::new(read_rx.into_iter())
-            } else {
-                Box::new(batches)
-            };
-            let writing = Writing {
-                layout: &plan.layout,
-                output,
-                rejects,
-                written: 0,
-                figures: pipeline.output.report.then(|| {
-                    crate::report::Counts::new(
-                        tier_names.len(),
-                        pipeline.factors.iter().map(|f| f.name.clone()).collect(),
-                        pipeline
-                            .output
-                            .report_value
-                            .clone()
-                            .unwrap_or_else(|| "score".into()),
-                    )
-                }),
-            };
-            let mut writer = if overlap {
-                WriteStage::on_thread(scope, &pool, writing)
-            } else {
-                WriteStage::Inline {
-                    writing: Box::new(writing),
-                    failed: None,
-                }
-            };
-            let scored = pool.install(|| -> Result<(), ExecError> {
-                for batch in incoming {
-                    let batch = batch?;
-                    let file = source.files()[batch.file].path.display().to_string();
-                    let (rows, ranked) = passes.prepare(&batch.batch, tally.rows.input as usize)?;
-                    let scored = plan.scorer.score_counted(&rows, &ranked, coverage.as_ref());
-                    if let (OnRowError::Fail, Some(first)) =
-                        (pipeline.errors.on_row_error, scored.rejects.first())
-                    {
-                        return Err(ExecError::RowFailed {
-                            source_file: file,
-                            row: batch.row_number(first.row),
-                            step: first.step.clone(),
-                            message: first.message.clone(),
-                        });
-                    }
-                    let ids = rows
-                        .column_by_name(&pipeline.input.id)
-                        .expect("the plan reads the id column");
-                    if let Some(hashes) = id_hashes.as_mut() {
-                        hashes.add(ids.as_ref())?;
-                    }
-                    let reject_rows = RejectWriter::rows(
-                        &reject_schema,
-                        &scored.rejects,
-                        ids,
-                        &file,
-                        |row| batch.row_number(row),
-                        &run_id,
-                    )?;
-                    tally.add(&scored);
-                    progress.inc(rows.num_rows() as u64);
-                    budget.count(scan, &batch, &scored.rejects)?;
-                    let sent = reject_rows.is_none_or(|rows| writer.send(ToWriter::Rejects(rows)))
-                        && writer.send(ToWriter::Scored(rows, scored));
-                    if !sent {
-                        // The writer stopped on an error; finishing it below reports it.
-                        break;
-                    }
-                }
-                Ok(())
-            });
-            let score_seconds = scoring.elapsed().as_secs_f64();
-            let written = writer.finish();
-            scored?;
-            let (files, rejected, counts) = written?;
-            Ok((files, rejected, counts, score_seconds))
-        },
-    )?;
-    progress.finish_and_clear();
-
-    let finishing = Instant::now();
-    // `drop_row` (tests only, see `crate::test_fault`) loses one row from the count.
-    let written: u64 = written_files.iter().map(|f| f.rows).sum::<u64>()
-        - u64::from(crate::test_fault("drop_row"));
-    let counts = tally.rows;
-    if counts.input != counts.scored + counts.rejected
-        || written != counts.scored
-        || rejects_file.rows != counts.rejected
-        || (scan.sample.is_none() && counts.input != rows_expected)
-    {
-        return Err(ExecError::RowsLost {
-            input: counts.input.max(rows_expected),
-            scored: written,
-            rejected: rejects_file.rows,
-        });
-    }
-    budget.check_total(counts.input)?;
-    if let Some(hashes) = id_hashes {
-        hashes.check(scan, &pipeline.input.id)?;
-    }
-
-    let mut manifest = manifest(
+    let mut position = 0;
+    let batches = scan
+        .batches(&plan.read_columns)
+        .map(|batch| batch.map_err(ExecError::from));
+    let score = |batch: SourceBatch, coverage: Option<&crate::rules::coverage::Tally>| {
+        let (rows, ranked) = passes.prepare(&batch.batch, position)?;
+        position += rows.num_rows();
+        let scored = plan.scorer.score_counted(&rows, &ranked, coverage);
+        Ok((
+            SourceBatch {
+                batch: rows,
+                ..batch
+            },
+            scored,
+        ))
+    };
+    let run = Run {
         pipeline,
         plan,
         scan,
         options,
-        &started,
-        tally,
-        (written_files, rejects_file),
-        &passes,
-    )?;
-    manifest.phases_seconds.score_and_write = score_seconds;
-    manifest.coverage = coverage.map(crate::rules::coverage::Tally::finish);
-    manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
-    // The report's figures were counted from the rows as they were written (`tierscore report`
-    // counts the same from the committed files); what is left is ranking the whale curve's
-    // values and the tables.
-    let figures = report_counts.map(|counts| {
-        let reporting = Instant::now();
-        let figures = counts.finish(&manifest);
-        manifest.phases_seconds.report = reporting.elapsed().as_secs_f64();
-        figures
-    });
-    manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
-    crate::test_pause("closed");
-    manifest
-        .write(staging.dir())
-        .map_err(|source| SinkError::Io {
+        progress,
+        started,
+        interpreted_elsewhere: &[],
+    };
+    run.score_and_commit(&pool, budget, &passes, coverage, batches, score)
+}
+
+/// What a run scores and where it commits: the arguments of [`run`], shared with a
+/// distributed run's driver ([`tasks::Job::commit`]).
+pub(crate) struct Run<'r, 'a> {
+    pub pipeline: &'r Pipeline,
+    pub plan: &'r Plan,
+    pub scan: &'r Scan<'a>,
+    pub options: &'r RunOptions,
+    pub progress: &'r ProgressBar,
+    pub started: Started,
+    /// Per rule, rows other processes' copies of the plan handed to the interpreter (a
+    /// distributed run's executors), added to this plan's own counts in the manifest.
+    pub interpreted_elsewhere: &'r [u64],
+}
+
+/// A batch of input rows (with their derive columns) and what scoring gave them.
+pub(crate) type ScoredInput = (SourceBatch, ScoredBatch);
+
+impl Run<'_, '_> {
+    /// The scoring-and-writing pass of a run whose passes before scoring are done, then the
+    /// checks, the manifest and the commit: `incoming` gives the batches in run order (read
+    /// ahead on a thread of their own with more than one thread) and `score` scores each, on
+    /// the worker `pool`. Every figure of the manifest is counted here, whoever scored.
+    pub(crate) fn score_and_commit<T: Send>(
+        self,
+        pool: &rayon::ThreadPool,
+        mut budget: RejectBudget,
+        passes: &Passes,
+        coverage: Option<crate::rules::coverage::Tally>,
+        incoming: impl Iterator<Item = Result<T, ExecError>> + Send,
+        mut score: impl FnMut(T, Option<&crate::rules::coverage::Tally>) -> Result<ScoredInput, ExecError>
+            + Send,
+    ) -> Result<Manifest, ExecError> {
+        let Run {
+            pipeline,
+            plan,
+            scan,
+            options,
+            progress,
+            started,
+            interpreted_elsewhere,
+        } = self;
+        let source = scan.source;
+        let threads = options.threads;
+        let rows_expected = scan.rows_expected();
+        let run_id = options.run_id.clone();
+        let staging = Staging::prepare(&options.target, &run_id)?;
+        let props = properties(
+            vec![
+                ("tierscore.run_id".into(), run_id.clone()),
+                ("tierscore.pipeline".into(), pipeline.name.clone()),
+                ("tierscore.version".into(), env!("CARGO_PKG_VERSION").into()),
+                ("tierscore.rules_sha256".into(), plan.rules_sha256.clone()),
+            ],
+            &plan.layout.distinct_columns(),
+        );
+        let tier_names: Vec<String> = plan
+            .scorer
+            .tiers
+            .levels()
+            .iter()
+            .map(|l| l.name.clone())
+            .collect();
+        let output = OutputWriter::new(
+            staging.dir(),
+            pipeline.output.partition_by,
+            tier_names.clone(),
+            plan.layout.schema().clone(),
+            props.clone(),
+        )?;
+        let rejects = RejectWriter::create(staging.dir(), &plan.id_field, &props)?;
+        let mut tally = Tally {
+            rows: RowCounts {
+                input: 0,
+                scored: 0,
+                rejected: 0,
+            },
+            score: Summary::default(),
+            scores: Vec::with_capacity(usize::try_from(rows_expected).unwrap_or(0)),
+            score_sum: ExactSum::default(),
+            tiers: vec![Summary::default(); tier_names.len()],
+            factors: vec![Summary::default(); pipeline.factors.len()],
+            rejects_by: BTreeMap::new(),
+        };
+
+        let scoring = Instant::now();
+        let reject_schema = rejects.schema();
+        let mut id_hashes = pipeline
+            .input
+            .unique_ids
+            .then(|| IdHashes::with_capacity(usize::try_from(rows_expected).unwrap_or(0)));
+        // With more than one thread, decoding, scoring and encoding overlap: a reader thread decodes
+        // ahead and a writer thread encodes behind the scoring loop, each through a channel of two
+        // batches (memory stays bounded); the loop scores with the worker pool. With one thread
+        // they take turns on it, so `--threads 1` uses one core.
+        let overlap = threads > 1;
+        let (written_files, rejects_file, report_counts, score_seconds) = std::thread::scope(
+            |scope| -> Result<(Vec<WrittenFile>, WrittenFile, Option<Counts>, f64), ExecError> {
+                let incoming: Box<dyn Iterator<Item = _> + Send> = if overlap {
+                    let (read_tx, read_rx) = sync_channel(2);
+                    scope.spawn(move || {
+                        for batch in incoming {
+                            if read_tx.send(batch).is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    Box::new(read_rx.into_iter())
+                } else {
+                    Box::new(incoming)
+                };
+                let writing = Writing {
+                    layout: &plan.layout,
+                    output,
+                    rejects,
+                    written: 0,
+                    figures: pipeline.output.report.then(|| {
+                        crate::report::Counts::new(
+                            tier_names.len(),
+                            pipeline.factors.iter().map(|f| f.name.clone()).collect(),
+                            pipeline
+                                .output
+                                .report_value
+                                .clone()
+                                .unwrap_or_else(|| "score".into()),
+                        )
+                    }),
+                };
+                let mut writer = if overlap {
+                    WriteStage::on_thread(scope, pool, writing)
+                } else {
+                    WriteStage::Inline {
+                        writing: Box::new(writing),
+                        failed: None,
+                    }
+                };
+                let scored = pool.install(|| -> Result<(), ExecError> {
+                    for batch in incoming {
+                        let (batch, scored) = score(batch?, coverage.as_ref())?;
+                        let rows = &batch.batch;
+                        let file = source.files()[batch.file].path.display().to_string();
+                        if let (OnRowError::Fail, Some(first)) =
+                            (pipeline.errors.on_row_error, scored.rejects.first())
+                        {
+                            return Err(ExecError::RowFailed {
+                                source_file: file,
+                                row: batch.row_number(first.row),
+                                step: first.step.clone(),
+                                message: first.message.clone(),
+                            });
+                        }
+                        let ids = rows
+                            .column_by_name(&pipeline.input.id)
+                            .expect("the plan reads the id column");
+                        if let Some(hashes) = id_hashes.as_mut() {
+                            hashes.add(ids.as_ref())?;
+                        }
+                        let reject_rows = RejectWriter::rows(
+                            &reject_schema,
+                            &scored.rejects,
+                            ids,
+                            &file,
+                            |row| batch.row_number(row),
+                            &run_id,
+                        )?;
+                        tally.add(&scored);
+                        progress.inc(rows.num_rows() as u64);
+                        budget.count(scan, &batch, &scored.rejects)?;
+                        let sent = reject_rows
+                            .is_none_or(|rows| writer.send(ToWriter::Rejects(rows)))
+                            && writer.send(ToWriter::Scored(batch.batch.clone(), scored));
+                        if !sent {
+                            // The writer stopped on an error; finishing it below reports it.
+                            break;
+                        }
+                    }
+                    Ok(())
+                });
+                let score_seconds = scoring.elapsed().as_secs_f64();
+                let written = writer.finish();
+                scored?;
+                let (files, rejected, counts) = written?;
+                Ok((files, rejected, counts, score_seconds))
+            },
+        )?;
+        progress.finish_and_clear();
+
+        let finishing = Instant::now();
+        // `drop_row` (tests only, see `crate::test_fault`) loses one row from the count.
+        let written: u64 = written_files.iter().map(|f| f.rows).sum::<u64>()
+            - u64::from(crate::test_fault("drop_row"));
+        let counts = tally.rows;
+        if counts.input != counts.scored + counts.rejected
+            || written != counts.scored
+            || rejects_file.rows != counts.rejected
+            || (scan.sample.is_none() && counts.input != rows_expected)
+        {
+            return Err(ExecError::RowsLost {
+                input: counts.input.max(rows_expected),
+                scored: written,
+                rejected: rejects_file.rows,
+            });
+        }
+        budget.check_total(counts.input)?;
+        if let Some(hashes) = id_hashes {
+            hashes.check(scan, &pipeline.input.id)?;
+        }
+
+        let mut manifest = manifest(
+            pipeline,
+            plan,
+            scan,
+            options,
+            &started,
+            tally,
+            (written_files, rejects_file),
+            passes,
+        )?;
+        for (rule, elsewhere) in manifest.rules.iter_mut().zip(interpreted_elsewhere) {
+            rule.rows_interpreted += elsewhere;
+        }
+        manifest.phases_seconds.score_and_write = score_seconds;
+        manifest.coverage = coverage.map(crate::rules::coverage::Tally::finish);
+        manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
+        // The report's figures were counted from the rows as they were written (`tierscore report`
+        // counts the same from the committed files); what is left is ranking the whale curve's
+        // values and the tables.
+        let figures = report_counts.map(|counts| {
+            let reporting = Instant::now();
+            let figures = counts.finish(&manifest);
+            manifest.phases_seconds.report = reporting.elapsed().as_secs_f64();
+            figures
+        });
+        manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+        crate::test_pause("closed");
+        manifest
+            .write(staging.dir())
+            .map_err(|source| SinkError::Io {
+                action: "write",
+                path: staging.dir().join(MANIFEST_FILE),
+                source,
+            })?;
+        crate::test_pause("manifest");
+        if let Some(figures) = &figures {
+            crate::report::write(staging.dir(), &manifest, figures)?;
+            crate::test_pause("report");
+        }
+        let success = staging.dir().join(SUCCESS_FILE);
+        std::fs::write(&success, b"").map_err(|source| SinkError::Io {
             action: "write",
-            path: staging.dir().join(MANIFEST_FILE),
+            path: success.clone(),
             source,
         })?;
-    crate::test_pause("manifest");
-    if let Some(figures) = &figures {
-        crate::report::write(staging.dir(), &manifest, figures)?;
-        crate::test_pause("report");
+        crate::test_pause("success");
+        staging.commit()?;
+        Ok(manifest)
     }
-    let success = staging.dir().join(SUCCESS_FILE);
-    std::fs::write(&success, b"").map_err(|source| SinkError::Io {
-        action: "write",
-        path: success.clone(),
-        source,
-    })?;
-    crate::test_pause("success");
-    staging.commit()?;
-    Ok(manifest)
 }
 
 /// When a run started, and how long it took to load and plan.

@@ -7,7 +7,10 @@
 //! per-row results by position in the run ([`Ranking::for_rows`]), so memory stays at a few
 //! bytes a row and no copy of the input is kept.
 
-use arrow::array::Array;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Float64Array, UInt64Array};
+use arrow::datatypes::{Field, Schema};
 
 use crate::derive::{append_numbers, Population};
 use crate::manifest::{GlobalCutoffs, Normalization, Spread};
@@ -48,50 +51,196 @@ impl Ranking {
         budget: &RejectBudget,
         progress: &indicatif::ProgressBar,
     ) -> Result<Self, ExecError> {
-        let normalize = pipeline.normalize != Normalize::None;
-        let of = match &pipeline.tiers.rule {
-            TierRule::CumulativeShare { of } => of.as_deref(),
-            _ => None,
-        };
-        let mut factors: Vec<Vec<Option<f64>>> = vec![Vec::new(); plan.scorer.factors.len()];
-        let mut scores: Vec<Option<f64>> = Vec::new();
-        let mut ranked_by: Vec<Option<f64>> = Vec::new();
+        let mut inputs = RankInputs::new(plan, pipeline);
         let mut budget = budget.for_ranking();
         for batch in scan.batches(&plan.read_columns) {
             let batch = batch?;
             let rows = population
-                .attach(&batch.batch, scores.len())
+                .attach(&batch.batch, inputs.scores.len())
                 .map_err(ExecError::DeriveAttach)?;
-            let scored = plan.scorer.score_with(
-                &rows,
-                &Ranked {
-                    first_pass: true,
-                    ..Ranked::default()
-                },
-            );
-            budget.count(scan, &batch, &scored.rejects)?;
+            let rejects = inputs
+                .score(plan, &rows)
+                .map_err(|e| scan.decode_error(&batch, e))?;
+            budget.count(scan, &batch, &rejects)?;
             progress.inc(rows.num_rows() as u64);
-            if normalize {
-                for (values, column) in factors.iter_mut().zip(&scored.factors) {
-                    let column = column
-                        .as_any()
-                        .downcast_ref::<arrow::array::Float64Array>()
-                        .expect("factor columns are Float64");
-                    values.extend(column.iter());
-                }
-            }
-            if let Some(column) = of.and_then(|of| rows.column_by_name(of)) {
-                let start = ranked_by.len();
-                append_numbers(column, &mut ranked_by).map_err(|e| scan.decode_error(&batch, e))?;
-                for (row, value) in ranked_by[start..].iter_mut().enumerate() {
-                    if scored.score.is_null(row) {
-                        *value = None;
-                    }
-                }
-            }
-            scores.extend(scored.score.iter());
         }
+        inputs.finish(plan, pipeline)
+    }
+    /// The per-row results of the `rows` rows from position `offset` of the run, as columns
+    /// `normalized_0` … (when normalising) and `tier` (UInt64, with a rank or ABC rule): what
+    /// a task of a distributed run scores its rows with ([`Ranking::of_rows`]).
+    pub fn rows(&self, offset: usize, rows: usize) -> arrow::array::RecordBatch {
+        let mut columns: Vec<(String, ArrayRef)> = Vec::new();
+        for (i, values) in self.normalized.iter().flatten().enumerate() {
+            columns.push((
+                format!("normalized_{i}"),
+                floats(&values[offset..offset + rows]),
+            ));
+        }
+        if let Some(tiers) = &self.tiers {
+            let tiers = UInt64Array::from_iter(
+                tiers[offset..offset + rows]
+                    .iter()
+                    .map(|t| t.map(|t| t as u64)),
+            );
+            columns.push((TIER.into(), Arc::new(tiers)));
+        }
+        float_batch(columns, rows)
+    }
 
+    /// The results of some rows ([`Ranking::rows`]), to score them from position 0; `None`
+    /// when a column is missing or of another type. No cut-offs or normalisation figures (the
+    /// driver of a distributed run keeps those).
+    pub fn of_rows(rows: &arrow::array::RecordBatch, factors: usize) -> Option<Self> {
+        let mut whole = Ranking::default();
+        if rows.column_by_name("normalized_0").is_some() {
+            let mut normalized = Vec::with_capacity(factors);
+            for i in 0..factors {
+                let column = rows
+                    .column_by_name(&format!("normalized_{i}"))?
+                    .as_any()
+                    .downcast_ref::<Float64Array>()?;
+                normalized.push(column.iter().collect());
+            }
+            whole.normalized = Some(normalized);
+        }
+        if let Some(column) = rows.column_by_name(TIER) {
+            let tiers = column.as_any().downcast_ref::<UInt64Array>()?;
+            whole.tiers = Some(tiers.iter().map(|t| t.map(|t| t as usize)).collect());
+        }
+        Some(whole)
+    }
+
+    /// The results for `rows` rows starting at position `offset` of the run.
+    pub fn for_rows(&self, offset: usize, rows: usize) -> Ranked<'_> {
+        Ranked {
+            first_pass: false,
+            tiers: self.tiers.as_ref().map(|t| &t[offset..offset + rows]),
+            factors: self
+                .normalized
+                .as_ref()
+                .map(|factors| factors.iter().map(|f| &f[offset..offset + rows]).collect()),
+        }
+    }
+}
+
+/// What the ranking pass keeps of each row, in run order: each factor's value (when
+/// normalising), the score and the value ranked by (`tiers.of`). A distributed run gathers it
+/// task by task ([`RankInputs::to_batch`], [`RankInputs::append_batch`]) and finishes it on the
+/// driver with the code the CLI uses.
+#[derive(Debug)]
+pub struct RankInputs {
+    normalize: bool,
+    of: Option<String>,
+    factors: Vec<Vec<Option<f64>>>,
+    scores: Vec<Option<f64>>,
+    ranked_by: Vec<Option<f64>>,
+}
+
+/// The column of [`Ranking::rows`] holding each row's tier.
+const TIER: &str = "tier";
+/// The column of [`RankInputs::to_batch`] holding the score.
+const SCORE: &str = "score";
+/// The column of [`RankInputs::to_batch`] holding the value ranked by (`tiers.of`).
+const RANKED_BY: &str = "ranked_by";
+
+impl RankInputs {
+    /// Nothing kept yet.
+    pub fn new(plan: &Plan, pipeline: &Pipeline) -> Self {
+        Self {
+            normalize: pipeline.normalize != Normalize::None,
+            of: match &pipeline.tiers.rule {
+                TierRule::CumulativeShare { of } => of.clone(),
+                _ => None,
+            },
+            factors: vec![Vec::new(); plan.scorer.factors.len()],
+            scores: Vec::new(),
+            ranked_by: Vec::new(),
+        }
+    }
+
+    /// Scores `rows` (input rows with their derive columns) once, without tiers, keeps what
+    /// ranking needs and returns the rejects (for the reject budget).
+    pub fn score(
+        &mut self,
+        plan: &Plan,
+        rows: &arrow::array::RecordBatch,
+    ) -> Result<Vec<crate::score::Reject>, arrow::error::ArrowError> {
+        let scored = plan.scorer.score_with(
+            rows,
+            &Ranked {
+                first_pass: true,
+                ..Ranked::default()
+            },
+        );
+        if self.normalize {
+            for (values, column) in self.factors.iter_mut().zip(&scored.factors) {
+                let column = column
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .expect("factor columns are Float64");
+                values.extend(column.iter());
+            }
+        }
+        if let Some(column) = self.of.as_deref().and_then(|of| rows.column_by_name(of)) {
+            let start = self.ranked_by.len();
+            append_numbers(column, &mut self.ranked_by)?;
+            for (row, value) in self.ranked_by[start..].iter_mut().enumerate() {
+                if scored.score.is_null(row) {
+                    *value = None;
+                }
+            }
+        }
+        self.scores.extend(scored.score.iter());
+        Ok(scored.rejects)
+    }
+
+    /// What was kept, as Float64 columns: `factor_0` … (when normalising), `score`, and
+    /// `ranked_by` (with `tiers.of`).
+    pub fn to_batch(&self) -> arrow::array::RecordBatch {
+        let mut columns: Vec<(String, ArrayRef)> = Vec::new();
+        if self.normalize {
+            for (i, values) in self.factors.iter().enumerate() {
+                columns.push((format!("factor_{i}"), floats(values)));
+            }
+        }
+        columns.push((SCORE.into(), floats(&self.scores)));
+        if self.of.is_some() {
+            columns.push((RANKED_BY.into(), floats(&self.ranked_by)));
+        }
+        float_batch(columns, self.scores.len())
+    }
+
+    /// Appends the rows of a batch [`RankInputs::to_batch`] made; `None` when it lacks a
+    /// column or holds another type.
+    pub fn append_batch(&mut self, batch: &arrow::array::RecordBatch) -> Option<()> {
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)?
+                .as_any()
+                .downcast_ref::<Float64Array>()
+        };
+        if self.normalize {
+            for (i, values) in self.factors.iter_mut().enumerate() {
+                values.extend(column(&format!("factor_{i}"))?.iter());
+            }
+        }
+        if self.of.is_some() {
+            self.ranked_by.extend(column(RANKED_BY)?.iter());
+        }
+        self.scores.extend(column(SCORE)?.iter());
+        Some(())
+    }
+
+    /// Normalises the factors, recomputes the scores from them and assigns the tiers.
+    pub fn finish(self, plan: &Plan, pipeline: &Pipeline) -> Result<Ranking, ExecError> {
+        let RankInputs {
+            normalize,
+            of,
+            factors,
+            mut scores,
+            ranked_by,
+        } = self;
         let mut whole = Ranking::default();
         if normalize {
             let mut normalized = Vec::with_capacity(factors.len());
@@ -131,18 +280,25 @@ impl Ranking {
         }
         Ok(whole)
     }
+}
 
-    /// The results for `rows` rows starting at position `offset` of the run.
-    pub fn for_rows(&self, offset: usize, rows: usize) -> Ranked<'_> {
-        Ranked {
-            first_pass: false,
-            tiers: self.tiers.as_ref().map(|t| &t[offset..offset + rows]),
-            factors: self
-                .normalized
-                .as_ref()
-                .map(|factors| factors.iter().map(|f| &f[offset..offset + rows]).collect()),
-        }
-    }
+/// `values` as a Float64 column.
+fn floats(values: &[Option<f64>]) -> ArrayRef {
+    Arc::new(Float64Array::from(values.to_vec()))
+}
+
+/// A batch of `rows` rows of nullable columns, by name.
+fn float_batch(columns: Vec<(String, ArrayRef)>, rows: usize) -> arrow::array::RecordBatch {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(name, array)| Field::new(name, array.data_type().clone(), true))
+        .collect();
+    arrow::array::RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        columns.into_iter().map(|(_, array)| array).collect(),
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .expect("the fields and the row count are made from the columns")
 }
 
 /// One factor's values normalised over the population, with what was used.

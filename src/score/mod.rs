@@ -86,6 +86,33 @@ impl Ranked<'_> {
     }
 }
 
+/// Every code a [`Reject`] can carry: the rules' [`crate::rules::RowFailure::code`]s, then the
+/// scorer's own.
+const REJECT_CODES: &[&str] = &[
+    "thrown",
+    "null_value",
+    "arithmetic",
+    "limit_operations",
+    "limit_call_depth",
+    "limit_size",
+    "limit_row_ms",
+    "limit_row_memory",
+    "panic",
+    "bad_value",
+    "script_error",
+    "missing_column",
+    "null_id",
+    "not_normalised",
+    "score_not_finite",
+    "no_rank_tier",
+];
+
+/// The code of [`REJECT_CODES`] spelled `code`: rejects scored on another machine (a
+/// distributed run's tasks) come back as text.
+pub fn reject_code_of(code: &str) -> Option<&'static str> {
+    REJECT_CODES.iter().copied().find(|known| *known == code)
+}
+
 /// What the ranking pass computed for the rows of one batch ([`crate::exec::ranking`]).
 #[derive(Debug, Default)]
 pub struct Ranked<'a> {

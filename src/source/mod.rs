@@ -30,6 +30,19 @@ pub struct InputFile {
     metadata: ArrowReaderMetadata,
 }
 
+impl InputFile {
+    /// The rows of each row group, from the footer: a distributed run makes one task of each
+    /// ([`crate::exec::tasks`]).
+    pub fn row_group_rows(&self) -> Vec<u64> {
+        self.metadata
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|group| group.num_rows().max(0) as u64)
+            .collect()
+    }
+}
+
 /// The input of a pipeline: its files, in order, and their common schema.
 #[derive(Debug)]
 pub struct Source {
@@ -354,6 +367,42 @@ impl Source {
 }
 
 impl Source {
+    /// Streams the named columns (names after rename) of row group `group` of file `file`,
+    /// whose first row is row `first_row` of the file, in batches of [`BATCH_ROWS`]: one task
+    /// of a distributed run reads exactly the rows a run reads there, in the same order.
+    pub fn row_group_batches(
+        &self,
+        columns: &[String],
+        file: usize,
+        group: usize,
+        first_row: u64,
+    ) -> Result<Vec<SourceBatch>, SourceError> {
+        let input = &self.files[file];
+        let schema = self.projected_schema(columns);
+        let reader = self.reader(input, &schema, BATCH_ROWS, Some(vec![group]))?;
+        let mut row = first_row;
+        let mut batches = Vec::new();
+        for batch in reader {
+            let decode = |source| SourceError::Decode {
+                path: input.path.clone(),
+                first_row: row,
+                source,
+            };
+            let batch = self
+                .conform(&batch.map_err(decode)?, &schema)
+                .map_err(decode)?;
+            let rows = batch.num_rows() as u64;
+            batches.push(SourceBatch {
+                batch,
+                file,
+                first_row: row,
+                sampled_rows: None,
+            });
+            row += rows;
+        }
+        Ok(batches)
+    }
+
     /// The renamed schema of the named columns (names after rename), in schema order.
     fn projected_schema(&self, columns: &[String]) -> SchemaRef {
         let indices: Vec<usize> = self
