@@ -451,29 +451,43 @@ impl Run<'_, '_> {
             hashes.check(scan, &pipeline.input.id)?;
         }
 
-        let mut manifest = manifest(
-            pipeline,
-            plan,
-            scan,
-            options,
-            &started,
-            tally,
-            (written_files, rejects_file),
-            passes,
-        )?;
+        // The report's figures were counted from the rows as they were written (`tierscore
+        // report` counts the same from the committed files); what is left is ranking the whale
+        // curve's values, done beside the manifest (whose score quantiles are a sort as long),
+        // and the tables. `phases_seconds.report` is the time of both.
+        let (manifest, ranked) = pool.install(|| {
+            rayon::join(
+                || {
+                    manifest(
+                        pipeline,
+                        plan,
+                        scan,
+                        options,
+                        &started,
+                        tally,
+                        (written_files, rejects_file),
+                        passes,
+                    )
+                },
+                || {
+                    report_counts.map(|counts| {
+                        let ranking = Instant::now();
+                        (counts.ranked(), ranking.elapsed().as_secs_f64())
+                    })
+                },
+            )
+        });
+        let mut manifest = manifest?;
         for (rule, elsewhere) in manifest.rules.iter_mut().zip(interpreted_elsewhere) {
             rule.rows_interpreted += elsewhere;
         }
         manifest.phases_seconds.score_and_write = score_seconds;
         manifest.coverage = coverage.map(crate::rules::coverage::Tally::finish);
         manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
-        // The report's figures were counted from the rows as they were written (`tierscore report`
-        // counts the same from the committed files); what is left is ranking the whale curve's
-        // values and the tables.
-        let figures = report_counts.map(|counts| {
+        let figures = ranked.map(|(ranked, ranking_seconds)| {
             let reporting = Instant::now();
-            let figures = counts.finish(&manifest);
-            manifest.phases_seconds.report = reporting.elapsed().as_secs_f64();
+            let figures = ranked.finish(&manifest);
+            manifest.phases_seconds.report = ranking_seconds + reporting.elapsed().as_secs_f64();
             figures
         });
         manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -703,8 +717,8 @@ fn manifest(
 }
 
 /// The manifest's `score_quantiles` of the scored rows' `scores`, whose exact sum is `sum`.
-fn score_quantiles(mut scores: Vec<f64>, sum: &ExactSum) -> Option<ScoreQuantiles> {
-    sort_floats(&mut scores);
+fn score_quantiles(scores: Vec<f64>, sum: &ExactSum) -> Option<ScoreQuantiles> {
+    let scores = sort_floats(scores);
     let p = |percent| nearest_rank(&scores, percent);
     Some(ScoreQuantiles {
         p01: p(1)?,

@@ -376,7 +376,9 @@ pub struct Phases {
     /// The pass that scores every row to rank it, for rank and ABC tiers (0 otherwise).
     pub rank: f64,
     pub score_and_write: f64,
-    /// Reading the written files back for the report's figures (0 without a report).
+    /// What is left of the report's figures once the rows are written (0 without a report):
+    /// ranking the whale curve's values, done beside the manifest's work (so it overlaps
+    /// `finish`), and the tables.
     #[serde(default)]
     pub report: f64,
     /// Closing the files, checking every row is accounted for and writing the manifest (the

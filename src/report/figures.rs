@@ -237,9 +237,13 @@ impl Bars {
         bars.exponent = exponent;
         bars.first = bar(lo, exponent);
         bars.counts = vec![0; (bar(hi, exponent) - bars.first) as usize + 1];
+        // Each value's bar as an integer, without `floor` (a library call per value): at this
+        // exponent (not below `lowest_exponent` of the largest magnitude) every x / 2^exponent
+        // is below 2^11 in absolute value, far inside `i64`.
+        let (scale, first) = (pow2(-exponent), bars.first as i64);
         for &x in values {
             if x.is_finite() {
-                bars.counts[(bar(x, exponent) - bars.first) as usize] += 1;
+                bars.counts[(floor_small(x * scale) - first) as usize] += 1;
             }
         }
         bars
@@ -305,9 +309,27 @@ impl Bars {
     }
 }
 
-/// The bar of `x` for bars 2^`exponent` wide (a whole number, as `f64`).
+/// The bar of `x` for bars 2^`exponent` wide (a whole number, as `f64`). Multiplying by
+/// 2^−`exponent` is dividing by 2^`exponent` (both exact but for the one rounding of the same
+/// quotient).
 fn bar(x: f64, exponent: i32) -> f64 {
-    (x / 2f64.powi(exponent)).floor()
+    (x * pow2(-exponent)).floor()
+}
+
+/// 2^`e`, exactly: from its bits for the normal powers (all the exponents bars take: never
+/// below −1000, and a finite value's bars are never 2^1022 wide).
+fn pow2(e: i32) -> f64 {
+    if (-1022..=1023).contains(&e) {
+        f64::from_bits(((e + 1023) as u64) << 52)
+    } else {
+        2f64.powi(e)
+    }
+}
+
+/// ⌊`y`⌋ of a `y` well inside `i64`: truncated, then one less for a negative fraction.
+fn floor_small(y: f64) -> i64 {
+    let t = y as i64;
+    t - i64::from((t as f64) > y)
 }
 
 /// The report's figures being counted, from output rows (see the module's comment).
@@ -364,27 +386,25 @@ impl Counts {
     pub fn add_scored(&mut self, batch: &RecordBatch, tiers: &[usize]) -> Result<(), ArrowError> {
         let score = float_column(batch, "score")?;
         let values = float_column(batch, &self.value)?;
-        for (row, &tier) in tiers.iter().enumerate() {
+        for &tier in tiers {
             self.counts[tier] += 1;
-            self.score_sums[tier].add(score.value(row));
         }
+        sum_by_tier(&mut self.score_sums, score.values(), tiers);
         self.score_bars.merge(Bars::of(score.values(), SCORE_BINS));
-        for (row, &tier) in tiers.iter().enumerate() {
-            if values.is_valid(row) {
-                self.value_sums[tier].add(values.value(row));
-            }
-        }
         if values.null_count() == 0 {
+            sum_by_tier(&mut self.value_sums, values.values(), tiers);
             self.values.extend_from_slice(values.values());
         } else {
-            self.values.extend(values.iter().flatten());
+            for (x, &tier) in values.iter().zip(tiers) {
+                if let Some(x) = x {
+                    self.value_sums[tier].add(x);
+                    self.values.push(x);
+                }
+            }
         }
         for (f, name) in self.factors.iter().enumerate() {
             let column = float_column(batch, name)?;
-            let sums = &mut self.factor_sums[f];
-            for (x, &tier) in column.values().iter().zip(tiers) {
-                sums[tier].add(*x);
-            }
+            sum_by_tier(&mut self.factor_sums[f], column.values(), tiers);
             self.factor_bars[f].merge(Bars::of(column.values(), FACTOR_BINS));
         }
         if let Some(list) = batch.column_by_name("reasons") {
@@ -395,10 +415,11 @@ impl Counts {
                 .values()
                 .as_string_opt::<i32>()
                 .ok_or_else(|| ArrowError::SchemaError("`reasons` is not a list of text".into()))?;
-            // Counted by their text first: the numbers in a reason are written `N` once per
-            // distinct text of the batch, not once per row.
-            let mut by_text: HashMap<(usize, &str), u64, Hasher> = HashMap::default();
+            // Each reason is looked up in its tier's map of the few distinct reasons (numbers
+            // written `N`), which stays in the cache: no map of each batch's texts, which are
+            // mostly distinct (the numbers differ) and would be as large as the batch.
             let offsets = list.value_offsets();
+            let mut key = String::new();
             for (row, &tier) in tiers.iter().enumerate() {
                 if list.is_null(row) {
                     continue;
@@ -409,17 +430,13 @@ impl Counts {
                 }
                 for i in start..end {
                     if strings.is_valid(i) {
-                        *by_text.entry((tier, strings.value(i))).or_default() += 1;
-                    }
-                }
-            }
-            let mut key = String::new();
-            for ((tier, text), count) in by_text {
-                numbers_as_n(text, &mut key);
-                match self.reasons[tier].get_mut(key.as_str()) {
-                    Some(c) => *c += count,
-                    None => {
-                        self.reasons[tier].insert(key.clone(), count);
+                        numbers_as_n(strings.value(i), &mut key);
+                        match self.reasons[tier].get_mut(key.as_str()) {
+                            Some(c) => *c += 1,
+                            None => {
+                                self.reasons[tier].insert(key.clone(), 1);
+                            }
+                        }
                     }
                 }
             }
@@ -504,6 +521,35 @@ impl Counts {
 
     /// The figures, with the tiers' names and the factors' weights from `manifest`.
     pub fn finish(self, manifest: &Manifest) -> Figures {
+        self.ranked().finish(manifest)
+    }
+
+    /// Everything counted, with the whale curve drawn: the sort of one value a customer, most
+    /// of what is left to do at the end, which a run does beside building its manifest.
+    pub fn ranked(mut self) -> Ranked {
+        let whale = whale(std::mem::take(&mut self.values));
+        Ranked {
+            counts: self,
+            whale,
+        }
+    }
+}
+
+/// [`Counts`] with the whale curve drawn ([`Counts::ranked`]), ready for the manifest.
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    /// Everything but the whale curve's values.
+    counts: Counts,
+    whale: Whale,
+}
+
+impl Ranked {
+    /// The figures, with the tiers' names and the factors' weights from `manifest`.
+    pub fn finish(self, manifest: &Manifest) -> Figures {
+        let Ranked {
+            counts: this,
+            whale,
+        } = self;
         let sum = |sums: &[ExactSum]| {
             let mut all = ExactSum::default();
             for s in sums {
@@ -511,20 +557,20 @@ impl Counts {
             }
             all.value()
         };
-        let customers: u64 = self.counts.iter().sum();
-        let total_score = sum(&self.score_sums);
-        let total_value = sum(&self.value_sums);
+        let customers: u64 = this.counts.iter().sum();
+        let total_score = sum(&this.score_sums);
+        let total_value = sum(&this.value_sums);
         let tiers = manifest
             .tiers
             .iter()
             .enumerate()
             .map(|(t, tier)| {
                 let (score_sum, value_sum) =
-                    (self.score_sums[t].value(), self.value_sums[t].value());
+                    (this.score_sums[t].value(), this.value_sums[t].value());
                 TierFigures {
                     name: tier.name.clone(),
-                    count: self.counts[t],
-                    customer_share: share(self.counts[t] as f64, customers as f64),
+                    count: this.counts[t],
+                    customer_share: share(this.counts[t] as f64, customers as f64),
                     score_sum,
                     score_share: share(score_sum, total_score),
                     value_sum,
@@ -539,15 +585,15 @@ impl Counts {
             .map(|(f, factor)| FactorFigures {
                 name: factor.name.clone(),
                 weight: factor.weight,
-                histogram: self.factor_bars[f].histogram(),
+                histogram: this.factor_bars[f].histogram(),
                 per_tier: manifest
                     .tiers
                     .iter()
                     .enumerate()
                     .map(|(t, tier)| {
-                        let count = self.counts[t];
+                        let count = this.counts[t];
                         let mean =
-                            (count > 0).then(|| self.factor_sums[f][t].value() / count as f64);
+                            (count > 0).then(|| this.factor_sums[f][t].value() / count as f64);
                         FactorInTier {
                             tier: tier.name.clone(),
                             mean,
@@ -560,8 +606,8 @@ impl Counts {
         let reasons = manifest
             .tiers
             .iter()
-            .zip(self.reasons)
-            .zip(&self.rows_with_reasons)
+            .zip(this.reasons)
+            .zip(&this.rows_with_reasons)
             .map(|((tier, counts), &rows)| {
                 let mut top: Vec<ReasonCount> = counts
                     .into_iter()
@@ -576,7 +622,7 @@ impl Counts {
                 }
             })
             .collect();
-        let mut rejects = self.rejects;
+        let mut rejects = this.rejects;
         rejects.groups.sort_by(|a, b| {
             b.count
                 .cmp(&a.count)
@@ -589,13 +635,20 @@ impl Counts {
             total_score,
             total_value,
             tiers,
-            whale: whale(self.values),
-            score_histogram: self.score_bars.histogram(),
+            whale,
+            score_histogram: this.score_bars.histogram(),
             factors,
             reasons,
             rejects,
-            value: self.value,
+            value: this.value,
         }
+    }
+}
+
+/// Adds each of `values` to the sum of its row's tier (`tiers`, one a value).
+fn sum_by_tier(sums: &mut [ExactSum], values: &[f64], tiers: &[usize]) {
+    for (&x, &tier) in values.iter().zip(tiers) {
+        sums[tier].add(x);
     }
 }
 
@@ -763,6 +816,14 @@ fn numbers_as_n(reason: &str, out: &mut String) {
     let bytes = reason.as_bytes();
     let (mut i, mut copied) = (0, 0);
     while i < bytes.len() {
+        // Most of a reason is words: skipped 16 bytes at a time while none is a digit (a test
+        // the compiler does for the 16 at once).
+        if let Some(block) = bytes.get(i..i + 16) {
+            if !block.iter().fold(false, |any, b| any | b.is_ascii_digit()) {
+                i += 16;
+                continue;
+            }
+        }
         if !bytes[i].is_ascii_digit() {
             i += 1;
             continue;
@@ -786,11 +847,12 @@ fn share(part: f64, whole: f64) -> Option<f64> {
     (whole != 0.0).then(|| part / whole)
 }
 
-/// The whale curve of `values`: sorted highest first and accumulated.
-fn whale(mut values: Vec<f64>) -> Whale {
-    sort_floats(&mut values);
-    values.reverse();
-    let n = values.len();
+/// The whale curve of `values`: sorted highest first and accumulated (in place: the values
+/// become their running sums).
+fn whale(values: Vec<f64>) -> Whale {
+    let mut sums = sort_floats(values);
+    sums.reverse();
+    let n = sums.len();
     let point = |customers: usize, cumulative: f64| WhalePoint {
         customers: customers as u64,
         customer_share: if n == 0 {
@@ -800,30 +862,35 @@ fn whale(mut values: Vec<f64>) -> Whale {
         },
         cumulative,
     };
-    let step = n.div_ceil(WHALE_POINTS).max(1);
-    let mut points = vec![point(0, 0.0)];
-    let mut peak = point(0, 0.0);
+    // The peak: the first (fewest customers) of the highest running sums, 0 before any.
+    let (mut peak_at, mut peak) = (0, 0.0);
     let mut cumulative = 0.0;
-    let mut pareto_index = None;
-    let mut sums = Vec::with_capacity(n);
-    for (i, v) in values.iter().enumerate() {
-        cumulative += v;
-        sums.push(cumulative);
-        if cumulative > peak.cumulative {
-            peak = point(i + 1, cumulative);
+    for (i, s) in sums.iter_mut().enumerate() {
+        cumulative += *s;
+        *s = cumulative;
+        if cumulative > peak {
+            (peak_at, peak) = (i + 1, cumulative);
         }
     }
     let total = cumulative;
-    if total > 0.0 {
-        pareto_index = sums.iter().position(|&s| s >= 0.8 * total);
-    }
-    for (i, &s) in sums.iter().enumerate() {
-        let customers = i + 1;
-        if customers.is_multiple_of(step) || customers == n || customers == peak.customers as usize
-        {
-            points.push(point(customers, s));
-        }
-    }
+    let pareto_index = if total > 0.0 {
+        sums.iter().position(|&s| s >= 0.8 * total)
+    } else {
+        None
+    };
+    // Drawn: every `step`-th customer, the last one and the peak, in order.
+    let step = n.div_ceil(WHALE_POINTS).max(1);
+    let mut drawn: Vec<usize> = (step..=n).step_by(step).chain([n, peak_at]).collect();
+    drawn.retain(|&customers| customers > 0);
+    drawn.sort_unstable();
+    drawn.dedup();
+    let mut points = vec![point(0, 0.0)];
+    points.extend(
+        drawn
+            .iter()
+            .map(|&customers| point(customers, sums[customers - 1])),
+    );
+    let peak = point(peak_at, peak);
     Whale {
         customers: n as u64,
         total,
@@ -883,6 +950,21 @@ mod tests {
         let h = Bars::of(&[f64::NAN, -1.5, f64::INFINITY], 40).histogram();
         assert_eq!(h.counts.iter().sum::<u64>(), 1);
         assert!(Bars::of(&[f64::NAN], 40).histogram().counts.is_empty());
+    }
+
+    #[test]
+    fn bars_are_found_without_floor_or_division_as_with_them() {
+        for e in [-1000, -1022, -3, 0, 5, 1000, 1023] {
+            assert_eq!(pow2(e), 2f64.powi(e), "2^{e}");
+        }
+        for y in [
+            -2048.0, -3.5, -3.0, -0.25, -0.0, 0.0, 0.25, 3.0, 3.5, 2047.75,
+        ] {
+            assert_eq!(floor_small(y) as f64, f64::floor(y), "floor {y}");
+        }
+        for (x, e) in [(-7.3, -2), (1e-300, -1000), (123.456, 3), (-0.001, -11)] {
+            assert_eq!(bar(x, e), (x / 2f64.powi(e)).floor(), "{x} at 2^{e}");
+        }
     }
 
     #[test]
