@@ -29,7 +29,7 @@ if [ "${COVERAGE:-0}" = 1 ]; then VARIANTS+=(coverage); fi
 mkdir -p "$SCRATCH"
 
 cargo build --release --quiet
-TIERSCORE="$ROOT/target/release/tierscore"
+TIERSCORE="${CARGO_TARGET_DIR:-$ROOT/target}/release/tierscore"
 
 echo "machine: $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 echo "date:    $(date -u +%Y-%m-%dT%H:%MZ); tierscore $(git -C "$ROOT" rev-parse --short HEAD)"
