@@ -302,12 +302,17 @@ pub fn run(
                     failed: None,
                 }
             };
-            let scored = pool.install(|| -> Result<(), ExecError> {
+            // With the reader and writer threads, this loop runs on its own thread and only the
+            // scoring goes to the pool: a loop waiting for a batch or for room at the writer
+            // would otherwise hold one of the pool's threads idle, while the writer's encoding
+            // waits for one. With one thread, everything runs on the pool's one thread.
+            let score_all = || -> Result<(), ExecError> {
                 for batch in incoming {
                     let batch = batch?;
                     let file = source.files()[batch.file].path.display().to_string();
                     let (rows, ranked) = passes.prepare(&batch.batch, tally.rows.input as usize)?;
-                    let scored = plan.scorer.score_counted(&rows, &ranked, coverage.as_ref());
+                    let scored = pool
+                        .install(|| plan.scorer.score_counted(&rows, &ranked, coverage.as_ref()));
                     if let (OnRowError::Fail, Some(first)) =
                         (pipeline.errors.on_row_error, scored.rejects.first())
                     {
@@ -343,7 +348,12 @@ pub fn run(
                     }
                 }
                 Ok(())
-            });
+            };
+            let scored = if overlap {
+                score_all()
+            } else {
+                pool.install(score_all)
+            };
             let score_seconds = scoring.elapsed().as_secs_f64();
             let written = writer.finish();
             scored?;
