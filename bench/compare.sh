@@ -51,7 +51,7 @@ echo "== installing Python packages (pip, quiet)"
 
 echo "== building tierscore (cargo build --release)"
 cargo build --release --quiet
-TIERSCORE="$ROOT/target/release/tierscore"
+TIERSCORE="${CARGO_TARGET_DIR:-$ROOT/target}/release/tierscore"
 SCRIPTS_ALONE=$(cargo bench --quiet --bench scripts_alone --no-run --message-format=json \
     | "$PY" -c 'import json, sys
 for line in sys.stdin:

@@ -22,7 +22,7 @@ SCRATCH=${SCRATCH:-/tmp/tierscore-bench}
 PY=${PYTHON:-python3}
 mkdir -p "$SCRATCH"
 cargo build --release --quiet
-TIERSCORE="$ROOT/target/release/tierscore"
+TIERSCORE="${CARGO_TARGET_DIR:-$ROOT/target}/release/tierscore"
 DATA="$SCRATCH/customers_$N.parquet"
 [ -f "$DATA" ] || "$TIERSCORE" gen --rows "$N" --seed 42 --out "$DATA" --quiet
 

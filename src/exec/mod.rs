@@ -379,9 +379,14 @@ impl Run<'_, '_> {
                         failed: None,
                     }
                 };
-                let scored = pool.install(|| -> Result<(), ExecError> {
+                // With the reader and writer threads, this loop runs on its own thread and only
+                // the scoring goes to the pool: a loop waiting for a batch or for room at the
+                // writer would otherwise hold one of the pool's threads idle, while the writer's
+                // encoding waits for one. With one thread, everything runs on the pool's thread.
+                let score_all = || -> Result<(), ExecError> {
                     for batch in incoming {
-                        let (batch, scored) = score(batch?, coverage.as_ref())?;
+                        let batch = batch?;
+                        let (batch, scored) = pool.install(|| score(batch, coverage.as_ref()))?;
                         let rows = &batch.batch;
                         let file = source.files()[batch.file].path.display().to_string();
                         if let (OnRowError::Fail, Some(first)) =
@@ -420,7 +425,12 @@ impl Run<'_, '_> {
                         }
                     }
                     Ok(())
-                });
+                };
+                let scored = if overlap {
+                    score_all()
+                } else {
+                    pool.install(score_all)
+                };
                 let score_seconds = scoring.elapsed().as_secs_f64();
                 let written = writer.finish();
                 scored?;

@@ -13,12 +13,37 @@ use std::hash::{Hash, Hasher};
 use arrow::array::Array;
 
 use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Switch, Unary};
-use super::ops::{binary, call, display, float_compare, int_arithmetic, unary, Defer, Strings};
+use super::ops::{
+    binary, call, display, float_compare, float_compare_unless_close, int_arithmetic, unary, Defer,
+    Strings,
+};
 use super::scalar::Kind;
 pub use super::scalar::CHUNK;
 use super::scalar::{dense, Buf, Const, Input, Scalar};
 use super::types::Types;
 use crate::rules::library;
+
+/// `$body` with `$x` and `$y` bound to the two [`Floats`] as [`Operand`]s of their own types,
+/// so each pairing gets its own loop.
+macro_rules! with_floats {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
+        match ($a, $b) {
+            (Floats::Each($x), Floats::Each($y)) => $body,
+            (Floats::Each($x), Floats::All(y)) => {
+                let $y = Splat(y);
+                $body
+            }
+            (Floats::All(x), Floats::Each($y)) => {
+                let $x = Splat(x);
+                $body
+            }
+            (Floats::All(x), Floats::All(y)) => {
+                let ($x, $y) = (Splat(x), Splat(y));
+                $body
+            }
+        }
+    };
+}
 
 /// How a result was given: a plain value, or a `#{ value, reason }` map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +194,12 @@ impl<'b> Chunk<'b> {
     }
 
     fn live(&self, selection: &mut Vec<u16>) {
+        if let Some(r) = dense(selection) {
+            // A scan of contiguous flags, cheaper than rebuilding the selection.
+            if !self.done[r].iter().fold(false, |any, &d| any | d) {
+                return;
+            }
+        }
         selection.retain(|&i| !self.done[usize::from(i)]);
     }
 
@@ -382,45 +413,47 @@ impl<'b> Chunk<'b> {
         }
         let mut test = self.take(Kind::Bool);
         self.eval(condition, selection, &mut test);
-        let mut yes = self.take(kind);
-        self.eval(a, selection, &mut yes);
-        let mut no = self.take(kind);
-        self.eval(b, selection, &mut no);
+        let Buf::Bool(test_values) = &test else {
+            unreachable!("a bool buffer")
+        };
         let mut results = std::mem::replace(&mut self.result, Buf::Bool(Vec::new()));
         let out: &mut Buf<'b> = match dest {
             Dest::Value(out) => out,
             _ => &mut results,
         };
-        let Buf::Bool(test_values) = &test else {
-            unreachable!("a bool buffer")
-        };
-        fn pick<T: Copy>(test: &[bool], yes: &[T], no: &[T], out: &mut [T], selection: &[u16]) {
-            if let Some(r) = dense(selection) {
-                let picks = test[r.clone()]
-                    .iter()
-                    .zip(&yes[r.clone()])
-                    .zip(&no[r.clone()]);
-                for (o, ((&t, &y), &n)) in out[r].iter_mut().zip(picks) {
-                    *o = if t { y } else { n };
-                }
-                return;
+        if kind == Kind::Float {
+            // Constants and float columns are picked from in place.
+            let yes = self.floats(a, selection);
+            let no = self.floats(b, selection);
+            let Buf::Float(o) = out else {
+                unreachable!("a float buffer")
+            };
+            with_floats!(yes.floats(), no.floats(), |y, n| pick(
+                test_values,
+                y,
+                n,
+                o,
+                selection
+            ));
+            self.give_floats(yes);
+            self.give_floats(no);
+        } else {
+            let mut yes = self.take(kind);
+            self.eval(a, selection, &mut yes);
+            let mut no = self.take(kind);
+            self.eval(b, selection, &mut no);
+            let t = test_values;
+            match (&yes, &no, out) {
+                (Buf::Int(y), Buf::Int(n), Buf::Int(o)) => pick(t, &y[..], &n[..], o, selection),
+                (Buf::Bool(y), Buf::Bool(n), Buf::Bool(o)) => pick(t, &y[..], &n[..], o, selection),
+                (Buf::Date(y), Buf::Date(n), Buf::Date(o)) => pick(t, &y[..], &n[..], o, selection),
+                _ => unreachable!("buffers of one kind"),
             }
-            for &i in selection {
-                let p = usize::from(i);
-                out[p] = if test[p] { yes[p] } else { no[p] };
-            }
-        }
-        match (&yes, &no, out) {
-            (Buf::Float(y), Buf::Float(n), Buf::Float(o)) => pick(test_values, y, n, o, selection),
-            (Buf::Int(y), Buf::Int(n), Buf::Int(o)) => pick(test_values, y, n, o, selection),
-            (Buf::Bool(y), Buf::Bool(n), Buf::Bool(o)) => pick(test_values, y, n, o, selection),
-            (Buf::Date(y), Buf::Date(n), Buf::Date(o)) => pick(test_values, y, n, o, selection),
-            _ => unreachable!("buffers of one kind"),
+            self.give(yes);
+            self.give(no);
         }
         self.result = results;
         self.give(test);
-        self.give(yes);
-        self.give(no);
         true
     }
 
@@ -796,20 +829,24 @@ impl<'b> Chunk<'b> {
         selection: &[u16],
         out: &mut Buf<'b>,
     ) {
-        // A float column or expression against a float constant: one loop, no constant buffer.
-        if let (Node::Const(Const::Float(c)), Kind::Float) = (b, self.types.kind(a)) {
-            if let Some(f) = float_op(op) {
-                if let Buf::Float(_) = out {
-                    self.eval(a, selection, out);
-                    if let Buf::Float(o) = out {
-                        for &i in selection {
-                            let p = usize::from(i);
-                            o[p] = f(o[p], *c);
-                        }
-                    }
-                    return;
-                }
-            }
+        // Floats with floats (most factors: a column against a constant): constants and float
+        // columns are read in place, with no buffer filled or copied.
+        let floats = self.types.kind(a) == Kind::Float && self.types.kind(b) == Kind::Float;
+        let arithmetic = matches!(op, Binary::Add | Binary::Sub | Binary::Mul | Binary::Div);
+        let fits = match out {
+            Buf::Float(_) => arithmetic,
+            Buf::Bool(_) => op.compares(),
+            _ => false,
+        };
+        if floats && fits {
+            let left = self.floats(a, selection);
+            let right = self.floats(b, selection);
+            with_floats!(left.floats(), right.floats(), |x, y| float_binary(
+                op, x, y, out, selection
+            ));
+            self.give_floats(left);
+            self.give_floats(right);
+            return;
         }
         let (ka, kb) = (self.types.kind(a), self.types.kind(b));
         let mut left = self.take(ka);
@@ -836,6 +873,33 @@ impl<'b> Chunk<'b> {
         }
         self.give(left);
         self.give(right);
+    }
+
+    /// A float node's values for `selection`: a constant or a float column without nulls as
+    /// they are, anything else evaluated into a buffer.
+    fn floats(&mut self, node: &'b Node, selection: &[u16]) -> FloatArg<'b> {
+        match node {
+            Node::Const(Const::Float(c)) => return FloatArg::In(Floats::All(*c)),
+            Node::Column(column) => {
+                let inputs: &'b [Input<'b>] = self.inputs;
+                if let Input::Float64(array) = &inputs[usize::from(*column)] {
+                    let array: &'b arrow::array::Float64Array = array;
+                    if array.null_count() == 0 {
+                        return FloatArg::In(Floats::Each(&array.values()[self.base..]));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let mut values = self.take(Kind::Float);
+        self.eval(node, selection, &mut values);
+        FloatArg::Evaluated(values)
+    }
+
+    fn give_floats(&mut self, arg: FloatArg<'b>) {
+        if let FloatArg::Evaluated(values) = arg {
+            self.give(values);
+        }
     }
 
     fn evaluate_all(&mut self, nodes: &'b [Node], selection: &[u16]) -> Vec<Buf<'b>> {
@@ -1193,17 +1257,6 @@ fn defer(done: &mut [bool], deferred: &mut [bool], p: usize) {
     }
 }
 
-/// The float function of an arithmetic operator.
-fn float_op(op: Binary) -> Option<fn(f64, f64) -> f64> {
-    Some(match op {
-        Binary::Add => |x, y| x + y,
-        Binary::Sub => |x, y| x - y,
-        Binary::Mul => |x, y| x * y,
-        Binary::Div => |x, y| x / y,
-        _ => return None,
-    })
-}
-
 /// Compares two columns of one ordered type row by row: one loop per operator, so each
 /// comparison inlines.
 fn compare_ordered<T: Ord + Copy>(
@@ -1232,25 +1285,177 @@ fn fill<T: Copy>(out: &mut [T], selection: &[u16], value: T) {
     }
 }
 
-/// `out[p] = f(a[p], b[p])` for the selected positions: one tight loop per operator.
-#[inline]
-fn zip_map<A: Copy, B: Copy, O>(
-    a: &[A],
-    b: &[B],
-    out: &mut [O],
+/// One operand of a typed loop: a value per position (a buffer, or a column read in place), or
+/// one value for every position (a constant, with no buffer filled).
+trait Operand<T: Copy>: Copy {
+    /// The values of positions `r`, in order (a loop over them vectorises).
+    type Values: Iterator<Item = T>;
+    /// The value at position `p`.
+    fn at(self, p: usize) -> T;
+    fn values(self, r: std::ops::Range<usize>) -> Self::Values;
+    /// The operand over positions `r`, renumbered from 0.
+    fn window(self, r: std::ops::Range<usize>) -> Self;
+}
+
+impl<'a, T: Copy> Operand<T> for &'a [T] {
+    type Values = std::iter::Copied<std::slice::Iter<'a, T>>;
+    #[inline(always)]
+    fn at(self, p: usize) -> T {
+        self[p]
+    }
+    #[inline(always)]
+    fn values(self, r: std::ops::Range<usize>) -> Self::Values {
+        self[r].iter().copied()
+    }
+    #[inline(always)]
+    fn window(self, r: std::ops::Range<usize>) -> Self {
+        &self[r]
+    }
+}
+
+/// A value for every position.
+#[derive(Clone, Copy)]
+struct Splat<T>(T);
+
+impl<T: Copy> Operand<T> for Splat<T> {
+    type Values = std::iter::Repeat<T>;
+    #[inline(always)]
+    fn at(self, _: usize) -> T {
+        self.0
+    }
+    #[inline(always)]
+    fn values(self, _: std::ops::Range<usize>) -> Self::Values {
+        std::iter::repeat(self.0)
+    }
+    #[inline(always)]
+    fn window(self, _: std::ops::Range<usize>) -> Self {
+        self
+    }
+}
+
+/// A float operand read without evaluating it into a buffer, or from the buffer it was
+/// evaluated into.
+#[derive(Clone, Copy)]
+enum Floats<'a> {
+    Each(&'a [f64]),
+    All(f64),
+}
+
+/// A float node's values for a chunk: read in place, or evaluated into a buffer of the pool.
+enum FloatArg<'b> {
+    In(Floats<'b>),
+    Evaluated(Buf<'b>),
+}
+
+impl FloatArg<'_> {
+    fn floats(&self) -> Floats<'_> {
+        match self {
+            FloatArg::In(floats) => *floats,
+            FloatArg::Evaluated(Buf::Float(values)) => Floats::Each(values),
+            FloatArg::Evaluated(_) => unreachable!("a float buffer"),
+        }
+    }
+}
+
+/// `out[p] = if test[p] { yes[p] } else { no[p] }` for the selected positions.
+fn pick<T: Copy>(
+    test: &[bool],
+    yes: impl Operand<T>,
+    no: impl Operand<T>,
+    out: &mut [T],
     selection: &[u16],
-    f: impl Fn(A, B) -> O,
 ) {
     if let Some(r) = dense(selection) {
-        let pairs = a[r.clone()].iter().zip(&b[r.clone()]);
-        for (o, (&x, &y)) in out[r].iter_mut().zip(pairs) {
-            *o = f(x, y);
+        let picks = test[r.clone()]
+            .iter()
+            .zip(yes.values(r.clone()).zip(no.values(r.clone())));
+        for (o, (&t, (y, n))) in out[r].iter_mut().zip(picks) {
+            *o = if t { y } else { n };
         }
         return;
     }
     for &i in selection {
         let p = usize::from(i);
-        out[p] = f(a[p], b[p]);
+        out[p] = if test[p] { yes.at(p) } else { no.at(p) };
+    }
+}
+
+/// `out[p] = f(a[p], b[p])` for the selected positions: one tight loop per operator.
+#[inline]
+fn zip_map<A: Copy, B: Copy, O>(
+    a: impl Operand<A>,
+    b: impl Operand<B>,
+    out: &mut [O],
+    selection: &[u16],
+    mut f: impl FnMut(A, B) -> O,
+) {
+    if let Some(r) = dense(selection) {
+        // By index: the comparisons' loop (with its `unsure` flag) vectorises only this way.
+        let (a, b) = (a.window(r.clone()), b.window(r.clone()));
+        for (k, o) in out[r].iter_mut().enumerate() {
+            *o = f(a.at(k), b.at(k));
+        }
+        return;
+    }
+    for &i in selection {
+        let p = usize::from(i);
+        out[p] = f(a.at(p), b.at(p));
+    }
+}
+
+/// Float arithmetic (`+ - * /`) or a comparison of two float operands into `out` (floats or
+/// bools): one loop per operator and operand pairing.
+fn float_binary<A: Operand<f64>, B: Operand<f64>>(
+    op: Binary,
+    a: A,
+    b: B,
+    out: &mut Buf<'_>,
+    selection: &[u16],
+) {
+    let s = selection;
+    match out {
+        Buf::Float(o) => match op {
+            Binary::Add => zip_map(a, b, o, s, |x, y| x + y),
+            Binary::Sub => zip_map(a, b, o, s, |x, y| x - y),
+            Binary::Mul => zip_map(a, b, o, s, |x, y| x * y),
+            Binary::Div => zip_map(a, b, o, s, |x, y| x / y),
+            _ => unreachable!("float arithmetic"),
+        },
+        Buf::Bool(o) => compare_floats(op, a, b, o, s),
+        _ => unreachable!("a float or bool buffer"),
+    }
+}
+
+/// rhai's float comparison ([`float_compare`]) of two operands: a loop that decides every pair
+/// it can without rhai's division (and vectorises), then, only if some pair was too close to
+/// call, the exact comparison for the selection.
+fn compare_floats<A: Operand<f64>, B: Operand<f64>>(
+    op: Binary,
+    a: A,
+    b: B,
+    out: &mut [bool],
+    selection: &[u16],
+) {
+    let mut unsure = false;
+    macro_rules! sure {
+        ($op:expr) => {
+            zip_map(a, b, out, selection, |x, y| {
+                let (sure, answer) = float_compare_unless_close($op, x, y);
+                unsure |= !sure;
+                answer
+            })
+        };
+    }
+    match op {
+        Binary::Eq => sure!(Binary::Eq),
+        Binary::Ne => sure!(Binary::Ne),
+        Binary::Lt => sure!(Binary::Lt),
+        Binary::Le => sure!(Binary::Le),
+        Binary::Gt => sure!(Binary::Gt),
+        _ => sure!(Binary::Ge),
+    }
+    if unsure {
+        zip_map(a, b, out, selection, |x, y| float_compare(op, x, y));
     }
 }
 
@@ -1268,42 +1473,42 @@ fn typed_binary(
     let s = selection;
     match (left, right, out) {
         (Buf::Float(a), Buf::Float(b), Buf::Float(o)) => match op {
-            Binary::Add => zip_map(a, b, o, s, |x, y| x + y),
-            Binary::Sub => zip_map(a, b, o, s, |x, y| x - y),
-            Binary::Mul => zip_map(a, b, o, s, |x, y| x * y),
-            Binary::Div => zip_map(a, b, o, s, |x, y| x / y),
-            Binary::Rem => zip_map(a, b, o, s, |x, y| x % y),
-            Binary::Pow => zip_map(a, b, o, s, f64::powf),
+            Binary::Add => zip_map(&a[..], &b[..], o, s, |x, y| x + y),
+            Binary::Sub => zip_map(&a[..], &b[..], o, s, |x, y| x - y),
+            Binary::Mul => zip_map(&a[..], &b[..], o, s, |x, y| x * y),
+            Binary::Div => zip_map(&a[..], &b[..], o, s, |x, y| x / y),
+            Binary::Rem => zip_map(&a[..], &b[..], o, s, |x, y| x % y),
+            Binary::Pow => zip_map(&a[..], &b[..], o, s, f64::powf),
             _ => return false,
         },
         (Buf::Float(a), Buf::Int(b), Buf::Float(o)) => match op {
-            Binary::Add => zip_map(a, b, o, s, |x, y| x + y as f64),
-            Binary::Sub => zip_map(a, b, o, s, |x, y| x - y as f64),
-            Binary::Mul => zip_map(a, b, o, s, |x, y| x * y as f64),
-            Binary::Div => zip_map(a, b, o, s, |x, y| x / y as f64),
+            Binary::Add => zip_map(&a[..], &b[..], o, s, |x, y| x + y as f64),
+            Binary::Sub => zip_map(&a[..], &b[..], o, s, |x, y| x - y as f64),
+            Binary::Mul => zip_map(&a[..], &b[..], o, s, |x, y| x * y as f64),
+            Binary::Div => zip_map(&a[..], &b[..], o, s, |x, y| x / y as f64),
             _ => return false,
         },
         (Buf::Int(a), Buf::Float(b), Buf::Float(o)) => match op {
-            Binary::Add => zip_map(a, b, o, s, |x, y| x as f64 + y),
-            Binary::Sub => zip_map(a, b, o, s, |x, y| x as f64 - y),
-            Binary::Mul => zip_map(a, b, o, s, |x, y| x as f64 * y),
-            Binary::Div => zip_map(a, b, o, s, |x, y| x as f64 / y),
+            Binary::Add => zip_map(&a[..], &b[..], o, s, |x, y| x as f64 + y),
+            Binary::Sub => zip_map(&a[..], &b[..], o, s, |x, y| x as f64 - y),
+            Binary::Mul => zip_map(&a[..], &b[..], o, s, |x, y| x as f64 * y),
+            Binary::Div => zip_map(&a[..], &b[..], o, s, |x, y| x as f64 / y),
             _ => return false,
         },
         (Buf::Float(a), Buf::Float(b), Buf::Bool(o)) if op.compares() => {
-            zip_map(a, b, o, s, |x, y| float_compare(op, x, y))
+            compare_floats(op, &a[..], &b[..], o, s)
         }
         (Buf::Float(a), Buf::Int(b), Buf::Bool(o)) if op.compares() => {
-            zip_map(a, b, o, s, |x, y| float_compare(op, x, y as f64))
+            zip_map(&a[..], &b[..], o, s, |x, y| float_compare(op, x, y as f64))
         }
         (Buf::Int(a), Buf::Float(b), Buf::Bool(o)) if op.compares() => {
-            zip_map(a, b, o, s, |x, y| float_compare(op, x as f64, y))
+            zip_map(&a[..], &b[..], o, s, |x, y| float_compare(op, x as f64, y))
         }
         (Buf::Int(a), Buf::Int(b), Buf::Bool(o)) if op.compares() => {
             compare_ordered(op, a, b, o, s)
         }
         (Buf::Date(a), Buf::Date(b), Buf::Int(o)) if op == Binary::Sub => {
-            zip_map(a, b, o, s, |x, y| i64::from(x) - i64::from(y))
+            zip_map(&a[..], &b[..], o, s, |x, y| i64::from(x) - i64::from(y))
         }
         (Buf::Date(a), Buf::Date(b), Buf::Bool(o)) if op.compares() => {
             compare_ordered(op, a, b, o, s)

@@ -111,68 +111,91 @@ impl CompiledRule {
             self.maps,
         );
         let mut positions: Vec<u16> = Vec::with_capacity(CHUNK);
+        // Rows are ascending and distinct; when they have no gaps (every row of the batch,
+        // the usual case) a chunk's positions follow from its bounds, with no pass over the
+        // selection (8 bytes a row read from memory).
+        let gapless = match (selection.first(), selection.last()) {
+            (Some(&first), Some(&last)) => (last - first) as usize + 1 == selection.len(),
+            _ => true,
+        };
         let mut start = 0;
         while start < selection.len() {
-            let base = selection[start] as usize / CHUNK * CHUNK;
-            // Rows are ascending and distinct: a chunk holds at most CHUNK of them, so the
-            // search stays within the next CHUNK (a search over the whole rest misses cache).
-            let window = &selection[start..selection.len().min(start + CHUNK)];
-            let in_chunk = |&row: &u32| (row as usize) < base + CHUNK;
-            let end = start
-                + match window.last() {
-                    Some(last) if in_chunk(last) => window.len(),
-                    _ => window.partition_point(in_chunk),
-                };
+            let first = selection[start] as usize;
+            let base = first / CHUNK * CHUNK;
             positions.clear();
-            positions.extend(
-                selection[start..end]
-                    .iter()
-                    .map(|&row| (row as usize - base) as u16),
-            );
+            let end = if gapless {
+                let end = selection.len().min(start + (base + CHUNK - first));
+                positions.extend((first - base) as u16..(first - base + end - start) as u16);
+                end
+            } else {
+                // A chunk holds at most CHUNK rows, so the search stays within the next CHUNK
+                // (a search over the whole rest misses cache).
+                let window = &selection[start..selection.len().min(start + CHUNK)];
+                let in_chunk = |&row: &u32| (row as usize) < base + CHUNK;
+                let end = start
+                    + match window.last() {
+                        Some(last) if in_chunk(last) => window.len(),
+                        _ => window.partition_point(in_chunk),
+                    };
+                positions.extend(
+                    selection[start..end]
+                        .iter()
+                        .map(|&row| (row as usize - base) as u16),
+                );
+                end
+            };
             chunk.run(&self.program, base, &positions);
-            if let (Buf::Float(values), false, Returns::Factor | Returns::Score) =
-                (&chunk.result, self.maps, &self.info.returns)
-            {
-                // Plain float results: finished unless deferred or not finite.
-                let mut finish = |p: usize| {
-                    let (value, row) = (values[p], base + p);
-                    if chunk.deferred[p] || !value.is_finite() {
-                        deferred.push(row as u32);
-                    } else {
-                        outputs.numbers[row] = value;
-                        outputs.valid[row] = true;
+            if let (Buf::Float(values), false, Returns::Factor | Returns::Score, Some(range)) = (
+                &chunk.result,
+                self.maps,
+                &self.info.returns,
+                dense(&positions),
+            ) {
+                // Plain float results of a whole run of rows: copied in one go, then the rows
+                // deferred or not finite (rare) are taken out.
+                outputs.pad(base + range.start);
+                let first = outputs.numbers.len();
+                outputs.numbers.extend_from_slice(&values[range.clone()]);
+                outputs.valid.resize(first + range.len(), true);
+                let flagged = &chunk.deferred[range.clone()];
+                let any_bad = values[range.clone()]
+                    .iter()
+                    .zip(flagged)
+                    .fold(false, |bad, (v, &d)| bad | d | !v.is_finite());
+                if any_bad {
+                    for (k, p) in range.enumerate() {
+                        if chunk.deferred[p] || !values[p].is_finite() {
+                            outputs.numbers[first + k] = 0.0;
+                            outputs.valid[first + k] = false;
+                            outputs.missing += 1;
+                            deferred.push((base + p) as u32);
+                        }
                     }
-                };
-                match dense(&positions) {
-                    Some(range) => range.for_each(finish),
-                    None => positions.iter().for_each(|&p| finish(usize::from(p))),
                 }
                 start = end;
                 continue;
             }
             for &p in &positions {
                 let p = usize::from(p);
-                let finished =
-                    !chunk.deferred[p] && self.finish(&chunk, p, base + p, arena, outputs);
-                if !finished {
+                outputs.pad(base + p);
+                let finished = if chunk.deferred[p] {
+                    None
+                } else {
+                    self.finish(&chunk, p, arena)
+                };
+                if finished.is_none() {
                     deferred.push((base + p) as u32);
                 }
+                outputs.push(finished);
             }
             start = end;
         }
         deferred
     }
 
-    /// Reads a finished row's result as the rule's contract asks into `outputs`; `false` hands
-    /// the row to the interpreter (which fails it with its message).
-    fn finish<'b>(
-        &self,
-        chunk: &Chunk<'b>,
-        p: usize,
-        row: usize,
-        arena: &'b Bump,
-        outputs: &mut Outputs<'b>,
-    ) -> bool {
+    /// A finished row's result read as the rule's contract asks; `None` hands the row to the
+    /// interpreter (which fails it with its message).
+    fn finish<'b>(&self, chunk: &Chunk<'b>, p: usize, arena: &'b Bump) -> Option<Finished<'b>> {
         let number = match &chunk.result {
             Buf::Float(v) => Some(v[p]).filter(|f| f.is_finite()),
             Buf::Int(v) => Some(v[p] as f64),
@@ -186,7 +209,7 @@ impl CompiledRule {
         match &self.info.returns {
             Returns::Factor => {
                 let reason = match shape {
-                    Shape::BadMap => return false,
+                    Shape::BadMap => return None,
                     Shape::Plain => None,
                     Shape::Map => match chunk.reason[p] {
                         Scalar::Unit => None,
@@ -194,7 +217,7 @@ impl CompiledRule {
                         Scalar::Reasons(list) => {
                             let list = &chunk.lists[list as usize];
                             if list.mixed {
-                                return false;
+                                return None;
                             }
                             if list.texts.is_empty() {
                                 None
@@ -202,45 +225,29 @@ impl CompiledRule {
                                 Some(join(&list.texts, arena))
                             }
                         }
-                        _ => return false,
+                        _ => return None,
                     },
                 };
-                let Some(number) = number else {
-                    return false;
-                };
-                outputs.numbers[row] = number;
-                outputs.valid[row] = true;
-                if let Some(reasons) = &mut outputs.reasons {
-                    reasons[row] = reason;
-                }
-                true
+                number.map(|number| Finished::Number(number, reason))
             }
             Returns::Score => match (shape, number) {
-                (Shape::Plain, Some(number)) => {
-                    outputs.numbers[row] = number;
-                    outputs.valid[row] = true;
-                    true
-                }
-                _ => false,
+                (Shape::Plain, Some(number)) => Some(Finished::Number(number, None)),
+                _ => None,
             },
             Returns::Tier(levels) => match (shape, chunk.result.get(p)) {
-                (Shape::Plain, Scalar::Str(name)) => {
-                    match levels.iter().position(|level| level == name) {
-                        Some(index) => {
-                            outputs.tiers[row] = index as u32;
-                            outputs.valid[row] = true;
-                            true
-                        }
-                        None => false,
-                    }
-                }
-                _ => false,
+                (Shape::Plain, Scalar::Str(name)) => levels
+                    .iter()
+                    .position(|level| level == name)
+                    .map(|index| Finished::Tier(index as u32)),
+                _ => None,
             },
         }
     }
 }
 
-/// What the program gave a batch's rows, before the interpreter's rows join them.
+/// What the program gave a batch's rows, before the interpreter's rows join them. Rows are
+/// added in order (selections ascend), so nothing is zero-filled first: the rows the program
+/// gives no value get a placeholder (0, no reason) and `valid` false.
 struct Outputs<'b> {
     /// Factor values and scores.
     numbers: Vec<f64>,
@@ -248,8 +255,72 @@ struct Outputs<'b> {
     tiers: Vec<u32>,
     /// Rows the program finished.
     valid: Vec<bool>,
+    /// Rows with `valid` false.
+    missing: usize,
     /// Each row's reason, when the program gives reasons at all.
     reasons: Option<Vec<Option<&'b str>>>,
+    /// Whether results are tier indexes (otherwise numbers).
+    tier: bool,
+}
+
+/// A row's result as the rule's contract reads it: a number (with its reason), or a tier.
+enum Finished<'b> {
+    Number(f64, Option<&'b str>),
+    Tier(u32),
+}
+
+impl<'b> Outputs<'b> {
+    /// Room for `rows` rows of a rule returning `returns`, with reasons when `reasons`.
+    fn new(returns: &Returns, rows: usize, reasons: bool) -> Self {
+        let tier = matches!(returns, Returns::Tier(_));
+        Self {
+            numbers: Vec::with_capacity(if tier { 0 } else { rows }),
+            tiers: Vec::with_capacity(if tier { rows } else { 0 }),
+            valid: Vec::with_capacity(rows),
+            missing: 0,
+            reasons: reasons.then(|| Vec::with_capacity(rows)),
+            tier,
+        }
+    }
+
+    /// Rows before `row` not added yet (not selected) get no value.
+    fn pad(&mut self, row: usize) {
+        let len = self.valid.len();
+        if row <= len {
+            return;
+        }
+        self.missing += row - len;
+        self.valid.resize(row, false);
+        if self.tier {
+            self.tiers.resize(row, 0);
+        } else {
+            self.numbers.resize(row, 0.0);
+        }
+        if let Some(reasons) = &mut self.reasons {
+            reasons.resize(row, None);
+        }
+    }
+
+    /// Adds the next row's result; `None`: no value (yet).
+    fn push(&mut self, finished: Option<Finished<'b>>) {
+        self.valid.push(finished.is_some());
+        let (number, tier, reason) = match finished {
+            Some(Finished::Number(number, reason)) => (number, 0, reason),
+            Some(Finished::Tier(tier)) => (0.0, tier, None),
+            None => {
+                self.missing += 1;
+                (0.0, 0, None)
+            }
+        };
+        if self.tier {
+            self.tiers.push(tier);
+        } else {
+            self.numbers.push(number);
+        }
+        if let Some(reasons) = &mut self.reasons {
+            reasons.push(reason);
+        }
+    }
 }
 
 /// Reasons joined as the interpreter joins them.
@@ -298,15 +369,14 @@ impl Rule for CompiledRule {
             return self.fallback.evaluate(batch, selection);
         };
         let arena = Bump::new();
-        let numbers = matches!(self.info.returns, Returns::Factor | Returns::Score);
-        let mut outputs = Outputs {
-            numbers: if numbers { vec![0.0; rows] } else { Vec::new() },
-            tiers: if numbers { Vec::new() } else { vec![0; rows] },
-            valid: vec![false; rows],
-            reasons: (self.maps && self.info.returns == Returns::Factor).then(|| vec![None; rows]),
-        };
-        let Ok(deferred) = guard::catch(|| self.run(&inputs, &arena, selection, &mut outputs))
-        else {
+        let reasons = self.maps && self.info.returns == Returns::Factor;
+        let mut outputs = Outputs::new(&self.info.returns, rows, reasons);
+        let run = guard::catch(|| {
+            let deferred = self.run(&inputs, &arena, selection, &mut outputs);
+            outputs.pad(rows);
+            deferred
+        });
+        let Ok(deferred) = run else {
             // The program failed internally: the interpreter takes every row, as it would have
             // run the whole rule (its own failures are caught row by row).
             self.deferred
@@ -340,6 +410,7 @@ fn assemble(
                 continue;
             }
             *valid = true;
+            outputs.missing -= 1;
             match returns {
                 Returns::Factor | Returns::Score => {
                     outputs.numbers[row] = output.values.as_primitive::<Float64Type>().value(row)
@@ -351,7 +422,7 @@ fn assemble(
         }
     }
     // No null buffer when every row has a value (the usual case; packing one costs a pass).
-    let nulls = (!outputs.valid.iter().all(|&v| v)).then(|| NullBuffer::from(outputs.valid));
+    let nulls = (outputs.missing > 0).then(|| NullBuffer::from(outputs.valid));
     let values: ArrayRef = match returns {
         Returns::Factor | Returns::Score => {
             Arc::new(Float64Array::new(outputs.numbers.into(), nulls))

@@ -51,8 +51,46 @@ pub fn unary<'b>(op: Unary, x: Scalar<'b>) -> Outcome<'b> {
 }
 
 /// rhai's float comparisons in a checked build: within a relative epsilon counts as equal.
+///
+/// The quotient rhai divides by is only needed near the epsilon: [`float_compare_sure`]
+/// decides every other pair from the sign of the difference, and the division runs for the rest.
 #[inline]
 pub fn float_compare(op: Binary, x: f64, y: f64) -> bool {
+    match float_compare_sure(op, x, y) {
+        Some(answer) => answer,
+        None => float_compare_exact(op, x, y),
+    }
+}
+
+/// [`float_compare`] without the division, when the answer does not depend on it: `x` and `y`
+/// differ by more than 4 epsilons of the larger (the quotient is then beyond ±epsilon, whatever
+/// its rounding) or are equal, and that larger is a finite normal number far from underflow.
+/// `None`: NaN, infinities, tiny values and near-equal pairs, which take the exact formula.
+/// The two agree on every pair (`fast_comparison_equals_rhai_formula` in the tests).
+#[inline]
+pub fn float_compare_sure(op: Binary, x: f64, y: f64) -> Option<bool> {
+    let (sure, answer) = float_compare_unless_close(op, x, y);
+    sure.then_some(answer)
+}
+
+/// [`float_compare_sure`] as two flags, with no branch (so a loop of it vectorises): whether
+/// the pair is decided without the division, and the answer if it is.
+#[inline(always)]
+pub fn float_compare_unless_close(op: Binary, x: f64, y: f64) -> (bool, bool) {
+    let max = if x * y == 0.0 {
+        1.0
+    } else {
+        x.abs().max(y.abs())
+    };
+    let d = x - y;
+    let sure = (max > 1e-290)
+        & (max < f64::INFINITY)
+        & ((d == 0.0) | (d.abs() > 4.0 * f64::EPSILON * max));
+    (sure, ordered(op, d, 0.0))
+}
+
+/// rhai's formula itself (`rhai::packages::logic`, checked floats).
+fn float_compare_exact(op: Binary, x: f64, y: f64) -> bool {
     let max = if x * y == 0.0 {
         1.0
     } else {
@@ -349,5 +387,110 @@ impl Text for bumpalo::collections::String<'_> {
     }
     fn write(&mut self, args: std::fmt::Arguments<'_>) {
         let _ = self.write_fmt(args);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const COMPARISONS: [Binary; 6] = [
+        Binary::Eq,
+        Binary::Ne,
+        Binary::Lt,
+        Binary::Le,
+        Binary::Gt,
+        Binary::Ge,
+    ];
+
+    /// Asserts the fast comparison gives rhai's answer for `x` and `y` under every operator.
+    fn agree(x: f64, y: f64) {
+        for op in COMPARISONS {
+            assert_eq!(
+                float_compare(op, x, y),
+                float_compare_exact(op, x, y),
+                "{op:?} {x:e} {y:e} (bits {:#x} {:#x})",
+                x.to_bits(),
+                y.to_bits()
+            );
+        }
+    }
+
+    /// Values where the formula's corners are: zeros, NaN, infinities, subnormals, the
+    /// underflow bound of the fast path, and numbers a few epsilons apart.
+    const SPECIAL: [f64; 20] = [
+        0.0,
+        -0.0,
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::MIN_POSITIVE,
+        -f64::MIN_POSITIVE,
+        5e-324,
+        1e-300,
+        1e-290,
+        1.0000000000000002e-290,
+        f64::MAX,
+        f64::MIN,
+        1.0,
+        -1.0,
+        1.0 + f64::EPSILON,
+        1.0 + 2.0 * f64::EPSILON,
+        1.0 + 4.0 * f64::EPSILON,
+        1.0 + 5.0 * f64::EPSILON,
+        100_000.0,
+    ];
+
+    #[test]
+    fn fast_comparison_equals_rhai_formula_on_corners() {
+        for x in SPECIAL {
+            for y in SPECIAL {
+                agree(x, y);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_comparison_decides_ordinary_pairs_without_the_division() {
+        assert_eq!(
+            float_compare_sure(Binary::Gt, 100_000.5, 100_000.0),
+            Some(true)
+        );
+        assert_eq!(float_compare_sure(Binary::Le, 3.0, 3.0), Some(true));
+        assert_eq!(float_compare_sure(Binary::Eq, 0.0, 7.5), Some(false));
+        // Within a few epsilons: left to the formula, which calls them equal.
+        assert_eq!(
+            float_compare_sure(Binary::Eq, 1.0, 1.0 + f64::EPSILON),
+            None
+        );
+        assert!(float_compare(Binary::Eq, 1.0, 1.0 + f64::EPSILON));
+        assert!(!float_compare(Binary::Gt, 1.0 + f64::EPSILON, 1.0));
+    }
+
+    /// Any bits, or a value and a neighbour a few ulps or epsilons away.
+    fn pair() -> impl Strategy<Value = (f64, f64)> {
+        let bits =
+            (any::<u64>(), any::<u64>()).prop_map(|(a, b)| (f64::from_bits(a), f64::from_bits(b)));
+        let ulps = (any::<u64>(), -40i64..40).prop_map(|(a, k)| {
+            let x = f64::from_bits(a);
+            (x, f64::from_bits(a.wrapping_add_signed(k)))
+        });
+        let relative = (-1e12f64..1e12, -12i32..12)
+            .prop_map(|(x, k)| (x, x * (1.0 + f64::from(k) * f64::EPSILON)));
+        let scaled = (any::<u64>(), -12i32..12).prop_map(|(a, k)| {
+            let x = f64::from_bits(a);
+            (x, x * (1.0 + f64::from(k) * 0.5 * f64::EPSILON))
+        });
+        prop_oneof![bits, ulps, relative, scaled]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn fast_comparison_equals_rhai_formula((x, y) in pair()) {
+            agree(x, y);
+            agree(y, x);
+        }
     }
 }
