@@ -18,7 +18,6 @@ use tierscore::commands::explain::{self, ExplainArgs};
 use tierscore::commands::run::{self, RunArgs};
 use tierscore::commands::{CommandError, Format, Ui};
 use tierscore::diagnostic::FileProblem;
-use tierscore::manifest::MANIFEST_FILE;
 use tierscore::plan::Plan;
 use tierscore::rules::EngineChoice;
 use tierscore::source::Source;
@@ -261,14 +260,11 @@ impl Pipeline {
             quiet: true,
             json: false,
         };
-        let target = detached(py, || {
-            run::execute(&args, ui)?;
-            let mut pipeline = tierscore::pipeline::Pipeline::load(&args.pipeline)?;
-            pipeline.set_params(&args.set)?;
-            Ok(args.output.clone().unwrap_or(pipeline.output.path))
-        })?;
-        let manifest = std::fs::read_to_string(target.join(MANIFEST_FILE))?;
-        py.import("json")?.call_method1("loads", (manifest,))
+        let manifest = detached(py, || run::execute(&args, ui))?;
+        to_python(
+            py,
+            &serde_json::to_value(&manifest).map_err(std::io::Error::other)?,
+        )
     }
 
     /// The customer with id `id`, factor by factor: the document `tierscore explain --format
