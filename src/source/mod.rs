@@ -252,6 +252,10 @@ impl Source {
                         &mut reader,
                         Default::default(),
                     ));
+                    let loaded = match loaded {
+                        Err(error) => Err(remote.parquet_failure(error)?),
+                        loaded => loaded,
+                    };
                     (bytes, loaded)
                 }
             };

@@ -277,6 +277,19 @@ impl Remote {
         }
     }
 
+    /// The store's own error when a Parquet read of this object failed in the store (the
+    /// network, the credentials), for its `store::` code; the Parquet error itself when the
+    /// data is at fault.
+    pub fn parquet_failure(&self, error: ParquetError) -> Result<ParquetError, StoreError> {
+        match error {
+            ParquetError::External(inner) => match inner.downcast::<object_store::Error>() {
+                Ok(failed) => Err(self.failed("read", *failed)),
+                Err(inner) => Ok(ParquetError::External(inner)),
+            },
+            other => Ok(other),
+        }
+    }
+
     /// The error for a failed `action` on this key.
     fn failed(&self, action: &'static str, error: object_store::Error) -> StoreError {
         let url = self.url();
