@@ -151,7 +151,7 @@ fn parquet_encode_and_commit(bencher: Bencher) {
     let loaded = &fixture.loaded;
     let (rows, tiers) = &fixture.output;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let target = dir.path().join("out");
+    let target = tierscore::store::Location::Local(dir.path().join("out"));
     let tier_names: Vec<String> = loaded
         .plan
         .scorer

@@ -46,6 +46,7 @@ pub mod score;
 pub mod sink;
 pub mod source;
 pub mod stats;
+pub mod store;
 pub mod synth;
 pub mod tiers;
 

@@ -73,7 +73,7 @@ fn main() -> ExitCode {
     };
     tierscore::logging::init(ui);
     let result = match &cli.command {
-        Command::Run(args) => commands::run::execute(args, ui),
+        Command::Run(args) => commands::run::execute(args, ui).map(drop),
         Command::Check(args) => commands::check::execute(args, ui),
         Command::Diff(args) => commands::diff::execute(args, ui),
         Command::Test(args) => commands::test::execute(args, ui),

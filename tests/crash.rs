@@ -14,12 +14,9 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use common::*;
 use sha2::{Digest, Sha256};
@@ -59,16 +56,6 @@ errors: {{ max_reject_fraction: 1.0 }}
     );
 }
 
-/// Kills the child if the test ends early, so no run outlives its test.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `tierscore run new.yaml` on two threads (the writer on a thread of its own), pausing at
 /// `pause` if given; stderr is piped.
 fn spawn_new(dir: &Path, pause: Option<&str>) -> KillOnDrop {
@@ -84,42 +71,6 @@ fn spawn_new(dir: &Path, pause: Option<&str>) -> KillOnDrop {
         None => cmd.env_remove("TIERSCORE_TEST_PAUSE"),
     };
     KillOnDrop(cmd.spawn().expect("start tierscore"))
-}
-
-/// Waits until the child says it paused at `point` (it must, within two minutes) and kills it.
-fn kill_at_pause(mut child: KillOnDrop, point: &str) {
-    let stderr = child.0.stderr.take().expect("piped stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let wanted = format!("paused at {point}");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line == wanted => break,
-            Ok(line) => seen.push(line),
-            Err(_) => panic!(
-                "the run never paused at {point} (exit {:?}); stderr:\n{}",
-                child.0.try_wait().ok().flatten(),
-                seen.join("\n")
-            ),
-        }
-    }
-    kill(child);
-}
-
-fn kill(mut child: KillOnDrop) {
-    child.0.kill().expect("kill the run");
-    let status = child.0.wait().expect("wait for the run");
-    assert_eq!(status.signal(), Some(9), "killed by SIGKILL, not ended");
 }
 
 /// Every file below `dir`, relative, `/`-separated.

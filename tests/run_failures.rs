@@ -422,36 +422,36 @@ fn a_csv_input_is_named_as_csv_not_as_a_damaged_parquet_file() {
 }
 
 #[test]
-fn an_object_storage_url_says_it_is_not_supported_yet() {
+fn a_url_of_no_known_object_store_is_refused_with_store_bad_url() {
     let tmp = with_input(10);
     let dir = tmp.path();
-    write_pipeline(dir, "s3://bucket/customers/", r#"expr: "1.0""#);
+    write_pipeline(dir, "ftp://host/customers/", r#"expr: "1.0""#);
     let result = run_writing_nothing(dir, &[]);
-    result.expect_code(1);
+    result.expect_code(3);
+    assert!(
+        result.stderr.starts_with("store::bad_url\n"),
+        "{}",
+        result.stderr
+    );
     assert_eq!(
         result.headline(),
-        "`input.path` is in object storage (s3://), which is not supported yet"
-    );
-    assert!(
-        result.stderr.starts_with("pipeline::object_storage\n"),
-        "{}",
-        result.stderr
-    );
-    assert!(
-        snippet_location(&result.stderr).starts_with("p.yaml:3:"),
-        "{}",
-        result.stderr
+        "cannot use ftp://host/customers/: `ftp://` is no object store tierscore knows (s3://, gs://, az://, file://)"
     );
 
-    // The same URL given with --input, to a valid pipeline.
+    // A bucket-less URL given with --input, to a valid pipeline.
     write_pipeline(dir, "customers.parquet", r#"expr: "1.0""#);
-    let result = run(dir, &["run", "p.yaml", "--input", "gs://bucket/x.parquet"]);
+    let result = run(dir, &["run", "p.yaml", "--input", "gs:///x.parquet"]);
     result.expect_code(3);
     assert_eq!(
         result.headline(),
-        "input gs://bucket/x.parquet is in object storage, which is not supported yet"
+        "cannot use gs:///x.parquet: it names no bucket or container"
     );
     assert!(!dir.join("out").exists());
+
+    // A file:// URL is a local path.
+    let absolute = format!("file://{}", dir.join("customers.parquet").display());
+    run(dir, &["--quiet", "run", "p.yaml", "--input", &absolute]).expect_code(0);
+    assert_eq!(manifest(&dir.join("out"))["rows"]["input"], 10);
 }
 
 /// `check`'s closing line follows its problems without a `findings` code standing alone on a

@@ -170,7 +170,11 @@ fn a_locked_output_exits_4_and_leaves_no_lock_file_once_released() {
     assert_eq!(listing(&dir.join("out")), ["2026-11-01"], "no lock file");
 
     // Another run (here, this test) holds the lock.
-    let held = tierscore::sink::Staging::prepare(&target, "holder").unwrap();
+    let held = tierscore::sink::Staging::prepare(
+        &tierscore::store::Location::Local(target.clone()),
+        "holder",
+    )
+    .unwrap();
     let refused = run(dir, &["--log-format", "json", "run", "p.yaml"]);
     refused.expect_code(4);
     let lines = json_lines(&refused.stderr);

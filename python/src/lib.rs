@@ -21,11 +21,11 @@ use tierscore::commands::run::{self, RunArgs};
 use tierscore::commands::{CommandError, Format, Ui};
 use tierscore::diagnostic::FileProblem;
 use tierscore::exec::{tasks, RunOptions, Started};
-use tierscore::manifest::MANIFEST_FILE;
 use tierscore::plan::Plan;
 use tierscore::rules::EngineChoice;
-use tierscore::sink::staging;
+use tierscore::sink::{staging, SinkError};
 use tierscore::source::Source;
+use tierscore::store::Location;
 
 create_exception!(
     tierscore,
@@ -265,14 +265,11 @@ impl Pipeline {
             quiet: true,
             json: false,
         };
-        let target = detached(py, || {
-            run::execute(&args, ui)?;
-            let mut pipeline = tierscore::pipeline::Pipeline::load(&args.pipeline)?;
-            pipeline.set_params(&args.set)?;
-            Ok(args.output.clone().unwrap_or(pipeline.output.path))
-        })?;
-        let manifest = std::fs::read_to_string(target.join(MANIFEST_FILE))?;
-        py.import("json")?.call_method1("loads", (manifest,))
+        let manifest = detached(py, || run::execute(&args, ui))?;
+        to_python(
+            py,
+            &serde_json::to_value(&manifest).map_err(std::io::Error::other)?,
+        )
     }
 
     /// The customer with id `id`, factor by factor: the document `tierscore explain --format
@@ -372,7 +369,7 @@ impl Pipeline {
 struct Job {
     job: Mutex<tasks::Job>,
     /// Where the driver commits (`None` on executors).
-    target: Option<PathBuf>,
+    target: Option<Location>,
     /// The keys `params` overrode, for the manifest.
     params_from_set: Vec<String>,
     started: Started,
@@ -423,7 +420,10 @@ impl Job {
             if let Some(input) = input {
                 pipeline.input.path = input;
             }
-            let target = output;
+            let target = output
+                .map(|output| Location::of(&output))
+                .transpose()
+                .map_err(SinkError::from)?;
             if let Some(target) = &target {
                 staging::ensure_replaceable(target)?;
             }
@@ -603,9 +603,11 @@ impl Job {
             coverage: false,
         };
         let started = self.started.clone();
-        detached(py, || Ok(self.lock().commit(scored, &options, started)?))?;
-        let manifest = std::fs::read_to_string(target.join(MANIFEST_FILE))?;
-        py.import("json")?.call_method1("loads", (manifest,))
+        let manifest = detached(py, || Ok(self.lock().commit(scored, &options, started)?))?;
+        to_python(
+            py,
+            &serde_json::to_value(&manifest).map_err(std::io::Error::other)?,
+        )
     }
 }
 

@@ -141,10 +141,10 @@ impl CommandError {
     /// The process exit code for this failure (see the exit code table in docs/exit-codes.md).
     pub fn exit_code(&self) -> u8 {
         match self {
-            CommandError::Sink(SinkError::Locked { .. })
-            | CommandError::Exec(crate::exec::ExecError::Sink(SinkError::Locked { .. })) => {
-                EXIT_LOCKED
-            }
+            CommandError::Sink(SinkError::Locked { .. } | SinkError::RemoteLocked { .. })
+            | CommandError::Exec(crate::exec::ExecError::Sink(
+                SinkError::Locked { .. } | SinkError::RemoteLocked { .. },
+            )) => EXIT_LOCKED,
             CommandError::Pipeline(_) | CommandError::Problems(_) | CommandError::Findings(_) => {
                 EXIT_INVALID
             }

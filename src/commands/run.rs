@@ -25,8 +25,9 @@ use crate::manifest::Manifest;
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::rules::EngineChoice;
-use crate::sink::staging;
+use crate::sink::{staging, SinkError};
 use crate::source::{Sample, Scan, Source};
+use crate::store::Location;
 
 /// Arguments of `tierscore run`.
 #[derive(Debug, clap::Args)]
@@ -102,8 +103,8 @@ fn parse_fraction(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Runs the pipeline and commits its output.
-pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
+/// Runs the pipeline and commits its output; returns the committed manifest.
+pub fn execute(args: &RunArgs, ui: Ui) -> Result<Manifest, CommandError> {
     let clock = Instant::now();
     let started_at = Utc::now();
     let mut pipeline = Pipeline::load(&args.pipeline)?;
@@ -111,10 +112,12 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
     if let Some(input) = &args.input {
         pipeline.input.path = input.clone();
     }
-    let target = args
-        .output
-        .clone()
-        .unwrap_or_else(|| pipeline.output.path.clone());
+    let target = Location::of(
+        args.output
+            .as_deref()
+            .unwrap_or(pipeline.output.path.as_path()),
+    )
+    .map_err(SinkError::from)?;
     staging::ensure_replaceable(&target)?;
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
     let inputs: Vec<PathBuf> = source.files().iter().map(|f| f.path.clone()).collect();
@@ -159,8 +162,13 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<(), CommandError> {
         &progress_bar(ui),
         started,
     )?;
-    report(ui, &manifest, &target, clock.elapsed().as_secs_f64());
-    Ok(())
+    report(
+        ui,
+        &manifest,
+        &target.display(),
+        clock.elapsed().as_secs_f64(),
+    );
+    Ok(manifest)
 }
 
 /// A progress bar on a terminal, hidden otherwise; the run sets its length.
@@ -200,14 +208,14 @@ fn time_left(elapsed: f64, done: u64, total: u64) -> Option<f64> {
 }
 
 /// The closing summary: stdout for people, one JSON log line for schedulers.
-fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
+fn report(ui: Ui, manifest: &Manifest, target: &str, seconds: f64) {
     let rows = manifest.rows;
     tracing::info!(
         pipeline = %manifest.pipeline.name,
         rows_in = rows.input,
         scored = rows.scored,
         rejected = rows.rejected,
-        output = %target.display(),
+        output = %target,
         seconds,
         // Last, so that a text line reads `… tiers: strategic 121, key 376`.
         json.tiers = %serde_json::Value::from_iter(manifest.tiers.iter().map(
@@ -246,7 +254,7 @@ fn report(ui: Ui, manifest: &Manifest, target: &std::path::Path, seconds: f64) {
             human::percent(share)
         );
     }
-    say!("output: {}", target.display());
+    say!("output: {target}");
 }
 
 #[cfg(test)]

@@ -67,7 +67,6 @@ catalog! {
         TIER_ORDER = "pipeline::tier_order", 1, "tier bounds are not in descending order";
         OUTPUT_PATH = "pipeline::output_path", 1, "an output folder name is too long";
         REPORT_VALUE = "pipeline::report_value", 1, "`report.value` is not a factor, `score` or an output column";
-        OBJECT_STORAGE = "pipeline::object_storage", 1, "`input.path` or `output.path` is in object storage (s3://…), not supported yet";
         PATH_PARAM = "pipeline::path_param", 1, "a `${param}` in a path is unclosed, names no param or a list or map";
         NESTING = "pipeline::nesting", 1, "the pipeline file nests `[` or `{` deeper than 128 levels";
     }
@@ -116,7 +115,11 @@ catalog! {
         DECODE = "source::decode", 3, "an input file's data cannot be decoded";
         SCHEMA_MISMATCH = "source::schema_mismatch", 3, "input files disagree on a column's type";
         NOT_PARQUET = "source::not_parquet", 3, "an input file is CSV, JSON or another format, not Parquet";
-        OBJECT_STORAGE = "source::object_storage", 3, "the input is in object storage (s3://…), not supported yet";
+    }
+    store {
+        BAD_URL = "store::bad_url", 3, "an object-storage URL names no store tierscore can use (scheme, bucket, settings)";
+        DENIED = "store::denied", 3, "the object store refused the credentials, or none were found";
+        REQUEST = "store::request", 3, "a request to the object store failed (endpoint unreachable, timeout, server error)";
     }
     derive {
         COMPUTE = "derive::compute", 3, "a derive column cannot be computed over this population";

@@ -15,7 +15,6 @@ mod unique;
 mod write;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
@@ -40,6 +39,7 @@ use crate::sink::writer::properties;
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Scan, SourceBatch, SourceError};
 use crate::stats::exact::{nearest_rank, sort_floats, ExactSum};
+use crate::store::Location;
 pub use batch::{score_batch, ScoredRows};
 pub use passes::Passes;
 pub use rejects::RejectBudget;
@@ -176,8 +176,8 @@ pub enum ExecError {
 /// How a run reads and where it writes.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// The output directory (the pipeline's `output.path`, or `--output`).
-    pub target: PathBuf,
+    /// The output directory or prefix (the pipeline's `output.path`, or `--output`).
+    pub target: Location,
     /// Worker threads; with more than one, decoding and writing overlap scoring.
     pub threads: usize,
     /// The run's id, in the manifest, the files' metadata and the staging folder's name.
@@ -598,11 +598,15 @@ fn manifest(
     let mut inputs = Vec::with_capacity(scan.source.files().len());
     let mut fingerprint = Sha256::new();
     for file in scan.source.files() {
-        let footer_sha256 = crate::source::footer_sha256(&file.path, file.bytes)?;
+        let footer_sha256 = file.footer_sha256()?;
         fingerprint.update(format!("{} {footer_sha256}\n", file.bytes));
         inputs.push(InputInfo {
             path: file.path.display().to_string(),
-            absolute_path: absolute(&file.path),
+            absolute_path: if crate::store::url_scheme(&file.path.to_string_lossy()).is_some() {
+                file.path.display().to_string()
+            } else {
+                absolute(&file.path)
+            },
             bytes: file.bytes,
             rows: file.rows,
             footer_sha256,
@@ -697,8 +701,11 @@ fn manifest(
             data_dir: DATA_DIR.into(),
             rejects_file: REJECTS_FILE.into(),
             rejects: Some(rejects),
-            path: options.target.display().to_string(),
-            absolute_path: absolute(&options.target),
+            path: options.target.display(),
+            absolute_path: match &options.target {
+                Location::Local(path) => absolute(path),
+                Location::Remote(remote) => remote.url(),
+            },
         },
         coverage: None,
         report: ReportInfo {

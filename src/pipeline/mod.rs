@@ -398,8 +398,12 @@ impl Pipeline {
 }
 
 /// `dir/relative` with `.` and `..` folded lexically, so messages show `rules/x.rhai`, not
-/// `pipelines/../rules/x.rhai`. Absolute `relative` paths are kept as they are.
+/// `pipelines/../rules/x.rhai`. Absolute `relative` paths and URLs (`s3://…`, `file://…`) are
+/// kept as they are.
 fn join_clean(dir: &Path, relative: &str) -> PathBuf {
+    if crate::store::url_scheme(relative).is_some() {
+        return PathBuf::from(relative);
+    }
     let mut out = PathBuf::new();
     for part in dir.join(relative).components() {
         match part {
@@ -442,14 +446,7 @@ impl Checker<'_> {
     /// an error, when one names no param or a param that is no scalar.
     fn path_params(&mut self, key: &str, text: &str, params: &Params) -> String {
         let (code, message, help) = match path_params::fill(text, params) {
-            Ok(filled) => match crate::source::url_scheme(&filled) {
-                None => return filled,
-                Some(scheme) => (
-                    codes::pipeline::OBJECT_STORAGE,
-                    format!("`{key}` is in object storage ({scheme}://), which is not supported yet"),
-                    "tierscore reads and writes local files; copy the data to a local folder first (e.g. `aws s3 sync s3://bucket/customers data/customers`) and name that folder".to_string(),
-                ),
-            },
+            Ok(filled) => return filled,
             Err(path_params::PathParamError::Unclosed) => (
                 codes::pipeline::PATH_PARAM,
                 format!("`{key}` has a `${{` without its `}}`"),

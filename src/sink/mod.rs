@@ -4,10 +4,12 @@
 //! - [`writer`]: hive-partitioned (or single-file) Parquet and `_rejects.parquet`;
 //! - [`checksummed`]: the Parquet writer of every file tierscore writes, a CRC-32 on every page;
 //! - [`manifest`]: `_manifest.json`, the run's lineage and figures;
-//! - [`staging`]: the staging directory and the atomic commit.
+//! - [`staging`]: the staging directory and the atomic commit;
+//! - [`remote`]: the commit protocol of an output in object storage.
 
 pub mod checksummed;
 pub mod layout;
+pub mod remote;
 pub mod staging;
 pub mod writer;
 
@@ -53,6 +55,22 @@ pub enum SinkError {
         help("wait for it to finish; two runs must not write the same output at once")
     )]
     Locked { target: PathBuf },
+    /// Another run holds the lock object of an output in object storage, or a killed run left
+    /// it.
+    #[error("another tierscore run is writing {} (its lock {lock} holds {holder})", target.display())]
+    #[diagnostic(
+        code(sink::locked),
+        help("wait for it to finish; if no run is writing (a killed run leaves its lock), delete the lock object and run again")
+    )]
+    RemoteLocked {
+        target: PathBuf,
+        lock: String,
+        holder: String,
+    },
+    /// The object store failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// A file system operation failed.
     #[error("cannot {action} {}: {source}", path.display())]
     #[diagnostic(

@@ -5,16 +5,21 @@
 //! moment without a complete output; elsewhere with two renames. A crash leaves the previous
 //! output as it was; the next run clears the leftovers. A lock file beside the target keeps two
 //! runs from writing the same target at once; it is removed when the run ends.
+//!
+//! An output in object storage is staged locally too, and committed by [`super::remote`]'s
+//! protocol instead of the swap.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use super::remote::RemoteStaging;
 use super::SinkError;
 use crate::manifest::{
     Manifest, DATA_DIR, MANIFEST_FILE, REJECTS_DIR, REJECTS_FILE, REPORT_FILE, SUCCESS_FILE,
 };
+use crate::store::Location;
 
 /// Where `schema_version` 1 outputs kept their rejects, at the top of the output: an output
 /// written before the `scored/` and `rejects/` layout is still ours to replace.
@@ -22,7 +27,42 @@ const LEGACY_REJECTS_FILE: &str = "_rejects.parquet";
 
 /// A staging directory for one run's output, removed again unless committed.
 #[derive(Debug)]
-pub struct Staging {
+pub enum Staging {
+    /// A local output, swapped into place.
+    Local(LocalStaging),
+    /// An output in object storage, uploaded by its commit protocol.
+    Remote(RemoteStaging),
+}
+
+impl Staging {
+    /// Checks the target may be replaced, takes its lock and creates the staging directory.
+    pub fn prepare(target: &Location, run_id: &str) -> Result<Self, SinkError> {
+        match target {
+            Location::Local(path) => LocalStaging::prepare(path, run_id).map(Staging::Local),
+            Location::Remote(root) => RemoteStaging::prepare(root, run_id).map(Staging::Remote),
+        }
+    }
+
+    /// Where the run writes its files.
+    pub fn dir(&self) -> &Path {
+        match self {
+            Staging::Local(staging) => staging.dir(),
+            Staging::Remote(staging) => staging.dir(),
+        }
+    }
+
+    /// Makes the staged output the target's, replacing the previous output.
+    pub fn commit(self) -> Result<(), SinkError> {
+        match self {
+            Staging::Local(staging) => staging.commit(),
+            Staging::Remote(staging) => staging.commit(),
+        }
+    }
+}
+
+/// The staging directory of a local output, beside the target.
+#[derive(Debug)]
+pub struct LocalStaging {
     target: PathBuf,
     dir: PathBuf,
     committed: bool,
@@ -81,7 +121,7 @@ impl Drop for Lock {
     }
 }
 
-impl Staging {
+impl LocalStaging {
     /// Checks the target may be replaced, takes the lock and creates the staging directory.
     pub fn prepare(target: &Path, run_id: &str) -> Result<Self, SinkError> {
         let name = target
@@ -96,7 +136,7 @@ impl Staging {
             _ => PathBuf::from("."),
         };
         fs::create_dir_all(&parent).map_err(|e| SinkError::io("create", &parent, e))?;
-        ensure_replaceable(target)?;
+        ensure_local_replaceable(target)?;
 
         let lock = Lock::take(&parent.join(format!(".{name}.tierscore.lock")), target)?;
         crate::test_pause("locked");
@@ -127,7 +167,7 @@ impl Staging {
 
     /// Moves the staged output into place, replacing the previous output atomically.
     pub fn commit(mut self) -> Result<(), SinkError> {
-        let previous = ensure_replaceable(&self.target)?;
+        let previous = ensure_local_replaceable(&self.target)?;
         for entry in fs::read_dir(&self.dir).map_err(|e| SinkError::io("list", &self.dir, e))? {
             let path = entry
                 .map_err(|e| SinkError::io("list", &self.dir, e))?
@@ -170,7 +210,7 @@ impl Staging {
     }
 }
 
-impl Drop for Staging {
+impl Drop for LocalStaging {
     fn drop(&mut self) {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.dir);
@@ -255,9 +295,17 @@ impl Owned {
 
 /// A target may be replaced when it does not exist, is an empty directory, or is a tierscore
 /// output — a manifest tierscore can read in full, and nothing in the directory but what that
-/// manifest lists. Anything else is somebody's data and is never touched. Returns what the
-/// commit may remove of the previous output.
-pub fn ensure_replaceable(target: &Path) -> Result<Owned, SinkError> {
+/// manifest lists. Anything else is somebody's data and is never touched.
+pub fn ensure_replaceable(target: &Location) -> Result<(), SinkError> {
+    match target {
+        Location::Local(path) => ensure_local_replaceable(path).map(drop),
+        Location::Remote(root) => super::remote::ensure_replaceable(root).map(drop),
+    }
+}
+
+/// [`ensure_replaceable`] for a local target; returns what the commit may remove of the
+/// previous output.
+fn ensure_local_replaceable(target: &Path) -> Result<Owned, SinkError> {
     let refuse = |reason: String| SinkError::NotOurs {
         target: target.to_path_buf(),
         reason,
@@ -333,8 +381,13 @@ fn remove_leftover(path: &Path) {
 }
 
 /// Refuses an input file inside the output directory (the commit would replace it) and an
-/// output inside a directory input (the next run would read it as input).
-pub fn ensure_apart(target: &Path, input: &Path, files: &[PathBuf]) -> Result<(), SinkError> {
+/// output inside a directory input (the next run would read it as input). In object storage,
+/// where there are no links, by their URLs.
+pub fn ensure_apart(target: &Location, input: &Path, files: &[PathBuf]) -> Result<(), SinkError> {
+    let target = match target {
+        Location::Local(path) => path,
+        Location::Remote(root) => return ensure_apart_remote(&root.url(), input, files),
+    };
     let target_abs = absolute(target);
     for file in files {
         let file_abs = absolute(file);
@@ -351,6 +404,31 @@ pub fn ensure_apart(target: &Path, input: &Path, files: &[PathBuf]) -> Result<()
             target: target.to_path_buf(),
             input: input.to_path_buf(),
             how: "the output directory is inside the input directory, so the next run would read it as input",
+        });
+    }
+    Ok(())
+}
+
+/// [`ensure_apart`] for an output at the URL `target`.
+fn ensure_apart_remote(target: &str, input: &Path, files: &[PathBuf]) -> Result<(), SinkError> {
+    let below = |inner: &str, outer: &str| {
+        inner == outer || inner.starts_with(&format!("{}/", outer.trim_end_matches('/')))
+    };
+    if let Some(file) = files
+        .iter()
+        .find(|file| below(&file.to_string_lossy(), target))
+    {
+        return Err(SinkError::Overlap {
+            target: PathBuf::from(target),
+            input: file.clone(),
+            how: "the input file is inside the output, which the run replaces",
+        });
+    }
+    if below(target, &input.to_string_lossy()) {
+        return Err(SinkError::Overlap {
+            target: PathBuf::from(target),
+            input: input.to_path_buf(),
+            how: "the output is inside the input prefix, so the next run would read it as input",
         });
     }
     Ok(())
@@ -440,7 +518,7 @@ mod tests {
         fs::create_dir(target.join("tier=a")).unwrap();
         fs::write(target.join("tier=a/old.parquet"), "old").unwrap();
 
-        let staging = Staging::prepare(&target, "r1").unwrap();
+        let staging = LocalStaging::prepare(&target, "r1").unwrap();
         manifest(staging.dir(), "tierscore");
         fs::write(staging.dir().join("new.txt"), "new").unwrap();
         staging.commit().unwrap();
@@ -460,7 +538,7 @@ mod tests {
         let target = root.path().join("out");
         manifest(&target, "tierscore");
         {
-            let staging = Staging::prepare(&target, "r1").unwrap();
+            let staging = LocalStaging::prepare(&target, "r1").unwrap();
             fs::write(staging.dir().join("half.parquet"), "x").unwrap();
         }
         assert!(target.join("_manifest.json").exists());
@@ -473,36 +551,36 @@ mod tests {
         let file = root.path().join("report.csv");
         fs::write(&file, "a,b").unwrap();
         assert!(matches!(
-            Staging::prepare(&file, "r1"),
+            LocalStaging::prepare(&file, "r1"),
             Err(SinkError::NotOurs { .. })
         ));
         let dir = root.path().join("data");
         manifest(&dir, "other");
         assert!(matches!(
-            Staging::prepare(&dir, "r1"),
+            LocalStaging::prepare(&dir, "r1"),
             Err(SinkError::NotOurs { .. })
         ));
         assert_eq!(fs::read_to_string(&file).unwrap(), "a,b");
         let empty = root.path().join("empty");
         fs::create_dir(&empty).unwrap();
-        assert!(Staging::prepare(&empty, "r1").is_ok());
+        assert!(LocalStaging::prepare(&empty, "r1").is_ok());
     }
 
     #[test]
     fn a_second_run_on_the_same_target_is_refused_while_the_first_holds_it() {
         let root = tempfile::tempdir().unwrap();
         let target = root.path().join("out");
-        let first = Staging::prepare(&target, "r1").unwrap();
+        let first = LocalStaging::prepare(&target, "r1").unwrap();
         assert!(matches!(
-            Staging::prepare(&target, "r2"),
+            LocalStaging::prepare(&target, "r2"),
             Err(SinkError::Locked { .. })
         ));
         drop(first);
         assert!(!root.path().join(".out.tierscore.lock").exists());
-        let second = Staging::prepare(&target, "r3").unwrap();
+        let second = LocalStaging::prepare(&target, "r3").unwrap();
         assert!(root.path().join(".out.tierscore.lock").exists());
         assert!(matches!(
-            Staging::prepare(&target, "r4"),
+            LocalStaging::prepare(&target, "r4"),
             Err(SinkError::Locked { .. })
         ));
         drop(second);
@@ -514,7 +592,7 @@ mod tests {
         let target = root.path().join("out");
         let stale = root.path().join(".out.tierscore-staging-dead");
         fs::create_dir(&stale).unwrap();
-        let staging = Staging::prepare(&target, "r2").unwrap();
+        let staging = LocalStaging::prepare(&target, "r2").unwrap();
         assert!(!stale.exists());
         staging.commit().unwrap();
         assert!(target.is_dir());
@@ -530,7 +608,7 @@ mod tests {
             r#"{"tool":"tierscore","schema_version":1}"#,
         )
         .unwrap();
-        let err = ensure_replaceable(&forged).unwrap_err();
+        let err = ensure_local_replaceable(&forged).unwrap_err();
         assert!(
             err.to_string().contains("_manifest.json is incomplete"),
             "{err}"
@@ -540,7 +618,7 @@ mod tests {
         manifest_listing(&extra, "tierscore", &["part-00000.parquet"]);
         fs::write(extra.join("part-00000.parquet"), "p").unwrap();
         fs::write(extra.join("notes.txt"), "mine").unwrap();
-        let err = ensure_replaceable(&extra).unwrap_err();
+        let err = ensure_local_replaceable(&extra).unwrap_err();
         assert!(
             err.to_string()
                 .contains("it holds notes.txt, which its _manifest.json does not list"),
@@ -549,7 +627,7 @@ mod tests {
 
         let climbing = root.path().join("climbing");
         manifest_listing(&climbing, "tierscore", &["../data.parquet"]);
-        let err = ensure_replaceable(&climbing).unwrap_err();
+        let err = ensure_local_replaceable(&climbing).unwrap_err();
         assert!(err.to_string().contains("lists `../data.parquet`"), "{err}");
     }
 
@@ -559,7 +637,7 @@ mod tests {
         let victim = root.path().join("victim.txt");
         fs::write(&victim, "keep").unwrap();
         std::os::unix::fs::symlink(&victim, root.path().join(".out.tierscore.lock")).unwrap();
-        let err = Staging::prepare(&root.path().join("out"), "r1").unwrap_err();
+        let err = LocalStaging::prepare(&root.path().join("out"), "r1").unwrap_err();
         assert!(
             err.to_string().starts_with("cannot open the lock file"),
             "{err}"
@@ -575,13 +653,21 @@ mod tests {
         let file = data.join("a.parquet");
         fs::write(&file, "x").unwrap();
         assert!(matches!(
-            ensure_apart(&data, &file, std::slice::from_ref(&file)),
+            ensure_apart(
+                &Location::Local(data.clone()),
+                &file,
+                std::slice::from_ref(&file)
+            ),
             Err(SinkError::Overlap { .. })
         ));
         assert!(matches!(
-            ensure_apart(&data.join("out"), &data, std::slice::from_ref(&file)),
+            ensure_apart(
+                &Location::Local(data.join("out")),
+                &data,
+                std::slice::from_ref(&file)
+            ),
             Err(SinkError::Overlap { .. })
         ));
-        assert!(ensure_apart(&root.path().join("out"), &data, &[file]).is_ok());
+        assert!(ensure_apart(&Location::Local(root.path().join("out")), &data, &[file]).is_ok());
     }
 }

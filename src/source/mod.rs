@@ -3,6 +3,9 @@
 //! Opening reads only the footers (schema, row counts); [`Source::batches`] then streams row
 //! groups with a projection, so only the columns the plan needs are decoded and the whole input
 //! is never in memory. Each batch remembers its file and first row for reject reports.
+//!
+//! Files are local or in object storage ([`Location`]); a remote file is read through the same
+//! footer and projection, fetching only the byte ranges of the columns and row groups read.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -11,10 +14,14 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+    ArrowReaderBuilder, ArrowReaderMetadata, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
 };
-use parquet::arrow::ProjectionMask;
+use parquet::arrow::async_reader::ParquetRecordBatchStream;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use read_budget::BudgetedFile;
+
+use crate::store::{block_on, Location, Remote, RemoteParquet, StoreError};
 
 mod lookup;
 mod read_budget;
@@ -23,7 +30,9 @@ pub use lookup::Found;
 /// One input file, as its footer describes it.
 #[derive(Debug, Clone)]
 pub struct InputFile {
+    /// The file's path, or its URL in object storage (as messages and the manifest show it).
     pub path: PathBuf,
+    at: Location,
     pub bytes: u64,
     pub rows: u64,
     pub row_groups: usize,
@@ -206,13 +215,10 @@ pub enum SourceError {
         help("tierscore reads Parquet (a file starting with `PAR1`); convert it first, e.g. with DuckDB: COPY (SELECT * FROM 'customers.csv') TO 'customers.parquet' (FORMAT parquet)")
     )]
     NotParquet { path: PathBuf, looks_like: String },
-    /// The input is a URL of object storage (`s3://`, `gs://` …).
-    #[error("input {url} is in object storage, which is not supported yet")]
-    #[diagnostic(
-        code(source::object_storage),
-        help("tierscore reads local files; copy the data first (e.g. `aws s3 sync s3://bucket/customers data/customers`) and point input.path or --input at that folder")
-    )]
-    ObjectStorage { url: String },
+    /// The object store could not be read.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Store(#[from] StoreError),
     /// Decoding rows failed part-way.
     #[error("{} (rows from {first_row}): {source}", path.display())]
     #[diagnostic(
@@ -240,36 +246,49 @@ pub enum SourceError {
 impl Source {
     /// Resolves the input path (file, directory or glob) and reads every file's footer.
     pub fn open(path: &Path, rename: &[(String, String)]) -> Result<Self, SourceError> {
-        let paths = resolve(path)?;
-        let mut files = Vec::with_capacity(paths.len());
-        for path in paths {
-            let file = File::open(&path).map_err(|source| SourceError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let bytes = file
-                .metadata()
-                .map_err(|source| SourceError::Io {
-                    path: path.clone(),
-                    source,
-                })?
-                .len();
-            let metadata = ArrowReaderMetadata::load(&file, Default::default()).map_err(
-                |source| match sniff(&path) {
-                    Some(looks_like) => SourceError::NotParquet {
-                        path: path.clone(),
-                        looks_like,
-                    },
-                    None => SourceError::Corrupt {
+        let found = resolve(path)?;
+        let mut files = Vec::with_capacity(found.len());
+        for (at, size) in found {
+            let path = PathBuf::from(at.display());
+            let (bytes, loaded) = match &at {
+                Location::Local(local) => {
+                    let io = |source| SourceError::Io {
                         path: path.clone(),
                         source,
-                    },
+                    };
+                    let file = File::open(local).map_err(io)?;
+                    let bytes = file.metadata().map_err(io)?.len();
+                    (bytes, ArrowReaderMetadata::load(&file, Default::default()))
+                }
+                Location::Remote(remote) => {
+                    let bytes = size.unwrap_or_default();
+                    let mut reader = remote.parquet_reader(bytes);
+                    let loaded = block_on(ArrowReaderMetadata::load_async(
+                        &mut reader,
+                        Default::default(),
+                    ));
+                    let loaded = match loaded {
+                        Err(error) => Err(remote.parquet_failure(error)?),
+                        loaded => loaded,
+                    };
+                    (bytes, loaded)
+                }
+            };
+            let metadata = loaded.map_err(|source| match sniff(&at) {
+                Some(looks_like) => SourceError::NotParquet {
+                    path: path.clone(),
+                    looks_like,
                 },
-            )?;
+                None => SourceError::Corrupt {
+                    path: path.clone(),
+                    source,
+                },
+            })?;
             let rows = check_footer(&path, bytes, metadata.metadata())?;
             let row_groups = metadata.metadata().num_row_groups();
             files.push(InputFile {
                 path,
+                at,
                 bytes,
                 rows,
                 row_groups,
@@ -436,15 +455,49 @@ impl Source {
         schema: &Schema,
         batch_size: usize,
         row_groups: Option<Vec<usize>>,
-    ) -> Result<ParquetRecordBatchReader, SourceError> {
-        let handle = File::open(&file.path)
-            .and_then(BudgetedFile::new)
-            .map_err(|source| SourceError::Io {
-                path: file.path.clone(),
-                source,
-            })?;
-        let builder =
-            ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.metadata.clone());
+    ) -> Result<FileReader, SourceError> {
+        let corrupt = |source| SourceError::Corrupt {
+            path: file.path.clone(),
+            source,
+        };
+        match &file.at {
+            Location::Local(path) => {
+                let handle = File::open(path)
+                    .and_then(BudgetedFile::new)
+                    .map_err(|source| SourceError::Io {
+                        path: file.path.clone(),
+                        source,
+                    })?;
+                let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                    handle,
+                    file.metadata.clone(),
+                );
+                let builder = self.project(file, builder, schema, batch_size, row_groups);
+                Ok(FileReader::Local(builder.build().map_err(corrupt)?))
+            }
+            Location::Remote(remote) => {
+                let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
+                    remote.parquet_reader(file.bytes),
+                    file.metadata.clone(),
+                );
+                let builder = self.project(file, builder, schema, batch_size, row_groups);
+                Ok(FileReader::Remote(Box::new(
+                    builder.build().map_err(corrupt)?,
+                )))
+            }
+        }
+    }
+
+    /// `builder` set to decode only the columns of `schema` (by name), in batches of
+    /// `batch_size`, optionally only some row groups.
+    fn project<T>(
+        &self,
+        file: &InputFile,
+        builder: ArrowReaderBuilder<T>,
+        schema: &Schema,
+        batch_size: usize,
+        row_groups: Option<Vec<usize>>,
+    ) -> ArrowReaderBuilder<T> {
         let wanted: Vec<&str> = schema
             .fields()
             .iter()
@@ -463,10 +516,7 @@ impl Source {
         if let Some(groups) = row_groups {
             builder = builder.with_row_groups(groups);
         }
-        builder.build().map_err(|source| SourceError::Corrupt {
-            path: file.path.clone(),
-            source,
-        })
+        builder
     }
 
     /// A decoded batch with its columns renamed and in `schema`'s order, picked by name.
@@ -599,63 +649,57 @@ fn schema_difference(first: &Schema, other: &Schema) -> Option<String> {
         .map(|f| format!("column `{}` is extra", f.name()))
 }
 
-/// The sha256 (hex) of a Parquet file's footer (its metadata, the length and `PAR1` at the
-/// end), `bytes` long: a fingerprint that changes with the file's data in practice, read
-/// without its data.
-pub fn footer_sha256(path: &Path, bytes: u64) -> Result<String, SourceError> {
-    use sha2::{Digest, Sha256};
+impl InputFile {
+    /// The sha256 (hex) of the file's footer (its metadata, the length and `PAR1` at the end):
+    /// a fingerprint that changes with the file's data in practice, read without its data.
+    pub fn footer_sha256(&self) -> Result<String, SourceError> {
+        use sha2::{Digest, Sha256};
+        let tail = self.read_range(self.bytes.saturating_sub(8)..self.bytes)?;
+        let length = tail
+            .get(..4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let footer = u64::from(length) + 8;
+        let mut hasher = Sha256::new();
+        hasher.update(self.bytes.to_le_bytes());
+        hasher.update(self.read_range(self.bytes.saturating_sub(footer)..self.bytes)?);
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// The bytes `range` of the file.
+    fn read_range(&self, range: std::ops::Range<u64>) -> Result<Vec<u8>, SourceError> {
+        match &self.at {
+            Location::Local(path) => {
+                read_local_range(path, range).map_err(|source| SourceError::Io {
+                    path: self.path.clone(),
+                    source,
+                })
+            }
+            Location::Remote(remote) => Ok(remote.read_range(range)?.to_vec()),
+        }
+    }
+}
+
+/// The bytes `range` of the local file `path`.
+fn read_local_range(path: &Path, range: std::ops::Range<u64>) -> std::io::Result<Vec<u8>> {
     use std::io::{Read, Seek, SeekFrom};
-    let io = |source| SourceError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = File::open(path).map_err(io)?;
-    let mut tail = [0u8; 8];
-    file.seek(SeekFrom::Start(bytes.saturating_sub(8)))
-        .and_then(|_| file.read_exact(&mut tail))
-        .map_err(io)?;
-    let footer = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]])) + 8;
-    let mut hasher = Sha256::new();
-    hasher.update(bytes.to_le_bytes());
-    file.seek(SeekFrom::Start(bytes.saturating_sub(footer)))
-        .map_err(io)?;
-    std::io::copy(&mut file.take(footer), &mut HashWrite(&mut hasher)).map_err(io)?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
-/// A `Write` into a hasher, for [`std::io::copy`].
-struct HashWrite<'a>(&'a mut sha2::Sha256);
-
-impl std::io::Write for HashWrite<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        sha2::Digest::update(self.0, buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The URL scheme of an object-storage path (`s3` of `s3://bucket/key`), if `text` is one.
-pub fn url_scheme(text: &str) -> Option<&str> {
-    let (scheme, rest) = text.split_once("://")?;
-    let valid = !scheme.is_empty()
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-        && scheme.starts_with(|c: char| c.is_ascii_alphabetic());
-    (valid && !rest.is_empty()).then_some(scheme)
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(range.start))?;
+    let mut bytes = Vec::new();
+    file.take(range.end.saturating_sub(range.start))
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// What a file that is not Parquet looks like, from its first bytes; `None` when it starts as
 /// Parquet does (then it is a damaged Parquet file).
-fn sniff(path: &Path) -> Option<String> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(512);
-    File::open(path)
-        .and_then(|f| f.take(512).read_to_end(&mut head))
-        .ok()?;
+fn sniff(at: &Location) -> Option<String> {
+    let head = match at {
+        Location::Local(path) => read_local_range(path, 0..512).ok()?,
+        Location::Remote(remote) => {
+            let size = remote.size().ok()??;
+            remote.read_range(0..size.min(512)).ok()?.to_vec()
+        }
+    };
     if head.starts_with(b"PAR1") {
         return None;
     }
@@ -686,31 +730,95 @@ fn sniff(path: &Path) -> Option<String> {
     }
 }
 
-/// A file, every `*.parquet` below a directory (sorted), or every file a glob matches (sorted).
-fn resolve(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
+/// A file, every `*.parquet` below a directory or prefix (sorted), or every file a glob
+/// matches (sorted); with each remote file its size, from the listing.
+fn resolve(path: &Path) -> Result<Vec<(Location, Option<u64>)>, SourceError> {
     let text = path.to_string_lossy();
-    if url_scheme(&text).is_some() {
-        return Err(SourceError::ObjectStorage {
-            url: text.to_string(),
-        });
-    }
+    let glob_at = text.find(['*', '?', '[']);
+    let at = match glob_at {
+        // A glob in object storage lists the prefix before its first wildcard.
+        Some(at) if crate::store::url_scheme(&text).is_some() => {
+            Location::of(Path::new(&text[..text[..at].rfind('/').unwrap_or(at)]))?
+        }
+        _ => Location::of(path)?,
+    };
+    let local = match at {
+        Location::Remote(remote) => return resolve_remote(&remote, path, glob_at.is_some()),
+        Location::Local(local) => local,
+    };
+    let text = local.to_string_lossy();
     let mut found = Vec::new();
-    if text.contains(['*', '?', '[']) {
+    if glob_at.is_some() {
         let entries = glob::glob(&text).map_err(|err| SourceError::Io {
             path: path.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string()),
         })?;
         found.extend(entries.filter_map(Result::ok).filter(|p| p.is_file()));
-    } else if path.is_dir() {
-        collect_parquet(path, &mut found)?;
-    } else if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
+    } else if local.is_dir() {
+        collect_parquet(&local, &mut found)?;
+    } else if local.is_file() {
+        return Ok(vec![(Location::Local(local), None)]);
     } else {
         return Err(SourceError::Missing {
             path: path.to_path_buf(),
         });
     }
     found.sort();
+    if found.is_empty() {
+        return Err(SourceError::NoFiles {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(found
+        .into_iter()
+        .map(|p| (Location::Local(p), None))
+        .collect())
+}
+
+/// The remote counterpart of [`resolve`]: the object `remote` names, or the `*.parquet` objects
+/// below it as a folder (keys with a part starting with `_` or `.` skipped), or, for a `glob`,
+/// the objects below `remote` (the glob's fixed prefix) whose URL matches `path`.
+fn resolve_remote(
+    remote: &Remote,
+    path: &Path,
+    glob: bool,
+) -> Result<Vec<(Location, Option<u64>)>, SourceError> {
+    let found: Vec<(Location, Option<u64>)> = if glob {
+        let pattern =
+            glob::Pattern::new(&path.to_string_lossy()).map_err(|err| SourceError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, err.to_string()),
+            })?;
+        let options = glob::MatchOptions {
+            require_literal_separator: true,
+            ..Default::default()
+        };
+        remote
+            .list()?
+            .into_iter()
+            .filter(|(object, _)| pattern.matches_with(&object.url(), options))
+            .map(|(object, size)| (Location::Remote(object), Some(size)))
+            .collect()
+    } else {
+        if let Some(size) = remote.size()? {
+            return Ok(vec![(Location::Remote(remote.clone()), Some(size))]);
+        }
+        let below = remote.list()?;
+        if below.is_empty() {
+            return Err(SourceError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        below
+            .into_iter()
+            .filter(|(object, _)| {
+                let relative = remote.relative(object).unwrap_or_default();
+                relative.ends_with(".parquet")
+                    && !relative.split('/').any(|part| part.starts_with(['.', '_']))
+            })
+            .map(|(object, size)| (Location::Remote(object), Some(size)))
+            .collect()
+    };
     if found.is_empty() {
         return Err(SourceError::NoFiles {
             path: path.to_path_buf(),
@@ -804,8 +912,30 @@ pub struct Batches<'a> {
     sample: Option<Sample>,
     remaining: u64,
     file: usize,
-    reader: Option<ParquetRecordBatchReader>,
+    reader: Option<FileReader>,
     row: u64,
+}
+
+/// The decoder of one input file: Parquet's synchronous reader for a local file; for a remote
+/// one, its async stream driven from here (it fetches the byte ranges of the projected columns
+/// of the row groups read, coalesced, a row group at a time).
+enum FileReader {
+    Local(ParquetRecordBatchReader),
+    Remote(Box<ParquetRecordBatchStream<RemoteParquet>>),
+}
+
+impl Iterator for FileReader {
+    type Item = Result<RecordBatch, arrow::error::ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            FileReader::Local(reader) => reader.next(),
+            FileReader::Remote(stream) => {
+                use futures::StreamExt;
+                block_on(stream.next()).map(|batch| batch.map_err(Into::into))
+            }
+        }
+    }
 }
 
 impl Batches<'_> {

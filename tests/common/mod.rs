@@ -9,8 +9,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use arrow::array::{
     Array, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, RecordBatch, StringArray,
@@ -898,4 +901,51 @@ pub mod reference {
         }
         (out, total)
     }
+}
+
+/// Kills the child if the test ends early, so no run outlives its test.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until the child says it paused at `point` (it must, within two minutes) and kills it.
+pub fn kill_at_pause(mut child: KillOnDrop, point: &str) {
+    let stderr = child.0.stderr.take().expect("piped stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wanted = format!("paused at {point}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line == wanted => break,
+            Ok(line) => seen.push(line),
+            Err(_) => panic!(
+                "the run never paused at {point} (exit {:?}); stderr:\n{}",
+                child.0.try_wait().ok().flatten(),
+                seen.join("\n")
+            ),
+        }
+    }
+    kill(child);
+}
+
+/// Kills the child with SIGKILL and checks that is how it ended.
+pub fn kill(mut child: KillOnDrop) {
+    child.0.kill().expect("kill the run");
+    let status = child.0.wait().expect("wait for the run");
+    assert_eq!(status.signal(), Some(9), "killed by SIGKILL, not ended");
 }

@@ -1,0 +1,492 @@
+//! Input and output in object storage, against a local S3 server (moto's, started here on
+//! 127.0.0.1; `pip install "moto[server]"`). Without moto these tests fail, they never skip.
+//!
+//! The output written to S3 equals the output written to disk; a run killed at every step of
+//! the object-store commit (docs/object-storage.md) leaves the previous output readable through
+//! `_SUCCESS` and its manifest, its own parts named by nothing, and its lock, which the next
+//! run reports until it is deleted; that run then clears what the killed one left.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use common::*;
+use sha2::{Digest, Sha256};
+use tierscore::store::{Location, Remote};
+
+/// A moto S3 server on a free port of 127.0.0.1, with the process environment pointing the
+/// AWS settings at it; stopped (and the environment released to the next test) when dropped.
+struct Moto {
+    server: Child,
+    _env: MutexGuard<'static, ()>,
+}
+
+/// One moto at a time: the AWS settings live in the process environment.
+static ENV: Mutex<()> = Mutex::new(());
+
+impl Moto {
+    fn start() -> Self {
+        let env = ENV.lock().unwrap_or_else(|p| p.into_inner());
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // moto logs every request: into a file, as a pipe nobody reads would fill and stall it.
+        let log = tempfile::tempfile().unwrap();
+        let server = Command::new("python3")
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(log.try_clone().unwrap())
+            .spawn()
+            .expect("python3 runs moto's S3 server");
+        let mut moto = Moto { server, _env: env };
+        let endpoint = format!("http://127.0.0.1:{port}");
+        for (key, value) in [
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+        ] {
+            std::env::set_var(key, value);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = moto.server.try_wait().unwrap() {
+                let mut stderr = String::new();
+                let mut log = log.try_clone().unwrap();
+                std::io::Seek::rewind(&mut log).unwrap();
+                log.read_to_string(&mut stderr).unwrap();
+                panic!(
+                    "moto's S3 server did not start ({status}); install it with pip install \"moto[server]\":\n{stderr}"
+                );
+            }
+            assert!(Instant::now() < deadline, "moto did not listen in 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto.create_bucket(port, "lake");
+        moto
+    }
+
+    /// Creates `bucket` with a plain path-style PUT (moto does not check signatures).
+    fn create_bucket(&self, port: u16, bucket: &str) {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "create bucket: {answer}"
+        );
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// The object or prefix at `url`.
+fn remote(url: &str) -> Remote {
+    match Location::of(Path::new(url)).unwrap() {
+        Location::Remote(remote) => remote,
+        Location::Local(_) => panic!("{url} is no object-store URL"),
+    }
+}
+
+/// Every object below `url`, relative key -> bytes.
+fn objects(url: &str) -> BTreeMap<String, Vec<u8>> {
+    let root = remote(url);
+    root.list()
+        .unwrap()
+        .into_iter()
+        .map(|(object, _)| {
+            let bytes = object.read().unwrap().unwrap().to_vec();
+            (root.relative(&object).unwrap(), bytes)
+        })
+        .collect()
+}
+
+/// The committed output at `url`: the run folder its `_SUCCESS` names, checked to hold every
+/// file its manifest lists with the listed size and sha256, copied to `into` (a local folder
+/// in the local layout). Returns the run folder.
+fn download_committed(url: &str, into: &Path) -> String {
+    let all = objects(url);
+    let run_dir = String::from_utf8(all["_SUCCESS"].clone()).unwrap();
+    let run_dir = run_dir.trim_end_matches('\n');
+    assert!(
+        run_dir.starts_with("_runs/") && run_dir.ends_with('/'),
+        "{run_dir}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&all[&format!("{run_dir}_manifest.json")]).unwrap();
+    let rejects = &manifest["output"]["rejects"];
+    for file in manifest["output"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain([rejects])
+    {
+        let path = file["path"].as_str().unwrap();
+        let bytes = all
+            .get(&format!("{run_dir}{path}"))
+            .unwrap_or_else(|| panic!("{path} listed but not in the store"));
+        assert_eq!(bytes.len() as u64, file["bytes"], "size of {path}");
+        assert_eq!(
+            hex::encode(Sha256::digest(bytes)),
+            file["sha256"].as_str().unwrap(),
+            "sha256 of {path}"
+        );
+    }
+    for (key, bytes) in &all {
+        if let Some(relative) = key.strip_prefix(run_dir) {
+            write_bytes(&into.join(relative), bytes);
+        }
+    }
+    run_dir.to_string()
+}
+
+fn write_bytes(path: &Path, bytes: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Each scored file of a local output (relative path -> its rows).
+fn scored(out: &Path) -> BTreeMap<String, arrow::array::RecordBatch> {
+    snapshot(out)
+        .into_keys()
+        .filter(|name| name.starts_with("scored/"))
+        .map(|name| {
+            let rows = read_parquet(&out.join(&name));
+            (name, rows)
+        })
+        .collect()
+}
+
+/// The customer_value pipeline with its rules, reading `customers.parquet` into `scores`.
+fn setup(dir: &Path) {
+    copy_example(dir);
+    gen(dir, "customers.parquet", 20_000, 7, 4_000);
+}
+
+#[test]
+fn output_in_s3_equals_the_output_on_disk_and_input_reads_from_s3() {
+    let _moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    remote("s3://lake/in/customers/part-0.parquet")
+        .upload(&dir.join("customers.parquet"))
+        .unwrap();
+    let pipeline = "pipelines/customer_value.yaml";
+    let local_input = dir.join("customers.parquet").display().to_string();
+
+    run(
+        dir,
+        &[
+            "--quiet",
+            "run",
+            pipeline,
+            "--input",
+            &local_input,
+            "--output",
+            "on_disk",
+        ],
+    )
+    .expect_code(0);
+    run(
+        dir,
+        &[
+            "--quiet",
+            "run",
+            pipeline,
+            "--input",
+            "s3://lake/in/customers/",
+            "--output",
+            "s3://lake/out/cv",
+        ],
+    )
+    .expect_code(0);
+
+    let on_disk = dir.join("on_disk");
+    let from_s3 = dir.join("from_s3");
+    download_committed("s3://lake/out/cv", &from_s3);
+    assert_eq!(scored(&from_s3), scored(&on_disk));
+    assert_eq!(scored(&on_disk).len(), 5, "one file per tier");
+    assert_eq!(
+        read_parquet(&from_s3.join("rejects/part-00000.parquet")),
+        read_parquet(&on_disk.join("rejects/part-00000.parquet"))
+    );
+    let (s3, disk) = (manifest(&from_s3), manifest(&on_disk));
+    for key in [
+        "rows",
+        "tiers",
+        "score_quantiles",
+        "factors",
+        "input_fingerprint",
+    ] {
+        assert_eq!(s3[key], disk[key], "manifest {key}");
+    }
+    assert_eq!(
+        s3["inputs"][0]["path"],
+        "s3://lake/in/customers/part-0.parquet"
+    );
+    assert_eq!(s3["output"]["path"], "s3://lake/out/cv");
+    let names = |m: &serde_json::Value| -> Vec<(String, u64)> {
+        m["output"]["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap().to_string(),
+                    f["rows"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(names(&s3), names(&disk));
+
+    // A second run replaces the first: one run folder, `_SUCCESS`, nothing else.
+    run(
+        dir,
+        &[
+            "--quiet",
+            "run",
+            pipeline,
+            "--input",
+            "s3://lake/in/customers/part-0.parquet",
+            "--output",
+            "s3://lake/out/cv",
+        ],
+    )
+    .expect_code(0);
+    let runs: BTreeSet<String> = objects("s3://lake/out/cv")
+        .into_keys()
+        .map(|key| key.split('/').take(2).collect::<Vec<_>>().join("/"))
+        .collect();
+    let second = download_committed("s3://lake/out/cv", &dir.join("second"));
+    assert_eq!(
+        runs,
+        BTreeSet::from([
+            "_SUCCESS".to_string(),
+            second.trim_end_matches('/').to_string()
+        ])
+    );
+    assert_eq!(scored(&dir.join("second")), scored(&on_disk));
+
+    // The output prefix inside the input prefix is refused, as locally.
+    let inside = run(
+        dir,
+        &[
+            "--quiet",
+            "run",
+            pipeline,
+            "--input",
+            "s3://lake/in/",
+            "--output",
+            "s3://lake/in/scores",
+        ],
+    );
+    inside.expect_code(3);
+    assert_eq!(
+        inside.headline(),
+        "input s3://lake/in/ and output s3://lake/in/scores overlap: the output is inside the input prefix, so the next run would read it as input"
+    );
+}
+
+#[test]
+fn a_prefix_holding_other_data_is_refused_untouched() {
+    let _moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    remote("s3://lake/data/notes.txt")
+        .write(b"mine".to_vec())
+        .unwrap();
+    let result = run(
+        dir,
+        &[
+            "--quiet",
+            "run",
+            "pipelines/customer_value.yaml",
+            "--output",
+            "s3://lake/data",
+        ],
+    );
+    result.expect_code(3);
+    assert!(
+        result.stderr.starts_with("sink::not_ours\n"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(
+        result.headline(),
+        "output s3://lake/data exists and is not a tierscore output (it holds notes.txt; a tierscore output in object storage holds only _SUCCESS, _tierscore.lock and _runs/); refusing to replace it"
+    );
+    assert_eq!(
+        objects("s3://lake/data"),
+        BTreeMap::from([("notes.txt".to_string(), b"mine".to_vec())])
+    );
+}
+
+/// `tierscore run` of the pipeline into `s3://lake/out/cv`, pausing at `point`.
+fn spawn_run(dir: &Path, input: &str, point: &str) -> KillOnDrop {
+    let child = Command::new(env!("CARGO_BIN_EXE_tierscore"))
+        .args([
+            "--quiet",
+            "run",
+            "pipelines/customer_value.yaml",
+            "--input",
+            input,
+        ])
+        .args(["--output", "s3://lake/out/cv"])
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env_remove("TIERSCORE_TEST_FAULT")
+        .env("TIERSCORE_TEST_PAUSE", point)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tierscore");
+    KillOnDrop(child)
+}
+
+#[test]
+fn a_run_killed_during_the_commit_leaves_the_previous_output_readable_and_its_parts_unnamed() {
+    let _moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    gen(dir, "small.parquet", 300, 3, 300);
+    let old = [
+        "--quiet",
+        "run",
+        "pipelines/customer_value.yaml",
+        "--input",
+        "small.parquet",
+        "--output",
+        "s3://lake/out/cv",
+    ];
+    run(dir, &old).expect_code(0);
+
+    // Up to `_SUCCESS` the old output is the committed one; from it on the new one is. The
+    // commit uploads 8 files: 5 tiers, the rejects, the report, the manifest (last).
+    let points = [
+        ("locked", "old"),
+        ("staged", "old"),
+        ("uploaded 1", "old"),
+        ("uploaded 7", "old"),
+        ("synced", "old"),
+        ("swapped", "new"),
+        ("cleaned", "new"),
+    ];
+    for (point, expected) in points {
+        let before = objects("s3://lake/out/cv");
+        let committed =
+            download_committed("s3://lake/out/cv", &dir.join(format!("before {point}")));
+        kill_at_pause(spawn_run(dir, "customers.parquet", point), point);
+
+        let after = objects("s3://lake/out/cv");
+        let now = download_committed("s3://lake/out/cv", &dir.join(format!("after {point}")));
+        let rows = manifest(&dir.join(format!("after {point}")))["rows"]["input"].clone();
+        match expected {
+            "old" => {
+                assert_eq!(now, committed, "{point}: _SUCCESS names the old run");
+                assert_eq!(rows, 300, "{point}");
+                // Everything of the old output is there as it was.
+                for (key, bytes) in before.iter().filter(|(k, _)| k.starts_with(&committed)) {
+                    assert_eq!(after.get(key), Some(bytes), "{point}: {key}");
+                }
+            }
+            _ => {
+                assert_ne!(now, committed, "{point}: _SUCCESS names the new run");
+                assert_eq!(rows, 20_000, "{point}");
+            }
+        }
+        // The killed run's lock stays; the next run reports it (exit 4) and writes nothing.
+        assert!(after.contains_key("_tierscore.lock"), "{point}: lock left");
+        let locked = run(dir, &old);
+        locked.expect_code(4);
+        assert!(
+            locked.headline().starts_with("another tierscore run is writing s3://lake/out/cv (its lock s3://lake/out/cv/_tierscore.lock holds {\"pid\":")
+                && locked.headline().contains(",\"run_id\":\"20"),
+            "{point}: {}",
+            locked.headline()
+        );
+        assert_eq!(
+            objects("s3://lake/out/cv"),
+            after,
+            "{point}: the refused run wrote"
+        );
+
+        // Deleting the lock lets the next run commit; it clears what the killed run left.
+        remote("s3://lake/out/cv/_tierscore.lock").delete().unwrap();
+        run(dir, &old).expect_code(0);
+        let next = download_committed("s3://lake/out/cv", &dir.join(format!("next {point}")));
+        let left: BTreeSet<String> = objects("s3://lake/out/cv")
+            .into_keys()
+            .filter(|key| !key.starts_with(&next))
+            .collect();
+        assert_eq!(
+            left,
+            BTreeSet::from(["_SUCCESS".to_string()]),
+            "{point}: leftovers"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_store_fails_with_store_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let result = tierscore(dir)
+        .args([
+            "--quiet",
+            "run",
+            "pipelines/customer_value.yaml",
+            "--input",
+            "s3://lake/in/",
+        ])
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{closed}"))
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(3));
+    let stderr = String::from_utf8(result.stderr).unwrap();
+    assert!(stderr.starts_with("store::request\n"), "{stderr}");
+    assert!(
+        headline(&stderr).starts_with("cannot inspect s3://lake/in: "),
+        "{stderr}"
+    );
+    assert!(headline(&stderr).contains("Connection refused"), "{stderr}");
+}
