@@ -55,7 +55,7 @@ fn scored(job: &mut Job) -> Vec<(usize, Vec<ScoredPart>)> {
 
 fn options(target: &Path) -> RunOptions {
     RunOptions {
-        target: target.to_path_buf(),
+        target: tierscore::store::Location::Local(target.to_path_buf()),
         threads: 2,
         run_id: "distributed-test".into(),
         params_from_set: vec![],
