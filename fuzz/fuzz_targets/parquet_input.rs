@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use libfuzzer_sys::fuzz_target;
-use tierscore::source::{footer_sha256, Scan, Source};
+use tierscore::source::{Scan, Source};
 
 fuzz_target!(|data: &[u8]| {
     let mut file = tempfile::Builder::new()
@@ -15,10 +15,12 @@ fuzz_target!(|data: &[u8]| {
     file.write_all(data)
         .expect("the temporary file is writable");
     file.flush().expect("the temporary file is writable");
-    let _ = footer_sha256(file.path(), data.len() as u64);
     let Ok(source) = Source::open(file.path(), &[]) else {
         return;
     };
+    for input in source.files() {
+        let _ = input.footer_sha256();
+    }
     let columns: Vec<String> = source
         .schema()
         .fields()
