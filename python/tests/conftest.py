@@ -3,7 +3,11 @@ CLI runs."""
 
 import json
 import os
+import socket
 import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +58,50 @@ def check_json(cli, pipeline):
     """The problems `tierscore check --format json` reports for `pipeline`."""
     done = cli("check", pipeline, "--format", "json", check=False)
     return json.loads(done.stdout)["problems"]
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """A moto S3 server on a free port of 127.0.0.1 with a bucket `lake`, the AWS settings of
+    this process pointing at it; returns a boto3 client."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # moto logs every request: into a file, as a pipe nobody reads would fill and stall it.
+    log = tempfile.TemporaryFile()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                log.seek(0)
+                pytest.fail('moto\'s S3 server did not start: pip install "moto[server]"\n'
+                            + log.read().decode())
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "moto did not listen in 60 s"
+                time.sleep(0.1)
+        settings = {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ALLOW_HTTP": "true",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+        }
+        for key, value in settings.items():
+            monkeypatch.setenv(key, value)
+        import boto3
+
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="lake")
+        yield client
+    finally:
+        server.kill()
+        server.wait()
+        log.close()

@@ -105,3 +105,29 @@ def assert_population_steps(name, manifest):
     assert (manifest["tier_cutoffs"] is not None) == (name in ("abc", "rank"))
     methods = [n["method"] for n in manifest["normalization"]]
     assert methods == (["percent_rank"] * 6 if name == "rank" else [])
+
+
+def s3_input(s3, cli, pipeline, params, out):
+    """The shipped pipelines' input (testdata/customers.parquet) uploaded to `s3://lake/in/`,
+    and the CLI's run of `pipeline` from there into the local folder `out`; returns the input's
+    URL."""
+    s3.upload_file(str(REPO / "testdata" / "customers.parquet"), "lake", "in/customers.parquet")
+    url = "s3://lake/in/"
+    sets = [arg for key, value in params.items() for arg in ("--set", f"{key}={value}")]
+    cli("run", pipeline, *sets, "--input", url, "--output", out)
+    return url
+
+
+def download_output(s3, prefix, local):
+    """The output committed at `s3://lake/PREFIX`, as its readers find it (the run folder that
+    `_SUCCESS` names: docs/object-storage.md), downloaded into the folder `local` with a
+    `_SUCCESS` of its own; returns `local`."""
+    run_dir = s3.get_object(Bucket="lake", Key=f"{prefix}/_SUCCESS")["Body"].read().decode()
+    committed = f"{prefix}/{run_dir.strip()}"
+    listed = s3.list_objects_v2(Bucket="lake", Prefix=committed)["Contents"]
+    for key in (entry["Key"] for entry in listed):
+        path = local / key[len(committed):]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file("lake", key, str(path))
+    (local / "_SUCCESS").write_text("")
+    return local

@@ -1,14 +1,8 @@
 """`Pipeline.run` reading from and writing to S3 (a local moto server started here; without
-`moto[server]` these tests fail, they never skip): the committed output equals the CLI's on
+`moto[server]` these tests fail, they never skip; the `s3` fixture is in conftest.py): the committed output equals the CLI's on
 disk, and follows the object-storage commit protocol (docs/object-storage.md)."""
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -17,53 +11,6 @@ import tierscore
 from conftest import AS_OF, REPO
 
 CUSTOMER_VALUE = REPO / "pipelines" / "customer_value.yaml"
-
-
-@pytest.fixture
-def s3(monkeypatch):
-    """A moto S3 server on a free port of 127.0.0.1 with a bucket `lake`, the AWS settings of
-    this process pointing at it; returns a boto3 client."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # moto logs every request: into a file, as a pipe nobody reads would fill and stall it.
-    log = tempfile.TemporaryFile()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                log.seek(0)
-                pytest.fail('moto\'s S3 server did not start: pip install "moto[server]"\n'
-                            + log.read().decode())
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "moto did not listen in 60 s"
-                time.sleep(0.1)
-        settings = {
-            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-            "AWS_ALLOW_HTTP": "true",
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1",
-        }
-        for key, value in settings.items():
-            monkeypatch.setenv(key, value)
-        import boto3
-
-        client = boto3.client("s3")
-        client.create_bucket(Bucket="lake")
-        yield client
-    finally:
-        server.kill()
-        server.wait()
-        log.close()
 
 
 def test_run_reads_and_writes_s3_as_the_cli_writes_disk(cli, s3, tmp_path):

@@ -9,7 +9,14 @@ import pytest
 from pyspark.sql import SparkSession
 
 import tierscore.spark
-from distributed_output import assert_population_steps, assert_same_output, cli_output, pipelines
+from distributed_output import (
+    assert_population_steps,
+    assert_same_output,
+    cli_output,
+    download_output,
+    pipelines,
+    s3_input,
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +70,29 @@ def test_a_task_dying_mid_way_is_retried_and_the_output_stays_exact(
 
     assert kill_file.with_suffix(".fired").read_text() == "score:2"
     assert_same_output(expected, tmp_path / "spark")
+
+
+def test_spark_run_reads_and_writes_s3_as_the_cli_does(cli, spark, s3, tmp_path, local_pipeline):
+    """rfm (a derive pass, then scoring) read from and committed to a local S3 server (moto):
+    the output the CLI commits to disk from the same S3 input."""
+    import os
+
+    pipeline, params = pipelines(local_pipeline, tmp_path)["rfm"]
+    url = s3_input(s3, cli, pipeline, params, tmp_path / "cli")
+    # The executors' Python workers take their environment from the context, not the test's.
+    aws = {key: value for key, value in os.environ.items() if key.startswith("AWS_")}
+    spark.sparkContext.environment.update(aws)
+    try:
+        manifest = tierscore.spark.run(
+            spark, pipeline, "s3://lake/out/rfm", params=params, input=url
+        )
+    finally:
+        for key in aws:
+            spark.sparkContext.environment.pop(key, None)
+
+    committed = download_output(s3, "out/rfm", tmp_path / "spark")
+    assert_same_output(tmp_path / "cli", committed)
+    assert manifest == json.loads((committed / "_manifest.json").read_text())
+    assert manifest["inputs"][0]["path"] == "s3://lake/in/customers.parquet"
+    assert manifest["output"]["path"] == "s3://lake/out/rfm"
+    assert_population_steps("rfm", manifest)
