@@ -200,14 +200,7 @@ pub fn run(
     progress: &ProgressBar,
     started: Started,
 ) -> Result<Manifest, ExecError> {
-    let threads = options.threads;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| ExecError::Threads {
-            threads,
-            message: e.to_string(),
-        })?;
+    let pool = worker_pool(options.threads)?;
     let rows_expected = scan.rows_expected();
     // One bar over every pass, so its rate and time left cover the whole run.
     progress.set_length(rows_expected * Passes::names(pipeline).len() as u64);
@@ -242,6 +235,17 @@ pub fn run(
         interpreted_elsewhere: &[],
     };
     run.score_and_commit(&pool, budget, &passes, coverage, batches, score)
+}
+
+/// The pool of `threads` workers a run scores and encodes on.
+pub(crate) fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, ExecError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| ExecError::Threads {
+            threads,
+            message: e.to_string(),
+        })
 }
 
 /// What a run scores and where it commits: the arguments of [`run`], shared with a

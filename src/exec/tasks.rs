@@ -336,14 +336,7 @@ impl Job {
         if self.needs_ranking() && self.ranking.is_none() {
             return Err(self.out_of_order("ranking"));
         }
-        let threads = options.threads;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| ExecError::Threads {
-                threads,
-                message: e.to_string(),
-            })?;
+        let pool = super::worker_pool(options.threads)?;
         let scan = Scan::all(&self.source);
         let passes = Passes {
             population: self.population.take().unwrap_or_else(|| {
