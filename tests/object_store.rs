@@ -490,3 +490,54 @@ fn an_unreachable_store_fails_with_store_request() {
     );
     assert!(headline(&stderr).contains("Connection refused"), "{stderr}");
 }
+
+/// Credentials, region and endpoint from an AWS profile (the shared files and `AWS_PROFILE`),
+/// none of them in the environment: the run reads and commits through the profile's endpoint.
+#[test]
+fn an_aws_profile_gives_the_keys_region_and_endpoint() {
+    let _moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    remote("s3://lake/in/customers/part-0.parquet")
+        .upload(&dir.join("customers.parquet"))
+        .unwrap();
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    write_bytes(
+        &dir.join("aws/credentials"),
+        b"[default]\naws_access_key_id = wrong\n\n[analytics]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    );
+    write_bytes(
+        &dir.join("aws/config"),
+        format!("[profile analytics]\nregion = us-east-1\nendpoint_url = {endpoint}\n").as_bytes(),
+    );
+    let result = tierscore(dir)
+        .args([
+            "--quiet",
+            "run",
+            "pipelines/customer_value.yaml",
+            "--input",
+            "s3://lake/in/customers/",
+            "--output",
+            "s3://lake/out/profile",
+        ])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_REGION")
+        .env("AWS_PROFILE", "analytics")
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("aws/credentials"))
+        .env("AWS_CONFIG_FILE", dir.join("aws/config"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let run_dir = download_committed("s3://lake/out/profile", &dir.join("committed"));
+    let manifest = manifest(&dir.join("committed"));
+    assert_eq!(manifest["rows"]["input"], 20_000);
+    assert!(run_dir.starts_with("_runs/"), "{run_dir}");
+}

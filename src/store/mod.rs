@@ -7,6 +7,8 @@
 //! its tokio runtime lives in this module only ([`block_on`]), so the rest of tierscore stays
 //! synchronous and calls in here as it would read a file.
 
+mod aws_profile;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -90,10 +92,14 @@ impl Remote {
             return Err(bad_url(url, "it names no bucket or container".into()));
         }
         let built = match parsed.scheme() {
-            "s3" | "s3a" => object_store::aws::AmazonS3Builder::from_env()
-                .with_url(url)
-                .build()
-                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
+            "s3" | "s3a" => {
+                let env = |key: &str| std::env::var(key).ok();
+                aws_profile::Profile::from_files(&env)
+                    .apply(object_store::aws::AmazonS3Builder::from_env(), &env)
+                    .with_url(url)
+                    .build()
+                    .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+            }
             "gs" => object_store::gcp::GoogleCloudStorageBuilder::from_env()
                 .with_url(url)
                 .build()
