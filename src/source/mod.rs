@@ -23,6 +23,7 @@ use read_budget::BudgetedFile;
 
 use crate::store::{block_on, Location, Remote, RemoteParquet, StoreError};
 
+mod footer_walk;
 mod lookup;
 mod read_budget;
 pub use lookup::Found;
@@ -258,10 +259,12 @@ impl Source {
                     };
                     let file = File::open(local).map_err(io)?;
                     let bytes = file.metadata().map_err(io)?.len();
+                    walk_footer(&path, &at, bytes)?;
                     (bytes, ArrowReaderMetadata::load(&file, Default::default()))
                 }
                 Location::Remote(remote) => {
                     let bytes = size.unwrap_or_default();
+                    walk_footer(&path, &at, bytes)?;
                     let mut reader = remote.parquet_reader(bytes);
                     let loaded = block_on(ArrowReaderMetadata::load_async(
                         &mut reader,
@@ -667,16 +670,47 @@ impl InputFile {
 
     /// The bytes `range` of the file.
     fn read_range(&self, range: std::ops::Range<u64>) -> Result<Vec<u8>, SourceError> {
-        match &self.at {
-            Location::Local(path) => {
-                read_local_range(path, range).map_err(|source| SourceError::Io {
-                    path: self.path.clone(),
-                    source,
-                })
-            }
-            Location::Remote(remote) => Ok(remote.read_range(range)?.to_vec()),
-        }
+        read_range(&self.path, &self.at, range)
     }
+}
+
+/// The bytes `range` of the file at `at` (`path` as the user gave it, for errors).
+fn read_range(
+    path: &Path,
+    at: &Location,
+    range: std::ops::Range<u64>,
+) -> Result<Vec<u8>, SourceError> {
+    match at {
+        Location::Local(local) => {
+            read_local_range(local, range).map_err(|source| SourceError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        Location::Remote(remote) => Ok(remote.read_range(range)?.to_vec()),
+    }
+}
+
+/// Walks the footer of the file at `at` (`bytes` long) as Thrift before parquet decodes it
+/// ([`footer_walk`]: a forged footer could keep parquet busy for minutes). A file too short for
+/// a footer, or without `PAR1` at its end, is left to parquet, whose errors say so.
+fn walk_footer(path: &Path, at: &Location, bytes: u64) -> Result<(), SourceError> {
+    let Some(start) = bytes.checked_sub(8).filter(|start| *start >= 4) else {
+        return Ok(());
+    };
+    let tail = read_range(path, at, start..bytes)?;
+    if tail.get(4..) != Some(b"PAR1".as_slice()) {
+        return Ok(());
+    }
+    let length = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+    let Some(footer_start) = start.checked_sub(length) else {
+        return Ok(());
+    };
+    let footer = read_range(path, at, footer_start..start)?;
+    footer_walk::check(&footer).map_err(|message| SourceError::Corrupt {
+        path: path.to_path_buf(),
+        source: parquet::errors::ParquetError::General(message),
+    })
 }
 
 /// The bytes `range` of the local file `path`.

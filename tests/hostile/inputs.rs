@@ -252,3 +252,42 @@ fn a_file_whose_page_headers_loop_is_refused_as_damaged() {
          are damaged: reading went on past twice the file's size",
     );
 }
+
+/// A footer whose unknown fields declare lists of 2^31 booleans, seven bytes each, is refused
+/// before parquet decodes it: parquet 60.1 skips such a list by going round an empty loop 2^31
+/// times, and fifty of them kept a run busy for minutes (found beside the fuzz target's slow
+/// footer; the forged file is made here from the shipped test data).
+#[test]
+fn a_footer_of_forged_boolean_lists_is_refused_at_once() {
+    let file = fs::read(repo().join("testdata/customers.parquet")).unwrap();
+    let end = file.len() - 8;
+    let length = u32::from_le_bytes(file[end..end + 4].try_into().unwrap()) as usize;
+    let (data, footer) = file[..end].split_at(end - length);
+    // FileMetaData's fields, then fifty unknown ones (long form: type list, field id 100 + n as
+    // a zigzag varint), each a list of bools whose size (2^31 - 1) follows, then the stop byte.
+    let mut forged = footer[..footer.len() - 1].to_vec();
+    for field in 100u16..150 {
+        let zigzag = field * 2;
+        forged.extend([0x09, (zigzag & 0x7F) as u8 | 0x80, (zigzag >> 7) as u8]);
+        forged.extend([0xF1, 0xFF, 0xFF, 0xFF, 0xFF, 0x07]);
+    }
+    forged.push(0x00);
+    let mut bytes = data.to_vec();
+    bytes.extend(&forged);
+    bytes.extend(u32::try_from(forged.len()).unwrap().to_le_bytes());
+    bytes.extend(b"PAR1");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fs::write(dir.join("customers.parquet"), bytes).unwrap();
+    plain(dir);
+    let result = run(dir, &["run", "p.yaml"]);
+    result.expect_code(3);
+    assert_eq!(
+        result.headline(),
+        "customers.parquet is not a readable Parquet file: Parquet error: its footer is \
+         damaged: a list, map or text in it claims more bytes than the footer holds"
+    );
+    assert!(!dir.join("out").exists());
+    assert_eq!(staging_dirs(dir), Vec::<String>::new());
+}
