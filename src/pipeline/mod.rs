@@ -154,7 +154,7 @@ impl Default for Limits {
             max_operations: 1_000_000,
             max_call_depth: 32,
             max_string_size: 100_000,
-            max_array_size: 100_000,
+            max_array_size: 10_000,
             max_map_size: 10_000,
             max_row_ms: 5_000,
             max_row_memory: 64 << 20,

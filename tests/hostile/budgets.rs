@@ -90,6 +90,37 @@ fn an_endless_loop_is_stopped_by_the_wall_time_budget() {
     assert!(!dir.join("out").exists());
 }
 
+/// The issue's `let a = []; loop { a.push(1); }`, which took 2.8 s a row at the old defaults, is
+/// stopped by the default limits (none set in the pipeline): rhai walks an array to check its
+/// size after each push, so the work is the square of `limits.max_array_size`, whose default of
+/// 10,000 makes it about 35 ms a row in a release build (3.3 s at 100,000 before; a plain loop
+/// to `max_operations` takes about as long).
+#[test]
+fn a_growing_array_is_stopped_by_the_default_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pipeline(
+        dir,
+        r#"expr: "let a = []; loop { a.push(1); }""#,
+        "{}",
+        "{}",
+    );
+    let before = snapshot(dir);
+    let started = std::time::Instant::now();
+    let result = run(dir, &["run", "p.yaml", "--limit", "20"]);
+    result.expect_code(3);
+    assert!(
+        result
+            .help()
+            .contains("p.yaml factors[0].expr:1:22: Size of array/BLOB too large"),
+        "{}",
+        result.stderr
+    );
+    assert!(started.elapsed().as_secs() < 60, "stopped in time");
+    assert!(!dir.join("out").exists());
+    assert_eq!(snapshot(dir), before, "nothing outside the output changed");
+}
+
 #[test]
 fn a_huge_thrown_message_is_capped_in_the_rejects() {
     let tmp = tempfile::tempdir().unwrap();
