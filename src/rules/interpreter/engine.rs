@@ -45,6 +45,11 @@ pub fn build(limits: &Limits, import_roots: Vec<PathBuf>) -> Engine {
         .set_optimization_level(OptimizationLevel::None)
         .set_module_resolver(SandboxedResolver::new(import_roots));
     engine.disable_symbol("eval");
+    // A helper with a bug, for the tests that hold a panic inside a rule to its row.
+    #[cfg(test)]
+    engine.register_fn("panics_for_tests", |_: i64| -> f64 {
+        panic!("a helper's bug")
+    });
     // Wall time and memory per row (see `budget`), checked every few operations: the script
     // stops with the name of the budget it went over, which `eval` turns into the message.
     engine.on_progress(|operations| {

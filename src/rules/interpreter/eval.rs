@@ -422,6 +422,27 @@ mod tests {
         );
     }
 
+    /// A panic inside the engine or a helper while a row is evaluated (`params.p += 1` once
+    /// reached one inside rhai) rejects that row alone; the rows before and after it score.
+    #[test]
+    fn a_panic_in_a_helper_rejects_its_row_alone() {
+        let out = run(
+            "if orders == 3 { panics_for_tests(orders) } else { orders * 1.5 }",
+            Limits::default(),
+            &[0, 1, 2, 3],
+        );
+        assert_eq!(
+            out,
+            vec![
+                "1.5",
+                "3.0",
+                "failed: rules/x.rhai: the script engine failed internally on this row \
+                 (a helper's bug); the row is rejected",
+                "6.0"
+            ]
+        );
+    }
+
     #[test]
     fn an_endless_loop_is_stopped_by_the_operation_limit() {
         let limits = Limits {
