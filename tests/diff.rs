@@ -581,3 +581,96 @@ fn a_weight_change_is_named_in_the_html_page_and_numbers_read_as_in_the_text() {
     assert_eq!(cells[3], tierscore::human::signed(figure("change")));
     assert!(cells[3].starts_with(['+', '-']), "{row}");
 }
+
+#[test]
+fn a_changed_param_rule_and_tier_bound_are_each_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    generate(dir, 2000);
+    // The rules copied beside the pipeline, so that one can be edited between the runs.
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let rules = dir.join("rules");
+    fs::create_dir(&rules).unwrap();
+    for factor in FACTORS {
+        let file = format!("{factor}.rhai");
+        fs::copy(shipped.join(&file), rules.join(&file)).unwrap();
+    }
+    let text = fs::read_to_string(pipeline(dir, "before", 0.25, "tier"))
+        .unwrap()
+        .replace(shipped.to_str().unwrap(), rules.to_str().unwrap());
+    fs::write(dir.join("before.yaml"), &text).unwrap();
+    let before = score(dir, &dir.join("before.yaml"), "before", None);
+
+    // The new run: a comment added to one rule, the key tier's bound raised, a param set.
+    let economic = rules.join("economic.rhai");
+    let mut script = fs::read_to_string(&economic).unwrap();
+    script.push_str("\n// reviewed 2026-12-02\n");
+    fs::write(&economic, script).unwrap();
+    fs::write(
+        dir.join("after.yaml"),
+        text.replace("name: key, min: 28", "name: key, min: 30")
+            .replace("name: before", "name: after")
+            .replace("out/before", "out/after"),
+    )
+    .unwrap();
+    ok(
+        dir,
+        &[
+            "--quiet",
+            "run",
+            "after.yaml",
+            "--output",
+            "after",
+            "--set",
+            "top_revenue=250000",
+        ],
+    );
+    let after = dir.join("after");
+
+    let manifest = |out: &Path| -> Value {
+        serde_json::from_str(&fs::read_to_string(out.join("_manifest.json")).unwrap()).unwrap()
+    };
+    let (old, new) = (manifest(&before), manifest(&after));
+    let rule_hash = |m: &Value| -> (Value, Value) {
+        let script = m["scripts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["path"].as_str().unwrap().ends_with("economic.rhai"))
+            .unwrap();
+        (script["path"].clone(), script["sha256"].clone())
+    };
+    let (rule_path, old_hash) = rule_hash(&old);
+    let (_, new_hash) = rule_hash(&new);
+    assert_ne!(old_hash, new_hash);
+    let report = diff_json(dir, &before, &after, 5);
+    assert_eq!(
+        report["changes"],
+        serde_json::json!([
+            {"kind": "param", "name": "top_revenue", "old": 200000, "new": 250000},
+            {"kind": "rule", "name": rule_path, "old": old_hash, "new": new_hash},
+            {"kind": "pipeline", "name": new["pipeline"]["path"],
+             "old": old["pipeline"]["sha256"], "new": new["pipeline"]["sha256"]},
+            {"kind": "tier", "name": "key",
+             "old": {"min": 28.0, "top": null, "upto": null},
+             "new": {"min": 30.0, "top": null, "upto": null}},
+        ])
+    );
+    // The text names the same changes, numbers as people read them.
+    let text = ok(
+        dir,
+        &["diff", before.to_str().unwrap(), after.to_str().unwrap()],
+    );
+    for line in [
+        "changed param top_revenue: 200000 -> 250000".to_string(),
+        format!(
+            "changed rule {}: {} -> {}",
+            rule_path.as_str().unwrap(),
+            old_hash.as_str().unwrap(),
+            new_hash.as_str().unwrap()
+        ),
+        "changed tier key: min 28 -> min 30".to_string(),
+    ] {
+        assert!(text.contains(&line), "no `{line}` in:\n{text}");
+    }
+}

@@ -111,6 +111,17 @@ fn input_overrides_the_pipeline_input() {
         &["check", "p.yaml", "--input", "elsewhere/today.parquet"],
     )
     .expect_code(0);
+    // `check` reads the input it is given, not the pipeline's: a missing one is named.
+    let missing = run(
+        dir,
+        &["check", "p.yaml", "--input", "elsewhere/tomorrow.parquet"],
+    );
+    missing.expect_code(1);
+    assert!(
+        missing.stderr.contains("elsewhere/tomorrow.parquet"),
+        "{}",
+        missing.stderr
+    );
     run(
         dir,
         &[
@@ -288,6 +299,30 @@ fn tierscore_environment_variables_set_the_options_a_scheduler_sets() {
 }
 
 #[test]
+fn tierscore_log_sets_the_log_filter_and_rust_log_stands_in_for_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "lake/dt=2026-11-01/part.parquet", 30, 1, 30);
+    write_dated_pipeline(dir);
+    let stderr_of = |vars: &[(&str, &str)]| {
+        let mut command = tierscore(dir);
+        command.env_remove("RUST_LOG").env_remove("TIERSCORE_LOG");
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        let output = command.args(["run", "p.yaml"]).output().unwrap();
+        assert_eq!(output.status.code(), Some(0));
+        String::from_utf8(output.stderr).unwrap()
+    };
+    assert!(stderr_of(&[]).contains("run committed"));
+    assert_eq!(stderr_of(&[("TIERSCORE_LOG", "error")]), "");
+    assert_eq!(stderr_of(&[("RUST_LOG", "error")]), "");
+    assert!(
+        stderr_of(&[("TIERSCORE_LOG", "info"), ("RUST_LOG", "error")]).contains("run committed")
+    );
+}
+
+#[test]
 fn text_logs_read_the_tiers_out_for_people() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -324,4 +359,66 @@ fn text_logs_read_the_tiers_out_for_people() {
     );
     assert_eq!(tail, format!("tiers: {}", tiers.join(", ")));
     assert!(!result.stderr.contains("json."), "{}", result.stderr);
+}
+
+/// On a terminal (`script` gives the run one), the progress bar names each pass, counts the rows
+/// of every pass in its length, and writes rates as whole rows a second with separators.
+#[test]
+fn the_progress_bar_names_each_pass_and_counts_rows_over_every_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("rfm");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let command = format!(
+        "{} run pipelines/rfm.yaml --output {}",
+        env!("CARGO_BIN_EXE_tierscore"),
+        out.display()
+    );
+    let output = std::process::Command::new("script")
+        .current_dir(repo)
+        .env_remove("RUST_LOG")
+        .env_remove("TIERSCORE_LOG")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    // What the terminal showed, each redraw on a line, colours and cursor moves taken out.
+    let shown = String::from_utf8(output.stdout)
+        .unwrap()
+        .replace('\r', "\n");
+    let mut frames = Vec::new();
+    for line in shown.lines() {
+        let mut plain = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                plain.push(c);
+            }
+        }
+        if plain.contains(" rows (") {
+            frames.push(plain.trim().to_string());
+        }
+    }
+    assert!(
+        frames.iter().any(|f| f.starts_with("pass 1/2 derive ")),
+        "{frames:#?}"
+    );
+    let last = frames.last().unwrap();
+    assert!(last.starts_with("pass 2/2 score "), "{last}");
+    // 2,000 customers, two passes: 4,000 steps, the rate in whole rows with separators.
+    assert!(last.contains("] 4,000/4,000 rows ("), "{last}");
+    let rate = last.split(" rows (").nth(1).unwrap();
+    let (rate, left) = rate.split_once(" rows/s, ").unwrap();
+    assert!(
+        rate.split(',').enumerate().all(|(i, group)| {
+            group.chars().all(|c| c.is_ascii_digit()) && (i == 0 || group.len() == 3)
+        }),
+        "{last}"
+    );
+    assert_eq!(left, "0s left)", "{last}");
 }
