@@ -1,7 +1,7 @@
 //! Closed or full stdout and stderr, and files over `ulimit -f`: a reader that went away ends
 //! the command quietly, any other write failure is exit 3 with a message, and nothing panics.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::process::{Command, Stdio};
 
 use crate::common::*;
@@ -60,6 +60,19 @@ fn an_unwritable_stderr_does_not_panic_after_the_commit() {
         .args(["run", "p.yaml", "--threads", "1"])
         .stdout(Stdio::null())
         .stderr(File::create("/dev/full").unwrap())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(manifest(&dir.join("out"))["rows"]["input"], 200);
+
+    // `run ... 2>&1 | head -1`: stderr a pipe whose reader went away.
+    fs::remove_dir_all(dir.join("out")).unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = tierscore_in(dir)
+        .args(["run", "p.yaml"])
+        .stdout(Stdio::null())
+        .stderr(writer)
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(0));
