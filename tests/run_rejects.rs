@@ -528,3 +528,113 @@ fn the_default_limits_are_the_documented_ones() {
         )
     );
 }
+
+/// Each way a row can fail carries its own stable code in the rejects file and the manifest's
+/// `rejects_by`: one row for each, chosen by the input's `n`.
+#[test]
+fn each_kind_of_failure_carries_its_own_code() {
+    use arrow::array::{Float64Array, Int64Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ids: Vec<Option<String>> = (1..=10)
+        .map(|i| (i != 9).then(|| format!("C{i}")))
+        .collect();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("customer_id", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, false),
+            Field::new("x", DataType::Float64, true),
+        ])),
+        vec![
+            Arc::new(StringArray::from(ids)),
+            Arc::new(Int64Array::from((1..=10).collect::<Vec<i64>>())),
+            Arc::new(Float64Array::from(
+                (1..=10)
+                    .map(|i| (i != 2).then_some(1.5))
+                    .collect::<Vec<_>>(),
+            )),
+        ],
+    )
+    .unwrap();
+    write_parquet(&dir.join("customers.parquet"), &batch);
+    write(
+        dir,
+        "p.yaml",
+        r#"version: 1
+name: codes
+input: { path: customers.parquet, id: customer_id }
+factors:
+  - { name: value, script: value.rhai, weight: 10.0 }
+tiers:
+  levels:
+    - { name: all }
+output: { path: out }
+errors: { max_reject_fraction: 1.0 }
+limits: { max_operations: 10000, max_array_size: 100, max_call_depth: 16 }
+"#,
+    );
+    write(
+        dir,
+        "value.rhai",
+        r#"// One way to fail for each n.
+fn deeper(k) { deeper(k + 1) }
+if n == 1 { throw "bad row"; }
+if n == 2 { return x + 1.0; }
+if n == 3 { return 1 / 0; }
+if n == 4 { loop { } }
+if n == 5 { return deeper(0); }
+if n == 6 { let a = []; loop { a.push(1); } }
+if n == 7 { return "text"; }
+if n == 10 { return 1e308; }
+x
+"#,
+    );
+    run(dir, &["run", "p.yaml"]).expect_code(0);
+    let out = dir.join("out");
+    let rejects = read_parquet(&out.join("rejects/part-00000.parquet"));
+    let got: Vec<(i64, String)> = ints(&rejects, "row_number")
+        .into_iter()
+        .zip(texts(&rejects, "code"))
+        .collect();
+    let expected = [
+        (0, "thrown"),
+        (1, "null_value"),
+        (2, "arithmetic"),
+        (3, "limit_operations"),
+        (4, "limit_call_depth"),
+        (5, "limit_size"),
+        (6, "bad_value"),
+        (8, "null_id"),
+        (9, "score_not_finite"),
+    ];
+    assert_eq!(
+        got,
+        expected
+            .iter()
+            .map(|(row, code)| (*row, code.to_string()))
+            .collect::<Vec<_>>()
+    );
+    let m = manifest(&out);
+    let mut by_code: Vec<(String, u64)> = m["rejects_by"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["code"].as_str().unwrap().to_string(),
+                r["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    by_code.sort();
+    let mut expected_codes: Vec<(String, u64)> = expected
+        .iter()
+        .map(|(_, code)| (code.to_string(), 1))
+        .collect();
+    expected_codes.sort();
+    assert_eq!(by_code, expected_codes);
+    assert_eq!(m["rows"], json!({"input": 10, "scored": 1, "rejected": 9}));
+}
