@@ -130,7 +130,7 @@ fn population_counts_equal_the_branch_conditions_recomputed_from_the_input() {
     let tally = Tally::new(plan.scorer.rules());
     let scored = plan
         .scorer
-        .score_counted(&input, &Ranked::default(), Some(&tally));
+        .score_counted(&input, &Ranked::default(), Some(&tally), None);
     let coverage = tally.finish();
     let rule = |name: &str| coverage.iter().find(|c| c.rule == name).unwrap();
     let code = |file: &str| std::fs::read_to_string(root.join("rules").join(file)).unwrap();
@@ -260,7 +260,7 @@ fn population_coverage() -> Vec<RuleCoverage> {
     let input = read_parquet(&root.join("testdata/customers.parquet"));
     let tally = Tally::new(plan.scorer.rules());
     plan.scorer
-        .score_counted(&input, &Ranked::default(), Some(&tally));
+        .score_counted(&input, &Ranked::default(), Some(&tally), None);
     tally.finish()
 }
 

@@ -638,3 +638,41 @@ x
     assert_eq!(by_code, expected_codes);
     assert_eq!(m["rows"], json!({"input": 10, "scored": 1, "rejected": 9}));
 }
+
+/// A rule that rejects every row stops the run within the slices already begun once the
+/// rejects pass `errors.max_reject_fraction`, not at the end of the 32,768-row batch: with two
+/// workers, at most two slices of 4,096 rows are scored.
+#[test]
+fn a_rule_rejecting_every_row_stops_the_run_within_two_slices() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 40_000, 5, 40_000);
+    write(
+        dir,
+        "p.yaml",
+        r#"version: 1
+name: refuse
+input: { path: customers.parquet, id: customer_id }
+factors:
+  - { name: value, expr: 'throw "refused"', weight: 1.0 }
+tiers:
+  levels:
+    - { name: all }
+output: { path: out }
+errors: { max_reject_fraction: 0.01 }
+"#,
+    );
+    let result = run(dir, &["run", "p.yaml", "--threads", "2"]);
+    result.expect_code(3);
+    let headline = result.headline();
+    let (rejected, rest) = headline.split_once(" of ").unwrap();
+    assert_eq!(
+        rest,
+        "40,000 input rows rejected so far, more than errors.max_reject_fraction 0.01 allows \
+         (400); nothing was committed",
+        "{headline}"
+    );
+    let rejected: u64 = rejected.replace(',', "").parse().unwrap();
+    assert!(rejected > 400 && rejected <= 2 * 4096, "{headline}");
+    assert!(!dir.join("out").exists());
+}

@@ -34,7 +34,7 @@ use crate::pipeline::{yaml_name, OnRowError, Pipeline};
 use crate::plan::{sha256_hex, Plan};
 use crate::report::Counts;
 use crate::rules::RuleEngine;
-use crate::score::ScoredBatch;
+use crate::score::{RejectLimit, ScoredBatch};
 use crate::sink::writer::properties;
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Scan, SourceBatch, SourceError};
@@ -205,6 +205,7 @@ pub fn run(
     // One bar over every pass, so its rate and time left cover the whole run.
     progress.set_length(rows_expected * Passes::names(pipeline).len() as u64);
     let budget = RejectBudget::new(pipeline, scan);
+    let limit = RejectLimit::new(budget.allowed());
     let passes = pool.install(|| Passes::compute(pipeline, plan, scan, &budget, progress))?;
     let coverage = options
         .coverage
@@ -216,7 +217,9 @@ pub fn run(
     let score = |batch: SourceBatch, coverage: Option<&crate::rules::coverage::Tally>| {
         let (rows, ranked) = passes.prepare(&batch.batch, position)?;
         position += rows.num_rows();
-        let scored = plan.scorer.score_counted(&rows, &ranked, coverage);
+        let scored = plan
+            .scorer
+            .score_counted(&rows, &ranked, coverage, Some(&limit));
         Ok((
             SourceBatch {
                 batch: rows,

@@ -44,6 +44,11 @@ impl RejectBudget {
         }
     }
 
+    /// Rejected rows the run may take ([`crate::score::RejectLimit`] stops scoring past them).
+    pub fn allowed(&self) -> u64 {
+        self.allowed
+    }
+
     /// No limit: `explain` scores one customer whatever the others do.
     pub fn unlimited() -> Self {
         Self {

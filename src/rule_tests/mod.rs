@@ -140,7 +140,7 @@ pub fn coverage(cases: &[Case], plan: &Plan, id: &str) -> Vec<RuleCoverage> {
     for case in cases {
         if let Ok(batch) = row_batch(&case.spec.row, &plan.schema, id) {
             plan.scorer
-                .score_counted(&batch, &Ranked::default(), Some(&tally));
+                .score_counted(&batch, &Ranked::default(), Some(&tally), None);
         }
     }
     tally.finish()

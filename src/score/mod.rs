@@ -7,6 +7,7 @@
 
 mod breakdown;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray};
@@ -71,6 +72,33 @@ pub struct Reject {
 
 /// Rows a worker scores at a time, every factor in turn.
 const SLICE_ROWS: usize = 4096;
+
+/// The rejects a run may take before it fails (`errors.max_reject_fraction`), counted by the
+/// workers as they finish each slice of a batch. Once more rows are rejected than allowed the
+/// run fails whatever the other rows give, so the slices not yet begun are skipped (scored as
+/// nothing: the run stops at this batch and writes none of it) instead of each row spending its
+/// budget on a rule that rejects it too: a hostile or broken rule costs a slice or two beyond
+/// the allowed rejects, not a whole batch.
+#[derive(Debug)]
+pub struct RejectLimit {
+    allowed: u64,
+    rejected: AtomicU64,
+}
+
+impl RejectLimit {
+    /// A limit of `allowed` rejected rows, none counted yet.
+    pub fn new(allowed: u64) -> Self {
+        Self {
+            allowed,
+            rejected: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether more rows were rejected than allowed.
+    fn passed(&self) -> bool {
+        self.rejected.load(Ordering::Relaxed) > self.allowed
+    }
+}
 
 impl Ranked<'_> {
     /// The part of these results for `len` rows from `start`.
@@ -186,33 +214,58 @@ impl Scorer {
     /// The batch is cut into slices that workers score whole, every factor in turn, so workers
     /// do not wait for each other between factors; the slices' results are joined in row order.
     pub fn score_with(&self, batch: &RecordBatch, ranked: &Ranked<'_>) -> ScoredBatch {
-        self.score_counted(batch, ranked, None)
+        self.score_counted(batch, ranked, None, None)
     }
 
     /// [`Scorer::score_with`], adding to `tally` (when given) the branches each rule's rows
-    /// take: the same rows the rule scores, traced on the interpreter.
+    /// take (the same rows the rule scores, traced on the interpreter), and counting rejects
+    /// against `limit` (when given): past it, the slices not yet begun are skipped.
     pub fn score_counted(
         &self,
         batch: &RecordBatch,
         ranked: &Ranked<'_>,
         tally: Option<&Tally>,
+        limit: Option<&RejectLimit>,
     ) -> ScoredBatch {
         let rows = batch.num_rows();
+        let score_part = |start: usize, len: usize| {
+            if limit.is_some_and(RejectLimit::passed) {
+                return self.skipped(len);
+            }
+            let part = if len == rows {
+                self.score_slice(batch, ranked, tally)
+            } else {
+                self.score_slice(&batch.slice(start, len), &ranked.slice(start, len), tally)
+            };
+            if let Some(limit) = limit {
+                limit
+                    .rejected
+                    .fetch_add(part.rejects.len() as u64, Ordering::Relaxed);
+            }
+            part
+        };
         if rows <= SLICE_ROWS {
-            return self.score_slice(batch, ranked, tally);
+            return score_part(0, rows);
         }
         let starts: Vec<usize> = (0..rows).step_by(SLICE_ROWS).collect();
         let parts: Vec<(usize, ScoredBatch)> = starts
             .into_par_iter()
-            .map(|start| {
-                let len = SLICE_ROWS.min(rows - start);
-                (
-                    start,
-                    self.score_slice(&batch.slice(start, len), &ranked.slice(start, len), tally),
-                )
-            })
+            .map(|start| (start, score_part(start, SLICE_ROWS.min(rows - start))))
             .collect();
         ScoredBatch::join(parts, self.factors.len())
+    }
+
+    /// `rows` rows left unscored because the run already has more rejects than it allows:
+    /// no values, no tier, no reject (the run fails before they are written).
+    fn skipped(&self, rows: usize) -> ScoredBatch {
+        let nothing: ArrayRef = Arc::new(Float64Array::new_null(rows));
+        ScoredBatch {
+            factors: vec![nothing; self.factors.len()],
+            reasons: vec![StringArray::new_null(rows); self.factors.len()],
+            score: Float64Array::new_null(rows),
+            tier: vec![None; rows],
+            rejects: Vec::new(),
+        }
     }
 
     /// Scores one slice of rows, factor after factor.
