@@ -1631,7 +1631,7 @@ fn len_of_a_list_column_over_the_array_limit_fails_the_row() {
         messages(&out),
         [(
             0,
-            "t.yaml factors[0].expr:1:16: Size of array/BLOB too large"
+            "t.yaml factors[0].expr:1:16: an array is over limits.max_array_size (3 items) on this row; raise limits.max_array_size if the data is real"
         )]
     );
     assert_eq!(deferred, 1);
@@ -1642,7 +1642,7 @@ fn len_of_a_list_column_over_the_array_limit_fails_the_row() {
         messages(&out),
         [(
             0,
-            "t.yaml factors[0].expr:1:15: Size of array/BLOB too large"
+            "t.yaml factors[0].expr:1:15: an array is over limits.max_array_size (3 items) on this row; raise limits.max_array_size if the data is real"
         )]
     );
     assert_eq!(deferred, 1);
@@ -1733,7 +1733,7 @@ fn a_reason_over_the_string_limit_fails_the_row() {
     assert_eq!(reasons(&out), [None, Some("north")]);
     assert_eq!(
         messages(&out),
-        [(0, "t.yaml factors[0].expr:1:22: Length of string too large")]
+        [(0, "t.yaml factors[0].expr:1:22: a string is over limits.max_string_size (24 bytes) on this row; raise limits.max_string_size if the data is real")]
     );
     assert_eq!(deferred, 1);
 }
@@ -1763,7 +1763,7 @@ fn a_push_over_the_size_limits_fails_the_row() {
         messages(&out),
         [(
             0,
-            "t.yaml factors[0].expr:3:22: Size of array/BLOB too large"
+            "t.yaml factors[0].expr:3:22: an array is over limits.max_array_size (3 items) on this row; raise limits.max_array_size if the data is real"
         )]
     );
     assert_eq!(deferred, 1);
@@ -1776,7 +1776,7 @@ fn a_push_over_the_size_limits_fails_the_row() {
     assert_eq!(values(&out), [None, Some(3.0)]);
     assert_eq!(
         messages(&out),
-        [(0, "t.yaml factors[0].expr:3:22: Length of string too large")]
+        [(0, "t.yaml factors[0].expr:3:22: a string is over limits.max_string_size (24 bytes) on this row; raise limits.max_string_size if the data is real")]
     );
     assert_eq!(deferred, 1);
 }
@@ -1801,7 +1801,7 @@ fn a_safe_div_default_over_the_string_limit_fails_the_row() {
     );
     assert_eq!(
         messages(&out),
-        [(0, "t.yaml factors[0].expr:1:4: Length of string too large")]
+        [(0, "t.yaml factors[0].expr:1:4: a string is over limits.max_string_size (24 bytes) on this row; raise limits.max_string_size if the data is real")]
     );
     assert_eq!(deferred, 1);
 }
@@ -1821,7 +1821,7 @@ fn an_append_of_unit_to_a_string_over_the_limit_fails_the_row() {
     assert_eq!(values(&out), [None, Some(5.0)]);
     assert_eq!(
         messages(&out),
-        [(0, "t.yaml factors[0].expr:2:3: Length of string too large")]
+        [(0, "t.yaml factors[0].expr:2:3: a string is over limits.max_string_size (24 bytes) on this row; raise limits.max_string_size if the data is real")]
     );
     assert_eq!(deferred, 1);
 
@@ -1835,7 +1835,7 @@ fn an_append_of_unit_to_a_string_over_the_limit_fails_the_row() {
     assert_eq!(values(&out), [None, Some(5.0)]);
     assert_eq!(
         messages(&out),
-        [(0, "t.yaml factors[0].expr:2:3: Length of string too large")]
+        [(0, "t.yaml factors[0].expr:2:3: a string is over limits.max_string_size (24 bytes) on this row; raise limits.max_string_size if the data is real")]
     );
     assert_eq!(deferred, 1);
 
@@ -1870,7 +1870,7 @@ fn a_template_around_a_date_holds_the_date_and_is_size_checked() {
     assert_eq!(values(&out), [None]);
     assert_eq!(
         messages(&out),
-        [(0, "t.yaml factors[0].expr:2:4: Length of string too large")]
+        [(0, "t.yaml factors[0].expr:2:4: a string is over limits.max_string_size (24 bytes) on this row; raise limits.max_string_size if the data is real")]
     );
     assert_eq!(deferred, 1);
 }

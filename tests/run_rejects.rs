@@ -443,21 +443,21 @@ fn each_limit_rejects_exactly_the_rows_that_exceed_it() {
         limit_run(dir, "string"),
         (
             scored_ns(&[0, 4, 5, 10]),
-            rejected_ns(&[11], "string.rhai:3:3: Length of string too large")
+            rejected_ns(&[11], "string.rhai:3:3: a string is over limits.max_string_size (10 bytes) on this row; raise limits.max_string_size if the data is real")
         )
     );
     assert_eq!(
         limit_run(dir, "array"),
         (
             scored_ns(&[0, 4, 5, 10]),
-            rejected_ns(&[11], "array.rhai:3:3: Size of array/BLOB too large")
+            rejected_ns(&[11], "array.rhai:3:3: an array is over limits.max_array_size (10 items) on this row; raise limits.max_array_size if the data is real")
         )
     );
     assert_eq!(
         limit_run(dir, "map"),
         (
             scored_ns(&[0, 4, 5, 10]),
-            rejected_ns(&[11], "map.rhai:4:3: Size of object map too large")
+            rejected_ns(&[11], "map.rhai:4:3: a map is over limits.max_map_size (10 entries) on this row; raise limits.max_map_size if the data is real")
         )
     );
     // Without max_operations the default (1,000,000) leaves these short loops alone.
@@ -490,14 +490,14 @@ fn the_default_limits_are_the_documented_ones() {
         limit_run(dir, "string"),
         (
             scored_ns(&ns[..5]),
-            rejected_ns(&ns[5..], "string.rhai:3:3: Length of string too large")
+            rejected_ns(&ns[5..], "string.rhai:3:3: a string is over limits.max_string_size (100000 bytes) on this row; raise limits.max_string_size if the data is real")
         )
     );
     assert_eq!(
         limit_run(dir, "array"),
         (
             scored_ns(&ns[..3]),
-            rejected_ns(&ns[3..], "array.rhai:3:3: Size of array/BLOB too large")
+            rejected_ns(&ns[3..], "array.rhai:3:3: an array is over limits.max_array_size (10000 items) on this row; raise limits.max_array_size if the data is real")
         )
     );
     // rhai checks a map's size as the loop goes, but the two longest loops (300,000 and
@@ -507,7 +507,7 @@ fn the_default_limits_are_the_documented_ones() {
     assert_eq!(
         rejected,
         [
-            rejected_ns(&ns[3..6], "map.rhai:4:3: Size of object map too large"),
+            rejected_ns(&ns[3..6], "map.rhai:4:3: a map is over limits.max_map_size (10000 entries) on this row; raise limits.max_map_size if the data is real"),
             rejected_ns(
                 &ns[6..],
                 "map.rhai:3:19: stopped after limits.max_operations (1000000) operations on \

@@ -112,7 +112,7 @@ fn a_growing_array_is_stopped_by_the_default_limits() {
     assert!(
         result
             .help()
-            .contains("p.yaml factors[0].expr:1:22: Size of array/BLOB too large"),
+            .contains("p.yaml factors[0].expr:1:22: an array is over limits.max_array_size (10000 items) on this row; raise limits.max_array_size if the data is real"),
         "{}",
         result.stderr
     );

@@ -173,6 +173,22 @@ fn describe(info: &RuleInfo, engine: &Engine, limits: &Limits, mut err: EvalAltR
              an endless loop? raise limits.max_operations if the work is real",
             engine.max_operations()
         ),
+        EvalAltResult::ErrorDataTooLarge(what, _) => {
+            let (thing, limit, value, unit) = match what.as_str() {
+                "Length of string" => (
+                    "a string",
+                    "max_string_size",
+                    limits.max_string_size,
+                    "bytes",
+                ),
+                "Size of object map" => ("a map", "max_map_size", limits.max_map_size, "entries"),
+                _ => ("an array", "max_array_size", limits.max_array_size, "items"),
+            };
+            format!(
+                "{at}: {thing} is over limits.{limit} ({value} {unit}) on this row; raise \
+                 limits.{limit} if the data is real"
+            )
+        }
         EvalAltResult::ErrorStackOverflow(_) => format!(
             "{at}: calls nested deeper than limits.max_call_depth ({}); \
              endless recursion?",
