@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -229,6 +230,19 @@ def main():
             )
             if shot.returncode != 0 or not os.path.exists(args.screenshot):
                 failures.append(f"no screenshot: {shot.stderr[-1000:]}")
+            else:
+                # A PNG of the asked size that is not one colour (a blank page compresses to
+                # a few KB at this size).
+                with open(args.screenshot, "rb") as f:
+                    head = f.read(24)
+                width, height = struct.unpack(">II", head[16:24])
+                size = os.path.getsize(args.screenshot)
+                if head[:8] != b"\x89PNG\r\n\x1a\n" or (width, height) != (1366, args.height):
+                    failures.append(f"screenshot is not a {1366}x{args.height} PNG: {head[:8]!r} {width}x{height}")
+                elif size < 50_000:
+                    failures.append(f"screenshot of {size} bytes: the page looks blank")
+                else:
+                    print(f"screenshot {args.screenshot}: {width}x{height}, {size:,} bytes")
 
     print(
         f"{page}: {len(dom.sections)} sections, {len(dom.charts)} charts drawn "

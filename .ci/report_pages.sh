@@ -8,7 +8,9 @@
 #
 #   .ci/report_pages.sh [TIERSCORE]      # default: target/debug/tierscore (built if missing)
 #
-# SCREENSHOTS=1 also rewrites docs/report.png and docs/diff.png.
+# Screenshots of the report and the diff page are taken every time (checked to be PNGs of the
+# asked size that are not blank); SCREENSHOTS=1 writes them over docs/report.png and
+# docs/diff.png, else they go to the scratch folder.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -23,11 +25,12 @@ trap 'rm -rf "$WORK"' EXIT
 "$TIERSCORE" run pipelines/customer_value.yaml --set top_revenue=250000 --output "$WORK/after" --quiet
 "$TIERSCORE" run pipelines/customer_value.yaml --coverage --output "$WORK/coverage" --quiet
 "$TIERSCORE" diff "$WORK/before" "$WORK/after" --format html --quiet >"$WORK/diff.html"
-report_shot=() diff_shot=()
+shots="$WORK"
 if [ "${SCREENSHOTS:-0}" = 1 ]; then
-    report_shot=(--screenshot docs/report.png)
-    diff_shot=(--screenshot docs/diff.png --height 2300)
+    shots=docs
 fi
+report_shot=(--screenshot "$shots/report.png")
+diff_shot=(--screenshot "$shots/diff.png" --height 2300)
 python3 .ci/report_browser.py "$WORK/before" "${report_shot[@]}"
 python3 .ci/report_browser.py "$WORK/coverage"
 python3 .ci/report_browser.py "$WORK/diff.html" "${diff_shot[@]}"
