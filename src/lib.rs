@@ -36,6 +36,7 @@ pub mod exec;
 pub mod human;
 pub mod logging;
 pub mod manifest;
+pub mod panic_guard;
 pub mod pipeline;
 pub mod plan;
 pub mod report;

@@ -65,7 +65,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    tierscore::rules::guard::install_panic_hook();
+    tierscore::panic_guard::install_panic_hook();
     let cli = Cli::parse();
     let ui = Ui {
         quiet: cli.quiet,

@@ -3,11 +3,16 @@
 #![no_main]
 
 use std::io::Write;
+use std::sync::Once;
 
 use libfuzzer_sys::fuzz_target;
 use tierscore::source::{Scan, Source};
 
 fuzz_target!(|data: &[u8]| {
+    // As in `run`: a panic of parquet's decoder the reader turns into a damaged-file error is no
+    // crash; any other panic still reaches libFuzzer's hook.
+    static HOOK: Once = Once::new();
+    HOOK.call_once(tierscore::panic_guard::install_panic_hook);
     let mut file = tempfile::Builder::new()
         .suffix(".parquet")
         .tempfile()

@@ -56,7 +56,7 @@ fn setup() -> &'static Setup {
     SETUP.get_or_init(|| {
         // As in `run`: a panic the guard turns into a row's rejection is no crash; any other
         // panic still reaches libFuzzer's hook.
-        tierscore::rules::guard::install_panic_hook();
+        tierscore::panic_guard::install_panic_hook();
         let pipeline = |limits: &str| {
             Pipeline::parse(Path::new("/fuzz/p.yaml"), format!("{PIPELINE}{limits}"))
                 .expect("the fuzz pipeline is valid")

@@ -260,7 +260,15 @@ impl Source {
                     let file = File::open(local).map_err(io)?;
                     let bytes = file.metadata().map_err(io)?.len();
                     walk_footer(&path, &at, bytes)?;
-                    (bytes, ArrowReaderMetadata::load(&file, Default::default()))
+                    let loaded = crate::panic_guard::catch(|| {
+                        ArrowReaderMetadata::load(&file, Default::default())
+                    })
+                    .unwrap_or_else(|message| {
+                        Err(parquet::errors::ParquetError::General(format!(
+                            "the Parquet reader failed on this file's footer ({message})"
+                        )))
+                    });
+                    (bytes, loaded)
                 }
                 Location::Remote(remote) => {
                     let bytes = size.unwrap_or_default();
@@ -1026,7 +1034,16 @@ impl Iterator for Batches<'_> {
                 }
                 self.row = 0;
             }
-            match self.reader.as_mut().and_then(Iterator::next) {
+            // parquet may panic on damaged data (an overflowing shift in its RLE decoder, in a
+            // build with overflow checks): the file is then damaged, not the run broken.
+            let next = crate::panic_guard::catch(|| self.reader.as_mut().and_then(Iterator::next))
+                .unwrap_or_else(|message| {
+                    Some(Err(arrow::error::ArrowError::ParquetError(format!(
+                        "the Parquet reader failed on this file's data ({message}); the file \
+                         is damaged"
+                    ))))
+                });
+            match next {
                 None => {
                     self.reader = None;
                     self.file += 1;
