@@ -969,14 +969,22 @@ enum FileReader {
 impl Iterator for FileReader {
     type Item = Result<RecordBatch, arrow::error::ArrowError>;
 
+    /// The next batch; a panic of parquet's decoder (an overflowing shift in its RLE decoder on
+    /// damaged data, where overflow checks are on) is this file's error, not the run's end.
+    /// After an error the reader is not read again.
     fn next(&mut self) -> Option<Self::Item> {
-        match self {
+        crate::panic_guard::catch(|| match self {
             FileReader::Local(reader) => reader.next(),
             FileReader::Remote(stream) => {
                 use futures::StreamExt;
                 block_on(stream.next()).map(|batch| batch.map_err(Into::into))
             }
-        }
+        })
+        .unwrap_or_else(|message| {
+            Some(Err(arrow::error::ArrowError::ParquetError(format!(
+                "the Parquet reader failed on this file's data ({message}); the file is damaged"
+            ))))
+        })
     }
 }
 
@@ -1034,16 +1042,7 @@ impl Iterator for Batches<'_> {
                 }
                 self.row = 0;
             }
-            // parquet may panic on damaged data (an overflowing shift in its RLE decoder, in a
-            // build with overflow checks): the file is then damaged, not the run broken.
-            let next = crate::panic_guard::catch(|| self.reader.as_mut().and_then(Iterator::next))
-                .unwrap_or_else(|message| {
-                    Some(Err(arrow::error::ArrowError::ParquetError(format!(
-                        "the Parquet reader failed on this file's data ({message}); the file \
-                         is damaged"
-                    ))))
-                });
-            match next {
+            match self.reader.as_mut().and_then(Iterator::next) {
                 None => {
                     self.reader = None;
                     self.file += 1;
