@@ -765,14 +765,16 @@ if customer_id.ends_with("7") { throw "seven" }
 orders_12m * 1.0
 "#;
 
-/// Every pass over the input (the scoring pass, and the pass that scores every row first to rank
-/// or normalise) reads batches of 32,768 rows.
-const SCORING_BATCH: u64 = 32_768;
+/// The scoring pass counts rejects slice by slice (4,096 rows of a batch, in row order) and
+/// stops after the slice that takes them past the limit, on any number of threads.
+const SCORING_SLICE: u64 = 4_096;
+/// The pass that scores every row first to rank or normalise counts them after each batch of
+/// 32,768 rows.
 const WHOLE_RUN_BATCH: u64 = 32_768;
 
-/// The rejects of [`SEVENS`] after the first read batch (of `batch` rows, never spanning two
-/// files) of the first `limit` rows at which they exceed `allowed`: where a run checking after
-/// every batch must stop. `None` when it never does.
+/// The rejects of [`SEVENS`] after the first read batch or slice (of `batch` rows, never
+/// spanning two files) of the first `limit` rows at which they exceed `allowed`: where a run
+/// checking after every batch or slice must stop. `None` when it never does.
 fn rejects_at_stop(batch: u64, limit: u64, allowed: u64) -> Option<u64> {
     let (mut left, mut rejected) = (limit, 0);
     for (_, rows) in SEVERAL_BATCHES_FILES {
@@ -822,21 +824,25 @@ errors: {{ max_reject_fraction: 0.05 }}
         &pipeline("norm", thresholds, "score: { normalize: zscore }"),
     );
 
-    // 10% of the rows fail and 5% may: 3,750 of 75,000. Checking after every batch, the runs
-    // stop in the second file (after 6,600 rejects) without reading the third.
-    let stop = rejects_at_stop(SCORING_BATCH, 75_000, 3_750).unwrap();
+    // 10% of the rows fail and 5% may: 3,750 of 75,000. Scoring stops after the slice that
+    // passes them (4,009 rejects, in the second file); the ranking pass, checking after every
+    // batch, in the second file too (after 6,600), without reading the third.
+    let stop = rejects_at_stop(SCORING_SLICE, 75_000, 3_750).unwrap();
     let whole_stop = rejects_at_stop(WHOLE_RUN_BATCH, 75_000, 3_750).unwrap();
-    assert_eq!((stop, whole_stop), (6_600, 6_600));
-    let plain = run(dir, &["run", "plain.yaml"]);
-    plain.expect_code(3);
-    assert_eq!(
-        plain.headline(),
-        format!(
-            "{} of 75,000 input rows rejected so far, more than errors.max_reject_fraction \
-             0.05 allows (3,750); nothing was committed",
-            count(stop)
-        )
-    );
+    assert_eq!((stop, whole_stop), (4_009, 6_600));
+    for threads in ["1", "2", "4"] {
+        let plain = run(dir, &["run", "plain.yaml", "--threads", threads]);
+        plain.expect_code(3);
+        assert_eq!(
+            plain.headline(),
+            format!(
+                "{} of 75,000 input rows rejected so far, more than errors.max_reject_fraction \
+                 0.05 allows (3,750); nothing was committed",
+                count(stop)
+            ),
+            "{threads} threads"
+        );
+    }
     for pipeline in ["rank.yaml", "norm.yaml"] {
         let result = run(dir, &["run", pipeline]);
         result.expect_code(3);
@@ -860,9 +866,9 @@ errors: {{ max_reject_fraction: 0.05 }}
     }
 
     // --limit: 5% of 50,000 is 2,500, passed within the first 32,768 rows.
-    let stop = rejects_at_stop(SCORING_BATCH, 50_000, 2_500).unwrap();
+    let stop = rejects_at_stop(SCORING_SLICE, 50_000, 2_500).unwrap();
     let whole_stop = rejects_at_stop(WHOLE_RUN_BATCH, 50_000, 2_500).unwrap();
-    assert_eq!((stop, whole_stop), (3_277, 3_277));
+    assert_eq!((stop, whole_stop), (2_867, 3_277));
     for pipeline in ["plain.yaml", "rank.yaml", "norm.yaml"] {
         let result = run(dir, &["run", pipeline, "--limit", "50000"]);
         result.expect_code(3);

@@ -73,30 +73,64 @@ pub struct Reject {
 /// Rows a worker scores at a time, every factor in turn.
 const SLICE_ROWS: usize = 4096;
 
-/// The rejects a run may take before it fails (`errors.max_reject_fraction`), counted by the
-/// workers as they finish each slice of a batch. Once more rows are rejected than allowed the
-/// run fails whatever the other rows give, so the slices not yet begun are skipped (scored as
-/// nothing: the run stops at this batch and writes none of it) instead of each row spending its
-/// budget on a rule that rejects it too: a hostile or broken rule costs a slice or two beyond
-/// the allowed rejects, not a whole batch.
+/// The rejects a run may take before it fails (`errors.max_reject_fraction`), for the workers
+/// scoring a batch's slices. Once the slices up to one of them hold more rejects than allowed
+/// (with the batches before), the run fails whatever the other rows give: the later slices not
+/// yet begun are skipped (scored as nothing: the run stops at this batch and writes none of it)
+/// and those already scored are dropped, so the rejects the run reports are those up to that
+/// slice, the same on any number of threads. A hostile or broken rule then costs a slice or two
+/// beyond the allowed rejects, not a whole batch, each row at most its budget.
 #[derive(Debug)]
 pub struct RejectLimit {
     allowed: u64,
-    rejected: AtomicU64,
+    /// Rejects of the batches scored so far.
+    before: AtomicU64,
 }
+
+/// A slice's reject count before the slice is scored.
+const NOT_SCORED: u64 = u64::MAX;
 
 impl RejectLimit {
     /// A limit of `allowed` rejected rows, none counted yet.
     pub fn new(allowed: u64) -> Self {
         Self {
             allowed,
-            rejected: AtomicU64::new(0),
+            before: AtomicU64::new(0),
         }
     }
 
-    /// Whether more rows were rejected than allowed.
-    fn passed(&self) -> bool {
-        self.rejected.load(Ordering::Relaxed) > self.allowed
+    /// Whether the slices before slice `i` of a batch, whose reject counts are `counts`
+    /// ([`NOT_SCORED`] until scored), are all scored up to one that takes the run past the
+    /// limit.
+    fn passed_before(&self, counts: &[AtomicU64], i: usize) -> bool {
+        let mut total = self.before.load(Ordering::Relaxed);
+        if total > self.allowed {
+            return true;
+        }
+        for count in &counts[..i] {
+            let count = count.load(Ordering::Acquire);
+            if count == NOT_SCORED {
+                return false;
+            }
+            total += count;
+            if total > self.allowed {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// How many of `parts` (a batch's slices in row order) count: those up to the first that
+    /// takes the run past the limit, or all.
+    fn counted(&self, parts: &[(usize, ScoredBatch)]) -> usize {
+        let mut total = self.before.load(Ordering::Relaxed);
+        for (i, (_, part)) in parts.iter().enumerate() {
+            total += part.rejects.len() as u64;
+            if total > self.allowed {
+                return i + 1;
+            }
+        }
+        parts.len()
     }
 }
 
@@ -228,31 +262,45 @@ impl Scorer {
         limit: Option<&RejectLimit>,
     ) -> ScoredBatch {
         let rows = batch.num_rows();
-        let score_part = |start: usize, len: usize| {
-            if limit.is_some_and(RejectLimit::passed) {
-                return self.skipped(len);
+        if rows == 0 {
+            return self.score_slice(batch, ranked, tally);
+        }
+        let starts: Vec<usize> = (0..rows).step_by(SLICE_ROWS).collect();
+        let counts: Vec<AtomicU64> = starts.iter().map(|_| AtomicU64::new(NOT_SCORED)).collect();
+        let score_part = |i: usize, start: usize| {
+            let len = SLICE_ROWS.min(rows - start);
+            if limit.is_some_and(|limit| limit.passed_before(&counts, i)) {
+                return (start, self.skipped(len));
             }
             let part = if len == rows {
                 self.score_slice(batch, ranked, tally)
             } else {
                 self.score_slice(&batch.slice(start, len), &ranked.slice(start, len), tally)
             };
-            if let Some(limit) = limit {
-                limit
-                    .rejected
-                    .fetch_add(part.rejects.len() as u64, Ordering::Relaxed);
-            }
-            part
+            counts[i].store(part.rejects.len() as u64, Ordering::Release);
+            (start, part)
         };
-        if rows <= SLICE_ROWS {
-            return score_part(0, rows);
+        let mut parts: Vec<(usize, ScoredBatch)> = if starts.len() == 1 {
+            vec![score_part(0, 0)]
+        } else {
+            starts
+                .par_iter()
+                .enumerate()
+                .map(|(i, &start)| score_part(i, start))
+                .collect()
+        };
+        if let Some(limit) = limit {
+            let counted = limit.counted(&parts);
+            for (start, part) in &mut parts[counted..] {
+                *part = self.skipped(SLICE_ROWS.min(rows - *start));
+            }
+            let rejects: usize = parts.iter().map(|(_, part)| part.rejects.len()).sum();
+            limit.before.fetch_add(rejects as u64, Ordering::Relaxed);
         }
-        let starts: Vec<usize> = (0..rows).step_by(SLICE_ROWS).collect();
-        let parts: Vec<(usize, ScoredBatch)> = starts
-            .into_par_iter()
-            .map(|start| (start, score_part(start, SLICE_ROWS.min(rows - start))))
-            .collect();
-        ScoredBatch::join(parts, self.factors.len())
+        match <[_; 1]>::try_from(parts) {
+            Ok([(_, only)]) => only,
+            Err(parts) => ScoredBatch::join(parts, self.factors.len()),
+        }
     }
 
     /// `rows` rows left unscored because the run already has more rejects than it allows:
