@@ -161,3 +161,40 @@ fn a_planted_staging_symlink_is_removed_without_following_it() {
     assert_eq!(staging_dirs(dir), Vec::<String>::new());
     assert_eq!(manifest(&dir.join("out"))["rows"]["input"], 200);
 }
+
+/// A leftover staging folder that cannot be removed (here a file in it made immutable with
+/// `chattr +i`, which stops even root; another user's folder or a read-only one does the same
+/// for others) is reported and left: it does not stop the run, which commits.
+#[test]
+fn an_undeletable_leftover_staging_folder_does_not_stop_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain(dir);
+    let leftover = dir.join(".out.tierscore-staging-20261201T000000Z-dead0001");
+    write(&leftover, "scored/part-00000.parquet", "half written");
+    let stuck = leftover.join("scored/part-00000.parquet");
+    let chattr = |flag: &str| {
+        let status = std::process::Command::new("chattr")
+            .arg(flag)
+            .arg(&stuck)
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "chattr {flag} failed: this test needs a file system with attributes (ext4)"
+        );
+    };
+    chattr("+i");
+    let result = run(dir, &["run", "p.yaml"]);
+    chattr("-i");
+    result.expect_code(0);
+    assert!(
+        result
+            .stderr
+            .contains("cannot remove a staging folder left by an earlier run"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(manifest(&dir.join("out"))["rows"]["input"], 200);
+    assert_eq!(fs::read_to_string(&stuck).unwrap(), "half written");
+}
