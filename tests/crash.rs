@@ -14,6 +14,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -185,12 +186,14 @@ fn a_run_killed_at_any_point_leaves_the_old_output_or_the_new_never_a_mix() {
         let mut child = spawn_new(dir, None);
         std::thread::sleep(duration * eighth / 8);
         let when = format!("{eighth}/8 of the run's time");
-        if child.0.try_wait().unwrap().is_some() {
-            // It finished first (the machine was less loaded than when measured): a whole run.
-            drop(child);
-        } else {
-            kill(child);
-        }
+        // It may finish first (the machine less loaded than when measured), even between the
+        // look and the kill: then it is a whole run.
+        child.0.kill().ok();
+        let status = child.0.wait().expect("wait for the run");
+        assert!(
+            status.signal() == Some(9) || status.success(),
+            "{when}: ended by {status:?}, neither killed nor committed"
+        );
         before = check_and_restore(dir, &before, &when, &mut outcomes);
     }
 

@@ -75,6 +75,7 @@ fn an_endless_loop_is_stopped_by_the_wall_time_budget() {
         "{}",
         "{ max_operations: 100000000000, max_row_ms: 50 }",
     );
+    let before = snapshot(dir);
     let started = std::time::Instant::now();
     let result = run(dir, &["run", "p.yaml", "--limit", "4"]);
     result.expect_code(3);
@@ -88,6 +89,7 @@ fn an_endless_loop_is_stopped_by_the_wall_time_budget() {
     );
     assert!(started.elapsed().as_secs() < 30, "stopped in time");
     assert!(!dir.join("out").exists());
+    assert_eq!(snapshot(dir), before, "nothing outside the output changed");
 }
 
 /// The issue's `let a = []; loop { a.push(1); }`, which took 2.8 s a row at the old defaults, is

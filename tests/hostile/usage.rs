@@ -48,6 +48,7 @@ fn an_overlong_tier_name_is_refused_at_load() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     plain(dir);
+    run(dir, &["run", "p.yaml"]).expect_code(0);
     let long = "t".repeat(300);
     let yaml = std::fs::read_to_string(dir.join("p.yaml")).unwrap();
     write(
@@ -55,6 +56,7 @@ fn an_overlong_tier_name_is_refused_at_load() {
         "p.yaml",
         &yaml.replace("name: low", &format!("name: {long}")),
     );
+    let before = snapshot(dir);
     let result = run(dir, &["run", "p.yaml"]);
     result.expect_code(1);
     assert!(
@@ -64,7 +66,9 @@ fn an_overlong_tier_name_is_refused_at_load() {
         "{}",
         result.stderr
     );
-    assert!(!dir.join("out").exists());
+    // The previous output and every other file as they were.
+    assert_eq!(snapshot(dir), before);
+    assert!(dir.join("out/_manifest.json").exists());
 }
 
 #[test]
