@@ -5,9 +5,10 @@
 #   bench/fuzz.sh MINUTES [TARGET...]     # default: every target
 #   FUZZ_RUNS=N bench/fuzz.sh 0 [TARGET...]  # N inputs a target from a fixed seed instead
 #
-# With FUZZ_RUNS the run is the same every time on a fresh clone (the same seed inputs, libFuzzer's
-# -seed=FUZZ_SEED, default 1, and a count instead of a clock): CI's smoke run, which must not
-# pass or fail by chance. Without it each run explores anew, to find what the last did not.
+# With FUZZ_RUNS a fresh clone meets nearly the same inputs every time (the same seed inputs,
+# libFuzzer's -seed=FUZZ_SEED, default 1, and a count instead of a clock; coverage feedback sees
+# a little randomness, such as hash seeds, so corpora end a few percent apart): CI's smoke run,
+# which must not pass or fail by chance. Without it each run explores anew.
 # Corpora grow in fuzz/corpus/TARGET (not committed), seeded from the repository's own pipelines,
 # rules and Parquet files; a crash is written to fuzz/artifacts/TARGET/ and stops the script
 # (exit 1) after printing how to reproduce it. Each target's line at the end gives its time,
