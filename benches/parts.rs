@@ -152,14 +152,7 @@ fn parquet_encode_and_commit(bencher: Bencher) {
     let (rows, tiers) = &fixture.output;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let target = tierscore::store::Location::Local(dir.path().join("out"));
-    let tier_names: Vec<String> = loaded
-        .plan
-        .scorer
-        .tiers
-        .levels()
-        .iter()
-        .map(|l| l.name.clone())
-        .collect();
+    let tier_names = loaded.plan.scorer.tiers.names();
     bencher
         .counter(ItemsCount::new(rows.num_rows()))
         .bench_local(|| {

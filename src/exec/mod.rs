@@ -306,13 +306,7 @@ impl Run<'_, '_> {
             ],
             &plan.layout.distinct_columns(),
         );
-        let tier_names: Vec<String> = plan
-            .scorer
-            .tiers
-            .levels()
-            .iter()
-            .map(|l| l.name.clone())
-            .collect();
+        let tier_names = plan.scorer.tiers.names();
         let output = OutputWriter::new(
             staging.dir(),
             pipeline.output.partition_by,

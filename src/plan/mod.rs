@@ -376,7 +376,7 @@ impl Plan {
                 .cloned(),
         );
         let tiers = TierRules::new(&pipeline.tiers);
-        let tier_names: Vec<String> = tiers.levels().iter().map(|l| l.name.clone()).collect();
+        let tier_names = tiers.names();
         let layout = OutputLayout::new(
             schema,
             copied,
