@@ -543,23 +543,12 @@ fn rejects_batch(rejects: &[Reject]) -> Result<RecordBatch, ExecError> {
         Field::new("message", DataType::Utf8, false),
         Field::new("inputs", DataType::Utf8, true),
     ];
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt64Array::from_iter_values(
-            rejects.iter().map(|r| r.row as u64),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rejects.iter().map(|r| r.step.as_str()),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rejects.iter().map(|r| r.code),
-        )),
-        Arc::new(StringArray::from_iter_values(
-            rejects.iter().map(|r| r.message.as_str()),
-        )),
-        Arc::new(StringArray::from_iter(
-            rejects.iter().map(|r| r.inputs.as_deref()),
-        )),
-    ];
+    let rows: ArrayRef = Arc::new(UInt64Array::from_iter_values(
+        rejects.iter().map(|r| r.row as u64),
+    ));
+    let columns: Vec<ArrayRef> = std::iter::once(rows)
+        .chain(Reject::text_columns(rejects))
+        .collect();
     batch_of(fields, columns, rejects.len())
 }
 

@@ -70,6 +70,27 @@ pub struct Reject {
     pub inputs: Option<String>,
 }
 
+impl Reject {
+    /// The step, code, message and inputs of `rejects` as text columns (inputs nullable), as
+    /// the rejects file and a distributed task's results both hold them.
+    pub fn text_columns(rejects: &[Reject]) -> [ArrayRef; 4] {
+        [
+            Arc::new(StringArray::from_iter_values(
+                rejects.iter().map(|r| r.step.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rejects.iter().map(|r| r.code),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rejects.iter().map(|r| r.message.as_str()),
+            )),
+            Arc::new(StringArray::from_iter(
+                rejects.iter().map(|r| r.inputs.as_deref()),
+            )),
+        ]
+    }
+}
+
 /// Rows a worker scores at a time, every factor in turn.
 const SLICE_ROWS: usize = 4096;
 

@@ -301,7 +301,7 @@ impl RejectWriter {
         }
         let rows =
             arrow::array::UInt64Array::from_iter_values(rejects.iter().map(|r| r.row as u64));
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             take(ids, &rows, None)?,
             Arc::new(StringArray::from_iter_values(
                 rejects.iter().map(|_| source_file),
@@ -309,22 +309,11 @@ impl RejectWriter {
             Arc::new(Int64Array::from_iter_values(
                 rejects.iter().map(|r| row_number(r.row) as i64),
             )),
-            Arc::new(StringArray::from_iter_values(
-                rejects.iter().map(|r| r.step.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rejects.iter().map(|r| r.code),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rejects.iter().map(|r| r.message.as_str()),
-            )),
-            Arc::new(StringArray::from_iter(
-                rejects.iter().map(|r| r.inputs.as_deref()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                rejects.iter().map(|_| run_id),
-            )),
         ];
+        columns.extend(Reject::text_columns(rejects));
+        columns.push(Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|_| run_id),
+        )));
         Ok(Some(RecordBatch::try_new(schema.clone(), columns)?))
     }
 
