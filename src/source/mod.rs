@@ -38,6 +38,8 @@ pub struct InputFile {
     pub rows: u64,
     pub row_groups: usize,
     metadata: ArrowReaderMetadata,
+    /// See [`InputFile::footer_sha256`]; hashed from the bytes the footer walk read.
+    footer_sha256: String,
 }
 
 impl InputFile {
@@ -251,7 +253,7 @@ impl Source {
         let mut files = Vec::with_capacity(found.len());
         for (at, size) in found {
             let path = PathBuf::from(at.display());
-            let (bytes, loaded) = match &at {
+            let (bytes, walked, loaded) = match &at {
                 Location::Local(local) => {
                     let io = |source| SourceError::Io {
                         path: path.clone(),
@@ -259,7 +261,7 @@ impl Source {
                     };
                     let file = File::open(local).map_err(io)?;
                     let bytes = file.metadata().map_err(io)?.len();
-                    walk_footer(&path, &at, bytes)?;
+                    let walked = walk_footer(&path, &at, bytes)?;
                     let loaded = crate::panic_guard::catch(|| {
                         ArrowReaderMetadata::load(&file, Default::default())
                     })
@@ -268,11 +270,11 @@ impl Source {
                             "the Parquet reader failed on this file's footer ({message})"
                         )))
                     });
-                    (bytes, loaded)
+                    (bytes, walked, loaded)
                 }
                 Location::Remote(remote) => {
                     let bytes = size.unwrap_or_default();
-                    walk_footer(&path, &at, bytes)?;
+                    let walked = walk_footer(&path, &at, bytes)?;
                     let mut reader = remote.parquet_reader(bytes);
                     let loaded = block_on(ArrowReaderMetadata::load_async(
                         &mut reader,
@@ -282,7 +284,7 @@ impl Source {
                         Err(error) => Err(remote.parquet_failure(error)?),
                         loaded => loaded,
                     };
-                    (bytes, loaded)
+                    (bytes, walked, loaded)
                 }
             };
             let metadata = loaded.map_err(|source| match sniff(&at) {
@@ -297,6 +299,11 @@ impl Source {
             })?;
             let rows = check_footer(&path, bytes, metadata.metadata())?;
             let row_groups = metadata.metadata().num_row_groups();
+            // parquet read a footer, so the walk found one: `None` cannot meet a loaded file.
+            let footer_sha256 = walked.ok_or_else(|| SourceError::Corrupt {
+                path: path.clone(),
+                source: parquet::errors::ParquetError::General("its footer cannot be read".into()),
+            })?;
             files.push(InputFile {
                 path,
                 at,
@@ -304,6 +311,7 @@ impl Source {
                 rows,
                 row_groups,
                 metadata,
+                footer_sha256,
             });
         }
         let file_schema = unified_schema(&files)?;
@@ -661,24 +669,11 @@ fn schema_difference(first: &Schema, other: &Schema) -> Option<String> {
 }
 
 impl InputFile {
-    /// The sha256 (hex) of the file's footer (its metadata, the length and `PAR1` at the end):
-    /// a fingerprint that changes with the file's data in practice, read without its data.
-    pub fn footer_sha256(&self) -> Result<String, SourceError> {
-        use sha2::{Digest, Sha256};
-        let tail = self.read_range(self.bytes.saturating_sub(8)..self.bytes)?;
-        let length = tail
-            .get(..4)
-            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let footer = u64::from(length) + 8;
-        let mut hasher = Sha256::new();
-        hasher.update(self.bytes.to_le_bytes());
-        hasher.update(self.read_range(self.bytes.saturating_sub(footer)..self.bytes)?);
-        Ok(hex::encode(hasher.finalize()))
-    }
-
-    /// The bytes `range` of the file.
-    fn read_range(&self, range: std::ops::Range<u64>) -> Result<Vec<u8>, SourceError> {
-        read_range(&self.path, &self.at, range)
+    /// The sha256 (hex) of the file's size and footer (its metadata, the length and `PAR1` at
+    /// the end): a fingerprint that changes with the file's data in practice, read without its
+    /// data (hashed when the file is opened, from the bytes the footer walk read).
+    pub fn footer_sha256(&self) -> &str {
+        &self.footer_sha256
     }
 }
 
@@ -700,25 +695,32 @@ fn read_range(
 }
 
 /// Walks the footer of the file at `at` (`bytes` long) as Thrift before parquet decodes it
-/// ([`footer_walk`]: a forged footer could keep parquet busy for minutes). A file too short for
-/// a footer, or without `PAR1` at its end, is left to parquet, whose errors say so.
-fn walk_footer(path: &Path, at: &Location, bytes: u64) -> Result<(), SourceError> {
+/// ([`footer_walk`]: a forged footer could keep parquet busy for minutes), and returns
+/// [`InputFile::footer_sha256`] of it. A file too short for a footer, or without `PAR1` at its
+/// end, is left to parquet, whose errors say so (`None`).
+fn walk_footer(path: &Path, at: &Location, bytes: u64) -> Result<Option<String>, SourceError> {
+    use sha2::{Digest, Sha256};
     let Some(start) = bytes.checked_sub(8).filter(|start| *start >= 4) else {
-        return Ok(());
+        return Ok(None);
     };
     let tail = read_range(path, at, start..bytes)?;
     if tail.get(4..) != Some(b"PAR1".as_slice()) {
-        return Ok(());
+        return Ok(None);
     }
     let length = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
     let Some(footer_start) = start.checked_sub(length) else {
-        return Ok(());
+        return Ok(None);
     };
     let footer = read_range(path, at, footer_start..start)?;
     footer_walk::check(&footer).map_err(|message| SourceError::Corrupt {
         path: path.to_path_buf(),
         source: parquet::errors::ParquetError::General(message),
-    })
+    })?;
+    let mut hasher = Sha256::new();
+    hasher.update(bytes.to_le_bytes());
+    hasher.update(&footer);
+    hasher.update(&tail);
+    Ok(Some(hex::encode(hasher.finalize())))
 }
 
 /// The bytes `range` of the local file `path`.
