@@ -262,24 +262,20 @@ impl Source {
                     let file = File::open(local).map_err(io)?;
                     let bytes = file.metadata().map_err(io)?.len();
                     let walked = walk_footer(&path, &at, bytes)?;
-                    let loaded = crate::panic_guard::catch(|| {
-                        ArrowReaderMetadata::load(&file, Default::default())
-                    })
-                    .unwrap_or_else(|message| {
-                        Err(parquet::errors::ParquetError::General(format!(
-                            "the Parquet reader failed on this file's footer ({message})"
-                        )))
-                    });
+                    let loaded =
+                        load_guarded(|| ArrowReaderMetadata::load(&file, Default::default()));
                     (bytes, walked, loaded)
                 }
                 Location::Remote(remote) => {
                     let bytes = size.unwrap_or_default();
                     let walked = walk_footer(&path, &at, bytes)?;
                     let mut reader = remote.parquet_reader(bytes);
-                    let loaded = block_on(ArrowReaderMetadata::load_async(
-                        &mut reader,
-                        Default::default(),
-                    ));
+                    let loaded = load_guarded(|| {
+                        block_on(ArrowReaderMetadata::load_async(
+                            &mut reader,
+                            Default::default(),
+                        ))
+                    });
                     let loaded = match loaded {
                         Err(error) => Err(remote.parquet_failure(error)?),
                         loaded => loaded,
@@ -692,6 +688,18 @@ fn read_range(
         }
         Location::Remote(remote) => Ok(remote.read_range(range)?.to_vec()),
     }
+}
+
+/// Loads a file's metadata with `load`, a panic of parquet's on a damaged footer becoming its
+/// error (as [`FileReader::next`] does for the data).
+fn load_guarded(
+    load: impl FnOnce() -> parquet::errors::Result<ArrowReaderMetadata>,
+) -> parquet::errors::Result<ArrowReaderMetadata> {
+    crate::panic_guard::catch(load).unwrap_or_else(|message| {
+        Err(parquet::errors::ParquetError::General(format!(
+            "the Parquet reader failed on this file's footer ({message})"
+        )))
+    })
 }
 
 /// Walks the footer of the file at `at` (`bytes` long) as Thrift before parquet decodes it
