@@ -359,8 +359,9 @@ pub struct Counts {
 
 impl Counts {
     /// Nothing counted yet, for an output with `tiers` tiers, the factor columns `factors` and
-    /// the value column `value`.
-    pub fn new(tiers: usize, factors: Vec<String>, value: String) -> Self {
+    /// the value column `value`, with room for `rows` values (the whale curve's 8 bytes a row,
+    /// held once at their final size rather than grown by doubling and copying).
+    pub fn new(tiers: usize, factors: Vec<String>, value: String, rows: usize) -> Self {
         Self {
             value,
             counts: vec![0; tiers],
@@ -371,7 +372,7 @@ impl Counts {
             factor_sums: vec![vec![ExactSum::default(); tiers]; factors.len()],
             reasons: vec![HashMap::default(); tiers],
             rows_with_reasons: vec![0; tiers],
-            values: Vec::new(),
+            values: Vec::with_capacity(rows),
             rejects: Rejects {
                 total: 0,
                 groups: Vec::new(),
@@ -682,7 +683,7 @@ pub fn collect(dir: &Path, manifest: &Manifest) -> Result<Figures, ReportError> 
         .clone()
         .unwrap_or_else(|| "score".into());
     let factors: Vec<String> = manifest.factors.iter().map(|f| f.name.clone()).collect();
-    let empty = || Counts::new(manifest.tiers.len(), factors.clone(), value.clone());
+    let empty = || Counts::new(manifest.tiers.len(), factors.clone(), value.clone(), 0);
     let mut units = Vec::new();
     for file in &manifest.output.files {
         let path = dir.join(&file.path);

@@ -6,12 +6,14 @@
 //! tier's name would sort alphabetically) and `reasons` (`List<Utf8>`, when asked for). Timestamps are written in microseconds because
 //! Spark cannot read nanosecond Parquet timestamps.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Int32Array, ListBuilder, RecordBatch, StringArray, StringBuilder,
+    Array, ArrayRef, BooleanArray, Int32Array, ListBuilder, RecordBatch, StringArray,
+    StringBuilder, UInt32Array,
 };
-use arrow::compute::{cast, filter, filter_record_batch};
+use arrow::compute::{cast, filter, take};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 
@@ -109,24 +111,50 @@ impl OutputLayout {
     }
 
     /// The scored rows of `input` as output rows, with each row's tier index.
+    ///
+    /// Without a tier column (the output is partitioned by tier) the rows come grouped by tier,
+    /// in tier order and in input order within a tier, so that each tier's file takes one slice
+    /// of the batch ([`OutputLayout::tier_ranges`]): one gather of every column, where cutting
+    /// each tier out with a filter scanned and copied the batch once a tier. With one, they keep
+    /// the input's order (and its buffers, when no row was rejected).
     pub fn build(
         &self,
         input: &RecordBatch,
         scored: &ScoredBatch,
     ) -> Result<(RecordBatch, Vec<usize>), ArrowError> {
-        let keep = BooleanArray::from_iter(scored.tier.iter().map(|t| Some(t.is_some())));
+        let order = if self.tier_column {
+            Order::Kept(BooleanArray::from_iter(
+                scored.tier.iter().map(|t| Some(t.is_some())),
+            ))
+        } else {
+            Order::ByTier(UInt32Array::from(by_tier(
+                &scored.tier,
+                self.tier_names.len(),
+            )))
+        };
+        let pick = |column: &ArrayRef| match &order {
+            Order::Kept(keep) => filter(column, keep),
+            Order::ByTier(indices) => take(column, indices, None),
+        };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         for (name, field) in self.copied.iter().zip(self.schema.fields()) {
             let column = input
                 .column_by_name(name)
                 .ok_or_else(|| ArrowError::SchemaError(format!("column `{name}` not read")))?;
-            columns.push(cast(&filter(column, &keep)?, field.data_type())?);
+            columns.push(cast(&pick(column)?, field.data_type())?);
         }
         for column in &scored.factors {
-            columns.push(filter(column, &keep)?);
+            columns.push(pick(column)?);
         }
-        columns.push(filter(&scored.score, &keep)?);
-        let tiers: Vec<usize> = scored.tier.iter().flatten().copied().collect();
+        columns.push(pick(&(Arc::new(scored.score.clone()) as ArrayRef))?);
+        let tiers: Vec<usize> = match &order {
+            Order::Kept(_) => scored.tier.iter().flatten().copied().collect(),
+            Order::ByTier(indices) => indices
+                .values()
+                .iter()
+                .map(|&row| scored.tier[row as usize].expect("only scored rows are ordered"))
+                .collect(),
+        };
         if self.tier_column {
             let names: StringArray = tiers
                 .iter()
@@ -137,15 +165,21 @@ impl OutputLayout {
         let ranks: Int32Array = tiers.iter().map(|t| Some(*t as i32 + 1)).collect();
         columns.push(Arc::new(ranks));
         if self.reasons {
-            columns.push(filter(&self.reasons_column(scored), &keep)?);
+            let rows: Vec<u32> = match &order {
+                Order::Kept(_) => (0..scored.tier.len() as u32)
+                    .filter(|&row| scored.tier[row as usize].is_some())
+                    .collect(),
+                Order::ByTier(indices) => indices.values().to_vec(),
+            };
+            columns.push(self.reasons_column(scored, &rows));
         }
         let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
         Ok((batch, tiers))
     }
 
-    /// Per row, `factor: reason` for each factor that gave one, in factor order.
-    fn reasons_column(&self, scored: &ScoredBatch) -> ArrayRef {
-        let rows = scored.tier.len();
+    /// Per row of `rows` (rows of the scored batch, in output order), `factor: reason` for each
+    /// factor that gave one, in factor order.
+    fn reasons_column(&self, scored: &ScoredBatch, rows: &[u32]) -> ArrayRef {
         // Factors that gave no reason on any row of the batch are not looked at row by row.
         let giving: Vec<(&String, &StringArray)> = self
             .factors
@@ -153,9 +187,10 @@ impl OutputLayout {
             .zip(&scored.reasons)
             .filter(|(_, reasons)| reasons.null_count() < reasons.len())
             .collect();
-        let mut builder = ListBuilder::new(StringBuilder::new());
+        let mut builder = ListBuilder::with_capacity(StringBuilder::new(), rows.len());
         let mut text = String::new();
-        for row in 0..rows {
+        for &row in rows {
+            let row = row as usize;
             for (factor, reasons) in &giving {
                 if reasons.is_valid(row) {
                     text.clear();
@@ -170,15 +205,42 @@ impl OutputLayout {
         Arc::new(builder.finish())
     }
 
-    /// Keeps only the rows of tier `tier` (for hive partitioning).
-    pub fn rows_of_tier(
-        batch: &RecordBatch,
-        tiers: &[usize],
-        tier: usize,
-    ) -> Result<RecordBatch, ArrowError> {
-        let mask = BooleanArray::from_iter(tiers.iter().map(|t| Some(*t == tier)));
-        filter_record_batch(batch, &mask)
+    /// Each of `levels` tiers' rows in a batch [`OutputLayout::build`] grouped by tier, given
+    /// its rows' tiers (ascending); empty for a tier without rows.
+    pub fn tier_ranges(tiers: &[usize], levels: usize) -> Vec<Range<usize>> {
+        debug_assert!(tiers.is_sorted(), "rows are grouped by tier");
+        (0..levels)
+            .map(|tier| tiers.partition_point(|&t| t < tier)..tiers.partition_point(|&t| t <= tier))
+            .collect()
     }
+}
+
+/// Which rows of a scored batch become output rows, in which order.
+enum Order {
+    /// The scored rows, in input order.
+    Kept(BooleanArray),
+    /// The scored rows' indices grouped by tier.
+    ByTier(UInt32Array),
+}
+
+/// The scored rows (`tiers[row]` is `Some`) grouped by tier, input order within a tier: a
+/// counting sort over `levels` tiers.
+fn by_tier(tiers: &[Option<usize>], levels: usize) -> Vec<u32> {
+    let mut starts = vec![0usize; levels + 1];
+    for tier in tiers.iter().flatten() {
+        starts[tier + 1] += 1;
+    }
+    for level in 0..levels {
+        starts[level + 1] += starts[level];
+    }
+    let mut order = vec![0u32; starts[levels]];
+    for (row, tier) in tiers.iter().enumerate() {
+        if let Some(tier) = *tier {
+            order[starts[tier]] = row as u32;
+            starts[tier] += 1;
+        }
+    }
+    order
 }
 
 /// The type a column is written as: timestamps of any unit become microseconds.
@@ -224,5 +286,113 @@ mod tests {
             )))
         );
         assert_eq!(in_microseconds(&DataType::Int32), DataType::Int32);
+    }
+
+    /// Six input rows, row 3 rejected, in tiers 1 0 1 - 2 0: partitioned by tier the rows come
+    /// grouped (tier order, input order within a tier) with their own factor, score, rank and
+    /// reasons; with a tier column they keep the input order.
+    #[test]
+    fn partitioned_rows_come_grouped_by_tier_with_their_own_values() {
+        use arrow::array::{Float64Array, Int64Array, ListArray};
+        let input = RecordBatch::try_from_iter([(
+            "id",
+            Arc::new(Int64Array::from(vec![10, 11, 12, 13, 14, 15])) as ArrayRef,
+        )])
+        .unwrap();
+        let scored = ScoredBatch {
+            factors: vec![Arc::new(Float64Array::from(vec![
+                Some(0.0),
+                Some(1.0),
+                Some(2.0),
+                None,
+                Some(4.0),
+                Some(5.0),
+            ]))],
+            reasons: vec![StringArray::from(vec![
+                Some("a"),
+                None,
+                Some("c"),
+                None,
+                None,
+                Some("f"),
+            ])],
+            score: Float64Array::from(vec![
+                Some(0.5),
+                Some(1.5),
+                Some(2.5),
+                None,
+                Some(4.5),
+                Some(5.5),
+            ]),
+            tier: vec![Some(1), Some(0), Some(1), None, Some(2), Some(0)],
+            rejects: Vec::new(),
+        };
+        let layout = |tier_column| {
+            OutputLayout::new(
+                input.schema().as_ref(),
+                vec!["id".into()],
+                vec!["f".into()],
+                vec!["top".into(), "mid".into(), "low".into()],
+                tier_column,
+                true,
+            )
+            .unwrap()
+        };
+        let ids = |batch: &RecordBatch| -> Vec<i64> {
+            batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .unwrap()
+                .values()
+                .to_vec()
+        };
+        let reasons = |batch: &RecordBatch| -> Vec<Vec<String>> {
+            let list = batch.column_by_name("reasons").unwrap();
+            let list = list.as_any().downcast_ref::<ListArray>().unwrap();
+            list.iter()
+                .map(|row| {
+                    let row = row.unwrap();
+                    let texts = row.as_any().downcast_ref::<StringArray>().unwrap();
+                    texts.iter().map(|t| t.unwrap().to_string()).collect()
+                })
+                .collect()
+        };
+
+        let (batch, tiers) = layout(false).build(&input, &scored).unwrap();
+        assert_eq!(ids(&batch), [11, 15, 10, 12, 14]);
+        assert_eq!(tiers, [0, 0, 1, 1, 2]);
+        let score = batch.column_by_name("score").unwrap();
+        let score = score.as_any().downcast_ref::<Float64Array>().unwrap();
+        assert_eq!(score.values().to_vec(), [1.5, 5.5, 0.5, 2.5, 4.5]);
+        let rank = batch.column_by_name("tier_rank").unwrap();
+        let rank = rank.as_any().downcast_ref::<Int32Array>().unwrap();
+        assert_eq!(rank.values().to_vec(), [1, 1, 2, 2, 3]);
+        assert_eq!(
+            reasons(&batch),
+            [
+                vec![],
+                vec!["f: f".to_string()],
+                vec!["f: a".into()],
+                vec!["f: c".into()],
+                vec![]
+            ]
+        );
+        assert_eq!(OutputLayout::tier_ranges(&tiers, 3), [0..2, 2..4, 4..5]);
+        assert_eq!(OutputLayout::tier_ranges(&[0, 2, 2], 3), [0..1, 1..1, 1..3]);
+
+        let (batch, tiers) = layout(true).build(&input, &scored).unwrap();
+        assert_eq!(ids(&batch), [10, 11, 12, 14, 15]);
+        assert_eq!(tiers, [1, 0, 1, 2, 0]);
+        assert_eq!(
+            reasons(&batch),
+            [
+                vec!["f: a".to_string()],
+                vec![],
+                vec!["f: c".into()],
+                vec![],
+                vec!["f: f".into()]
+            ]
+        );
     }
 }

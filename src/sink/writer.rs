@@ -176,8 +176,9 @@ impl OutputWriter {
         })
     }
 
-    /// Appends output rows, each with its tier index. Partitions are encoded in parallel, on
-    /// the rayon pool this is called in.
+    /// Appends output rows, each with its tier index; partitioned by tier, the rows come
+    /// grouped by tier (as [`OutputLayout::build`] lays them out) and each tier's file gets its
+    /// slice. Partitions are encoded in parallel, on the rayon pool this is called in.
     pub fn write(&mut self, batch: &RecordBatch, tiers: &[usize]) -> Result<(), SinkError> {
         if batch.num_rows() == 0 {
             return Ok(());
@@ -185,18 +186,18 @@ impl OutputWriter {
         match self.partition {
             PartitionBy::None => self.file(0)?.write(batch),
             PartitionBy::Tier => {
-                let present: Vec<usize> = (0..self.tier_names.len())
-                    .filter(|tier| tiers.contains(tier))
-                    .collect();
-                for &tier in &present {
-                    self.file(tier)?;
+                let ranges = OutputLayout::tier_ranges(tiers, self.tier_names.len());
+                for (tier, range) in ranges.iter().enumerate() {
+                    if !range.is_empty() {
+                        self.file(tier)?;
+                    }
                 }
                 self.files
                     .par_iter_mut()
-                    .enumerate()
-                    .filter(|(tier, _)| present.contains(tier))
-                    .try_for_each(|(tier, file)| {
-                        let rows = OutputLayout::rows_of_tier(batch, tiers, tier)?;
+                    .zip(ranges)
+                    .filter(|(_, range)| !range.is_empty())
+                    .try_for_each(|(file, range)| {
+                        let rows = batch.slice(range.start, range.len());
                         file.as_mut().expect("opened above").write(&rows)
                     })
             }

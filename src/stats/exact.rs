@@ -4,7 +4,7 @@
 //!
 //! - [`ExactSum`]: the exact sum of `f64` values, rounded once at the end;
 //! - [`sort_floats`]: a radix sort in IEEE total order (for ranks and quantiles);
-//! - [`nearest_rank`]: the nearest-rank quantile of sorted values.
+//! - [`nearest_rank`], [`select_ranks`]: nearest-rank quantiles, selected in place.
 
 /// Chunks of 32 bits covering every `f64` (bit 0 is 2^-1074, the smallest subnormal; the
 /// largest finite value reaches bit 2098), with two chunks above for carries of many additions.
@@ -215,13 +215,37 @@ pub fn sort_floats(values: Vec<f64>) -> Vec<f64> {
         .collect()
 }
 
-/// The `percent`-th percentile of `sorted` (ascending) by nearest rank: the value at 1-based
+/// The 0-based index of the `percent`-th percentile among `n` values by nearest rank: 1-based
 /// rank ⌈percent × n / 100⌉ (at least 1), the smallest value with at least `percent`% of the
 /// values at or below it. `None` for no values.
-pub fn nearest_rank(sorted: &[f64], percent: u32) -> Option<f64> {
-    let n = sorted.len() as u128;
-    let rank = (u128::from(percent) * n).div_ceil(100).max(1);
-    sorted.get(usize::try_from(rank).ok()? - 1).copied()
+pub fn nearest_rank(n: usize, percent: u32) -> Option<usize> {
+    let rank = (u128::from(percent) * n as u128).div_ceil(100).max(1);
+    (n > 0).then(|| usize::try_from(rank).ok().map(|rank| rank - 1))?
+}
+
+/// The values `values` would hold at the 0-based `ranks` (ascending, repeats allowed) once
+/// sorted in IEEE total order, found by selection in place (`values` is reordered, no copy is
+/// made): O(n) for each rank over what is left above the one before. `None` when a rank is
+/// missing, out of range or below the one before.
+pub fn select_ranks<const N: usize>(
+    values: &mut [f64],
+    ranks: [Option<usize>; N],
+) -> Option<[f64; N]> {
+    let mut found = [0.0; N];
+    // Every value below `start` is at or below the last one selected, at `start - 1`.
+    let mut start = 0;
+    for (slot, rank) in found.iter_mut().zip(ranks) {
+        let rank = rank?;
+        if rank + 1 < start || rank >= values.len() {
+            return None;
+        }
+        if rank >= start {
+            values[start..].select_nth_unstable_by(rank - start, f64::total_cmp);
+            start = rank + 1;
+        }
+        *slot = values[rank];
+    }
+    Some(found)
 }
 
 #[cfg(test)]
@@ -317,15 +341,62 @@ mod tests {
 
     #[test]
     fn nearest_rank_percentiles() {
-        let sorted: Vec<f64> = (1..=10).map(f64::from).collect();
-        assert_eq!(nearest_rank(&sorted, 1), Some(1.0));
-        assert_eq!(nearest_rank(&sorted, 10), Some(1.0));
-        assert_eq!(nearest_rank(&sorted, 11), Some(2.0));
-        assert_eq!(nearest_rank(&sorted, 50), Some(5.0));
-        assert_eq!(nearest_rank(&sorted, 100), Some(10.0));
+        // Ten values 1..=10: the 1st and 10th percentiles are the first value, the 11th the
+        // second, the median the fifth, the 100th the last.
+        assert_eq!(nearest_rank(10, 1), Some(0));
+        assert_eq!(nearest_rank(10, 10), Some(0));
+        assert_eq!(nearest_rank(10, 11), Some(1));
+        assert_eq!(nearest_rank(10, 50), Some(4));
+        assert_eq!(nearest_rank(10, 100), Some(9));
         // 7% of 100 is rank 7 (7 × 100 / 100 in integers; 0.07 × 100 in floats is above 7).
-        let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(nearest_rank(&hundred, 7), Some(7.0));
-        assert_eq!(nearest_rank(&[], 50), None);
+        assert_eq!(nearest_rank(100, 7), Some(6));
+        assert_eq!(nearest_rank(0, 50), None);
+    }
+
+    #[test]
+    fn selected_ranks_are_the_sorted_values_at_them() {
+        // Generated values with repeats, both zeros, infinities and NaNs, in several sizes;
+        // every percentile's rank, repeated ranks included, against a full sort.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for n in [1, 2, 3, 10, 99, 100, 1_000, 4_097] {
+            let values: Vec<f64> = (0..n)
+                .map(|_| match next() % 10 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 => f64::INFINITY,
+                    3 => f64::NAN,
+                    4 => f64::from_bits(next()),
+                    _ => (next() % 50) as f64 - 20.0,
+                })
+                .collect();
+            let sorted = sort_floats(values.clone());
+            let ranks: [Option<usize>; 100] =
+                std::array::from_fn(|p| nearest_rank(n, p as u32 + 1));
+            let mut selected = values.clone();
+            let found = select_ranks(&mut selected, ranks).expect("ranks in range");
+            for (p, (value, rank)) in found.iter().zip(ranks).enumerate() {
+                let want = sorted[rank.expect("n > 0")];
+                assert_eq!(
+                    value.to_bits(),
+                    want.to_bits(),
+                    "n {n}, percentile {}",
+                    p + 1
+                );
+            }
+        }
+        let mut values = vec![3.0, 1.0, 2.0];
+        assert_eq!(
+            select_ranks(&mut values, [Some(2), Some(1)]),
+            None,
+            "descending"
+        );
+        assert_eq!(select_ranks(&mut values, [Some(3)]), None, "out of range");
+        assert_eq!(select_ranks(&mut values, [None]), None);
     }
 }
