@@ -494,6 +494,11 @@ impl<'b> Chunk<'b> {
             (Buf::Int(a), Buf::Int(b)) => copy_rows(a, b, selection),
             (Buf::Bool(a), Buf::Bool(b)) => copy_rows(a, b, selection),
             (Buf::Date(a), Buf::Date(b)) => copy_rows(a, b, selection),
+            (Buf::Tagged(a), Buf::Tagged(b)) => copy_rows(a, b, selection),
+            (Buf::Float(a), Buf::Tagged(b)) => wrap_rows(a, b, selection, Scalar::Float),
+            (Buf::Int(a), Buf::Tagged(b)) => wrap_rows(a, b, selection, Scalar::Int),
+            (Buf::Bool(a), Buf::Tagged(b)) => wrap_rows(a, b, selection, Scalar::Bool),
+            (Buf::Date(a), Buf::Tagged(b)) => wrap_rows(a, b, selection, Scalar::Date),
             _ => {
                 for &i in selection {
                     let value = from.get(usize::from(i));
@@ -622,6 +627,7 @@ impl<'b> Chunk<'b> {
                 (Buf::Int(o), Scalar::Int(n)) => fill(o, selection, n),
                 (Buf::Bool(o), Scalar::Bool(b)) => fill(o, selection, b),
                 (Buf::Date(o), Scalar::Date(d)) => fill(o, selection, d),
+                (Buf::Tagged(o), value) => fill(o, selection, value),
                 (out, value) => {
                     for &i in selection {
                         self.put(out, i, value);
@@ -1529,8 +1535,27 @@ fn typed_binary(
 
 /// Copies the `selection` rows of one buffer into another of the same type.
 fn copy_rows<T: Copy>(from: &[T], to: &mut [T], selection: &[u16]) {
+    match dense(selection) {
+        Some(r) => to[r.clone()].copy_from_slice(&from[r]),
+        None => {
+            for &i in selection {
+                to[usize::from(i)] = from[usize::from(i)];
+            }
+        }
+    }
+}
+
+/// Copies the `selection` rows of a typed buffer into a tagged one, each value as `tag` makes
+/// it (what reading and writing each row through [`Scalar`] would do, without the two matches
+/// a row).
+fn wrap_rows<'b, T: Copy>(
+    from: &[T],
+    to: &mut [Scalar<'b>],
+    selection: &[u16],
+    tag: impl Fn(T) -> Scalar<'b>,
+) {
     for &i in selection {
-        to[usize::from(i)] = from[usize::from(i)];
+        to[usize::from(i)] = tag(from[usize::from(i)]);
     }
 }
 
