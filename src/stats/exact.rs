@@ -252,6 +252,17 @@ pub fn select_ranks<const N: usize>(
 mod tests {
     use super::*;
 
+    /// A xorshift generator of 64-bit values from the seed `state` (not zero): reproducible
+    /// test data.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     fn sum(values: &[f64]) -> f64 {
         let mut s = ExactSum::default();
         for &v in values {
@@ -285,13 +296,7 @@ mod tests {
     fn sums_equal_integer_arithmetic_in_any_order_and_grouping() {
         // Multiples of 2^-20 with up to 53 bits: their exact sum fits an i128, and `as f64`
         // rounds it once, to nearest, ties to even.
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let units: Vec<i64> = (0..5000)
             .map(|i| (next() >> (11 + i % 50)) as i64 * if next() & 1 == 0 { 1 } else { -1 })
             .collect();
@@ -357,13 +362,7 @@ mod tests {
     fn selected_ranks_are_the_sorted_values_at_them() {
         // Generated values with repeats, both zeros, infinities and NaNs, in several sizes;
         // every percentile's rank, repeated ranks included, against a full sort.
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for n in [1, 2, 3, 10, 99, 100, 1_000, 4_097] {
             let values: Vec<f64> = (0..n)
                 .map(|_| match next() % 10 {
