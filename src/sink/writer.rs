@@ -45,11 +45,17 @@ pub fn properties(metadata: Vec<(String, String)>, plain: &[String]) -> WriterPr
         .build()
 }
 
-/// Memory an output file's unfinished row group may hold before it is written out. Without a
-/// bound each file buffers up to a million rows (the writer's default row group), so a run's
-/// memory grew with its size until every tier's file reached it; with it, memory is the same
-/// for 1M rows as for 10M, and row groups hold a few hundred thousand rows.
+/// Memory a file's unfinished row group may hold before it is written out. Without a bound
+/// each file buffers up to a million rows (the writer's default row group), so a run's memory
+/// grew with its size until every tier's file reached it; with it, memory is the same for 1M
+/// rows as for 10M, and row groups hold a few hundred thousand rows.
 const ROW_GROUP_MEMORY: usize = 16 << 20;
+
+/// Memory the unfinished row groups of the scored output's files may hold together: one file
+/// keeps [`ROW_GROUP_MEMORY`], the files of a tier-partitioned output (open at once, one a
+/// tier) share this. Five tiers at 16 MB each held 80 MB and more beside the run's per-row
+/// figures (BENCHMARKS.md: 527 MB against 449 MB peak at 10M rows, files no larger).
+const OUTPUT_ROW_GROUPS_MEMORY: usize = 32 << 20;
 
 /// A file being written, hashed (sha256) and counted on the way, so the manifest records each
 /// file's size and hash without reading it again.
@@ -81,6 +87,8 @@ struct OpenFile {
     path: PathBuf,
     writer: ChecksummedWriter<Hashing>,
     rows: u64,
+    /// The unfinished row group's memory at which it is written out.
+    flush_at: usize,
 }
 
 impl OpenFile {
@@ -89,6 +97,7 @@ impl OpenFile {
         relative: String,
         schema: &SchemaRef,
         props: &WriterProperties,
+        flush_at: usize,
     ) -> Result<Self, SinkError> {
         let path = dir.join(&relative);
         if let Some(parent) = path.parent() {
@@ -107,6 +116,7 @@ impl OpenFile {
             path,
             writer,
             rows: 0,
+            flush_at,
         })
     }
 
@@ -115,7 +125,7 @@ impl OpenFile {
         self.writer
             .write(batch)
             .map_err(|source| SinkError::parquet(&self.path, source))?;
-        if self.writer.memory_size() >= ROW_GROUP_MEMORY {
+        if self.writer.memory_size() >= self.flush_at {
             self.writer
                 .flush()
                 .map_err(|source| SinkError::parquet(&self.path, source))?;
@@ -215,11 +225,13 @@ impl OutputWriter {
                 }
                 PartitionBy::None => format!("{DATA_DIR}/part-00000.parquet"),
             };
+            let flush_at = ROW_GROUP_MEMORY.min(OUTPUT_ROW_GROUPS_MEMORY / self.files.len());
             self.files[slot] = Some(OpenFile::create(
                 &self.dir,
                 relative,
                 &self.schema,
                 &self.props,
+                flush_at,
             )?);
         }
         Ok(self.files[slot].as_mut().expect("opened just above"))
@@ -263,7 +275,13 @@ impl RejectWriter {
     /// Creates the file; `id` is the id column's field (rejects keep its type).
     pub fn create(dir: &Path, id: &Field, props: &WriterProperties) -> Result<Self, SinkError> {
         let schema = Self::schema_for(id);
-        let file = OpenFile::create(dir, REJECTS_FILE.to_string(), &schema, props)?;
+        let file = OpenFile::create(
+            dir,
+            REJECTS_FILE.to_string(),
+            &schema,
+            props,
+            ROW_GROUP_MEMORY,
+        )?;
         Ok(Self { file, schema })
     }
 
