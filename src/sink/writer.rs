@@ -9,6 +9,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -196,6 +197,12 @@ impl OutputWriter {
         match self.partition {
             PartitionBy::None => self.file(0)?.write(batch),
             PartitionBy::Tier => {
+                if !tiers.is_sorted() {
+                    // A slice a tier would put rows in the wrong tier's file.
+                    return Err(SinkError::Arrow(ArrowError::InvalidArgumentError(
+                        "rows of a tier-partitioned output must come grouped by tier".into(),
+                    )));
+                }
                 let ranges = OutputLayout::tier_ranges(tiers, self.tier_names.len());
                 for (tier, range) in ranges.iter().enumerate() {
                     if !range.is_empty() {
@@ -351,5 +358,45 @@ impl RejectWriter {
             bytes,
             sha256,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of a tier-partitioned output that are not grouped by tier are refused, not written
+    /// into another tier's file; grouped ones land in their tiers' files.
+    #[test]
+    fn partitioned_rows_must_come_grouped_by_tier() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let mut output = OutputWriter::new(
+            dir.path(),
+            PartitionBy::Tier,
+            vec!["top".into(), "rest".into()],
+            schema.clone(),
+            properties(Vec::new(), &[]),
+        )
+        .unwrap();
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef],
+        )
+        .unwrap();
+        let err = output.write(&batch, &[1, 0, 1]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot assemble output rows: Invalid argument error: rows of a tier-partitioned \
+             output must come grouped by tier"
+        );
+        output.write(&batch, &[0, 1, 1]).unwrap();
+        let files = output.finish().unwrap();
+        let rows: Vec<(Option<String>, u64)> =
+            files.iter().map(|f| (f.tier.clone(), f.rows)).collect();
+        assert_eq!(
+            rows,
+            [(Some("top".to_string()), 1), (Some("rest".to_string()), 2)]
+        );
     }
 }
