@@ -127,14 +127,12 @@ impl OutputLayout {
                 scored.tier.iter().map(|t| Some(t.is_some())),
             ))
         } else {
-            Order::ByTier(UInt32Array::from(by_tier(
-                &scored.tier,
-                self.tier_names.len(),
-            )))
+            let (rows, tiers) = by_tier(&scored.tier, self.tier_names.len());
+            Order::ByTier(UInt32Array::from(rows), tiers)
         };
         let pick = |column: &ArrayRef| match &order {
             Order::Kept(keep) => filter(column, keep),
-            Order::ByTier(indices) => take(column, indices, None),
+            Order::ByTier(indices, _) => take(column, indices, None),
         };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
         for (name, field) in self.copied.iter().zip(self.schema.fields()) {
@@ -149,11 +147,7 @@ impl OutputLayout {
         columns.push(pick(&(Arc::new(scored.score.clone()) as ArrayRef))?);
         let tiers: Vec<usize> = match &order {
             Order::Kept(_) => scored.tier.iter().flatten().copied().collect(),
-            Order::ByTier(indices) => indices
-                .values()
-                .iter()
-                .map(|&row| scored.tier[row as usize].expect("only scored rows are ordered"))
-                .collect(),
+            Order::ByTier(_, tiers) => tiers.clone(),
         };
         if self.tier_column {
             let names: StringArray = tiers
@@ -165,13 +159,17 @@ impl OutputLayout {
         let ranks: Int32Array = tiers.iter().map(|t| Some(*t as i32 + 1)).collect();
         columns.push(Arc::new(ranks));
         if self.reasons {
-            let rows: Vec<u32> = match &order {
-                Order::Kept(_) => (0..scored.tier.len() as u32)
-                    .filter(|&row| scored.tier[row as usize].is_some())
-                    .collect(),
-                Order::ByTier(indices) => indices.values().to_vec(),
+            let kept: Vec<u32>;
+            let rows: &[u32] = match &order {
+                Order::Kept(_) => {
+                    kept = (0..scored.tier.len() as u32)
+                        .filter(|&row| scored.tier[row as usize].is_some())
+                        .collect();
+                    &kept
+                }
+                Order::ByTier(indices, _) => indices.values(),
             };
-            columns.push(self.reasons_column(scored, &rows));
+            columns.push(self.reasons_column(scored, rows));
         }
         let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
         Ok((batch, tiers))
@@ -218,13 +216,13 @@ impl OutputLayout {
 enum Order {
     /// The scored rows, in input order.
     Kept(BooleanArray),
-    /// The scored rows' indices grouped by tier.
-    ByTier(UInt32Array),
+    /// The scored rows' indices grouped by tier, and each one's tier (ascending).
+    ByTier(UInt32Array, Vec<usize>),
 }
 
-/// The scored rows (`tiers[row]` is `Some`) grouped by tier, input order within a tier: a
-/// counting sort over `levels` tiers.
-fn by_tier(tiers: &[Option<usize>], levels: usize) -> Vec<u32> {
+/// The scored rows (`tiers[row]` is `Some`) grouped by tier, input order within a tier (a
+/// counting sort over `levels` tiers), with the tier of each in that order.
+fn by_tier(tiers: &[Option<usize>], levels: usize) -> (Vec<u32>, Vec<usize>) {
     let mut starts = vec![0usize; levels + 1];
     for tier in tiers.iter().flatten() {
         starts[tier + 1] += 1;
@@ -232,6 +230,9 @@ fn by_tier(tiers: &[Option<usize>], levels: usize) -> Vec<u32> {
     for level in 0..levels {
         starts[level + 1] += starts[level];
     }
+    let grouped: Vec<usize> = (0..levels)
+        .flat_map(|level| std::iter::repeat_n(level, starts[level + 1] - starts[level]))
+        .collect();
     let mut order = vec![0u32; starts[levels]];
     for (row, tier) in tiers.iter().enumerate() {
         if let Some(tier) = *tier {
@@ -239,7 +240,7 @@ fn by_tier(tiers: &[Option<usize>], levels: usize) -> Vec<u32> {
             starts[tier] += 1;
         }
     }
-    order
+    (order, grouped)
 }
 
 /// The type a column is written as: timestamps of any unit become microseconds.

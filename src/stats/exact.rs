@@ -219,8 +219,11 @@ pub fn sort_floats(values: Vec<f64>) -> Vec<f64> {
 /// rank ⌈percent × n / 100⌉ (at least 1), the smallest value with at least `percent`% of the
 /// values at or below it. `None` for no values.
 pub fn nearest_rank(n: usize, percent: u32) -> Option<usize> {
+    if n == 0 {
+        return None;
+    }
     let rank = (u128::from(percent) * n as u128).div_ceil(100).max(1);
-    (n > 0).then(|| usize::try_from(rank).ok().map(|rank| rank - 1))?
+    usize::try_from(rank - 1).ok()
 }
 
 /// The values `values` would hold at the 0-based `ranks` (ascending, repeats allowed) once
