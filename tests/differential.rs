@@ -1431,13 +1431,12 @@ pub fn compare(expected: &RuleOutput, got: &RuleOutput, kind: Kind) -> Result<()
             let v = output.values.as_primitive::<Float64Type>().value(row);
             format!("{v:?} (bits {:#x})", v.to_bits())
         };
-        let reason = output.reasons.as_ref().map(|r| {
-            if r.is_null(row) {
-                None
-            } else {
-                Some(r.value(row))
-            }
-        });
+        // No reasons column means no reason on any row.
+        let reason = output
+            .reasons
+            .as_ref()
+            .filter(|r| r.is_valid(row))
+            .map(|r| r.value(row));
         let failure = output.failures.iter().find(|f| f.row == row);
         format!("value {value}, reason {reason:?}, failure {failure:?}")
     };
@@ -1463,13 +1462,10 @@ pub fn compare(expected: &RuleOutput, got: &RuleOutput, kind: Kind) -> Result<()
             _ => false,
         };
         let reason = |o: &RuleOutput| {
-            o.reasons.as_ref().map(|r| {
-                if r.is_null(row) {
-                    None
-                } else {
-                    Some(r.value(row).to_string())
-                }
-            })
+            o.reasons
+                .as_ref()
+                .filter(|r| r.is_valid(row))
+                .map(|r| r.value(row).to_string())
         };
         let failure = |o: &RuleOutput| o.failures.iter().find(|f| f.row == row).cloned();
         if !same_value || reason(expected) != reason(got) || failure(expected) != failure(got) {
@@ -1591,8 +1587,12 @@ fn values(output: &RuleOutput) -> Vec<Option<f64>> {
     output.values.as_primitive::<Float64Type>().iter().collect()
 }
 
+/// Each row's reason (no reasons column: none on any row).
 fn reasons(output: &RuleOutput) -> Vec<Option<&str>> {
-    output.reasons.as_ref().unwrap().iter().collect()
+    match &output.reasons {
+        Some(reasons) => reasons.iter().collect(),
+        None => vec![None; output.values.len()],
+    }
 }
 
 fn messages(output: &RuleOutput) -> Vec<(usize, &str)> {
@@ -1707,6 +1707,81 @@ fn a_push_alone_in_a_switch_arm_compiles() {
     assert_eq!(values(&out), [Some(1.0), Some(1.0)]);
     assert_eq!(reasons(&out), [Some("up north"), None]);
     assert_eq!(deferred, 0);
+}
+
+/// Rows whose `rev` is each of `revs`, nothing else set.
+fn revenues(revs: &[f64]) -> Vec<Row> {
+    revs.iter()
+        .map(|&rev| Row {
+            rev: Some(rev),
+            ..Row::blank()
+        })
+        .collect()
+}
+
+/// A threshold on a float column: every row is decided by the plain comparison with the
+/// constant, in the loop that picks the branch's value.
+#[test]
+fn a_threshold_factor_picks_each_rows_branch() {
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "if rev > 2500.5 { 40.0 } else { rev / 1000.0 }",
+        revenues(&[2500.5, 3000.0, 2000.0, 0.0, -0.0, 1e6, -1e6]),
+    );
+    assert_eq!(
+        values(&out),
+        [
+            Some(2.5005),
+            Some(40.0),
+            Some(2.0),
+            Some(0.0),
+            Some(-0.0),
+            Some(40.0),
+            Some(-1000.0)
+        ]
+    );
+    assert_eq!(deferred, 0);
+}
+
+/// rhai calls floats within a relative epsilon equal: values just past the constant are not
+/// greater than it. Rows that close to the constant (and NaN and infinities) make the compiled
+/// rule test the chunk again with rhai's own comparison; the constant on the left is the same
+/// comparison turned round.
+#[test]
+fn a_threshold_follows_rhai_comparison_near_its_constant() {
+    let c = 2500.5;
+    let revs = [
+        c,
+        c * (1.0 + f64::EPSILON),
+        c * (1.0 - f64::EPSILON),
+        c * (1.0 + 2f64.powi(-21)),
+        c * (1.0 + 2f64.powi(-19)),
+        c * (1.0 - 2f64.powi(-19)),
+        f64::NAN,
+        f64::INFINITY,
+    ];
+    for (code, over, under) in [
+        ("if rev > 2500.5 { 40.0 } else { -rev }", true, false),
+        ("if 2500.5 <= rev { 40.0 } else { -rev }", true, false),
+        ("if rev < 2500.5 { 40.0 } else { -rev }", false, true),
+    ] {
+        let (out, deferred) = regression(Kind::Factor, false, code, revenues(&revs));
+        let pick = |taken: bool, rev: f64| Some(if taken { 40.0 } else { -rev });
+        let got = values(&out);
+        // A few epsilons off the constant: equal to it, for `>`, `<=` and `<` alike.
+        let equal = code.contains("<=");
+        for k in 0..3 {
+            assert_eq!(got[k], pick(equal, revs[k]), "{code}, row {k}");
+        }
+        assert_eq!(got[3], pick(over, revs[3]), "{code}, row 3");
+        assert_eq!(got[4], pick(over, revs[4]), "{code}, row 4");
+        assert_eq!(got[5], pick(under, revs[5]), "{code}, row 5");
+        // NaN and infinity compare false whatever the operator, and `-rev` is not finite: the
+        // interpreter takes them (and fails them).
+        assert_eq!(got[6..], [None, None], "{code}");
+        assert_eq!(deferred, 2, "{code}");
+    }
 }
 
 /// Two rows: a region over the tests' 24-byte `max_string_size`, and one under it.

@@ -99,7 +99,9 @@ pub struct RuleOutput {
     /// The rule's value per row (the type [`Returns::data_type`] names); null on rows that were
     /// not selected or that failed.
     pub values: ArrayRef,
-    /// For factors, the reason per row (null where there is none); `None` for scores and tiers.
+    /// For factors, the reason per row (null where there is none), or `None` when no row can
+    /// have one (a compiled rule that gives no `#{ value, reason }`); `None` for scores and
+    /// tiers.
     pub reasons: Option<StringArray>,
     /// The selected rows that failed, in row order.
     pub failures: Vec<RowFailure>,

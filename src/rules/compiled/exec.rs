@@ -14,8 +14,8 @@ use arrow::array::Array;
 
 use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Switch, Unary};
 use super::ops::{
-    binary, call, display, float_compare, float_compare_unless_close, int_arithmetic, unary, Defer,
-    Strings,
+    binary, call, display, float_compare, float_compare_unless_close, int_arithmetic, ordered,
+    unary, Defer, NearConstant, Strings,
 };
 use super::scalar::Kind;
 pub use super::scalar::CHUNK;
@@ -41,6 +41,20 @@ macro_rules! with_floats {
                 let ($x, $y) = (Splat(x), Splat(y));
                 $body
             }
+        }
+    };
+}
+
+/// `$body!(Binary::X)` for the comparison `$op`, so each operator gets its own loop.
+macro_rules! each_comparison {
+    ($op:expr, $body:ident) => {
+        match $op {
+            Binary::Eq => $body!(Binary::Eq),
+            Binary::Ne => $body!(Binary::Ne),
+            Binary::Lt => $body!(Binary::Lt),
+            Binary::Le => $body!(Binary::Le),
+            Binary::Gt => $body!(Binary::Gt),
+            _ => $body!(Binary::Ge),
         }
     };
 }
@@ -94,9 +108,8 @@ pub struct Chunk<'b> {
     vars: Vec<Buf<'b>>,
     /// Spare buffers of each kind.
     pool: [Vec<Buf<'b>>; 5],
-    done: Vec<bool>,
-    /// Rows left to the interpreter.
-    pub deferred: Vec<bool>,
+    /// Rows done (returned or left to the interpreter), and rows left to the interpreter.
+    pub marks: Marks,
     pub lists: Vec<ReasonList<'b>>,
     /// Each row's result: its value (typed when the program's result is one kind and it
     /// gives no map), and, when it gives maps, its reason and how it was given.
@@ -142,8 +155,7 @@ impl<'b> Chunk<'b> {
             max_array,
             vars: types.vars.iter().map(|ty| Buf::new(ty.kind())).collect(),
             pool: Default::default(),
-            done: vec![false; CHUNK],
-            deferred: vec![false; CHUNK],
+            marks: Marks::new(),
             lists: Vec::new(),
             result: Buf::new(result),
             reason: if maps {
@@ -162,11 +174,10 @@ impl<'b> Chunk<'b> {
     }
 
     /// Runs `program` for the rows at `selection` (positions) of the chunk starting at batch
-    /// row `base`; results are in [`Chunk::result`], or the row is [`Chunk::deferred`].
+    /// row `base`; results are in [`Chunk::result`], or the row is deferred ([`Chunk::marks`]).
     pub fn run(&mut self, program: &'b Block, base: usize, selection: &[u16]) {
         self.base = base;
-        self.done.fill(false);
-        self.deferred.fill(false);
+        self.marks.reset();
         self.lists.clear();
         self.block(program, selection.to_vec(), Dest::Result);
     }
@@ -190,17 +201,20 @@ impl<'b> Chunk<'b> {
     /// Leaves row `i` to the interpreter, unless it is already done.
     #[inline]
     fn defer(&mut self, i: u16) {
-        defer(&mut self.done, &mut self.deferred, usize::from(i));
+        self.marks.defer(usize::from(i));
     }
 
     fn live(&self, selection: &mut Vec<u16>) {
+        if !self.marks.any() {
+            return;
+        }
         if let Some(r) = dense(selection) {
             // A scan of contiguous flags, cheaper than rebuilding the selection.
-            if !self.done[r].iter().fold(false, |any, &d| any | d) {
+            if !self.marks.done[r].iter().fold(false, |any, &d| any | d) {
                 return;
             }
         }
-        selection.retain(|&i| !self.done[usize::from(i)]);
+        selection.retain(|&i| !self.marks.is_done(usize::from(i)));
     }
 
     /// Writes `value` for row `p` of `out`, or defers the row if `out` cannot hold it.
@@ -233,7 +247,7 @@ impl<'b> Chunk<'b> {
                     match other.get(usize::from(i)) {
                         Scalar::Bool(true) => yes.push(i),
                         Scalar::Bool(false) => no.push(i),
-                        _ => defer(&mut self.done, &mut self.deferred, usize::from(i)),
+                        _ => self.marks.defer(usize::from(i)),
                     }
                 }
             }
@@ -325,7 +339,7 @@ impl<'b> Chunk<'b> {
                         None => self.unit(&selection, Dest::Result),
                     }
                     for &i in &selection {
-                        self.done[usize::from(i)] = true;
+                        self.marks.finish(usize::from(i));
                     }
                     return;
                 }
@@ -411,16 +425,12 @@ impl<'b> Chunk<'b> {
         if !fits {
             return false;
         }
-        let mut test = self.take(Kind::Bool);
-        self.eval(condition, selection, &mut test);
-        let Buf::Bool(test_values) = &test else {
-            unreachable!("a bool buffer")
-        };
         let mut results = std::mem::replace(&mut self.result, Buf::Bool(Vec::new()));
         let out: &mut Buf<'b> = match dest {
             Dest::Value(out) => out,
             _ => &mut results,
         };
+        let mut test = self.take(Kind::Bool);
         if kind == Kind::Float {
             // Constants and float columns are picked from in place.
             let yes = self.floats(a, selection);
@@ -428,16 +438,37 @@ impl<'b> Chunk<'b> {
             let Buf::Float(o) = out else {
                 unreachable!("a float buffer")
             };
-            with_floats!(yes.floats(), no.floats(), |y, n| pick(
-                test_values,
-                y,
-                n,
-                o,
-                selection
-            ));
+            // A float against a constant is tested in the same loop as the pick.
+            let decided = match self.against_constant(condition) {
+                Some((op, x, c)) => {
+                    let x = self.floats(x, selection);
+                    let decided = match x.floats() {
+                        Floats::Each(x) => {
+                            pick_against(op, x, c, yes.floats(), no.floats(), o, selection)
+                        }
+                        Floats::All(_) => false,
+                    };
+                    self.give_floats(x);
+                    decided
+                }
+                None => false,
+            };
+            if !decided {
+                self.eval(condition, selection, &mut test);
+                let Buf::Bool(t) = &test else {
+                    unreachable!("a bool buffer")
+                };
+                with_floats!(yes.floats(), no.floats(), |y, n| pick(
+                    t, y, n, o, selection
+                ));
+            }
             self.give_floats(yes);
             self.give_floats(no);
         } else {
+            self.eval(condition, selection, &mut test);
+            let Buf::Bool(test_values) = &test else {
+                unreachable!("a bool buffer")
+            };
             let mut yes = self.take(kind);
             self.eval(a, selection, &mut yes);
             let mut no = self.take(kind);
@@ -455,6 +486,24 @@ impl<'b> Chunk<'b> {
         self.result = results;
         self.give(test);
         true
+    }
+
+    /// `condition` as `x op c`, when it compares a float node with a float constant that
+    /// [`NearConstant`] covers (the operator swapped when the constant is on the left).
+    fn against_constant(&self, condition: &'b Node) -> Option<(Binary, &'b Node, NearConstant)> {
+        let Node::Binary(op, left, right) = condition else {
+            return None;
+        };
+        let float = |n: &Node| self.types.kind(n) == Kind::Float;
+        if !op.compares() || !float(left) || !float(right) {
+            return None;
+        }
+        match (&**left, &**right) {
+            (Node::Const(_), Node::Const(_)) => None,
+            (x, Node::Const(Const::Float(c))) => Some((*op, x, NearConstant::new(*c)?)),
+            (Node::Const(Const::Float(c)), x) => Some((op.swapped(), x, NearConstant::new(*c)?)),
+            _ => None,
+        }
     }
 
     /// Whether `node` can neither fail nor give a value of another kind on any row: constants,
@@ -539,7 +588,7 @@ impl<'b> Chunk<'b> {
 
     fn set_result(&mut self, i: u16, value: Scalar<'b>, reason: Scalar<'b>, shape: Shape) {
         let p = usize::from(i);
-        if self.done[p] {
+        if self.marks.is_done(p) {
             return;
         }
         if !self.result.put(p, value) {
@@ -859,15 +908,7 @@ impl<'b> Chunk<'b> {
         self.eval(a, selection, &mut left);
         let mut right = self.take(kb);
         self.eval(b, selection, &mut right);
-        let typed = typed_binary(
-            op,
-            &left,
-            &right,
-            selection,
-            out,
-            &mut self.done,
-            &mut self.deferred,
-        );
+        let typed = typed_binary(op, &left, &right, selection, out, &mut self.marks);
         if !typed {
             for &i in selection {
                 let p = usize::from(i);
@@ -978,14 +1019,7 @@ impl<'b> Chunk<'b> {
 
     fn call(&mut self, func: Func, args: &'b [Node], selection: &[u16], out: &mut Buf<'b>) {
         let values = self.evaluate_all(args, selection);
-        if typed_call(
-            func,
-            &values,
-            selection,
-            out,
-            &mut self.done,
-            &mut self.deferred,
-        ) {
+        if typed_call(func, &values, selection, out, &mut self.marks) {
             self.give_all(values);
             return;
         }
@@ -1255,11 +1289,65 @@ impl<'b> Chunk<'b> {
     }
 }
 
-/// Leaves row `p` to the interpreter, unless it is already done.
-fn defer(done: &mut [bool], deferred: &mut [bool], p: usize) {
-    if !done[p] {
-        done[p] = true;
-        deferred[p] = true;
+/// Which rows of a chunk are done (they returned, or were left to the interpreter) and which
+/// were left to the interpreter. Most chunks mark no row at all: a flag says so, and then
+/// neither resetting the marks nor dropping done rows from a selection reads them.
+pub struct Marks {
+    done: Vec<bool>,
+    deferred: Vec<bool>,
+    any: bool,
+}
+
+impl Marks {
+    fn new() -> Self {
+        Self {
+            done: vec![false; CHUNK],
+            deferred: vec![false; CHUNK],
+            any: false,
+        }
+    }
+
+    /// No row marked, for the next chunk.
+    fn reset(&mut self) {
+        if self.any {
+            self.done.fill(false);
+            self.deferred.fill(false);
+            self.any = false;
+        }
+    }
+
+    /// Leaves row `p` to the interpreter, unless it is already done.
+    #[inline]
+    fn defer(&mut self, p: usize) {
+        if !self.done[p] {
+            self.done[p] = true;
+            self.deferred[p] = true;
+            self.any = true;
+        }
+    }
+
+    /// Row `p` has its result (it returned).
+    #[inline]
+    fn finish(&mut self, p: usize) {
+        self.done[p] = true;
+        self.any = true;
+    }
+
+    /// Whether any row is marked.
+    #[inline]
+    pub fn any(&self) -> bool {
+        self.any
+    }
+
+    #[inline]
+    fn is_done(&self, p: usize) -> bool {
+        self.done[p]
+    }
+
+    /// Whether row `p` was left to the interpreter.
+    #[inline]
+    pub fn is_deferred(&self, p: usize) -> bool {
+        self.deferred[p]
     }
 }
 
@@ -1294,28 +1382,26 @@ fn fill<T: Copy>(out: &mut [T], selection: &[u16], value: T) {
 /// One operand of a typed loop: a value per position (a buffer, or a column read in place), or
 /// one value for every position (a constant, with no buffer filled).
 trait Operand<T: Copy>: Copy {
-    /// The values of positions `r`, in order (a loop over them vectorises).
-    type Values: Iterator<Item = T>;
     /// The value at position `p`.
     fn at(self, p: usize) -> T;
-    fn values(self, r: std::ops::Range<usize>) -> Self::Values;
     /// The operand over positions `r`, renumbered from 0.
     fn window(self, r: std::ops::Range<usize>) -> Self;
+    /// The one value of every position, when it is a constant.
+    fn constant(self) -> Option<T>;
 }
 
-impl<'a, T: Copy> Operand<T> for &'a [T] {
-    type Values = std::iter::Copied<std::slice::Iter<'a, T>>;
+impl<T: Copy> Operand<T> for &[T] {
     #[inline(always)]
     fn at(self, p: usize) -> T {
         self[p]
     }
     #[inline(always)]
-    fn values(self, r: std::ops::Range<usize>) -> Self::Values {
-        self[r].iter().copied()
-    }
-    #[inline(always)]
     fn window(self, r: std::ops::Range<usize>) -> Self {
         &self[r]
+    }
+    #[inline(always)]
+    fn constant(self) -> Option<T> {
+        None
     }
 }
 
@@ -1324,18 +1410,17 @@ impl<'a, T: Copy> Operand<T> for &'a [T] {
 struct Splat<T>(T);
 
 impl<T: Copy> Operand<T> for Splat<T> {
-    type Values = std::iter::Repeat<T>;
     #[inline(always)]
     fn at(self, _: usize) -> T {
         self.0
     }
     #[inline(always)]
-    fn values(self, _: std::ops::Range<usize>) -> Self::Values {
-        std::iter::repeat(self.0)
-    }
-    #[inline(always)]
     fn window(self, _: std::ops::Range<usize>) -> Self {
         self
+    }
+    #[inline(always)]
+    fn constant(self) -> Option<T> {
+        Some(self.0)
     }
 }
 
@@ -1371,19 +1456,69 @@ fn pick<T: Copy>(
     out: &mut [T],
     selection: &[u16],
 ) {
+    pick_by(test, yes, no, out, selection, |t| t);
+}
+
+/// `out[p] = if test(x[p]) { yes[p] } else { no[p] }` for the selected positions.
+#[inline(always)]
+fn pick_by<S: Copy, T: Copy>(
+    x: impl Operand<S>,
+    yes: impl Operand<T>,
+    no: impl Operand<T>,
+    out: &mut [T],
+    selection: &[u16],
+    mut test: impl FnMut(S) -> bool,
+) {
     if let Some(r) = dense(selection) {
-        let picks = test[r.clone()]
-            .iter()
-            .zip(yes.values(r.clone()).zip(no.values(r.clone())));
-        for (o, (&t, (y, n))) in out[r].iter_mut().zip(picks) {
-            *o = if t { y } else { n };
+        // By index, as in `zip_map`: a test that sets a flag vectorises only this way.
+        let (x, yes, no) = (
+            x.window(r.clone()),
+            yes.window(r.clone()),
+            no.window(r.clone()),
+        );
+        for (k, o) in out[r].iter_mut().enumerate() {
+            // Both read first: a read in one arm only is a branch, not a select.
+            let (y, n) = (yes.at(k), no.at(k));
+            *o = if test(x.at(k)) { y } else { n };
         }
         return;
     }
     for &i in selection {
         let p = usize::from(i);
-        out[p] = if test[p] { yes.at(p) } else { no.at(p) };
+        out[p] = if test(x.at(p)) { yes.at(p) } else { no.at(p) };
     }
+}
+
+/// `out[p] = if x[p] op c { yes[p] } else { no[p] }`, rhai's comparison taken as the plain one
+/// (see [`NearConstant`]) in the loop that picks. `false` when some row was too close to the
+/// constant to call that way: `out` must then be picked again by rhai's comparison.
+fn pick_against(
+    op: Binary,
+    x: &[f64],
+    c: NearConstant,
+    yes: Floats<'_>,
+    no: Floats<'_>,
+    out: &mut [f64],
+    selection: &[u16],
+) -> bool {
+    // Two loops over the chunk (which stays in cache): each vectorises, where one doing both
+    // did not.
+    let sure = match dense(selection) {
+        Some(r) => x[r].iter().fold(true, |sure, &v| sure & c.sure(v)),
+        None => selection.iter().all(|&i| c.sure(x[usize::from(i)])),
+    };
+    if !sure {
+        return false;
+    }
+    macro_rules! against {
+        ($op:expr) => {
+            with_floats!(yes, no, |y, n| pick_by(x, y, n, out, selection, |v| {
+                ordered($op, v, c.value())
+            }))
+        };
+    }
+    each_comparison!(op, against);
+    true
 }
 
 /// `out[p] = f(a[p], b[p])` for the selected positions: one tight loop per operator.
@@ -1443,22 +1578,43 @@ fn compare_floats<A: Operand<f64>, B: Operand<f64>>(
     selection: &[u16],
 ) {
     let mut unsure = false;
-    macro_rules! sure {
-        ($op:expr) => {
-            zip_map(a, b, out, selection, |x, y| {
-                let (sure, answer) = float_compare_unless_close($op, x, y);
-                unsure |= !sure;
-                answer
-            })
-        };
-    }
-    match op {
-        Binary::Eq => sure!(Binary::Eq),
-        Binary::Ne => sure!(Binary::Ne),
-        Binary::Lt => sure!(Binary::Lt),
-        Binary::Le => sure!(Binary::Le),
-        Binary::Gt => sure!(Binary::Gt),
-        _ => sure!(Binary::Ge),
+    // Against a constant (`revenue > 100000.0`), most rows are decided by the plain comparison.
+    let near = |side: Option<f64>| side.and_then(NearConstant::new);
+    match (near(a.constant()), near(b.constant())) {
+        (None, Some(c)) => {
+            macro_rules! against {
+                ($op:expr) => {
+                    zip_map(a, Splat(c.value()), out, selection, |x, c_value| {
+                        unsure |= !c.sure(x);
+                        ordered($op, x, c_value)
+                    })
+                };
+            }
+            each_comparison!(op, against);
+        }
+        (Some(c), None) => {
+            macro_rules! against {
+                ($op:expr) => {
+                    zip_map(Splat(c.value()), b, out, selection, |c_value, y| {
+                        unsure |= !c.sure(y);
+                        ordered($op, c_value, y)
+                    })
+                };
+            }
+            each_comparison!(op, against);
+        }
+        _ => {
+            macro_rules! sure {
+                ($op:expr) => {
+                    zip_map(a, b, out, selection, |x, y| {
+                        let (sure, answer) = float_compare_unless_close($op, x, y);
+                        unsure |= !sure;
+                        answer
+                    })
+                };
+            }
+            each_comparison!(op, sure);
+        }
     }
     if unsure {
         zip_map(a, b, out, selection, |x, y| float_compare(op, x, y));
@@ -1473,8 +1629,7 @@ fn typed_binary(
     right: &Buf<'_>,
     selection: &[u16],
     out: &mut Buf<'_>,
-    done: &mut [bool],
-    deferred: &mut [bool],
+    marks: &mut Marks,
 ) -> bool {
     let s = selection;
     match (left, right, out) {
@@ -1524,7 +1679,7 @@ fn typed_binary(
                 let p = usize::from(i);
                 match int_arithmetic(op, a[p], b[p]) {
                     Some(v) => o[p] = v,
-                    None => defer(done, deferred, p),
+                    None => marks.defer(p),
                 }
             }
         }
@@ -1591,8 +1746,7 @@ fn typed_call(
     args: &[Buf<'_>],
     selection: &[u16],
     out: &mut Buf<'_>,
-    done: &mut [bool],
-    deferred: &mut [bool],
+    marks: &mut Marks,
 ) -> bool {
     let numbers: Option<Vec<Numbers<'_>>> = args.iter().map(Numbers::of).collect();
     let Some(numbers) = numbers else {
@@ -1604,7 +1758,7 @@ fn typed_call(
                 let $p = usize::from(i);
                 match $value {
                     Some(v) => $o[$p] = v,
-                    None => defer(done, deferred, $p),
+                    None => marks.defer($p),
                 }
             }
         };

@@ -199,6 +199,17 @@ impl Binary {
             Binary::Eq | Binary::Ne | Binary::Lt | Binary::Le | Binary::Gt | Binary::Ge
         )
     }
+
+    /// The comparison with its operands swapped: `a < b` is `b > a`.
+    pub fn swapped(self) -> Binary {
+        match self {
+            Binary::Lt => Binary::Gt,
+            Binary::Le => Binary::Ge,
+            Binary::Gt => Binary::Lt,
+            Binary::Ge => Binary::Le,
+            other => other,
+        }
+    }
 }
 
 /// The helpers, methods and properties compiled rules call.

@@ -22,7 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray, StringBuilder, UInt32Array,
+    Array, ArrayRef, AsArray, BooleanBufferBuilder, Float64Array, RecordBatch, StringBuilder,
+    UInt32Array,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{Float64Type, UInt32Type};
@@ -151,23 +152,17 @@ impl CompiledRule {
                 &self.info.returns,
                 dense(&positions),
             ) {
-                // Plain float results of a whole run of rows: copied in one go, then the rows
-                // deferred or not finite (rare) are taken out.
+                // Plain float results of a whole run of rows: copied in one go, checking as they
+                // go that all are finite; then the rows deferred or not finite (rare) are taken
+                // out.
                 outputs.pad(base + range.start);
                 let first = outputs.numbers.len();
-                outputs.numbers.extend_from_slice(&values[range.clone()]);
-                outputs.valid.resize(first + range.len(), true);
-                let flagged = &chunk.deferred[range.clone()];
-                let any_bad = values[range.clone()]
-                    .iter()
-                    .zip(flagged)
-                    .fold(false, |bad, (v, &d)| bad | d | !v.is_finite());
-                if any_bad {
+                let finite = copy_finite(&values[range.clone()], &mut outputs.numbers);
+                if !finite || chunk.marks.any() {
                     for (k, p) in range.enumerate() {
-                        if chunk.deferred[p] || !values[p].is_finite() {
+                        if chunk.marks.is_deferred(p) || !values[p].is_finite() {
                             outputs.numbers[first + k] = 0.0;
-                            outputs.valid[first + k] = false;
-                            outputs.missing += 1;
+                            outputs.missing.push((first + k) as u32);
                             deferred.push((base + p) as u32);
                         }
                     }
@@ -178,7 +173,7 @@ impl CompiledRule {
             for &p in &positions {
                 let p = usize::from(p);
                 outputs.pad(base + p);
-                let finished = if chunk.deferred[p] {
+                let finished = if chunk.marks.is_deferred(p) {
                     None
                 } else {
                     self.finish(&chunk, p, arena)
@@ -247,16 +242,15 @@ impl CompiledRule {
 
 /// What the program gave a batch's rows, before the interpreter's rows join them. Rows are
 /// added in order (selections ascend), so nothing is zero-filled first: the rows the program
-/// gives no value get a placeholder (0, no reason) and `valid` false.
+/// gives no value get a placeholder (0, no reason) and are listed in `missing` (few, as a
+/// rule: a list costs nothing per row where flags would).
 struct Outputs<'b> {
     /// Factor values and scores.
     numbers: Vec<f64>,
     /// Tier indexes.
     tiers: Vec<u32>,
-    /// Rows the program finished.
-    valid: Vec<bool>,
-    /// Rows with `valid` false.
-    missing: usize,
+    /// The rows the program gave no value, ascending.
+    missing: Vec<u32>,
     /// Each row's reason, when the program gives reasons at all.
     reasons: Option<Vec<Option<&'b str>>>,
     /// Whether results are tier indexes (otherwise numbers).
@@ -276,21 +270,28 @@ impl<'b> Outputs<'b> {
         Self {
             numbers: Vec::with_capacity(if tier { 0 } else { rows }),
             tiers: Vec::with_capacity(if tier { rows } else { 0 }),
-            valid: Vec::with_capacity(rows),
-            missing: 0,
+            missing: Vec::new(),
             reasons: reasons.then(|| Vec::with_capacity(rows)),
             tier,
         }
     }
 
+    /// Rows added so far.
+    fn len(&self) -> usize {
+        if self.tier {
+            self.tiers.len()
+        } else {
+            self.numbers.len()
+        }
+    }
+
     /// Rows before `row` not added yet (not selected) get no value.
     fn pad(&mut self, row: usize) {
-        let len = self.valid.len();
+        let len = self.len();
         if row <= len {
             return;
         }
-        self.missing += row - len;
-        self.valid.resize(row, false);
+        self.missing.extend(len as u32..row as u32);
         if self.tier {
             self.tiers.resize(row, 0);
         } else {
@@ -303,12 +304,11 @@ impl<'b> Outputs<'b> {
 
     /// Adds the next row's result; `None`: no value (yet).
     fn push(&mut self, finished: Option<Finished<'b>>) {
-        self.valid.push(finished.is_some());
         let (number, tier, reason) = match finished {
             Some(Finished::Number(number, reason)) => (number, 0, reason),
             Some(Finished::Tier(tier)) => (0.0, tier, None),
             None => {
-                self.missing += 1;
+                self.missing.push(self.len() as u32);
                 (0.0, 0, None)
             }
         };
@@ -321,6 +321,19 @@ impl<'b> Outputs<'b> {
             reasons.push(reason);
         }
     }
+}
+
+/// Appends `values` to `to`, and tells whether all of them are finite: one pass, with no
+/// branch (`v * 0.0` is ±0 for a finite `v` and NaN otherwise, so OR-ing its bits and testing
+/// the exponent finds any infinity or NaN).
+fn copy_finite(values: &[f64], to: &mut Vec<f64>) -> bool {
+    const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
+    let mut bits = 0u64;
+    to.extend(values.iter().map(|&v| {
+        bits |= (v * 0.0).to_bits();
+        v
+    }));
+    bits & EXPONENT == 0
 }
 
 /// Reasons joined as the interpreter joins them.
@@ -405,12 +418,11 @@ fn assemble(
     };
     // The interpreter's rows: its values (null where it failed) and reasons.
     if let Some(output) = &fallback {
-        for (row, valid) in outputs.valid.iter_mut().enumerate() {
-            if *valid || output.values.is_null(row) {
-                continue;
+        outputs.missing.retain(|&row| {
+            let row = row as usize;
+            if output.values.is_null(row) {
+                return true;
             }
-            *valid = true;
-            outputs.missing -= 1;
             match returns {
                 Returns::Factor | Returns::Score => {
                     outputs.numbers[row] = output.values.as_primitive::<Float64Type>().value(row)
@@ -419,34 +431,42 @@ fn assemble(
                     outputs.tiers[row] = output.values.as_primitive::<UInt32Type>().value(row)
                 }
             }
-        }
+            false
+        });
     }
-    // No null buffer when every row has a value (the usual case; packing one costs a pass).
-    let nulls = (outputs.missing > 0).then(|| NullBuffer::from(outputs.valid));
+    // No null buffer when every row has a value (the usual case).
+    let nulls = (!outputs.missing.is_empty()).then(|| {
+        let mut valid = BooleanBufferBuilder::new(rows);
+        valid.append_n(rows, true);
+        for &row in &outputs.missing {
+            valid.set_bit(row as usize, false);
+        }
+        NullBuffer::new(valid.finish())
+    });
     let values: ArrayRef = match returns {
         Returns::Factor | Returns::Score => {
             Arc::new(Float64Array::new(outputs.numbers.into(), nulls))
         }
         Returns::Tier(_) => Arc::new(UInt32Array::new(outputs.tiers.into(), nulls)),
     };
-    let reasons = matches!(returns, Returns::Factor).then(|| {
-        let from_fallback = fallback.as_ref().and_then(|f| f.reasons.as_ref());
-        match (&outputs.reasons, from_fallback) {
-            (None, None) => StringArray::new_null(rows),
-            (given, from_fallback) => {
-                let mut builder = StringBuilder::new();
-                for row in 0..rows {
-                    let reason = given.as_ref().and_then(|g| g[row]).or_else(|| {
-                        from_fallback
-                            .filter(|r| r.is_valid(row))
-                            .map(|r| r.value(row))
-                    });
-                    builder.append_option(reason);
-                }
-                builder.finish()
+    // A program that gives no `#{ value, reason }` has no reasons, and unless the interpreter
+    // took rows, no column of nulls is made for them.
+    let from_fallback = fallback.as_ref().and_then(|f| f.reasons.as_ref());
+    let reasons = match (returns, &outputs.reasons, from_fallback) {
+        (Returns::Factor, None, None) | (Returns::Score | Returns::Tier(_), _, _) => None,
+        (Returns::Factor, given, from_fallback) => {
+            let mut builder = StringBuilder::new();
+            for row in 0..rows {
+                let reason = given.as_ref().and_then(|g| g[row]).or_else(|| {
+                    from_fallback
+                        .filter(|r| r.is_valid(row))
+                        .map(|r| r.value(row))
+                });
+                builder.append_option(reason);
             }
+            Some(builder.finish())
         }
-    });
+    };
     RuleOutput {
         values,
         reasons,

@@ -89,6 +89,59 @@ pub fn float_compare_unless_close(op: Binary, x: f64, y: f64) -> (bool, bool) {
     (sure, ordered(op, d, 0.0))
 }
 
+/// [`float_compare_unless_close`] against a constant `c`, cheaper per row: a value outside a
+/// band of ±2^-20 relative around `c` (and finite) is decided by `x op c` alone, with no
+/// division and no magnitude taken. The band is far wider than the 4 epsilons the general test
+/// allows, which keeps the proof short: outside it, `|x - c|` exceeds 4 epsilons of
+/// `max(|x|, |c|)` (or `x * c` underflows to 0 and rhai divides by 1), and the difference's
+/// sign is exact. Values inside the band, NaN and infinities take rhai's formula.
+/// `fast_constant_comparison_equals_rhai_formula` in the tests holds it to the formula.
+#[derive(Debug, Clone, Copy)]
+pub struct NearConstant {
+    c: f64,
+    below: f64,
+    above: f64,
+}
+
+impl NearConstant {
+    /// The band around `c`; `None` for constants the shortcut does not cover (NaN,
+    /// infinities, and magnitudes under 2^-30 or over 2^1000, other than 0).
+    pub fn new(c: f64) -> Option<Self> {
+        let magnitude = c.abs();
+        if c == 0.0 {
+            // `x * 0` is 0 for a finite x, so rhai divides by 1: sure beyond 2^-40.
+            let band = 2f64.powi(-40);
+            return Some(Self {
+                c,
+                below: -band,
+                above: band,
+            });
+        }
+        if !(2f64.powi(-30)..=2f64.powi(1000)).contains(&magnitude) {
+            return None;
+        }
+        let band = magnitude * 2f64.powi(-20);
+        Some(Self {
+            c,
+            below: c - band,
+            above: c + band,
+        })
+    }
+
+    /// The constant.
+    #[inline(always)]
+    pub fn value(&self) -> f64 {
+        self.c
+    }
+
+    /// Whether `x` compared with the constant (either way round) is decided by `x op c`;
+    /// branch-free, so a loop of it vectorises.
+    #[inline(always)]
+    pub fn sure(&self, x: f64) -> bool {
+        (x == self.c) | (((x < self.below) | (x > self.above)) & (x.abs() < f64::INFINITY))
+    }
+}
+
 /// rhai's formula itself (`rhai::packages::logic`, checked floats).
 fn float_compare_exact(op: Binary, x: f64, y: f64) -> bool {
     let max = if x * y == 0.0 {
@@ -110,7 +163,9 @@ fn float_compare_exact(op: Binary, x: f64, y: f64) -> bool {
     }
 }
 
-fn ordered<T: PartialOrd>(op: Binary, x: T, y: T) -> bool {
+/// `x op y` for an ordered type.
+#[inline(always)]
+pub fn ordered<T: PartialOrd>(op: Binary, x: T, y: T) -> bool {
     match op {
         Binary::Eq => x == y,
         Binary::Ne => x != y,
@@ -482,7 +537,84 @@ mod tests {
             let x = f64::from_bits(a);
             (x, x * (1.0 + f64::from(k) * 0.5 * f64::EPSILON))
         });
-        prop_oneof![bits, ulps, relative, scaled]
+        // Around the edge of the constant shortcut's band, 2^-20 relative from the constant.
+        let band_edge = (any::<u64>(), any::<bool>(), -12i32..12).prop_map(|(c, below, k)| {
+            let c = f64::from_bits(c);
+            let edge = if below {
+                1.0 - 2f64.powi(-20)
+            } else {
+                1.0 + 2f64.powi(-20)
+            };
+            (c * edge * (1.0 + f64::from(k) * f64::EPSILON), c)
+        });
+        prop_oneof![bits, ulps, relative, scaled, band_edge]
+    }
+
+    /// Asserts the constant shortcut, where it says it is sure, gives rhai's answer for `x`
+    /// against `c` on either side under every operator.
+    fn agree_near_constant(x: f64, c: f64) {
+        let Some(near) = NearConstant::new(c) else {
+            return;
+        };
+        if !near.sure(x) {
+            return;
+        }
+        for op in COMPARISONS {
+            assert_eq!(
+                ordered(op, x, c),
+                float_compare_exact(op, x, c),
+                "{op:?} {x:e} against {c:e} (bits {:#x} {:#x})",
+                x.to_bits(),
+                c.to_bits()
+            );
+            assert_eq!(
+                ordered(op, c, x),
+                float_compare_exact(op, c, x),
+                "{op:?} {c:e} against {x:e} (bits {:#x} {:#x})",
+                c.to_bits(),
+                x.to_bits()
+            );
+        }
+    }
+
+    #[test]
+    fn fast_constant_comparison_equals_rhai_formula_on_corners() {
+        let band_edges = [
+            100_000.0 * (1.0 + 2f64.powi(-20)),
+            100_000.0 * (1.0 - 2f64.powi(-20)),
+            2f64.powi(-40),
+            -2f64.powi(-40),
+            2f64.powi(-30),
+            2f64.powi(1000),
+            -2f64.powi(1000),
+            1e-12,
+            0.5e-16,
+        ];
+        for x in SPECIAL.iter().chain(&band_edges) {
+            for c in SPECIAL.iter().chain(&band_edges) {
+                agree_near_constant(*x, *c);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_constant_comparison_decides_ordinary_values_and_leaves_the_rest() {
+        let near = NearConstant::new(100_000.0).expect("an ordinary constant");
+        assert!(near.sure(100_000.0));
+        assert!(near.sure(250_000.0));
+        assert!(near.sure(0.0));
+        assert!(near.sure(-3.5));
+        assert!(!near.sure(100_000.0 * (1.0 + f64::EPSILON)));
+        assert!(!near.sure(f64::INFINITY));
+        assert!(!near.sure(f64::NAN));
+        // rhai calls a value a few epsilons from 0 equal to 0: the shortcut leaves it.
+        let zero = NearConstant::new(0.0).expect("zero");
+        assert!(!zero.sure(0.5e-16));
+        assert!(!float_compare(Binary::Gt, 0.5e-16, 0.0));
+        assert!(zero.sure(-0.0));
+        assert!(NearConstant::new(f64::NAN).is_none());
+        assert!(NearConstant::new(1e-300).is_none());
+        assert!(NearConstant::new(f64::MAX).is_none());
     }
 
     proptest! {
@@ -491,6 +623,8 @@ mod tests {
         fn fast_comparison_equals_rhai_formula((x, y) in pair()) {
             agree(x, y);
             agree(y, x);
+            agree_near_constant(x, y);
+            agree_near_constant(y, x);
         }
     }
 }
