@@ -1784,6 +1784,29 @@ fn a_threshold_follows_rhai_comparison_near_its_constant() {
     }
 }
 
+/// A variable set at the top of a rule holds every running row's value; one reassigned in a
+/// branch keeps the others' values; rows that returned early are not read again.
+#[test]
+fn variables_set_at_the_top_and_in_branches_keep_each_rows_value() {
+    let row = |qty, rev| Row {
+        qty: Some(qty),
+        rev: Some(rev),
+        ..Row::blank()
+    };
+    let rows = vec![row(0, 1.5), row(2, 2.5), row(9, 3.5), row(-1, 4.5)];
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "let x = rev; if qty > 0 { x = 10.0; } if qty > 5 { return -1.0; } let y = x * 2.0; x + y",
+        rows,
+    );
+    assert_eq!(
+        values(&out),
+        [Some(4.5), Some(30.0), Some(-1.0), Some(13.5)]
+    );
+    assert_eq!(deferred, 0);
+}
+
 /// Two rows: a region over the tests' 24-byte `max_string_size`, and one under it.
 fn long_and_short_region() -> Vec<Row> {
     let row = |region| Row {

@@ -118,6 +118,8 @@ pub struct Chunk<'b> {
     pub shape: Vec<Shape>,
     /// Whether the program has a `return` (a row's result must then not be written twice).
     returns: bool,
+    /// The program (its top-level block).
+    program: &'b Block,
     numbers: Vec<(usize, f64)>,
 }
 
@@ -135,7 +137,7 @@ impl<'b> Chunk<'b> {
     /// A chunk over `inputs` for `program`, whose types on this batch are `types`, and which
     /// gives `maps` (`#{ value, reason }`) or not.
     pub fn new(
-        program: &Block,
+        program: &'b Block,
         inputs: &'b [Input<'b>],
         types: &'b Types,
         strings: Strings<'b>,
@@ -169,17 +171,18 @@ impl<'b> Chunk<'b> {
                 Vec::new()
             },
             returns: program.returns(),
+            program,
             numbers: Vec::new(),
         }
     }
 
-    /// Runs `program` for the rows at `selection` (positions) of the chunk starting at batch
+    /// Runs the program for the rows at `selection` (positions) of the chunk starting at batch
     /// row `base`; results are in [`Chunk::result`], or the row is deferred ([`Chunk::marks`]).
-    pub fn run(&mut self, program: &'b Block, base: usize, selection: &[u16]) {
+    pub fn run(&mut self, base: usize, selection: &[u16]) {
         self.base = base;
         self.marks.reset();
         self.lists.clear();
-        self.block(program, selection.to_vec(), Dest::Result);
+        self.block(self.program, selection.to_vec(), Dest::Result);
     }
 
     fn take(&mut self, kind: Kind) -> Buf<'b> {
@@ -263,6 +266,8 @@ impl<'b> Chunk<'b> {
             self.unit(&selection, dest);
             return;
         }
+        // The program's own block: its selection holds every row still running.
+        let top = std::ptr::eq(block, self.program);
         for (k, stmt) in block.stmts.iter().enumerate() {
             if selection.is_empty() {
                 return;
@@ -272,9 +277,17 @@ impl<'b> Chunk<'b> {
                 Stmt::Set(slot, node) => {
                     let mut values = self.take_for(node);
                     self.eval(node, &selection, &mut values);
-                    let mut var = std::mem::replace(&mut self.vars[*slot], Buf::Bool(Vec::new()));
-                    self.copy(&values, &selection, &mut var);
-                    self.vars[*slot] = var;
+                    if top && values.kind() == self.vars[*slot].kind() {
+                        // No row outside a top-level selection reads the variable again (they
+                        // are done, or not in the chunk's selection): the buffer is taken whole
+                        // rather than copied row by row.
+                        std::mem::swap(&mut self.vars[*slot], &mut values);
+                    } else {
+                        let mut var =
+                            std::mem::replace(&mut self.vars[*slot], Buf::Bool(Vec::new()));
+                        self.copy(&values, &selection, &mut var);
+                        self.vars[*slot] = var;
+                    }
                     self.give(values);
                 }
                 Stmt::AppendStr(slot, node) => {

@@ -145,7 +145,7 @@ impl CompiledRule {
                 );
                 end
             };
-            chunk.run(&self.program, base, &positions);
+            chunk.run(base, &positions);
             if let (Buf::Float(values), false, Returns::Factor | Returns::Score, Some(range)) = (
                 &chunk.result,
                 self.maps,
