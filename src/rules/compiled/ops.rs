@@ -459,16 +459,21 @@ mod tests {
         Binary::Ge,
     ];
 
+    /// Asserts `answer` is rhai's for `x op y`.
+    fn assert_rhai(op: Binary, x: f64, y: f64, answer: bool) {
+        assert_eq!(
+            answer,
+            float_compare_exact(op, x, y),
+            "{op:?} {x:e} {y:e} (bits {:#x} {:#x})",
+            x.to_bits(),
+            y.to_bits()
+        );
+    }
+
     /// Asserts the fast comparison gives rhai's answer for `x` and `y` under every operator.
     fn agree(x: f64, y: f64) {
         for op in COMPARISONS {
-            assert_eq!(
-                float_compare(op, x, y),
-                float_compare_exact(op, x, y),
-                "{op:?} {x:e} {y:e} (bits {:#x} {:#x})",
-                x.to_bits(),
-                y.to_bits()
-            );
+            assert_rhai(op, x, y, float_compare(op, x, y));
         }
     }
 
@@ -560,20 +565,8 @@ mod tests {
             return;
         }
         for op in COMPARISONS {
-            assert_eq!(
-                ordered(op, x, c),
-                float_compare_exact(op, x, c),
-                "{op:?} {x:e} against {c:e} (bits {:#x} {:#x})",
-                x.to_bits(),
-                c.to_bits()
-            );
-            assert_eq!(
-                ordered(op, c, x),
-                float_compare_exact(op, c, x),
-                "{op:?} {c:e} against {x:e} (bits {:#x} {:#x})",
-                c.to_bits(),
-                x.to_bits()
-            );
+            assert_rhai(op, x, c, ordered(op, x, c));
+            assert_rhai(op, c, x, ordered(op, c, x));
         }
     }
 
