@@ -1590,33 +1590,14 @@ fn compare_floats<A: Operand<f64>, B: Operand<f64>>(
     out: &mut [bool],
     selection: &[u16],
 ) {
-    let mut unsure = false;
-    // Against a constant (`revenue > 100000.0`), most rows are decided by the plain comparison.
+    // Against a constant (`revenue > 100000.0`), most rows are decided by the plain comparison;
+    // a constant on the left is the comparison turned round.
     let near = |side: Option<f64>| side.and_then(NearConstant::new);
-    match (near(a.constant()), near(b.constant())) {
-        (None, Some(c)) => {
-            macro_rules! against {
-                ($op:expr) => {
-                    zip_map(a, Splat(c.value()), out, selection, |x, c_value| {
-                        unsure |= !c.sure(x);
-                        ordered($op, x, c_value)
-                    })
-                };
-            }
-            each_comparison!(op, against);
-        }
-        (Some(c), None) => {
-            macro_rules! against {
-                ($op:expr) => {
-                    zip_map(Splat(c.value()), b, out, selection, |c_value, y| {
-                        unsure |= !c.sure(y);
-                        ordered($op, c_value, y)
-                    })
-                };
-            }
-            each_comparison!(op, against);
-        }
+    let unsure = match (near(a.constant()), near(b.constant())) {
+        (None, Some(c)) => compare_against(op, a, c, out, selection),
+        (Some(c), None) => compare_against(op.swapped(), b, c, out, selection),
         _ => {
+            let mut unsure = false;
             macro_rules! sure {
                 ($op:expr) => {
                     zip_map(a, b, out, selection, |x, y| {
@@ -1627,11 +1608,34 @@ fn compare_floats<A: Operand<f64>, B: Operand<f64>>(
                 };
             }
             each_comparison!(op, sure);
+            unsure
         }
-    }
+    };
     if unsure {
         zip_map(a, b, out, selection, |x, y| float_compare(op, x, y));
     }
+}
+
+/// `x op c` by the plain comparison into `out`; `true` when some value was too close to the
+/// constant to call that way (see [`NearConstant`]), so rhai's comparison must decide again.
+fn compare_against(
+    op: Binary,
+    x: impl Operand<f64>,
+    c: NearConstant,
+    out: &mut [bool],
+    selection: &[u16],
+) -> bool {
+    let mut unsure = false;
+    macro_rules! against {
+        ($op:expr) => {
+            zip_map(x, Splat(c.value()), out, selection, |v, c_value| {
+                unsure |= !c.sure(v);
+                ordered($op, v, c_value)
+            })
+        };
+    }
+    each_comparison!(op, against);
+    unsure
 }
 
 /// `op` over typed operands in one loop, when both are floats or ints and `out` holds the
