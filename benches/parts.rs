@@ -20,6 +20,8 @@ use divan::counter::ItemsCount;
 use divan::Bencher;
 use tempfile::TempDir;
 use tierscore::pipeline::Pipeline;
+use tierscore::report::whale::WhaleValues;
+use tierscore::report::Counts;
 use tierscore::rules::{EngineChoice, Returns, RuleBuilder};
 use tierscore::score::with_column;
 use tierscore::sink::writer::properties;
@@ -254,5 +256,63 @@ fn threshold_factor_hand_written(bencher: Bencher) {
                 .map(|&r| if r > 100_000.0 { 40.0 } else { r / 1000.0 })
                 .collect();
             values
+        });
+}
+
+/// The run report's counting of the output batch (tier counts, exact sums, histograms, reasons
+/// with their numbers masked, the whale curve's values): what a run does beside writing it.
+#[divan::bench]
+fn report_counting(bencher: Bencher) {
+    let fixture = fixture();
+    let loaded = &fixture.loaded;
+    let (rows, tiers) = &fixture.output;
+    let factors: Vec<String> = loaded
+        .pipeline
+        .factors
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    let tier_count = loaded.plan.scorer.tiers.names().len();
+    bencher
+        .counter(ItemsCount::new(rows.num_rows()))
+        .bench_local(|| {
+            let mut counts = Counts::new(
+                tier_count,
+                factors.clone(),
+                "margin".into(),
+                rows.num_rows(),
+            );
+            counts.add_scored(rows, tiers).expect("counted");
+            counts
+        });
+}
+
+/// Values of the whale-curve benchmark: a 10M-row run has 10M.
+const WHALE_VALUES: usize = 2_000_000;
+
+/// The whale curve over 2M margin values (the output batch's margins, repeated, each copy
+/// scaled a little apart): counting them into buckets as they arrive, then the curve at the
+/// end (what is left of the report after the rows are written).
+#[divan::bench]
+fn report_whale_curve(bencher: Bencher) {
+    let (rows, _) = &fixture().output;
+    let margins = rows
+        .column_by_name("margin")
+        .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
+        .expect("a margin column");
+    let values: Vec<f64> = (0..WHALE_VALUES)
+        .map(|i| {
+            let copy = (i / margins.len()) as f64;
+            margins.value(i % margins.len()) * (1.0 + copy * 1e-9)
+        })
+        .collect();
+    bencher
+        .counter(ItemsCount::new(WHALE_VALUES))
+        .bench_local(|| {
+            let mut whale = WhaleValues::with_capacity(WHALE_VALUES);
+            for batch in values.chunks(tierscore::source::BATCH_ROWS) {
+                whale.extend(batch);
+            }
+            whale.curve()
         });
 }

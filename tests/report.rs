@@ -123,16 +123,12 @@ fn rows_by_tier_folder(out: &Path, value: &str, factors: &[&str]) -> Vec<Row> {
     rows
 }
 
-/// The whale curve's cumulative sums, computed here: values sorted highest first.
+/// The whale curve's cumulative sums, computed here: values sorted highest first, each prefix
+/// summed exactly.
 fn cumulative(mut values: Vec<f64>) -> Vec<f64> {
     values.sort_by(|a, b| b.total_cmp(a));
-    let mut sum = 0.0;
-    values
-        .iter()
-        .map(|v| {
-            sum += v;
-            sum
-        })
+    (1..=values.len())
+        .map(|k| fsum(values[..k].iter().copied()))
         .collect()
 }
 
@@ -243,11 +239,9 @@ fn shipped_example_report_numbers_equal_the_output_files() {
         assert_exact(&p["cumulative"], sums[n - 1], &format!("whale at {n}"));
         assert_exact(&p["customer_share"], n as f64 / 2000.0, "share");
     }
-    let (peak_at, peak) =
-        sums.iter().enumerate().fold(
-            (0, 0.0),
-            |best, (i, &s)| if s > best.1 { (i + 1, s) } else { best },
-        );
+    // The peak: after the last customer of positive value.
+    let peak_at = rows.iter().filter(|r| r.value > 0.0).count();
+    let peak = sums[peak_at - 1];
     assert_eq!(whale["peak"]["customers"], peak_at);
     assert_exact(&whale["peak"]["cumulative"], peak, "peak");
     assert_exact(&whale["given_back"], peak - sums[1999], "given back");

@@ -4,7 +4,8 @@
 //! same [`Counts::add_scored`] and [`Counts::add_rejects`], and every figure is the same
 //! whatever the batches and their order: counts are integers, sums are exact
 //! ([`ExactSum`], rounded once), histograms have bars whose width is a power of two (merged
-//! exactly, see [`Bars`]), the whale curve sorts its values, and the reject groups keep the
+//! exactly, see [`Bars`]), the whale curve's points are exact sums too ([`WhaleValues`]), and
+//! the reject groups keep the
 //! rejects file's order. So the run's page and the re-rendered one are the same, on any number
 //! of threads.
 
@@ -21,16 +22,16 @@ use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::whale::WhaleValues;
+pub use super::whale::{Whale, WhalePoint};
 use super::ReportError;
 use crate::manifest::{Manifest, REJECTS_FILE};
-use crate::stats::exact::{sort_floats, ExactSum};
+use crate::stats::exact::ExactSum;
 
 /// Most bars in the score histogram.
 const SCORE_BINS: usize = 40;
 /// Most bars in each factor's histogram.
 const FACTOR_BINS: usize = 24;
-/// Points drawn on the whale curve (besides its peak and ends).
-const WHALE_POINTS: usize = 200;
 /// Reasons listed per tier.
 const TOP_REASONS: usize = 8;
 /// Reject groups listed, and the ids shown for each.
@@ -76,31 +77,6 @@ pub struct TierFigures {
     pub value_sum: f64,
     /// value_sum / total value.
     pub value_share: Option<f64>,
-}
-
-/// Customers ranked by value, highest first: how the value accumulates (Kaplan & Cooper).
-#[derive(Debug, Clone, Serialize)]
-pub struct Whale {
-    /// Customers with a value (nulls are left out).
-    pub customers: u64,
-    pub total: f64,
-    /// From (0, 0) to (1, total), thinned to about 200 points, the peak included.
-    pub points: Vec<WhalePoint>,
-    /// Where the cumulative value is highest.
-    pub peak: WhalePoint,
-    /// peak − total: what the customers after the peak give back.
-    pub given_back: f64,
-    /// The first point holding 80% of the total (none when the total is not above 0).
-    pub pareto: Option<WhalePoint>,
-}
-
-/// A point of the whale curve: the first `customers` customers by value hold `cumulative`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct WhalePoint {
-    pub customers: u64,
-    /// customers / all customers with a value.
-    pub customer_share: f64,
-    pub cumulative: f64,
 }
 
 /// Bars of equal width, a power of two, from `min` (a multiple of it): bar `i` counts the values
@@ -210,11 +186,37 @@ impl Bars {
 
     /// The bars of the finite values among `values`.
     fn of(values: &[f64], limit: usize) -> Self {
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        for &x in values {
-            if x.is_finite() {
-                lo = lo.min(x);
-                hi = hi.max(x);
+        // The lowest and highest in four lanes, with a comparison that passes over NaN (a
+        // loop the compiler vectorises); only when an infinity turns up are the finite values'
+        // bounds found again, one by one.
+        let (mut lows, mut highs) = ([f64::INFINITY; 4], [f64::NEG_INFINITY; 4]);
+        let mut nans = [false; 4];
+        let mut quads = values.chunks_exact(4);
+        for quad in quads.by_ref() {
+            for lane in 0..4 {
+                let x = quad[lane];
+                lows[lane] = if x < lows[lane] { x } else { lows[lane] };
+                highs[lane] = if x > highs[lane] { x } else { highs[lane] };
+                nans[lane] |= x.is_nan();
+            }
+        }
+        for (lane, &x) in quads.remainder().iter().enumerate() {
+            lows[lane] = if x < lows[lane] { x } else { lows[lane] };
+            highs[lane] = if x > highs[lane] { x } else { highs[lane] };
+            nans[lane] |= x.is_nan();
+        }
+        let (mut lo, mut hi) = (
+            lows.into_iter().fold(f64::INFINITY, f64::min),
+            highs.into_iter().fold(f64::NEG_INFINITY, f64::max),
+        );
+        let all_finite = lo.is_finite() && hi.is_finite() && !nans.contains(&true);
+        if lo.is_infinite() || hi.is_infinite() {
+            (lo, hi) = (f64::INFINITY, f64::NEG_INFINITY);
+            for &x in values {
+                if x.is_finite() {
+                    lo = lo.min(x);
+                    hi = hi.max(x);
+                }
             }
         }
         let mut bars = Self::new(limit);
@@ -241,9 +243,22 @@ impl Bars {
         // exponent (not below `lowest_exponent` of the largest magnitude) every x / 2^exponent
         // is below 2^11 in absolute value, far inside `i64`.
         let (scale, first) = (pow2(-exponent), bars.first as i64);
-        for &x in values {
-            if x.is_finite() {
-                bars.counts[(floor_small(x * scale) - first) as usize] += 1;
+        if all_finite {
+            // Counted in four lanes of counts, summed at the end: neighbouring values often
+            // share a bar, and one count would wait for the store of the one before.
+            let width = bars.counts.len();
+            let mut lanes = vec![0u64; 4 * width];
+            for (i, &x) in values.iter().enumerate() {
+                lanes[(i % 4) * width + (floor_small(x * scale) - first) as usize] += 1;
+            }
+            for lane in lanes.chunks_exact(width) {
+                add_all(&mut bars.counts, lane);
+            }
+        } else {
+            for &x in values {
+                if x.is_finite() {
+                    bars.counts[(floor_small(x * scale) - first) as usize] += 1;
+                }
             }
         }
         bars
@@ -351,7 +366,7 @@ pub struct Counts {
     reasons: Vec<HashMap<String, u64, Hasher>>,
     rows_with_reasons: Vec<u64>,
     /// The value column of every row that has one, for the whale curve.
-    values: Vec<f64>,
+    whale: WhaleValues,
     rejects: Rejects,
     /// The reject groups' places in `rejects.groups`, by step and message.
     reject_index: HashMap<(String, String), usize, Hasher>,
@@ -372,7 +387,7 @@ impl Counts {
             factor_sums: vec![vec![ExactSum::default(); tiers]; factors.len()],
             reasons: vec![HashMap::default(); tiers],
             rows_with_reasons: vec![0; tiers],
-            values: Vec::with_capacity(rows),
+            whale: WhaleValues::with_capacity(rows),
             rejects: Rejects {
                 total: 0,
                 groups: Vec::new(),
@@ -390,22 +405,22 @@ impl Counts {
         for &tier in tiers {
             self.counts[tier] += 1;
         }
-        sum_by_tier(&mut self.score_sums, score.values(), tiers);
+        ExactSum::add_grouped(&mut self.score_sums, score.values(), tiers);
         self.score_bars.merge(Bars::of(score.values(), SCORE_BINS));
         if values.null_count() == 0 {
-            sum_by_tier(&mut self.value_sums, values.values(), tiers);
-            self.values.extend_from_slice(values.values());
+            ExactSum::add_grouped(&mut self.value_sums, values.values(), tiers);
+            self.whale.extend(values.values());
         } else {
             for (x, &tier) in values.iter().zip(tiers) {
                 if let Some(x) = x {
                     self.value_sums[tier].add(x);
-                    self.values.push(x);
+                    self.whale.extend(&[x]);
                 }
             }
         }
         for (f, name) in self.factors.iter().enumerate() {
             let column = float_column(batch, name)?;
-            sum_by_tier(&mut self.factor_sums[f], column.values(), tiers);
+            ExactSum::add_grouped(&mut self.factor_sums[f], column.values(), tiers);
             self.factor_bars[f].merge(Bars::of(column.values(), FACTOR_BINS));
         }
         if let Some(list) = batch.column_by_name("reasons") {
@@ -420,7 +435,7 @@ impl Counts {
             // written `N`), which stays in the cache: no map of each batch's texts, which are
             // mostly distinct (the numbers differ) and would be as large as the batch.
             let offsets = list.value_offsets();
-            let mut key = String::new();
+            let mut masked = String::new();
             for (row, &tier) in tiers.iter().enumerate() {
                 if list.is_null(row) {
                     continue;
@@ -431,11 +446,16 @@ impl Counts {
                 }
                 for i in start..end {
                     if strings.is_valid(i) {
-                        numbers_as_n(strings.value(i), &mut key);
-                        match self.reasons[tier].get_mut(key.as_str()) {
+                        let reason = strings.value(i);
+                        let key = if numbers_as_n(reason, &mut masked) {
+                            masked.as_str()
+                        } else {
+                            reason
+                        };
+                        match self.reasons[tier].get_mut(key) {
                             Some(c) => *c += 1,
                             None => {
-                                self.reasons[tier].insert(key.clone(), 1);
+                                self.reasons[tier].insert(key.to_string(), 1);
                             }
                         }
                     }
@@ -514,7 +534,7 @@ impl Counts {
                 *mine.entry(reason).or_default() += count;
             }
         }
-        self.values.extend(later.values);
+        self.whale.merge(later.whale);
         for group in later.rejects.groups {
             self.add_reject(&group.step, &group.message, group.count, &group.first_ids);
         }
@@ -525,10 +545,10 @@ impl Counts {
         self.ranked().finish(manifest)
     }
 
-    /// Everything counted, with the whale curve drawn: the sort of one value a customer, most
-    /// of what is left to do at the end, which a run does beside building its manifest.
+    /// Everything counted, with the whale curve drawn: most of what is left to do at the end,
+    /// which a run does beside building its manifest.
     pub fn ranked(mut self) -> Ranked {
-        let whale = whale(std::mem::take(&mut self.values));
+        let whale = std::mem::take(&mut self.whale).curve();
         Ranked {
             counts: self,
             whale,
@@ -643,13 +663,6 @@ impl Ranked {
             rejects,
             value: this.value,
         }
-    }
-}
-
-/// Adds each of `values` to the sum of its row's tier (`tiers`, one a value).
-fn sum_by_tier(sums: &mut [ExactSum], values: &[f64], tiers: &[usize]) {
-    for (&x, &tier) in values.iter().zip(tiers) {
-        sums[tier].add(x);
     }
 }
 
@@ -810,24 +823,30 @@ fn float_column(batch: &RecordBatch, name: &str) -> Result<Float64Array, ArrowEr
     Ok(cast(column, &DataType::Float64)?.as_primitive().clone())
 }
 
-/// `reason` with each number (digits, with `.` or `,` between digits) written `N`, into `out`.
+/// `reason` with each number (digits, with `.` or `,` between digits) written `N`, into `out`;
+/// false (and `out` left as it was) when `reason` has no number, to be used as it is.
 /// Works on bytes: digits and separators are ASCII, so every cut is a character boundary.
-fn numbers_as_n(reason: &str, out: &mut String) {
-    out.clear();
+fn numbers_as_n(reason: &str, out: &mut String) -> bool {
     let bytes = reason.as_bytes();
-    let (mut i, mut copied) = (0, 0);
+    let (mut i, mut copied, mut found) = (0, 0, false);
     while i < bytes.len() {
-        // Most of a reason is words: skipped 16 bytes at a time while none is a digit (a test
-        // the compiler does for the 16 at once).
-        if let Some(block) = bytes.get(i..i + 16) {
-            if !block.iter().fold(false, |any, b| any | b.is_ascii_digit()) {
-                i += 16;
+        // Most of a reason is words: skipped 8 bytes at a time while none is a digit.
+        if let Some(&word) = bytes
+            .get(i..i + 8)
+            .and_then(|b| <&[u8; 8]>::try_from(b).ok())
+        {
+            if !has_digit(u64::from_le_bytes(word)) {
+                i += 8;
                 continue;
             }
         }
         if !bytes[i].is_ascii_digit() {
             i += 1;
             continue;
+        }
+        if !found {
+            out.clear();
+            found = true;
         }
         out.push_str(&reason[copied..i]);
         out.push('N');
@@ -841,65 +860,24 @@ fn numbers_as_n(reason: &str, out: &mut String) {
         }
         copied = i;
     }
-    out.push_str(&reason[copied..]);
+    if found {
+        out.push_str(&reason[copied..]);
+    }
+    found
+}
+
+/// Whether one of the eight bytes of `word` is an ASCII digit, tested on all eight at once: a
+/// byte is a digit when its XOR with `0` is below 10. Subtracting 10 from every byte of those
+/// XORs sets a byte's top bit, where the XOR's own top bit is clear, only at a byte below 10 or
+/// above one that borrowed from it, so only when some byte is below 10.
+fn has_digit(word: u64) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    let from_zero = word ^ (ONES * u64::from(b'0'));
+    from_zero.wrapping_sub(ONES * 10) & !from_zero & (ONES * 0x80) != 0
 }
 
 fn share(part: f64, whole: f64) -> Option<f64> {
     (whole != 0.0).then(|| part / whole)
-}
-
-/// The whale curve of `values`: sorted highest first and accumulated (in place: the values
-/// become their running sums).
-fn whale(values: Vec<f64>) -> Whale {
-    let mut sums = sort_floats(values);
-    sums.reverse();
-    let n = sums.len();
-    let point = |customers: usize, cumulative: f64| WhalePoint {
-        customers: customers as u64,
-        customer_share: if n == 0 {
-            0.0
-        } else {
-            customers as f64 / n as f64
-        },
-        cumulative,
-    };
-    // The peak: the first (fewest customers) of the highest running sums, 0 before any.
-    let (mut peak_at, mut peak) = (0, 0.0);
-    let mut cumulative = 0.0;
-    for (i, s) in sums.iter_mut().enumerate() {
-        cumulative += *s;
-        *s = cumulative;
-        if cumulative > peak {
-            (peak_at, peak) = (i + 1, cumulative);
-        }
-    }
-    let total = cumulative;
-    let pareto_index = if total > 0.0 {
-        sums.iter().position(|&s| s >= 0.8 * total)
-    } else {
-        None
-    };
-    // Drawn: every `step`-th customer, the last one and the peak, in order.
-    let step = n.div_ceil(WHALE_POINTS).max(1);
-    let mut drawn: Vec<usize> = (step..=n).step_by(step).chain([n, peak_at]).collect();
-    drawn.retain(|&customers| customers > 0);
-    drawn.sort_unstable();
-    drawn.dedup();
-    let mut points = vec![point(0, 0.0)];
-    points.extend(
-        drawn
-            .iter()
-            .map(|&customers| point(customers, sums[customers - 1])),
-    );
-    let peak = point(peak_at, peak);
-    Whale {
-        customers: n as u64,
-        total,
-        points,
-        peak,
-        given_back: peak.cumulative - total,
-        pareto: pareto_index.map(|i| point(i + 1, sums[i])),
-    }
 }
 
 #[cfg(test)]
@@ -909,28 +887,53 @@ mod tests {
     #[test]
     fn numbers_in_reasons_become_n() {
         let mut out = String::new();
-        numbers_as_n("lapsed: no order for 412 days (win-back list)", &mut out);
+        assert!(numbers_as_n(
+            "lapsed: no order for 412 days (win-back list)",
+            &mut out
+        ));
         assert_eq!(out, "lapsed: no order for N days (win-back list)");
-        numbers_as_n("cost 1,234.5 exceeds 17. Done", &mut out);
+        assert!(numbers_as_n("cost 1,234.5 exceeds 17. Done", &mut out));
         assert_eq!(out, "cost N exceeds N. Done");
+        assert!(!numbers_as_n("in litigation with us", &mut out));
+        assert_eq!(out, "cost N exceeds N. Done", "left as it was");
+        assert!(numbers_as_n("7", &mut out));
+        assert_eq!(out, "N");
     }
 
     #[test]
-    fn whale_curve_has_peak_give_back_and_pareto_point() {
-        let w = whale(vec![-2.0, 10.0, 1.0, 5.0, -4.0]);
-        assert_eq!(w.total, 10.0);
-        assert_eq!(
-            w.peak,
-            WhalePoint {
-                customers: 3,
-                customer_share: 0.6,
-                cumulative: 16.0
+    fn digits_are_found_in_any_byte_of_a_word() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                for word in [
+                    [a, b, b'x', 0xff, 0, b'/', b':', 0x80],
+                    [0xb9, b' ', 9, 0x7f, 1, 0x3a, a, b],
+                ] {
+                    assert_eq!(
+                        has_digit(u64::from_le_bytes(word)),
+                        word.iter().any(u8::is_ascii_digit),
+                        "{word:?}"
+                    );
+                }
             }
-        );
-        assert_eq!(w.given_back, 6.0);
-        assert_eq!(w.pareto.map(|p| p.customers), Some(1));
-        let cumulative: Vec<f64> = w.points.iter().map(|p| p.cumulative).collect();
-        assert_eq!(cumulative, [0.0, 10.0, 15.0, 16.0, 14.0, 10.0]);
+        }
+    }
+
+    #[test]
+    fn numbers_are_found_wherever_they_fall_against_the_words() {
+        // Each offset of a number against the eight-byte words, and numbers across them.
+        for pad in 0..17 {
+            let reason = format!(
+                "{}bad debt 1,145.50 and 7 {}9",
+                "é".repeat(pad),
+                "x".repeat(pad)
+            );
+            let mut out = String::new();
+            assert!(numbers_as_n(&reason, &mut out));
+            assert_eq!(
+                out,
+                format!("{}bad debt N and N {}N", "é".repeat(pad), "x".repeat(pad))
+            );
+        }
     }
 
     #[test]
@@ -966,6 +969,26 @@ mod tests {
         for (x, e) in [(-7.3, -2), (1e-300, -1000), (123.456, 3), (-0.001, -11)] {
             assert_eq!(bar(x, e), (x / 2f64.powi(e)).floor(), "{x} at 2^{e}");
         }
+    }
+
+    #[test]
+    fn bars_leave_out_nan_and_infinities_wherever_they_are() {
+        let finite: Vec<f64> = (0..11).map(|i| f64::from(i) * 7.5 - 20.0).collect();
+        let expected = Bars::of(&finite, 24).histogram();
+        assert_eq!(expected.counts.iter().sum::<u64>(), 11);
+        for odd in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            for at in 0..=finite.len() {
+                let mut values = finite.clone();
+                values.insert(at, odd);
+                let bars = Bars::of(&values, 24).histogram();
+                assert_eq!(
+                    (bars.min, bars.width, &bars.counts),
+                    (expected.min, expected.width, &expected.counts),
+                    "{odd} at {at}"
+                );
+            }
+        }
+        assert!(Bars::of(&[f64::NAN, f64::INFINITY], 24).counts.is_empty());
     }
 
     #[test]

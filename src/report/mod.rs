@@ -3,6 +3,7 @@
 //! committed output alone (its manifest and Parquet files) and gives the same page.
 //!
 //! - [`figures`]: the numbers, counted from output rows (the run's batches or the files);
+//! - [`whale`]: the whale curve, exact without sorting every value;
 //! - [`charts`]: the Vega-Lite specifications of the charts;
 //! - [`diff_page`]: `tierscore diff --format html`, the comparison of two outputs;
 //! - [`page`]: the HTML, with Vega and Vega-Lite inlined (`vendor/`), so the page opens
@@ -12,6 +13,7 @@ pub mod charts;
 pub mod diff_page;
 pub mod figures;
 pub mod page;
+pub mod whale;
 
 use std::path::{Path, PathBuf};
 
