@@ -459,36 +459,40 @@ impl Run<'_, '_> {
             });
         }
         budget.check_total(counts.input)?;
-        if let Some(hashes) = id_hashes {
-            hashes.check(scan, &pipeline.input.id)?;
-        }
 
-        // The report's figures were counted from the rows as they were written (`tierscore
-        // report` counts the same from the committed files); what is left is ranking the whale
-        // curve's values, done beside the manifest (whose score quantiles are a sort as long),
-        // and the tables. `phases_seconds.report` is the time of both.
-        let (manifest, ranked) = pool.install(|| {
+        // What is left runs side by side on the pool: the duplicate-id check (over one hash a
+        // row), the manifest (whose score quantiles are a selection over one score a row) and
+        // the report's whale curve. The report's figures were counted from the rows as they
+        // were written (`tierscore report` counts the same from the committed files);
+        // `phases_seconds.report` is the time of the whale curve and the tables.
+        let (checked, (manifest, ranked)) = pool.install(|| {
             rayon::join(
+                || id_hashes.map_or(Ok(()), |hashes| hashes.check(scan, &pipeline.input.id)),
                 || {
-                    manifest(
-                        pipeline,
-                        plan,
-                        scan,
-                        options,
-                        &started,
-                        tally,
-                        (written_files, rejects_file),
-                        passes,
+                    rayon::join(
+                        || {
+                            manifest(
+                                pipeline,
+                                plan,
+                                scan,
+                                options,
+                                &started,
+                                tally,
+                                (written_files, rejects_file),
+                                passes,
+                            )
+                        },
+                        || {
+                            report_counts.map(|counts| {
+                                let ranking = Instant::now();
+                                (counts.ranked(), ranking.elapsed().as_secs_f64())
+                            })
+                        },
                     )
-                },
-                || {
-                    report_counts.map(|counts| {
-                        let ranking = Instant::now();
-                        (counts.ranked(), ranking.elapsed().as_secs_f64())
-                    })
                 },
             )
         });
+        checked?;
         let mut manifest = manifest?;
         for (rule, elsewhere) in manifest.rules.iter_mut().zip(interpreted_elsewhere) {
             rule.rows_interpreted += elsewhere;

@@ -1,5 +1,5 @@
 //! Duplicate ids, found in bounded memory: one 64-bit hash per row while the run scores (8
-//! bytes a row), sorted at the end; only ids whose hashes collide are looked up again, in a pass
+//! bytes a row), sorted at the end (on the pool's threads); only ids whose hashes collide are looked up again, in a pass
 //! over the id column alone, to tell a real duplicate from a hash collision.
 
 use std::collections::{BTreeMap, HashSet};
@@ -8,6 +8,7 @@ use ahash::RandomState;
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Int32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
+use rayon::prelude::*;
 
 use super::ExecError;
 use crate::source::Scan;
@@ -71,14 +72,7 @@ impl IdHashes {
 
     /// Fails when an id occurs twice, naming the first ones (by id) and where they are.
     pub fn check(mut self, scan: &Scan<'_>, id: &str) -> Result<(), ExecError> {
-        self.hashes.sort_unstable();
-        let suspects: HashSet<u64> = self
-            .hashes
-            .windows(2)
-            .filter(|pair| pair[0] == pair[1])
-            .map(|pair| pair[0])
-            .collect();
-        self.hashes = Vec::new();
+        let suspects = repeated(std::mem::take(&mut self.hashes));
         if suspects.is_empty() {
             return Ok(());
         }
@@ -118,6 +112,87 @@ impl IdHashes {
     }
 }
 
+/// The hashes that occur more than once in `hashes`, found without sorting them. The hashes are
+/// uniform, so one pass in place groups them by their top 8 bits into 256 parts of about
+/// n / 256 (an American flag sort's first digit); each part is then looked through with a
+/// table of its own, of a size the cache holds, the parts on the current rayon pool's threads.
+fn repeated(mut hashes: Vec<u64>) -> HashSet<u64> {
+    const PARTS: usize = 256;
+    let part_of = |hash: u64| (hash >> 56) as usize;
+    let mut ends = [0usize; PARTS];
+    for &hash in &hashes {
+        ends[part_of(hash)] += 1;
+    }
+    let mut start = 0;
+    for end in ends.iter_mut() {
+        start += *end;
+        *end = start;
+    }
+    // Each part filled from its start: a hash in the wrong part is swapped to where its own
+    // part is filled next.
+    let mut next: [usize; PARTS] = std::array::from_fn(|p| if p == 0 { 0 } else { ends[p - 1] });
+    for part in 0..PARTS {
+        while next[part] < ends[part] {
+            let hash = hashes[next[part]];
+            let home = part_of(hash);
+            if home == part {
+                next[part] += 1;
+            } else {
+                hashes.swap(next[part], next[home]);
+                next[home] += 1;
+            }
+        }
+    }
+    let mut parts = Vec::with_capacity(PARTS);
+    let mut rest = hashes.as_slice();
+    let mut from = 0;
+    for &end in &ends {
+        let (part, after) = rest.split_at(end - from);
+        parts.push(part);
+        (rest, from) = (after, end);
+    }
+    parts
+        .into_par_iter()
+        .map(repeated_in_part)
+        .reduce(HashSet::new, |mut a, b| {
+            a.extend(b);
+            a
+        })
+}
+
+/// The hashes that occur more than once in `hashes`: an open-addressing table twice their
+/// count, indexed by their low bits (0 marks a free slot; the hash 0 is counted apart).
+fn repeated_in_part(hashes: &[u64]) -> HashSet<u64> {
+    let size = (2 * hashes.len()).next_power_of_two().max(16);
+    let mask = size - 1;
+    let mut table = vec![0u64; size];
+    let (mut zeros, mut repeated) = (0, HashSet::new());
+    for &hash in hashes {
+        if hash == 0 {
+            zeros += 1;
+            continue;
+        }
+        let mut slot = hash as usize & mask;
+        loop {
+            match table[slot] {
+                0 => {
+                    table[slot] = hash;
+                    break;
+                }
+                held if held == hash => {
+                    repeated.insert(hash);
+                    break;
+                }
+                _ => slot = (slot + 1) & mask,
+            }
+        }
+    }
+    if zeros > 1 {
+        repeated.insert(0);
+    }
+    repeated
+}
+
 #[cfg(test)]
 mod tests {
     use arrow::array::{Int64Array, StringArray, UInt64Array};
@@ -130,6 +205,38 @@ mod tests {
         hashes.add(ids).unwrap();
         hashes.hashes.sort_unstable();
         hashes.hashes.windows(2).filter(|p| p[0] == p[1]).count()
+    }
+
+    #[test]
+    fn repeated_hashes_are_found_as_a_sort_finds_them() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for n in [0, 1, 2, 255, 256, 10_000, 100_003] {
+            let mut hashes: Vec<u64> = (0..n).map(|_| next()).collect();
+            // Repeats: some twice, one three times, the hash 0 twice, and a part of its own
+            // crowded with one top byte.
+            if n > 10 {
+                for i in 0..n / 10 {
+                    hashes.push(hashes[i * 7 % n]);
+                }
+                hashes.push(hashes[3]);
+                hashes.extend([0, 0, 5, u64::MAX, u64::MAX]);
+                hashes.extend((0..1000).map(|i| (0xab << 56) | i));
+            }
+            let mut sorted = hashes.clone();
+            sorted.sort_unstable();
+            let expected: HashSet<u64> = sorted
+                .windows(2)
+                .filter(|pair| pair[0] == pair[1])
+                .map(|pair| pair[0])
+                .collect();
+            assert_eq!(repeated(hashes), expected, "n {n}");
+        }
     }
 
     #[test]
