@@ -291,8 +291,8 @@ fn report_counting(bencher: Bencher) {
 const WHALE_VALUES: usize = 2_000_000;
 
 /// The whale curve over 2M margin values (the output batch's margins, repeated, each copy
-/// scaled a little apart): counting them into buckets as they arrive, then the curve at the
-/// end (what is left of the report after the rows are written).
+/// scaled a little apart): keeping them as they arrive, then the curve at the end (what is
+/// left of the report after the rows are written).
 #[divan::bench]
 fn report_whale_curve(bencher: Bencher) {
     let (rows, _) = &fixture().output;

@@ -1,6 +1,7 @@
 //! Duplicate ids, found in bounded memory: one 64-bit hash per row while the run scores (8
-//! bytes a row), sorted at the end (on the pool's threads); only ids whose hashes collide are looked up again, in a pass
-//! over the id column alone, to tell a real duplicate from a hash collision.
+//! bytes a row), looked through at the end for repeats (see [`repeated`]); only ids whose
+//! hashes collide are looked up again, in a pass over the id column alone, to tell a real
+//! duplicate from a hash collision.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -112,6 +113,11 @@ impl IdHashes {
     }
 }
 
+/// A part with more hashes than this is sorted in place rather than looked through with a table
+/// (16 to 32 bytes a hash): ids made to share their hashes' top byte cannot make the check take
+/// more than 32 MiB a thread.
+const MOST_IN_A_TABLE: usize = 1 << 20;
+
 /// The hashes that occur more than once in `hashes`, found without sorting them. The hashes are
 /// uniform, so one pass in place groups them by their top 8 bits into 256 parts of about
 /// n / 256 (an American flag sort's first digit); each part is then looked through with a
@@ -144,10 +150,10 @@ fn repeated(mut hashes: Vec<u64>) -> HashSet<u64> {
         }
     }
     let mut parts = Vec::with_capacity(PARTS);
-    let mut rest = hashes.as_slice();
+    let mut rest = hashes.as_mut_slice();
     let mut from = 0;
     for &end in &ends {
-        let (part, after) = rest.split_at(end - from);
+        let (part, after) = rest.split_at_mut(end - from);
         parts.push(part);
         (rest, from) = (after, end);
     }
@@ -160,14 +166,23 @@ fn repeated(mut hashes: Vec<u64>) -> HashSet<u64> {
         })
 }
 
-/// The hashes that occur more than once in `hashes`: an open-addressing table twice their
-/// count, indexed by their low bits (0 marks a free slot; the hash 0 is counted apart).
-fn repeated_in_part(hashes: &[u64]) -> HashSet<u64> {
+/// The hashes that occur more than once in `hashes`: an open-addressing table of 2 to 4 slots a
+/// hash, indexed by their low bits (0 marks a free slot; the hash 0 is counted apart), or, past
+/// [`MOST_IN_A_TABLE`] hashes, a sort in place.
+fn repeated_in_part(hashes: &mut [u64]) -> HashSet<u64> {
+    if hashes.len() > MOST_IN_A_TABLE {
+        hashes.sort_unstable();
+        return hashes
+            .windows(2)
+            .filter(|pair| pair[0] == pair[1])
+            .map(|pair| pair[0])
+            .collect();
+    }
     let size = (2 * hashes.len()).next_power_of_two().max(16);
     let mask = size - 1;
     let mut table = vec![0u64; size];
     let (mut zeros, mut repeated) = (0, HashSet::new());
-    for &hash in hashes {
+    for &hash in hashes.iter() {
         if hash == 0 {
             zeros += 1;
             continue;
@@ -228,6 +243,9 @@ mod tests {
                 hashes.extend([0, 0, 5, u64::MAX, u64::MAX]);
                 hashes.extend((0..1000).map(|i| (0xab << 56) | i));
             }
+            if n == 1 {
+                hashes.push(0);
+            }
             let mut sorted = hashes.clone();
             sorted.sort_unstable();
             let expected: HashSet<u64> = sorted
@@ -237,6 +255,17 @@ mod tests {
                 .collect();
             assert_eq!(repeated(hashes), expected, "n {n}");
         }
+    }
+
+    #[test]
+    fn a_part_too_crowded_for_a_table_is_sorted_instead() {
+        // Every hash with one top byte, more of them than a table takes, with repeats.
+        let mut hashes: Vec<u64> = (0..MOST_IN_A_TABLE as u64 + 10)
+            .map(|i| (7 << 56) | (i * 3))
+            .collect();
+        hashes.extend([7 << 56, (7 << 56) | 30, 0, 0]);
+        let expected = HashSet::from([7 << 56, (7 << 56) | 30, 0]);
+        assert_eq!(repeated(hashes), expected);
     }
 
     #[test]

@@ -5,9 +5,8 @@
 //! whatever the batches and their order: counts are integers, sums are exact
 //! ([`ExactSum`], rounded once), histograms have bars whose width is a power of two (merged
 //! exactly, see [`Bars`]), the whale curve's points are exact sums too ([`WhaleValues`]), and
-//! the reject groups keep the
-//! rejects file's order. So the run's page and the re-rendered one are the same, on any number
-//! of threads.
+//! the reject groups keep the rejects file's order. So the run's page and the re-rendered one
+//! are the same, on any number of threads.
 
 use std::collections::HashMap;
 use std::fs::File;

@@ -5,13 +5,13 @@
 //! highest values, rounded once (so it does not depend on the order the values came in, and a
 //! run's page and a re-rendered one agree). It is found without sorting every value:
 //!
-//! - as values arrive, [`WhaleValues`] keeps each one's rank key and counts it into one of
-//!   65,536 buckets by the key's top 16 bits (sign, exponent and 4 bits of mantissa), adding
-//!   its significand to the bucket's integer sum: every value of a bucket has the same sign and
-//!   exponent, so that sum is exact;
-//! - at the end ([`WhaleValues::curve`]) a point at a bucket's edge is the exact sum of the
-//!   buckets above it, and only the buckets with a point inside are gathered, their values
-//!   selected (not sorted) around those points.
+//! - as values arrive, [`WhaleValues`] keeps each one's rank key (8 bytes a customer);
+//! - at the end ([`WhaleValues::curve`]) one pass counts the keys into 65,536 buckets by their
+//!   top 16 bits (sign, exponent and 4 bits of mantissa), beside an integer sum of each
+//!   bucket's significands: every value of a bucket has the same sign and exponent, so that
+//!   sum is exact. A point at a bucket's edge is the exact sum of the buckets above it; only
+//!   the buckets with a point inside are gathered, their values selected (not sorted) around
+//!   those points.
 
 use serde::Serialize;
 
@@ -33,7 +33,8 @@ pub struct Whale {
     pub total: f64,
     /// From (0, 0) to (1, total), thinned to about 200 points, the peak included.
     pub points: Vec<WhalePoint>,
-    /// Where the cumulative value is highest: after the last customer of positive value.
+    /// Where the cumulative value is highest: after the last customer of positive value (the
+    /// customers above zero; with a NaN among the values every sum is NaN).
     pub peak: WhalePoint,
     /// peak − total: what the customers after the peak give back.
     pub given_back: f64,
@@ -55,11 +56,6 @@ pub struct WhalePoint {
 pub struct WhaleValues {
     /// Each value's rank key: ascending keys are descending values (IEEE total order, reversed).
     keys: Vec<u64>,
-    /// Per bucket: its values (empty until the first value comes).
-    counts: Vec<u64>,
-    /// Per bucket: the sum of its values' significands (with the implicit bit), below 2^96 for
-    /// fewer than 2^43 values.
-    significands: Vec<u128>,
     /// Values above zero: the curve rises up to the last of them.
     positive: u64,
 }
@@ -69,44 +65,22 @@ impl WhaleValues {
     pub fn with_capacity(values: usize) -> Self {
         Self {
             keys: Vec::with_capacity(values),
-            ..Self::default()
+            positive: 0,
         }
     }
 
     /// Adds `values`, one a customer.
     pub fn extend(&mut self, values: &[f64]) {
-        if self.counts.is_empty() {
-            self.counts = vec![0; BUCKETS];
-            self.significands = vec![0; BUCKETS];
-        }
-        self.keys.reserve(values.len());
-        let mut positive = 0;
-        for &x in values {
-            let key = rank_key(x);
-            let bucket = (key >> (64 - BUCKET_BITS)) as usize;
-            self.counts[bucket] += 1;
-            self.significands[bucket] += u128::from(significand(x.to_bits()));
-            positive += u64::from(x > 0.0);
-            self.keys.push(key);
-        }
-        self.positive += positive;
+        self.keys.extend(values.iter().map(|&x| rank_key(x)));
+        self.positive += values.iter().map(|&x| u64::from(x > 0.0)).sum::<u64>();
     }
 
     /// Adds everything `other` holds.
     pub fn merge(&mut self, other: WhaleValues) {
-        if other.counts.is_empty() {
-            return;
-        }
-        if self.counts.is_empty() {
-            *self = other;
-            return;
-        }
-        self.keys.extend(other.keys);
-        for (mine, theirs) in self.counts.iter_mut().zip(other.counts) {
-            *mine += theirs;
-        }
-        for (mine, theirs) in self.significands.iter_mut().zip(other.significands) {
-            *mine += theirs;
+        if self.keys.is_empty() {
+            self.keys = other.keys;
+        } else {
+            self.keys.extend(other.keys);
         }
         self.positive += other.positive;
     }
@@ -141,10 +115,17 @@ impl WhaleValues {
         drawn.sort_unstable();
         drawn.dedup();
 
+        // Per bucket: its values, and the sum of their significands (below 2^96 for fewer than
+        // 2^43 values).
+        let mut counts = vec![0u64; BUCKETS];
+        let mut sums = vec![0u128; BUCKETS];
+        for &key in &self.keys {
+            let bucket = bucket_of(key);
+            counts[bucket] += 1;
+            sums[bucket] += u128::from(significand(value_bits(key)));
+        }
         let mut total = ExactSum::default();
-        for (bucket, (&count, &significands)) in
-            self.counts.iter().zip(&self.significands).enumerate()
-        {
+        for (bucket, (&count, &significands)) in counts.iter().zip(&sums).enumerate() {
             if count > 0 {
                 add_bucket(&mut total, bucket, count, significands);
             }
@@ -161,7 +142,7 @@ impl WhaleValues {
         let mut above = ExactSum::default();
         let (mut seen, mut next) = (0, 0);
         for bucket in 0..BUCKETS {
-            let count = self.counts[bucket];
+            let count = counts[bucket];
             if count == 0 {
                 continue;
             }
@@ -172,13 +153,15 @@ impl WhaleValues {
                 next += 1;
             }
             let mut sum = above.clone();
-            add_bucket(&mut sum, bucket, count, self.significands[bucket]);
-            let value = sum.value();
-            if next < drawn.len() && drawn[next] == end {
+            add_bucket(&mut sum, bucket, count, sums[bucket]);
+            let drawn_at_end = next < drawn.len() && drawn[next] == end;
+            let looking = pareto_in.is_none() && target.is_some();
+            let value = (drawn_at_end || looking).then(|| sum.value());
+            if let (true, Some(value)) = (drawn_at_end, value) {
                 found.push((end, value));
                 next += 1;
             }
-            let reaches = pareto_in.is_none() && target.is_some_and(|target| value >= target);
+            let reaches = looking && matches!((value, target), (Some(v), Some(t)) if v >= t);
             if reaches {
                 pareto_in = Some(wanted.len());
             }
@@ -200,7 +183,7 @@ impl WhaleValues {
             slot[w.bucket] = i as u32;
         }
         for &key in &std::mem::take(&mut self.keys) {
-            let i = slot[(key >> (64 - BUCKET_BITS)) as usize];
+            let i = slot[bucket_of(key)];
             if i != u32::MAX {
                 wanted[i as usize].keys.push(key);
             }
@@ -216,10 +199,13 @@ impl WhaleValues {
             }
         }
         found.sort_unstable_by_key(|&(customers, _)| customers);
+        // Every drawn point was found above; the peak before any customer is the origin.
         let cumulative = |customers: usize| {
-            found
-                .binary_search_by_key(&customers, |&(c, _)| c)
-                .map_or(0.0, |i| found[i].1)
+            if customers == 0 {
+                return 0.0;
+            }
+            let at = found.binary_search_by_key(&customers, |&(c, _)| c);
+            found[at.expect("every drawn point is found")].1
         };
         let mut points = vec![origin];
         points.extend(
@@ -337,6 +323,11 @@ fn add_bucket(sum: &mut ExactSum, bucket: usize, count: u64, significands: u128)
     } else {
         sum.add_significands(negative, exponent, significands);
     }
+}
+
+/// The bucket of the rank key `key`: its top 16 bits.
+fn bucket_of(key: u64) -> usize {
+    (key >> (64 - BUCKET_BITS)) as usize
 }
 
 /// The rank key of `x`: ascending keys are descending values in IEEE total order.

@@ -57,6 +57,7 @@ impl ExactSum {
     ///   mostly fall in the same chunks, and an add would otherwise wait for the one before it
     ///   to be stored.
     pub fn add_grouped(sums: &mut [ExactSum], values: &[f64], groups: &[usize]) {
+        debug_assert_eq!(values.len(), groups.len(), "one group a value");
         const BLOCK: usize = ADDS_BEFORE_CARRY as usize;
         let mut odd = vec![ExactSum::default(); sums.len()];
         for (values, groups) in values.chunks(BLOCK).zip(groups.chunks(BLOCK)) {
@@ -339,7 +340,7 @@ mod tests {
     #[test]
     fn grouped_sums_equal_integer_arithmetic_per_group() {
         // As above, over three groups, an odd number of values (one left over from the pairs),
-        // and the first group just short of a carry: the block must make room for its adds.
+        // and the first group just short of a carry (see the next test for the carry itself).
         let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let units: Vec<i64> = (0..4999)
             .map(|i| (next() >> (11 + i % 50)) as i64 * if next() & 1 == 0 { 1 } else { -1 })
@@ -362,24 +363,42 @@ mod tests {
             let start = if group == 0 { -1_572_864 } else { 0 };
             assert_eq!(sum.value(), (exact + start) as f64 * scale, "group {group}");
         }
-        assert!(sums.iter().all(|s| s.adds <= ADDS_BEFORE_CARRY));
+    }
+
+    #[test]
+    fn room_for_adds_carries_first_when_the_count_would_pass_the_bound() {
+        let mut sum = ExactSum::default();
+        sum.add(-1.5);
+        sum.adds = ADDS_BEFORE_CARRY - 1;
+        sum.make_room(3);
+        assert_eq!(sum.adds, 3, "carried, then counted");
+        assert_eq!(sum.value(), -1.5);
+        sum.make_room(5);
+        assert_eq!(sum.adds, 8, "room left: counted only");
     }
 
     #[test]
     fn significands_of_one_exponent_add_as_their_values() {
         let mut next = xorshift(0x0123_4567_89ab_cdef);
-        for (negative, exponent) in [
-            (false, 1023),
-            (true, 1100),
-            (false, 0),
-            (true, 1),
-            (false, 2046),
+        // At the top exponent: two values below 1.5 × 2^1023, brought back below the largest
+        // finite value by −MAX on both sides, so the sums compared are finite.
+        for (negative, exponent, values) in [
+            (false, 1023, 1000),
+            (true, 1100, 1000),
+            (false, 0, 1000),
+            (true, 1, 1000),
+            (false, 2046, 2),
         ] {
+            let top = exponent == 2046;
             let mut one_by_one = ExactSum::default();
             let mut at_once = ExactSum::default();
+            if top {
+                one_by_one.add(-f64::MAX);
+                at_once.add(-f64::MAX);
+            }
             let mut significands = 0u128;
-            for _ in 0..1000 {
-                let fraction = next() & ((1 << 52) - 1);
+            for _ in 0..values {
+                let fraction = next() & ((1 << if top { 51 } else { 52 }) - 1);
                 let bits = (u64::from(negative) << 63) | (u64::from(exponent) << 52) | fraction;
                 one_by_one.add(f64::from_bits(bits));
                 significands += u128::from(fraction | (u64::from(exponent != 0) << 52));
@@ -387,8 +406,10 @@ mod tests {
             at_once.add(0.75);
             at_once.add_significands(negative, exponent, significands);
             one_by_one.add(0.75);
+            let sum = at_once.value();
+            assert!(sum.is_finite(), "exponent {exponent}: {sum}");
             assert_eq!(
-                at_once.value().to_bits(),
+                sum.to_bits(),
                 one_by_one.value().to_bits(),
                 "exponent {exponent}"
             );
