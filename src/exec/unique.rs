@@ -213,6 +213,7 @@ mod tests {
     use arrow::array::{Int64Array, StringArray, UInt64Array};
 
     use super::*;
+    use crate::stats::exact::xorshift;
 
     /// The repeated hashes of `ids`, after adding them all.
     fn repeats(ids: &dyn Array) -> usize {
@@ -224,13 +225,7 @@ mod tests {
 
     #[test]
     fn repeated_hashes_are_found_as_a_sort_finds_them() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for n in [0, 1, 2, 255, 256, 10_000, 100_003] {
             let mut hashes: Vec<u64> = (0..n).map(|_| next()).collect();
             // Repeats: some twice, one three times, the hash 0 twice, and a part of its own

@@ -190,19 +190,19 @@ impl Bars {
         // bounds found again, one by one.
         let (mut lows, mut highs) = ([f64::INFINITY; 4], [f64::NEG_INFINITY; 4]);
         let mut nans = [false; 4];
-        let mut quads = values.chunks_exact(4);
-        for quad in quads.by_ref() {
-            for lane in 0..4 {
-                let x = quad[lane];
-                lows[lane] = if x < lows[lane] { x } else { lows[lane] };
-                highs[lane] = if x > highs[lane] { x } else { highs[lane] };
-                nans[lane] |= x.is_nan();
-            }
-        }
-        for (lane, &x) in quads.remainder().iter().enumerate() {
+        let mut see = |lane: usize, x: f64| {
             lows[lane] = if x < lows[lane] { x } else { lows[lane] };
             highs[lane] = if x > highs[lane] { x } else { highs[lane] };
             nans[lane] |= x.is_nan();
+        };
+        let mut quads = values.chunks_exact(4);
+        for quad in quads.by_ref() {
+            for (lane, &x) in quad.iter().enumerate() {
+                see(lane, x);
+            }
+        }
+        for (lane, &x) in quads.remainder().iter().enumerate() {
+            see(lane, x);
         }
         let (mut lo, mut hi) = (
             lows.into_iter().fold(f64::INFINITY, f64::min),
@@ -882,6 +882,7 @@ fn share(part: f64, whole: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::exact::xorshift;
 
     #[test]
     fn numbers_in_reasons_become_n() {
@@ -992,13 +993,10 @@ mod tests {
 
     #[test]
     fn bars_merge_to_the_same_histogram_in_any_grouping() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let values: Vec<f64> = (0..3000)
             .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let x = (state >> 11) as f64 / (1u64 << 53) as f64;
+                let x = (next() >> 11) as f64 / (1u64 << 53) as f64;
                 // Batches of very different spreads: narrow ones first, a wide one late.
                 if i < 2000 {
                     10.0 + x

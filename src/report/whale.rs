@@ -15,7 +15,7 @@
 
 use serde::Serialize;
 
-use crate::stats::exact::ExactSum;
+use crate::stats::exact::{significand, ExactSum};
 
 /// Points drawn on the curve (besides its peak and ends).
 const POINTS: usize = 200;
@@ -23,7 +23,6 @@ const POINTS: usize = 200;
 const BUCKET_BITS: u32 = 16;
 const BUCKETS: usize = 1 << BUCKET_BITS;
 const SIGNIFICAND_BITS: u32 = 52;
-const FRACTION: u64 = (1 << SIGNIFICAND_BITS) - 1;
 
 /// Customers ranked by value, highest first: how the value accumulates (Kaplan & Cooper).
 #[derive(Debug, Clone, Serialize)]
@@ -351,16 +350,10 @@ fn value_bits(key: u64) -> u64 {
     }
 }
 
-/// The significand of the value with `bits`: the fraction with the implicit bit of a normal
-/// number.
-fn significand(bits: u64) -> u64 {
-    let normal = u64::from((bits >> SIGNIFICAND_BITS) & 0x7ff != 0);
-    (bits & FRACTION) | (normal << SIGNIFICAND_BITS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::exact::xorshift;
 
     fn curve(values: &[f64]) -> Whale {
         let mut whale = WhaleValues::default();
@@ -421,13 +414,7 @@ mod tests {
 
     #[test]
     fn every_point_is_the_exact_sum_of_the_highest_values() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         for n in [1, 2, 7, 199, 200, 201, 1_000, 5_003] {
             for kind in 0..5 {
                 let values: Vec<f64> = (0..n)

@@ -43,11 +43,8 @@ impl ExactSum {
     /// Adds `x`.
     #[inline]
     pub fn add(&mut self, x: f64) {
+        self.make_room(1);
         self.add_uncounted(x);
-        self.adds += 1;
-        if self.adds >= ADDS_BEFORE_CARRY {
-            self.carry();
-        }
     }
 
     /// Adds each of `values` to the sum of its group: `sums[groups[i]]` (a column summed per
@@ -103,14 +100,9 @@ impl ExactSum {
             }
             return;
         }
-        // x = mantissa × 2^(position − 1074).
-        let normal = u64::from(exponent != 0);
-        let mantissa = (bits & ((1 << 52) - 1)) | (normal << 52);
-        self.add_parts::<3>(
-            exponent - normal as usize,
-            u128::from(mantissa),
-            bits >> 63 == 1,
-        );
+        // x = significand × 2^(position − 1074), position = exponent − 1 for a normal x.
+        let position = exponent - usize::from(exponent != 0);
+        self.add_parts::<3>(position, u128::from(significand(bits)), bits >> 63 == 1);
     }
 
     /// Adds values that share one sign (`negative`) and one biased `exponent` (below 0x7ff: not
@@ -122,11 +114,8 @@ impl ExactSum {
             "a finite sum below 2^96"
         );
         let normal = usize::from(exponent != 0);
+        self.make_room(1);
         self.add_parts::<4>(usize::from(exponent) - normal, significands, negative);
-        self.adds += 1;
-        if self.adds >= ADDS_BEFORE_CARRY {
-            self.carry();
-        }
     }
 
     /// Adds ±`wide` × 2^(`position` − 1074), `wide` below 2^(32·`PARTS` − 31), as `PARTS`
@@ -230,6 +219,25 @@ impl ExactSum {
     }
 }
 
+/// The significand of the finite `f64` with `bits`: its 52 fraction bits, with the implicit bit
+/// above them for a normal number (it is the value × 2^1074 for a subnormal one).
+pub fn significand(bits: u64) -> u64 {
+    let normal = u64::from((bits >> 52) & 0x7ff != 0);
+    (bits & ((1 << 52) - 1)) | (normal << 52)
+}
+
+/// A xorshift generator of 64-bit values from the seed `state` (not zero): reproducible test
+/// data, for this module's tests and others'.
+#[cfg(test)]
+pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 /// The 0-based index of the `percent`-th percentile among `n` values by nearest rank: 1-based
 /// rank ⌈percent × n / 100⌉ (at least 1), the smallest value with at least `percent`% of the
 /// values at or below it. `None` for no values.
@@ -269,17 +277,6 @@ pub fn select_ranks<const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A xorshift generator of 64-bit values from the seed `state` (not zero): reproducible
-    /// test data.
-    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
-        move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        }
-    }
 
     fn sum(values: &[f64]) -> f64 {
         let mut s = ExactSum::default();
