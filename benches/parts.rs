@@ -280,7 +280,7 @@ fn report_counting(bencher: Bencher) {
                 tier_count,
                 factors.clone(),
                 "margin".into(),
-                rows.num_rows(),
+                tierscore::report::WhaleValues::with_capacity(rows.num_rows()),
             );
             counts.add_scored(rows, tiers).expect("counted");
             counts

@@ -33,12 +33,14 @@ use crate::manifest::{
 use crate::pipeline::{yaml_name, OnRowError, Pipeline};
 use crate::plan::{sha256_hex, Plan};
 use crate::report::Counts;
+use crate::report::WhaleValues;
 use crate::rules::RuleEngine;
 use crate::score::{RejectLimit, ScoredBatch};
 use crate::sink::writer::properties;
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Scan, SourceBatch, SourceError};
-use crate::stats::exact::{nearest_rank, select_ranks, ExactSum};
+use crate::stats::exact::{nearest_rank, ExactSum};
+use crate::stats::keys::{ascending_key, ascending_value, Keys, SpillError};
 use crate::store::Location;
 pub use batch::{score_batch, ScoredRows};
 pub use passes::Passes;
@@ -322,7 +324,7 @@ impl Run<'_, '_> {
                 rejected: 0,
             },
             score: Summary::default(),
-            scores: Vec::with_capacity(usize::try_from(rows_expected).unwrap_or(0)),
+            scores: Keys::spilled_to(staging.dir()).map_err(SinkError::from)?,
             score_sum: ExactSum::default(),
             tiers: vec![Summary::default(); tier_names.len()],
             factors: vec![Summary::default(); pipeline.factors.len()],
@@ -334,7 +336,8 @@ impl Run<'_, '_> {
         let mut id_hashes = pipeline
             .input
             .unique_ids
-            .then(|| IdHashes::with_capacity(usize::try_from(rows_expected).unwrap_or(0)));
+            .then(|| IdHashes::spilled_to(staging.dir(), rows_expected))
+            .transpose()?;
         // With more than one thread, decoding, scoring and encoding overlap: a reader thread decodes
         // ahead and a writer thread encodes behind the scoring loop, each through a channel of two
         // batches (memory stays bounded); the loop scores with the worker pool. With one thread
@@ -355,12 +358,17 @@ impl Run<'_, '_> {
                 } else {
                     Box::new(incoming)
                 };
+                let whale = if pipeline.output.report {
+                    Some(WhaleValues::spilled_to(staging.dir()).map_err(SinkError::from)?)
+                } else {
+                    None
+                };
                 let writing = Writing {
                     layout: &plan.layout,
                     output,
                     rejects,
                     written: 0,
-                    figures: pipeline.output.report.then(|| {
+                    figures: whale.map(|whale| {
                         crate::report::Counts::new(
                             tier_names.len(),
                             pipeline.factors.iter().map(|f| f.name.clone()).collect(),
@@ -369,7 +377,7 @@ impl Run<'_, '_> {
                                 .report_value
                                 .clone()
                                 .unwrap_or_else(|| "score".into()),
-                            usize::try_from(rows_expected).unwrap_or(0),
+                            whale,
                         )
                     }),
                 };
@@ -485,7 +493,8 @@ impl Run<'_, '_> {
                         || {
                             report_counts.map(|counts| {
                                 let ranking = Instant::now();
-                                (counts.ranked(), ranking.elapsed().as_secs_f64())
+                                let ranked = counts.ranked();
+                                (ranked, ranking.elapsed().as_secs_f64())
                             })
                         },
                     )
@@ -500,12 +509,17 @@ impl Run<'_, '_> {
         manifest.phases_seconds.score_and_write = score_seconds;
         manifest.coverage = coverage.map(crate::rules::coverage::Tally::finish);
         manifest.phases_seconds.finish = finishing.elapsed().as_secs_f64();
-        let figures = ranked.map(|(ranked, ranking_seconds)| {
-            let reporting = Instant::now();
-            let figures = ranked.finish(&manifest);
-            manifest.phases_seconds.report = ranking_seconds + reporting.elapsed().as_secs_f64();
-            figures
-        });
+        let figures = match ranked {
+            Some((ranked, ranking_seconds)) => {
+                let ranked = ranked.map_err(SinkError::from)?;
+                let reporting = Instant::now();
+                let figures = ranked.finish(&manifest);
+                manifest.phases_seconds.report =
+                    ranking_seconds + reporting.elapsed().as_secs_f64();
+                Some(figures)
+            }
+            None => None,
+        };
         manifest.finished_at = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
         crate::test_pause("closed");
         manifest
@@ -543,8 +557,9 @@ pub struct Started {
 struct Tally {
     rows: RowCounts,
     score: Summary,
-    /// Every scored row's score, for the quantiles (8 bytes a row).
-    scores: Vec<f64>,
+    /// Every scored row's score as its [`ascending_key`], for the quantiles (spilled to the
+    /// staging directory: 8 bytes a row on disk, not in memory).
+    scores: Keys,
     score_sum: ExactSum,
     /// Score statistics per tier (their count is the tier's row count).
     tiers: Vec<Summary>,
@@ -566,7 +581,7 @@ impl Tally {
             let Some(tier) = *tier else { continue };
             let score = scored.score.value(row);
             self.score.add(score);
-            self.scores.push(score);
+            self.scores.push(ascending_key(score));
             self.score_sum.add(score);
             self.tiers[tier].add(score);
             for (summary, values) in self.factors.iter_mut().zip(&factors) {
@@ -670,7 +685,8 @@ fn manifest(
             })
             .collect(),
         score: tally.score,
-        score_quantiles: score_quantiles(tally.scores, &tally.score_sum),
+        score_quantiles: score_quantiles(tally.scores, &tally.score_sum)
+            .map_err(SinkError::from)?,
         tiers: levels
             .iter()
             .zip(&tally.tiers)
@@ -739,14 +755,25 @@ fn manifest(
     })
 }
 
-/// The manifest's `score_quantiles` of the scored rows' `scores`, whose exact sum is `sum`:
-/// each found by selection in place (the values a sort would put at those ranks, with no
-/// scratch copy of 8 bytes a row beside them).
-fn score_quantiles(mut scores: Vec<f64>, sum: &ExactSum) -> Option<ScoreQuantiles> {
+/// The manifest's `score_quantiles` of the scored rows' `scores` (their [`ascending_key`]s),
+/// whose exact sum is `sum`: the values a sort would put at those ranks, found by
+/// [`Keys::select_ranks`] (only the few buckets of keys holding a rank are read into memory).
+fn score_quantiles(mut scores: Keys, sum: &ExactSum) -> Result<Option<ScoreQuantiles>, SpillError> {
     const PERCENTS: [u32; 9] = [1, 5, 10, 25, 50, 75, 90, 95, 99];
-    let ranks = PERCENTS.map(|percent| nearest_rank(scores.len(), percent));
-    let [p01, p05, p10, p25, p50, p75, p90, p95, p99] = select_ranks(&mut scores, ranks)?;
-    Some(ScoreQuantiles {
+    let n = scores.len();
+    let Some(last) = n.checked_sub(1) else {
+        return Ok(None);
+    };
+    let mut ranks = [0; 11];
+    for (rank, percent) in ranks[1..10].iter_mut().zip(PERCENTS) {
+        *rank = nearest_rank(n, percent).expect("there are scores");
+    }
+    ranks[10] = last;
+    let Some(keys) = scores.select_ranks(ranks)? else {
+        return Ok(None);
+    };
+    let [min, p01, p05, p10, p25, p50, p75, p90, p95, p99, max] = keys.map(ascending_value);
+    Ok(Some(ScoreQuantiles {
         p01,
         p05,
         p10,
@@ -756,10 +783,10 @@ fn score_quantiles(mut scores: Vec<f64>, sum: &ExactSum) -> Option<ScoreQuantile
         p90,
         p95,
         p99,
-        min: scores.iter().copied().min_by(f64::total_cmp)?,
-        max: scores.iter().copied().max_by(f64::total_cmp)?,
-        mean: sum.value() / scores.len() as f64,
-    })
+        min,
+        max,
+        mean: sum.value() / n as f64,
+    }))
 }
 
 /// `path` made absolute against the current directory (not resolving links), as text.

@@ -1,9 +1,11 @@
-//! Duplicate ids, found in bounded memory: one 64-bit hash per row while the run scores (8
-//! bytes a row), looked through at the end for repeats (see [`repeated`]); only ids whose
-//! hashes collide are looked up again, in a pass over the id column alone, to tell a real
-//! duplicate from a hash collision.
+//! Duplicate ids, found in bounded memory: one 64-bit hash per row while the run scores,
+//! spilled by their top bits into parts of about 2^20 hashes (files in the staging directory,
+//! see [`Keys`]), and looked through at the end a part at a time for repeats (see
+//! [`repeated`]); only ids whose hashes collide are looked up again, in a pass over the id
+//! column alone, to tell a real duplicate from a hash collision.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
 
 use ahash::RandomState;
 use arrow::array::{Array, AsArray};
@@ -12,31 +14,57 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use rayon::prelude::*;
 
 use super::ExecError;
+use crate::sink::SinkError;
 use crate::source::Scan;
+use crate::stats::keys::Keys;
 
 /// Duplicate ids named in the error.
 const EXAMPLES: usize = 5;
 
-/// The hashes of every non-null id the run has scored.
+/// Hashes a part holds, about, for the rows a run expects.
+const PART_HASHES: u64 = 1 << 20;
+
+/// The hashes of every non-null id the run has scored, by part.
 pub struct IdHashes {
-    hashes: Vec<u64>,
+    /// A hash's part is its top bits: `hash >> part_shift`.
+    parts: Vec<Keys>,
+    part_shift: u32,
     state: RandomState,
 }
 
 impl IdHashes {
-    /// No ids yet, room for `rows`.
-    pub fn with_capacity(rows: usize) -> Self {
+    /// No ids yet: parts of about 2^20 hashes for `rows` rows (at most 256), each spilled to
+    /// an unnamed file in `dir`.
+    pub fn spilled_to(dir: &Path, rows: u64) -> Result<Self, SinkError> {
+        let count = rows.div_ceil(PART_HASHES).next_power_of_two().clamp(1, 256);
+        let parts = (0..count)
+            .map(|_| Keys::spilled_to(dir))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::of(parts))
+    }
+
+    /// No ids yet, held in memory in one part.
+    #[cfg(test)]
+    fn in_memory() -> Self {
+        Self::of(vec![Keys::in_memory(0)])
+    }
+
+    fn of(parts: Vec<Keys>) -> Self {
         Self {
-            hashes: Vec::with_capacity(rows),
+            part_shift: 64 - parts.len().trailing_zeros(),
+            parts,
             state: RandomState::with_seeds(0x7469, 0x6572, 0x7363, 0x6f72),
         }
     }
 
     /// Adds the ids of one batch.
     pub fn add(&mut self, ids: &dyn Array) -> Result<(), ExecError> {
-        let mut hashes = std::mem::take(&mut self.hashes);
-        let result = self.each_hash(ids, |_, hash| hashes.push(hash));
-        self.hashes = hashes;
+        let mut parts = std::mem::take(&mut self.parts);
+        let shift = self.part_shift;
+        let result = self.each_hash(ids, |_, hash| {
+            parts[hash.checked_shr(shift).unwrap_or(0) as usize].push(hash)
+        });
+        self.parts = parts;
         result
     }
 
@@ -73,7 +101,14 @@ impl IdHashes {
 
     /// Fails when an id occurs twice, naming the first ones (by id) and where they are.
     pub fn check(mut self, scan: &Scan<'_>, id: &str) -> Result<(), ExecError> {
-        let suspects = repeated(std::mem::take(&mut self.hashes));
+        let mut suspects = HashSet::new();
+        for mut part in std::mem::take(&mut self.parts) {
+            let mut hashes = Vec::with_capacity(part.len());
+            part.for_each_chunk(|chunk| hashes.extend_from_slice(chunk))
+                .map_err(SinkError::from)?;
+            drop(part);
+            suspects.extend(repeated(hashes));
+        }
         if suspects.is_empty() {
             return Ok(());
         }
@@ -119,12 +154,13 @@ impl IdHashes {
 const MOST_IN_A_TABLE: usize = 1 << 20;
 
 /// The hashes that occur more than once in `hashes`, found without sorting them. The hashes are
-/// uniform, so one pass in place groups them by their top 8 bits into 256 parts of about
-/// n / 256 (an American flag sort's first digit); each part is then looked through with a
+/// uniform, so one pass in place groups them by 8 of their bits (48 to 55, below those that
+/// chose the spilled part) into 256 parts of about n / 256 (an American flag sort's first
+/// digit); each part is then looked through with a
 /// table of its own, of a size the cache holds, the parts on the current rayon pool's threads.
 fn repeated(mut hashes: Vec<u64>) -> HashSet<u64> {
     const PARTS: usize = 256;
-    let part_of = |hash: u64| (hash >> 56) as usize;
+    let part_of = |hash: u64| (hash >> 48) as u8 as usize;
     let mut ends = [0usize; PARTS];
     for &hash in &hashes {
         ends[part_of(hash)] += 1;
@@ -217,10 +253,14 @@ mod tests {
 
     /// The repeated hashes of `ids`, after adding them all.
     fn repeats(ids: &dyn Array) -> usize {
-        let mut hashes = IdHashes::with_capacity(ids.len());
+        let mut hashes = IdHashes::in_memory();
         hashes.add(ids).unwrap();
-        hashes.hashes.sort_unstable();
-        hashes.hashes.windows(2).filter(|p| p[0] == p[1]).count()
+        let mut all = Vec::new();
+        hashes.parts[0]
+            .for_each_chunk(|c| all.extend_from_slice(c))
+            .unwrap();
+        all.sort_unstable();
+        all.windows(2).filter(|p| p[0] == p[1]).count()
     }
 
     #[test]
@@ -236,7 +276,7 @@ mod tests {
                 }
                 hashes.push(hashes[3]);
                 hashes.extend([0, 0, 5, u64::MAX, u64::MAX]);
-                hashes.extend((0..1000).map(|i| (0xab << 56) | i));
+                hashes.extend((0..1000).map(|i| (0xab << 48) | i));
             }
             if n == 1 {
                 hashes.push(0);
@@ -253,13 +293,32 @@ mod tests {
     }
 
     #[test]
+    fn spilled_hashes_go_to_the_part_of_their_top_bits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut hashes = IdHashes::spilled_to(dir.path(), 3 << 20).unwrap();
+        assert_eq!(hashes.parts.len(), 4);
+        let ids: Vec<i64> = (0..100_000).collect();
+        hashes.add(&Int64Array::from(ids)).unwrap();
+        let mut total = 0;
+        for (index, part) in hashes.parts.iter_mut().enumerate() {
+            total += part.len();
+            part.for_each_chunk(|chunk| {
+                assert!(chunk.iter().all(|&hash| (hash >> 62) as usize == index));
+            })
+            .unwrap();
+        }
+        assert_eq!(total, 100_000);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
     fn a_part_too_crowded_for_a_table_is_sorted_instead() {
         // Every hash with one top byte, more of them than a table takes, with repeats.
         let mut hashes: Vec<u64> = (0..MOST_IN_A_TABLE as u64 + 10)
-            .map(|i| (7 << 56) | (i * 3))
+            .map(|i| (7 << 48) | (i * 3))
             .collect();
-        hashes.extend([7 << 56, (7 << 56) | 30, 0, 0]);
-        let expected = HashSet::from([7 << 56, (7 << 56) | 30, 0]);
+        hashes.extend([7 << 48, (7 << 48) | 30, 0, 0]);
+        let expected = HashSet::from([7 << 48, (7 << 48) | 30, 0]);
         assert_eq!(repeated(hashes), expected);
     }
 
@@ -279,10 +338,10 @@ mod tests {
         let big = u64::MAX - 1;
         assert_eq!(repeats(&UInt64Array::from(vec![big, 1, big])), 1);
         assert_eq!(repeats(&StringArray::from(vec!["C1", "C2", "C1", "C3"])), 1);
-        let mut hashes = IdHashes::with_capacity(4);
+        let mut hashes = IdHashes::in_memory();
         hashes
             .add(&Int64Array::from(vec![Some(1), None, Some(2)]))
             .unwrap();
-        assert_eq!(hashes.hashes.len(), 2, "one hash per non-null id");
+        assert_eq!(hashes.parts[0].len(), 2, "one hash per non-null id");
     }
 }

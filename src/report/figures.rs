@@ -21,11 +21,12 @@ use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::whale::WhaleValues;
+pub use super::whale::WhaleValues;
 pub use super::whale::{Whale, WhalePoint};
 use super::ReportError;
 use crate::manifest::{Manifest, REJECTS_FILE};
 use crate::stats::exact::ExactSum;
+use crate::stats::keys::SpillError;
 
 /// Most bars in the score histogram.
 const SCORE_BINS: usize = 40;
@@ -347,7 +348,7 @@ fn floor_small(y: f64) -> i64 {
 }
 
 /// The report's figures being counted, from output rows (see the module's comment).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Counts {
     /// The value column's name (`score` unless `report.value`).
     value: String,
@@ -373,9 +374,9 @@ pub struct Counts {
 
 impl Counts {
     /// Nothing counted yet, for an output with `tiers` tiers, the factor columns `factors` and
-    /// the value column `value`, with room for `rows` values (the whale curve's 8 bytes a row,
-    /// held once at their final size rather than grown by doubling and copying).
-    pub fn new(tiers: usize, factors: Vec<String>, value: String, rows: usize) -> Self {
+    /// the value column `value`, the whale curve's values kept in `whale` (in memory, or
+    /// spilled by a run to its staging directory).
+    pub fn new(tiers: usize, factors: Vec<String>, value: String, whale: WhaleValues) -> Self {
         Self {
             value,
             counts: vec![0; tiers],
@@ -386,7 +387,7 @@ impl Counts {
             factor_sums: vec![vec![ExactSum::default(); tiers]; factors.len()],
             reasons: vec![HashMap::default(); tiers],
             rows_with_reasons: vec![0; tiers],
-            whale: WhaleValues::with_capacity(rows),
+            whale,
             rejects: Rejects {
                 total: 0,
                 groups: Vec::new(),
@@ -510,7 +511,7 @@ impl Counts {
     }
 
     /// Adds everything `later` counted; its rows come after these (for the rejects' order).
-    pub fn merge(&mut self, later: Counts) {
+    pub fn merge(&mut self, later: Counts) -> Result<(), SpillError> {
         add_all(&mut self.counts, &later.counts);
         add_all(&mut self.rows_with_reasons, &later.rows_with_reasons);
         for (mine, theirs) in self.score_sums.iter_mut().zip(&later.score_sums) {
@@ -533,30 +534,31 @@ impl Counts {
                 *mine.entry(reason).or_default() += count;
             }
         }
-        self.whale.merge(later.whale);
+        self.whale.merge(later.whale)?;
         for group in later.rejects.groups {
             self.add_reject(&group.step, &group.message, group.count, &group.first_ids);
         }
+        Ok(())
     }
 
     /// The figures, with the tiers' names and the factors' weights from `manifest`.
-    pub fn finish(self, manifest: &Manifest) -> Figures {
-        self.ranked().finish(manifest)
+    pub fn finish(self, manifest: &Manifest) -> Result<Figures, SpillError> {
+        Ok(self.ranked()?.finish(manifest))
     }
 
     /// Everything counted, with the whale curve drawn: most of what is left to do at the end,
     /// which a run does beside building its manifest.
-    pub fn ranked(mut self) -> Ranked {
-        let whale = std::mem::take(&mut self.whale).curve();
-        Ranked {
+    pub fn ranked(mut self) -> Result<Ranked, SpillError> {
+        let whale = std::mem::take(&mut self.whale).curve()?;
+        Ok(Ranked {
             counts: self,
             whale,
-        }
+        })
     }
 }
 
 /// [`Counts`] with the whale curve drawn ([`Counts::ranked`]), ready for the manifest.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Ranked {
     /// Everything but the whale curve's values.
     counts: Counts,
@@ -695,7 +697,14 @@ pub fn collect(dir: &Path, manifest: &Manifest) -> Result<Figures, ReportError> 
         .clone()
         .unwrap_or_else(|| "score".into());
     let factors: Vec<String> = manifest.factors.iter().map(|f| f.name.clone()).collect();
-    let empty = || Counts::new(manifest.tiers.len(), factors.clone(), value.clone(), 0);
+    let empty = || {
+        Counts::new(
+            manifest.tiers.len(),
+            factors.clone(),
+            value.clone(),
+            WhaleValues::default(),
+        )
+    };
     let mut units = Vec::new();
     for file in &manifest.output.files {
         let path = dir.join(&file.path);
@@ -721,8 +730,9 @@ pub fn collect(dir: &Path, manifest: &Manifest) -> Result<Figures, ReportError> 
         })
         .collect::<Result<_, ReportError>>()?;
     let mut all = empty();
+    let in_memory = |e: SpillError| ReportError::unexpected(dir, e.to_string());
     for partial in partials {
-        all.merge(partial);
+        all.merge(partial).map_err(in_memory)?;
     }
     let path = dir.join(if manifest.output.rejects_file.is_empty() {
         REJECTS_FILE
@@ -737,7 +747,7 @@ pub fn collect(dir: &Path, manifest: &Manifest) -> Result<Figures, ReportError> 
         all.add_rejects(&batch)
             .map_err(|e| ReportError::unexpected(&path, e.to_string()))?;
     }
-    Ok(all.finish(manifest))
+    all.finish(manifest).map_err(in_memory)
 }
 
 fn tier_index(manifest: &Manifest, name: &str, path: &Path) -> Result<usize, ReportError> {

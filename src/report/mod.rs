@@ -18,7 +18,7 @@ pub mod whale;
 use std::path::{Path, PathBuf};
 
 use crate::manifest::{Manifest, ManifestError, REPORT_FILE};
-pub use figures::{Counts, Figures};
+pub use figures::{Counts, Figures, WhaleValues};
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

@@ -5,7 +5,9 @@
 //! highest values, rounded once (so it does not depend on the order the values came in, and a
 //! run's page and a re-rendered one agree). It is found without sorting every value:
 //!
-//! - as values arrive, [`WhaleValues`] keeps each one's rank key (8 bytes a customer);
+//! - as values arrive, [`WhaleValues`] keeps each one's rank key (8 bytes a customer, in a
+//!   [`Keys`] store: a run spills them to its staging directory, so they are not held in
+//!   memory);
 //! - at the end ([`WhaleValues::curve`]) one pass counts the keys into 65,536 buckets by their
 //!   top 16 bits (sign, exponent and 4 bits of mantissa), beside an integer sum of each
 //!   bucket's significands: every value of a bucket has the same sign and exponent, so that
@@ -15,13 +17,15 @@
 
 use serde::Serialize;
 
+use std::path::Path;
+
 use crate::stats::exact::{significand, ExactSum};
+use crate::stats::keys::{
+    ascending_key, ascending_value, bucket_of, Keys, SpillError, BUCKETS, BUCKET_BITS,
+};
 
 /// Points drawn on the curve (besides its peak and ends).
 const POINTS: usize = 200;
-/// The key's top bits that pick its bucket.
-const BUCKET_BITS: u32 = 16;
-const BUCKETS: usize = 1 << BUCKET_BITS;
 const SIGNIFICAND_BITS: u32 = 52;
 
 /// Customers ranked by value, highest first: how the value accumulates (Kaplan & Cooper).
@@ -51,10 +55,10 @@ pub struct WhalePoint {
 }
 
 /// The values of the whale curve, one a customer, as they arrive (see the module's comment).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct WhaleValues {
     /// Each value's rank key: ascending keys are descending values (IEEE total order, reversed).
-    keys: Vec<u64>,
+    keys: Keys,
     /// Values above zero: the curve rises up to the last of them.
     positive: u64,
 }
@@ -63,9 +67,17 @@ impl WhaleValues {
     /// Nothing yet, with room for `values` keys (held once at their final size).
     pub fn with_capacity(values: usize) -> Self {
         Self {
-            keys: Vec::with_capacity(values),
+            keys: Keys::in_memory(values),
             positive: 0,
         }
+    }
+
+    /// Nothing yet, the keys spilled to an unnamed file in `dir` (a run's staging directory).
+    pub fn spilled_to(dir: &Path) -> Result<Self, SpillError> {
+        Ok(Self {
+            keys: Keys::spilled_to(dir)?,
+            positive: 0,
+        })
     }
 
     /// Adds `values`, one a customer.
@@ -75,17 +87,13 @@ impl WhaleValues {
     }
 
     /// Adds everything `other` holds.
-    pub fn merge(&mut self, other: WhaleValues) {
-        if self.keys.is_empty() {
-            self.keys = other.keys;
-        } else {
-            self.keys.extend(other.keys);
-        }
+    pub fn merge(&mut self, other: WhaleValues) -> Result<(), SpillError> {
         self.positive += other.positive;
+        self.keys.append(other.keys)
     }
 
     /// The curve: its total, about [`POINTS`] points, the peak and the Pareto point.
-    pub fn curve(mut self) -> Whale {
+    pub fn curve(mut self) -> Result<Whale, SpillError> {
         let n = self.keys.len();
         let point = |customers: usize, cumulative: f64| WhalePoint {
             customers: customers as u64,
@@ -98,14 +106,14 @@ impl WhaleValues {
         };
         let origin = point(0, 0.0);
         if n == 0 {
-            return Whale {
+            return Ok(Whale {
                 customers: 0,
                 total: 0.0,
                 points: vec![origin],
                 peak: origin,
                 given_back: 0.0,
                 pareto: None,
-            };
+            });
         }
         let peak_at = usize::try_from(self.positive).expect("fewer values than memory holds");
         let step = n.div_ceil(POINTS).max(1);
@@ -118,11 +126,13 @@ impl WhaleValues {
         // 2^43 values).
         let mut counts = vec![0u64; BUCKETS];
         let mut sums = vec![0u128; BUCKETS];
-        for &key in &self.keys {
-            let bucket = bucket_of(key);
-            counts[bucket] += 1;
-            sums[bucket] += u128::from(significand(value_bits(key)));
-        }
+        self.keys.for_each_chunk(|keys| {
+            for &key in keys {
+                let bucket = bucket_of(key);
+                counts[bucket] += 1;
+                sums[bucket] += u128::from(significand(value_bits(key)));
+            }
+        })?;
         let mut total = ExactSum::default();
         for (bucket, (&count, &significands)) in counts.iter().zip(&sums).enumerate() {
             if count > 0 {
@@ -170,22 +180,20 @@ impl WhaleValues {
                     first: seen,
                     above,
                     inside,
-                    keys: Vec::with_capacity(count as usize),
+                    keys: Vec::new(),
                 });
             }
             above = sum;
             seen = end;
         }
 
-        let mut slot = vec![u32::MAX; BUCKETS];
-        for (i, w) in wanted.iter().enumerate() {
-            slot[w.bucket] = i as u32;
-        }
-        for &key in &std::mem::take(&mut self.keys) {
-            let i = slot[bucket_of(key)];
-            if i != u32::MAX {
-                wanted[i as usize].keys.push(key);
-            }
+        let buckets: Vec<usize> = wanted.iter().map(|w| w.bucket).collect();
+        let gathered = self
+            .keys
+            .gather(&buckets, |i| counts[buckets[i]] as usize)?;
+        drop(self.keys);
+        for (w, keys) in wanted.iter_mut().zip(gathered) {
+            w.keys = keys;
         }
         let mut pareto = None;
         for (i, w) in wanted.iter_mut().enumerate() {
@@ -213,14 +221,14 @@ impl WhaleValues {
                 .map(|&customers| point(customers, cumulative(customers))),
         );
         let peak = point(peak_at, cumulative(peak_at));
-        Whale {
+        Ok(Whale {
             customers: n as u64,
             total,
             points,
             peak,
             given_back: peak.cumulative - total,
             pareto,
-        }
+        })
     }
 }
 
@@ -324,30 +332,14 @@ fn add_bucket(sum: &mut ExactSum, bucket: usize, count: u64, significands: u128)
     }
 }
 
-/// The bucket of the rank key `key`: its top 16 bits.
-fn bucket_of(key: u64) -> usize {
-    (key >> (64 - BUCKET_BITS)) as usize
-}
-
 /// The rank key of `x`: ascending keys are descending values in IEEE total order.
 fn rank_key(x: f64) -> u64 {
-    let bits = x.to_bits();
-    let ascending = if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    };
-    !ascending
+    !ascending_key(x)
 }
 
 /// The bits of the value whose rank key is `key` (the inverse of [`rank_key`]).
 fn value_bits(key: u64) -> u64 {
-    let ascending = !key;
-    if ascending >> 63 == 1 {
-        ascending & !(1 << 63)
-    } else {
-        !ascending
-    }
+    ascending_value(!key).to_bits()
 }
 
 #[cfg(test)]
@@ -358,7 +350,7 @@ mod tests {
     fn curve(values: &[f64]) -> Whale {
         let mut whale = WhaleValues::default();
         whale.extend(values);
-        whale.curve()
+        whale.curve().unwrap()
     }
 
     #[test]
@@ -493,14 +485,15 @@ mod tests {
                     let k = p.customers as usize;
                     assert_eq!(p.cumulative.to_bits(), prefixes[k - 1].to_bits(), "{case}");
                 }
-                // In pieces, merged: the same curve.
-                let mut merged = WhaleValues::default();
+                // In pieces, merged into keys spilled to a file: the same curve.
+                let dir = tempfile::tempdir().unwrap();
+                let mut merged = WhaleValues::spilled_to(dir.path()).unwrap();
                 for piece in values.chunks(97) {
                     let mut part = WhaleValues::default();
                     part.extend(piece);
-                    merged.merge(part);
+                    merged.merge(part).unwrap();
                 }
-                let again = merged.curve();
+                let again = merged.curve().unwrap();
                 assert_eq!(again.points, w.points, "{case} merged");
                 assert_eq!(
                     (again.peak, again.pareto),

@@ -95,6 +95,12 @@ pub enum SinkError {
     Arrow(#[from] arrow::error::ArrowError),
 }
 
+impl From<crate::stats::keys::SpillError> for SinkError {
+    fn from(e: crate::stats::keys::SpillError) -> Self {
+        SinkError::io("spill keys to", &e.dir, e.source)
+    }
+}
+
 impl SinkError {
     fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
         SinkError::Io {

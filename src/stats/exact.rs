@@ -3,7 +3,7 @@
 //! output can count them again file by file and get the same bits:
 //!
 //! - [`ExactSum`]: the exact sum of `f64` values, rounded once at the end;
-//! - [`nearest_rank`], [`select_ranks`]: nearest-rank quantiles, selected in place.
+//! - [`nearest_rank`]: nearest-rank quantiles (selected by `stats::keys::Keys::select_ranks`).
 
 /// Chunks of 32 bits covering every `f64` (bit 0 is 2^-1074, the smallest subnormal; the
 /// largest finite value reaches bit 2098), with two chunks above for carries of many additions.
@@ -249,34 +249,10 @@ pub fn nearest_rank(n: usize, percent: u32) -> Option<usize> {
     usize::try_from(rank - 1).ok()
 }
 
-/// The values `values` would hold at the 0-based `ranks` (ascending, repeats allowed) once
-/// sorted in IEEE total order, found by selection in place (`values` is reordered, no copy is
-/// made): O(n) for each rank over what is left above the one before. `None` when a rank is
-/// missing, out of range or below the one before.
-pub fn select_ranks<const N: usize>(
-    values: &mut [f64],
-    ranks: [Option<usize>; N],
-) -> Option<[f64; N]> {
-    let mut found = [0.0; N];
-    // Every value below `start` is at or below the last one selected, at `start - 1`.
-    let mut start = 0;
-    for (slot, rank) in found.iter_mut().zip(ranks) {
-        let rank = rank?;
-        if rank + 1 < start || rank >= values.len() {
-            return None;
-        }
-        if rank >= start {
-            values[start..].select_nth_unstable_by(rank - start, f64::total_cmp);
-            start = rank + 1;
-        }
-        *slot = values[rank];
-    }
-    Some(found)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::keys::{ascending_key, ascending_value};
 
     fn sum(values: &[f64]) -> f64 {
         let mut s = ExactSum::default();
@@ -447,9 +423,14 @@ mod tests {
             sorted.sort_by(f64::total_cmp);
             let ranks: [Option<usize>; 100] =
                 std::array::from_fn(|p| nearest_rank(n, p as u32 + 1));
-            let mut selected = values.clone();
-            let found = select_ranks(&mut selected, ranks).expect("ranks in range");
-            for (p, (value, rank)) in found.iter().zip(ranks).enumerate() {
+            let mut keys = crate::stats::keys::Keys::in_memory(n);
+            keys.extend(values.iter().map(|&x| ascending_key(x)));
+            let found = keys
+                .select_ranks(ranks.map(|rank| rank.expect("n > 0")))
+                .unwrap()
+                .expect("ranks in range");
+            for (p, (&key, rank)) in found.iter().zip(ranks).enumerate() {
+                let value = ascending_value(key);
                 let want = sorted[rank.expect("n > 0")];
                 assert_eq!(
                     value.to_bits(),
@@ -459,13 +440,9 @@ mod tests {
                 );
             }
         }
-        let mut values = vec![3.0, 1.0, 2.0];
-        assert_eq!(
-            select_ranks(&mut values, [Some(2), Some(1)]),
-            None,
-            "descending"
-        );
-        assert_eq!(select_ranks(&mut values, [Some(3)]), None, "out of range");
-        assert_eq!(select_ranks(&mut values, [None]), None);
+        let mut keys = crate::stats::keys::Keys::in_memory(3);
+        keys.extend([3.0, 1.0, 2.0].map(ascending_key));
+        assert_eq!(keys.select_ranks([2, 1]).unwrap(), None, "descending");
+        assert_eq!(keys.select_ranks([3]).unwrap(), None, "out of range");
     }
 }

@@ -379,6 +379,7 @@ pub fn cumulative_share(values: &[Option<f64>]) -> Result<(Vec<Option<f64>>, f64
 }
 
 pub mod exact;
+pub mod keys;
 #[cfg(test)]
 pub(crate) mod reference;
 #[cfg(test)]
