@@ -264,7 +264,7 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::exact::xorshift;
+    use crate::stats::exact::{nearest_rank, xorshift};
 
     fn both(keys: &[u64]) -> [Keys; 2] {
         let dir = tempfile::tempdir().unwrap();
@@ -351,5 +351,48 @@ mod tests {
             .for_each_chunk(|c| back.extend_from_slice(c))
             .unwrap();
         assert_eq!(back, [1, 2, 3, 1, 2, 3]);
+    }
+
+    #[test]
+    fn selected_ranks_are_the_sorted_values_at_them() {
+        // Generated values with repeats, both zeros, infinities and NaNs, in several sizes;
+        // every percentile's rank, repeated ranks included, against a full sort.
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
+        for n in [1, 2, 3, 10, 99, 100, 1_000, 4_097] {
+            let values: Vec<f64> = (0..n)
+                .map(|_| match next() % 10 {
+                    0 => -0.0,
+                    1 => 0.0,
+                    2 => f64::INFINITY,
+                    3 => f64::NAN,
+                    4 => f64::from_bits(next()),
+                    _ => (next() % 50) as f64 - 20.0,
+                })
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let ranks: [Option<usize>; 100] =
+                std::array::from_fn(|p| nearest_rank(n, p as u32 + 1));
+            let mut keys = Keys::in_memory(n);
+            keys.extend(values.iter().map(|&x| ascending_key(x)));
+            let found = keys
+                .select_ranks(ranks.map(|rank| rank.expect("n > 0")))
+                .unwrap()
+                .expect("ranks in range");
+            for (p, (&key, rank)) in found.iter().zip(ranks).enumerate() {
+                let value = ascending_value(key);
+                let want = sorted[rank.expect("n > 0")];
+                assert_eq!(
+                    value.to_bits(),
+                    want.to_bits(),
+                    "n {n}, percentile {}",
+                    p + 1
+                );
+            }
+        }
+        let mut keys = Keys::in_memory(3);
+        keys.extend([3.0, 1.0, 2.0].map(ascending_key));
+        assert_eq!(keys.select_ranks([2, 1]).unwrap(), None, "descending");
+        assert_eq!(keys.select_ranks([3]).unwrap(), None, "out of range");
     }
 }
