@@ -493,8 +493,7 @@ impl Run<'_, '_> {
                         || {
                             report_counts.map(|counts| {
                                 let ranking = Instant::now();
-                                let ranked = counts.ranked();
-                                (ranked, ranking.elapsed().as_secs_f64())
+                                (counts.ranked(), ranking.elapsed().as_secs_f64())
                             })
                         },
                     )
