@@ -1972,3 +1972,54 @@ fn a_template_around_a_date_holds_the_date_and_is_size_checked() {
     );
     assert_eq!(deferred, 1);
 }
+
+/// A factor whose every result is a float, some given as maps: the values are held as floats
+/// and each map's reason is read beside them. A map with other keys fails its row (with the
+/// interpreter's message) and only that row; a non-finite value fails its row too.
+#[test]
+fn float_results_given_as_maps_keep_each_rows_reason_and_failures() {
+    let (out, _) = regression(
+        Kind::Factor,
+        false,
+        "if rev > 100.0 { #{ value: rev, reason: `big ${rev}` } } \
+         else if rev < -100.0 { #{ value: rev, why: \"odd\" } } \
+         else if rev == 0.0 { 1.0 / rev } \
+         else { #{ value: rev * 2.0 } }",
+        revenues(&[150.0, 5.0, -150.0, 0.0, 120.5, -3.0]),
+    );
+    assert_eq!(
+        values(&out),
+        [Some(150.0), Some(10.0), None, None, Some(120.5), Some(-6.0)]
+    );
+    assert_eq!(
+        reasons(&out),
+        [Some("big 150.0"), None, None, None, Some("big 120.5"), None]
+    );
+    assert_eq!(
+        messages(&out)
+            .iter()
+            .map(|(row, _)| *row)
+            .collect::<Vec<_>>(),
+        [2, 3]
+    );
+}
+
+/// A score script that gives a map for some rows: those rows fail (a score has no reason), the
+/// others keep their float values.
+#[test]
+fn a_score_given_as_a_map_fails_only_those_rows() {
+    let (out, _) = regression(
+        Kind::Score,
+        false,
+        "if rev > 100.0 { #{ value: rev } } else { rev * 0.5 }",
+        revenues(&[150.0, 5.0, 0.0, 300.0]),
+    );
+    assert_eq!(values(&out), [None, Some(2.5), Some(0.0), None]);
+    assert_eq!(
+        messages(&out)
+            .iter()
+            .map(|(row, _)| *row)
+            .collect::<Vec<_>>(),
+        [0, 3]
+    );
+}

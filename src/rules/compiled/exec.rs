@@ -111,8 +111,8 @@ pub struct Chunk<'b> {
     /// Rows done (returned or left to the interpreter), and rows left to the interpreter.
     pub marks: Marks,
     pub lists: Vec<ReasonList<'b>>,
-    /// Each row's result: its value (typed when the program's result is one kind and it
-    /// gives no map), and, when it gives maps, its reason and how it was given.
+    /// Each row's result: its value (a map's value included; typed when all values are of one
+    /// kind), and, when the program gives maps, its reason and how it was given.
     pub result: Buf<'b>,
     pub reason: Vec<Scalar<'b>>,
     pub shape: Vec<Shape>,
@@ -144,11 +144,9 @@ impl<'b> Chunk<'b> {
         max_array: usize,
         maps: bool,
     ) -> Self {
-        let result = if maps {
-            Kind::Tagged
-        } else {
-            types.result.kind()
-        };
+        // A map's value is held with the plain results (typed when all are floats, say), its
+        // reason and shape beside them.
+        let result = types.result_values().kind();
         Self {
             base: 0,
             inputs,

@@ -146,22 +146,42 @@ impl CompiledRule {
                 end
             };
             chunk.run(base, &positions);
-            if let (Buf::Float(values), false, Returns::Factor | Returns::Score, Some(range)) = (
-                &chunk.result,
-                self.maps,
-                &self.info.returns,
-                dense(&positions),
-            ) {
-                // Plain float results of a whole run of rows: copied in one go, checking as they
-                // go that all are finite; then the rows deferred or not finite (rare) are taken
-                // out.
+            if let (Buf::Float(values), Returns::Factor | Returns::Score, Some(range)) =
+                (&chunk.result, &self.info.returns, dense(&positions))
+            {
+                // Float results of a whole run of rows: copied in one go, checking as they go
+                // that all are finite; then the rows deferred, not finite or given a map the
+                // rule cannot take (rare) are taken out. A map's reason is read row by row.
                 outputs.pad(base + range.start);
                 let first = outputs.numbers.len();
                 let finite = copy_finite(&values[range.clone()], &mut outputs.numbers);
-                if !finite || chunk.marks.any() {
+                // Positions whose map the rule cannot take, ascending.
+                let mut refused = Vec::new();
+                if self.maps {
+                    for p in range.clone() {
+                        let reason = if chunk.marks.is_deferred(p) {
+                            Some(None)
+                        } else {
+                            self.reason(&chunk, p, arena)
+                        };
+                        if reason.is_none() {
+                            refused.push(p);
+                        }
+                        if let Some(reasons) = &mut outputs.reasons {
+                            reasons.push(reason.flatten());
+                        }
+                    }
+                }
+                if !finite || !refused.is_empty() || chunk.marks.any() {
                     for (k, p) in range.enumerate() {
-                        if chunk.marks.is_deferred(p) || !values[p].is_finite() {
+                        if chunk.marks.is_deferred(p)
+                            || !values[p].is_finite()
+                            || refused.binary_search(&p).is_ok()
+                        {
                             outputs.numbers[first + k] = 0.0;
+                            if let Some(reasons) = &mut outputs.reasons {
+                                reasons[first + k] = None;
+                            }
                             outputs.missing.push((first + k) as u32);
                             deferred.push((base + p) as u32);
                         }
@@ -202,33 +222,10 @@ impl CompiledRule {
         };
         let shape = chunk.shape.get(p).copied().unwrap_or(Shape::Plain);
         match &self.info.returns {
-            Returns::Factor => {
-                let reason = match shape {
-                    Shape::BadMap => return None,
-                    Shape::Plain => None,
-                    Shape::Map => match chunk.reason[p] {
-                        Scalar::Unit => None,
-                        Scalar::Str(text) => (!text.is_empty()).then_some(text),
-                        Scalar::Reasons(list) => {
-                            let list = &chunk.lists[list as usize];
-                            if list.mixed {
-                                return None;
-                            }
-                            if list.texts.is_empty() {
-                                None
-                            } else {
-                                Some(join(&list.texts, arena))
-                            }
-                        }
-                        _ => return None,
-                    },
-                };
+            Returns::Factor | Returns::Score => {
+                let reason = self.reason(chunk, p, arena)?;
                 number.map(|number| Finished::Number(number, reason))
             }
-            Returns::Score => match (shape, number) {
-                (Shape::Plain, Some(number)) => Some(Finished::Number(number, None)),
-                _ => None,
-            },
             Returns::Tier(levels) => match (shape, chunk.result.get(p)) {
                 (Shape::Plain, Scalar::Str(name)) => levels
                     .iter()
@@ -236,6 +233,32 @@ impl CompiledRule {
                     .map(|index| Finished::Tier(index as u32)),
                 _ => None,
             },
+        }
+    }
+
+    /// A row's reason as the rule's contract reads it: `None` when the way the row gave its
+    /// result is one the rule cannot take (the interpreter then fails it with its message), a
+    /// score given as a map included.
+    fn reason<'b>(&self, chunk: &Chunk<'b>, p: usize, arena: &'b Bump) -> Option<Option<&'b str>> {
+        let shape = chunk.shape.get(p).copied().unwrap_or(Shape::Plain);
+        match (&self.info.returns, shape) {
+            (_, Shape::Plain) => Some(None),
+            (Returns::Factor, Shape::Map) => match chunk.reason[p] {
+                Scalar::Unit => Some(None),
+                Scalar::Str(text) => Some((!text.is_empty()).then_some(text)),
+                Scalar::Reasons(list) => {
+                    let list = &chunk.lists[list as usize];
+                    if list.mixed {
+                        None
+                    } else if list.texts.is_empty() {
+                        Some(None)
+                    } else {
+                        Some(Some(join(&list.texts, arena)))
+                    }
+                }
+                _ => None,
+            },
+            _ => None,
         }
     }
 }

@@ -29,6 +29,9 @@ impl Ty {
     pub const LIST: Ty = Ty(1 << 7);
     pub const REASONS: Ty = Ty(1 << 8);
     pub const ANY: Ty = Ty(0x1ff);
+    /// A `#{ value, reason }` result (only ever the rule's result, held tagged); the types of
+    /// its values are in [`Types::map_values`].
+    pub const MAP: Ty = Ty(1 << 9);
 
     const KINDS: [Ty; 9] = [
         Ty::UNIT,
@@ -118,8 +121,10 @@ pub struct Types {
     nodes: HashMap<usize, Ty>,
     /// Each variable slot's type: every value ever assigned to it.
     pub vars: Vec<Ty>,
-    /// The program's result: its value and every value it returns.
+    /// The program's result: its value and every value it returns ([`Ty::MAP`] for maps).
     pub result: Ty,
+    /// The `value` of every `#{ value, reason }` the program gives (`()` for a map without).
+    pub map_values: Ty,
 }
 
 impl Types {
@@ -129,6 +134,7 @@ impl Types {
             nodes: HashMap::new(),
             vars: vec![Ty::NONE; slots],
             result: Ty::NONE,
+            map_values: Ty::NONE,
         };
         // Variables take the types of their assignments, which may read other variables: repeat
         // until nothing changes (the sets only grow, and there are 9 kinds).
@@ -139,6 +145,16 @@ impl Types {
                 types.result |= value;
                 return types;
             }
+        }
+    }
+
+    /// The values rows give as their results: plain results, and the value of each map (whose
+    /// reason and shape are held beside them).
+    pub fn result_values(&self) -> Ty {
+        if self.result.has(Ty::MAP) {
+            self.result.without(Ty::MAP) | self.map_values
+        } else {
+            self.result
         }
     }
 
@@ -288,13 +304,15 @@ impl Types {
                 Ty::REASONS
             }
             Node::Result { value, reason, .. } => {
-                if let Some(value) = value {
-                    self.node(value, inputs);
-                }
+                let value = match value {
+                    Some(value) => self.node(value, inputs),
+                    None => Ty::UNIT,
+                };
+                self.map_values |= value;
                 if let Some(reason) = reason {
                     self.node(reason, inputs);
                 }
-                Ty::ANY
+                Ty::MAP
             }
         };
         self.nodes.insert(node as *const Node as usize, ty);
