@@ -1168,9 +1168,9 @@ impl<'b> Chunk<'b> {
         self.give_all(values);
     }
 
-    /// `sum` and `mean` over float list cells or typed elements, adding in order from 0.0 as
-    /// [`library::total`] does (so the bits are the same); `false` when the general path must
-    /// do it.
+    /// `sum` and `mean` over float list cells or array literals (of numbers and `()`), adding in
+    /// order from 0.0 as [`library::total`] does (so the bits are the same); `false` when the
+    /// general path must do it.
     fn fast_sum(
         &mut self,
         aggregate: Aggregate,
@@ -1217,14 +1217,33 @@ impl<'b> Chunk<'b> {
             }
             Elements::Literal(_) => {
                 let numbers: Option<Vec<Numbers<'_>>> = values.iter().map(Numbers::of).collect();
-                let Some(numbers) = numbers else {
-                    return false;
-                };
+                if let Some(numbers) = numbers {
+                    for &i in selection {
+                        let p = usize::from(i);
+                        let total = numbers.iter().fold(0.0, |total, n| total + n.at(p));
+                        let value = finish(total, numbers.len());
+                        self.put(out, i, value);
+                    }
+                    return true;
+                }
+                // Elements that are `()` on some rows (nullable columns) are skipped, numbers
+                // added in order; anything else leaves the row to the interpreter.
                 for &i in selection {
                     let p = usize::from(i);
-                    let total = numbers.iter().fold(0.0, |total, n| total + n.at(p));
-                    let value = finish(total, numbers.len());
-                    self.put(out, i, value);
+                    let (mut total, mut count, mut numeric) = (0.0, 0, true);
+                    for part in values {
+                        match part.get(p) {
+                            Scalar::Unit => {}
+                            Scalar::Int(x) => (total, count) = (total + x as f64, count + 1),
+                            Scalar::Float(x) => (total, count) = (total + x, count + 1),
+                            _ => numeric = false,
+                        }
+                    }
+                    if numeric {
+                        self.put(out, i, finish(total, count));
+                    } else {
+                        self.defer(i);
+                    }
                 }
                 true
             }
