@@ -125,7 +125,7 @@ impl<'b> Buf<'b> {
 
     /// Writes `value` at position `p`; `false` when a typed buffer cannot hold it (the row is
     /// then handed to the interpreter rather than written wrong).
-    #[inline]
+    #[inline(always)]
     #[must_use]
     pub fn put(&mut self, p: usize, value: Scalar<'b>) -> bool {
         match (self, value) {
