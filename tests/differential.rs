@@ -2023,3 +2023,33 @@ fn a_score_given_as_a_map_fails_only_those_rows() {
         [0, 3]
     );
 }
+
+/// A helper over a nullable value past its test for `()` (the shipped `strategic` rule's
+/// shape): the rows that reach it hold floats only, and are finished by compiled code.
+#[test]
+fn a_helper_over_a_mean_of_nullable_columns_past_its_unit_test() {
+    let rows = [
+        (Some(3.0), Some(4)),
+        (None, Some(2)),
+        (None, None),
+        (Some(6.5), None),
+    ]
+    .into_iter()
+    .map(|(rev, qty)| Row {
+        rev,
+        qty,
+        ..Row::blank()
+    })
+    .collect();
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "let m = mean([rev, qty]); if m == () { return -1.0; } scale(m, 1, 5)",
+        rows,
+    );
+    assert_eq!(
+        values(&out),
+        [Some(62.5), Some(25.0), Some(-1.0), Some(100.0)]
+    );
+    assert_eq!(deferred, 0);
+}

@@ -1029,7 +1029,30 @@ impl<'b> Chunk<'b> {
     }
 
     fn call(&mut self, func: Func, args: &'b [Node], selection: &[u16], out: &mut Buf<'b>) {
-        let values = self.evaluate_all(args, selection);
+        let mut values = self.evaluate_all(args, selection);
+        // A tagged argument that holds floats on every selected row (a nullable value past a
+        // test for `()`, say) is read as floats, so the call can take its typed loop.
+        for value in &mut values {
+            let Buf::Tagged(tagged) = value else {
+                continue;
+            };
+            let all_floats = selection
+                .iter()
+                .all(|&i| matches!(tagged[usize::from(i)], Scalar::Float(_)));
+            if all_floats && !selection.is_empty() {
+                let mut floats = self.take(Kind::Float);
+                if let Buf::Float(f) = &mut floats {
+                    for &i in selection {
+                        let p = usize::from(i);
+                        if let Scalar::Float(x) = tagged[p] {
+                            f[p] = x;
+                        }
+                    }
+                }
+                let tagged = std::mem::replace(value, floats);
+                self.give(tagged);
+            }
+        }
         if typed_call(func, &values, selection, out, &mut self.marks) {
             self.give_all(values);
             return;
