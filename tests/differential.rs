@@ -1996,11 +1996,19 @@ fn float_results_given_as_maps_keep_each_rows_reason_and_failures() {
         [Some("big 150.0"), None, None, None, Some("big 120.5"), None]
     );
     assert_eq!(
-        messages(&out)
-            .iter()
-            .map(|(row, _)| *row)
-            .collect::<Vec<_>>(),
-        [2, 3]
+        messages(&out),
+        [
+            (
+                2,
+                "t.yaml factors[0].expr: the returned map has a key `why`; a factor returns \
+                 #{ value: number, reason: \"text\" }"
+            ),
+            (
+                3,
+                "t.yaml factors[0].expr: the factor gave inf; it must be a finite number \
+                 (division by zero?)"
+            )
+        ]
     );
 }
 
@@ -2015,12 +2023,15 @@ fn a_score_given_as_a_map_fails_only_those_rows() {
         revenues(&[150.0, 5.0, 0.0, 300.0]),
     );
     assert_eq!(values(&out), [None, Some(2.5), Some(0.0), None]);
+    let map = |value| {
+        format!(
+            "t.yaml factors[0].expr: the score script gave a map (#{{\"value\": {value}}}); \
+             it must be a number"
+        )
+    };
     assert_eq!(
-        messages(&out)
-            .iter()
-            .map(|(row, _)| *row)
-            .collect::<Vec<_>>(),
-        [0, 3]
+        messages(&out),
+        [(0, map("150.0").as_str()), (3, map("300.0").as_str())]
     );
 }
 
