@@ -971,6 +971,31 @@ impl<'b> Chunk<'b> {
             .collect()
     }
 
+    /// A tagged buffer that holds floats on every selected row (a nullable value past a test
+    /// for `()`, say) becomes a float buffer, so typed loops can read it; any other buffer is
+    /// left as it is.
+    fn narrow_to_floats(&mut self, value: &mut Buf<'b>, selection: &[u16]) {
+        let Buf::Tagged(tagged) = value else {
+            return;
+        };
+        let mut floats = self.take(Kind::Float);
+        let Buf::Float(f) = &mut floats else {
+            unreachable!("a float buffer")
+        };
+        for &i in selection {
+            let p = usize::from(i);
+            match tagged[p] {
+                Scalar::Float(x) => f[p] = x,
+                _ => {
+                    self.give(floats);
+                    return;
+                }
+            }
+        }
+        let tagged = std::mem::replace(value, floats);
+        self.give(tagged);
+    }
+
     fn give_all(&mut self, buffers: Vec<Buf<'b>>) {
         for buffer in buffers {
             self.give(buffer);
@@ -1030,28 +1055,8 @@ impl<'b> Chunk<'b> {
 
     fn call(&mut self, func: Func, args: &'b [Node], selection: &[u16], out: &mut Buf<'b>) {
         let mut values = self.evaluate_all(args, selection);
-        // A tagged argument that holds floats on every selected row (a nullable value past a
-        // test for `()`, say) is read as floats, so the call can take its typed loop.
         for value in &mut values {
-            let Buf::Tagged(tagged) = value else {
-                continue;
-            };
-            let all_floats = selection
-                .iter()
-                .all(|&i| matches!(tagged[usize::from(i)], Scalar::Float(_)));
-            if all_floats && !selection.is_empty() {
-                let mut floats = self.take(Kind::Float);
-                if let Buf::Float(f) = &mut floats {
-                    for &i in selection {
-                        let p = usize::from(i);
-                        if let Scalar::Float(x) = tagged[p] {
-                            f[p] = x;
-                        }
-                    }
-                }
-                let tagged = std::mem::replace(value, floats);
-                self.give(tagged);
-            }
+            self.narrow_to_floats(value, selection);
         }
         if typed_call(func, &values, selection, out, &mut self.marks) {
             self.give_all(values);
