@@ -162,7 +162,8 @@ fn parquet_encode_and_commit(bencher: Bencher) {
             let staging = Staging::prepare(&target, &run_id).expect("staging");
             let props = properties(
                 vec![("tierscore.run_id".into(), run_id)],
-                &loaded.plan.layout.distinct_columns(),
+                loaded.plan.layout.id_column(),
+                &loaded.plan.layout.number_columns(),
             );
             let mut output = OutputWriter::new(
                 staging.dir(),

@@ -306,7 +306,8 @@ impl Run<'_, '_> {
                 ("tierscore.version".into(), env!("CARGO_PKG_VERSION").into()),
                 ("tierscore.rules_sha256".into(), plan.rules_sha256.clone()),
             ],
-            &plan.layout.distinct_columns(),
+            plan.layout.id_column(),
+            &plan.layout.number_columns(),
         );
         let tier_names = plan.scorer.tiers.names();
         let output = OutputWriter::new(

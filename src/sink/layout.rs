@@ -96,11 +96,15 @@ impl OutputLayout {
         }
     }
 
-    /// Columns that hold mostly distinct values (the id, the factors and the score), written
-    /// without dictionary encoding.
-    pub fn distinct_columns(&self) -> Vec<String> {
-        let mut columns = vec![self.copied[0].clone()];
-        columns.extend(self.factors.iter().cloned());
+    /// The id column: unique on every row, so written without dictionary encoding.
+    pub fn id_column(&self) -> &str {
+        &self.copied[0]
+    }
+
+    /// The factor and score columns: some hold few values (bands, penalties), some hold
+    /// mostly distinct ones (scales, sums), which only the data shows.
+    pub fn number_columns(&self) -> Vec<String> {
+        let mut columns = self.factors.clone();
         columns.push("score".into());
         columns
     }
