@@ -18,7 +18,8 @@
 #                   rows; its read+apply+write time is scaled to N rows, startup is not)
 #   3. checks every peer against tierscore with bench/check_agreement.py,
 #   4. prints the machine, the date and a table: engine, rows, wall s, rows/s, peak RSS MB, and
-#      tierscore/DuckDB and tierscore/Polars (ratio of wall times; > 1 means tierscore is slower).
+#      tierscore/DuckDB and tierscore/Polars (ratio of wall times; > 1 means tierscore is slower;
+#      with SAME_WORK=1 also tierscore over the same-work peers, ts/DuckDB= and ts/Polars=).
 #
 # Threads: tierscore, DuckDB and Polars all use every core (their defaults; nothing is set).
 # pandas is single-threaded. Peers write zstd Parquet like tierscore.
@@ -31,6 +32,15 @@
 #   INTERPRETED=1   also time `tierscore run --engine interpreted` each round (the fallback)
 #   BASELINE=BIN    also time another tierscore binary (say an earlier commit's release build)
 #                   on the same pipeline each round, as "baseline"
+#   SAME_WORK=1     also time the DuckDB and Polars peers with --same-work each round, as
+#                   "duckdb-same" and "polars-same": they then write what tierscore writes (a
+#                   directory hive-partitioned by tier, tier=NAME/*.parquet, with region, industry,
+#                   tier_rank and the reasons list besides the factors and score), into
+#                   out_duckdb-same_N/ and out_polars-same_N/ in the scratch directory (removed
+#                   before each run, so every run writes afresh); their agreement with tierscore
+#                   is checked on those columns too, and the table adds ts/DuckDB= and ts/Polars=
+#                   (tierscore over the same-work peers). The plain duckdb/polars runs stay as
+#                   they are: one Parquet file of id, six factors, score, tier.
 # Exit 1 when a peer disagrees with tierscore (the table is printed all the same).
 set -euo pipefail
 
@@ -124,6 +134,15 @@ PYEOF
             --output "$SCRATCH/out_tierscore_1t_$N"
         measure duckdb "$N" "$PY" bench/peers/duckdb_cv.py "$DATA" "$SCRATCH/out_duckdb_$N.parquet"
         measure polars "$N" "$PY" bench/peers/polars_cv.py "$DATA" "$SCRATCH/out_polars_$N.parquet"
+        if [ "${SAME_WORK:-0}" = 1 ]; then
+            # The peers refuse a non-empty output directory; a fresh one also times the whole write.
+            rm -rf "$SCRATCH/out_duckdb-same_$N"
+            measure duckdb-same "$N" "$PY" bench/peers/duckdb_cv.py "$DATA" \
+                "$SCRATCH/out_duckdb-same_$N" --same-work
+            rm -rf "$SCRATCH/out_polars-same_$N"
+            measure polars-same "$N" "$PY" bench/peers/polars_cv.py "$DATA" \
+                "$SCRATCH/out_polars-same_$N" --same-work
+        fi
         if [ "${INTERPRETED:-0}" = 1 ]; then
             measure interpreted "$N" "$TIERSCORE" run "$PIPELINE" --quiet --engine interpreted \
                 --output "$SCRATCH/out_interpreted_$N"
@@ -137,11 +156,16 @@ PYEOF
     measure pandas "$N" "$PY" bench/peers/pandas_cv.py "$DATA" "$SCRATCH/out_pandas_$N.parquet" \
         --rows "$PANDAS_ROWS"
 
-    for peer in duckdb polars pandas; do
+    PEERS=(duckdb polars pandas)
+    WIDTH=7
+    if [ "${SAME_WORK:-0}" = 1 ]; then PEERS+=(duckdb-same polars-same); WIDTH=11; fi
+    for peer in "${PEERS[@]}"; do
         extra=()
+        out="$SCRATCH/out_${peer}_$N.parquet"
         if [ "$peer" = pandas ]; then extra=(--rows "$(( N < PANDAS_ROWS ? N : PANDAS_ROWS ))"); fi
-        printf '   agreement %-7s ' "$peer"
-        if ! "$PY" bench/check_agreement.py "$OUT_TS" "$SCRATCH/out_${peer}_$N.parquet" "${extra[@]}"; then
+        case "$peer" in *-same) out="$SCRATCH/out_${peer}_$N" ;; esac   # a hive-partitioned directory
+        printf "   agreement %-${WIDTH}s " "$peer"
+        if ! "$PY" bench/check_agreement.py "$OUT_TS" "$out" "${extra[@]}"; then
             AGREE=DISAGREE
         fi
     done
@@ -180,19 +204,29 @@ for (engine, n), measured in runs.items():
         note = "rule evaluation only, by its own timer; " + note
     rows.append((engine, n, wall, rss / 1024, note))
 walls = {(e, n): w for e, n, w, _, _ in rows}
+# SAME_WORK=1: two more columns, tierscore over the peers that write what it writes.
+same_work = any(e in ("duckdb-same", "polars-same") for e, _ in runs)
 head = (f"{'engine':<13} {'rows':>11} {'wall s':>8} {'rows/s':>11} {'peak RSS MB':>12} "
-        f"{'ts/DuckDB':>10} {'ts/Polars':>10} {'ts/alone':>9} {'1t/ts':>6}  note")
+        f"{'ts/DuckDB':>10} {'ts/Polars':>10} {'ts/alone':>9} {'1t/ts':>6}"
+        + (f" {'ts/DuckDB=':>10} {'ts/Polars=':>10}" if same_work else "") + "  note")
 print(head)
 print("-" * len(head))
 for engine, n, wall, rss_mb, note in rows:
-    ratios = ["", "", "", ""]
+    ratios = ["", "", "", "", "", ""]
     if engine == "tierscore":
         ratios = [f"{wall / walls[(peer, n)]:.2f}" if walls.get((peer, n)) else ""
                   for peer in ("duckdb", "polars", "alone")]
         ratios.append(f"{walls[('tierscore-1t', n)] / wall:.2f}" if walls.get(("tierscore-1t", n)) else "")
+        ratios += [f"{wall / walls[(peer, n)]:.2f}" if walls.get((peer, n)) else ""
+                   for peer in ("duckdb-same", "polars-same")]
+    same = f" {ratios[4]:>10} {ratios[5]:>10}" if same_work else ""
     print(f"{engine:<13} {n:>11,} {wall:>8.2f} {n / wall:>11,.0f} {rss_mb:>12.0f} "
-          f"{ratios[0]:>10} {ratios[1]:>10} {ratios[2]:>9} {ratios[3]:>6}  {note}")
+          f"{ratios[0]:>10} {ratios[1]:>10} {ratios[2]:>9} {ratios[3]:>6}{same}  {note}")
 print("\nts/DuckDB, ts/Polars: tierscore's wall time over the peer's; > 1 means tierscore is slower.")
+if same_work:
+    print("ts/DuckDB=, ts/Polars=: the same over the peers run with --same-work (duckdb-same,\n"
+          "polars-same), which write what tierscore writes: hive-partitioned by tier, with region,\n"
+          "industry, tier_rank and the reasons list.")
 print("ts/alone: tierscore run over the scripts alone (what I/O, conversion and writing add).")
 print("1t/ts: tierscore --threads 1 over tierscore on all cores (the speed-up from threads).")
 PYEOF

@@ -4,7 +4,9 @@ Reads the pipeline YAML with PyYAML and hands the peers what the YAML decides: t
 (as_of, top_revenue, high_margin, lapsed_after_days), each factor's weight in pipeline order,
 and the threshold tiers. The constants written inside the rhai scripts (band cuts and scores,
 the 1,000 revenue floor, the -30 penalties, the 1..5 rating scale) are not in the YAML; they are
-copied here, next to the rule they come from, so every peer uses the same ones.
+copied here, next to the rule they come from, so every peer uses the same ones. So are the
+reason texts and their conditions, for the --same-work output of the DuckDB and Polars peers
+(what tierscore writes: region, industry, tier_rank and the reasons list, partitioned by tier).
 
 It refuses a pipeline whose shape the peers do not implement (other factors, another combine,
 another tier rule), so a changed YAML cannot silently make the comparison one of different work.
@@ -33,6 +35,33 @@ REFERRAL = ([1, 3, 5, 10], [0, 30, 60, 85, 100])
 # rules/strategic.rhai: scale(mean rating, 1, 5)
 RATING_LO, RATING_HI = 1, 5
 RATINGS = ["product_pull", "brand_contribution", "innovation"]
+
+# The reasons the rules give, for the peers' --same-work output (tierscore's `reasons` column with
+# output.reasons: true). Each "{}" is where the rule interpolates a value (`${...}` in rhai); a
+# float goes through .round().to_int() (half away from zero, printed without decimals).
+# rules/economic.rhai
+TOP_REVENUE_REASON = "top revenue: {} a year over the 4-year cycle"     # cycle average
+WEAK_YEAR_SHARE = 0.6          # last 12 months (> 0) below this share of the cycle average
+WEAK_YEAR_REASON = "weak year: last 12 months at {}% of the cycle average"   # 100 x share
+# rules/margin.rhai, when the net margin is below 0: cost to serve, gross margin
+LOSES_MONEY_REASON = "loses money: cost to serve {} exceeds gross margin {}"
+# rules/risk.rhai: an array, each that applies in this order
+BAD_DEBT_REASON = "bad debt written off: {}"                            # bad_debt_amount
+LITIGATION_REASON = "in litigation with us"
+# rules/loyalty.rhai, when lapsed: days since the last order (an integer)
+LAPSED_REASON = "lapsed: no order for {} days (win-back list)"
+# rules/referral.rhai
+ADVOCATE_REFERRALS = 5         # this many referrals or more name the customer an advocate
+ADVOCATE_REASON = "advocate: referred {} customers"                     # referrals
+# rules/strategic.rhai: the string when nothing is rated, else an array, each that applies in order
+NOT_RATED_REASON = "not rated by an account manager"
+TOP_RATING = 5                 # product_pull / innovation rated this or more (null counts as 0)
+PRODUCT_PULL_REASON = "drives our product forward"
+INNOVATION_REASON = "innovation partner"
+# How tierscore writes them: an array reason joined with "; ", then one list entry
+# "<factor>: <reason>" per factor in pipeline order that gave a reason ((), [] and "" give none).
+REASON_JOIN = "; "
+REASON_ENTRY = "{factor}: {reason}"
 
 DEFAULT_PIPELINE = os.path.join(os.path.dirname(__file__), "..", "..", "pipelines",
                                 "customer_value.yaml")
@@ -74,3 +103,21 @@ def arguments(description, extra=None):
     if extra:
         extra(parser)
     return parser.parse_args()
+
+
+def same_work_option(parser):
+    """--same-work, for arguments(extra=...): write what tierscore writes, not one file."""
+    parser.add_argument("--same-work", action="store_true",
+                        help="the output is a DIRECTORY, hive-partitioned by tier "
+                             "(tier=NAME/*.parquet, zstd, no tier column inside) holding what "
+                             "tierscore writes: id, region, industry, six factors, score, "
+                             "tier_rank (Int32, 1 = first level), reasons (list of "
+                             "\"factor: reason\")")
+
+
+def check_output_directory(path):
+    """--same-work writes into a directory: refuse one that holds files already (DuckDB would
+    refuse it anyway, Polars would mix old and new files), so every run starts empty."""
+    if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+        raise SystemExit(f"{path}: --same-work writes a new directory; remove this one first")
+

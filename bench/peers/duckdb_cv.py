@@ -13,7 +13,21 @@ Computes, for every customer, the six factors exactly as rules/*.rhai do, the we
   referral   band(referrals, [1,3,5,10], [0,30,60,85,100])
   strategic  scale(mean of the non-null ratings, 1, 5), 0 when none is rated
 
+By default it writes ONE Parquet file: id, the six factors, score, tier. With --same-work it does
+the work tierscore does for this pipeline (output.partition_by: tier, output.columns: [region,
+industry], output.reasons: true): the output is then a DIRECTORY (new or empty), hive-partitioned
+by tier with COPY ... TO dir (PARTITION_BY (tier)): tier=NAME/data_0.parquet, the tier in the
+folder name only. The files hold
+  id, region, industry (passed through), the six factors, score,
+  tier_rank  INTEGER: 1 for the first level (strategic) ... 5 for the catch-all (loss_making)
+  reasons    list of "<factor>: <reason>", in factor order, one for each factor whose rule gave a
+             reason, with the rules' texts (in common.py) and rhai's semantics: .round() half
+             away from zero, .to_int() printed without decimals, days as an integer; an array
+             reason (risk, strategic) joined with "; ", an empty one or () gives no entry; a
+             customer with no reason gets an empty list.
+
 Run:  python3 bench/peers/duckdb_cv.py customers.parquet out_duckdb.parquet [--pipeline YAML]
+      python3 bench/peers/duckdb_cv.py customers.parquet out_duckdb_dir --same-work
 DuckDB uses all cores (its default `threads` = number of cores); the script prints the setting.
 """
 
@@ -42,7 +56,69 @@ def clamp(x, lo, hi):
     return f"least(greatest({x}, {lo}), {hi})"
 
 
-def query(p, source, id_col):
+def lit(text):
+    """A Python string as a SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def fmt(template, *values):
+    """A reason template (common.*_REASON, "{}" where rhai interpolates) filled with SQL values:
+    literal || CAST(value AS VARCHAR) || ...; NULL when a value is NULL."""
+    parts = template.split("{}")
+    assert len(parts) == len(values) + 1, template
+    terms = [lit(parts[0])] if parts[0] else []
+    for value, part in zip(values, parts[1:]):
+        terms.append(f"CAST({value} AS VARCHAR)")
+        if part:
+            terms.append(lit(part))
+    return " || ".join(terms)
+
+
+def to_int(x):
+    """rhai's x.round().to_int(): half away from zero (DuckDB's round of a DOUBLE), then an
+    integer, so it prints without decimals."""
+    return f"CAST(round({x}) AS BIGINT)"
+
+
+def joined(items):
+    """A rhai array reason: the items that apply (the others NULL) joined with "; "; NULL when
+    none applies (an empty array gives no reason)."""
+    return f"nullif(concat_ws({lit(common.REASON_JOIN)}, {', '.join(items)}), '')"
+
+
+def reasons(p):
+    """tierscore's reasons column: "<factor>: <reason>" for each factor, in pipeline order, whose
+    rule gave a reason (rules/*.rhai, the texts in common.py); [] when none did."""
+    c = common
+    by_factor = {
+        "economic": f"""CASE WHEN cycle_average >= {num(p.top_revenue)}
+                  THEN {fmt(c.TOP_REVENUE_REASON, to_int("cycle_average"))}
+                  WHEN revenue_12m > {num(0.0)} AND revenue_12m < {num(c.WEAK_YEAR_SHARE)} * cycle_average
+                  THEN {fmt(c.WEAK_YEAR_REASON, to_int(f"{num(100.0)} * revenue_12m / cycle_average"))}
+             END""",
+        "margin": f"""CASE WHEN revenue_12m * gross_margin_rate - cost_to_serve < {num(0.0)}
+                  THEN {fmt(c.LOSES_MONEY_REASON, to_int("cost_to_serve"), to_int("revenue_12m * gross_margin_rate"))}
+             END""",
+        "risk": joined([f"CASE WHEN bad_debt THEN {fmt(c.BAD_DEBT_REASON, to_int('bad_debt_amount'))} END",
+                        f"CASE WHEN litigation THEN {lit(c.LITIGATION_REASON)} END"]),
+        "loyalty": f"""CASE WHEN days_since_order > {p.lapsed_after_days}
+                  THEN {fmt(c.LAPSED_REASON, "days_since_order")} END""",
+        "referral": f"""CASE WHEN referrals >= {c.ADVOCATE_REFERRALS}
+                  THEN {fmt(c.ADVOCATE_REASON, "referrals")} END""",
+        "strategic": f"""CASE WHEN rated = 0 THEN {lit(c.NOT_RATED_REASON)}
+             ELSE {joined([f"CASE WHEN coalesce(product_pull, 0) >= {c.TOP_RATING} THEN {lit(c.PRODUCT_PULL_REASON)} END",
+                           f"CASE WHEN coalesce(innovation, 0) >= {c.TOP_RATING} THEN {lit(c.INNOVATION_REASON)} END"])}
+             END""",
+    }
+    entries = ",\n            ".join(
+        fmt(c.REASON_ENTRY.format(factor=name, reason="{}"), f"({by_factor[name]})")
+        for name in common.FACTORS)
+    return f"list_filter([\n            {entries}\n        ], lambda r: r IS NOT NULL)"
+
+
+def query(p, source, id_col, same_work=False):
+    """The SQL. same_work adds tierscore's other columns: region, industry (passed through),
+    tier_rank and reasons; without it the query is the one-file comparison's, unchanged."""
     as_of = f"DATE '{p.as_of.isoformat()}'"
     ln_floor = f"ln({num(common.ECONOMIC_FLOOR)})"
     weighted = " + ".join(f"{num(w)} * {name}" for name, w in p.weights)
@@ -52,10 +128,22 @@ def query(p, source, id_col):
     ratings_n = " + ".join(f"CAST({r} IS NOT NULL AS INTEGER)" for r in common.RATINGS)
     ratings_sum = " + ".join(f"coalesce({r}, 0)" for r in common.RATINGS)
     lo, hi = common.RATING_LO, common.RATING_HI
+    # The same-work additions, each empty without same_work (the query is then as it always was).
+    base_extra = factors_extra = front_extra = back_extra = ""
+    if same_work:
+        base_extra = "\n        region, industry, product_pull, innovation,"
+        factors_extra = f"\n        region, industry,\n        {reasons(p)} AS reasons,"
+        front_extra = "region, industry, "
+        # tier_rank: the level's position in tiers.levels, 1 for the first (as tierscore writes it)
+        rank_arms = " ".join(f"WHEN score >= {num(lo_score)} THEN {rank}"
+                             for rank, (_, lo_score) in enumerate(p.tiers, start=1)
+                             if lo_score is not None)
+        back_extra = (f"\n       CAST(CASE {rank_arms} ELSE {len(p.tiers)} END AS INTEGER) AS tier_rank,"
+                      f" reasons,")
     return f"""
 WITH base AS (
     SELECT
-        "{id_col}" AS id,
+        "{id_col}" AS id,{base_extra}
         revenue_12m, gross_margin_rate, cost_to_serve, bad_debt, bad_debt_amount, litigation,
         orders_12m, referrals,
         list_filter(revenue_history, lambda v: v IS NOT NULL) AS history,
@@ -71,7 +159,7 @@ WITH base AS (
     FROM base
 ), factors AS (
     SELECT
-        id,
+        id,{factors_extra}
         CASE WHEN cycle_average <= {num(common.ECONOMIC_FLOOR)} THEN 0.0
              ELSE {clamp(f"(ln(cycle_average) - {ln_floor}) / (ln({num(p.top_revenue)}) - {ln_floor}) * 100.0", "0.0", "100.0")}
         END AS economic,
@@ -94,21 +182,27 @@ WITH base AS (
 ), scored AS (
     SELECT *, {weighted} AS score FROM factors
 )
-SELECT id AS "{id_col}", {", ".join(common.FACTORS)}, score,
+SELECT id AS "{id_col}", {front_extra}{", ".join(common.FACTORS)}, score,{back_extra}
        CASE {tier_arms} ELSE '{catch_all}' END AS tier
 FROM scored
 """
 
 
 def main():
-    args = common.arguments(__doc__.splitlines()[0])
+    args = common.arguments(__doc__.splitlines()[0], extra=common.same_work_option)
     p = common.Pipeline(args.pipeline)
+    if args.same_work:
+        common.check_output_directory(args.output)
     con = duckdb.connect()
     threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
     print(f"duckdb {duckdb.__version__}, threads={threads} (default: all cores)", file=sys.stderr)
-    sql = query(p, args.input.replace("'", "''"), p.id)
+    sql = query(p, args.input.replace("'", "''"), p.id, same_work=args.same_work)
     out = args.output.replace("'", "''")
-    con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
+    if args.same_work:
+        # tier=NAME/data_*.parquet; the tier column is in the folder name, not in the files.
+        con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet, PARTITION_BY (tier), COMPRESSION zstd)")
+    else:
+        con.execute(f"COPY ({sql}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,21 @@ Computes, for every customer, the six factors exactly as rules/*.rhai do, the we
   referral   band(referrals, [1,3,5,10], [0,30,60,85,100])
   strategic  scale(mean of the non-null ratings, 1, 5), 0 when none is rated
 
+By default it writes ONE Parquet file: id, the six factors, score, tier. With --same-work it does
+the work tierscore does for this pipeline (output.partition_by: tier, output.columns: [region,
+industry], output.reasons: true): the output is then a DIRECTORY (new or empty), hive-partitioned
+by tier with sink_parquet(pl.PartitionBy(dir, key="tier", include_key=False)) (Polars 2.1;
+unstable API): tier=NAME/00000000.parquet, the tier in the folder name only. The files hold
+  id, region, industry (passed through), the six factors, score,
+  tier_rank  Int32: 1 for the first level (strategic) ... 5 for the catch-all (loss_making)
+  reasons    list of "<factor>: <reason>", in factor order, one for each factor whose rule gave a
+             reason, with the rules' texts (in common.py) and rhai's semantics: .round() half
+             away from zero, .to_int() printed without decimals, days as an integer; an array
+             reason (risk, strategic) joined with "; ", an empty one or () gives no entry; a
+             customer with no reason gets an empty list.
+
 Run:  python3 bench/peers/polars_cv.py customers.parquet out_polars.parquet [--pipeline YAML]
+      python3 bench/peers/polars_cv.py customers.parquet out_polars_dir --same-work
 Polars uses all cores (its default thread pool = number of cores); the script prints the size.
 """
 
@@ -39,7 +53,55 @@ def clamp(x, lo, hi):
     return pl.min_horizontal(pl.max_horizontal(x, pl.lit(lo)), pl.lit(hi))
 
 
-def plan(p, source):
+def to_int(x):
+    """rhai's x.round().to_int(): half away from zero (Polars' default rounds half to even),
+    then an integer, so it prints without decimals."""
+    return x.round(0, mode="half_away_from_zero").cast(pl.Int64)
+
+
+def joined(items):
+    """A rhai array reason: the items that apply (the others null) joined with "; "; null when
+    none applies (an empty array gives no reason)."""
+    return (pl.when(pl.any_horizontal([item.is_not_null() for item in items]))
+            .then(pl.concat_str(items, separator=common.REASON_JOIN, ignore_nulls=True)))
+
+
+def reasons(p, days_since_order, rated):
+    """tierscore's reasons column: "<factor>: <reason>" for each factor, in pipeline order, whose
+    rule gave a reason (rules/*.rhai, the texts in common.py); [] when none did."""
+    c, col = common, pl.col
+    cycle_average, revenue_12m = col("cycle_average"), col("revenue_12m")
+    gross_margin = revenue_12m * col("gross_margin_rate")
+    by_factor = {
+        "economic": (pl.when(cycle_average >= p.top_revenue)
+                     .then(pl.format(c.TOP_REVENUE_REASON, to_int(cycle_average)))
+                     .when((revenue_12m > 0.0) & (revenue_12m < c.WEAK_YEAR_SHARE * cycle_average))
+                     .then(pl.format(c.WEAK_YEAR_REASON, to_int(100.0 * revenue_12m / cycle_average)))),
+        "margin": (pl.when(gross_margin - col("cost_to_serve") < 0.0)
+                   .then(pl.format(c.LOSES_MONEY_REASON, to_int(col("cost_to_serve")),
+                                   to_int(gross_margin)))),
+        "risk": joined([pl.when(col("bad_debt"))
+                        .then(pl.format(c.BAD_DEBT_REASON, to_int(col("bad_debt_amount")))),
+                        pl.when(col("litigation")).then(pl.lit(c.LITIGATION_REASON))]),
+        "loyalty": (pl.when(days_since_order > p.lapsed_after_days)
+                    .then(pl.format(c.LAPSED_REASON, days_since_order))),
+        "referral": (pl.when(col("referrals") >= c.ADVOCATE_REFERRALS)
+                     .then(pl.format(c.ADVOCATE_REASON, col("referrals")))),
+        "strategic": (pl.when(rated == 0).then(pl.lit(c.NOT_RATED_REASON))
+                      .otherwise(joined([
+                          pl.when(col("product_pull").fill_null(0) >= c.TOP_RATING)
+                          .then(pl.lit(c.PRODUCT_PULL_REASON)),
+                          pl.when(col("innovation").fill_null(0) >= c.TOP_RATING)
+                          .then(pl.lit(c.INNOVATION_REASON))]))),
+    }
+    entries = [pl.format(c.REASON_ENTRY.format(factor=name, reason="{}"), by_factor[name])
+               for name in common.FACTORS]
+    return pl.concat_list(entries).list.drop_nulls()
+
+
+def plan(p, source, same_work=False):
+    """The lazy query. same_work adds tierscore's other columns: region, industry (passed
+    through), tier_rank and reasons; without it the plan is the one-file comparison's, unchanged."""
     col = pl.col
     as_of = pl.lit(p.as_of)
 
@@ -93,21 +155,45 @@ def plan(p, source):
         else:
             tier = tier.when(col("score") >= lo_score).then(pl.lit(name))
 
-    return (pl.scan_parquet(source)
+    # The same-work additions, empty without same_work (the plan is then as it always was).
+    passed = [col("region"), col("industry")] if same_work else []
+    explained = [reasons(p, days_since_order, rated).alias("reasons")] if same_work else []
+    lazy = (pl.scan_parquet(source)
             .with_columns(cycle_average.alias("cycle_average"))
-            .select(col(p.id), economic.alias("economic"), margin.alias("margin"),
+            .select(col(p.id), *passed, economic.alias("economic"), margin.alias("margin"),
                     risk.alias("risk"), loyalty.alias("loyalty"), referral.alias("referral"),
-                    strategic.alias("strategic"))
+                    strategic.alias("strategic"), *explained)
             .with_columns(score.alias("score"))
             .with_columns(tier.alias("tier")))
+    if same_work:
+        # tier_rank: the level's position in tiers.levels, 1 for the first (as tierscore writes it)
+        tier_rank = None
+        for rank, (_, lo_score) in enumerate(p.tiers, start=1):
+            if lo_score is None:
+                tier_rank = tier_rank.otherwise(rank)
+            elif tier_rank is None:
+                tier_rank = pl.when(col("score") >= lo_score).then(rank)
+            else:
+                tier_rank = tier_rank.when(col("score") >= lo_score).then(rank)
+        lazy = lazy.select(col(p.id), "region", "industry", *common.FACTORS, "score",
+                           tier_rank.cast(pl.Int32).alias("tier_rank"), "reasons", "tier")
+    return lazy
 
 
 def main():
-    args = common.arguments(__doc__.splitlines()[0])
+    args = common.arguments(__doc__.splitlines()[0], extra=common.same_work_option)
     p = common.Pipeline(args.pipeline)
+    if args.same_work:
+        common.check_output_directory(args.output)
     print(f"polars {pl.__version__}, threads={pl.thread_pool_size()} (default: all cores)",
           file=sys.stderr)
-    plan(p, args.input).sink_parquet(args.output, compression="zstd")
+    if args.same_work:
+        # tier=NAME/00000000.parquet; the tier column is in the folder name, not in the files.
+        plan(p, args.input, same_work=True).sink_parquet(
+            pl.PartitionBy(args.output, key="tier", include_key=False), compression="zstd",
+            mkdir=True)
+    else:
+        plan(p, args.input).sink_parquet(args.output, compression="zstd")
 
 
 if __name__ == "__main__":
