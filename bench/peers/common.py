@@ -6,7 +6,14 @@ and the threshold tiers. The constants written inside the rhai scripts (band cut
 the 1,000 revenue floor, the -30 penalties, the 1..5 rating scale) are not in the YAML; they are
 copied here, next to the rule they come from, so every peer uses the same ones. So are the
 reason texts and their conditions, for the --same-work output of the DuckDB and Polars peers
-(what tierscore writes: region, industry, tier_rank and the reasons list, partitioned by tier).
+(what tierscore writes: region, industry, tier_rank and the reasons list, partitioned by tier):
+  id, region, industry (passed through), the six factors, score,
+  tier_rank  Int32: 1 for the first level (strategic) ... 5 for the catch-all (loss_making)
+  reasons    list of "<factor>: <reason>", in factor order, one for each factor whose rule gave a
+             reason, with the rules' texts (below) and rhai's semantics: .round() half away
+             from zero, .to_int() printed without decimals, days as an integer; an array reason
+             (risk, strategic) joined with "; ", an empty one or () gives no entry; a customer
+             with no reason gets an empty list.
 
 It refuses a pipeline whose shape the peers do not implement (other factors, another combine,
 another tier rule), so a changed YAML cannot silently make the comparison one of different work.

@@ -17,14 +17,8 @@ By default it writes ONE Parquet file: id, the six factors, score, tier. With --
 the work tierscore does for this pipeline (output.partition_by: tier, output.columns: [region,
 industry], output.reasons: true): the output is then a DIRECTORY (new or empty), hive-partitioned
 by tier with sink_parquet(pl.PartitionBy(dir, key="tier", include_key=False)) (Polars 2.1;
-unstable API): tier=NAME/00000000.parquet, the tier in the folder name only. The files hold
-  id, region, industry (passed through), the six factors, score,
-  tier_rank  Int32: 1 for the first level (strategic) ... 5 for the catch-all (loss_making)
-  reasons    list of "<factor>: <reason>", in factor order, one for each factor whose rule gave a
-             reason, with the rules' texts (in common.py) and rhai's semantics: .round() half
-             away from zero, .to_int() printed without decimals, days as an integer; an array
-             reason (risk, strategic) joined with "; ", an empty one or () gives no entry; a
-             customer with no reason gets an empty list.
+unstable API): tier=NAME/00000000.parquet, the tier in the folder name only.
+The files hold what tierscore writes (columns and reasons: common.py).
 
 Run:  python3 bench/peers/polars_cv.py customers.parquet out_polars.parquet [--pipeline YAML]
       python3 bench/peers/polars_cv.py customers.parquet out_polars_dir --same-work
