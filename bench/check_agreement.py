@@ -85,8 +85,15 @@ def main():
 
     columns = [args.id] + NUMBERS + ["tier"]
     ours = ds.dataset(f"{args.tierscore_out}/scored", format="parquet", partitioning="hive")
+    problems = []
     if os.path.isdir(args.peer):
+        # A directory is the --same-work output: every extra column must be on both sides, so a
+        # peer (or a tierscore output) without one cannot pass unchecked.
         peer = ds.dataset(args.peer, format="parquet", partitioning="hive")
+        for name, schema in (("tierscore", ours.schema), ("peer", peer.schema)):
+            missing = [c for c in EXTRA if c not in schema.names]
+            if missing:
+                problems.append(f"{name}: no {', '.join(missing)} column (--same-work writes them)")
         extras = [c for c in EXTRA if c in peer.schema.names and c in ours.schema.names]
         peer = peer.to_table(columns=columns + extras)
     else:
@@ -106,7 +113,6 @@ def main():
     if pa.types.is_large_string(peer.schema.field(args.id).type):
         peer = peer.set_column(0, args.id, pc.cast(peer[args.id], pa.string()))
 
-    problems = []
     for name, table in (("tierscore", ours), ("peer", peer)):
         if pc.count_distinct(table[args.id]).as_py() != table.num_rows:
             problems.append(f"{name}: duplicate ids")
@@ -115,6 +121,8 @@ def main():
         peer.rename_columns([c if c == args.id else f"p_{c}" for c in columns + ["_row"]]),
         keys=args.id, join_type="inner")
     n = joined.num_rows
+    if n == 0:
+        problems.append("no row in both outputs: nothing was compared")
 
     if args.rows is not None:
         if peer.num_rows != args.rows:

@@ -99,6 +99,17 @@ class Pipeline:
         self.tiers = [(level["name"], None if level.get("min") is None else float(level["min"]))
                       for level in tiers["levels"]]
         self.id = spec["input"]["id"]
+        self.output = spec.get("output") or {}
+        self.path = path
+
+    def check_same_work(self):
+        """--same-work writes the output of the shipped pipeline's `output:` section; refuse a
+        pipeline whose output differs, so a changed YAML cannot make it different work."""
+        shipped = {"partition_by": "tier", "columns": ["region", "industry"], "reasons": True}
+        found = {key: self.output.get(key) for key in shipped}
+        if found != shipped:
+            raise SystemExit(f"{self.path}: --same-work writes output {shipped}, the pipeline "
+                             f"asks for {found}")
 
 
 def arguments(description, extra=None):

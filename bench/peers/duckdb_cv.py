@@ -185,6 +185,7 @@ def main():
     args = common.arguments(__doc__.splitlines()[0], extra=common.same_work_option)
     p = common.Pipeline(args.pipeline)
     if args.same_work:
+        p.check_same_work()
         common.check_output_directory(args.output)
     con = duckdb.connect()
     threads = con.execute("SELECT current_setting('threads')").fetchone()[0]

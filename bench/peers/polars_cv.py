@@ -178,6 +178,7 @@ def main():
     args = common.arguments(__doc__.splitlines()[0], extra=common.same_work_option)
     p = common.Pipeline(args.pipeline)
     if args.same_work:
+        p.check_same_work()
         common.check_output_directory(args.output)
     print(f"polars {pl.__version__}, threads={pl.thread_pool_size()} (default: all cores)",
           file=sys.stderr)

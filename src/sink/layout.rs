@@ -96,7 +96,7 @@ impl OutputLayout {
         }
     }
 
-    /// The id column: unique on every row, so written without dictionary encoding.
+    /// The id column: mostly distinct values, so written without dictionary encoding.
     pub fn id_column(&self) -> &str {
         &self.copied[0]
     }

@@ -26,22 +26,25 @@ use crate::score::Reject;
 
 /// Writer properties shared by every file of a run: zstd, and the run's key-value metadata.
 ///
-/// The `id` column is written without dictionary encoding: its values are unique, so a
-/// dictionary only costs hashing every value and ends up larger than the plain pages zstd
-/// compresses. The `numbers` columns (factors, score) keep a dictionary only while it stays
-/// under [`NUMBER_DICTIONARY_BYTES`]: a factor of bands or penalties repeats a few values and
-/// stays dictionary-encoded (smaller pages, less for zstd), a factor of mostly distinct
-/// values falls back to plain pages after the first mini-batch of each row group.
+/// The `id` column is written without dictionary encoding: its values are mostly distinct
+/// (unique unless `input.unique_ids` is off), so a dictionary only costs hashing every value
+/// and ends up larger than the plain pages zstd compresses. The `numbers` columns (factors,
+/// score) keep a dictionary only while it stays under [`NUMBER_DICTIONARY_BYTES`]: a factor of
+/// bands repeats a few values and stays dictionary-encoded (smaller pages, less for zstd), a
+/// factor of distinct values falls back to plain pages after its first 512 values of each row
+/// group. Each name is one top-level column, dots and all.
 pub fn properties(
     metadata: Vec<(String, String)>,
     id: &str,
     numbers: &[String],
 ) -> WriterProperties {
-    let path = |column: &str| ColumnPath::new(column.split('.').map(str::to_string).collect());
-    let mut builder = WriterProperties::builder().set_column_dictionary_enabled(path(id), false);
+    let mut builder =
+        WriterProperties::builder().set_column_dictionary_enabled(ColumnPath::from(id), false);
     for column in numbers {
-        builder =
-            builder.set_column_dictionary_page_size_limit(path(column), NUMBER_DICTIONARY_BYTES);
+        builder = builder.set_column_dictionary_page_size_limit(
+            ColumnPath::from(column.as_str()),
+            NUMBER_DICTIONARY_BYTES,
+        );
     }
     builder
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -55,9 +58,10 @@ pub fn properties(
 }
 
 /// The dictionary a factor or score column may grow to before its row group falls back to
-/// plain pages: 512 distinct values. Measured on the shipped pipeline (BENCHMARKS.md), against
-/// no dictionary on these columns: 2.2% fewer instructions for the run and 4.8% smaller output;
-/// a 32 KB limit saved half of that, and 128 KB cost 1% more than no dictionary.
+/// plain pages: fewer than 512 distinct values. Measured on the shipped pipeline
+/// (BENCHMARKS.md), against no dictionary on these columns: 2.2% fewer instructions for the
+/// run and 4.8% smaller output; a 32 KB limit saved half of those instructions and a third of
+/// those bytes, and 128 KB cost 1% more instructions than no dictionary.
 const NUMBER_DICTIONARY_BYTES: usize = 4 << 10;
 
 /// Memory a file's unfinished row group may hold before it is written out. Without a bound
@@ -399,13 +403,13 @@ mod tests {
             .collect()
     }
 
-    /// The id is written plain; a number column of few values keeps its dictionary; one of
-    /// distinct values falls back to plain pages after its first mini-batch (1,024 values).
+    /// The id (named with a dot: one column, not a path) is written plain; a number column of
+    /// few values keeps its dictionary; one of distinct values falls back to plain pages.
     #[test]
     fn number_columns_keep_a_dictionary_only_while_their_values_repeat() {
         let dir = tempfile::tempdir().unwrap();
         let schema = Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Int64, false),
+            Field::new("cust.id", DataType::Int64, false),
             Field::new("band", DataType::Float64, false),
             Field::new("scale", DataType::Float64, false),
         ]));
@@ -414,7 +418,7 @@ mod tests {
             PartitionBy::None,
             vec!["all".into()],
             schema.clone(),
-            properties(Vec::new(), "id", &["band".into(), "scale".into()]),
+            properties(Vec::new(), "cust.id", &["band".into(), "scale".into()]),
         )
         .unwrap();
         let rows = 5000;
@@ -441,7 +445,7 @@ mod tests {
         assert_eq!(
             pages(&dir.path().join(DATA_DIR).join("part-00000.parquet")),
             [
-                ("id".to_string(), vec![plain]),
+                ("cust.id".to_string(), vec![plain]),
                 ("band".to_string(), vec![dictionary, indices]),
                 ("scale".to_string(), vec![dictionary, indices, plain]),
             ]
