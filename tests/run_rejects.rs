@@ -674,3 +674,63 @@ errors: { max_reject_fraction: 0.01 }
         assert!(!dir.join("out").exists());
     }
 }
+
+/// A limit passed in a later batch, while the batches after it are scored at once: the run
+/// reports the rejects up to the end of the 4,096-row slice that passes it, the same count on
+/// any number of threads (batches of 32,768 rows, so slices start at multiples of 4,096).
+#[test]
+fn a_limit_passed_in_a_later_batch_stops_at_the_same_slice_on_any_number_of_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 200_000, 5, 200_000);
+    write(
+        dir,
+        "p.yaml",
+        r#"version: 1
+name: busy
+input: { path: customers.parquet, id: customer_id }
+factors:
+  - { name: value, expr: 'if orders_12m > 20 { throw "too busy" } else { 1.0 }', weight: 1.0 }
+tiers:
+  levels:
+    - { name: all }
+output: { path: out }
+errors: { max_reject_fraction: 0.01 }
+"#,
+    );
+    let orders = ints(&read_parquet(&dir.join("customers.parquet")), "orders_12m");
+    let failing: Vec<usize> = (0..orders.len()).filter(|&i| orders[i] > 20).collect();
+    // The 2,001st failing row passes the 2,000 allowed; its slice's rows all count.
+    let passing = failing[2000];
+    assert!(
+        passing > 32_768 * 2,
+        "the limit is passed in the third batch or later"
+    );
+    let slice_end = (passing / 4096 + 1) * 4096;
+    let expected = failing.iter().filter(|&&row| row < slice_end).count();
+    let thousands = |n: usize| {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(digit);
+        }
+        out
+    };
+    for threads in ["1", "2", "8"] {
+        let result = run(dir, &["run", "p.yaml", "--threads", threads]);
+        result.expect_code(3);
+        assert_eq!(
+            result.headline(),
+            format!(
+                "{} of 200,000 input rows rejected so far, more than \
+                 errors.max_reject_fraction 0.01 allows (2,000); nothing was committed",
+                thousands(expected)
+            ),
+            "{threads} threads"
+        );
+        assert!(!dir.join("out").exists());
+    }
+}

@@ -7,6 +7,7 @@
 //! - this file: the scoring loop, the tally, the manifest and the commit.
 
 mod batch;
+mod lanes;
 pub mod passes;
 pub mod ranking;
 mod rejects;
@@ -18,7 +19,7 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
-use arrow::array::{Array, Float64Array};
+use arrow::array::{Array, Float64Array, RecordBatch};
 use chrono::{SecondsFormat, Utc};
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
@@ -212,13 +213,17 @@ pub fn run(
     let coverage = options
         .coverage
         .then(|| crate::rules::coverage::Tally::new(plan.scorer.rules()));
+    // Each batch with its position in the run (where its rows are in the whole-run passes).
     let mut position = 0;
-    let batches = scan
-        .batches(&plan.read_columns)
-        .map(|batch| batch.map_err(ExecError::from));
-    let score = |batch: SourceBatch, coverage: Option<&crate::rules::coverage::Tally>| {
+    let batches = scan.batches(&plan.read_columns).map(|batch| {
+        let batch = batch.map_err(ExecError::from)?;
+        let at = position;
+        position += batch.batch.num_rows();
+        Ok((batch, at))
+    });
+    let score = |(batch, position): (SourceBatch, usize),
+                 coverage: Option<&crate::rules::coverage::Tally>| {
         let (rows, ranked) = passes.prepare(&batch.batch, position)?;
-        position += rows.num_rows();
         let scored = plan
             .scorer
             .score_counted(&rows, &ranked, coverage, Some(&limit));
@@ -238,6 +243,7 @@ pub fn run(
         progress,
         started,
         interpreted_elsewhere: &[],
+        limit: Some(&limit),
     };
     run.score_and_commit(&pool, budget, &passes, coverage, batches, score)
 }
@@ -265,10 +271,25 @@ pub(crate) struct Run<'r, 'a> {
     /// Per rule, rows other processes' copies of the plan handed to the interpreter (a
     /// distributed run's executors), added to this plan's own counts in the manifest.
     pub interpreted_elsewhere: &'r [u64],
+    /// The reject limit the scoring skips slices at, settled here in run order (none when
+    /// the rows were scored elsewhere).
+    pub limit: Option<&'r RejectLimit>,
 }
 
 /// A batch of input rows (with their derive columns) and what scoring gave them.
 pub(crate) type ScoredInput = (SourceBatch, ScoredBatch);
+
+/// A scored batch and its output rows with their tiers, as a scoring lane leaves it.
+type Laid = (
+    SourceBatch,
+    ScoredBatch,
+    Result<(RecordBatch, Vec<usize>), arrow::error::ArrowError>,
+);
+
+/// Batches the scoring lanes work on beyond one a thread, so cores stay busy while the batch
+/// taken back waits for its counting or for room at the writer. Measured at 10M rows on 2
+/// threads (BENCHMARKS.md): two spare lanes ran 4% faster than none, for about 40 MB more.
+const SPARE_LANES: usize = 2;
 
 impl Run<'_, '_> {
     /// The scoring-and-writing pass of a run whose passes before scoring are done, then the
@@ -282,8 +303,8 @@ impl Run<'_, '_> {
         passes: &Passes,
         coverage: Option<crate::rules::coverage::Tally>,
         incoming: impl Iterator<Item = Result<T, ExecError>> + Send,
-        mut score: impl FnMut(T, Option<&crate::rules::coverage::Tally>) -> Result<ScoredInput, ExecError>
-            + Send,
+        score: impl Fn(T, Option<&crate::rules::coverage::Tally>) -> Result<ScoredInput, ExecError>
+            + Sync,
     ) -> Result<Manifest, ExecError> {
         let Run {
             pipeline,
@@ -293,6 +314,7 @@ impl Run<'_, '_> {
             progress,
             started,
             interpreted_elsewhere,
+            limit,
         } = self;
         let source = scan.source;
         let threads = options.threads;
@@ -339,10 +361,12 @@ impl Run<'_, '_> {
             .unique_ids
             .then(|| IdHashes::spilled_to(staging.dir(), rows_expected))
             .transpose()?;
-        // With more than one thread, decoding, scoring and encoding overlap: a reader thread decodes
-        // ahead and a writer thread encodes behind the scoring loop, each through a channel of two
-        // batches (memory stays bounded); the loop scores with the worker pool. With one thread
-        // they take turns on it, so `--threads 1` uses one core.
+        // With more than one thread, decoding, scoring and encoding overlap: a reader thread
+        // decodes ahead (a channel of two batches), the scoring lanes score and lay out a few
+        // batches at once on the worker pool, this thread takes them back in order to count
+        // them, and a writer thread encodes behind it (a channel of two messages), also on the
+        // pool. Memory stays bounded by the channels and the lanes. With one thread they take
+        // turns on it, so `--threads 1` uses one core.
         let overlap = threads > 1;
         let (written_files, rejects_file, report_counts, score_seconds) = std::thread::scope(
             |scope| -> Result<(Vec<WrittenFile>, WrittenFile, Option<Counts>, f64), ExecError> {
@@ -365,7 +389,6 @@ impl Run<'_, '_> {
                     None
                 };
                 let writing = Writing {
-                    layout: &plan.layout,
                     output,
                     rejects,
                     written: 0,
@@ -390,57 +413,69 @@ impl Run<'_, '_> {
                         failed: None,
                     }
                 };
-                // With the reader and writer threads, this loop runs on its own thread and only
-                // the scoring goes to the pool: a loop waiting for a batch or for room at the
-                // writer would otherwise hold one of the pool's threads idle, while the writer's
-                // encoding waits for one. With one thread, everything runs on the pool's thread.
-                let score_all = || -> Result<(), ExecError> {
-                    for batch in incoming {
-                        let batch = batch?;
-                        let (batch, scored) = pool.install(|| score(batch, coverage.as_ref()))?;
-                        let rows = &batch.batch;
-                        let file = source.files()[batch.file].path.display().to_string();
-                        if let (OnRowError::Fail, Some(first)) =
-                            (pipeline.errors.on_row_error, scored.rejects.first())
-                        {
-                            return Err(ExecError::RowFailed {
-                                source_file: file,
-                                row: batch.row_number(first.row),
-                                step: first.step.clone(),
-                                message: first.message.clone(),
-                            });
-                        }
-                        let ids = rows
-                            .column_by_name(&pipeline.input.id)
-                            .expect("the plan reads the id column");
-                        if let Some(hashes) = id_hashes.as_mut() {
-                            hashes.add(ids.as_ref())?;
-                        }
-                        let reject_rows = RejectWriter::rows(
-                            &reject_schema,
-                            &scored.rejects,
-                            ids,
-                            &file,
-                            |row| batch.row_number(row),
-                            &run_id,
-                        )?;
-                        tally.add(&scored);
-                        progress.inc(rows.num_rows() as u64);
-                        budget.count(scan, &batch, &scored.rejects)?;
-                        let sent = reject_rows
-                            .is_none_or(|rows| writer.send(ToWriter::Rejects(rows)))
-                            && writer.send(ToWriter::Scored(batch.batch.clone(), scored));
-                        if !sent {
-                            // The writer stopped on an error; finishing it below reports it.
-                            break;
-                        }
-                    }
-                    Ok(())
+                // One lane's work: a batch scored and laid out as output rows. A layout error
+                // waits for the taking, so a failed row of the same batch is reported first.
+                // Of the input rows, only the ids are kept past it (the lists a rule reads can
+                // be most of a batch's memory).
+                let lane = |item: T| -> Result<Laid, ExecError> {
+                    let (mut batch, scored) = score(item, coverage.as_ref())?;
+                    let rows = plan.layout.build(&batch.batch, &scored);
+                    let id = batch
+                        .batch
+                        .schema()
+                        .index_of(&pipeline.input.id)
+                        .expect("the plan reads the id column");
+                    batch.batch = batch.batch.project(&[id]).map_err(SinkError::from)?;
+                    Ok((batch, scored, rows))
                 };
+                // Takes each batch back in run order: checks, counts and sends it to the writer;
+                // false once the writer has stopped on an error (finishing it reports it).
+                let take = |laid: Result<Laid, ExecError>| -> Result<bool, ExecError> {
+                    let (batch, mut scored, rows) = laid?;
+                    if let Some(limit) = limit {
+                        limit.settle(&mut scored.rejects);
+                    }
+                    let file = source.files()[batch.file].path.display().to_string();
+                    if let (OnRowError::Fail, Some(first)) =
+                        (pipeline.errors.on_row_error, scored.rejects.first())
+                    {
+                        return Err(ExecError::RowFailed {
+                            source_file: file,
+                            row: batch.row_number(first.row),
+                            step: first.step.clone(),
+                            message: first.message.clone(),
+                        });
+                    }
+                    let ids = batch.batch.column(0);
+                    if let Some(hashes) = id_hashes.as_mut() {
+                        hashes.add(ids.as_ref())?;
+                    }
+                    let reject_rows = RejectWriter::rows(
+                        &reject_schema,
+                        &scored.rejects,
+                        ids,
+                        &file,
+                        |row| batch.row_number(row),
+                        &run_id,
+                    )?;
+                    tally.add(&scored);
+                    progress.inc(batch.batch.num_rows() as u64);
+                    budget.count(scan, &batch, &scored.rejects)?;
+                    let (rows, tiers) = rows.map_err(SinkError::from)?;
+                    Ok(
+                        reject_rows.is_none_or(|rows| writer.send(ToWriter::Rejects(rows)))
+                            && writer.send(ToWriter::Rows(rows, tiers)),
+                    )
+                };
+                // With more than one thread, this loop runs on its own thread and only the
+                // lanes go to the pool: a loop waiting for a batch or for room at the writer
+                // would otherwise hold one of the pool's threads idle, while the writer's
+                // encoding waits for one. With one thread, everything runs on the pool's thread.
+                let ahead = if overlap { threads + SPARE_LANES } else { 1 };
                 let scored = if overlap {
-                    score_all()
+                    lanes::in_order(pool, ahead, incoming, lane, take)
                 } else {
-                    pool.install(score_all)
+                    pool.install(|| lanes::in_order(pool, ahead, incoming, lane, take))
                 };
                 let score_seconds = scoring.elapsed().as_secs_f64();
                 let written = writer.finish();

@@ -366,6 +366,7 @@ impl Job {
             progress: &progress,
             started,
             interpreted_elsewhere: &self.interpreted,
+            limit: None,
         };
         run.score_and_commit(
             &pool,

@@ -1,5 +1,5 @@
-//! The writing end of a run: scored batches laid out and encoded into the staging directory,
-//! in turn with scoring or on a thread of its own behind it.
+//! The writing end of a run: output rows (laid out by the scoring lanes) and rejects encoded
+//! into the staging directory, in turn with scoring or on a thread of its own behind it.
 
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::thread::{Scope, ScopedJoinHandle};
@@ -9,21 +9,18 @@ use rayon::ThreadPool;
 
 use crate::manifest::WrittenFile;
 use crate::report::Counts;
-use crate::score::ScoredBatch;
-use crate::sink::{OutputLayout, OutputWriter, RejectWriter, SinkError};
+use crate::sink::{OutputWriter, RejectWriter, SinkError};
 
 /// What goes to the writer.
 pub enum ToWriter {
-    /// A scored input batch, laid out as output rows by the writer thread (so the scoring loop
-    /// does not wait for it).
-    Scored(RecordBatch, ScoredBatch),
+    /// Output rows ([`crate::sink::OutputLayout::build`]), each with its tier index.
+    Rows(RecordBatch, Vec<usize>),
     /// Rows of the rejects file.
     Rejects(RecordBatch),
 }
 
-/// The writing end of the run: scored batches laid out and encoded into the staging directory.
-pub struct Writing<'a> {
-    pub layout: &'a OutputLayout,
+/// The writing end of the run: output rows and rejects encoded into the staging directory.
+pub struct Writing {
     pub output: OutputWriter,
     pub rejects: RejectWriter,
     /// The report's figures, counted from the rows as they are written (none without a report).
@@ -35,18 +32,16 @@ pub struct Writing<'a> {
 /// What the writer leaves: the output files, the rejects file and the report's counts.
 pub type Written = (Vec<WrittenFile>, WrittenFile, Option<Counts>);
 
-impl Writing<'_> {
+impl Writing {
     fn write(&mut self, message: ToWriter) -> Result<(), SinkError> {
         let Writing {
-            layout,
             output,
             rejects,
             figures,
             written,
         } = self;
         match message {
-            ToWriter::Scored(batch, scored) => {
-                let (rows, tiers) = layout.build(&batch, &scored)?;
+            ToWriter::Rows(rows, tiers) => {
                 match figures {
                     // Counting beside encoding, on the run's worker pool.
                     Some(figures) => {
@@ -79,9 +74,9 @@ impl Writing<'_> {
 }
 
 /// Where [`Writing`] happens: in turn with scoring, or on its own thread behind it.
-pub enum WriteStage<'scope, 'a> {
+pub enum WriteStage<'scope> {
     Inline {
-        writing: Box<Writing<'a>>,
+        writing: Box<Writing>,
         /// The first error; nothing is written after it.
         failed: Option<SinkError>,
     },
@@ -91,13 +86,13 @@ pub enum WriteStage<'scope, 'a> {
     },
 }
 
-impl<'scope, 'a: 'scope> WriteStage<'scope, 'a> {
+impl<'scope> WriteStage<'scope> {
     /// A writer thread in `scope`, two messages behind the sender; it encodes partitions in
     /// parallel on the run's worker `pool`.
     pub fn on_thread(
         scope: &'scope Scope<'scope, '_>,
         pool: &'scope ThreadPool,
-        mut writing: Writing<'a>,
+        mut writing: Writing,
     ) -> Self {
         let (messages, received) = sync_channel::<ToWriter>(2);
         let thread = scope.spawn(move || {

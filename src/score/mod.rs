@@ -98,9 +98,11 @@ const SLICE_ROWS: usize = 4096;
 /// scoring a batch's slices. Once the slices up to one of them hold more rejects than allowed
 /// (with the batches before), the run fails whatever the other rows give: the later slices not
 /// yet begun are skipped (scored as nothing: the run stops at this batch and writes none of it)
-/// and those already scored are dropped, so the rejects the run reports are those up to that
-/// slice, the same on any number of threads. A hostile or broken rule then costs a slice or two
-/// beyond the allowed rejects, not a whole batch, each row at most its budget.
+/// and the rejects of those already scored are dropped when the batch is taken back in run
+/// order ([`RejectLimit::settle`]), so the rejects the run reports are those up to that slice,
+/// the same on any number of threads and whichever batches were scored at once. A hostile or
+/// broken rule then costs a few slices beyond the allowed rejects, not whole batches, each row
+/// at most its budget.
 #[derive(Debug)]
 pub struct RejectLimit {
     allowed: u64,
@@ -141,17 +143,20 @@ impl RejectLimit {
         false
     }
 
-    /// How many of `parts` (a batch's slices in row order) count: those up to the first that
-    /// takes the run past the limit, or all.
-    fn counted(&self, parts: &[(usize, ScoredBatch)]) -> usize {
-        let mut total = self.before.load(Ordering::Relaxed);
-        for (i, (_, part)) in parts.iter().enumerate() {
-            total += part.rejects.len() as u64;
-            if total > self.allowed {
-                return i + 1;
-            }
+    /// Counts a batch's rejects (in row order), taken back in run order after every batch
+    /// before it: keeps those of the slices up to the one that takes the run past the limit,
+    /// dropping the rest. Slices are skipped only on the rejects settled before them, so the
+    /// rejects kept are the same whichever batches were scored at once.
+    pub fn settle(&self, rejects: &mut Vec<Reject>) {
+        let before = self.before.load(Ordering::Relaxed);
+        // The reject that takes the run past the limit, if this batch has it.
+        let passing = self.allowed.saturating_sub(before) as usize;
+        if let Some(past) = rejects.get(passing) {
+            let slice_end = (past.row / SLICE_ROWS + 1) * SLICE_ROWS;
+            rejects.retain(|reject| reject.row < slice_end);
         }
-        parts.len()
+        self.before
+            .fetch_add(rejects.len() as u64, Ordering::Relaxed);
     }
 }
 
@@ -273,8 +278,10 @@ impl Scorer {
     }
 
     /// [`Scorer::score_with`], adding to `tally` (when given) the branches each rule's rows
-    /// take (the same rows the rule scores, traced on the interpreter), and counting rejects
-    /// against `limit` (when given): past it, the slices not yet begun are skipped.
+    /// take (the same rows the rule scores, traced on the interpreter), and skipping the slices
+    /// not yet begun once the rejects settled in `limit` (when given) and those of the slices
+    /// before take the run past it. The caller settles the batch's rejects in run order
+    /// ([`RejectLimit::settle`]).
     pub fn score_counted(
         &self,
         batch: &RecordBatch,
@@ -301,7 +308,7 @@ impl Scorer {
             counts[i].store(part.rejects.len() as u64, Ordering::Release);
             (start, part)
         };
-        let mut parts: Vec<(usize, ScoredBatch)> = if starts.len() == 1 {
+        let parts: Vec<(usize, ScoredBatch)> = if starts.len() == 1 {
             vec![score_part(0, 0)]
         } else {
             starts
@@ -310,14 +317,6 @@ impl Scorer {
                 .map(|(i, &start)| score_part(i, start))
                 .collect()
         };
-        if let Some(limit) = limit {
-            let counted = limit.counted(&parts);
-            for (start, part) in &mut parts[counted..] {
-                *part = self.skipped(SLICE_ROWS.min(rows - *start));
-            }
-            let rejects: usize = parts.iter().map(|(_, part)| part.rejects.len()).sum();
-            limit.before.fetch_add(rejects as u64, Ordering::Relaxed);
-        }
         match <[_; 1]>::try_from(parts) {
             Ok([(_, only)]) => only,
             Err(parts) => ScoredBatch::join(parts, self.factors.len()),
