@@ -708,17 +708,6 @@ errors: { max_reject_fraction: 0.01 }
     );
     let slice_end = (passing / 4096 + 1) * 4096;
     let expected = failing.iter().filter(|&&row| row < slice_end).count();
-    let thousands = |n: usize| {
-        let digits = n.to_string();
-        let mut out = String::new();
-        for (i, digit) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                out.push(',');
-            }
-            out.push(digit);
-        }
-        out
-    };
     for threads in ["1", "2", "8"] {
         let result = run(dir, &["run", "p.yaml", "--threads", threads]);
         result.expect_code(3);
@@ -727,7 +716,7 @@ errors: { max_reject_fraction: 0.01 }
             format!(
                 "{} of 200,000 input rows rejected so far, more than \
                  errors.max_reject_fraction 0.01 allows (2,000); nothing was committed",
-                thousands(expected)
+                tierscore::human::count(expected as u64)
             ),
             "{threads} threads"
         );
