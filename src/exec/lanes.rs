@@ -4,10 +4,10 @@
 //! output rows) and then through steps that must see them in order (counting, the reject
 //! budget, encoding into files). With [`in_order`], each batch's per-batch work is one job on
 //! the worker pool, a few batches ahead of the one taken back: a core that would wait for the
-//! ordered steps takes the next batch instead, and each batch stays on one core from scoring to
-//! layout.
+//! ordered steps takes the next batch instead.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 
 use rayon::ThreadPool;
@@ -15,12 +15,14 @@ use rayon::ThreadPool;
 /// Runs `work` on each of `items` and hands the results to `take` in the items' order.
 ///
 /// With `ahead` above 1, up to `ahead` items are worked on at once, each as one job on `pool`,
-/// while this thread (not one of the pool's: it only waits and takes) takes the results in
-/// order. With `ahead` of 0 or 1, everything runs in turn on this thread.
+/// while this thread only waits and takes the results in order. With `ahead` of 0 or 1, or
+/// when called on one of `pool`'s own threads (which must not block waiting for its jobs),
+/// everything runs in turn on this thread.
 ///
 /// `take` returns whether to go on. The first error (of an item, or of `take`) ends the run:
 /// the results of the items before a failed item are taken first, so the error a caller sees
-/// is the one it would see taking every item in turn. A panic in `work` is raised again here.
+/// is the one it would see taking every item in turn. Once the taking stops, the jobs not yet
+/// begun skip their work. A panic in `work` is raised again here.
 pub fn in_order<T: Send, R: Send, E>(
     pool: &ThreadPool,
     ahead: usize,
@@ -28,7 +30,7 @@ pub fn in_order<T: Send, R: Send, E>(
     work: impl Fn(T) -> R + Sync,
     mut take: impl FnMut(R) -> Result<bool, E>,
 ) -> Result<(), E> {
-    if ahead <= 1 {
+    if ahead <= 1 || pool.current_thread_index().is_some() {
         for item in items {
             if !take(work(item?))? {
                 break;
@@ -37,44 +39,54 @@ pub fn in_order<T: Send, R: Send, E>(
         return Ok(());
     }
     let work = &work;
+    let stopped = &AtomicBool::new(false);
     pool.in_place_scope(|scope| {
-        let mut pending: VecDeque<Receiver<R>> = VecDeque::with_capacity(ahead);
-        // The next result in order; `None` if its job panicked (the scope raises the panic
-        // again when it ends).
-        let next = |pending: &mut VecDeque<Receiver<R>>| pending.pop_front()?.recv().ok();
-        for item in items {
-            let item = match item {
-                Ok(item) => item,
-                Err(err) => {
-                    while let Some(result) = next(&mut pending) {
-                        if !take(result)? {
-                            return Ok(());
+        // Each job's result, `None` if it skipped its work; in the items' order.
+        let mut pending: VecDeque<Receiver<Option<R>>> = VecDeque::with_capacity(ahead);
+        // The next result in order; `None` also if its job panicked (the scope raises the
+        // panic again when it ends).
+        let next = |pending: &mut VecDeque<Receiver<Option<R>>>| {
+            pending.pop_front()?.recv().ok().flatten()
+        };
+        let take_all = || -> Result<(), E> {
+            for item in items {
+                let item = match item {
+                    Ok(item) => item,
+                    Err(err) => {
+                        while let Some(result) = next(&mut pending) {
+                            if !take(result)? {
+                                return Ok(());
+                            }
                         }
+                        return Err(err);
                     }
-                    return Err(err);
-                }
-            };
-            let (done, result) = sync_channel(1);
-            scope.spawn(move |_| {
-                // The receiver is gone only once the taking stopped; the result is not needed.
-                let _ = done.send(work(item));
-            });
-            pending.push_back(result);
-            if pending.len() == ahead {
-                let Some(result) = next(&mut pending) else {
-                    return Ok(());
                 };
-                if !take(result)? {
-                    return Ok(());
+                let (done, result) = sync_channel(1);
+                scope.spawn(move |_| {
+                    let result = (!stopped.load(Ordering::Relaxed)).then(|| work(item));
+                    // The receiver is gone only once the taking stopped; nothing waits for it.
+                    let _ = done.send(result);
+                });
+                pending.push_back(result);
+                if pending.len() == ahead {
+                    let Some(result) = next(&mut pending) else {
+                        return Ok(());
+                    };
+                    if !take(result)? {
+                        return Ok(());
+                    }
                 }
             }
-        }
-        while let Some(result) = next(&mut pending) {
-            if !take(result)? {
-                break;
+            while let Some(result) = next(&mut pending) {
+                if !take(result)? {
+                    break;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        };
+        let taken = take_all();
+        stopped.store(true, Ordering::Relaxed);
+        taken
     })
 }
 
@@ -90,7 +102,8 @@ mod tests {
             .unwrap()
     }
 
-    /// Later items finish first (earlier ones sleep longer); they are still taken in order.
+    /// Items finish out of order (each sleeps 0-4 ms, in a different pattern than their
+    /// order); they are still taken in order.
     #[test]
     fn results_are_taken_in_the_items_order_whatever_finishes_first() {
         for (threads, ahead) in [(1, 1), (2, 2), (2, 4), (4, 3)] {
@@ -195,5 +208,76 @@ mod tests {
             assert_eq!(result, Ok(()));
             assert_eq!(taken, vec![0, 1, 2], "{ahead}");
         }
+    }
+
+    /// Once `take` fails, the jobs not yet begun skip their work. One thread works on 4 items
+    /// of 100 ms each; `take` fails on the first. The thread may begin the second before the
+    /// failure is seen (it is free as soon as the first is done), never the third or fourth,
+    /// unless this thread waits 100 ms to take a result it was waiting for.
+    #[test]
+    fn jobs_not_yet_begun_skip_their_work_once_the_taking_stops() {
+        let worked = std::sync::atomic::AtomicUsize::new(0);
+        let result = in_order(
+            &pool(1),
+            4,
+            (0..4u64).map(Ok::<_, String>),
+            |i| {
+                worked.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(100));
+                i
+            },
+            |r| Err(format!("take {r}")),
+        );
+        assert_eq!(result, Err("take 0".to_string()));
+        let worked = worked.load(Ordering::Relaxed);
+        assert!((1..=2).contains(&worked), "{worked} items worked on");
+    }
+
+    /// A panic in `work` reaches the caller, whether the items are worked on in turn or at once.
+    #[test]
+    fn a_panic_in_work_reaches_the_caller() {
+        for ahead in [1, 3] {
+            let mut taken = Vec::new();
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                in_order(
+                    &pool(2),
+                    ahead,
+                    (0..10u64).map(Ok::<_, String>),
+                    |i| {
+                        assert!(i != 4, "work failed on item 4");
+                        i
+                    },
+                    |r| {
+                        taken.push(r);
+                        Ok(true)
+                    },
+                )
+            }));
+            assert!(outcome.is_err(), "{ahead}");
+            assert_eq!(taken, vec![0, 1, 2, 3], "{ahead}");
+        }
+    }
+
+    /// Called on one of the pool's own threads, the items are worked on in turn (a pool thread
+    /// blocked waiting for its own jobs could wait for ever on a one-thread pool).
+    #[test]
+    fn on_a_pool_thread_the_items_are_worked_on_in_turn() {
+        let pool = pool(1);
+        let taken = pool.install(|| {
+            let mut taken = Vec::new();
+            in_order(
+                &pool,
+                4,
+                (0..5u64).map(Ok::<_, String>),
+                |i| i + 1,
+                |r| {
+                    taken.push(r);
+                    Ok(true)
+                },
+            )
+            .unwrap();
+            taken
+        });
+        assert_eq!(taken, vec![1, 2, 3, 4, 5]);
     }
 }

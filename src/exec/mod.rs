@@ -3,6 +3,7 @@
 //! checks that every row is accounted for, and commits the output with its manifest.
 //!
 //! - [`passes`]: the population-wide passes before scoring;
+//! - [`lanes`]: batches scored side by side on the pool, taken back in run order;
 //! - [`write`]: the writing end, in turn with scoring or on its own thread;
 //! - this file: the scoring loop, the tally, the manifest and the commit.
 
@@ -365,8 +366,9 @@ impl Run<'_, '_> {
         // decodes ahead (a channel of two batches), the scoring lanes score and lay out a few
         // batches at once on the worker pool, this thread takes them back in order to count
         // them, and a writer thread encodes behind it (a channel of two messages), also on the
-        // pool. Memory stays bounded by the channels and the lanes. With one thread they take
-        // turns on it, so `--threads 1` uses one core.
+        // pool. Memory stays bounded by the channels and the lanes (`threads + SPARE_LANES`
+        // batches, so it grows with the thread count). With one thread they take turns on it,
+        // so `--threads 1` uses one core.
         let overlap = threads > 1;
         let (written_files, rejects_file, report_counts, score_seconds) = std::thread::scope(
             |scope| -> Result<(Vec<WrittenFile>, WrittenFile, Option<Counts>, f64), ExecError> {

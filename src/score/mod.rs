@@ -101,12 +101,13 @@ const SLICE_ROWS: usize = 4096;
 /// and the rejects of those already scored are dropped when the batch is taken back in run
 /// order ([`RejectLimit::settle`]), so the rejects the run reports are those up to that slice,
 /// the same on any number of threads and whichever batches were scored at once. A hostile or
-/// broken rule then costs a few slices beyond the allowed rejects, not whole batches, each row
-/// at most its budget.
+/// broken rule then costs, beyond the allowed rejects, the rest of the slice that passes them
+/// and the batches already being scored beside it (at most `threads + 1` more, which see only
+/// the rejects settled before them), each row at most its budget.
 #[derive(Debug)]
 pub struct RejectLimit {
     allowed: u64,
-    /// Rejects of the batches scored so far.
+    /// Rejects of the batches settled so far (taken back in run order).
     before: AtomicU64,
 }
 
