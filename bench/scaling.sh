@@ -9,7 +9,8 @@
 #   pair  two `tierscore run --threads 1` at once, on two copies of the output: two programs that
 #         share nothing. 2 x 1t / pair is the speed-up this machine gives for a second busy
 #         core (1.0 = none, 2.0 = perfect); on a VM whose cores share hardware it is below 2.
-# It prints the medians, the speed-up 1t/2t, and the ceiling 2 x 1t / pair.
+# It prints the medians, the speed-up 1t/2t and the ceiling 2 x 1t / pair, then the same two
+# ratios round by round and their medians (steadier on a machine whose speed drifts).
 #
 # Run: bench/scaling.sh [N]      Environment: SCRATCH (default /tmp/tierscore-bench), ROUNDS.
 set -euo pipefail
@@ -54,7 +55,15 @@ done
 import sys
 from statistics import median
 n = int(sys.argv[1])
-one, two, pair = (median(float(x) for x in arg.split()) for arg in sys.argv[2:5])
-print(f"{n:,} rows, medians of {len(sys.argv[2].split())}: 1t {one:.2f} s, 2t {two:.2f} s, pair {pair:.2f} s")
+ones, twos, pairs = ([float(x) for x in arg.split()] for arg in sys.argv[2:5])
+one, two, pair = median(ones), median(twos), median(pairs)
+print(f"{n:,} rows, medians of {len(ones)}: 1t {one:.2f} s, 2t {two:.2f} s, pair {pair:.2f} s")
 print(f"speed-up 1t/2t: {one / two:.2f}x; this machine's ceiling 2 x 1t / pair: {2 * one / pair:.2f}x")
+# Each round's runs follow one another, so a round's ratio sees the machine as it was then;
+# on a shared machine whose speed drifts, their median is the steadier figure.
+speedups = [o / t for o, t in zip(ones, twos)]
+ceilings = [2 * o / p for o, p in zip(ones, pairs)]
+print("per round, speed-up " + " ".join(f"{x:.2f}" for x in speedups)
+      + f" (median {median(speedups):.2f}x), ceiling " + " ".join(f"{x:.2f}" for x in ceilings)
+      + f" (median {median(ceilings):.2f}x)")
 PYEOF
