@@ -639,6 +639,38 @@ x
     assert_eq!(m["rows"], json!({"input": 10, "scored": 1, "rejected": 9}));
 }
 
+/// A pipeline `p.yaml` of one factor, `expr`, over `customers.parquet`, allowing 1% of rows
+/// rejected.
+fn write_limited_pipeline(dir: &Path, expr: &str) {
+    write(
+        dir,
+        "p.yaml",
+        &format!(
+            r#"version: 1
+name: limited
+input: {{ path: customers.parquet, id: customer_id }}
+factors:
+  - {{ name: value, expr: '{expr}', weight: 1.0 }}
+tiers:
+  levels:
+    - {{ name: all }}
+output: {{ path: out }}
+errors: {{ max_reject_fraction: 0.01 }}
+"#
+        ),
+    );
+}
+
+/// Runs `p.yaml` on 1, 2 and 8 threads: each fails with `headline` and commits nothing.
+fn assert_fails_alike_on_any_number_of_threads(dir: &Path, headline: &str) {
+    for threads in ["1", "2", "8"] {
+        let result = run(dir, &["run", "p.yaml", "--threads", threads]);
+        result.expect_code(3);
+        assert_eq!(result.headline(), headline, "{threads} threads");
+        assert!(!dir.join("out").exists());
+    }
+}
+
 /// A rule that rejects every row stops the run after the first slice of 4,096 rows (all
 /// rejected, past the 400 allowed), not at the end of the 32,768-row batch, and says so with the
 /// same count on any number of threads.
@@ -647,32 +679,12 @@ fn a_rule_rejecting_every_row_stops_the_run_after_one_slice() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     gen(dir, "customers.parquet", 40_000, 5, 40_000);
-    write(
+    write_limited_pipeline(dir, r#"throw "refused""#);
+    assert_fails_alike_on_any_number_of_threads(
         dir,
-        "p.yaml",
-        r#"version: 1
-name: refuse
-input: { path: customers.parquet, id: customer_id }
-factors:
-  - { name: value, expr: 'throw "refused"', weight: 1.0 }
-tiers:
-  levels:
-    - { name: all }
-output: { path: out }
-errors: { max_reject_fraction: 0.01 }
-"#,
+        "4,096 of 40,000 input rows rejected so far, more than errors.max_reject_fraction 0.01 \
+         allows (400); nothing was committed",
     );
-    for threads in ["1", "2", "8"] {
-        let result = run(dir, &["run", "p.yaml", "--threads", threads]);
-        result.expect_code(3);
-        assert_eq!(
-            result.headline(),
-            "4,096 of 40,000 input rows rejected so far, more than errors.max_reject_fraction \
-             0.01 allows (400); nothing was committed",
-            "{threads} threads"
-        );
-        assert!(!dir.join("out").exists());
-    }
 }
 
 /// A limit passed in a later batch, while the batches after it are scored at once: the run
@@ -683,20 +695,9 @@ fn a_limit_passed_in_a_later_batch_stops_at_the_same_slice_on_any_number_of_thre
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     gen(dir, "customers.parquet", 200_000, 5, 200_000);
-    write(
+    write_limited_pipeline(
         dir,
-        "p.yaml",
-        r#"version: 1
-name: busy
-input: { path: customers.parquet, id: customer_id }
-factors:
-  - { name: value, expr: 'if orders_12m > 20 { throw "too busy" } else { 1.0 }', weight: 1.0 }
-tiers:
-  levels:
-    - { name: all }
-output: { path: out }
-errors: { max_reject_fraction: 0.01 }
-"#,
+        r#"if orders_12m > 20 { throw "too busy" } else { 1.0 }"#,
     );
     let orders = ints(&read_parquet(&dir.join("customers.parquet")), "orders_12m");
     let failing: Vec<usize> = (0..orders.len()).filter(|&i| orders[i] > 20).collect();
@@ -708,18 +709,12 @@ errors: { max_reject_fraction: 0.01 }
     );
     let slice_end = (passing / 4096 + 1) * 4096;
     let expected = failing.iter().filter(|&&row| row < slice_end).count();
-    for threads in ["1", "2", "8"] {
-        let result = run(dir, &["run", "p.yaml", "--threads", threads]);
-        result.expect_code(3);
-        assert_eq!(
-            result.headline(),
-            format!(
-                "{} of 200,000 input rows rejected so far, more than \
-                 errors.max_reject_fraction 0.01 allows (2,000); nothing was committed",
-                tierscore::human::count(expected as u64)
-            ),
-            "{threads} threads"
-        );
-        assert!(!dir.join("out").exists());
-    }
+    assert_fails_alike_on_any_number_of_threads(
+        dir,
+        &format!(
+            "{} of 200,000 input rows rejected so far, more than errors.max_reject_fraction 0.01 \
+             allows (2,000); nothing was committed",
+            tierscore::human::count(expected as u64)
+        ),
+    );
 }

@@ -95,6 +95,17 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    /// Items 0 to 9, item `at` an error (`item {at}`).
+    fn failing_at(at: u64) -> impl Iterator<Item = Result<u64, String>> {
+        (0..10u64).map(move |i| {
+            if i == at {
+                Err(format!("item {i}"))
+            } else {
+                Ok(i)
+            }
+        })
+    }
+
     fn pool(threads: usize) -> ThreadPool {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -130,29 +141,36 @@ mod tests {
         }
     }
 
+    /// What `take` is given when `in_order` runs the identity over `items` on 2 threads, with
+    /// `take` failing on `fail_at`; and how the run ends.
+    fn taken(
+        ahead: usize,
+        items: impl Iterator<Item = Result<u64, String>>,
+        fail_at: Option<u64>,
+    ) -> (Result<(), String>, Vec<u64>) {
+        let mut taken = Vec::new();
+        let result = in_order(
+            &pool(2),
+            ahead,
+            items,
+            |i| i,
+            |r| {
+                taken.push(r);
+                match fail_at == Some(r) {
+                    true => Err(format!("take {r}")),
+                    false => Ok(true),
+                }
+            },
+        );
+        (result, taken)
+    }
+
     /// An item's error comes after the results of the items before it, and nothing after it
     /// is taken.
     #[test]
     fn an_items_error_comes_after_the_results_before_it() {
         for ahead in [1, 3] {
-            let mut taken = Vec::new();
-            let items = (0..10u64).map(|i| {
-                if i == 6 {
-                    Err(format!("item {i}"))
-                } else {
-                    Ok(i)
-                }
-            });
-            let result = in_order(
-                &pool(2),
-                ahead,
-                items,
-                |i| i,
-                |r| {
-                    taken.push(r);
-                    Ok(true)
-                },
-            );
+            let (result, taken) = taken(ahead, failing_at(6), None);
             assert_eq!(result, Err("item 6".to_string()));
             assert_eq!(taken, vec![0, 1, 2, 3, 4, 5], "{ahead}");
         }
@@ -163,28 +181,7 @@ mod tests {
     #[test]
     fn takes_error_stops_the_run_there() {
         for ahead in [1, 4] {
-            let mut taken = Vec::new();
-            let items = (0..10u64).map(|i| {
-                if i == 5 {
-                    Err(format!("item {i}"))
-                } else {
-                    Ok(i)
-                }
-            });
-            let result = in_order(
-                &pool(2),
-                ahead,
-                items,
-                |i| i,
-                |r| {
-                    taken.push(r);
-                    if r == 3 {
-                        Err(format!("take {r}"))
-                    } else {
-                        Ok(true)
-                    }
-                },
-            );
+            let (result, taken) = taken(ahead, failing_at(5), Some(3));
             assert_eq!(result, Err("take 3".to_string()));
             assert_eq!(taken, vec![0, 1, 2, 3], "{ahead}");
         }
