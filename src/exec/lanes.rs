@@ -156,9 +156,10 @@ mod tests {
             |i| i,
             |r| {
                 taken.push(r);
-                match fail_at == Some(r) {
-                    true => Err(format!("take {r}")),
-                    false => Ok(true),
+                if fail_at == Some(r) {
+                    Err(format!("take {r}"))
+                } else {
+                    Ok(true)
                 }
             },
         );
