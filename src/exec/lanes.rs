@@ -49,16 +49,14 @@ pub fn in_order<T: Send, R: Send, E>(
             pending.pop_front()?.recv().ok().flatten()
         };
         let take_all = || -> Result<(), E> {
+            // An item's error, raised once the results before it are taken.
+            let mut failed = None;
             for item in items {
                 let item = match item {
                     Ok(item) => item,
                     Err(err) => {
-                        while let Some(result) = next(&mut pending) {
-                            if !take(result)? {
-                                return Ok(());
-                            }
-                        }
-                        return Err(err);
+                        failed = Some(err);
+                        break;
                     }
                 };
                 let (done, result) = sync_channel(1);
@@ -79,10 +77,10 @@ pub fn in_order<T: Send, R: Send, E>(
             }
             while let Some(result) = next(&mut pending) {
                 if !take(result)? {
-                    break;
+                    return Ok(());
                 }
             }
-            Ok(())
+            failed.map_or(Ok(()), Err)
         };
         let taken = take_all();
         stopped.store(true, Ordering::Relaxed);

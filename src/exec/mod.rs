@@ -448,6 +448,7 @@ impl Run<'_, '_> {
                             message: first.message.clone(),
                         });
                     }
+                    // The id: the one column the lane kept of the input rows.
                     let ids = batch.batch.column(0);
                     if let Some(hashes) = id_hashes.as_mut() {
                         hashes.add(ids.as_ref())?;
