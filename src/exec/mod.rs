@@ -480,8 +480,8 @@ impl Run<'_, '_> {
                 } else {
                     pool.install(|| lanes::in_order(pool, ahead, incoming, lane, take))
                 };
-                let score_seconds = scoring.elapsed().as_secs_f64();
                 let written = writer.finish();
+                let score_seconds = scoring.elapsed().as_secs_f64();
                 scored?;
                 let (files, rejected, counts) = written?;
                 Ok((files, rejected, counts, score_seconds))

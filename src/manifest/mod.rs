@@ -375,14 +375,15 @@ pub struct Phases {
     pub derive: f64,
     /// The pass that scores every row to rank it, for rank and ABC tiers (0 otherwise).
     pub rank: f64,
+    /// Reading, scoring and writing every row, up to the files closed and synced.
     pub score_and_write: f64,
     /// What is left of the report's figures once the rows are written (0 without a report):
     /// ranking the whale curve's values, done beside the manifest's work (so it overlaps
     /// `finish`), and the tables.
     #[serde(default)]
     pub report: f64,
-    /// Closing the files, checking every row is accounted for and writing the manifest (the
-    /// swap into place follows and is not timed).
+    /// Checking every row is accounted for and every id is unique, the score quantiles and
+    /// writing the manifest (the swap into place follows and is not timed).
     pub finish: f64,
 }
 
