@@ -610,21 +610,26 @@ impl Tally {
     /// Counts one scored batch: rows, and the score and factor statistics of its scored rows,
     /// in input order so the figures do not depend on the thread count.
     fn add(&mut self, scored: &ScoredBatch) {
-        let factors: Vec<&Float64Array> = scored
+        let kept: Vec<usize> = (0..scored.tier.len())
+            .filter(|&row| scored.tier[row].is_some())
+            .collect();
+        let scores = scored.score.values();
+        for &row in &kept {
+            self.scores.push(ascending_key(scores[row]));
+            self.score_sum.add(scores[row]);
+        }
+        self.score.add_all(kept.iter().map(|&row| scores[row]));
+        for (tier, summary) in self.tiers.iter_mut().enumerate() {
+            let rows = kept.iter().filter(|&&row| scored.tier[row] == Some(tier));
+            summary.add_all(rows.map(|&row| scores[row]));
+        }
+        let factors = scored
             .factors
             .iter()
-            .filter_map(|column| column.as_any().downcast_ref::<Float64Array>())
-            .collect();
-        for (row, tier) in scored.tier.iter().enumerate() {
-            let Some(tier) = *tier else { continue };
-            let score = scored.score.value(row);
-            self.score.add(score);
-            self.scores.push(ascending_key(score));
-            self.score_sum.add(score);
-            self.tiers[tier].add(score);
-            for (summary, values) in self.factors.iter_mut().zip(&factors) {
-                summary.add(values.value(row));
-            }
+            .filter_map(|column| column.as_any().downcast_ref::<Float64Array>());
+        for (summary, values) in self.factors.iter_mut().zip(factors) {
+            let values = values.values();
+            summary.add_all(kept.iter().map(|&row| values[row]));
         }
         for reject in &scored.rejects {
             *self

@@ -198,13 +198,19 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// Adds one value (in input order, so the result is the same whatever the thread count).
-    pub fn add(&mut self, value: f64) {
-        self.count += 1;
-        self.sum += value;
-        self.min = Some(self.min.map_or(value, |m| m.min(value)));
-        self.max = Some(self.max.map_or(value, |m| m.max(value)));
-        self.mean = Some(self.sum / self.count as f64);
+    /// Adds `values` in order (input order, so the result is the same whatever the thread
+    /// count). The mean is divided out once, after the last: the same as after each.
+    pub fn add_all(&mut self, values: impl IntoIterator<Item = f64>) {
+        let before = self.count;
+        for value in values {
+            self.count += 1;
+            self.sum += value;
+            self.min = Some(self.min.map_or(value, |m| m.min(value)));
+            self.max = Some(self.max.map_or(value, |m| m.max(value)));
+        }
+        if self.count > before {
+            self.mean = Some(self.sum / self.count as f64);
+        }
     }
 }
 
@@ -461,9 +467,9 @@ mod tests {
             serde_json::to_value(&s).unwrap()["mean"],
             serde_json::Value::Null
         );
-        for v in [3.0, -1.0, 4.0] {
-            s.add(v);
-        }
+        s.add_all([3.0, -1.0]);
+        s.add_all([]);
+        s.add_all([4.0]);
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
             serde_json::json!({"count": 3, "min": -1.0, "max": 4.0, "mean": 2.0})
