@@ -41,6 +41,12 @@
 #                   is checked on those columns too, and the table adds ts/DuckDB= and ts/Polars=
 #                   (tierscore over the same-work peers). The plain duckdb/polars runs stay as
 #                   they are: one Parquet file of id, six factors, score, tier.
+#   PEER_WORK=1     also time tierscore on the plain peers' work, as "ts-peerwork": a copy of the
+#                   pipeline that writes one file (partition_by: none) of id, six factors, score,
+#                   tier and tier_rank, without the pass-through columns, the reasons, the report
+#                   or the duplicate-id check (input.unique_ids: false); the table gives its wall
+#                   over the plain duckdb and polars runs. What is left between it and tierscore
+#                   is the cost of the output the shipped pipeline asks for.
 # Exit 1 when a peer disagrees with tierscore (the table is printed all the same).
 set -euo pipefail
 
@@ -112,9 +118,10 @@ for N in "${SIZES[@]}"; do
     # The shipped pipeline with its input, output and script paths made absolute.
     PIPELINE="$SCRATCH/customer_value_$N.yaml"
     OUT_TS="$SCRATCH/out_tierscore_$N"
-    "$PY" - "$ROOT/pipelines/customer_value.yaml" "$DATA" "$OUT_TS" "$PIPELINE" <<'PYEOF'
+    PEER_PIPELINE="$SCRATCH/customer_value_peerwork_$N.yaml"
+    "$PY" - "$ROOT/pipelines/customer_value.yaml" "$DATA" "$OUT_TS" "$PIPELINE" "$PEER_PIPELINE" <<'PYEOF'
 import os, sys, yaml
-src, data, out, dst = sys.argv[1:]
+src, data, out, dst, peer_dst = sys.argv[1:]
 spec = yaml.safe_load(open(src))
 here = os.path.dirname(os.path.abspath(src))
 for factor in spec["factors"]:
@@ -123,6 +130,12 @@ for factor in spec["factors"]:
 spec["input"]["path"] = data
 spec["output"]["path"] = out
 with open(dst, "w") as f:
+    yaml.safe_dump(spec, f, sort_keys=False)
+# The plain peers' work: one file of id, factors, score, tier (and tier_rank), nothing else.
+spec["input"]["unique_ids"] = False
+spec["output"] = {"path": out + "_peerwork", "partition_by": "none", "columns": [],
+                  "reasons": False, "report": False}
+with open(peer_dst, "w") as f:
     yaml.safe_dump(spec, f, sort_keys=False)
 PYEOF
 
@@ -142,6 +155,9 @@ PYEOF
             rm -rf "$SCRATCH/out_polars-same_$N"
             measure polars-same "$N" "$PY" bench/peers/polars_cv.py "$DATA" \
                 "$SCRATCH/out_polars-same_$N" --same-work
+        fi
+        if [ "${PEER_WORK:-0}" = 1 ]; then
+            measure ts-peerwork "$N" "$TIERSCORE" run "$PEER_PIPELINE" --quiet
         fi
         if [ "${INTERPRETED:-0}" = 1 ]; then
             measure interpreted "$N" "$TIERSCORE" run "$PIPELINE" --quiet --engine interpreted \
@@ -213,6 +229,9 @@ print(head)
 print("-" * len(head))
 for engine, n, wall, rss_mb, note in rows:
     ratios = ["", "", "", "", "", ""]
+    if engine == "ts-peerwork":
+        ratios[:2] = [f"{wall / walls[(peer, n)]:.2f}" if walls.get((peer, n)) else ""
+                      for peer in ("duckdb", "polars")]
     if engine == "tierscore":
         ratios = [f"{wall / walls[(peer, n)]:.2f}" if walls.get((peer, n)) else ""
                   for peer in ("duckdb", "polars", "alone")]
@@ -227,6 +246,9 @@ if same_work:
     print("ts/DuckDB=, ts/Polars=: the same over the peers run with --same-work (duckdb-same,\n"
           "polars-same), which write what tierscore writes: hive-partitioned by tier, with region,\n"
           "industry, tier_rank and the reasons list.")
+if any(e == "ts-peerwork" for e, _ in runs):
+    print("On the ts-peerwork row: tierscore doing the plain peers' work (one file of id, factors,\n"
+          "score, tier; no pass-through, reasons, report or duplicate-id check) over those peers.")
 print("ts/alone: tierscore run over the scripts alone (what I/O, conversion and writing add).")
 print("1t/ts: tierscore --threads 1 over tierscore on all cores (the speed-up from threads).")
 PYEOF
