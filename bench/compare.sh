@@ -28,7 +28,7 @@
 #                      bench/compare.sh 1000000         # one size
 # Environment: SCRATCH (default /tmp/tierscore-bench), PANDAS_ROWS (default 200000), ROUNDS
 # (default 1): rounds of tierscore / alone / tierscore-1t / DuckDB / Polars (and the optional
-# runs below), interleaved; the table shows medians.
+# runs below), interleaved; the table shows medians, and below it each ratio round by round.
 #   INTERPRETED=1   also time `tierscore run --engine interpreted` each round (the fallback)
 #   BASELINE=BIN    also time another tierscore binary (say an earlier commit's release build)
 #                   on the same pipeline each round, as "baseline"
@@ -241,6 +241,18 @@ for engine, n, wall, rss_mb, note in rows:
     same = f" {ratios[4]:>10} {ratios[5]:>10}" if same_work else ""
     print(f"{engine:<13} {n:>11,} {wall:>8.2f} {n / wall:>11,.0f} {rss_mb:>12.0f} "
           f"{ratios[0]:>10} {ratios[1]:>10} {ratios[2]:>9} {ratios[3]:>6}{same}  {note}")
+# Round by round: the runs of one round follow one another, so on a machine whose speed drifts
+# the ratio within a round is steadier than the ratio of the medians above.
+for n in sorted({n for _, n in runs}):
+    pairs = [("tierscore", peer) for peer in ("duckdb", "polars", "duckdb-same", "polars-same")]
+    pairs += [("ts-peerwork", peer) for peer in ("duckdb", "polars")]
+    pairs += [("tierscore-1t", "tierscore")]
+    for ours, peer in pairs:
+        a, b = runs.get((ours, n), []), runs.get((peer, n), [])
+        if len(a) > 1 and len(a) == len(b):
+            per_round = [x / y for (x, _), (y, _) in zip(a, b)]
+            print(f"{n:>11,} rows, {ours} over {peer}, round by round: "
+                  + " ".join(f"{r:.2f}" for r in per_round) + f" (median {median(per_round):.2f})")
 print("\nts/DuckDB, ts/Polars: tierscore's wall time over the peer's; > 1 means tierscore is slower.")
 if same_work:
     print("ts/DuckDB=, ts/Polars=: the same over the peers run with --same-work (duckdb-same,\n"
