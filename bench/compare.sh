@@ -28,7 +28,8 @@
 #                      bench/compare.sh 1000000         # one size
 # Environment: SCRATCH (default /tmp/tierscore-bench), PANDAS_ROWS (default 200000), ROUNDS
 # (default 1): rounds of tierscore / alone / tierscore-1t / DuckDB / Polars (and the optional
-# runs below), interleaved; the table shows medians, and below it each ratio round by round.
+# runs below), interleaved; the table shows medians, and below it (with ROUNDS > 1) each ratio
+# round by round.
 #   INTERPRETED=1   also time `tierscore run --engine interpreted` each round (the fallback)
 #   BASELINE=BIN    also time another tierscore binary (say an earlier commit's release build)
 #                   on the same pipeline each round, as "baseline"
@@ -42,11 +43,13 @@
 #                   (tierscore over the same-work peers). The plain duckdb/polars runs stay as
 #                   they are: one Parquet file of id, six factors, score, tier.
 #   PEER_WORK=1     also time tierscore on the plain peers' work, as "ts-peerwork": a copy of the
-#                   pipeline that writes one file (partition_by: none) of id, six factors, score,
-#                   tier and tier_rank, without the pass-through columns, the reasons, the report
+#                   pipeline whose scored output is one file (partition_by: none) of id, six
+#                   factors, score, tier and tier_rank (beside it, as always, the rejects file
+#                   and the manifest), without the pass-through columns, the reasons, the report
 #                   or the duplicate-id check (input.unique_ids: false); the table gives its wall
-#                   over the plain duckdb and polars runs. What is left between it and tierscore
-#                   is the cost of the output the shipped pipeline asks for.
+#                   over the plain duckdb and polars runs, and its rows are checked against
+#                   tierscore's. What is left between it and tierscore is the cost of what the
+#                   shipped pipeline asks for beyond the plain peers.
 # Exit 1 when a peer disagrees with tierscore (the table is printed all the same).
 set -euo pipefail
 
@@ -173,13 +176,15 @@ PYEOF
         --rows "$PANDAS_ROWS"
 
     PEERS=(duckdb polars pandas)
-    WIDTH=7
-    if [ "${SAME_WORK:-0}" = 1 ]; then PEERS+=(duckdb-same polars-same); WIDTH=11; fi
+    WIDTH=11
+    if [ "${SAME_WORK:-0}" = 1 ]; then PEERS+=(duckdb-same polars-same); fi
+    if [ "${PEER_WORK:-0}" = 1 ]; then PEERS+=(ts-peerwork); fi
     for peer in "${PEERS[@]}"; do
         extra=()
         out="$SCRATCH/out_${peer}_$N.parquet"
         if [ "$peer" = pandas ]; then extra=(--rows "$(( N < PANDAS_ROWS ? N : PANDAS_ROWS ))"); fi
         case "$peer" in *-same) out="$SCRATCH/out_${peer}_$N" ;; esac   # a hive-partitioned directory
+        if [ "$peer" = ts-peerwork ]; then out="${OUT_TS}_peerwork/scored/part-00000.parquet"; fi
         printf "   agreement %-${WIDTH}s " "$peer"
         if ! "$PY" bench/check_agreement.py "$OUT_TS" "$out" "${extra[@]}"; then
             AGREE=DISAGREE
@@ -246,7 +251,7 @@ for engine, n, wall, rss_mb, note in rows:
 for n in sorted({n for _, n in runs}):
     pairs = [("tierscore", peer) for peer in ("duckdb", "polars", "duckdb-same", "polars-same")]
     pairs += [("ts-peerwork", peer) for peer in ("duckdb", "polars")]
-    pairs += [("tierscore-1t", "tierscore")]
+    pairs += [("tierscore-1t", "tierscore"), ("tierscore", "baseline"), ("interpreted", "tierscore")]
     for ours, peer in pairs:
         a, b = runs.get((ours, n), []), runs.get((peer, n), [])
         if len(a) > 1 and len(a) == len(b):
@@ -260,7 +265,8 @@ if same_work:
           "industry, tier_rank and the reasons list.")
 if any(e == "ts-peerwork" for e, _ in runs):
     print("On the ts-peerwork row: tierscore doing the plain peers' work (one file of id, factors,\n"
-          "score, tier; no pass-through, reasons, report or duplicate-id check) over those peers.")
+          "score, tier, tier_rank; no pass-through, reasons, report or duplicate-id check) over\n"
+          "those peers.")
 print("ts/alone: tierscore run over the scripts alone (what I/O, conversion and writing add).")
 print("1t/ts: tierscore --threads 1 over tierscore on all cores (the speed-up from threads).")
 PYEOF

@@ -619,10 +619,11 @@ impl Tally {
             self.score_sum.add(scores[row]);
         }
         self.score.add_all(kept.iter().map(|&row| scores[row]));
-        for (tier, summary) in self.tiers.iter_mut().enumerate() {
-            let rows = kept.iter().filter(|&&row| scored.tier[row] == Some(tier));
-            summary.add_all(rows.map(|&row| scores[row]));
-        }
+        Summary::add_grouped(
+            &mut self.tiers,
+            kept.iter()
+                .filter_map(|&row| Some((scored.tier[row]?, scores[row]))),
+        );
         let factors = scored
             .factors
             .iter()

@@ -203,11 +203,33 @@ impl Summary {
     pub fn add_all(&mut self, values: impl IntoIterator<Item = f64>) {
         let before = self.count;
         for value in values {
-            self.count += 1;
-            self.sum += value;
-            self.min = Some(self.min.map_or(value, |m| m.min(value)));
-            self.max = Some(self.max.map_or(value, |m| m.max(value)));
+            self.push(value);
         }
+        self.settle_mean(before);
+    }
+
+    /// Adds each `(group, value)` to `summaries[group]`, in order: the same as
+    /// [`Summary::add_all`] on each group's values, in one pass.
+    pub fn add_grouped(summaries: &mut [Summary], values: impl IntoIterator<Item = (usize, f64)>) {
+        let before: Vec<u64> = summaries.iter().map(|s| s.count).collect();
+        for (group, value) in values {
+            summaries[group].push(value);
+        }
+        for (summary, before) in summaries.iter_mut().zip(before) {
+            summary.settle_mean(before);
+        }
+    }
+
+    /// Counts `value`, leaving the mean as it was.
+    fn push(&mut self, value: f64) {
+        self.count += 1;
+        self.sum += value;
+        self.min = Some(self.min.map_or(value, |m| m.min(value)));
+        self.max = Some(self.max.map_or(value, |m| m.max(value)));
+    }
+
+    /// The mean, once values were pushed since the count was `before`.
+    fn settle_mean(&mut self, before: u64) {
         if self.count > before {
             self.mean = Some(self.sum / self.count as f64);
         }
@@ -381,15 +403,18 @@ pub struct Phases {
     pub derive: f64,
     /// The pass that scores every row to rank it, for rank and ABC tiers (0 otherwise).
     pub rank: f64,
-    /// Reading, scoring and writing every row, up to the files closed and synced.
+    /// Scoring and writing every row (on a distributed run's driver: taking the executors'
+    /// scored batches and writing them), up to the files closed and synced.
     pub score_and_write: f64,
     /// What is left of the report's figures once the rows are written (0 without a report):
     /// ranking the whale curve's values, done beside the manifest's work (so it overlaps
     /// `finish`), and the tables.
     #[serde(default)]
     pub report: f64,
-    /// Checking every row is accounted for and every id is unique, the score quantiles and
-    /// writing the manifest (the swap into place follows and is not timed).
+    /// Checking every row is accounted for (and with `input.unique_ids` that every id is
+    /// unique), the score quantiles and the rest of the manifest's figures. Writing the
+    /// manifest, the report page and `_SUCCESS`, and the swap into place, follow and are not
+    /// timed.
     pub finish: f64,
 }
 
@@ -463,6 +488,7 @@ mod tests {
     #[test]
     fn summary_tracks_count_min_max_mean() {
         let mut s = Summary::default();
+        s.add_all([]);
         assert_eq!(
             serde_json::to_value(&s).unwrap()["mean"],
             serde_json::Value::Null
@@ -474,5 +500,24 @@ mod tests {
             serde_json::to_value(&s).unwrap(),
             serde_json::json!({"count": 3, "min": -1.0, "max": 4.0, "mean": 2.0})
         );
+    }
+
+    /// Values added by group come out as each group's values added in order; a group that
+    /// got none keeps no mean.
+    #[test]
+    fn grouped_summaries_equal_each_group_added_alone() {
+        let values = [(1, 0.1), (0, 5.0), (1, 0.2), (1, f64::NAN), (1, 0.7)];
+        let mut grouped = vec![Summary::default(); 3];
+        Summary::add_grouped(&mut grouped, values);
+        let mut alone = vec![Summary::default(); 3];
+        for (group, summary) in alone.iter_mut().enumerate() {
+            summary.add_all(values.iter().filter(|(g, _)| *g == group).map(|&(_, v)| v));
+        }
+        let json = |s: &[Summary]| serde_json::to_string(s).unwrap();
+        assert_eq!(json(&grouped), json(&alone));
+        assert_eq!(grouped[0].mean, Some(5.0));
+        assert_eq!((grouped[1].min, grouped[1].max), (Some(0.1), Some(0.7)));
+        assert!(grouped[1].mean.unwrap().is_nan());
+        assert_eq!(grouped[2].mean, None);
     }
 }
