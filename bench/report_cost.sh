@@ -9,7 +9,8 @@
 #   coverage   as shipped, with `run --coverage` (only with COVERAGE=1)
 # and prints per size the median wall time of each, its ratio to no-report (coverage: also to
 # report), the median of the manifest's phases_seconds.report (what is left of the report
-# after scoring and writing: the whale curve's points, the tables and the page), the median CPU
+# after scoring and writing: the whale curve's points and the tables; writing the page is not
+# timed), the median CPU
 # time (user + system, steadier than the wall time on a shared machine) with its ratio, and the
 # median peak RSS, from /usr/bin/time. The figures themselves are counted while the rows are written, inside
 # phases_seconds.score_and_write.

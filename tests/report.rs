@@ -156,7 +156,18 @@ fn shipped_example_report_numbers_equal_the_output_files() {
     let m = manifest(&out);
     assert_eq!(m["report"]["file"], "_report.html");
     assert_eq!(m["report"]["value"], "margin");
-    let f = figures(&page(&out));
+    let html = page(&out);
+    // The time card: the run's start to its finish, as the manifest records them.
+    let started = chrono::DateTime::parse_from_rfc3339(m["started_at"].as_str().unwrap()).unwrap();
+    let finished =
+        chrono::DateTime::parse_from_rfc3339(m["finished_at"].as_str().unwrap()).unwrap();
+    let seconds = (finished - started).num_milliseconds() as f64 / 1000.0;
+    let card = format!(
+        "<b>{}</b><span>time</span>",
+        tierscore::human::seconds(seconds)
+    );
+    assert!(html.contains(&card), "no {card} in the page");
+    let f = figures(&html);
     let factor_names = CUSTOMER_VALUE_FACTORS;
     let rows = rows_by_tier_folder(&out.join("scored"), "margin", &factor_names);
     assert_eq!(rows.len(), 2000);
