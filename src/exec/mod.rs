@@ -610,19 +610,16 @@ impl Tally {
     /// Counts one scored batch: rows, and the score and factor statistics of its scored rows,
     /// in input order so the figures do not depend on the thread count.
     fn add(&mut self, scored: &ScoredBatch) {
-        let kept: Vec<usize> = (0..scored.tier.len())
-            .filter(|&row| scored.tier[row].is_some())
-            .collect();
+        let kept: Vec<(usize, usize)> = scored.scored_tiers().collect();
         let scores = scored.score.values();
-        for &row in &kept {
+        for &(row, _) in &kept {
             self.scores.push(ascending_key(scores[row]));
             self.score_sum.add(scores[row]);
         }
-        self.score.add_all(kept.iter().map(|&row| scores[row]));
+        self.score.add_all(kept.iter().map(|&(row, _)| scores[row]));
         Summary::add_grouped(
             &mut self.tiers,
-            kept.iter()
-                .filter_map(|&row| Some((scored.tier[row]?, scores[row]))),
+            kept.iter().map(|&(row, tier)| (tier, scores[row])),
         );
         let factors = scored
             .factors
@@ -630,7 +627,7 @@ impl Tally {
             .filter_map(|column| column.as_any().downcast_ref::<Float64Array>());
         for (summary, values) in self.factors.iter_mut().zip(factors) {
             let values = values.values();
-            summary.add_all(kept.iter().map(|&row| values[row]));
+            summary.add_all(kept.iter().map(|&(row, _)| values[row]));
         }
         for reject in &scored.rejects {
             *self

@@ -634,6 +634,14 @@ impl ScoredBatch {
     pub fn scored_rows(&self) -> usize {
         self.score.len() - self.score.null_count()
     }
+
+    /// Each scored row (not rejected) with its tier index, in input order.
+    pub fn scored_tiers(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.tier
+            .iter()
+            .enumerate()
+            .filter_map(|(row, tier)| Some((row, (*tier)?)))
+    }
 }
 
 #[cfg(test)]

@@ -166,9 +166,7 @@ impl OutputLayout {
             let kept: Vec<u32>;
             let rows: &[u32] = match &order {
                 Order::Kept(_) => {
-                    kept = (0..scored.tier.len() as u32)
-                        .filter(|&row| scored.tier[row as usize].is_some())
-                        .collect();
+                    kept = scored.scored_tiers().map(|(row, _)| row as u32).collect();
                     &kept
                 }
                 Order::ByTier(indices, _) => indices.values(),
