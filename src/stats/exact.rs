@@ -11,6 +11,18 @@ const CHUNKS: usize = 68;
 /// Additions between two carry propagations: each adds less than 2^32 to a chunk, so an `i64`
 /// chunk cannot overflow before 2^31 of them.
 const ADDS_BEFORE_CARRY: u32 = 1 << 30;
+/// Cells of one group in [`ExactSum::add_grouped`]: one per sign and biased exponent.
+const SIGNS_AND_EXPONENTS: usize = 1 << 12;
+/// Values [`ExactSum::add_grouped`] adds into its cells before it empties them: each cell then
+/// holds fewer than 2^20 significands below 2^53, far below the 2^96 that
+/// [`ExactSum::add_significands`] takes.
+const CELL_BLOCK: usize = 1 << 20;
+
+thread_local! {
+    /// [`ExactSum::add_grouped`]'s cells, all zero between calls: kept by each thread, as a
+    /// group's 64 KiB would cost more to allocate and zero at every call than to add into.
+    static CELLS: std::cell::Cell<Vec<u128>> = const { std::cell::Cell::new(Vec::new()) };
+}
 
 /// The exact sum of `f64` values (a fixed-point accumulator over the whole exponent range):
 /// [`ExactSum::value`] is the true sum rounded once to the nearest `f64` (ties to even), so it
@@ -48,33 +60,52 @@ impl ExactSum {
     }
 
     /// Adds each of `values` to the sum of its group: `sums[groups[i]]` (a column summed per
-    /// tier). The same sums as [`ExactSum::add`] one by one, faster:
-    /// - room for the carries is made once a block of rows, not checked at every add;
-    /// - odd rows go to a second set of sums, merged at the end. Neighbouring values of a column
-    ///   mostly fall in the same chunks, and an add would otherwise wait for the one before it
-    ///   to be stored.
+    /// tier). The same sums as [`ExactSum::add`] one by one, faster: a column's values mostly
+    /// share a few exponents, so each value's significand is added to a cell for its group,
+    /// sign and exponent (an integer add), and each cell is added to its group's sum once, at
+    /// the end of a block of values ([`ExactSum::add_significands`]). Infinities and NaN go to
+    /// their sums as they come.
     pub fn add_grouped(sums: &mut [ExactSum], values: &[f64], groups: &[usize]) {
         debug_assert_eq!(values.len(), groups.len(), "one group a value");
-        const BLOCK: usize = ADDS_BEFORE_CARRY as usize;
-        let mut odd = vec![ExactSum::default(); sums.len()];
-        for (values, groups) in values.chunks(BLOCK).zip(groups.chunks(BLOCK)) {
-            for sum in sums.iter_mut().chain(odd.iter_mut()) {
-                sum.make_room(values.len());
+        // Taken out while in use: a panic part way drops them rather than leave them unzeroed.
+        let mut cells = CELLS.take();
+        if cells.len() < sums.len() * SIGNS_AND_EXPONENTS {
+            cells.resize(sums.len() * SIGNS_AND_EXPONENTS, 0);
+        }
+        // Which blocks of 64 cells each group has touched: only those are read back.
+        let mut touched = vec![0u64; sums.len()];
+        for (values, groups) in values.chunks(CELL_BLOCK).zip(groups.chunks(CELL_BLOCK)) {
+            for (&x, &group) in values.iter().zip(groups) {
+                let bits = x.to_bits();
+                // The sign and the biased exponent: 12 bits.
+                let cell = (bits >> 52) as usize;
+                if cell & 0x7ff == 0x7ff {
+                    sums[group].add(x);
+                    continue;
+                }
+                cells[group * SIGNS_AND_EXPONENTS + cell] += u128::from(significand(bits));
+                touched[group] |= 1 << (cell / 64);
             }
-            let mut pairs = values.chunks_exact(2).zip(groups.chunks_exact(2));
-            for (pair, group) in pairs.by_ref() {
-                sums[group[0]].add_uncounted(pair[0]);
-                odd[group[1]].add_uncounted(pair[1]);
-            }
-            if let (Some(&x), Some(&group)) =
-                (values.get(values.len() & !1), groups.get(values.len() & !1))
-            {
-                sums[group].add_uncounted(x);
+            for (group, sum) in sums.iter_mut().enumerate() {
+                let mut blocks = std::mem::take(&mut touched[group]);
+                while blocks != 0 {
+                    let block = blocks.trailing_zeros() as usize;
+                    blocks &= blocks - 1;
+                    let first = group * SIGNS_AND_EXPONENTS + block * 64;
+                    for (offset, cell) in cells[first..first + 64].iter_mut().enumerate() {
+                        if *cell != 0 {
+                            let sign_and_exponent = block * 64 + offset;
+                            sum.add_significands(
+                                sign_and_exponent >> 11 == 1,
+                                (sign_and_exponent & 0x7ff) as u16,
+                                std::mem::take(cell),
+                            );
+                        }
+                    }
+                }
             }
         }
-        for (sum, odd) in sums.iter_mut().zip(&odd) {
-            sum.merge(odd);
-        }
+        CELLS.set(cells);
     }
 
     /// Makes room for `adds` more adds before the next carry (at most [`ADDS_BEFORE_CARRY`]).
@@ -335,6 +366,44 @@ mod tests {
             let start = if group == 0 { -1_572_864 } else { 0 };
             assert_eq!(sum.value(), (exact + start) as f64 * scale, "group {group}");
         }
+    }
+
+    /// Subnormals, −0.0, overflowing sums, infinities and NaN give what `add` one by one gives,
+    /// and a call leaves its thread's cells empty: the next call over the same cells sums only
+    /// its own values.
+    #[test]
+    fn grouped_sums_take_every_kind_of_value_and_leave_no_cell_behind() {
+        let values = [
+            5e-324,
+            -0.0,
+            f64::MAX,
+            f64::MAX,
+            1.5,
+            f64::INFINITY,
+            -2.5e-310,
+            f64::NAN,
+            3.0,
+        ];
+        let groups = [0, 0, 1, 1, 2, 2, 3, 3, 0];
+        let mut grouped = vec![ExactSum::default(); 4];
+        ExactSum::add_grouped(&mut grouped, &values, &groups);
+        let mut one_by_one = vec![ExactSum::default(); 4];
+        for (&x, &group) in values.iter().zip(&groups) {
+            one_by_one[group].add(x);
+        }
+        let bits = |sums: &[ExactSum]| -> Vec<u64> {
+            sums.iter().map(|sum| sum.value().to_bits()).collect()
+        };
+        assert_eq!(bits(&grouped), bits(&one_by_one));
+        assert_eq!(grouped[0].value(), 3.0);
+        assert_eq!(grouped[1].value(), f64::INFINITY);
+        assert_eq!(grouped[2].value(), f64::INFINITY);
+        assert!(grouped[3].value().is_nan());
+
+        let mut again = vec![ExactSum::default(); 4];
+        ExactSum::add_grouped(&mut again, &[3.0, 1.5], &[0, 2]);
+        assert_eq!(again[0].value(), 3.0);
+        assert_eq!(again[2].value(), 1.5);
     }
 
     #[test]
