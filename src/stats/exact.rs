@@ -14,9 +14,11 @@ const ADDS_BEFORE_CARRY: u32 = 1 << 30;
 /// Cells of one group in [`ExactSum::add_grouped`]: one per sign and biased exponent.
 const SIGNS_AND_EXPONENTS: usize = 1 << 12;
 /// Values [`ExactSum::add_grouped`] adds into its cells before it empties them: each cell then
-/// holds fewer than 2^20 significands below 2^53, far below the 2^96 that
-/// [`ExactSum::add_significands`] takes.
+/// holds at most 2^20 significands below 2^53, so less than 2^73. [`ExactSum::add_significands`]
+/// takes sums of up to 2^43 of them: the block keeps the cells' sums far from that bound.
 const CELL_BLOCK: usize = 1 << 20;
+// One bit of a group's `u64` in `add_grouped` stands for 64 cells.
+const _: () = assert!(SIGNS_AND_EXPONENTS / 64 == u64::BITS as usize);
 
 thread_local! {
     /// [`ExactSum::add_grouped`]'s cells, all zero between calls: kept by each thread, as a
@@ -55,8 +57,22 @@ impl ExactSum {
     /// Adds `x`.
     #[inline]
     pub fn add(&mut self, x: f64) {
+        let bits = x.to_bits();
+        let exponent = ((bits >> 52) & 0x7ff) as usize;
+        if exponent == 0x7ff {
+            if x.is_nan() {
+                self.nan = true;
+            } else if x > 0.0 {
+                self.positive_infinity = true;
+            } else {
+                self.negative_infinity = true;
+            }
+            return;
+        }
         self.make_room(1);
-        self.add_uncounted(x);
+        // x = significand × 2^(position − 1074), position = exponent − 1 for a normal x.
+        let position = exponent - usize::from(exponent != 0);
+        self.add_parts::<3>(position, u128::from(significand(bits)), bits >> 63 == 1);
     }
 
     /// Adds each of `values` to the sum of its group: `sums[groups[i]]` (a column summed per
@@ -84,7 +100,7 @@ impl ExactSum {
                     continue;
                 }
                 cells[group * SIGNS_AND_EXPONENTS + cell] += u128::from(significand(bits));
-                touched[group] |= 1 << (cell / 64);
+                touched[group] |= 1u64 << (cell / 64);
             }
             for (group, sum) in sums.iter_mut().enumerate() {
                 let mut blocks = std::mem::take(&mut touched[group]);
@@ -114,26 +130,6 @@ impl ExactSum {
             self.carry();
         }
         self.adds += adds as u32;
-    }
-
-    /// Adds `x` to the chunks, leaving the count of adds before a carry to the caller.
-    #[inline]
-    fn add_uncounted(&mut self, x: f64) {
-        let bits = x.to_bits();
-        let exponent = ((bits >> 52) & 0x7ff) as usize;
-        if exponent == 0x7ff {
-            if x.is_nan() {
-                self.nan = true;
-            } else if x > 0.0 {
-                self.positive_infinity = true;
-            } else {
-                self.negative_infinity = true;
-            }
-            return;
-        }
-        // x = significand × 2^(position − 1074), position = exponent − 1 for a normal x.
-        let position = exponent - usize::from(exponent != 0);
-        self.add_parts::<3>(position, u128::from(significand(bits)), bits >> 63 == 1);
     }
 
     /// Adds values that share one sign (`negative`) and one biased `exponent` (below 0x7ff: not
@@ -342,8 +338,8 @@ mod tests {
 
     #[test]
     fn grouped_sums_equal_integer_arithmetic_per_group() {
-        // As above, over three groups, an odd number of values (one left over from the pairs),
-        // and the first group just short of a carry (see the next test for the carry itself).
+        // As above, over three groups, with the first group just short of a carry (the carry
+        // itself has a test of its own below).
         let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let units: Vec<i64> = (0..4999)
             .map(|i| (next() >> (11 + i % 50)) as i64 * if next() & 1 == 0 { 1 } else { -1 })
@@ -384,7 +380,8 @@ mod tests {
             f64::NAN,
             3.0,
         ];
-        let groups = [0, 0, 1, 1, 2, 2, 3, 3, 0];
+        // Group 0 holds the subnormals (their sum shows), 1 an overflow, 2 an infinity, 3 NaN.
+        let groups = [0, 0, 1, 1, 2, 2, 0, 3, 3];
         let mut grouped = vec![ExactSum::default(); 4];
         ExactSum::add_grouped(&mut grouped, &values, &groups);
         let mut one_by_one = vec![ExactSum::default(); 4];
@@ -395,15 +392,47 @@ mod tests {
             sums.iter().map(|sum| sum.value().to_bits()).collect()
         };
         assert_eq!(bits(&grouped), bits(&one_by_one));
-        assert_eq!(grouped[0].value(), 3.0);
+        assert_eq!(grouped[0].value(), -2.5e-310 + 5e-324);
         assert_eq!(grouped[1].value(), f64::INFINITY);
         assert_eq!(grouped[2].value(), f64::INFINITY);
         assert!(grouped[3].value().is_nan());
 
         let mut again = vec![ExactSum::default(); 4];
-        ExactSum::add_grouped(&mut again, &[3.0, 1.5], &[0, 2]);
-        assert_eq!(again[0].value(), 3.0);
+        ExactSum::add_grouped(&mut again, &[5e-324, 1.5], &[0, 2]);
+        assert_eq!(again[0].value(), 5e-324);
         assert_eq!(again[2].value(), 1.5);
+    }
+
+    /// More values than one block of cells, over group counts that grow and shrink from call
+    /// to call: every unit of every group's sum shows (each sum stays below 2^53 units).
+    #[test]
+    fn grouped_sums_cross_cell_blocks_and_changing_group_counts() {
+        let mut next = xorshift(0x5851_f42d_4c95_7f2d);
+        for count in [5, 2, 7] {
+            let units: Vec<i64> = (0..CELL_BLOCK + 3)
+                .map(|_| (next() >> 36) as i64 * if next() & 1 == 0 { 1 } else { -1 })
+                .collect();
+            let groups: Vec<usize> = units
+                .iter()
+                .map(|_| (next() % count as u64) as usize)
+                .collect();
+            let values: Vec<f64> = units.iter().map(|&u| u as f64 * 5e-324).collect();
+            let mut sums = vec![ExactSum::default(); count];
+            ExactSum::add_grouped(&mut sums, &values, &groups);
+            for (group, sum) in sums.iter().enumerate() {
+                let exact: i64 = units
+                    .iter()
+                    .zip(&groups)
+                    .filter(|(_, &g)| g == group)
+                    .map(|(&u, _)| u)
+                    .sum();
+                assert_eq!(
+                    sum.value(),
+                    exact as f64 * 5e-324,
+                    "{count} groups, group {group}"
+                );
+            }
+        }
     }
 
     #[test]
