@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# What each of the shipped pipeline's extras costs beyond the plain peers' work, in instructions
+# (callgrind: the same count on a noisy machine as on a quiet one).
+#
+# On N generated customers (default 100000; `tierscore gen --rows N --seed 42`, reused when
+# present), one thread, the release binary runs pipelines/customer_value.yaml as shipped, then
+# with one extra turned off at a time, then with all five off (what DuckDB and Polars write in
+# bench/compare.sh: one file of id, factors, score, tier):
+#   reasons     output.reasons: false
+#   report      output.report: false
+#   columns     output.columns: [] (no pass-through columns)
+#   unique-ids  input.unique_ids: false (no duplicate-id check)
+#   one-file    output.partition_by: none
+# and prints each one's instructions and their change against the shipped pipeline.
+# Callgrind's CPU has no SHA instructions: the output's sha256 weighs more here than on the
+# hardware.
+#
+# Run: bench/extras_cost.sh [N]      Environment: SCRATCH (default /tmp/tierscore-bench).
+# Needs valgrind (apt install valgrind) and python3 with PyYAML.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+N=${1:-100000}
+SCRATCH=${SCRATCH:-/tmp/tierscore-bench}
+PY=${PYTHON:-python3}
+mkdir -p "$SCRATCH/extras"
+command -v valgrind >/dev/null || { echo "valgrind is needed: apt install valgrind" >&2; exit 3; }
+cargo build --release --quiet
+TIERSCORE="${CARGO_TARGET_DIR:-$ROOT/target}/release/tierscore"
+DATA="$SCRATCH/customers_$N.parquet"
+[ -f "$DATA" ] || "$TIERSCORE" gen --rows "$N" --seed 42 --out "$DATA" --quiet
+
+VARIANTS=(shipped reasons report columns unique-ids one-file all)
+"$PY" - "$ROOT/pipelines/customer_value.yaml" "$DATA" "$SCRATCH/extras" "${VARIANTS[@]}" <<'PYEOF'
+import copy, os, sys, yaml
+src, data, dir, *variants = sys.argv[1:]
+shipped = yaml.safe_load(open(src))
+here = os.path.dirname(os.path.abspath(src))
+for factor in shipped["factors"]:
+    if "script" in factor:
+        factor["script"] = os.path.normpath(os.path.join(here, factor["script"]))
+shipped["input"]["path"] = data
+off = {
+    "reasons": lambda s: s["output"].update(reasons=False),
+    "report": lambda s: s["output"].update(report=False),
+    "columns": lambda s: s["output"].update(columns=[]),
+    "unique-ids": lambda s: s["input"].update(unique_ids=False),
+    "one-file": lambda s: s["output"].update(partition_by="none"),
+}
+for variant in variants:
+    spec = copy.deepcopy(shipped)
+    for name, turn_off in off.items():
+        if variant in (name, "all"):
+            turn_off(spec)
+    spec["output"]["path"] = os.path.join(dir, "out_" + variant)
+    with open(os.path.join(dir, variant + ".yaml"), "w") as f:
+        yaml.safe_dump(spec, f, sort_keys=False)
+PYEOF
+
+echo "$N rows, one thread, tierscore $(git -C "$ROOT" rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-12s %16s %9s\n' "turned off" instructions change
+for variant in "${VARIANTS[@]}"; do
+    count=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        "$TIERSCORE" run "$SCRATCH/extras/$variant.yaml" --threads 1 --quiet 2>&1 |
+        sed -n 's/.*Collected : \([0-9]*\).*/\1/p')
+    [ -n "$count" ] || { echo "callgrind gave no count for $variant" >&2; exit 1; }
+    [ "$variant" = shipped ] && base=$count
+    "$PY" -c "import sys; n, b = int(sys.argv[2]), int(sys.argv[3]); \
+print(f'{sys.argv[1]:<12} {n:>16,} {100 * (n - b) / b:+8.1f}%')" "$variant" "$count" "$base"
+done
