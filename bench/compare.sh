@@ -122,24 +122,18 @@ for N in "${SIZES[@]}"; do
     PIPELINE="$SCRATCH/customer_value_$N.yaml"
     OUT_TS="$SCRATCH/out_tierscore_$N"
     PEER_PIPELINE="$SCRATCH/customer_value_peerwork_$N.yaml"
-    "$PY" - "$ROOT/pipelines/customer_value.yaml" "$DATA" "$OUT_TS" "$PIPELINE" "$PEER_PIPELINE" <<'PYEOF'
-import os, sys, yaml
-src, data, out, dst, peer_dst = sys.argv[1:]
-spec = yaml.safe_load(open(src))
-here = os.path.dirname(os.path.abspath(src))
-for factor in spec["factors"]:
-    if "script" in factor:
-        factor["script"] = os.path.normpath(os.path.join(here, factor["script"]))
-spec["input"]["path"] = data
-spec["output"]["path"] = out
-with open(dst, "w") as f:
-    yaml.safe_dump(spec, f, sort_keys=False)
+    "$PY" - "$ROOT/bench" "$ROOT/pipelines/customer_value.yaml" "$DATA" "$OUT_TS" "$PIPELINE" "$PEER_PIPELINE" <<'PYEOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+from pipeline_copy import shipped, write
+src, data, out, dst, peer_dst = sys.argv[2:]
+spec = shipped(src, data, out)
+write(spec, dst)
 # The plain peers' work: one file of id, factors, score, tier (and tier_rank), nothing else.
 spec["input"]["unique_ids"] = False
 spec["output"] = {"path": out + "_peerwork", "partition_by": "none", "columns": [],
                   "reasons": False, "report": False}
-with open(peer_dst, "w") as f:
-    yaml.safe_dump(spec, f, sort_keys=False)
+write(spec, peer_dst)
 PYEOF
 
     for round in $(seq "$ROUNDS"); do

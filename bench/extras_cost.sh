@@ -32,15 +32,11 @@ DATA="$SCRATCH/customers_$N.parquet"
 [ -f "$DATA" ] || "$TIERSCORE" gen --rows "$N" --seed 42 --out "$DATA" --quiet
 
 VARIANTS=(shipped reasons report columns unique-ids one-file all)
-"$PY" - "$ROOT/pipelines/customer_value.yaml" "$DATA" "$SCRATCH/extras" "${VARIANTS[@]}" <<'PYEOF'
-import copy, os, sys, yaml
-src, data, dir, *variants = sys.argv[1:]
-shipped = yaml.safe_load(open(src))
-here = os.path.dirname(os.path.abspath(src))
-for factor in shipped["factors"]:
-    if "script" in factor:
-        factor["script"] = os.path.normpath(os.path.join(here, factor["script"]))
-shipped["input"]["path"] = data
+"$PY" - "$ROOT/bench" "$ROOT/pipelines/customer_value.yaml" "$DATA" "$SCRATCH/extras" "${VARIANTS[@]}" <<'PYEOF'
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from pipeline_copy import shipped, write
+src, data, dir, *variants = sys.argv[2:]
 off = {
     "reasons": lambda s: s["output"].update(reasons=False),
     "report": lambda s: s["output"].update(report=False),
@@ -49,13 +45,11 @@ off = {
     "one-file": lambda s: s["output"].update(partition_by="none"),
 }
 for variant in variants:
-    spec = copy.deepcopy(shipped)
+    spec = shipped(src, data, os.path.join(dir, "out_" + variant))
     for name, turn_off in off.items():
         if variant in (name, "all"):
             turn_off(spec)
-    spec["output"]["path"] = os.path.join(dir, "out_" + variant)
-    with open(os.path.join(dir, variant + ".yaml"), "w") as f:
-        yaml.safe_dump(spec, f, sort_keys=False)
+    write(spec, os.path.join(dir, variant + ".yaml"))
 PYEOF
 
 echo "$N rows, one thread, tierscore $(git -C "$ROOT" rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ)"
