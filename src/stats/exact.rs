@@ -336,6 +336,16 @@ mod tests {
         assert_eq!(b.value(), exact);
     }
 
+    /// The sum of the `units` whose entry in `groups` is `group`, in integer arithmetic.
+    fn group_units(units: &[i64], groups: &[usize], group: usize) -> i128 {
+        units
+            .iter()
+            .zip(groups)
+            .filter(|(_, &g)| g == group)
+            .map(|(&u, _)| i128::from(u))
+            .sum()
+    }
+
     #[test]
     fn grouped_sums_equal_integer_arithmetic_per_group() {
         // As above, over three groups, with the first group just short of a carry (the carry
@@ -352,12 +362,7 @@ mod tests {
         sums[0].adds = ADDS_BEFORE_CARRY - 1;
         ExactSum::add_grouped(&mut sums, &values, &groups);
         for (group, sum) in sums.iter().enumerate() {
-            let exact: i128 = units
-                .iter()
-                .zip(&groups)
-                .filter(|(_, &g)| g == group)
-                .map(|(&u, _)| i128::from(u))
-                .sum();
+            let exact = group_units(&units, &groups, group);
             // The first group's −1.5, in units of 2^-20.
             let start = if group == 0 { -1_572_864 } else { 0 };
             assert_eq!(sum.value(), (exact + start) as f64 * scale, "group {group}");
@@ -420,12 +425,7 @@ mod tests {
             let mut sums = vec![ExactSum::default(); count];
             ExactSum::add_grouped(&mut sums, &values, &groups);
             for (group, sum) in sums.iter().enumerate() {
-                let exact: i64 = units
-                    .iter()
-                    .zip(&groups)
-                    .filter(|(_, &g)| g == group)
-                    .map(|(&u, _)| u)
-                    .sum();
+                let exact = group_units(&units, &groups, group);
                 assert_eq!(
                     sum.value(),
                     exact as f64 * 5e-324,
