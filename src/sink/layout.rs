@@ -6,6 +6,7 @@
 //! tier's name would sort alphabetically) and `reasons` (`List<Utf8>`, when asked for). Timestamps are written in microseconds because
 //! Spark cannot read nanosecond Parquet timestamps.
 
+use std::fmt::Write;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -188,16 +189,18 @@ impl OutputLayout {
             .filter(|(_, reasons)| reasons.null_count() < reasons.len())
             .collect();
         let mut builder = ListBuilder::with_capacity(StringBuilder::new(), rows.len());
-        let mut text = String::new();
         for &row in rows {
             let row = row as usize;
             for (factor, reasons) in &giving {
                 if reasons.is_valid(row) {
-                    text.clear();
-                    text.push_str(factor);
-                    text.push_str(": ");
-                    text.push_str(reasons.value(row));
-                    builder.values().append_value(&text);
+                    // Written into the list's values as they are, not put together first.
+                    let values = builder.values();
+                    for part in [factor.as_str(), ": ", reasons.value(row)] {
+                        values
+                            .write_str(part)
+                            .expect("a string builder takes any text");
+                    }
+                    values.append_value("");
                 }
             }
             builder.append(true);
