@@ -80,16 +80,18 @@ impl ChunkReader for BudgetedFile {
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        let mut buffer = Vec::with_capacity(length);
-        let read = self
-            .read_from(start)
-            .take(length as u64)
-            .read_to_end(&mut buffer)?;
-        if read != length {
-            return Err(parquet::errors::ParquetError::EOF(format!(
-                "Expected to read {length} bytes, read only {read}"
-            )));
-        }
+        spend(&self.left, length as u64 + 1)?;
+        // Zeroed first: a positional read into memory not yet written to is not stable Rust,
+        // and a reader without `read_buf` has `read_to_end` zero it all the same.
+        let mut buffer = vec![0; length];
+        self.file
+            .read_exact_at(&mut buffer, start)
+            .map_err(|error| match error.kind() {
+                io::ErrorKind::UnexpectedEof => parquet::errors::ParquetError::EOF(format!(
+                    "Expected to read {length} bytes from byte {start}, past the end of the file"
+                )),
+                _ => error.into(),
+            })?;
         Ok(buffer.into())
     }
 }
@@ -183,7 +185,7 @@ mod tests {
         assert_eq!(file.get_bytes(4321, 600).unwrap(), bytes[4321..4921]);
         assert_eq!(
             file.get_bytes(4900, 200).unwrap_err().to_string(),
-            "EOF: Expected to read 200 bytes, read only 100"
+            "EOF: Expected to read 200 bytes from byte 4900, past the end of the file"
         );
     }
 }
