@@ -110,8 +110,17 @@ impl SinkError {
         }
     }
 
-    /// A Parquet writer's failure on the file at `path`.
+    /// A Parquet writer's failure on the file at `path`: a failed write of the file (a full
+    /// disk, say) is said as that, without parquet's `External:` in front.
     fn parquet(path: &Path, source: parquet::errors::ParquetError) -> Self {
+        use parquet::errors::ParquetError;
+        let source = match source {
+            ParquetError::External(error) => match error.downcast::<std::io::Error>() {
+                Ok(error) => return SinkError::io("write", path, *error),
+                Err(error) => ParquetError::External(error),
+            },
+            source => source,
+        };
         SinkError::Parquet {
             path: path.to_path_buf(),
             source,

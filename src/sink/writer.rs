@@ -166,7 +166,7 @@ impl OpenFile {
         let file = hashing
             .file
             .into_inner()
-            .map_err(|e| SinkError::io("flush", &path, e.into_error()))?;
+            .map_err(|e| SinkError::io("write", &path, e.into_error()))?;
         file.sync_all()
             .map_err(|e| SinkError::io("sync", &path, e))?;
         let sha256 = hex::encode(hashing.hasher.finalize());

@@ -168,7 +168,7 @@ fn a_full_disk_is_an_io_error_and_keeps_the_previous_output() {
     assert!(
         headline.starts_with("cannot write disk/.out.tierscore-staging-")
             && headline.contains("/scored/tier=")
-            && headline.ends_with(".parquet: External: No space left on device (os error 28)"),
+            && headline.ends_with(".parquet: No space left on device (os error 28)"),
         "{headline}"
     );
     assert_eq!(
