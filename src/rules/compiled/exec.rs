@@ -133,6 +133,17 @@ fn pool_index(kind: Kind) -> usize {
     }
 }
 
+/// A chunk's typed buffers go back to its thread for the next chunk (see [`Buf::recycle`]).
+impl Drop for Chunk<'_> {
+    fn drop(&mut self) {
+        let result = std::mem::replace(&mut self.result, Buf::Bool(Vec::new()));
+        let pooled = self.pool.iter_mut().flat_map(std::mem::take);
+        for buffer in pooled.chain(self.vars.drain(..)).chain([result]) {
+            buffer.recycle();
+        }
+    }
+}
+
 impl<'b> Chunk<'b> {
     /// A chunk over `inputs` for `program`, whose types on this batch are `types`, and which
     /// gives `maps` (`#{ value, reason }`) or not.

@@ -5,6 +5,8 @@
 //! on some rows and a float on others); but it is a 24-byte `Copy` value, strings borrow from the
 //! batch, the rule or the slice's arena, and nothing is allocated per row.
 
+use std::cell::RefCell;
+
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 
@@ -90,15 +92,64 @@ pub enum Buf<'b> {
     Date(Vec<i32>),
 }
 
+thread_local! {
+    /// Typed buffers of the chunks that ended on this thread, for [`Buf::new`] to hand out
+    /// again instead of allocating and zeroing new ones: every rule's run over a batch starts
+    /// a chunk, with a buffer a variable and a node evaluated at once.
+    static SPARE: RefCell<Spare> = RefCell::default();
+}
+
+/// Typed buffers of [`CHUNK`] values, by kind (tagged ones hold the run's strings, so they
+/// are not kept past it). Their values are left over: a node writes a position before it
+/// reads it, as with the buffers a chunk reuses itself.
+#[derive(Default)]
+struct Spare {
+    floats: Vec<Vec<f64>>,
+    ints: Vec<Vec<i64>>,
+    bools: Vec<Vec<bool>>,
+    dates: Vec<Vec<i32>>,
+}
+
+/// Buffers of each kind [`SPARE`] keeps at most, so a thread holds at most about 2.5 MB.
+const SPARE_BUFFERS: usize = 64;
+
 impl<'b> Buf<'b> {
     pub fn new(kind: Kind) -> Self {
+        fn reuse<T: Clone>(spare: fn(&mut Spare) -> &mut Vec<Vec<T>>, zero: T) -> Vec<T> {
+            SPARE
+                .with_borrow_mut(|s| spare(s).pop())
+                .unwrap_or_else(|| vec![zero; CHUNK])
+        }
         match kind {
             Kind::Tagged => Buf::Tagged(vec![Scalar::Unit; CHUNK]),
-            Kind::Float => Buf::Float(vec![0.0; CHUNK]),
-            Kind::Int => Buf::Int(vec![0; CHUNK]),
-            Kind::Bool => Buf::Bool(vec![false; CHUNK]),
-            Kind::Date => Buf::Date(vec![0; CHUNK]),
+            Kind::Float => Buf::Float(reuse(|s| &mut s.floats, 0.0)),
+            Kind::Int => Buf::Int(reuse(|s| &mut s.ints, 0)),
+            Kind::Bool => Buf::Bool(reuse(|s| &mut s.bools, false)),
+            Kind::Date => Buf::Date(reuse(|s| &mut s.dates, 0)),
         }
+    }
+
+    /// Gives a typed buffer of [`CHUNK`] values back to this thread, for [`Buf::new`].
+    ///
+    /// Debug builds (the tests) fill it with values no rule computes by chance first, so that
+    /// a read of a position not written since would change a result and fail the differential
+    /// and determinism tests.
+    pub fn recycle(self) {
+        fn keep<T: Copy>(spare: &mut Vec<Vec<T>>, mut buffer: Vec<T>, poison: T) {
+            if buffer.len() == CHUNK && spare.len() < SPARE_BUFFERS {
+                if cfg!(debug_assertions) {
+                    buffer.fill(poison);
+                }
+                spare.push(buffer);
+            }
+        }
+        SPARE.with_borrow_mut(|spare| match self {
+            Buf::Tagged(_) => {}
+            Buf::Float(v) => keep(&mut spare.floats, v, -1.7e308),
+            Buf::Int(v) => keep(&mut spare.ints, v, i64::MIN + 7),
+            Buf::Bool(v) => keep(&mut spare.bools, v, true),
+            Buf::Date(v) => keep(&mut spare.dates, v, -999_999),
+        });
     }
 
     pub fn kind(&self) -> Kind {
