@@ -33,9 +33,15 @@ const AT_END: u64 = 64 << 10;
 /// result.
 const HEADER_BUFFER: usize = 1 << 10;
 
+/// What a reader's first read costs at least: the 8 KiB buffer page headers were read through
+/// before reads were positional, so that a damaged file's loop over page headers within the
+/// file runs out of budget after as few turns as it did then, not eight times as many.
+const FIRST_READ: u64 = 8 << 10;
+
 /// A Parquet file whose reads, through every reader made from it, draw on one budget. Each call
-/// to the file costs the bytes it returned plus one, or [`AT_END`] when it found the end, so
-/// that reading nothing at the end of the file again and again also runs the budget out.
+/// to the file costs the bytes it returned plus one (a reader's first at least [`FIRST_READ`]),
+/// or [`AT_END`] when it found the end, so that reading nothing at the end of the file again and
+/// again also runs the budget out.
 pub struct BudgetedFile {
     file: Arc<File>,
     len: u64,
@@ -59,6 +65,7 @@ impl BudgetedFile {
             file: Arc::clone(&self.file),
             at,
             left: Arc::clone(&self.left),
+            least: FIRST_READ,
         }
     }
 }
@@ -81,14 +88,15 @@ impl ChunkReader for BudgetedFile {
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
         spend(&self.left, length as u64 + 1)?;
-        // Zeroed first: a positional read into memory not yet written to is not stable Rust,
-        // and a reader without `read_buf` has `read_to_end` zero it all the same.
+        // Zeroed first: stable Rust has no positional read into memory not yet written to.
         let mut buffer = vec![0; length];
         self.file
             .read_exact_at(&mut buffer, start)
             .map_err(|error| match error.kind() {
                 io::ErrorKind::UnexpectedEof => parquet::errors::ParquetError::EOF(format!(
-                    "Expected to read {length} bytes from byte {start}, past the end of the file"
+                    "Expected to read {length} bytes from byte {start}, past the end of the \
+                     file ({} bytes)",
+                    self.len
                 )),
                 _ => error.into(),
             })?;
@@ -101,13 +109,21 @@ pub struct BudgetedRead {
     file: Arc<File>,
     at: u64,
     left: Arc<AtomicU64>,
+    /// What the next read costs at least: [`FIRST_READ`], then nothing more than its bytes.
+    least: u64,
 }
 
 impl Read for BudgetedRead {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let read = self.file.read_at(buf, self.at)?;
         self.at += read as u64;
-        spend(&self.left, if read == 0 { AT_END } else { read as u64 + 1 })?;
+        let cost = if read == 0 {
+            AT_END
+        } else {
+            (read as u64 + 1).max(self.least)
+        };
+        self.least = 0;
+        spend(&self.left, cost)?;
         Ok(read)
     }
 }
@@ -185,7 +201,32 @@ mod tests {
         assert_eq!(file.get_bytes(4321, 600).unwrap(), bytes[4321..4921]);
         assert_eq!(
             file.get_bytes(4900, 200).unwrap_err().to_string(),
-            "EOF: Expected to read 200 bytes from byte 4900, past the end of the file"
+            "EOF: Expected to read 200 bytes from byte 4900, past the end of the file (5000 bytes)"
+        );
+    }
+
+    /// A loop reading one page header over and over within the file (a forged header's loop)
+    /// pays [`FIRST_READ`] a turn, however little it reads, and runs out of budget after
+    /// (2 × size + [`MARGIN`]) / [`FIRST_READ`] turns.
+    #[test]
+    fn a_loop_over_one_header_pays_a_first_read_a_turn() {
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(&[1u8; 4096]).unwrap();
+        let file = BudgetedFile::new(tmp).unwrap();
+        let mut turns = 0u64;
+        let error = loop {
+            match file.get_read(100).unwrap().read(&mut [0u8; 20]) {
+                Ok(read) => {
+                    assert_eq!(read, 20);
+                    turns += 1;
+                }
+                Err(error) => break error,
+            }
+        };
+        assert_eq!(turns, (2 * 4096 + MARGIN) / FIRST_READ);
+        assert_eq!(
+            error.to_string(),
+            "its page headers are damaged: reading went on past twice the file's size"
         );
     }
 }

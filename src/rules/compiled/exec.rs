@@ -133,7 +133,8 @@ fn pool_index(kind: Kind) -> usize {
     }
 }
 
-/// A chunk's typed buffers go back to its thread for the next chunk (see [`Buf::recycle`]).
+/// A rule run's typed buffers go back to its thread, for the next rule's run there (see
+/// [`Buf::recycle`]).
 impl Drop for Chunk<'_> {
     fn drop(&mut self) {
         let result = std::mem::replace(&mut self.result, Buf::Bool(Vec::new()));

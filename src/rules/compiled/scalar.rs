@@ -93,15 +93,18 @@ pub enum Buf<'b> {
 }
 
 thread_local! {
-    /// Typed buffers of the chunks that ended on this thread, for [`Buf::new`] to hand out
-    /// again instead of allocating and zeroing new ones: every rule's run over a batch starts
-    /// a chunk, with a buffer a variable and a node evaluated at once.
+    /// Typed buffers of the rule runs that ended on this thread, for [`Buf::new`] to hand out
+    /// again instead of allocating and zeroing new ones. Each run of a rule over a batch needs
+    /// a buffer for each of its variables, and one for each node whose values are held at
+    /// once.
     static SPARE: RefCell<Spare> = RefCell::default();
 }
 
 /// Typed buffers of [`CHUNK`] values, by kind (tagged ones hold the run's strings, so they
-/// are not kept past it). Their values are left over: a node writes a position before it
-/// reads it, as with the buffers a chunk reuses itself.
+/// are not kept past it). Their values are left over from another rule's run: no value kept
+/// for a row depends on a position not written for it in this chunk (the positions read
+/// unwritten belong to rows already left to the interpreter), as with the buffers a run
+/// reuses from one chunk to the next.
 #[derive(Default)]
 struct Spare {
     floats: Vec<Vec<f64>>,
@@ -110,7 +113,8 @@ struct Spare {
     dates: Vec<Vec<i32>>,
 }
 
-/// Buffers of each kind [`SPARE`] keeps at most, so a thread holds at most about 2.5 MB.
+/// Buffers of each kind [`SPARE`] keeps at most, so a thread holds at most about 2.75 MB
+/// (64 × 2,048 × 21 bytes).
 const SPARE_BUFFERS: usize = 64;
 
 impl<'b> Buf<'b> {
@@ -129,11 +133,12 @@ impl<'b> Buf<'b> {
         }
     }
 
-    /// Gives a typed buffer of [`CHUNK`] values back to this thread, for [`Buf::new`].
+    /// Gives a typed buffer of [`CHUNK`] values back to this thread, for [`Buf::new`]; any other
+    /// (the empty placeholders `std::mem::replace` leaves) is dropped.
     ///
-    /// Debug builds (the tests) fill it with values no rule computes by chance first, so that
-    /// a read of a position not written since would change a result and fail the differential
-    /// and determinism tests.
+    /// Debug builds (the tests) fill it first with values rules seldom compute (bools `true`
+    /// and `false` in turn), so that a read of a position not written since would change a
+    /// result and fail the differential and determinism tests.
     pub fn recycle(self) {
         fn keep<T: Copy>(spare: &mut Vec<Vec<T>>, mut buffer: Vec<T>, poison: T) {
             if buffer.len() == CHUNK && spare.len() < SPARE_BUFFERS {
@@ -147,7 +152,10 @@ impl<'b> Buf<'b> {
             Buf::Tagged(_) => {}
             Buf::Float(v) => keep(&mut spare.floats, v, -1.7e308),
             Buf::Int(v) => keep(&mut spare.ints, v, i64::MIN + 7),
-            Buf::Bool(v) => keep(&mut spare.bools, v, true),
+            Buf::Bool(v) => {
+                let poison = spare.bools.len() % 2 == 0;
+                keep(&mut spare.bools, v, poison)
+            }
             Buf::Date(v) => keep(&mut spare.dates, v, -999_999),
         });
     }
