@@ -174,17 +174,37 @@ fn parquet_encode_and_commit(bencher: Bencher) {
             )
             .expect("output");
             output.write(rows, tiers).expect("write");
-            output.finish().expect("finish");
+            let files = output.finish().expect("finish");
             RejectWriter::create(staging.dir(), &loaded.plan.id_field, &props)
                 .and_then(RejectWriter::finish)
                 .expect("rejects");
-            std::fs::write(
-                staging.dir().join("_manifest.json"),
-                r#"{"tool":"tierscore"}"#,
-            )
-            .expect("manifest");
+            bench_manifest(files)
+                .write(staging.dir())
+                .expect("manifest");
             staging.commit().expect("commit");
         });
+}
+
+/// A complete manifest listing `files`, so that the next round's commit finds the output ours
+/// and replaces it (a partial one would be refused, as `run` refuses a directory it cannot
+/// read as its own).
+fn bench_manifest(files: Vec<tierscore::manifest::WrittenFile>) -> tierscore::manifest::Manifest {
+    let phases = serde_json::json!({
+        "plan": 0.0, "derive": 0.0, "rank": 0.0, "score_and_write": 0.0, "finish": 0.0
+    });
+    serde_json::from_value(serde_json::json!({
+        "schema_version": tierscore::manifest::SCHEMA_VERSION, "tool": "tierscore",
+        "tool_version": "bench", "run_id": "bench", "started_at": "", "finished_at": "",
+        "pipeline": { "path": "p.yaml", "name": "p", "sha256": "" },
+        "scripts": [], "rules": [], "rules_sha256": "", "params": {}, "inputs": [],
+        "threads": 1, "rows": { "input": 0, "scored": 0, "rejected": 0 },
+        "score": { "count": 0 }, "tiers": [], "factors": [], "derive": [], "normalization": [],
+        "output": { "id": "id", "partition_by": "tier", "columns": [], "files": files,
+                    "data_dir": tierscore::manifest::DATA_DIR,
+                    "rejects_file": tierscore::manifest::REJECTS_FILE },
+        "phases_seconds": phases,
+    }))
+    .expect("a complete manifest")
 }
 
 /// Rows of the threshold-factor benchmarks (a one-factor rule against a hand-written loop).
