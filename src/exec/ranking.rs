@@ -254,7 +254,7 @@ impl RankInputs {
                 whole.normalization.push(used);
             }
             scores = (0..scores.len())
-                .map(|row| scores[row].map(|_| plan.scorer.weighted_sum(&normalized, row)))
+                .map(|row| scores[row].map(|_| plan.scorer.weighted_sum(|k| normalized[k][row])))
                 .collect();
             whole.normalized = Some(normalized);
         }

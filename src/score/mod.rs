@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Float64Type, Schema, UInt32Type};
 use rayon::prelude::*;
 
@@ -260,12 +261,39 @@ impl Scorer {
 
     /// Σ weight × factor value of one row (a missing value counts 0, a missing weight 1):
     /// `combine: weighted_sum`, and the score the whole-run step ranks after normalising.
-    pub fn weighted_sum(&self, values_by_factor: &[Vec<Option<f64>>], row: usize) -> f64 {
+    /// `value(k)` is the row's value of factor `k`.
+    pub fn weighted_sum(&self, value: impl Fn(usize) -> Option<f64>) -> f64 {
         self.factors
             .iter()
-            .zip(values_by_factor)
-            .map(|(step, values)| step.weight.unwrap_or(1.0) * values[row].unwrap_or(0.0))
+            .enumerate()
+            .map(|(k, step)| step.weight.unwrap_or(1.0) * value(k).unwrap_or(0.0))
             .sum()
+    }
+
+    /// [`Scorer::weighted_sum`] of every row of `values` (one column per factor), a column at a
+    /// time: each row's terms are added in the same order from the same start, so the sums
+    /// have the same bits.
+    fn weighted_sums(&self, values: &[Float64Array]) -> Vec<f64> {
+        let rows = values.first().map_or(0, Array::len);
+        let mut sums = vec![std::iter::empty::<f64>().sum::<f64>(); rows];
+        for (step, column) in self.factors.iter().zip(values) {
+            let weight = step.weight.unwrap_or(1.0);
+            let terms = column.values();
+            match column.nulls().filter(|nulls| nulls.null_count() > 0) {
+                None => {
+                    for (sum, &value) in sums.iter_mut().zip(terms.iter()) {
+                        *sum += weight * value;
+                    }
+                }
+                Some(nulls) => {
+                    for (row, sum) in sums.iter_mut().enumerate() {
+                        let value = if nulls.is_valid(row) { terms[row] } else { 0.0 };
+                        *sum += weight * value;
+                    }
+                }
+            }
+        }
+        sums
     }
 
     /// [`Scorer::score`] with what the ranking pass computed for these rows: normalised
@@ -345,10 +373,10 @@ impl Scorer {
         tally: Option<&Tally>,
     ) -> ScoredBatch {
         let rows = batch.num_rows();
-        let mut failed: Vec<Option<Reject>> = vec![None; rows];
+        let mut fate = Fate::new(rows);
         if let Some(ids) = batch.column_by_name(&self.id_column) {
             for row in (0..rows).filter(|row| ids.is_null(*row)) {
-                failed[row] = Some(Reject {
+                fate.reject(Reject {
                     row,
                     step: "id".into(),
                     code: "null_id",
@@ -362,12 +390,12 @@ impl Scorer {
         }
         let mut working = batch.clone();
         let mut reasons = Vec::with_capacity(self.factors.len());
-        let mut values_by_factor: Vec<Vec<Option<f64>>> = Vec::with_capacity(self.factors.len());
+        let mut values: Vec<Float64Array> = Vec::with_capacity(self.factors.len());
 
         for step in &self.factors {
-            let output = run_rule(step.rule.as_ref(), &working, &mut failed, tally);
+            let output = run_rule(step.rule.as_ref(), &working, &mut fate, tally);
             let column = output.values;
-            values_by_factor.push(column.as_primitive::<Float64Type>().iter().collect());
+            values.push(column.as_primitive::<Float64Type>().clone());
             working = with_column(&working, step.name(), column);
             reasons.push(
                 output
@@ -377,19 +405,11 @@ impl Scorer {
         }
 
         if let Some(normalized) = &ranked.factors {
-            for ((step, values), normal) in self
-                .factors
-                .iter()
-                .zip(&mut values_by_factor)
-                .zip(normalized)
-            {
-                for (row, value) in values.iter_mut().enumerate() {
-                    if failed[row].is_some() {
-                        continue;
-                    }
-                    *value = normal[row];
-                    if value.is_none() {
-                        failed[row] = Some(Reject {
+            for ((step, values), normal) in self.factors.iter().zip(&mut values).zip(normalized) {
+                *values = Float64Array::from_iter(normal.iter().copied());
+                for (row, value) in normal.iter().enumerate() {
+                    if value.is_none() && fate.alive[row] {
+                        fate.reject(Reject {
                             row,
                             step: step.name().to_string(),
                             code: "not_normalised",
@@ -405,14 +425,13 @@ impl Scorer {
         }
 
         let scores: Vec<Option<f64>> = match &self.combine {
-            CombineStep::WeightedSum => (0..rows)
-                .map(|row| {
-                    failed[row]
-                        .is_none()
-                        .then(|| self.weighted_sum(&values_by_factor, row))
-                })
+            CombineStep::WeightedSum => self
+                .weighted_sums(&values)
+                .into_iter()
+                .zip(&fate.alive)
+                .map(|(sum, &alive)| alive.then_some(sum))
                 .collect(),
-            CombineStep::Script(rule) => run_rule(rule.as_ref(), &working, &mut failed, tally)
+            CombineStep::Script(rule) => run_rule(rule.as_ref(), &working, &mut fate, tally)
                 .values
                 .as_primitive::<Float64Type>()
                 .iter()
@@ -423,7 +442,7 @@ impl Scorer {
             .enumerate()
             .map(|(row, score)| match score {
                 Some(s) if !s.is_finite() => {
-                    failed[row] = Some(Reject {
+                    fate.reject(Reject {
                         row,
                         step: "score".into(),
                         code: "score_not_finite",
@@ -446,7 +465,7 @@ impl Scorer {
                 .enumerate()
                 .map(|(row, (score, tier))| match (score, tier) {
                     (Some(_), None) => {
-                        failed[row] = Some(Reject {
+                        fate.reject(Reject {
                             row,
                             step: "tier".into(),
                             code: "no_rank_tier",
@@ -461,7 +480,7 @@ impl Scorer {
             (None, Some(rule)) => {
                 let score_column: ArrayRef = Arc::new(Float64Array::from(scores.clone()));
                 let working = with_column(&working, "score", score_column);
-                run_rule(rule.as_ref(), &working, &mut failed, tally)
+                run_rule(rule.as_ref(), &working, &mut fate, tally)
                     .values
                     .as_primitive::<UInt32Type>()
                     .iter()
@@ -477,35 +496,100 @@ impl Scorer {
 
         // Every output column agrees on which rows are scored: a row that failed a later
         // step (score, tier) has its factor values nulled too.
-        let scored = |row: usize| failed[row].is_none();
-        let factors = values_by_factor
+        let factors = values
             .iter()
-            .map(|values| {
-                let masked: Float64Array = values
-                    .iter()
-                    .enumerate()
-                    .map(|(row, v)| v.filter(|_| scored(row)))
-                    .collect();
-                Arc::new(masked) as ArrayRef
-            })
+            .map(|column| Arc::new(fate.mask(column)) as ArrayRef)
             .collect();
-        let score: Float64Array = scores
-            .iter()
-            .enumerate()
-            .map(|(row, s)| s.filter(|_| scored(row)))
-            .collect();
+        let score = nullable(
+            scores
+                .iter()
+                .zip(&fate.alive)
+                .map(|(s, &alive)| s.filter(|_| alive)),
+        );
         let tier = tier
             .into_iter()
-            .enumerate()
-            .map(|(row, t)| t.filter(|_| scored(row)))
+            .zip(&fate.alive)
+            .map(|(t, &alive)| t.filter(|_| alive))
             .collect();
         ScoredBatch {
             factors,
             reasons,
             score,
             tier,
-            rejects: failed.into_iter().flatten().collect(),
+            rejects: fate.into_rejects(),
         }
+    }
+}
+
+/// A `Float64` column of `values`, with a null buffer only when one is null (null slots hold
+/// 0, as arrow's builder leaves them).
+fn nullable(values: impl ExactSizeIterator<Item = Option<f64>>) -> Float64Array {
+    let mut numbers = Vec::with_capacity(values.len());
+    let mut valid = Vec::with_capacity(values.len());
+    for value in values {
+        numbers.push(value.unwrap_or(0.0));
+        valid.push(value.is_some());
+    }
+    let nulls = valid.contains(&false).then(|| NullBuffer::from(valid));
+    Float64Array::new(numbers.into(), nulls)
+}
+
+/// Which rows of a slice are still scored, and the rejects of those that are not (a row fails
+/// at most once: every step runs on the rows still alive only).
+struct Fate {
+    /// Whether each row is still scored.
+    alive: Vec<bool>,
+    rejects: Vec<Reject>,
+    /// The rows still alive, ascending; rebuilt after a reject.
+    selection: Vec<u32>,
+    selection_stale: bool,
+}
+
+impl Fate {
+    fn new(rows: usize) -> Self {
+        Self {
+            alive: vec![true; rows],
+            rejects: Vec::new(),
+            selection: (0..rows as u32).collect(),
+            selection_stale: false,
+        }
+    }
+
+    fn reject(&mut self, reject: Reject) {
+        debug_assert!(self.alive[reject.row], "a row fails once");
+        self.alive[reject.row] = false;
+        self.rejects.push(reject);
+        self.selection_stale = true;
+    }
+
+    /// The rows still alive, ascending.
+    fn selection(&mut self) -> &[u32] {
+        if self.selection_stale {
+            self.selection.clear();
+            self.selection
+                .extend((0..self.alive.len() as u32).filter(|&row| self.alive[row as usize]));
+            self.selection_stale = false;
+        }
+        &self.selection
+    }
+
+    /// `column` null where it is or the row is no longer scored (null slots hold 0).
+    fn mask(&self, column: &Float64Array) -> Float64Array {
+        if self.rejects.is_empty() && column.null_count() == 0 {
+            return column.clone();
+        }
+        nullable(
+            column
+                .iter()
+                .zip(&self.alive)
+                .map(|(value, &alive)| value.filter(|_| alive)),
+        )
+    }
+
+    /// The rejects in row order.
+    fn into_rejects(mut self) -> Vec<Reject> {
+        self.rejects.sort_by_key(|reject| reject.row);
+        self.rejects
     }
 }
 
@@ -514,19 +598,17 @@ impl Scorer {
 fn run_rule(
     rule: &dyn Rule,
     working: &RecordBatch,
-    failed: &mut [Option<Reject>],
+    fate: &mut Fate,
     tally: Option<&Tally>,
 ) -> RuleOutput {
-    let selection: Vec<u32> = (0..failed.len() as u32)
-        .filter(|&row| failed[row as usize].is_none())
-        .collect();
+    let selection = fate.selection();
     if let Some(tally) = tally {
-        tally.record(rule, working, &selection);
+        tally.record(rule, working, selection);
     }
-    let output = rule.evaluate(working, &selection);
+    let output = rule.evaluate(working, selection);
     let info = rule.info();
     for failure in &output.failures {
-        failed[failure.row] = Some(Reject {
+        fate.reject(Reject {
             row: failure.row,
             step: info.name.clone(),
             code: failure.code,
