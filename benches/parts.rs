@@ -22,7 +22,7 @@ use tempfile::TempDir;
 use tierscore::pipeline::Pipeline;
 use tierscore::report::whale::WhaleValues;
 use tierscore::report::Counts;
-use tierscore::rules::{EngineChoice, Returns, RuleBuilder};
+use tierscore::rules::{EngineChoice, Reasons, Returns, RuleBuilder};
 use tierscore::score::with_column;
 use tierscore::sink::writer::properties;
 use tierscore::sink::{OutputWriter, RejectWriter, Staging};
@@ -114,7 +114,7 @@ fn rule_per_row(bencher: Bencher, loaded: &support::Loaded, factor: &str) {
     let mut batch = fixture.batch.clone();
     let selection = support::all_rows(batch.num_rows());
     for step in &scorer.factors[..position] {
-        let output = step.rule.evaluate(&batch, &selection);
+        let output = step.rule.evaluate(&batch, &selection, Reasons::Keep);
         batch = with_column(&batch, step.name(), output.values);
     }
     let rule = scorer.factors[position].rule.as_ref();
@@ -125,7 +125,7 @@ fn rule_per_row(bencher: Bencher, loaded: &support::Loaded, factor: &str) {
     bencher
         .counter(ItemsCount::new(batch.num_rows()))
         .bench_local(|| {
-            let output = pool.install(|| rule.evaluate(&batch, &selection));
+            let output = pool.install(|| rule.evaluate(&batch, &selection, Reasons::Keep));
             assert!(
                 output.failures.is_empty(),
                 "{factor}: {:?}",
@@ -253,7 +253,7 @@ output: { path: out }
     bencher
         .counter(ItemsCount::new(THRESHOLD_ROWS))
         .bench_local(|| {
-            let output = rule.evaluate(batch, selection);
+            let output = rule.evaluate(batch, selection, Reasons::Keep);
             assert!(output.failures.is_empty());
             output
         });

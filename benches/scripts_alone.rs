@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use clap::ValueEnum;
-use tierscore::rules::{EngineChoice, Rule, RuleOutput};
+use tierscore::rules::{EngineChoice, Reasons, Rule, RuleOutput};
 use tierscore::score::{with_column, CombineStep};
 use tierscore::source::Scan;
 
@@ -96,7 +96,7 @@ fn main() {
 fn evaluate(rule: &dyn Rule, batch: &RecordBatch) -> (RuleOutput, Duration) {
     let selection = support::all_rows(batch.num_rows());
     let clock = Instant::now();
-    let output = rule.evaluate(batch, &selection);
+    let output = rule.evaluate(batch, &selection, Reasons::Keep);
     let elapsed = clock.elapsed();
     if let Some(failure) = output.failures.first() {
         panic!(

@@ -1073,3 +1073,90 @@ fn sample_usage_errors_exit_2() {
     assert!(!out.exists(), "a usage error writes nothing");
     assert_eq!(listing(tmp.path()), Vec::<String>::new());
 }
+
+/// With `output.reasons: false` the rules' reasons are not gathered, but nothing else changes:
+/// `run` writes the shipped run's rows without the reasons column, and `test` and `explain`,
+/// which show reasons, still get them.
+#[test]
+fn without_reasons_in_the_output_the_rows_are_the_same_and_test_and_explain_keep_reasons() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_example(tmp.path());
+    let pipeline = tmp.path().join(PIPELINE);
+    let shipped = fs::read_to_string(&pipeline).unwrap();
+    let plain = shipped.replace("  reasons: true", "  reasons: false");
+    assert_ne!(plain, shipped, "the shipped pipeline writes reasons");
+    fs::write(&pipeline, plain).unwrap();
+
+    let with_reasons = tmp.path().join("with");
+    let without = tmp.path().join("without");
+    for (dir, out) in [
+        (repo(), &with_reasons),
+        (tmp.path().to_path_buf(), &without),
+    ] {
+        run(
+            &dir,
+            &[
+                "--quiet",
+                "run",
+                PIPELINE,
+                "--output",
+                out.to_str().unwrap(),
+            ],
+        )
+        .expect_code(0);
+    }
+    let (with_files, without_files) = (output_data(&with_reasons), output_data(&without));
+    assert_eq!(
+        with_files.keys().collect::<Vec<_>>(),
+        without_files.keys().collect::<Vec<_>>()
+    );
+    let mut rows = 0;
+    for (file, batch) in &with_files {
+        let mut expected = batch.clone();
+        if let Ok(index) = expected.schema().index_of("reasons") {
+            expected.remove_column(index);
+        }
+        assert_eq!(&expected, &without_files[file], "{file}");
+        rows += batch.num_rows();
+    }
+    assert_eq!(rows, 2000);
+
+    // The cases check reasons (they would fail on none), and explain shows them.
+    let tested = run(tmp.path(), &["test", PIPELINE]);
+    tested.expect_code(0);
+    assert!(tested.stdout.contains(" 0 failed"), "{}", tested.stdout);
+    let factors: Vec<String> = [
+        "economic",
+        "margin",
+        "risk",
+        "loyalty",
+        "referral",
+        "strategic",
+    ]
+    .map(String::from)
+    .to_vec();
+    let (written, _) = read_output(&with_reasons, &factors);
+    let (id, row) = written
+        .iter()
+        .find(|(_, row)| row.reasons.len() >= 2)
+        .expect("a customer with reasons from two factors");
+    let explained = run(
+        tmp.path(),
+        &["explain", PIPELINE, "--id", id, "--format", "json"],
+    );
+    explained.expect_code(0);
+    let e = parse_json_exact(&explained.stdout);
+    let reasons: Vec<String> = e["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| {
+            Some(format!(
+                "{}: {}",
+                f["name"].as_str()?,
+                f["reason"].as_str()?
+            ))
+        })
+        .collect();
+    assert_eq!(&reasons, &row.reasons, "{id}");
+}

@@ -42,7 +42,7 @@ use arrow::datatypes::{Float64Type, UInt32Type};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use tierscore::pipeline::{Pipeline, RuleSource};
-use tierscore::rules::{EngineChoice, Returns, Rule, RuleBuilder, RuleOutput};
+use tierscore::rules::{EngineChoice, Reasons, Returns, Rule, RuleBuilder, RuleOutput};
 
 /// Cases `cargo test` runs (about 30 s in a debug build on two cores).
 const CI_CASES: u32 = 4000;
@@ -1380,10 +1380,21 @@ pub fn run_both(engines: &Engines, case: &Case) -> Result<Outputs, String> {
         Built::NotCompiled => return Ok(None),
     };
     let (batch, selection) = batch(&case.rows, case.copies);
-    let expected = interpreted.evaluate(&batch, &selection);
-    let got = compiled.evaluate(&batch, &selection);
+    let expected = interpreted.evaluate(&batch, &selection, Reasons::Keep);
+    let got = compiled.evaluate(&batch, &selection, Reasons::Keep);
     compare(&expected, &got, case.kind)?;
-    Ok(Some((expected, got, compiled.rows_interpreted())))
+    let deferred = compiled.rows_interpreted();
+    // Without reasons, the same values and failed rows, and no reasons at all.
+    let dropped = compiled.evaluate(&batch, &selection, Reasons::Drop);
+    if dropped.reasons.is_some() {
+        return Err("reasons given though dropped".into());
+    }
+    let without_reasons = RuleOutput {
+        reasons: None,
+        ..expected.clone()
+    };
+    compare(&without_reasons, &dropped, case.kind).map_err(|e| format!("reasons dropped: {e}"))?;
+    Ok(Some((expected, got, deferred)))
 }
 
 /// Runs a case on both engines and counts what happened; `Err` describes the first difference.

@@ -20,7 +20,7 @@ use crate::diagnostic::suggest;
 use crate::diagnostic::{FileProblem, Problems};
 use crate::manifest::FileHash;
 use crate::pipeline::{Combine, PartitionBy, Pipeline, TierRule, RESERVED_NAMES};
-use crate::rules::{EngineChoice, Returns, RuleBuilder, RuleInfo, RuleText};
+use crate::rules::{EngineChoice, Reasons, Returns, RuleBuilder, RuleInfo, RuleText};
 use crate::score::{CombineStep, FactorStep, Scorer};
 use crate::sink::OutputLayout;
 use crate::source::Source;
@@ -44,7 +44,8 @@ pub struct Plan {
 
 impl Plan {
     /// Checks and compiles `pipeline` against the schema of `source`; fails on any error and
-    /// returns the warnings with the plan.
+    /// returns the warnings with the plan. Its scorer gathers the factors' reasons only when
+    /// the output writes them (`explain` and `test`, which show them, ask for them).
     pub fn build(
         pipeline: &Pipeline,
         source: &Source,
@@ -404,6 +405,11 @@ impl Plan {
                 combine,
                 tiers,
                 tier_script,
+                reasons: if pipeline.output.reasons {
+                    Reasons::Keep
+                } else {
+                    Reasons::Drop
+                },
             },
             read_columns,
             layout,

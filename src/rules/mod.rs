@@ -100,8 +100,8 @@ pub struct RuleOutput {
     /// not selected or that failed.
     pub values: ArrayRef,
     /// For factors, the reason per row (null where there is none), or `None` when no row can
-    /// have one (a compiled rule that gives no `#{ value, reason }`); `None` for scores and
-    /// tiers.
+    /// have one (a compiled rule that gives no `#{ value, reason }`) or none was asked for
+    /// ([`Reasons::Drop`]); `None` for scores and tiers.
     pub reasons: Option<StringArray>,
     /// The selected rows that failed, in row order.
     pub failures: Vec<RowFailure>,
@@ -157,6 +157,16 @@ pub enum EngineChoice {
     Interpreted,
 }
 
+/// Whether an evaluation keeps the factors' reasons. A rule gives the same values and fails
+/// the same rows either way (a reason's expression still runs, and can still fail a row); only
+/// the reasons' text is not gathered when nothing shows it: the output does not write reasons
+/// (`output.reasons: false`), or a whole-run pass only wants the scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reasons {
+    Keep,
+    Drop,
+}
+
 /// A rule ready to evaluate over batches: the one interface every backend implements.
 pub trait Rule: Send + Sync + std::fmt::Debug {
     /// What the rule is, as written.
@@ -173,8 +183,9 @@ pub trait Rule: Send + Sync + std::fmt::Debug {
 
     /// Evaluates the rule on the rows of `batch` listed in `selection` (ascending row indexes).
     ///
-    /// `batch` holds every column in [`RuleInfo::reads`]; the plan guarantees it.
-    fn evaluate(&self, batch: &RecordBatch, selection: &[u32]) -> RuleOutput;
+    /// `batch` holds every column in [`RuleInfo::reads`]; the plan guarantees it. With
+    /// [`Reasons::Drop`] the output has no reasons.
+    fn evaluate(&self, batch: &RecordBatch, selection: &[u32], reasons: Reasons) -> RuleOutput;
 
     /// The rule on the interpreter, the reference every engine agrees with bit for bit:
     /// [`coverage`] traces it to count the branches rows take, whichever engine scores.

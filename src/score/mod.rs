@@ -16,7 +16,7 @@ use arrow::datatypes::{DataType, Field, Float64Type, Schema, UInt32Type};
 use rayon::prelude::*;
 
 use crate::rules::coverage::Tally;
-use crate::rules::{Rule, RuleEngine, RuleOutput};
+use crate::rules::{Reasons, Rule, RuleEngine, RuleOutput};
 use crate::tiers::TierRules;
 pub use breakdown::{Breakdown, FactorBreakdown};
 
@@ -53,6 +53,9 @@ pub struct Scorer {
     pub tiers: TierRules,
     /// A script naming each row's tier (`tiers.script`), run after the score.
     pub tier_script: Option<Box<dyn Rule>>,
+    /// Whether the factors' reasons are gathered: when the output writes them, or `explain`
+    /// and `test` show them. The whole-run pass (`Ranked::first_pass`) never gathers them.
+    pub reasons: Reasons,
 }
 
 /// A row that could not be scored.
@@ -388,12 +391,17 @@ impl Scorer {
                 });
             }
         }
+        let wanted = if ranked.first_pass {
+            Reasons::Drop
+        } else {
+            self.reasons
+        };
         let mut working = batch.clone();
         let mut reasons = Vec::with_capacity(self.factors.len());
         let mut values: Vec<Float64Array> = Vec::with_capacity(self.factors.len());
 
         for step in &self.factors {
-            let output = run_rule(step.rule.as_ref(), &working, &mut fate, tally);
+            let output = run_rule(step.rule.as_ref(), &working, &mut fate, tally, wanted);
             let column = output.values;
             values.push(column.as_primitive::<Float64Type>().clone());
             working = with_column(&working, step.name(), column);
@@ -431,11 +439,13 @@ impl Scorer {
                 .zip(&fate.alive)
                 .map(|(sum, &alive)| alive.then_some(sum))
                 .collect(),
-            CombineStep::Script(rule) => run_rule(rule.as_ref(), &working, &mut fate, tally)
-                .values
-                .as_primitive::<Float64Type>()
-                .iter()
-                .collect(),
+            CombineStep::Script(rule) => {
+                run_rule(rule.as_ref(), &working, &mut fate, tally, Reasons::Drop)
+                    .values
+                    .as_primitive::<Float64Type>()
+                    .iter()
+                    .collect()
+            }
         };
         let scores: Vec<Option<f64>> = scores
             .into_iter()
@@ -480,7 +490,7 @@ impl Scorer {
             (None, Some(rule)) => {
                 let score_column: ArrayRef = Arc::new(Float64Array::from(scores.clone()));
                 let working = with_column(&working, "score", score_column);
-                run_rule(rule.as_ref(), &working, &mut fate, tally)
+                run_rule(rule.as_ref(), &working, &mut fate, tally, Reasons::Drop)
                     .values
                     .as_primitive::<UInt32Type>()
                     .iter()
@@ -600,12 +610,13 @@ fn run_rule(
     working: &RecordBatch,
     fate: &mut Fate,
     tally: Option<&Tally>,
+    reasons: Reasons,
 ) -> RuleOutput {
     let selection = fate.selection();
     if let Some(tally) = tally {
         tally.record(rule, working, selection);
     }
-    let output = rule.evaluate(working, selection);
+    let output = rule.evaluate(working, selection, reasons);
     let info = rule.info();
     for failure in &output.failures {
         fate.reject(Reject {

@@ -4,7 +4,7 @@ use arrow::array::{Float64Array, Int64Array};
 
 use super::*;
 use crate::pipeline::{Pipeline, RuleSource};
-use crate::rules::{EngineChoice, Returns, RuleBuilder};
+use crate::rules::{EngineChoice, Reasons, Returns, RuleBuilder};
 
 const PIPELINE: &str = r##"
 version: 1
@@ -65,6 +65,7 @@ fn scorer(text: &str) -> Scorer {
         combine: CombineStep::WeightedSum,
         tiers: TierRules::new(&pipeline.tiers),
         tier_script: None,
+        reasons: Reasons::Keep,
     }
 }
 

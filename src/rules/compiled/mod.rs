@@ -31,7 +31,7 @@ use bumpalo::Bump;
 
 use super::guard;
 use super::interpreter::InterpretedRule;
-use super::{Returns, Rule, RuleEngine, RuleInfo, RuleOutput};
+use super::{Reasons, Returns, Rule, RuleEngine, RuleInfo, RuleOutput};
 use crate::pipeline::Limits;
 use exec::{Chunk, Shape, CHUNK};
 pub use lower::{Lowered, Unsupported};
@@ -388,7 +388,7 @@ impl Rule for CompiledRule {
         &self.fallback
     }
 
-    fn evaluate(&self, batch: &RecordBatch, selection: &[u32]) -> RuleOutput {
+    fn evaluate(&self, batch: &RecordBatch, selection: &[u32], wanted: Reasons) -> RuleOutput {
         let rows = batch.num_rows();
         let columns: Option<Vec<&ArrayRef>> = self
             .info
@@ -402,10 +402,10 @@ impl Rule for CompiledRule {
             // A column the program cannot read: the interpreter takes every row.
             self.deferred
                 .fetch_add(selection.len() as u64, Ordering::Relaxed);
-            return self.fallback.evaluate(batch, selection);
+            return self.fallback.evaluate(batch, selection, wanted);
         };
         let arena = Bump::new();
-        let reasons = self.maps && self.info.returns == Returns::Factor;
+        let reasons = self.maps && self.info.returns == Returns::Factor && wanted == Reasons::Keep;
         let mut outputs = Outputs::new(&self.info.returns, rows, reasons);
         let run = guard::catch(|| {
             let deferred = self.run(&inputs, &arena, selection, &mut outputs);
@@ -417,12 +417,12 @@ impl Rule for CompiledRule {
             // run the whole rule (its own failures are caught row by row).
             self.deferred
                 .fetch_add(selection.len() as u64, Ordering::Relaxed);
-            return self.fallback.evaluate(batch, selection);
+            return self.fallback.evaluate(batch, selection, wanted);
         };
         let fallback = (!deferred.is_empty()).then(|| {
             self.deferred
                 .fetch_add(deferred.len() as u64, Ordering::Relaxed);
-            self.fallback.evaluate(batch, &deferred)
+            self.fallback.evaluate(batch, &deferred, wanted)
         });
         assemble(&self.info.returns, rows, outputs, fallback)
     }

@@ -16,14 +16,19 @@ use crate::pipeline::Limits;
 use crate::rules::budget::{self, RowBudget};
 use crate::rules::cells::ColumnReader;
 use crate::rules::guard;
-use crate::rules::{Returns, RowFailure, RuleInfo, RuleOutput};
+use crate::rules::{Reasons, Returns, RowFailure, RuleInfo, RuleOutput};
 
 /// Rows a worker evaluates at a time: large enough to amortise scope set-up, small enough to
 /// balance across threads.
 pub const CHUNK_ROWS: usize = 512;
 
 /// Evaluates `rule` on the `selection` rows of `batch`, chunks of rows in parallel.
-pub fn evaluate(rule: &InterpretedRule, batch: &RecordBatch, selection: &[u32]) -> RuleOutput {
+pub fn evaluate(
+    rule: &InterpretedRule,
+    batch: &RecordBatch,
+    selection: &[u32],
+    wanted: Reasons,
+) -> RuleOutput {
     let per_chunk: Vec<Vec<(u32, Result<Value, Failure>)>> = selection
         .par_chunks(CHUNK_ROWS)
         .map(|rows| evaluate_rows(rule, batch, rows))
@@ -32,7 +37,8 @@ pub fn evaluate(rule: &InterpretedRule, batch: &RecordBatch, selection: &[u32]) 
     let returns = &rule.info.returns;
     let mut numbers = Float64Builder::with_capacity(rows);
     let mut tiers = UInt32Builder::with_capacity(rows);
-    let mut reasons = StringBuilder::new();
+    let mut reasons =
+        (matches!(returns, Returns::Factor) && wanted == Reasons::Keep).then(StringBuilder::new);
     let mut failures = Vec::new();
     let mut next = 0usize;
     for (row, result) in per_chunk.into_iter().flatten() {
@@ -40,8 +46,10 @@ pub fn evaluate(rule: &InterpretedRule, batch: &RecordBatch, selection: &[u32]) 
         // Rows not selected get nulls.
         numbers.append_nulls(row - next);
         tiers.append_nulls(row - next);
-        for _ in next..row {
-            reasons.append_null();
+        if let Some(reasons) = &mut reasons {
+            for _ in next..row {
+                reasons.append_null();
+            }
         }
         next = row + 1;
         let (number, tier, reason) = match result {
@@ -55,12 +63,16 @@ pub fn evaluate(rule: &InterpretedRule, batch: &RecordBatch, selection: &[u32]) 
         };
         numbers.append_option(number);
         tiers.append_option(tier);
-        reasons.append_option(reason);
+        if let Some(reasons) = &mut reasons {
+            reasons.append_option(reason);
+        }
     }
     numbers.append_nulls(rows - next);
     tiers.append_nulls(rows - next);
-    for _ in next..rows {
-        reasons.append_null();
+    if let Some(reasons) = &mut reasons {
+        for _ in next..rows {
+            reasons.append_null();
+        }
     }
     let values: ArrayRef = match returns {
         Returns::Factor | Returns::Score => Arc::new(numbers.finish()),
@@ -68,7 +80,7 @@ pub fn evaluate(rule: &InterpretedRule, batch: &RecordBatch, selection: &[u32]) 
     };
     RuleOutput {
         values,
-        reasons: matches!(returns, Returns::Factor).then(|| reasons.finish()),
+        reasons: reasons.as_mut().map(StringBuilder::finish),
         failures,
     }
 }
@@ -341,7 +353,7 @@ mod tests {
     use super::*;
     use crate::pipeline::Params;
     use crate::rules::interpreter::Interpreter;
-    use crate::rules::Rule;
+    use crate::rules::{Reasons, Rule};
 
     fn batch() -> RecordBatch {
         let revenue: ArrayRef = Arc::new(Float64Array::from(vec![
@@ -366,7 +378,7 @@ mod tests {
         let params: Params = serde_yaml::from_str("{ k: 2 }").unwrap();
         let rule = Interpreter::test_rule(code, &["revenue", "orders"], &limits, &params);
         let batch = batch();
-        let output = rule.evaluate(&batch, selection);
+        let output = rule.evaluate(&batch, selection, Reasons::Keep);
         let values = output.values.as_primitive::<Float64Type>();
         (0..batch.num_rows())
             .map(|row| {
@@ -530,7 +542,7 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .unwrap()
-                .install(|| rule.evaluate(&batch, &selection));
+                .install(|| rule.evaluate(&batch, &selection, Reasons::Keep));
             assert!(output.failures.is_empty());
             output
                 .values

@@ -22,7 +22,7 @@ use arrow::array::RecordBatch;
 use rhai::{Dynamic, Engine, AST};
 use serde_yaml::Value;
 
-use super::{Returns, Rule, RuleEngine, RuleInfo, RuleOutput, RuleText};
+use super::{Reasons, Returns, Rule, RuleEngine, RuleInfo, RuleOutput, RuleText};
 use crate::pipeline::{Limits, Params, Pipeline, RuleSource};
 use parse::{parse, Parsed, ParsedRule};
 
@@ -150,8 +150,8 @@ impl Rule for InterpretedRule {
         }
     }
 
-    fn evaluate(&self, batch: &RecordBatch, selection: &[u32]) -> RuleOutput {
-        eval::evaluate(self, batch, selection)
+    fn evaluate(&self, batch: &RecordBatch, selection: &[u32], reasons: Reasons) -> RuleOutput {
+        eval::evaluate(self, batch, selection, reasons)
     }
 
     fn interpreted(&self) -> &InterpretedRule {
