@@ -23,7 +23,7 @@ use crate::pipeline::TierLevel;
 use crate::plan::Plan;
 use crate::rules::cells::{CellValue, ColumnReader};
 use crate::rules::dates::{Date, Timestamp};
-use crate::rules::{EngineChoice, Reasons};
+use crate::rules::EngineChoice;
 use crate::score::Breakdown;
 use crate::source::{Found, Scan, Source};
 
@@ -91,9 +91,7 @@ fn explained<T>(
     let mut pipeline = Pipeline::load(&args.pipeline)?;
     pipeline.set_params(&args.set)?;
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
-    let (mut plan, _warnings) = Plan::build(&pipeline, &source, args.engine)?;
-    // The breakdown shows each factor's reason, whether or not the output writes them.
-    plan.scorer.reasons = Reasons::Keep;
+    let (plan, _warnings) = Plan::build(&pipeline, &source, args.engine)?;
     let found = source
         .find(&pipeline.input.id, &args.id, &plan.read_columns)?
         .ok_or_else(|| NotFound {

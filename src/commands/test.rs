@@ -25,7 +25,7 @@ use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::rule_tests::{self, Outcome};
 use crate::rules::coverage::RuleCoverage;
-use crate::rules::{EngineChoice, Reasons};
+use crate::rules::EngineChoice;
 use crate::source::Source;
 
 /// Arguments of `tierscore test`.
@@ -82,9 +82,7 @@ pub fn execute(args: &TestArgs, _ui: Ui) -> Result<(), CommandError> {
         let pipeline = Pipeline::load(path)?;
         let cases = rule_tests::load(&pipeline).map_err(|e| Findings(e.to_string()))?;
         let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
-        let (mut plan, _warnings) = Plan::build(&pipeline, &source, args.engine)?;
-        // Cases check reasons whether or not the output writes them.
-        plan.scorer.reasons = Reasons::Keep;
+        let (plan, _warnings) = Plan::build(&pipeline, &source, args.engine)?;
         if text {
             say!("\nrunning {} tests from {}", cases.len(), path.display());
         }

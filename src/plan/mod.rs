@@ -44,8 +44,8 @@ pub struct Plan {
 
 impl Plan {
     /// Checks and compiles `pipeline` against the schema of `source`; fails on any error and
-    /// returns the warnings with the plan. Its scorer gathers the factors' reasons only when
-    /// the output writes them (`explain` and `test`, which show them, ask for them).
+    /// returns the warnings with the plan. A run's scoring gathers the factors' reasons only
+    /// when the output writes them.
     pub fn build(
         pipeline: &Pipeline,
         source: &Source,

@@ -195,7 +195,9 @@ fn row_batch(
 
 fn score_row(case: &Case, plan: &Plan, input: &Schema, id: &str) -> Result<Actual, String> {
     let batch = row_batch(&case.spec.row, input, id)?;
-    let scored = plan.scorer.score(&batch);
+    let scored = plan
+        .scorer
+        .score_showing_reasons(&batch, &Ranked::default());
     if let Some(reject) = scored.rejects.first() {
         return Ok(Actual {
             factors: Vec::new(),

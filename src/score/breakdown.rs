@@ -41,7 +41,7 @@ impl Scorer {
     /// Breaks down the score of the first row of `row` (a one-row batch holding the columns the rules read),
     /// with what the whole-run step gave that row (normalised factors, rank or ABC tier).
     pub fn breakdown(&self, row: &RecordBatch, ranked: &Ranked<'_>) -> Breakdown {
-        let scored = self.score_with(row, ranked);
+        let scored = self.score_showing_reasons(row, ranked);
         let weighted_sum = matches!(self.combine, CombineStep::WeightedSum);
         let value_of = |column: &ArrayRef| {
             let values = column.as_any().downcast_ref::<Float64Array>()?;

@@ -53,8 +53,9 @@ pub struct Scorer {
     pub tiers: TierRules,
     /// A script naming each row's tier (`tiers.script`), run after the score.
     pub tier_script: Option<Box<dyn Rule>>,
-    /// Whether the factors' reasons are gathered: when the output writes them, or `explain`
-    /// and `test` show them. The whole-run pass (`Ranked::first_pass`) never gathers them.
+    /// Whether a run's scoring gathers the factors' reasons: when the output writes them. The
+    /// whole-run pass (`Ranked::first_pass`) never does; [`Scorer::score_showing_reasons`]
+    /// always does.
     pub reasons: Reasons,
 }
 
@@ -222,7 +223,8 @@ pub struct Ranked<'a> {
 pub struct ScoredBatch {
     /// One `Float64` column per factor; null where the row was rejected.
     pub factors: Vec<ArrayRef>,
-    /// Per factor, the reason each row gave (null where it gave none).
+    /// Per factor, the reason each row gave (null where it gave none, and on every row when
+    /// the scoring did not gather reasons).
     pub reasons: Vec<StringArray>,
     /// Null where the row was rejected.
     pub score: Float64Array,
@@ -276,8 +278,7 @@ impl Scorer {
     /// [`Scorer::weighted_sum`] of every row of `values` (one column per factor), a column at a
     /// time: each row's terms are added in the same order from the same start, so the sums
     /// have the same bits.
-    fn weighted_sums(&self, values: &[Float64Array]) -> Vec<f64> {
-        let rows = values.first().map_or(0, Array::len);
+    fn weighted_sums(&self, values: &[Float64Array], rows: usize) -> Vec<f64> {
         let mut sums = vec![std::iter::empty::<f64>().sum::<f64>(); rows];
         for (step, column) in self.factors.iter().zip(values) {
             let weight = step.weight.unwrap_or(1.0);
@@ -321,9 +322,32 @@ impl Scorer {
         tally: Option<&Tally>,
         limit: Option<&RejectLimit>,
     ) -> ScoredBatch {
+        let reasons = if ranked.first_pass {
+            Reasons::Drop
+        } else {
+            self.reasons
+        };
+        self.score_parts(batch, ranked, tally, limit, reasons)
+    }
+
+    /// [`Scorer::score_with`] with every factor's reasons, whatever the output writes: for
+    /// `explain` and `test`, which show them.
+    pub fn score_showing_reasons(&self, batch: &RecordBatch, ranked: &Ranked<'_>) -> ScoredBatch {
+        self.score_parts(batch, ranked, None, None, Reasons::Keep)
+    }
+
+    /// [`Scorer::score_counted`], gathering the factors' reasons as `reasons` says.
+    fn score_parts(
+        &self,
+        batch: &RecordBatch,
+        ranked: &Ranked<'_>,
+        tally: Option<&Tally>,
+        limit: Option<&RejectLimit>,
+        reasons: Reasons,
+    ) -> ScoredBatch {
         let rows = batch.num_rows();
         if rows == 0 {
-            return self.score_slice(batch, ranked, tally);
+            return self.score_slice(batch, ranked, tally, reasons);
         }
         let starts: Vec<usize> = (0..rows).step_by(SLICE_ROWS).collect();
         let counts: Vec<AtomicU64> = starts.iter().map(|_| AtomicU64::new(NOT_SCORED)).collect();
@@ -333,9 +357,10 @@ impl Scorer {
                 return (start, self.skipped(len));
             }
             let part = if len == rows {
-                self.score_slice(batch, ranked, tally)
+                self.score_slice(batch, ranked, tally, reasons)
             } else {
-                self.score_slice(&batch.slice(start, len), &ranked.slice(start, len), tally)
+                let (batch, ranked) = (batch.slice(start, len), ranked.slice(start, len));
+                self.score_slice(&batch, &ranked, tally, reasons)
             };
             counts[i].store(part.rejects.len() as u64, Ordering::Release);
             (start, part)
@@ -374,6 +399,7 @@ impl Scorer {
         batch: &RecordBatch,
         ranked: &Ranked<'_>,
         tally: Option<&Tally>,
+        wanted: Reasons,
     ) -> ScoredBatch {
         let rows = batch.num_rows();
         let mut fate = Fate::new(rows);
@@ -391,11 +417,6 @@ impl Scorer {
                 });
             }
         }
-        let wanted = if ranked.first_pass {
-            Reasons::Drop
-        } else {
-            self.reasons
-        };
         let mut working = batch.clone();
         let mut reasons = Vec::with_capacity(self.factors.len());
         let mut values: Vec<Float64Array> = Vec::with_capacity(self.factors.len());
@@ -434,7 +455,7 @@ impl Scorer {
 
         let scores: Vec<Option<f64>> = match &self.combine {
             CombineStep::WeightedSum => self
-                .weighted_sums(&values)
+                .weighted_sums(&values, rows)
                 .into_iter()
                 .zip(&fate.alive)
                 .map(|(sum, &alive)| alive.then_some(sum))
@@ -565,8 +586,12 @@ impl Fate {
         }
     }
 
+    /// Rejects a row still alive (a row keeps its first failure: the steps after it skip it).
     fn reject(&mut self, reject: Reject) {
         debug_assert!(self.alive[reject.row], "a row fails once");
+        if !self.alive[reject.row] {
+            return;
+        }
         self.alive[reject.row] = false;
         self.rejects.push(reject);
         self.selection_stale = true;
@@ -603,8 +628,8 @@ impl Fate {
     }
 }
 
-/// Evaluates a rule on the rows no earlier step rejected, and rejects the rows it failed; with
-/// a tally, counts the branches those rows take.
+/// Evaluates a rule on the rows no earlier step rejected, keeping its reasons as `reasons` says,
+/// and rejects the rows it failed; with a tally, counts the branches those rows take.
 fn run_rule(
     rule: &dyn Rule,
     working: &RecordBatch,

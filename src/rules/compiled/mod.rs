@@ -274,7 +274,7 @@ struct Outputs<'b> {
     tiers: Vec<u32>,
     /// The rows the program gave no value, ascending.
     missing: Vec<u32>,
-    /// Each row's reason, when the program gives reasons at all.
+    /// Each row's reason, when the program gives reasons at all and they are wanted.
     reasons: Option<Vec<Option<&'b str>>>,
     /// Whether results are tier indexes (otherwise numbers).
     tier: bool,
@@ -473,7 +473,7 @@ fn assemble(
         Returns::Tier(_) => Arc::new(UInt32Array::new(outputs.tiers.into(), nulls)),
     };
     // A program that gives no `#{ value, reason }` has no reasons, and unless the interpreter
-    // took rows, no column of nulls is made for them.
+    // took rows, no column of nulls is made for them; reasons not wanted are given by neither.
     let from_fallback = fallback.as_ref().and_then(|f| f.reasons.as_ref());
     let reasons = match (returns, &outputs.reasons, from_fallback) {
         (Returns::Factor, None, None) | (Returns::Score | Returns::Tier(_), _, _) => None,

@@ -405,6 +405,28 @@ mod tests {
     }
 
     #[test]
+    fn reasons_dropped_leave_values_and_failures_as_kept() {
+        let params: Params = serde_yaml::from_str("{ k: 2 }").unwrap();
+        let code =
+            "if orders == 3 { throw \"no\" }\n#{ value: orders * 1.0, reason: `${orders} orders` }";
+        let rule =
+            Interpreter::test_rule(code, &["revenue", "orders"], &Limits::default(), &params);
+        let batch = batch();
+        let kept = rule.evaluate(&batch, &[0, 2, 3], Reasons::Keep);
+        let dropped = rule.evaluate(&batch, &[0, 2, 3], Reasons::Drop);
+        let reasons = kept.reasons.as_ref().unwrap();
+        assert_eq!(
+            reasons.iter().collect::<Vec<_>>(),
+            [Some("1 orders"), None, None, Some("4 orders")]
+        );
+        assert_eq!(dropped.reasons, None);
+        assert_eq!(dropped.values.as_ref(), kept.values.as_ref());
+        assert_eq!(dropped.failures, kept.failures);
+        assert_eq!(kept.failures.len(), 1);
+        assert_eq!(kept.failures[0].row, 2);
+    }
+
+    #[test]
     fn runtime_errors_fail_only_their_rows_with_position() {
         let out = run(
             "if orders == 2 { throw \"no\" }\nrevenue + 1.0",
