@@ -1125,16 +1125,7 @@ fn without_reasons_in_the_output_the_rows_are_the_same_and_test_and_explain_keep
     let tested = run(tmp.path(), &["test", PIPELINE]);
     tested.expect_code(0);
     assert!(tested.stdout.contains(" 0 failed"), "{}", tested.stdout);
-    let factors: Vec<String> = [
-        "economic",
-        "margin",
-        "risk",
-        "loyalty",
-        "referral",
-        "strategic",
-    ]
-    .map(String::from)
-    .to_vec();
+    let factors: Vec<String> = CUSTOMER_VALUE_FACTORS.map(String::from).to_vec();
     let (written, _) = read_output(&with_reasons, &factors);
     let (id, row) = written
         .iter()
