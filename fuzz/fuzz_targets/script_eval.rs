@@ -16,7 +16,7 @@ use arrow::array::{
 use arrow::datatypes::{Float64Type, UInt32Type};
 use libfuzzer_sys::fuzz_target;
 use tierscore::pipeline::{Pipeline, RuleSource};
-use tierscore::rules::{EngineChoice, Returns, RuleBuilder, RuleOutput};
+use tierscore::rules::{EngineChoice, Reasons, Returns, RuleBuilder, RuleOutput};
 
 /// Columns of the batch, and the names a rule may read.
 const COLUMNS: [&str; 4] = ["qty", "rev", "region", "vip"];
@@ -193,12 +193,26 @@ fuzz_target!(|data: &[u8]| {
     let all: Vec<u32> = (0..setup.batch.num_rows() as u32).collect();
     let some = [1u32, 2, 5];
     let expected = [
-        interpreted.evaluate(&setup.batch, &all),
-        interpreted.evaluate(&setup.batch, &some),
+        interpreted.evaluate(&setup.batch, &all, Reasons::Keep),
+        interpreted.evaluate(&setup.batch, &some, Reasons::Keep),
+        interpreted.evaluate(&setup.batch, &all, Reasons::Drop),
     ];
     let compiled = build(EngineChoice::Compiled);
     if let Some(compiled) = compiled.rule.filter(|_| compiled.problems.is_empty()) {
-        assert_same(code, &expected[0], &compiled.evaluate(&setup.batch, &all));
-        assert_same(code, &expected[1], &compiled.evaluate(&setup.batch, &some));
+        assert_same(
+            code,
+            &expected[0],
+            &compiled.evaluate(&setup.batch, &all, Reasons::Keep),
+        );
+        assert_same(
+            code,
+            &expected[1],
+            &compiled.evaluate(&setup.batch, &some, Reasons::Keep),
+        );
+        assert_same(
+            code,
+            &expected[2],
+            &compiled.evaluate(&setup.batch, &all, Reasons::Drop),
+        );
     }
 });
