@@ -51,6 +51,8 @@ fn main() {
         .expect("a worker pool");
 
     let mut timed = Duration::ZERO;
+    // Each factor's share of `timed`, in pipeline order (the score script's last).
+    let mut by_rule = vec![Duration::ZERO; scorer.factors.len() + 1];
     let mut rows = 0;
     for batch in Scan::all(&loaded.source).batches(&loaded.plan.read_columns) {
         let batch = batch.expect("the input decodes");
@@ -59,17 +61,29 @@ fn main() {
             .attach(&batch.batch, rows)
             .expect("derive columns attach");
         rows += batch.num_rows();
-        for step in &scorer.factors {
+        for (step, spent) in scorer.factors.iter().zip(&mut by_rule) {
             let (output, seconds) = pool.install(|| evaluate(step.rule.as_ref(), &batch));
             timed += seconds;
+            *spent += seconds;
             batch = with_column(&batch, step.name(), output.values);
         }
         if let CombineStep::Script(rule) = &scorer.combine {
             let (_, seconds) = pool.install(|| evaluate(rule.as_ref(), &batch));
             timed += seconds;
+            by_rule[scorer.factors.len()] += seconds;
         }
     }
     let seconds = timed.as_secs_f64();
+    let per_row = |spent: Duration| spent.as_secs_f64() * 1e9 / rows.max(1) as f64;
+    for (step, &spent) in scorer.factors.iter().zip(&by_rule) {
+        println!("{}: {:.1} ns a row", step.name(), per_row(spent));
+    }
+    if matches!(scorer.combine, CombineStep::Script(_)) {
+        println!(
+            "score script: {:.1} ns a row",
+            per_row(by_rule[scorer.factors.len()])
+        );
+    }
     for step in &scorer.factors {
         let interpreted = step.rule.rows_interpreted();
         if interpreted > 0 {

@@ -294,8 +294,9 @@ mod tests {
     }
 
     /// Six input rows, row 3 rejected, in tiers 1 0 1 - 2 0: partitioned by tier the rows come
-    /// grouped (tier order, input order within a tier) with their own factor, score, rank and
-    /// reasons; with a tier column they keep the input order.
+    /// grouped (tier order, input order within a tier) with their own factors, score, rank and
+    /// reasons (each factor's, in factor order; none of the rejected row's); with a tier column
+    /// they keep the input order.
     #[test]
     fn partitioned_rows_come_grouped_by_tier_with_their_own_values() {
         use arrow::array::{Float64Array, Int64Array, ListArray};
@@ -305,22 +306,28 @@ mod tests {
         )])
         .unwrap();
         let scored = ScoredBatch {
-            factors: vec![Arc::new(Float64Array::from(vec![
-                Some(0.0),
-                Some(1.0),
-                Some(2.0),
-                None,
-                Some(4.0),
-                Some(5.0),
-            ]))],
-            reasons: vec![StringArray::from(vec![
-                Some("a"),
-                None,
-                Some("c"),
-                None,
-                None,
-                Some("f"),
-            ])],
+            factors: vec![
+                Arc::new(Float64Array::from(vec![
+                    Some(0.0),
+                    Some(1.0),
+                    Some(2.0),
+                    None,
+                    Some(4.0),
+                    Some(5.0),
+                ])),
+                Arc::new(Float64Array::from(vec![
+                    Some(0.0),
+                    Some(0.0),
+                    Some(0.0),
+                    None,
+                    Some(0.0),
+                    Some(0.0),
+                ])),
+            ],
+            reasons: vec![
+                StringArray::from(vec![Some("a"), None, Some("c"), None, None, Some("f")]),
+                StringArray::from(vec![None, Some("éé"), Some("z"), Some("w"), None, None]),
+            ],
             score: Float64Array::from(vec![
                 Some(0.5),
                 Some(1.5),
@@ -336,7 +343,7 @@ mod tests {
             OutputLayout::new(
                 input.schema().as_ref(),
                 vec!["id".into()],
-                vec!["f".into()],
+                vec!["f".into(), "g".into()],
                 vec!["top".into(), "mid".into(), "low".into()],
                 tier_column,
                 true,
@@ -376,10 +383,10 @@ mod tests {
         assert_eq!(
             reasons(&batch),
             [
-                vec![],
-                vec!["f: f".to_string()],
+                vec!["g: éé".to_string()],
+                vec!["f: f".into()],
                 vec!["f: a".into()],
-                vec!["f: c".into()],
+                vec!["f: c".into(), "g: z".into()],
                 vec![]
             ]
         );
@@ -393,8 +400,8 @@ mod tests {
             reasons(&batch),
             [
                 vec!["f: a".to_string()],
-                vec![],
-                vec!["f: c".into()],
+                vec!["g: éé".into()],
+                vec!["f: c".into(), "g: z".into()],
                 vec![],
                 vec!["f: f".into()]
             ]
