@@ -146,15 +146,24 @@ impl CompiledRule {
                 end
             };
             chunk.run(base, &positions);
-            if let (Buf::Float(values), Returns::Factor | Returns::Score, Some(range)) =
+            if let (Buf::Float(_) | Buf::Int(_), Returns::Factor | Returns::Score, Some(range)) =
                 (&chunk.result, &self.info.returns, dense(&positions))
             {
-                // Float results of a whole run of rows: copied in one go, checking as they go
-                // that all are finite; then the rows deferred, not finite or given a map the
-                // rule cannot take (rare) are taken out. A map's reason is read row by row.
+                // Number results of a whole run of rows: copied in one go (integers as
+                // floats, as `finish` reads them), checking as they go that all are finite;
+                // then the rows deferred, not finite or given a map the rule cannot take (rare)
+                // are taken out. A map's reason is read row by row.
                 outputs.pad(base + range.start);
                 let first = outputs.numbers.len();
-                let finite = copy_finite(&values[range.clone()], &mut outputs.numbers);
+                let finite = match &chunk.result {
+                    Buf::Float(values) => copy_finite(&values[range.clone()], &mut outputs.numbers),
+                    Buf::Int(values) => {
+                        let values = &values[range.clone()];
+                        outputs.numbers.extend(values.iter().map(|&i| i as f64));
+                        true
+                    }
+                    _ => unreachable!("matched above"),
+                };
                 // Positions whose map the rule cannot take, ascending.
                 let mut refused = Vec::new();
                 if self.maps {
@@ -173,7 +182,7 @@ impl CompiledRule {
                 if !finite || !refused.is_empty() || chunk.marks.any() {
                     for (k, p) in range.enumerate() {
                         if chunk.marks.is_deferred(p)
-                            || !values[p].is_finite()
+                            || !outputs.numbers[first + k].is_finite()
                             || refused.binary_search(&p).is_ok()
                         {
                             outputs.numbers[first + k] = 0.0;
