@@ -632,7 +632,7 @@ impl<'b> Chunk<'b> {
     /// value fits the results' buffer (of the values' own kind, or tagged), the values are
     /// copied a column at a time and only the reasons and shapes are written row by row
     /// (`set_result` and `result_of` a row at a time were 3.3% of the shipped pipeline's
-    /// instructions: BENCHMARKS.md, 2026-12-04 13:00-14:30 UTC).
+    /// instructions: BENCHMARKS.md, 2026-12-04 12:55-14:40 UTC).
     fn set_results(
         &mut self,
         selection: &[u16],
