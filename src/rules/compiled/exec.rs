@@ -627,12 +627,12 @@ impl<'b> Chunk<'b> {
     }
 
     /// [`Chunk::set_result`] for each row of `selection`: its value from `values` and its
-    /// reason from `reasons` (`()` where `None`). When no row of `selection` is done (rows
-    /// that returned leave the selections after their `return`) and every
-    /// value fits the results' buffer (of the values' own kind, or tagged), the values are
-    /// copied a column at a time and only the reasons and shapes are written row by row
-    /// (`set_result` and `result_of` a row at a time were 3.3% of the shipped pipeline's
-    /// instructions: BENCHMARKS.md, 2026-12-04 12:55-14:40 UTC).
+    /// reason from `reasons` (`()` where `None`). When no row of `selection` is done (the
+    /// usual case: rows that returned leave the selections after their `return`) and the
+    /// results' buffer is of the values' own kind or tagged (so every value fits it), the
+    /// values are copied a column at a time and only the reasons and shapes are written row
+    /// by row (`set_result` and `result_of` a row at a time were 3.3% of the shipped
+    /// pipeline's instructions: BENCHMARKS.md, 2026-12-04 12:55-14:40 UTC).
     fn set_results(
         &mut self,
         selection: &[u16],
@@ -710,8 +710,8 @@ impl<'b> Chunk<'b> {
                 });
                 if let Some(reasons) = &reasons {
                     // rhai checks the map's sizes as it builds it: a reason over the limits
-                    // fails the row (`()`, the usual reason, has no size; a text only its
-                    // length).
+                    // fails the row. `()`, the usual reason, has no size, and a text only its
+                    // length: what `over_limits` finds for them, without its call.
                     let max_len = self.strings.max_len;
                     for &i in selection {
                         let over = match reasons.get(usize::from(i)) {

@@ -150,9 +150,9 @@ impl CompiledRule {
                 (&chunk.result, &self.info.returns, dense(&positions))
             {
                 // Number results of a whole run of rows: copied in one go (integers as
-                // floats, as `finish` reads them), checking as they go that all are finite;
-                // then the rows deferred, not finite or given a map the rule cannot take (rare)
-                // are taken out. A map's reason is read row by row.
+                // floats, as `finish` reads them: always finite), floats checked as they go
+                // that all are finite; then the rows deferred, not finite or given a map the
+                // rule cannot take (rare) are taken out. A map's reason is read row by row.
                 outputs.pad(base + range.start);
                 let first = outputs.numbers.len();
                 let finite = match &chunk.result {
@@ -509,14 +509,20 @@ fn assemble(
                 });
                 match reason {
                     Some(text) => {
-                        builder.append_nulls(without);
-                        without = 0;
+                        if without > 0 {
+                            builder.append_nulls(without);
+                            without = 0;
+                        }
                         builder.append_value(text);
                     }
                     None => without += 1,
                 }
             }
-            builder.append_nulls(without);
+            // Only when some row has no reason: `append_nulls(0)` would still make a validity
+            // bitmap, which the column never had when every row gave one.
+            if without > 0 {
+                builder.append_nulls(without);
+            }
             Some(builder.finish())
         }
     };
