@@ -221,16 +221,9 @@ impl<'b> Chunk<'b> {
     }
 
     fn live(&self, selection: &mut Vec<u16>) {
-        if !self.marks.any() {
-            return;
+        if self.marks.any_done(selection) {
+            selection.retain(|&i| !self.marks.is_done(usize::from(i)));
         }
-        if let Some(r) = dense(selection) {
-            // A scan of contiguous flags, cheaper than rebuilding the selection.
-            if !self.marks.done[r].iter().fold(false, |any, &d| any | d) {
-                return;
-            }
-        }
-        selection.retain(|&i| !self.marks.is_done(usize::from(i)));
     }
 
     /// Writes `value` for row `p` of `out`, or defers the row if `out` cannot hold it.
@@ -641,15 +634,9 @@ impl<'b> Chunk<'b> {
         shape: Shape,
     ) {
         let result = self.result.kind();
-        let none_done = || {
-            !self.marks.any()
-                || selection
-                    .iter()
-                    .all(|&i| !self.marks.is_done(usize::from(i)))
-        };
-        let Some(values) =
-            values.filter(|v| (v.kind() == result || result == Kind::Tagged) && none_done())
-        else {
+        let Some(values) = values.filter(|v| {
+            (v.kind() == result || result == Kind::Tagged) && !self.marks.any_done(selection)
+        }) else {
             for &i in selection {
                 let p = usize::from(i);
                 let value = values.map_or(Scalar::Unit, |v| v.get(p));
@@ -710,16 +697,9 @@ impl<'b> Chunk<'b> {
                 });
                 if let Some(reasons) = &reasons {
                     // rhai checks the map's sizes as it builds it: a reason over the limits
-                    // fails the row. `()`, the usual reason, has no size, and a text only its
-                    // length: what `over_limits` finds for them, without its call.
-                    let max_len = self.strings.max_len;
+                    // fails the row.
                     for &i in selection {
-                        let over = match reasons.get(usize::from(i)) {
-                            Scalar::Unit => false,
-                            Scalar::Str(text) => max_len > 0 && text.len() > max_len,
-                            reason => self.over_limits(reason),
-                        };
-                        if over {
+                        if self.over_limits(reasons.get(usize::from(i))) {
                             self.defer(i);
                         }
                     }
@@ -1116,7 +1096,19 @@ impl<'b> Chunk<'b> {
 
     /// Whether rhai's size check of `value` fails (`limits.max_array_size`,
     /// `limits.max_string_size`).
+    /// `()` (the usual reason) and a text are answered inline; other values by their
+    /// [`Chunk::sizes`].
+    #[inline]
     fn over_limits(&self, value: Scalar<'b>) -> bool {
+        match value {
+            Scalar::Unit => false,
+            Scalar::Str(text) => self.strings.max_len > 0 && text.len() > self.strings.max_len,
+            value => self.sized_over_limits(value),
+        }
+    }
+
+    /// [`Chunk::over_limits`] of a value measured by [`Chunk::sizes`].
+    fn sized_over_limits(&self, value: Scalar<'b>) -> bool {
         let (items, bytes) = self.sizes(value);
         (self.max_array > 0 && items > self.max_array)
             || (self.strings.max_len > 0 && bytes > self.strings.max_len)
@@ -1475,6 +1467,19 @@ impl Marks {
     #[inline]
     pub fn any(&self) -> bool {
         self.any
+    }
+
+    /// Whether any row of `selection` is done.
+    #[inline]
+    fn any_done(&self, selection: &[u16]) -> bool {
+        if !self.any {
+            return false;
+        }
+        match dense(selection) {
+            // A scan of contiguous flags, cheaper than a lookup a row.
+            Some(r) => self.done[r].iter().fold(false, |any, &d| any | d),
+            None => selection.iter().any(|&i| self.done[usize::from(i)]),
+        }
     }
 
     #[inline]
@@ -1858,13 +1863,14 @@ fn wrap_rows<'b, T: Copy>(
 
 /// A typed number buffer, read as floats.
 #[derive(Clone, Copy)]
-enum Numbers<'a> {
+pub enum Numbers<'a> {
     Float(&'a [f64]),
     Int(&'a [i64]),
 }
 
 impl Numbers<'_> {
-    fn of<'a>(buffer: &'a Buf<'_>) -> Option<Numbers<'a>> {
+    /// The buffer's numbers, when it holds floats or ints.
+    pub fn of<'a>(buffer: &'a Buf<'_>) -> Option<Numbers<'a>> {
         match buffer {
             Buf::Float(v) => Some(Numbers::Float(v)),
             Buf::Int(v) => Some(Numbers::Int(v)),

@@ -33,7 +33,7 @@ use super::guard;
 use super::interpreter::InterpretedRule;
 use super::{Reasons, Returns, Rule, RuleEngine, RuleInfo, RuleOutput};
 use crate::pipeline::Limits;
-use exec::{Chunk, Shape, CHUNK};
+use exec::{Chunk, Numbers, Shape, CHUNK};
 pub use lower::{Lowered, Unsupported};
 use ops::Strings;
 use scalar::{dense, Buf, Input, Scalar};
@@ -146,23 +146,26 @@ impl CompiledRule {
                 end
             };
             chunk.run(base, &positions);
-            if let (Buf::Float(_) | Buf::Int(_), Returns::Factor | Returns::Score, Some(range)) =
-                (&chunk.result, &self.info.returns, dense(&positions))
-            {
+            if let (Some(numbers), Returns::Factor | Returns::Score, Some(range)) = (
+                Numbers::of(&chunk.result),
+                &self.info.returns,
+                dense(&positions),
+            ) {
                 // Number results of a whole run of rows: copied in one go (integers as
                 // floats, as `finish` reads them: always finite), floats checked as they go
                 // that all are finite; then the rows deferred, not finite or given a map the
                 // rule cannot take (rare) are taken out. A map's reason is read row by row.
                 outputs.pad(base + range.start);
                 let first = outputs.numbers.len();
-                let finite = match &chunk.result {
-                    Buf::Float(values) => copy_finite(&values[range.clone()], &mut outputs.numbers),
-                    Buf::Int(values) => {
+                let finite = match numbers {
+                    Numbers::Float(values) => {
+                        copy_finite(&values[range.clone()], &mut outputs.numbers)
+                    }
+                    Numbers::Int(values) => {
                         let values = &values[range.clone()];
                         outputs.numbers.extend(values.iter().map(|&i| i as f64));
                         true
                     }
-                    _ => unreachable!("matched above"),
                 };
                 // Positions whose map the rule cannot take, ascending.
                 let mut refused = Vec::new();
