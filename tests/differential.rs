@@ -767,9 +767,24 @@ impl<'t> Gen<'t> {
                 }
             }
             11 => {
-                let c = self.pick(&["qty", "rev", "region", "since", "hist", "vip", "seen"]);
-                let op = self.pick(&["==", "!="]);
-                format!("{c} {op} ()")
+                let c = self.pick(&[
+                    "qty",
+                    "rev",
+                    "cost",
+                    "region",
+                    "since",
+                    "hist",
+                    "vip",
+                    "seen",
+                    "mean([rev, qty])",
+                    "(qty ?? ())",
+                ]);
+                let op = self.pick(&["==", "!=", "==", "!=", "<", ">="]);
+                if self.draw(3) == 0 {
+                    format!("() {op} {c}")
+                } else {
+                    format!("{c} {op} ()")
+                }
             }
             12 => format!("{} in [1, 2, 3, 2.5]", self.num(d)),
             13 => {

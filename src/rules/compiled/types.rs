@@ -2,7 +2,9 @@
 //! batch's column types and whether each column has nulls.
 //!
 //! A node whose values are all of one kind — floats, ints or bools, never `()` — is evaluated
-//! into a typed buffer by typed loops; any other node into tagged [`Scalar`]s. The inference is
+//! into a typed buffer by typed loops; floats or `()` and ints or `()` (a nullable number
+//! column, and what is computed from one) into numbers beside a validity flag; any other node
+//! into tagged [`Scalar`]s. The inference is
 //! a superset of what can happen (a value of another kind reaching a typed buffer would be a
 //! bug, and the row is then handed to the interpreter rather than written wrong).
 //!
@@ -64,6 +66,8 @@ impl Ty {
             Ty::INT => Kind::Int,
             Ty::BOOL => Kind::Bool,
             Ty::DATE => Kind::Date,
+            _ if self == Ty::FLOAT | Ty::UNIT => Kind::OptFloat,
+            _ if self == Ty::INT | Ty::UNIT => Kind::OptInt,
             _ => Kind::Tagged,
         }
     }
