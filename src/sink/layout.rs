@@ -188,7 +188,19 @@ impl OutputLayout {
             .zip(&scored.reasons)
             .filter(|(_, reasons)| reasons.null_count() < reasons.len())
             .collect();
-        let mut builder = ListBuilder::with_capacity(StringBuilder::new(), rows.len());
+        // Sized from the reasons arrays alone (every row of the batch is written, as a rule):
+        // no pass over the rows, no regrowth.
+        let (texts, bytes) = giving
+            .iter()
+            .fold((0, 0), |(texts, bytes), (factor, reasons)| {
+                let given = reasons.len() - reasons.null_count();
+                let offsets = reasons.value_offsets();
+                let own_bytes = (offsets[offsets.len() - 1] - offsets[0]) as usize;
+                let text_bytes = own_bytes + given * (factor.len() + 2);
+                (texts + given, bytes + text_bytes)
+            });
+        let values = StringBuilder::with_capacity(texts, bytes);
+        let mut builder = ListBuilder::with_capacity(values, rows.len());
         for &row in rows {
             let row = row as usize;
             for (factor, reasons) in &giving {
