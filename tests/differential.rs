@@ -555,10 +555,18 @@ impl<'t> Gen<'t> {
                 _ => format!("len({})", self.string(d)),
             },
             16 => {
-                let name = self.fresh_block_name();
                 let (x, y) = (self.num(d), self.num(d));
                 let op = self.pick(&["+", "*", "-"]);
-                format!("({{ let {name} = {x}; {name} {op} {y} }})")
+                // Now and then a block assigns a variable of the script's own, which what is
+                // computed after it must see (in rhai's order of evaluation).
+                let assignable = self.vars(Ty::Num, true);
+                if !assignable.is_empty() && self.draw(3) == 0 {
+                    let v = assignable[self.draw(assignable.len() as u32) as usize].clone();
+                    format!("({{ {v} = {x}; {v} {op} {y} }})")
+                } else {
+                    let name = self.fresh_block_name();
+                    format!("({{ let {name} = {x}; {name} {op} {y} }})")
+                }
             }
             17 => {
                 let x = self.num(d);
@@ -2088,5 +2096,64 @@ fn a_helper_over_a_mean_of_nullable_columns_past_its_unit_test() {
         values(&out),
         [Some(62.5), Some(25.0), Some(-1.0), Some(100.0)]
     );
+    assert_eq!(deferred, 0);
+}
+
+/// An `if` whose two branches are single values picked row by row (no split of the rows),
+/// and whose condition assigns a variable a branch reads: the branch sees the assigned value,
+/// as rhai evaluates the condition first. Both branches were once computed before the
+/// condition, which gave the variable's old value.
+#[test]
+fn an_if_whose_condition_assigns_a_variable_its_branch_reads() {
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "let x = 1.0; if ({ x = 5.0; rev > 0.0 }) { x } else { 2.0 }",
+        revenues(&[150.0, -5.0, 0.0, 3.0]),
+    );
+    assert_eq!(values(&out), [Some(5.0), Some(2.0), Some(2.0), Some(5.0)]);
+    assert_eq!(deferred, 0);
+}
+
+/// A map whose reason, written first, assigns a variable its value reads: the value sees the
+/// assigned one, as rhai builds the map in the order written (compiled code computes such a
+/// reason first, into a slot of its own).
+#[test]
+fn a_map_whose_reason_assigns_a_variable_its_value_reads() {
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "let x = 1.0; #{ reason: { x = rev; \"r\" }, value: x }",
+        revenues(&[150.0, -5.0]),
+    );
+    assert_eq!(values(&out), [Some(150.0), Some(-5.0)]);
+    assert_eq!(deferred, 0);
+}
+
+/// `x op= …` whose right side assigns `x`: rhai computes the right side first, then reads
+/// `x`, so the assigned value is the one the operator takes.
+#[test]
+fn an_op_assignment_whose_right_side_assigns_its_variable() {
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "let x = 1.0; x -= { x = rev; 2.0 }; x",
+        revenues(&[150.0, -5.0]),
+    );
+    assert_eq!(values(&out), [Some(148.0), Some(-7.0)]);
+    assert_eq!(deferred, 0);
+}
+
+/// A helper given a variable first and an argument that assigns it: rhai reads the variable
+/// after the other arguments (by reference), so the helper takes the assigned value.
+#[test]
+fn a_helper_whose_later_argument_assigns_its_first() {
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "let x = 1.0; max(x, { x = rev; 0.0 })",
+        revenues(&[150.0, -5.0]),
+    );
+    assert_eq!(values(&out), [Some(150.0), Some(0.0)]);
     assert_eq!(deferred, 0);
 }

@@ -411,7 +411,8 @@ impl<'b> Chunk<'b> {
     }
 
     /// `if c { a } else { b }` where `a` and `b` are single expressions that cannot fail and
-    /// give the same typed kind: both are computed for every row and the condition picks,
+    /// give the same typed kind, and `c` holds no block (so assigns nothing): both are
+    /// computed for every row and the condition picks,
     /// with no split of the rows (what a `CASE WHEN` of two columns does). `false` when the
     /// `if` is not of that form, or its value cannot go straight where it is wanted.
     fn blend(
@@ -430,11 +431,14 @@ impl<'b> Chunk<'b> {
             return false;
         };
         let kind = self.types.kind(a);
+        // The branches are computed before (or with) the condition: a condition that assigns
+        // a variable (in a block: `if ({ x = 5.0; c }) { x } …`) must run first, as in rhai.
         if !kind.plain()
             || kind != self.types.kind(b)
             || self.types.kind(condition) != Kind::Bool
             || !self.infallible(a)
             || !self.infallible(b)
+            || condition.any(&|n| matches!(n, Node::Block(_)))
         {
             return false;
         }

@@ -117,6 +117,12 @@ impl Lowerer<'_> {
         }
     }
 
+    /// A slot no name refers to, for a value computed ahead of where it is used.
+    fn hidden_slot(&mut self) -> usize {
+        self.slots += 1;
+        self.slots - 1
+    }
+
     fn declare(&mut self, name: &str) -> usize {
         let slot = self.slots;
         self.slots += 1;
@@ -190,6 +196,24 @@ impl Lowerer<'_> {
                     None => Stmt::Set(slot, value),
                     Some((.., "+")) => Stmt::AppendStr(slot, value),
                     Some((.., syntax)) => match Binary::of(syntax) {
+                        // rhai computes the right side first, then reads the variable;
+                        // compiled code reads the variable first, which is the same unless
+                        // the right side assigns it: then the right side goes first into a
+                        // slot of its own.
+                        Some(binary) if reads_what_it_sets(&Node::Var(slot), &value) => {
+                            let first = self.hidden_slot();
+                            let set = Stmt::Set(
+                                slot,
+                                Node::Binary(
+                                    binary,
+                                    Box::new(Node::Var(slot)),
+                                    Box::new(Node::Var(first)),
+                                ),
+                            );
+                            Stmt::Expr(Node::Block(Block {
+                                stmts: vec![Stmt::Set(first, value), set],
+                            }))
+                        }
                         Some(binary) => Stmt::Set(
                             slot,
                             Node::Binary(binary, Box::new(Node::Var(slot)), Box::new(value)),
@@ -293,11 +317,28 @@ impl Lowerer<'_> {
                 }
                 let (fields, _) = &**map;
                 let mut value = None;
-                let mut reason = None;
+                let mut reason: Option<Box<Node>> = None;
                 let mut valid = true;
+                // A reason written before the value, computed first into a slot of its own.
+                let mut reason_first = None;
                 for (key, field) in fields {
                     match key.name.as_str() {
-                        "value" => value = Some(Box::new(self.expr(field, false)?)),
+                        "value" => {
+                            let node = self.expr(field, false)?;
+                            // Compiled code computes the value before the reason, as rhai
+                            // does when it is written first. A reason written before it that
+                            // assigns a variable the value reads, or reads one it assigns, is
+                            // computed first, as rhai does.
+                            if let Some(first) = reason.take_if(|reason| {
+                                reads_what_it_sets(&node, reason)
+                                    || reads_what_it_sets(reason, &node)
+                            }) {
+                                let slot = self.hidden_slot();
+                                reason_first = Some(Stmt::Set(slot, *first));
+                                reason = Some(Box::new(Node::Var(slot)));
+                            }
+                            value = Some(Box::new(node))
+                        }
                         "reason" => reason = Some(Box::new(self.reason(field)?)),
                         _ => {
                             // Evaluated for its errors, as the interpreter does.
@@ -307,10 +348,16 @@ impl Lowerer<'_> {
                     }
                 }
                 valid &= value.is_some();
-                Node::Result {
+                let result = Node::Result {
                     value,
                     reason,
                     valid,
+                };
+                match reason_first {
+                    Some(first) => Node::Block(Block {
+                        stmts: vec![first, Stmt::Expr(result)],
+                    }),
+                    None => result,
                 }
             }
             Expr::Variable(var, _, pos) => {
@@ -499,12 +546,36 @@ impl Lowerer<'_> {
     }
 
     /// A helper or method by name, its object first.
+    ///
+    /// rhai reads a variable given first (`f(x, …)`, `x.f(…)`) after the other arguments (it
+    /// passes it by reference): when one of them assigns it, the others are computed first,
+    /// each into a slot of its own, and the call reads those.
     fn function(
         &mut self,
         name: &str,
-        args: Vec<Node>,
+        mut args: Vec<Node>,
         pos: Position,
     ) -> Result<Node, Unsupported> {
+        let mut ahead = Vec::new();
+        if let Some(Node::Var(slot)) = args.first() {
+            let first = Node::Var(*slot);
+            if args[1..].iter().any(|arg| reads_what_it_sets(&first, arg)) {
+                for arg in &mut args[1..] {
+                    let slot = self.hidden_slot();
+                    ahead.push(Stmt::Set(slot, std::mem::replace(arg, Node::Var(slot))));
+                }
+            }
+        }
+        let node = self.helper(name, args, pos)?;
+        if ahead.is_empty() {
+            return Ok(node);
+        }
+        ahead.push(Stmt::Expr(node));
+        Ok(Node::Block(Block { stmts: ahead }))
+    }
+
+    /// [`Lowerer::function`] once its arguments are in rhai's order.
+    fn helper(&mut self, name: &str, args: Vec<Node>, pos: Position) -> Result<Node, Unsupported> {
         let func = match (name, args.len()) {
             ("clamp", 3) => Func::Clamp,
             ("scale", 3) => Func::Scale,
@@ -775,5 +846,20 @@ fn band(cuts: Option<Vec<Const>>, scores: Option<Vec<Const>>) -> Result<Band, ()
         cuts: limits,
         scores,
         int_scores,
+    })
+}
+
+/// Whether `reader` reads a variable that a block in `setter` assigns.
+fn reads_what_it_sets(reader: &Node, setter: &Node) -> bool {
+    fn sets(block: &Block, slot: usize) -> bool {
+        block.stmts.iter().any(|stmt| match stmt {
+            Stmt::Set(s, _) | Stmt::AppendStr(s, _) | Stmt::Push(s, _) => *s == slot,
+            Stmt::If(_, body, branch) => sets(body, slot) || sets(branch, slot),
+            _ => false,
+        })
+    }
+    reader.any(&|n| {
+        matches!(n, Node::Var(slot)
+            if setter.any(&|m| matches!(m, Node::Block(block) if sets(block, *slot))))
     })
 }
