@@ -2157,3 +2157,23 @@ fn a_helper_whose_later_argument_assigns_its_first() {
     assert_eq!(values(&out), [Some(150.0), Some(0.0)]);
     assert_eq!(deferred, 0);
 }
+
+/// A method on an expression that shares a variable with an argument one of them assigns:
+/// rhai computes the arguments first, then the object.
+#[test]
+fn a_method_whose_argument_and_object_share_an_assigned_variable() {
+    for (code, expected) in [
+        (
+            "let x = 1.0; (x + rev * 0.0).max({ x = 5.0; 0.0 })",
+            [Some(5.0), Some(5.0)],
+        ),
+        (
+            "let x = 1.0; ({ x = rev; x }).min(x)",
+            [Some(1.0), Some(-5.0)],
+        ),
+    ] {
+        let (out, deferred) = regression(Kind::Factor, false, code, revenues(&[150.0, -5.0]));
+        assert_eq!(values(&out), expected, "{code}");
+        assert_eq!(deferred, 0, "{code}");
+    }
+}

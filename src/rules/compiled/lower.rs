@@ -455,7 +455,7 @@ impl Lowerer<'_> {
                 for arg in call.args.iter() {
                     args.push(self.expr(arg, false)?);
                 }
-                self.function(call.name.as_str(), args, *pos)
+                self.function(call.name.as_str(), args, true, *pos)
             }
             other => unsupported("this access", other.position()),
         }
@@ -542,28 +542,37 @@ impl Lowerer<'_> {
         }
         let _ = result;
         let args = self.exprs(args)?;
-        self.function(name, args, pos)
+        self.function(name, args, false, pos)
     }
 
-    /// A helper or method by name, its object first.
+    /// A helper or method by name, its object first (`method`: written `object.name(…)`).
     ///
-    /// rhai reads a variable given first (`f(x, …)`, `x.f(…)`) after the other arguments (it
-    /// passes it by reference): when one of them assigns it, the others are computed first,
-    /// each into a slot of its own, and the call reads those.
+    /// rhai computes a method's arguments before its object, and reads a variable given first
+    /// to a function (`f(x, …)`) after the other arguments (it passes it by reference). Where
+    /// that order shows (an argument assigns a variable the object reads, or the other way
+    /// round), the other arguments are computed first, each into a slot of its own, and the
+    /// call reads those.
     fn function(
         &mut self,
         name: &str,
         mut args: Vec<Node>,
+        method: bool,
         pos: Position,
     ) -> Result<Node, Unsupported> {
         let mut ahead = Vec::new();
-        if let Some(Node::Var(slot)) = args.first() {
-            let first = Node::Var(*slot);
-            if args[1..].iter().any(|arg| reads_what_it_sets(&first, arg)) {
-                for arg in &mut args[1..] {
-                    let slot = self.hidden_slot();
-                    ahead.push(Stmt::Set(slot, std::mem::replace(arg, Node::Var(slot))));
-                }
+        let later_first = match args.split_first() {
+            Some((object, rest)) if method => rest
+                .iter()
+                .any(|arg| reads_what_it_sets(object, arg) || reads_what_it_sets(arg, object)),
+            Some((first @ Node::Var(_), rest)) => {
+                rest.iter().any(|arg| reads_what_it_sets(first, arg))
+            }
+            _ => false,
+        };
+        if later_first {
+            for arg in &mut args[1..] {
+                let slot = self.hidden_slot();
+                ahead.push(Stmt::Set(slot, std::mem::replace(arg, Node::Var(slot))));
             }
         }
         let node = self.helper(name, args, pos)?;
