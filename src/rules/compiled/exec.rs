@@ -19,7 +19,7 @@ use super::ops::{
 };
 use super::scalar::Kind;
 pub use super::scalar::CHUNK;
-use super::scalar::{dense, Buf, Const, Input, Scalar};
+use super::scalar::{dense, Buf, Const, Input, ListOffsets, Scalar};
 use super::types::Types;
 use crate::rules::library;
 
@@ -1382,7 +1382,6 @@ impl<'b> Chunk<'b> {
         else {
             return false;
         };
-        let (values, valid) = (floats.values(), floats.nulls());
         for &i in selection {
             let p = usize::from(i);
             let row = self.base + p;
@@ -1390,17 +1389,8 @@ impl<'b> Chunk<'b> {
                 self.defer(i);
                 continue;
             }
-            let (mut total, mut count) = (0.0, 0);
-            for element in offsets.range(row) {
-                if valid.is_none_or(|v| v.is_valid(element)) {
-                    total += values[element];
-                    count += 1;
-                }
-            }
-            let value = match aggregate {
-                Aggregate::Sum => Some(total),
-                _ => (count > 0).then(|| total / count as f64),
-            };
+            let (total, count) = list_cell_total(offsets, floats, row);
+            let value = sum_or_mean(aggregate, total, count);
             match (&mut *out, value) {
                 (Buf::OptFloat(o, v), value) => {
                     (o[p], v[p]) = (value.unwrap_or(0.0), value.is_some())
@@ -1425,10 +1415,8 @@ impl<'b> Chunk<'b> {
         selection: &[u16],
         out: &mut Buf<'b>,
     ) -> bool {
-        let finish = |total: f64, count: usize| match aggregate {
-            Aggregate::Sum => Scalar::Float(total),
-            _ if count == 0 => Scalar::Unit,
-            _ => Scalar::Float(total / count as f64),
+        let finish = |total: f64, count: usize| {
+            sum_or_mean(aggregate, total, count).map_or(Scalar::Unit, Scalar::Float)
         };
         match elements {
             Elements::List(_) => {
@@ -1441,13 +1429,7 @@ impl<'b> Chunk<'b> {
                                 floats: Some(floats),
                                 ..
                             } => {
-                                let (mut total, mut count) = (0.0, 0);
-                                for element in offsets.range(row as usize) {
-                                    if floats.is_valid(element) {
-                                        total += floats.value(element);
-                                        count += 1;
-                                    }
-                                }
+                                let (total, count) = list_cell_total(offsets, floats, row as usize);
                                 Some(finish(total, count))
                             }
                             _ => return false,
@@ -1994,6 +1976,32 @@ fn typed_binary(
         _ => return false,
     }
     true
+}
+
+/// The sum of the non-null elements of a float list column's cell `row`, added in order from
+/// 0.0 as [`library::total`] does, and their count.
+fn list_cell_total(
+    offsets: &ListOffsets<'_>,
+    floats: &arrow::array::Float64Array,
+    row: usize,
+) -> (f64, usize) {
+    let (values, valid) = (floats.values(), floats.nulls());
+    let (mut total, mut count) = (0.0, 0);
+    for element in offsets.range(row) {
+        if valid.is_none_or(|v| v.is_valid(element)) {
+            total += values[element];
+            count += 1;
+        }
+    }
+    (total, count)
+}
+
+/// `sum` (`total`) or `mean` (`()` over no numbers) of `count` numbers adding up to `total`.
+fn sum_or_mean(aggregate: Aggregate, total: f64, count: usize) -> Option<f64> {
+    match aggregate {
+        Aggregate::Sum => Some(total),
+        _ => (count > 0).then(|| total / count as f64),
+    }
 }
 
 /// The rows of `selection` whose value is valid into `out`; the others are added to `unit`

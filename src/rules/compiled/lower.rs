@@ -117,10 +117,14 @@ impl Lowerer<'_> {
         }
     }
 
-    /// A slot no name refers to, for a value computed ahead of where it is used.
-    fn hidden_slot(&mut self) -> usize {
+    /// `node` computed ahead of where it is used (rhai's order of evaluation): its value goes
+    /// into a slot no name refers to, set by a statement added to `ahead`, and the variable
+    /// of that slot stands in its place.
+    fn ahead(&mut self, node: Node, ahead: &mut Vec<Stmt>) -> Node {
+        let slot = self.slots;
         self.slots += 1;
-        self.slots - 1
+        ahead.push(Stmt::Set(slot, node));
+        Node::Var(slot)
     }
 
     fn declare(&mut self, name: &str) -> usize {
@@ -201,18 +205,11 @@ impl Lowerer<'_> {
                         // the right side assigns it: then the right side goes first into a
                         // slot of its own.
                         Some(binary) if reads_what_it_sets(&Node::Var(slot), &value) => {
-                            let first = self.hidden_slot();
-                            let set = Stmt::Set(
-                                slot,
-                                Node::Binary(
-                                    binary,
-                                    Box::new(Node::Var(slot)),
-                                    Box::new(Node::Var(first)),
-                                ),
-                            );
-                            Stmt::Expr(Node::Block(Block {
-                                stmts: vec![Stmt::Set(first, value), set],
-                            }))
+                            let mut stmts = Vec::new();
+                            let value = self.ahead(value, &mut stmts);
+                            let var = Box::new(Node::Var(slot));
+                            stmts.push(Stmt::Set(slot, Node::Binary(binary, var, Box::new(value))));
+                            Stmt::Expr(Node::Block(Block { stmts }))
                         }
                         Some(binary) => Stmt::Set(
                             slot,
@@ -320,7 +317,7 @@ impl Lowerer<'_> {
                 let mut reason: Option<Box<Node>> = None;
                 let mut valid = true;
                 // A reason written before the value, computed first into a slot of its own.
-                let mut reason_first = None;
+                let mut reason_first = Vec::new();
                 for (key, field) in fields {
                     match key.name.as_str() {
                         "value" => {
@@ -333,9 +330,7 @@ impl Lowerer<'_> {
                                 reads_what_it_sets(&node, reason)
                                     || reads_what_it_sets(reason, &node)
                             }) {
-                                let slot = self.hidden_slot();
-                                reason_first = Some(Stmt::Set(slot, *first));
-                                reason = Some(Box::new(Node::Var(slot)));
+                                reason = Some(Box::new(self.ahead(*first, &mut reason_first)));
                             }
                             value = Some(Box::new(node))
                         }
@@ -353,12 +348,7 @@ impl Lowerer<'_> {
                     reason,
                     valid,
                 };
-                match reason_first {
-                    Some(first) => Node::Block(Block {
-                        stmts: vec![first, Stmt::Expr(result)],
-                    }),
-                    None => result,
-                }
+                after(reason_first, result)
             }
             Expr::Variable(var, _, pos) => {
                 let name = var.1.as_str();
@@ -571,16 +561,12 @@ impl Lowerer<'_> {
         };
         if later_first {
             for arg in &mut args[1..] {
-                let slot = self.hidden_slot();
-                ahead.push(Stmt::Set(slot, std::mem::replace(arg, Node::Var(slot))));
+                let later = std::mem::replace(arg, Node::Const(Const::Unit));
+                *arg = self.ahead(later, &mut ahead);
             }
         }
         let node = self.helper(name, args, pos)?;
-        if ahead.is_empty() {
-            return Ok(node);
-        }
-        ahead.push(Stmt::Expr(node));
-        Ok(Node::Block(Block { stmts: ahead }))
+        Ok(after(ahead, node))
     }
 
     /// [`Lowerer::function`] once its arguments are in rhai's order.
@@ -856,6 +842,16 @@ fn band(cuts: Option<Vec<Const>>, scores: Option<Vec<Const>>) -> Result<Band, ()
         scores,
         int_scores,
     })
+}
+
+/// `node` after the statements `ahead` computed for it ([`Lowerer::ahead`]): a block, or the
+/// node itself when there are none.
+fn after(mut ahead: Vec<Stmt>, node: Node) -> Node {
+    if ahead.is_empty() {
+        return node;
+    }
+    ahead.push(Stmt::Expr(node));
+    Node::Block(Block { stmts: ahead })
 }
 
 /// Whether `reader` reads a variable that a block in `setter` assigns.
