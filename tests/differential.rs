@@ -581,7 +581,11 @@ impl<'t> Gen<'t> {
             }
             18 => {
                 let x = self.num(d);
-                self.method(x)
+                if self.draw(3) == 0 {
+                    self.method_with_args(x, d)
+                } else {
+                    self.method(x)
+                }
             }
             19 => {
                 let f = self.pick(&["max", "min"]);
@@ -678,6 +682,51 @@ impl<'t> Gen<'t> {
             9 => format!("{x}.to_float().round"),
             10 if !x.starts_with(['-', '+']) => format!("(+{x})"),
             _ => format!("ceil({x})"),
+        }
+    }
+
+    /// `x.f(args…)`: a helper called as a method. rhai computes the arguments before the
+    /// object, so now and then the object is a variable of the script's own (or an expression
+    /// reading one) that an argument assigns in a block.
+    fn method_with_args(&mut self, x: String, d: u32) -> String {
+        let assignable = self.vars(Ty::Num, true);
+        let (object, assigned) = if !assignable.is_empty() && self.draw(2) == 0 {
+            let v = assignable[self.draw(assignable.len() as u32) as usize].clone();
+            let object = match self.draw(3) {
+                0 => v.clone(),
+                1 => format!("({v} + {})", self.num(d)),
+                _ => format!("({v} * {x})"),
+            };
+            (object, Some(v))
+        } else if x.starts_with("params.") {
+            (format!("({x} + 0)"), None)
+        } else {
+            (x, None)
+        };
+        // An argument: any number, or (when the object reads a variable) a block assigning it.
+        let arg = |g: &mut Self| match &assigned {
+            Some(v) if g.draw(2) == 0 => {
+                let (y, z) = (g.num(d), g.num(d));
+                format!("{{ {v} = {y}; {z} }}")
+            }
+            _ => g.num(d),
+        };
+        match self.draw(6) {
+            0 => format!("{object}.max({})", arg(self)),
+            1 => format!("{object}.min({})", arg(self)),
+            2 => {
+                let (lo, hi) = (arg(self), arg(self));
+                format!("{object}.clamp({lo}, {hi})")
+            }
+            3 => format!(
+                "{object}.round_to({})",
+                self.pick(&["0", "2", "-1", "params.k"])
+            ),
+            4 => format!("to_float({object}).pow({})", arg(self)),
+            _ => {
+                let (lo, hi) = (arg(self), arg(self));
+                format!("{object}.scale({lo}, {hi})")
+            }
         }
     }
 
