@@ -2226,3 +2226,27 @@ fn a_method_whose_argument_and_object_share_an_assigned_variable() {
         assert_eq!(deferred, 0, "{code}");
     }
 }
+
+/// A float variable on the left of an operator whose right side assigns it in a block: rhai
+/// reads the variable first, so the compiled code must not read it in place after the right.
+#[test]
+fn a_variable_is_read_before_a_block_on_its_right_assigns_it() {
+    for (code, expected) in [
+        (
+            "let x = 1.0; x - ({ x = rev; 0.0 })",
+            [Some(1.0), Some(1.0)],
+        ),
+        (
+            "let x = 1.0; (x * 2.0) + ({ x = rev; x })",
+            [Some(152.0), Some(-3.0)],
+        ),
+        (
+            "let x = 1.0; ({ x = rev; 0.0 }) + x",
+            [Some(150.0), Some(-5.0)],
+        ),
+    ] {
+        let (out, deferred) = regression(Kind::Factor, false, code, revenues(&[150.0, -5.0]));
+        assert_eq!(values(&out), expected, "{code}");
+        assert_eq!(deferred, 0, "{code}");
+    }
+}

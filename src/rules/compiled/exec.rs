@@ -467,10 +467,16 @@ impl<'b> Chunk<'b> {
             let decided = match self.against_constant(condition) {
                 Some((op, x, c)) => {
                     let x = self.floats(x, selection);
-                    let decided = match x.floats() {
-                        Floats::Each(x) => {
-                            pick_against(op, x, c, yes.floats(), no.floats(), o, selection)
-                        }
+                    let decided = match x.floats(&self.vars) {
+                        Floats::Each(x) => pick_against(
+                            op,
+                            x,
+                            c,
+                            yes.floats(&self.vars),
+                            no.floats(&self.vars),
+                            o,
+                            selection,
+                        ),
                         Floats::All(_) => false,
                     };
                     self.give_floats(x);
@@ -483,7 +489,7 @@ impl<'b> Chunk<'b> {
                 let Buf::Bool(t) = &test else {
                     unreachable!("a bool buffer")
                 };
-                with_floats!(yes.floats(), no.floats(), |y, n| pick(
+                with_floats!(yes.floats(&self.vars), no.floats(&self.vars), |y, n| pick(
                     t, y, n, o, selection
                 ));
             }
@@ -997,11 +1003,19 @@ impl<'b> Chunk<'b> {
             _ => false,
         };
         if floats && fits {
-            let left = self.floats(a, selection);
+            // A variable on the left is read after the right is evaluated, unless that may
+            // assign it (only a block can): then it is copied first, as rhai reads it.
+            let left = if matches!(a, Node::Var(_)) && b.any(&|n| matches!(n, Node::Block(_))) {
+                let mut values = self.take(Kind::Float);
+                self.eval(a, selection, &mut values);
+                FloatArg::Evaluated(values)
+            } else {
+                self.floats(a, selection)
+            };
             let right = self.floats(b, selection);
-            with_floats!(left.floats(), right.floats(), |x, y| float_binary(
-                op, x, y, out, selection
-            ));
+            with_floats!(left.floats(&self.vars), right.floats(&self.vars), |x, y| {
+                float_binary(op, x, y, out, selection)
+            });
             self.give_floats(left);
             self.give_floats(right);
             return;
@@ -1064,11 +1078,16 @@ impl<'b> Chunk<'b> {
         true
     }
 
-    /// A float node's values for `selection`: a constant or a float column without nulls as
-    /// they are, anything else evaluated into a buffer.
+    /// A float node's values for `selection`: a constant, a float column without nulls or a
+    /// float variable as they are, anything else evaluated into a buffer. A variable is read
+    /// when the values are (after the operands evaluated later): callers make sure none of
+    /// those assigns it.
     fn floats(&mut self, node: &'b Node, selection: &[u16]) -> FloatArg<'b> {
         match node {
             Node::Const(Const::Float(c)) => return FloatArg::In(Floats::All(*c)),
+            Node::Var(slot) if matches!(self.vars[*slot], Buf::Float(_)) => {
+                return FloatArg::Var(*slot)
+            }
             Node::Column(column) => {
                 let inputs: &'b [Input<'b>] = self.inputs;
                 if let Input::Float64(array) = &inputs[usize::from(*column)] {
@@ -1718,16 +1737,24 @@ enum Floats<'a> {
     All(f64),
 }
 
-/// A float node's values for a chunk: read in place, or evaluated into a buffer of the pool.
+/// A float node's values for a chunk: read in place (a constant, a column, a variable's
+/// buffer), or evaluated into a buffer of the pool.
 enum FloatArg<'b> {
     In(Floats<'b>),
+    /// The variable in this slot, whose buffer holds floats.
+    Var(usize),
     Evaluated(Buf<'b>),
 }
 
 impl FloatArg<'_> {
-    fn floats(&self) -> Floats<'_> {
+    /// The values, a variable's read from `vars` (the chunk's variables).
+    fn floats<'s>(&'s self, vars: &'s [Buf<'_>]) -> Floats<'s> {
         match self {
             FloatArg::In(floats) => *floats,
+            FloatArg::Var(slot) => match &vars[*slot] {
+                Buf::Float(values) => Floats::Each(values),
+                _ => unreachable!("a float variable"),
+            },
             FloatArg::Evaluated(Buf::Float(values)) => Floats::Each(values),
             FloatArg::Evaluated(_) => unreachable!("a float buffer"),
         }
