@@ -765,8 +765,8 @@ if customer_id.ends_with("7") { throw "seven" }
 orders_12m * 1.0
 "#;
 
-/// The scoring pass counts rejects slice by slice (4,096 rows of a batch, in row order) and
-/// stops after the slice that takes them past the limit, on any number of threads.
+/// The scoring pass reports rejects slice by slice (4,096 rows of a batch, in row order): up to
+/// the slice that takes them past the limit, on any number of threads.
 const SCORING_SLICE: u64 = 4_096;
 /// The pass that scores every row first to rank or normalise counts them after each batch of
 /// 32,768 rows.
