@@ -2148,105 +2148,77 @@ fn a_helper_over_a_mean_of_nullable_columns_past_its_unit_test() {
     assert_eq!(deferred, 0);
 }
 
-/// An `if` whose two branches are single values picked row by row (no split of the rows),
-/// and whose condition assigns a variable a branch reads: the branch sees the assigned value,
-/// as rhai evaluates the condition first. Both branches were once computed before the
-/// condition, which gave the variable's old value.
+/// Where rhai's order of evaluation shows: a block that assigns a variable another part of the
+/// expression reads. Each case once gave another value compiled than interpreted (or would,
+/// read in place), and each must be finished by compiled code in rhai's order.
 #[test]
-fn an_if_whose_condition_assigns_a_variable_its_branch_reads() {
-    let (out, deferred) = regression(
-        Kind::Factor,
-        false,
-        "let x = 1.0; if ({ x = 5.0; rev > 0.0 }) { x } else { 2.0 }",
-        revenues(&[150.0, -5.0, 0.0, 3.0]),
+fn blocks_assigning_a_variable_see_rhai_s_order_of_evaluation() {
+    /// What the case shows, the script, the rows' `rev`, the values rhai gives.
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static [f64],
+        &'static [Option<f64>],
     );
-    assert_eq!(values(&out), [Some(5.0), Some(2.0), Some(2.0), Some(5.0)]);
-    assert_eq!(deferred, 0);
-}
-
-/// A map whose reason, written first, assigns a variable its value reads: the value sees the
-/// assigned one, as rhai builds the map in the order written (compiled code computes such a
-/// reason first, into a slot of its own).
-#[test]
-fn a_map_whose_reason_assigns_a_variable_its_value_reads() {
-    let (out, deferred) = regression(
-        Kind::Factor,
-        false,
-        "let x = 1.0; #{ reason: { x = rev; \"r\" }, value: x }",
-        revenues(&[150.0, -5.0]),
-    );
-    assert_eq!(values(&out), [Some(150.0), Some(-5.0)]);
-    assert_eq!(deferred, 0);
-}
-
-/// `x op= …` whose right side assigns `x`: rhai computes the right side first, then reads
-/// `x`, so the assigned value is the one the operator takes.
-#[test]
-fn an_op_assignment_whose_right_side_assigns_its_variable() {
-    let (out, deferred) = regression(
-        Kind::Factor,
-        false,
-        "let x = 1.0; x -= { x = rev; 2.0 }; x",
-        revenues(&[150.0, -5.0]),
-    );
-    assert_eq!(values(&out), [Some(148.0), Some(-7.0)]);
-    assert_eq!(deferred, 0);
-}
-
-/// A helper given a variable first and an argument that assigns it: rhai reads the variable
-/// after the other arguments (by reference), so the helper takes the assigned value.
-#[test]
-fn a_helper_whose_later_argument_assigns_its_first() {
-    let (out, deferred) = regression(
-        Kind::Factor,
-        false,
-        "let x = 1.0; max(x, { x = rev; 0.0 })",
-        revenues(&[150.0, -5.0]),
-    );
-    assert_eq!(values(&out), [Some(150.0), Some(0.0)]);
-    assert_eq!(deferred, 0);
-}
-
-/// A method on an expression that shares a variable with an argument one of them assigns:
-/// rhai computes the arguments first, then the object.
-#[test]
-fn a_method_whose_argument_and_object_share_an_assigned_variable() {
-    for (code, expected) in [
+    let cases: [Case; 9] = [
         (
+            "an `if` whose branches are picked row by row runs its condition first",
+            "let x = 1.0; if ({ x = 5.0; rev > 0.0 }) { x } else { 2.0 }",
+            &[150.0, -5.0, 0.0, 3.0],
+            &[Some(5.0), Some(2.0), Some(2.0), Some(5.0)],
+        ),
+        (
+            "a map is built in the order written (its reason first, here)",
+            "let x = 1.0; #{ reason: { x = rev; \"r\" }, value: x }",
+            &[150.0, -5.0],
+            &[Some(150.0), Some(-5.0)],
+        ),
+        (
+            "`x op= rhs` computes `rhs` before it reads `x`",
+            "let x = 1.0; x -= { x = rev; 2.0 }; x",
+            &[150.0, -5.0],
+            &[Some(148.0), Some(-7.0)],
+        ),
+        (
+            "a variable given first to a helper is read after the other arguments",
+            "let x = 1.0; max(x, { x = rev; 0.0 })",
+            &[150.0, -5.0],
+            &[Some(150.0), Some(0.0)],
+        ),
+        (
+            "a method's arguments are computed before its object",
             "let x = 1.0; (x + rev * 0.0).max({ x = 5.0; 0.0 })",
-            [Some(5.0), Some(5.0)],
+            &[150.0, -5.0],
+            &[Some(5.0), Some(5.0)],
         ),
         (
+            "a method's object is computed after its arguments",
             "let x = 1.0; ({ x = rev; x }).min(x)",
-            [Some(1.0), Some(-5.0)],
+            &[150.0, -5.0],
+            &[Some(1.0), Some(-5.0)],
         ),
-    ] {
-        let (out, deferred) = regression(Kind::Factor, false, code, revenues(&[150.0, -5.0]));
-        assert_eq!(values(&out), expected, "{code}");
-        assert_eq!(deferred, 0, "{code}");
-    }
-}
-
-/// A float variable on the left of an operator whose right side assigns it in a block: rhai
-/// reads the variable first, so the compiled code must not read it in place after the right.
-#[test]
-fn a_variable_is_read_before_a_block_on_its_right_assigns_it() {
-    for (code, expected) in [
         (
+            "an operator reads a variable on its left before its right assigns it",
             "let x = 1.0; x - ({ x = rev; 0.0 })",
-            [Some(1.0), Some(1.0)],
+            &[150.0, -5.0],
+            &[Some(1.0), Some(1.0)],
         ),
         (
+            "the same, the variable inside the left operand",
             "let x = 1.0; (x * 2.0) + ({ x = rev; x })",
-            [Some(152.0), Some(-3.0)],
+            &[150.0, -5.0],
+            &[Some(152.0), Some(-3.0)],
         ),
         (
+            "a variable on the right is read after the left assigns it",
             "let x = 1.0; ({ x = rev; 0.0 }) + x",
-            [Some(150.0), Some(-5.0)],
+            &[150.0, -5.0],
+            &[Some(150.0), Some(-5.0)],
         ),
-    ] {
-        let (out, deferred) = regression(Kind::Factor, false, code, revenues(&[150.0, -5.0]));
-        assert_eq!(values(&out), expected, "{code}");
-        assert_eq!(deferred, 0, "{code}");
+    ];
+    for (why, code, revs, expected) in cases {
+        let (out, deferred) = regression(Kind::Factor, false, code, revenues(revs));
+        assert_eq!(values(&out), expected, "{why}: {code}");
+        assert_eq!(deferred, 0, "{why}: {code}");
     }
 }
