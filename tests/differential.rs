@@ -2160,7 +2160,7 @@ fn blocks_assigning_a_variable_see_rhai_s_order_of_evaluation() {
         &'static [f64],
         &'static [Option<f64>],
     );
-    let cases: [Case; 9] = [
+    let cases: [Case; 11] = [
         (
             "an `if` whose branches are picked row by row runs its condition first",
             "let x = 1.0; if ({ x = 5.0; rev > 0.0 }) { x } else { 2.0 }",
@@ -2196,6 +2196,18 @@ fn blocks_assigning_a_variable_see_rhai_s_order_of_evaluation() {
             "let x = 1.0; ({ x = rev; x }).min(x)",
             &[150.0, -5.0],
             &[Some(1.0), Some(-5.0)],
+        ),
+        (
+            "a chain computes every call's arguments, in order, before its object",
+            "let x = 1.0; (x * 0.0).max({ x = 5.0; 0.0 }).max(x)",
+            &[150.0, -5.0],
+            &[Some(5.0), Some(5.0)],
+        ),
+        (
+            "the same, where the later order makes `clamp` fail",
+            "let x = 1.0; (x * 1.0).max({ x = 256.0; 0.0 }).clamp(rev, x)",
+            &[150.0, -5.0],
+            &[Some(256.0), Some(256.0)],
         ),
         (
             "an operator reads a variable on its left before its right assigns it",

@@ -404,22 +404,69 @@ impl Lowerer<'_> {
         self.expr(expr, false)
     }
 
-    /// `object.a.b()…`: each access applied in turn.
+    /// `object.a.b(…)…`: each access applied in turn.
+    ///
+    /// rhai computes the arguments of every call in the chain, in the order written, before
+    /// the object and the calls. Where that order shows (a part assigns a variable another
+    /// reads), every argument is computed first, each into a slot of its own, and the calls
+    /// read those.
     fn chain(&mut self, object: Node, rhs: &Expr) -> Result<Node, Unsupported> {
-        match rhs {
-            Expr::Dot(inner, flags, pos) => {
-                if flags.contains(ASTFlags::NEGATED) {
-                    return unsupported("`?.`", *pos);
+        let mut accesses = Vec::new();
+        let mut rest = rhs;
+        loop {
+            match rest {
+                Expr::Dot(inner, flags, pos) => {
+                    if flags.contains(ASTFlags::NEGATED) {
+                        return unsupported("`?.`", *pos);
+                    }
+                    accesses.push(self.access(&inner.lhs)?);
+                    rest = &inner.rhs;
                 }
-                let first = self.access(object, &inner.lhs)?;
-                self.chain(first, &inner.rhs)
+                access => {
+                    accesses.push(self.access(access)?);
+                    break;
+                }
             }
-            access => self.access(object, access),
         }
+        let parts: Vec<&Node> = std::iter::once(&object)
+            .chain(accesses.iter().flat_map(|access| match access {
+                Access::Call(_, args, _) => args.as_slice(),
+                Access::Property(_) => &[],
+            }))
+            .collect();
+        let order_shows = parts.iter().enumerate().any(|(i, reader)| {
+            parts
+                .iter()
+                .enumerate()
+                .any(|(j, setter)| i != j && reads_what_it_sets(reader, setter))
+        });
+        let mut ahead = Vec::new();
+        if order_shows {
+            for access in &mut accesses {
+                if let Access::Call(_, args, _) = access {
+                    for arg in args {
+                        let later = std::mem::replace(arg, Node::Const(Const::Unit));
+                        *arg = self.ahead(later, &mut ahead);
+                    }
+                }
+            }
+        }
+        let mut node = object;
+        for access in accesses {
+            node = match access {
+                Access::Property(func) => Node::Call(func, vec![node]),
+                Access::Call(name, args, pos) => {
+                    let mut all = vec![node];
+                    all.extend(args);
+                    self.helper(name, all, pos)?
+                }
+            };
+        }
+        Ok(after(ahead, node))
     }
 
-    /// One access on `object`: a property or a method call.
-    fn access(&mut self, object: Node, access: &Expr) -> Result<Node, Unsupported> {
+    /// One access of a chain: a property, or a method call with its arguments lowered.
+    fn access<'e>(&mut self, access: &'e Expr) -> Result<Access<'e>, Unsupported> {
         match access {
             Expr::Property(property, pos) => {
                 let name = property.2.as_str();
@@ -435,17 +482,18 @@ impl Lowerer<'_> {
                     "round" => Func::Round,
                     _ => return unsupported(format!("the property `.{name}`"), *pos),
                 };
-                Ok(Node::Call(func, vec![object]))
+                Ok(Access::Property(func))
             }
             Expr::MethodCall(call, pos) => {
                 if !call.namespace.is_empty() {
                     return unsupported("a namespaced call", *pos);
                 }
-                let mut args = vec![object];
-                for arg in call.args.iter() {
-                    args.push(self.expr(arg, false)?);
-                }
-                self.function(call.name.as_str(), args, true, *pos)
+                let args = call
+                    .args
+                    .iter()
+                    .map(|arg| self.expr(arg, false))
+                    .collect::<Result<_, _>>()?;
+                Ok(Access::Call(call.name.as_str(), args, *pos))
             }
             other => unsupported("this access", other.position()),
         }
@@ -532,28 +580,23 @@ impl Lowerer<'_> {
         }
         let _ = result;
         let args = self.exprs(args)?;
-        self.function(name, args, false, pos)
+        self.function(name, args, pos)
     }
 
-    /// A helper or method by name, its object first (`method`: written `object.name(…)`).
+    /// A helper called as `name(…)`.
     ///
-    /// rhai computes a method's arguments before its object, and reads a variable given first
-    /// to a function (`f(x, …)`) after the other arguments (it passes it by reference). Where
-    /// that order shows (an argument assigns a variable the object reads, or the other way
-    /// round), the other arguments are computed first, each into a slot of its own, and the
-    /// call reads those.
+    /// rhai reads a variable given first to a function (`f(x, …)`) after the other arguments
+    /// (it passes it by reference). Where that order shows (a later argument assigns it), the
+    /// other arguments are computed first, each into a slot of its own, and the call reads
+    /// those. (A method's order is kept by [`Lowerer::chain`].)
     fn function(
         &mut self,
         name: &str,
         mut args: Vec<Node>,
-        method: bool,
         pos: Position,
     ) -> Result<Node, Unsupported> {
         let mut ahead = Vec::new();
         let later_first = match args.split_first() {
-            Some((object, rest)) if method => rest
-                .iter()
-                .any(|arg| reads_what_it_sets(object, arg) || reads_what_it_sets(arg, object)),
             Some((first @ Node::Var(_), rest)) => {
                 rest.iter().any(|arg| reads_what_it_sets(first, arg))
             }
@@ -569,7 +612,7 @@ impl Lowerer<'_> {
         Ok(after(ahead, node))
     }
 
-    /// [`Lowerer::function`] once its arguments are in rhai's order.
+    /// A helper or method by name, its object first, once its arguments are in rhai's order.
     fn helper(&mut self, name: &str, args: Vec<Node>, pos: Position) -> Result<Node, Unsupported> {
         let func = match (name, args.len()) {
             ("clamp", 3) => Func::Clamp,
@@ -842,6 +885,14 @@ fn band(cuts: Option<Vec<Const>>, scores: Option<Vec<Const>>) -> Result<Band, ()
         scores,
         int_scores,
     })
+}
+
+/// One access of a method chain, lowered ([`Lowerer::access`]).
+enum Access<'e> {
+    /// A property (`d.year`).
+    Property(Func),
+    /// A method call: its name, its arguments, where it is written.
+    Call(&'e str, Vec<Node>, Position),
 }
 
 /// `node` after the statements `ahead` computed for it ([`Lowerer::ahead`]): a block, or the
