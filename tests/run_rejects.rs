@@ -671,9 +671,9 @@ fn assert_fails_alike_on_any_number_of_threads(dir: &Path, headline: &str) {
     }
 }
 
-/// A rule that rejects every row stops the run after its first slice (16,384 rows, all
-/// rejected, past the 400 allowed), not at the end of the 32,768-row batch, and reports the
-/// rejects of the first 4,096 rows, the same count on any number of threads.
+/// A rule that rejects every row stops the run after its first slice (all rejected, past the
+/// 400 allowed), and reports the rejects of the first 4,096 rows, the same count on any number
+/// of threads.
 #[test]
 fn a_rule_rejecting_every_row_stops_the_run_after_one_slice() {
     let tmp = tempfile::tempdir().unwrap();

@@ -96,18 +96,27 @@ impl Reject {
     }
 }
 
-/// Rows a worker scores at a time, every factor in turn: two slices a batch. Measured at 10M
-/// rows (BENCHMARKS.md) against slices of 4,096 rows, each slice's set-up and the joining of a
-/// batch's slices cost 2-3% of the run's CPU; whole batches cost two threads 1.7% more wall
-/// time (fewer jobs to share out).
+/// Rows a worker scores at a time, every factor in turn, when every rule is compiled: two
+/// slices a batch. Compiled rules have no loops, so a row costs microseconds even when it
+/// fails. Measured at 10M rows (BENCHMARKS.md) against slices of 4,096 rows: each slice's
+/// set-up and the joining of a batch's slices cost 2-3% of the run's CPU; whole batches cost
+/// two threads 1.7% more wall time (fewer jobs to share out).
 const SLICE_ROWS: usize = 16384;
+
+/// Rows a worker scores at a time when a rule runs on the interpreter, where each row may
+/// take its whole budget: a failing rule then costs at most this many rows a worker before
+/// the run stops.
+const INTERPRETED_SLICE_ROWS: usize = 4096;
 
 /// The rows a run's reported rejects are counted to: those up to the end of the
 /// `REJECT_SLICE_ROWS` rows holding the reject that passes the limit ([`RejectLimit::settle`]).
 /// Fixed, whatever the slices scored at once, so the report is the same on any number of
 /// threads.
 const REJECT_SLICE_ROWS: usize = 4096;
-const _: () = assert!(SLICE_ROWS.is_multiple_of(REJECT_SLICE_ROWS));
+const _: () = assert!(
+    SLICE_ROWS.is_multiple_of(REJECT_SLICE_ROWS)
+        && INTERPRETED_SLICE_ROWS.is_multiple_of(REJECT_SLICE_ROWS)
+);
 
 /// The rejects a run may take before it fails (`errors.max_reject_fraction`), for the workers
 /// scoring a batch's slices. Once the slices up to one of them hold more rejects than allowed
@@ -361,10 +370,18 @@ impl Scorer {
         if rows == 0 {
             return self.score_slice(batch, ranked, tally, reasons);
         }
-        let starts: Vec<usize> = (0..rows).step_by(SLICE_ROWS).collect();
+        let slice_rows = if self
+            .rules()
+            .all(|rule| rule.engine() == RuleEngine::Compiled)
+        {
+            SLICE_ROWS
+        } else {
+            INTERPRETED_SLICE_ROWS
+        };
+        let starts: Vec<usize> = (0..rows).step_by(slice_rows).collect();
         let counts: Vec<AtomicU64> = starts.iter().map(|_| AtomicU64::new(NOT_SCORED)).collect();
         let score_part = |i: usize, start: usize| {
-            let len = SLICE_ROWS.min(rows - start);
+            let len = slice_rows.min(rows - start);
             if limit.is_some_and(|limit| limit.passed_before(&counts, i)) {
                 return (start, self.skipped(len));
             }
