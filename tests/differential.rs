@@ -409,8 +409,13 @@ impl<'t> Gen<'t> {
         if vars.is_empty() {
             None
         } else {
-            Some(vars[self.draw(vars.len() as u32) as usize].clone())
+            Some(self.one_of(&vars))
         }
+    }
+
+    /// One of `names` (not empty), drawn.
+    fn one_of(&mut self, names: &[String]) -> String {
+        names[self.draw(names.len() as u32) as usize].clone()
     }
 
     fn declare(&mut self, ty: Ty, constant: bool) -> String {
@@ -561,7 +566,7 @@ impl<'t> Gen<'t> {
                 // computed after it must see (in rhai's order of evaluation).
                 let assignable = self.vars(Ty::Num, true);
                 if !assignable.is_empty() && self.draw(3) == 0 {
-                    let v = assignable[self.draw(assignable.len() as u32) as usize].clone();
+                    let v = self.one_of(&assignable);
                     format!("({{ {v} = {x}; {v} {op} {y} }})")
                 } else {
                     let name = self.fresh_block_name();
@@ -662,13 +667,7 @@ impl<'t> Gen<'t> {
     }
 
     fn method(&mut self, x: String) -> String {
-        // The optimiser folds `params.k` but not `params.k.abs()`, which the compiler refuses
-        // (`params` as a whole value): keep the rule compilable.
-        let x = if x.starts_with("params.") {
-            format!("({x} + 0)")
-        } else {
-            x
-        };
+        let x = method_object(x);
         match self.draw(12) {
             0 => format!("{x}.abs()"),
             1 => format!("abs({x})"),
@@ -691,17 +690,15 @@ impl<'t> Gen<'t> {
     fn method_with_args(&mut self, x: String, d: u32) -> String {
         let assignable = self.vars(Ty::Num, true);
         let (object, assigned) = if !assignable.is_empty() && self.draw(2) == 0 {
-            let v = assignable[self.draw(assignable.len() as u32) as usize].clone();
+            let v = self.one_of(&assignable);
             let object = match self.draw(3) {
                 0 => v.clone(),
                 1 => format!("({v} + {})", self.num(d)),
                 _ => format!("({v} * {x})"),
             };
             (object, Some(v))
-        } else if x.starts_with("params.") {
-            (format!("({x} + 0)"), None)
         } else {
-            (x, None)
+            (method_object(x), None)
         };
         // An argument: any number, or (when the object reads a variable) a block assigning it.
         let arg = |g: &mut Self| match &assigned {
@@ -1285,6 +1282,17 @@ impl<'t> Gen<'t> {
         self.statements(2, 6, &mut lines);
         lines.push(self.result(2));
         lines.join("\n")
+    }
+}
+
+/// `x` as the object of a method: the optimiser folds `params.k` but not `params.k.abs()`,
+/// which the compiler refuses (`params` as a whole value), so a param is wrapped to keep the
+/// rule compilable.
+fn method_object(x: String) -> String {
+    if x.starts_with("params.") {
+        format!("({x} + 0)")
+    } else {
+        x
     }
 }
 

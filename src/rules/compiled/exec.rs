@@ -438,7 +438,7 @@ impl<'b> Chunk<'b> {
             || self.types.kind(condition) != Kind::Bool
             || !self.infallible(a)
             || !self.infallible(b)
-            || condition.any(&|n| matches!(n, Node::Block(_)))
+            || condition.holds_block()
         {
             return false;
         }
@@ -1005,10 +1005,8 @@ impl<'b> Chunk<'b> {
         if floats && fits {
             // A variable on the left is read after the right is evaluated, unless that may
             // assign it (only a block can): then it is copied first, as rhai reads it.
-            let left = if matches!(a, Node::Var(_)) && b.any(&|n| matches!(n, Node::Block(_))) {
-                let mut values = self.take(Kind::Float);
-                self.eval(a, selection, &mut values);
-                FloatArg::Evaluated(values)
+            let left = if matches!(a, Node::Var(_)) && b.holds_block() {
+                self.evaluated_floats(a, selection)
             } else {
                 self.floats(a, selection)
             };
@@ -1099,6 +1097,11 @@ impl<'b> Chunk<'b> {
             }
             _ => {}
         }
+        self.evaluated_floats(node, selection)
+    }
+
+    /// A float node's values for `selection`, evaluated into a buffer of the pool.
+    fn evaluated_floats(&mut self, node: &'b Node, selection: &[u16]) -> FloatArg<'b> {
         let mut values = self.take(Kind::Float);
         self.eval(node, selection, &mut values);
         FloatArg::Evaluated(values)

@@ -132,6 +132,12 @@ impl Node {
             }
         }
     }
+
+    /// Whether a block stands anywhere in this node: the only place statements, and so
+    /// assignments, can appear inside an expression.
+    pub fn holds_block(&self) -> bool {
+        self.any(&|n| matches!(n, Node::Block(_)))
+    }
 }
 
 /// A `switch` over a value: cases found by rhai's hash of the value.

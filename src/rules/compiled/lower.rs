@@ -127,6 +127,14 @@ impl Lowerer<'_> {
         Node::Var(slot)
     }
 
+    /// Each of `nodes`, in order, computed ahead into a slot of its own ([`Lowerer::ahead`]).
+    fn all_ahead(&mut self, nodes: &mut [Node], ahead: &mut Vec<Stmt>) {
+        for node in nodes {
+            let later = std::mem::replace(node, Node::Const(Const::Unit));
+            *node = self.ahead(later, ahead);
+        }
+    }
+
     fn declare(&mut self, name: &str) -> usize {
         let slot = self.slots;
         self.slots += 1;
@@ -444,10 +452,7 @@ impl Lowerer<'_> {
         if order_shows {
             for access in &mut accesses {
                 if let Access::Call(_, args, _) = access {
-                    for arg in args {
-                        let later = std::mem::replace(arg, Node::Const(Const::Unit));
-                        *arg = self.ahead(later, &mut ahead);
-                    }
+                    self.all_ahead(args, &mut ahead);
                 }
             }
         }
@@ -603,10 +608,7 @@ impl Lowerer<'_> {
             _ => false,
         };
         if later_first {
-            for arg in &mut args[1..] {
-                let later = std::mem::replace(arg, Node::Const(Const::Unit));
-                *arg = self.ahead(later, &mut ahead);
-            }
+            self.all_ahead(&mut args[1..], &mut ahead);
         }
         let node = self.helper(name, args, pos)?;
         Ok(after(ahead, node))
