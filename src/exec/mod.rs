@@ -4,10 +4,12 @@
 //!
 //! - [`passes`]: the population-wide passes before scoring;
 //! - [`lanes`]: batches scored side by side on the pool, taken back in run order;
-//! - [`write`]: the writing end, in turn with scoring or on its own thread;
+//! - [`write`]: the writing end, in turn with scoring or on the pool behind it;
+//! - [`handoff`]: the writer's messages, written by whichever pool thread comes first;
 //! - this file: the scoring loop, the tally, the manifest and the commit.
 
 mod batch;
+mod handoff;
 mod lanes;
 pub mod passes;
 pub mod ranking;
@@ -365,10 +367,11 @@ impl Run<'_, '_> {
         // With more than one thread, decoding, scoring and encoding overlap: a reader thread
         // decodes ahead (a channel of two batches), the scoring lanes score and lay out a few
         // batches at once on the worker pool, this thread takes them back in order to count
-        // them, and a writer thread encodes behind it (a channel of two messages), also on the
-        // pool. Memory stays bounded by the channels and the lanes (`threads + SPARE_LANES`
-        // batches, so it grows with the thread count). With one thread they take turns on it,
-        // so `--threads 1` uses one core.
+        // them, and the writer encodes behind it (two messages waiting at most), also on the
+        // pool: a lane about to start writes what waits first, else the writer's thread puts it
+        // on the pool. Memory stays bounded by the channels and the lanes (`threads +
+        // SPARE_LANES` batches, so it grows with the thread count). With one thread they take
+        // turns on it, so `--threads 1` uses one core.
         let overlap = threads > 1;
         let (written_files, rejects_file, report_counts, score_seconds) = std::thread::scope(
             |scope| -> Result<(Vec<WrittenFile>, WrittenFile, Option<Counts>, f64), ExecError> {
@@ -408,18 +411,23 @@ impl Run<'_, '_> {
                     }),
                 };
                 let mut writer = if overlap {
-                    WriteStage::on_thread(scope, pool, writing)
+                    WriteStage::on_pool(scope, pool, writing)
                 } else {
                     WriteStage::Inline {
                         writing: Box::new(writing),
                         failed: None,
                     }
                 };
-                // One lane's work: a batch scored and laid out as output rows. A layout error
-                // waits for the taking, so a failed row of the same batch is reported first.
-                // Of the input rows, only the ids are kept past it (the lists a rule reads can
-                // be most of a batch's memory).
+                // One lane's work: what waits for the writer written first (so the writing
+                // goes ahead of the lanes queued on the pool), then a batch scored and laid out
+                // as output rows. A layout error waits for the taking, so a failed row of the
+                // same batch is reported first. Of the input rows, only the ids are kept past
+                // it (the lists a rule reads can be most of a batch's memory).
+                let helper = writer.helper();
                 let lane = |item: T| -> Result<Laid, ExecError> {
+                    if let Some(handoff) = &helper {
+                        handoff.write_waiting();
+                    }
                     let (mut batch, scored) = score(item, coverage.as_ref())?;
                     let rows = plan.layout.build(&batch.batch, &scored);
                     let id = batch

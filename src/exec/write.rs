@@ -1,12 +1,13 @@
 //! The writing end of a run: output rows (laid out by the scoring lanes) and rejects encoded
-//! into the staging directory, in turn with scoring or on a thread of its own behind it.
+//! into the staging directory, in turn with scoring or on the worker pool behind it.
 
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
 use std::thread::{Scope, ScopedJoinHandle};
 
 use arrow::array::RecordBatch;
 use rayon::ThreadPool;
 
+use super::handoff::{Handoff, Writes};
 use crate::manifest::WrittenFile;
 use crate::report::Counts;
 use crate::sink::{OutputWriter, RejectWriter, SinkError};
@@ -73,35 +74,68 @@ impl Writing {
     }
 }
 
-/// Where [`Writing`] happens: in turn with scoring, or on its own thread behind it.
+/// Messages sent and not yet begun, at most, before the sender waits for the writer.
+const WAITING_MESSAGES: usize = 2;
+
+/// Where [`Writing`] happens: in turn with scoring, or on the worker pool behind it.
 pub enum WriteStage<'scope> {
     Inline {
         writing: Box<Writing>,
         /// The first error; nothing is written after it.
         failed: Option<SinkError>,
     },
-    Thread {
-        messages: SyncSender<ToWriter>,
+    Pool {
+        handoff: Closing,
+        /// The writer's thread, putting what no lane has written on the pool.
         thread: ScopedJoinHandle<'scope, Result<Written, SinkError>>,
     },
 }
 
+impl Writes for Writing {
+    type Message = ToWriter;
+
+    fn write(&mut self, message: ToWriter) -> Result<(), SinkError> {
+        Writing::write(self, message)
+    }
+}
+
+/// Closes the writer's [`Handoff`] when dropped: by [`WriteStage::finish`], or when an error or
+/// a panic takes the run elsewhere (the writer's thread then ends once what waits is written).
+pub struct Closing(Arc<Handoff<Writing>>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 impl<'scope> WriteStage<'scope> {
-    /// A writer thread in `scope`, two messages behind the sender; it encodes partitions in
-    /// parallel on the run's worker `pool`.
-    pub fn on_thread(
+    /// A writer behind the sender on the run's worker `pool` (see [`Handoff`]): its thread in
+    /// `scope` puts what waits on the pool, unless a lane given [`WriteStage::helper`] writes
+    /// it first.
+    pub fn on_pool(
         scope: &'scope Scope<'scope, '_>,
         pool: &'scope ThreadPool,
-        mut writing: Writing,
+        writing: Writing,
     ) -> Self {
-        let (messages, received) = sync_channel::<ToWriter>(2);
+        let handoff = Arc::new(Handoff::new(writing, WAITING_MESSAGES));
+        let driving = Arc::clone(&handoff);
         let thread = scope.spawn(move || {
-            for message in received {
-                pool.install(|| writing.write(message))?;
-            }
+            let writing = driving.drive(pool)?;
             pool.install(|| writing.finish())
         });
-        WriteStage::Thread { messages, thread }
+        WriteStage::Pool {
+            handoff: Closing(handoff),
+            thread,
+        }
+    }
+
+    /// What a scoring lane calls to write what waits before it starts (`None` inline).
+    pub fn helper(&self) -> Option<Arc<Handoff<Writing>>> {
+        match self {
+            WriteStage::Inline { .. } => None,
+            WriteStage::Pool { handoff, .. } => Some(Arc::clone(&handoff.0)),
+        }
     }
 
     /// Hands `message` to the writer; `false` once the writer has stopped on an error, which
@@ -114,7 +148,7 @@ impl<'scope> WriteStage<'scope> {
                 }
                 failed.is_none()
             }
-            WriteStage::Thread { messages, .. } => messages.send(message).is_ok(),
+            WriteStage::Pool { handoff, .. } => handoff.0.send(message),
         }
     }
 
@@ -128,8 +162,8 @@ impl<'scope> WriteStage<'scope> {
             WriteStage::Inline {
                 failed: Some(err), ..
             } => Err(err),
-            WriteStage::Thread { messages, thread } => {
-                drop(messages);
+            WriteStage::Pool { handoff, thread } => {
+                drop(handoff);
                 thread
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
