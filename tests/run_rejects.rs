@@ -687,9 +687,45 @@ fn a_rule_rejecting_every_row_stops_the_run_after_one_slice() {
     );
 }
 
+/// How far a hostile rule gets: every row of 400,000 (about 12 batches) prints, then throws.
+/// The run stops once a slice passes the 4,000 rejects allowed: on one thread after exactly
+/// its first 4,096 rows (an interpreted rule's slice); on 8 threads (lanes for 10 batches)
+/// the batches after the one passing the limit skip their slices not yet begun, so the rows
+/// scored stay far below the 10 batches in flight (327,680 rows), whatever their timing.
+#[test]
+fn a_hostile_rule_stops_being_run_once_a_slice_passes_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 400_000, 5, 65_536);
+    write_limited_pipeline(dir, r#"print("scored"); throw "refused""#);
+    for (threads, most) in [("1", 4_096), ("8", 40 * 4_096)] {
+        let result = tierscore(dir)
+            .env("TIERSCORE_LOG", "tierscore::script=debug")
+            .args(["run", "p.yaml", "--threads", threads])
+            .output()
+            .unwrap();
+        assert_eq!(result.status.code(), Some(3), "{threads} threads");
+        let stderr = String::from_utf8(result.stderr).unwrap();
+        assert_eq!(
+            headline(&stderr),
+            "4,096 of 400,000 input rows rejected so far, more than \
+             errors.max_reject_fraction 0.01 allows (4,000); nothing was committed"
+        );
+        let scored = stderr.lines().filter(|l| l.ends_with(" scored")).count();
+        assert!(
+            scored.is_multiple_of(4_096) && (4_096..=most).contains(&scored),
+            "{threads} threads: {scored} rows scored"
+        );
+        if threads == "1" {
+            assert_eq!(scored, 4_096);
+        }
+    }
+}
+
 /// A limit passed in a later batch, while the batches after it are scored at once: the run
-/// reports the rejects up to the end of the 4,096-row slice that passes it, the same count on
-/// any number of threads (batches of 32,768 rows, so slices start at multiples of 4,096).
+/// reports the rejects up to the end of the 4,096 rows holding the one that passes it, the same
+/// count on any number of threads (batches of 32,768 rows, so those blocks of 4,096 rows start
+/// at multiples of 4,096 in the file).
 #[test]
 fn a_limit_passed_in_a_later_batch_stops_at_the_same_slice_on_any_number_of_threads() {
     let tmp = tempfile::tempdir().unwrap();
@@ -701,7 +737,7 @@ fn a_limit_passed_in_a_later_batch_stops_at_the_same_slice_on_any_number_of_thre
     );
     let orders = ints(&read_parquet(&dir.join("customers.parquet")), "orders_12m");
     let failing: Vec<usize> = (0..orders.len()).filter(|&i| orders[i] > 20).collect();
-    // The 2,001st failing row passes the 2,000 allowed; its slice's rows all count.
+    // The 2,001st failing row passes the 2,000 allowed; its block of 4,096 rows all count.
     let passing = failing[2000];
     assert!(
         passing > 32_768 * 2,

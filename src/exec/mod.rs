@@ -229,7 +229,7 @@ pub fn run(
         let (rows, ranked) = passes.prepare(&batch.batch, position)?;
         let scored = plan
             .scorer
-            .score_counted(&rows, &ranked, coverage, Some(&limit));
+            .score_counted(&rows, &ranked, coverage, Some((&limit, position)));
         Ok((
             SourceBatch {
                 batch: rows,

@@ -7,7 +7,7 @@
 
 mod breakdown;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray};
@@ -121,19 +121,23 @@ const _: () = assert!(
 /// The rejects a run may take before it fails (`errors.max_reject_fraction`), for the workers
 /// scoring a batch's slices. Once the slices up to one of them hold more rejects than allowed
 /// (with the batches before), the run fails whatever the other rows give: the later slices not
-/// yet begun are skipped (scored as nothing: the run stops at this batch and writes none of it)
-/// and, when the batch is taken back in run order ([`RejectLimit::settle`]), its rejects past
-/// the 4,096 rows ([`REJECT_SLICE_ROWS`]) holding the one that passes the limit are dropped, so
-/// the rejects the run reports are the same on any number of threads and whichever batches
-/// were scored at once. A hostile or broken rule then costs, beyond the allowed rejects, the
-/// rest of the slice that passes them and the batches already being scored beside it (at most
-/// `threads + 1` more, which see only the rejects settled before them), each row at most its
+/// yet begun are skipped (scored as nothing: the run stops at this batch and writes none of it),
+/// and so is every slice not yet begun of a batch after it, whose rows the run never reaches.
+/// When the batch is taken back in run order ([`RejectLimit::settle`]), its rejects past the
+/// 4,096 rows ([`REJECT_SLICE_ROWS`]) holding the one that passes the limit are dropped, so the
+/// rejects the run reports are the same on any number of threads and whichever batches were
+/// scored at once. A hostile or broken rule then costs, beyond the allowed rejects, the slices
+/// begun before the first slice to pass them is done (about one a thread), each row at most its
 /// budget.
 #[derive(Debug)]
 pub struct RejectLimit {
     allowed: u64,
     /// Rejects of the batches settled so far (taken back in run order).
     before: AtomicU64,
+    /// The run position of the first row of the earliest batch whose slices, with the batches
+    /// settled before it, are known to pass the limit (`usize::MAX` while none is): the run
+    /// fails at or before that batch, so the batches after it need no scoring.
+    passed_at: AtomicUsize,
 }
 
 /// A slice's reject count before the slice is scored.
@@ -145,18 +149,34 @@ impl RejectLimit {
         Self {
             allowed,
             before: AtomicU64::new(0),
+            passed_at: AtomicUsize::new(usize::MAX),
         }
     }
 
-    /// Whether the slices before slice `i` of a batch, whose reject counts are `counts`
-    /// ([`NOT_SCORED`] until scored), are all scored up to one that takes the run past the
-    /// limit.
-    fn passed_before(&self, counts: &[AtomicU64], i: usize) -> bool {
+    /// Whether slice `i` of the batch whose first row is at run position `first_row` can be
+    /// skipped: a batch before it passes the limit, or the batch's slices before `i`, whose
+    /// reject counts are `counts` ([`NOT_SCORED`] until scored), are all scored up to one that
+    /// takes the run past the limit.
+    fn passed_before(&self, counts: &[AtomicU64], i: usize, first_row: usize) -> bool {
+        self.passed_at.load(Ordering::Relaxed) < first_row || self.passes(&counts[..i])
+    }
+
+    /// Once slice `i` of the batch at `first_row` is scored: if its slices up to it pass the
+    /// limit, no batch after this one needs scoring.
+    fn note_scored(&self, counts: &[AtomicU64], i: usize, first_row: usize) {
+        if self.passes(&counts[..=i]) {
+            self.passed_at.fetch_min(first_row, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the batches settled and `counts`, scored from the first up to one of them, hold
+    /// more rejects than allowed.
+    fn passes(&self, counts: &[AtomicU64]) -> bool {
         let mut total = self.before.load(Ordering::Relaxed);
         if total > self.allowed {
             return true;
         }
-        for count in &counts[..i] {
+        for count in counts {
             let count = count.load(Ordering::Acquire);
             if count == NOT_SCORED {
                 return false;
@@ -333,15 +353,15 @@ impl Scorer {
 
     /// [`Scorer::score_with`], adding to `tally` (when given) the branches each rule's rows
     /// take (the same rows the rule scores, traced on the interpreter), and skipping the slices
-    /// not yet begun once the rejects settled in `limit` (when given) and those of the slices
-    /// before take the run past it. The caller settles the batch's rejects in run order
+    /// not yet begun once `limit` (when given, with the run position of the batch's first row)
+    /// knows the run fails before them. The caller settles the batch's rejects in run order
     /// ([`RejectLimit::settle`]).
     pub fn score_counted(
         &self,
         batch: &RecordBatch,
         ranked: &Ranked<'_>,
         tally: Option<&Tally>,
-        limit: Option<&RejectLimit>,
+        limit: Option<(&RejectLimit, usize)>,
     ) -> ScoredBatch {
         let reasons = if ranked.first_pass {
             Reasons::Drop
@@ -363,7 +383,7 @@ impl Scorer {
         batch: &RecordBatch,
         ranked: &Ranked<'_>,
         tally: Option<&Tally>,
-        limit: Option<&RejectLimit>,
+        limit: Option<(&RejectLimit, usize)>,
         reasons: Reasons,
     ) -> ScoredBatch {
         let rows = batch.num_rows();
@@ -382,7 +402,7 @@ impl Scorer {
         let counts: Vec<AtomicU64> = starts.iter().map(|_| AtomicU64::new(NOT_SCORED)).collect();
         let score_part = |i: usize, start: usize| {
             let len = slice_rows.min(rows - start);
-            if limit.is_some_and(|limit| limit.passed_before(&counts, i)) {
+            if limit.is_some_and(|(limit, first_row)| limit.passed_before(&counts, i, first_row)) {
                 return (start, self.skipped(len));
             }
             let part = if len == rows {
@@ -392,6 +412,9 @@ impl Scorer {
                 self.score_slice(&batch, &ranked, tally, reasons)
             };
             counts[i].store(part.rejects.len() as u64, Ordering::Release);
+            if let Some((limit, first_row)) = limit {
+                limit.note_scored(&counts, i, first_row);
+            }
             (start, part)
         };
         let parts: Vec<(usize, ScoredBatch)> = if starts.len() == 1 {
