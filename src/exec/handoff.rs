@@ -17,6 +17,7 @@ use crate::sink::SinkError;
 /// What a [`Handoff`] writes with: one message at a time, in the order sent.
 pub trait Writes: Send {
     type Message: Send;
+    /// Writes `message` after those before it; after an error, nothing more is written.
     fn write(&mut self, message: Self::Message) -> Result<(), SinkError>;
 }
 

@@ -39,7 +39,7 @@ use crate::plan::{sha256_hex, Plan};
 use crate::report::Counts;
 use crate::report::WhaleValues;
 use crate::rules::RuleEngine;
-use crate::score::{RejectLimit, ScoredBatch};
+use crate::score::{BatchLimit, RejectLimit, ScoredBatch};
 use crate::sink::writer::properties;
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Scan, SourceBatch, SourceError};
@@ -227,9 +227,15 @@ pub fn run(
     let score = |(batch, position): (SourceBatch, usize),
                  coverage: Option<&crate::rules::coverage::Tally>| {
         let (rows, ranked) = passes.prepare(&batch.batch, position)?;
-        let scored = plan
-            .scorer
-            .score_counted(&rows, &ranked, coverage, Some((&limit, position)));
+        let scored = plan.scorer.score_counted(
+            &rows,
+            &ranked,
+            coverage,
+            Some(BatchLimit {
+                limit: &limit,
+                first_row: position,
+            }),
+        );
         Ok((
             SourceBatch {
                 batch: rows,
@@ -423,9 +429,9 @@ impl Run<'_, '_> {
                 // as output rows. A layout error waits for the taking, so a failed row of the
                 // same batch is reported first. Of the input rows, only the ids are kept past
                 // it (the lists a rule reads can be most of a batch's memory).
-                let helper = writer.helper();
+                let handoff = writer.lanes_handoff();
                 let lane = |item: T| -> Result<Laid, ExecError> {
-                    if let Some(handoff) = &helper {
+                    if let Some(handoff) = &handoff {
                         handoff.write_waiting();
                     }
                     let (mut batch, scored) = score(item, coverage.as_ref())?;

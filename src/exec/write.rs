@@ -34,6 +34,35 @@ pub struct Writing {
 pub type Written = (Vec<WrittenFile>, WrittenFile, Option<Counts>);
 
 impl Writing {
+    /// Closes every file: the output files written and the rejects file.
+    fn finish(self) -> Result<Written, SinkError> {
+        Ok((self.output.finish()?, self.rejects.finish()?, self.figures))
+    }
+}
+
+/// Messages sent and not yet begun, at most, before the sender waits for the writer.
+const WAITING_MESSAGES: usize = 2;
+
+/// Where [`Writing`] happens: in turn with scoring, or on the worker pool behind it.
+pub enum WriteStage<'scope> {
+    /// With one thread: each message written as it is sent, on the sender's thread.
+    Inline {
+        writing: Box<Writing>,
+        /// The first error; nothing is written after it.
+        failed: Option<SinkError>,
+    },
+    /// With more threads: each message written on the pool behind the sender (see
+    /// [`Handoff`]).
+    Pool {
+        handoff: Closing,
+        /// The writer's thread, putting what no lane has written on the pool.
+        thread: ScopedJoinHandle<'scope, Result<Written, SinkError>>,
+    },
+}
+
+impl Writes for Writing {
+    type Message = ToWriter;
+
     fn write(&mut self, message: ToWriter) -> Result<(), SinkError> {
         let Writing {
             output,
@@ -67,36 +96,6 @@ impl Writing {
         crate::test_pause(format_args!("written:{written}"));
         Ok(())
     }
-
-    /// Closes every file: the output files written and the rejects file.
-    fn finish(self) -> Result<Written, SinkError> {
-        Ok((self.output.finish()?, self.rejects.finish()?, self.figures))
-    }
-}
-
-/// Messages sent and not yet begun, at most, before the sender waits for the writer.
-const WAITING_MESSAGES: usize = 2;
-
-/// Where [`Writing`] happens: in turn with scoring, or on the worker pool behind it.
-pub enum WriteStage<'scope> {
-    Inline {
-        writing: Box<Writing>,
-        /// The first error; nothing is written after it.
-        failed: Option<SinkError>,
-    },
-    Pool {
-        handoff: Closing,
-        /// The writer's thread, putting what no lane has written on the pool.
-        thread: ScopedJoinHandle<'scope, Result<Written, SinkError>>,
-    },
-}
-
-impl Writes for Writing {
-    type Message = ToWriter;
-
-    fn write(&mut self, message: ToWriter) -> Result<(), SinkError> {
-        Writing::write(self, message)
-    }
 }
 
 /// Closes the writer's [`Handoff`] when dropped: by [`WriteStage::finish`], or when an error or
@@ -111,7 +110,7 @@ impl Drop for Closing {
 
 impl<'scope> WriteStage<'scope> {
     /// A writer behind the sender on the run's worker `pool` (see [`Handoff`]): its thread in
-    /// `scope` puts what waits on the pool, unless a lane given [`WriteStage::helper`] writes
+    /// `scope` puts what waits on the pool, unless a lane given [`WriteStage::lanes_handoff`] writes
     /// it first.
     pub fn on_pool(
         scope: &'scope Scope<'scope, '_>,
@@ -130,8 +129,9 @@ impl<'scope> WriteStage<'scope> {
         }
     }
 
-    /// What a scoring lane calls to write what waits before it starts (`None` inline).
-    pub fn helper(&self) -> Option<Arc<Handoff<Writing>>> {
+    /// The handoff a scoring lane writes what waits through before it starts a batch (`None`
+    /// inline, where nothing waits).
+    pub fn lanes_handoff(&self) -> Option<Arc<Handoff<Writing>>> {
         match self {
             WriteStage::Inline { .. } => None,
             WriteStage::Pool { handoff, .. } => Some(Arc::clone(&handoff.0)),
@@ -139,7 +139,7 @@ impl<'scope> WriteStage<'scope> {
     }
 
     /// Hands `message` to the writer; `false` once the writer has stopped on an error, which
-    /// [`WriteStage::finish`] returns.
+    /// [`WriteStage::finish`] returns, or on a panic, raised where it happened.
     pub fn send(&mut self, message: ToWriter) -> bool {
         match self {
             WriteStage::Inline { writing, failed } => {

@@ -127,8 +127,8 @@ const _: () = assert!(
 /// 4,096 rows ([`REJECT_SLICE_ROWS`]) holding the one that passes the limit are dropped, so the
 /// rejects the run reports are the same on any number of threads and whichever batches were
 /// scored at once. A hostile or broken rule then costs, beyond the allowed rejects, the slices
-/// begun before the first slice to pass them is done (about one a thread), each row at most its
-/// budget.
+/// begun before the first slice to pass them is done (a few a thread, at most the batches in
+/// flight), each row at most its budget.
 #[derive(Debug)]
 pub struct RejectLimit {
     allowed: u64,
@@ -138,6 +138,15 @@ pub struct RejectLimit {
     /// settled before it, are known to pass the limit (`usize::MAX` while none is): the run
     /// fails at or before that batch, so the batches after it need no scoring.
     passed_at: AtomicUsize,
+}
+
+/// A batch's [`RejectLimit`]: the run's, with where the batch is in the run, which tells whether
+/// a batch known to pass the limit comes before it.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimit<'a> {
+    pub limit: &'a RejectLimit,
+    /// The run position of the batch's first row.
+    pub first_row: usize,
 }
 
 /// A slice's reject count before the slice is scored.
@@ -158,20 +167,21 @@ impl RejectLimit {
     /// reject counts are `counts` ([`NOT_SCORED`] until scored), are all scored up to one that
     /// takes the run past the limit.
     fn passed_before(&self, counts: &[AtomicU64], i: usize, first_row: usize) -> bool {
-        self.passed_at.load(Ordering::Relaxed) < first_row || self.passes(&counts[..i])
+        self.passed_at.load(Ordering::Relaxed) < first_row || self.passes_limit(&counts[..i])
     }
 
-    /// Once slice `i` of the batch at `first_row` is scored: if its slices up to it pass the
-    /// limit, no batch after this one needs scoring.
-    fn note_scored(&self, counts: &[AtomicU64], i: usize, first_row: usize) {
-        if self.passes(&counts[..=i]) {
+    /// Once a slice of the batch at `first_row` is scored: if the batch's slices scored from
+    /// its first (`counts`, in whatever order they finished) pass the limit, no batch after
+    /// this one needs scoring.
+    fn note_scored(&self, counts: &[AtomicU64], first_row: usize) {
+        if self.passes_limit(counts) {
             self.passed_at.fetch_min(first_row, Ordering::Relaxed);
         }
     }
 
-    /// Whether the batches settled and `counts`, scored from the first up to one of them, hold
-    /// more rejects than allowed.
-    fn passes(&self, counts: &[AtomicU64]) -> bool {
+    /// Whether the batches settled and `counts`, scored from the first up to one of them (the
+    /// first [`NOT_SCORED`] ends them), hold more rejects than allowed.
+    fn passes_limit(&self, counts: &[AtomicU64]) -> bool {
         let mut total = self.before.load(Ordering::Relaxed);
         if total > self.allowed {
             return true;
@@ -191,9 +201,10 @@ impl RejectLimit {
 
     /// Counts a batch's rejects (in row order), taken back in run order after every batch
     /// before it: keeps those up to the end of the [`REJECT_SLICE_ROWS`] rows holding the one
-    /// that takes the run past the limit, dropping the rest. Slices are skipped only on the
-    /// rejects settled before them, and those rows are scored whatever the slices, so the
-    /// rejects kept are the same whichever batches were scored at once.
+    /// that takes the run past the limit, dropping the rest. A skipped slice lies past those
+    /// rows (the batch's slices before it pass the limit), or in a batch after one that passes
+    /// it, which the run never takes; so the rejects kept are the same whichever batches were
+    /// scored at once.
     pub fn settle(&self, rejects: &mut Vec<Reject>) {
         let before = self.before.load(Ordering::Relaxed);
         // The reject that takes the run past the limit, if this batch has it.
@@ -353,15 +364,14 @@ impl Scorer {
 
     /// [`Scorer::score_with`], adding to `tally` (when given) the branches each rule's rows
     /// take (the same rows the rule scores, traced on the interpreter), and skipping the slices
-    /// not yet begun once `limit` (when given, with the run position of the batch's first row)
-    /// knows the run fails before them. The caller settles the batch's rejects in run order
+    /// not yet begun once `limit` (when given) knows the run fails before them. The caller settles the batch's rejects in run order
     /// ([`RejectLimit::settle`]).
     pub fn score_counted(
         &self,
         batch: &RecordBatch,
         ranked: &Ranked<'_>,
         tally: Option<&Tally>,
-        limit: Option<(&RejectLimit, usize)>,
+        limit: Option<BatchLimit<'_>>,
     ) -> ScoredBatch {
         let reasons = if ranked.first_pass {
             Reasons::Drop
@@ -383,7 +393,7 @@ impl Scorer {
         batch: &RecordBatch,
         ranked: &Ranked<'_>,
         tally: Option<&Tally>,
-        limit: Option<(&RejectLimit, usize)>,
+        limit: Option<BatchLimit<'_>>,
         reasons: Reasons,
     ) -> ScoredBatch {
         let rows = batch.num_rows();
@@ -402,7 +412,7 @@ impl Scorer {
         let counts: Vec<AtomicU64> = starts.iter().map(|_| AtomicU64::new(NOT_SCORED)).collect();
         let score_part = |i: usize, start: usize| {
             let len = slice_rows.min(rows - start);
-            if limit.is_some_and(|(limit, first_row)| limit.passed_before(&counts, i, first_row)) {
+            if limit.is_some_and(|at| at.limit.passed_before(&counts, i, at.first_row)) {
                 return (start, self.skipped(len));
             }
             let part = if len == rows {
@@ -412,8 +422,8 @@ impl Scorer {
                 self.score_slice(&batch, &ranked, tally, reasons)
             };
             counts[i].store(part.rejects.len() as u64, Ordering::Release);
-            if let Some((limit, first_row)) = limit {
-                limit.note_scored(&counts, i, first_row);
+            if let Some(at) = limit {
+                at.limit.note_scored(&counts, at.first_row);
             }
             (start, part)
         };

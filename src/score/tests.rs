@@ -229,3 +229,43 @@ fn settle_keeps_the_rejects_up_to_the_slice_that_passes_the_limit() {
     limit.settle(&mut next);
     assert_eq!(rows(&next), [4095]);
 }
+
+/// `rows` rows at ids from `first`, every revenue `revenue` (negative: every row rejected).
+fn rows_of(first: i64, rows: usize, revenue: f64) -> RecordBatch {
+    let id: ArrayRef = Arc::new(Int64Array::from_iter_values(first..first + rows as i64));
+    let revenue: ArrayRef = Arc::new(Float64Array::from_iter_values(vec![revenue; rows]));
+    RecordBatch::try_from_iter([("id", id), ("revenue", revenue)]).unwrap()
+}
+
+/// Once a batch's slices pass the limit, the batches after it in the run are skipped whole
+/// (no value, no tier, no reject: the run fails before them), while a batch before it, whose
+/// rejects the run still counts, is scored in full.
+#[test]
+fn a_batch_passing_the_limit_skips_the_batches_after_it_only() {
+    let scorer = scorer(PIPELINE);
+    let limit = RejectLimit::new(5);
+    let at = |first_row| {
+        Some(BatchLimit {
+            limit: &limit,
+            first_row,
+        })
+    };
+    let passing = scorer.score_counted(
+        &rows_of(40_000, 20_000, -1.0),
+        &Ranked::default(),
+        None,
+        at(40_000),
+    );
+    assert!(passing.rejects.len() > 5);
+    let after = scorer.score_counted(
+        &rows_of(60_000, 20_000, 1.0),
+        &Ranked::default(),
+        None,
+        at(60_000),
+    );
+    assert_eq!(after.scored_rows(), 0);
+    assert!(after.rejects.is_empty());
+    assert!(after.tier.iter().all(Option::is_none));
+    let before = scorer.score_counted(&rows_of(0, 20_000, 1.0), &Ranked::default(), None, at(0));
+    assert_eq!(before.scored_rows(), 20_000);
+}
