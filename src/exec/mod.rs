@@ -297,8 +297,10 @@ type Laid = (
 
 /// Batches the scoring lanes work on beyond one a thread, so cores stay busy while the batch
 /// taken back waits for its counting or for room at the writer. Measured at 10M rows on 2
-/// threads (BENCHMARKS.md): two spare lanes ran 4% faster than none, for about 40 MB more.
-const SPARE_LANES: usize = 2;
+/// threads (BENCHMARKS.md): with the writer's jobs queued behind the lanes, two spare lanes
+/// ran 4% faster than none; since lanes write what waits first ([`handoff`]), one spare lane
+/// is as fast as two (wall 0.996x and 1.002x in two sets) for 22 MiB less, none 1.006x.
+const SPARE_LANES: usize = 1;
 
 impl Run<'_, '_> {
     /// The scoring-and-writing pass of a run whose passes before scoring are done, then the
