@@ -43,6 +43,13 @@ struct State<W: Writes> {
     panicked: bool,
 }
 
+impl<W: Writes> State<W> {
+    /// Whether writing has stopped on an error or a panic: nothing more is written or taken.
+    fn stopped(&self) -> bool {
+        self.failed.is_some() || self.panicked
+    }
+}
+
 impl<W: Writes> Handoff<W> {
     /// `writer` with room for `room` messages waiting (at least one).
     pub fn new(writer: W, room: usize) -> Self {
@@ -75,10 +82,8 @@ impl<W: Writes> Handoff<W> {
     /// Queues `message` behind those sent before, once there is room; `false` (and `message`
     /// dropped) once a write has failed or panicked.
     pub fn send(&self, message: W::Message) -> bool {
-        let mut state = self.wait_until(|state| {
-            state.failed.is_some() || state.panicked || state.waiting.len() < self.room
-        });
-        if state.failed.is_some() || state.panicked {
+        let mut state = self.wait_until(|state| state.stopped() || state.waiting.len() < self.room);
+        if state.stopped() {
             return false;
         }
         state.waiting.push_back(message);
@@ -97,7 +102,7 @@ impl<W: Writes> Handoff<W> {
     /// with them then). On a pool thread, the writer's parallel parts run on its pool.
     pub fn write_waiting(&self) {
         let mut state = self.lock();
-        while state.failed.is_none() && !state.panicked && !state.waiting.is_empty() {
+        while !state.stopped() && !state.waiting.is_empty() {
             let Some(mut writer) = state.writer.take() else {
                 return;
             };

@@ -110,8 +110,8 @@ impl Drop for Closing {
 
 impl<'scope> WriteStage<'scope> {
     /// A writer behind the sender on the run's worker `pool` (see [`Handoff`]): its thread in
-    /// `scope` puts what waits on the pool, unless a lane given [`WriteStage::lanes_handoff`] writes
-    /// it first.
+    /// `scope` puts what waits on the pool, unless a lane given [`WriteStage::lanes_handoff`]
+    /// writes it first.
     pub fn on_pool(
         scope: &'scope Scope<'scope, '_>,
         pool: &'scope ThreadPool,

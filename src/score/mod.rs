@@ -364,8 +364,8 @@ impl Scorer {
 
     /// [`Scorer::score_with`], adding to `tally` (when given) the branches each rule's rows
     /// take (the same rows the rule scores, traced on the interpreter), and skipping the slices
-    /// not yet begun once `limit` (when given) knows the run fails before them. The caller settles the batch's rejects in run order
-    /// ([`RejectLimit::settle`]).
+    /// not yet begun once `limit` (when given) knows the run fails before them. The caller
+    /// settles the batch's rejects in run order ([`RejectLimit::settle`]).
     pub fn score_counted(
         &self,
         batch: &RecordBatch,

@@ -215,7 +215,8 @@ fn settle_keeps_the_rejects_up_to_the_slice_that_passes_the_limit() {
     let mut first = rejects_at(&[1, 2, 3]);
     limit.settle(&mut first);
     assert_eq!(rows(&first), [1, 2, 3]);
-    // 3 settled: the third reject here is the sixth of the run, at row 4,096 (the second 4,096 rows).
+    // 3 settled: the third reject here is the sixth of the run, at row 4,096 (the second
+    // 4,096 rows).
     let mut second = rejects_at(&[10, 4095, 4096, 5000, 8191, 8192, 9000]);
     limit.settle(&mut second);
     assert_eq!(rows(&second), [10, 4095, 4096, 5000, 8191]);
@@ -224,7 +225,8 @@ fn settle_keeps_the_rejects_up_to_the_slice_that_passes_the_limit() {
     let mut exactly = rejects_at(&[0, 1, 2, 3, 4]);
     limit.settle(&mut exactly);
     assert_eq!(rows(&exactly), [0, 1, 2, 3, 4]);
-    // 5 settled: the first reject of the next batch passes the limit, at row 4,095 (the first 4,096 rows).
+    // 5 settled: the first reject of the next batch passes the limit, at row 4,095 (the first
+    // 4,096 rows).
     let mut next = rejects_at(&[4095, 4096]);
     limit.settle(&mut next);
     assert_eq!(rows(&next), [4095]);
