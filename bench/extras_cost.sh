@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# What each of the shipped pipeline's extras costs beyond the plain peers' work, in instructions
-# (callgrind: the same count on a noisy machine as on a quiet one).
+# What each of the shipped pipeline's extras costs beyond the plain peers' work.
 #
 # On N generated customers (default 100000; `tierscore gen --rows N --seed 42`, reused when
-# present), one thread, the release binary runs pipelines/customer_value.yaml as shipped, then
-# with one extra turned off at a time, then with all five off (what DuckDB and Polars write in
+# present), the release binary runs pipelines/customer_value.yaml as shipped, then with one
+# extra turned off at a time, then with all five off (what DuckDB and Polars write in
 # bench/compare.sh: one file of id, factors, score, tier):
 #   reasons     output.reasons: false
 #   report      output.report: false
 #   columns     output.columns: [] (no pass-through columns)
 #   unique-ids  input.unique_ids: false (no duplicate-id check)
 #   one-file    output.partition_by: none
-# and prints each one's instructions and their change against the shipped pipeline.
-# Callgrind's CPU has no SHA instructions: the output's sha256 weighs more here than on the
-# hardware.
 #
-# Run: bench/extras_cost.sh [N]      Environment: SCRATCH (default /tmp/tierscore-bench).
-# Needs valgrind (apt install valgrind) and python3 with PyYAML.
+# Two measures:
+#   default     instructions, one thread (callgrind: the same count on a noisy machine as on
+#               a quiet one), and each one's change against the shipped pipeline. Callgrind's
+#               CPU has no SHA instructions: the output's sha256 weighs more here than on the
+#               hardware.
+#   WALL=1      wall and CPU seconds on all cores: ROUNDS rounds (default 3), each running
+#               every variant once in turn, so a noisy moment falls on all of them; medians,
+#               and each variant's wall over the shipped pipeline's, the median of the rounds'
+#               ratios. This is what the extras cost where compare.sh measures.
+#
+# Run: bench/extras_cost.sh [N]      Environment: SCRATCH (default /tmp/tierscore-bench),
+#      WALL, ROUNDS.
+# Needs python3 with PyYAML, and valgrind (apt install valgrind) without WALL=1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,7 +32,11 @@ N=${1:-100000}
 SCRATCH=${SCRATCH:-/tmp/tierscore-bench}
 PY=${PYTHON:-python3}
 mkdir -p "$SCRATCH/extras"
-command -v valgrind >/dev/null || { echo "valgrind is needed: apt install valgrind" >&2; exit 3; }
+WALL=${WALL:-0}
+ROUNDS=${ROUNDS:-3}
+if [ "$WALL" != 1 ]; then
+    command -v valgrind >/dev/null || { echo "valgrind is needed: apt install valgrind" >&2; exit 3; }
+fi
 cargo build --release --quiet
 TIERSCORE="${CARGO_TARGET_DIR:-$ROOT/target}/release/tierscore"
 DATA="$SCRATCH/customers_$N.parquet"
@@ -51,6 +62,32 @@ for variant in variants:
             turn_off(spec)
     write(spec, os.path.join(dir, variant + ".yaml"))
 PYEOF
+
+if [ "$WALL" = 1 ]; then
+    echo "$N rows, all cores, $ROUNDS rounds, tierscore $(git -C "$ROOT" rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ)"
+    "$PY" - "$TIERSCORE" "$SCRATCH/extras" "$ROUNDS" "${VARIANTS[@]}" <<'PYEOF'
+import os, resource, shutil, statistics, subprocess, sys, time
+binary, dir, rounds, *variants = sys.argv[1:]
+wall = {v: [] for v in variants}
+cpu = {v: [] for v in variants}
+for _ in range(int(rounds)):
+    for v in variants:
+        out = os.path.join(dir, "out_" + v)
+        shutil.rmtree(out, ignore_errors=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run([binary, "run", os.path.join(dir, v + ".yaml"), "--quiet"], check=True)
+        wall[v].append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu[v].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+print(f"{'turned off':<12} {'wall s':>8} {'cpu s':>8} {'wall over shipped':>18}")
+for v in variants:
+    ratio = statistics.median(w / s for w, s in zip(wall[v], wall["shipped"]))
+    print(f"{v:<12} {statistics.median(wall[v]):8.2f} {statistics.median(cpu[v]):8.2f} "
+          f"{ratio:18.3f}")
+PYEOF
+    exit 0
+fi
 
 echo "$N rows, one thread, tierscore $(git -C "$ROOT" rev-parse --short HEAD), $(date -u +%Y-%m-%dT%H:%MZ)"
 printf '%-12s %16s %9s\n' "turned off" instructions change
