@@ -171,6 +171,8 @@ fn parquet_encode_and_commit(bencher: Bencher) {
                 tier_names.clone(),
                 loaded.plan.layout.schema().clone(),
                 props.clone(),
+                // Encoded on this thread, as the bench measures one thread's work.
+                &tierscore::sink::chain::Chains::new(true),
             )
             .expect("output");
             output.write(rows, tiers).expect("write");

@@ -5,7 +5,9 @@
 //! the pace (BENCHMARKS.md). With a [`Handoff`], a lane about to start a batch first writes what
 //! waits ([`Handoff::write_waiting`]), and the writer's own thread puts it on the pool only when
 //! no lane has ([`Handoff::drive`]). The writing goes ahead of the lanes, within the pool's
-//! threads, so `--threads` still caps the cores a run keeps busy.
+//! threads, so `--threads` still caps the cores a run keeps busy. A run's writer hands each
+//! file's rows to that file's chain ([`crate::sink::chain`]), so writing a message is quick
+//! unless the chains already hold about two messages' work.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};

@@ -40,6 +40,7 @@ use crate::report::Counts;
 use crate::report::WhaleValues;
 use crate::rules::RuleEngine;
 use crate::score::{BatchLimit, RejectLimit, ScoredBatch};
+use crate::sink::chain::{Chain, Chains};
 use crate::sink::writer::properties;
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
 use crate::source::{Scan, SourceBatch, SourceError};
@@ -343,12 +344,15 @@ impl Run<'_, '_> {
             &plan.layout.number_columns(),
         );
         let tier_names = plan.scorer.tiers.names();
+        // With one thread each file's writes run as they come, on it.
+        let chains = Chains::new(threads <= 1);
         let output = OutputWriter::new(
             staging.dir(),
             pipeline.output.partition_by,
             tier_names.clone(),
             plan.layout.schema().clone(),
             props.clone(),
+            &chains,
         )?;
         let rejects = RejectWriter::create(staging.dir(), &plan.id_field, &props)?;
         let mut tally = Tally {
@@ -406,7 +410,7 @@ impl Run<'_, '_> {
                     rejects,
                     written: 0,
                     figures: whale.map(|whale| {
-                        crate::report::Counts::new(
+                        let counts = crate::report::Counts::new(
                             tier_names.len(),
                             pipeline.factors.iter().map(|f| f.name.clone()).collect(),
                             pipeline
@@ -415,8 +419,10 @@ impl Run<'_, '_> {
                                 .clone()
                                 .unwrap_or_else(|| "score".into()),
                             whale,
-                        )
+                        );
+                        Chain::new(&chains, counts)
                     }),
+                    chains: std::sync::Arc::clone(&chains),
                 };
                 let mut writer = if overlap {
                     WriteStage::on_pool(scope, pool, writing)

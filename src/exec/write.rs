@@ -10,6 +10,7 @@ use rayon::ThreadPool;
 use super::handoff::{Handoff, Writes};
 use crate::manifest::WrittenFile;
 use crate::report::Counts;
+use crate::sink::chain::{Chain, Chains};
 use crate::sink::{OutputWriter, RejectWriter, SinkError};
 
 /// What goes to the writer.
@@ -24,8 +25,11 @@ pub enum ToWriter {
 pub struct Writing {
     pub output: OutputWriter,
     pub rejects: RejectWriter,
-    /// The report's figures, counted from the rows as they are written (none without a report).
-    pub figures: Option<Counts>,
+    /// The report's figures, counted from the rows as they are written (none without a report),
+    /// in a chain of their own beside the files'.
+    pub figures: Option<Arc<Chain<Counts>>>,
+    /// The jobs of the files' and the figures' chains.
+    pub chains: Arc<Chains>,
     /// Messages written so far (for [`crate::test_pause`]'s `written:N` points).
     pub written: u64,
 }
@@ -36,12 +40,19 @@ pub type Written = (Vec<WrittenFile>, WrittenFile, Option<Counts>);
 impl Writing {
     /// Closes every file: the output files written and the rejects file.
     fn finish(self) -> Result<Written, SinkError> {
-        Ok((self.output.finish()?, self.rejects.finish()?, self.figures))
+        // The output's files closed once every chain's jobs are done, the figures' too.
+        let files = self.output.finish()?;
+        let figures = self.figures.map(Chain::into_state);
+        Ok((files, self.rejects.finish()?, figures))
     }
 }
 
 /// Messages sent and not yet begun, at most, before the sender waits for the writer.
 const WAITING_MESSAGES: usize = 2;
+
+/// Jobs of the files' and the figures' chains not yet done, at most, before the writer takes
+/// another message: about two messages' (one a tier's file and one for the figures).
+const OUTSTANDING_JOBS: usize = 12;
 
 /// Where [`Writing`] happens: in turn with scoring, or on the worker pool behind it.
 pub enum WriteStage<'scope> {
@@ -68,26 +79,23 @@ impl Writes for Writing {
             output,
             rejects,
             figures,
+            chains,
             written,
         } = self;
+        // Room for the rows: no more than about two messages' jobs wait at once.
+        chains.wait_below(OUTSTANDING_JOBS)?;
         match message {
             ToWriter::Rows(rows, tiers) => {
-                match figures {
-                    // Counting beside encoding, on the run's worker pool.
-                    Some(figures) => {
-                        let (encoded, counted) = rayon::join(
-                            || output.write(&rows, &tiers),
-                            || figures.add_scored(&rows, &tiers),
-                        );
-                        encoded?;
-                        counted?;
-                    }
-                    None => output.write(&rows, &tiers)?,
+                if let Some(figures) = figures {
+                    let (rows, tiers) = (rows.clone(), tiers.clone());
+                    figures.push(move |counts: &mut Counts| Ok(counts.add_scored(&rows, &tiers)?));
                 }
+                output.write(&rows, &tiers)?;
             }
             ToWriter::Rejects(rows) => {
                 if let Some(figures) = figures {
-                    figures.add_rejects(&rows)?;
+                    let rows = rows.clone();
+                    figures.push(move |counts: &mut Counts| Ok(counts.add_rejects(&rows)?));
                 }
                 rejects.write(&rows)?;
             }

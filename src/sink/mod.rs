@@ -2,11 +2,13 @@
 //!
 //! - [`layout`]: the output schema and the output batch for each scored input batch;
 //! - [`writer`]: hive-partitioned (or single-file) Parquet and `_rejects.parquet`;
+//! - [`chain`]: each file's (and the report's counts') writes in order, files side by side;
 //! - [`checksummed`]: the Parquet writer of every file tierscore writes, a CRC-32 on every page;
 //! - [`manifest`]: `_manifest.json`, the run's lineage and figures;
 //! - [`staging`]: the staging directory and the atomic commit;
 //! - [`remote`]: the commit protocol of an output in object storage.
 
+pub mod chain;
 pub mod checksummed;
 pub mod layout;
 pub mod remote;

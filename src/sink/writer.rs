@@ -17,6 +17,7 @@ use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::chain::{Chain, Chains};
 use super::checksummed::ChecksummedWriter;
 use super::layout::OutputLayout;
 use super::SinkError;
@@ -181,7 +182,9 @@ pub struct OutputWriter {
     tier_names: Vec<String>,
     schema: SchemaRef,
     props: WriterProperties,
-    files: Vec<Option<OpenFile>>,
+    /// Each slot's file once its first rows came, written by its own chain.
+    files: Vec<Option<Arc<Chain<OpenFile>>>>,
+    chains: Arc<Chains>,
 }
 
 impl OutputWriter {
@@ -193,6 +196,7 @@ impl OutputWriter {
         tier_names: Vec<String>,
         schema: SchemaRef,
         props: WriterProperties,
+        chains: &Arc<Chains>,
     ) -> Result<Self, SinkError> {
         let data = dir.join(DATA_DIR);
         fs::create_dir_all(&data).map_err(|e| SinkError::io("create", &data, e))?;
@@ -207,18 +211,20 @@ impl OutputWriter {
             schema,
             props,
             files: (0..slots).map(|_| None).collect(),
+            chains: Arc::clone(chains),
         })
     }
 
     /// Appends output rows, each with its tier index; partitioned by tier, the rows come
     /// grouped by tier (as [`OutputLayout::build`] lays them out) and each tier's file gets its
-    /// slice. Partitions are encoded in parallel, on the rayon pool this is called in.
+    /// slice. Each file encodes its rows in its own [`Chain`]: files side by side on the rayon
+    /// pool this is called in, each file's rows in the order they came.
     pub fn write(&mut self, batch: &RecordBatch, tiers: &[usize]) -> Result<(), SinkError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        match self.partition {
-            PartitionBy::None => self.file(0)?.write(batch),
+        let ranges = match self.partition {
+            PartitionBy::None => std::iter::once(0..batch.num_rows()).collect(),
             PartitionBy::Tier => {
                 if !tiers.is_sorted() {
                     // A slice a tier would put rows in the wrong tier's file.
@@ -226,25 +232,20 @@ impl OutputWriter {
                         "rows of a tier-partitioned output must come grouped by tier".into(),
                     )));
                 }
-                let ranges = OutputLayout::tier_ranges(tiers, self.tier_names.len());
-                for (tier, range) in ranges.iter().enumerate() {
-                    if !range.is_empty() {
-                        self.file(tier)?;
-                    }
-                }
-                self.files
-                    .par_iter_mut()
-                    .zip(ranges)
-                    .filter(|(_, range)| !range.is_empty())
-                    .try_for_each(|(file, range)| {
-                        let rows = batch.slice(range.start, range.len());
-                        file.as_mut().expect("opened above").write(&rows)
-                    })
+                OutputLayout::tier_ranges(tiers, self.tier_names.len())
+            }
+        };
+        for (slot, range) in ranges.into_iter().enumerate() {
+            if !range.is_empty() {
+                let rows = batch.slice(range.start, range.len());
+                self.file(slot)?
+                    .push(move |file: &mut OpenFile| file.write(&rows));
             }
         }
+        Ok(())
     }
 
-    fn file(&mut self, slot: usize) -> Result<&mut OpenFile, SinkError> {
+    fn file(&mut self, slot: usize) -> Result<&Arc<Chain<OpenFile>>, SinkError> {
         if self.files[slot].is_none() {
             let relative = match self.partition {
                 PartitionBy::Tier => {
@@ -256,19 +257,15 @@ impl OutputWriter {
                 PartitionBy::None => format!("{DATA_DIR}/part-00000.parquet"),
             };
             let flush_at = ROW_GROUP_MEMORY.min(OUTPUT_ROW_GROUPS_MEMORY / self.files.len());
-            self.files[slot] = Some(OpenFile::create(
-                &self.dir,
-                relative,
-                &self.schema,
-                &self.props,
-                flush_at,
-            )?);
+            let file = OpenFile::create(&self.dir, relative, &self.schema, &self.props, flush_at)?;
+            self.files[slot] = Some(Chain::new(&self.chains, file));
         }
-        Ok(self.files[slot].as_mut().expect("opened just above"))
+        Ok(self.files[slot].as_ref().expect("opened just above"))
     }
 
     /// Closes every file (in parallel: each is flushed and synced); returns them in tier order.
     pub fn finish(self) -> Result<Vec<WrittenFile>, SinkError> {
+        self.chains.finish()?;
         let partition = self.partition;
         let tier_names = &self.tier_names;
         let written: Vec<Option<WrittenFile>> = self
@@ -277,7 +274,7 @@ impl OutputWriter {
             .enumerate()
             .map(|(slot, file)| {
                 let Some(file) = file else { return Ok(None) };
-                let (path, rows, bytes, sha256) = file.finish()?;
+                let (path, rows, bytes, sha256) = file.into_state().finish()?;
                 let tier = match partition {
                     PartitionBy::Tier => Some(tier_names[slot].clone()),
                     PartitionBy::None => None,
@@ -424,6 +421,7 @@ mod tests {
             vec!["all".into()],
             schema.clone(),
             properties(Vec::new(), "cust.id", &["band".into(), "scale".into()]),
+            &Chains::new(true),
         )
         .unwrap();
         let rows = 5000;
@@ -469,6 +467,7 @@ mod tests {
             vec!["top".into(), "rest".into()],
             schema.clone(),
             properties(Vec::new(), "id", &[]),
+            &Chains::new(true),
         )
         .unwrap();
         let batch = RecordBatch::try_new(
