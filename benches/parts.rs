@@ -165,6 +165,7 @@ fn parquet_encode_and_commit(bencher: Bencher) {
                 loaded.plan.layout.id_column(),
                 &loaded.plan.layout.number_columns(),
             );
+            let chains = tierscore::sink::chain::Chains::new(true);
             let mut output = OutputWriter::new(
                 staging.dir(),
                 loaded.pipeline.output.partition_by,
@@ -172,10 +173,10 @@ fn parquet_encode_and_commit(bencher: Bencher) {
                 loaded.plan.layout.schema().clone(),
                 props.clone(),
                 // Encoded on this thread, as the bench measures one thread's work.
-                &tierscore::sink::chain::Chains::new(true),
+                &chains,
             )
             .expect("output");
-            output.write(rows, tiers).expect("write");
+            output.write(rows, tiers, &chains.hold()).expect("write");
             let files = output.finish().expect("finish");
             RejectWriter::create(staging.dir(), &loaded.plan.id_field, &props)
                 .and_then(RejectWriter::finish)

@@ -21,6 +21,8 @@ pub trait Writes: Send {
     type Message: Send;
     /// Writes `message` after those before it; after an error, nothing more is written.
     fn write(&mut self, message: Self::Message) -> Result<(), SinkError>;
+    /// Stops whatever a write left running, once a write has failed; returns when it has.
+    fn abandon(&mut self) {}
 }
 
 /// The writer `W` and the messages waiting for it (see the module's doc).
@@ -141,6 +143,12 @@ impl<W: Writes> Handoff<W> {
             if state.waiting.is_empty() {
                 // Closed, and everything sent written (or refused after an error).
                 if let Some(err) = state.failed.take() {
+                    // Off the lock: what the writer left running may need the pool's threads.
+                    let writer = state.writer.take();
+                    drop(state);
+                    if let Some(mut writer) = writer {
+                        writer.abandon();
+                    }
                     return Err(err);
                 }
                 return Ok(state.writer.take().expect("checked by the wait"));

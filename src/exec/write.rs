@@ -40,7 +40,7 @@ pub type Written = (Vec<WrittenFile>, WrittenFile, Option<Counts>);
 impl Writing {
     /// Closes every file: the output files written and the rejects file.
     fn finish(self) -> Result<Written, SinkError> {
-        // The output's files closed once every chain's jobs are done, the figures' too.
+        self.chains.finish()?;
         let files = self.output.finish()?;
         let figures = self.figures.map(Chain::into_state);
         Ok((files, self.rejects.finish()?, figures))
@@ -50,9 +50,9 @@ impl Writing {
 /// Messages sent and not yet begun, at most, before the sender waits for the writer.
 const WAITING_MESSAGES: usize = 2;
 
-/// Jobs of the files' and the figures' chains not yet done, at most, before the writer takes
-/// another message: about two messages' (one a tier's file and one for the figures).
-const OUTSTANDING_JOBS: usize = 12;
+/// Messages whose rows the files' and the figures' chains still hold, at most, before the
+/// writer takes another.
+const HELD_MESSAGES: usize = 2;
 
 /// Where [`Writing`] happens: in turn with scoring, or on the worker pool behind it.
 pub enum WriteStage<'scope> {
@@ -74,6 +74,10 @@ pub enum WriteStage<'scope> {
 impl Writes for Writing {
     type Message = ToWriter;
 
+    fn abandon(&mut self) {
+        self.chains.abandon();
+    }
+
     fn write(&mut self, message: ToWriter) -> Result<(), SinkError> {
         let Writing {
             output,
@@ -82,22 +86,27 @@ impl Writes for Writing {
             chains,
             written,
         } = self;
-        // Room for the rows: no more than about two messages' jobs wait at once.
-        chains.wait_below(OUTSTANDING_JOBS)?;
+        // Room for the rows: the chains hold no more than two messages' rows besides these.
+        chains.wait_for_room(HELD_MESSAGES)?;
+        let held = chains.hold();
         match message {
             ToWriter::Rows(rows, tiers) => {
+                output.write(&rows, &tiers, &held)?;
                 if let Some(figures) = figures {
-                    let (rows, tiers) = (rows.clone(), tiers.clone());
-                    figures.push(move |counts: &mut Counts| Ok(counts.add_scored(&rows, &tiers)?));
+                    figures.push(move |counts: &mut Counts| {
+                        let _held = held;
+                        Ok(counts.add_scored(&rows, &tiers)?)
+                    });
                 }
-                output.write(&rows, &tiers)?;
             }
             ToWriter::Rejects(rows) => {
-                if let Some(figures) = figures {
-                    let rows = rows.clone();
-                    figures.push(move |counts: &mut Counts| Ok(counts.add_rejects(&rows)?));
-                }
                 rejects.write(&rows)?;
+                if let Some(figures) = figures {
+                    figures.push(move |counts: &mut Counts| {
+                        let _held = held;
+                        Ok(counts.add_rejects(&rows)?)
+                    });
+                }
             }
         }
         *written += 1;

@@ -28,6 +28,8 @@ struct Outstanding {
     jobs: usize,
     /// Pool jobs draining a chain, not yet ended (each holds its chain).
     drainers: usize,
+    /// Batches of rows some job still holds ([`Chains::hold`]).
+    held: usize,
     /// The first error, until it is returned.
     failed: Option<SinkError>,
     /// Whether a job panicked (the panic hook has shown where).
@@ -51,17 +53,35 @@ impl Chains {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Waits until at most `most` jobs are not done; the first error, once a job has failed
-    /// (nothing more should be added then).
+    /// Waits until at most `most` batches are held by jobs not yet done ([`Chains::hold`]);
+    /// the first error, once a job has failed (nothing more should be added then).
     ///
     /// # Panics
     /// If a job panicked.
-    pub fn wait_below(&self, most: usize) -> Result<(), SinkError> {
+    pub fn wait_for_room(&self, most: usize) -> Result<(), SinkError> {
         let state = self
             .changed
-            .wait_while(self.lock(), |s| s.jobs > most && !s.stopped)
+            .wait_while(self.lock(), |s| s.held > most && !s.stopped)
             .unwrap_or_else(PoisonError::into_inner);
         Self::outcome(state)
+    }
+
+    /// A batch of rows about to be handed to jobs: each job given a clone of the token holds
+    /// the batch, and [`Chains::wait_for_room`] counts the batches held until the last clone
+    /// is dropped. What bounds the rows waiting in the chains, however they share them out.
+    pub fn hold(self: &Arc<Self>) -> Arc<Held> {
+        self.lock().held += 1;
+        Arc::new(Held(Arc::clone(self)))
+    }
+
+    /// Drops every job not yet begun and waits for those running: for a writer giving up
+    /// after an error, so that no job outlives the run. Never panics.
+    pub fn abandon(&self) {
+        self.lock().stopped = true;
+        let _idle = self
+            .changed
+            .wait_while(self.lock(), |s| s.jobs > 0 || s.drainers > 0)
+            .unwrap_or_else(PoisonError::into_inner);
     }
 
     /// Waits until every job is done (or dropped after a failure) and every chain is free to
@@ -108,12 +128,19 @@ impl Chains {
         self.changed.notify_all();
     }
 
-    /// Changes the count of drainers by `by`.
-    fn drainers(&self, by: isize) {
-        let mut state = self.lock();
-        state.drainers = state.drainers.wrapping_add_signed(by);
-        drop(state);
+    /// Changes a count and wakes the waiters.
+    fn count(&self, change: impl FnOnce(&mut Outstanding)) {
+        change(&mut self.lock());
         self.changed.notify_all();
+    }
+}
+
+/// A batch held by jobs (see [`Chains::hold`]); counted until dropped.
+pub struct Held(Arc<Chains>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.count(|s| s.held -= 1);
     }
 }
 
@@ -153,7 +180,9 @@ impl<S: Send + 'static> Chain<S> {
 
     /// Adds `job` behind the chain's others: run now on this thread when the chains are
     /// inline, otherwise on the pool this is called in (a pool job drains the chain unless
-    /// one already does). Dropped once a job of any chain has failed.
+    /// one already does). Dropped once a job of any chain has failed. A job must not use the
+    /// pool itself: a pool thread may be waiting for the chains ([`Chains::wait_for_room`]),
+    /// and a job waiting inside rayon could take that thread's work and never come back.
     pub fn push(
         self: &Arc<Self>,
         job: impl FnOnce(&mut S) -> Result<(), SinkError> + Send + 'static,
@@ -169,6 +198,10 @@ impl<S: Send + 'static> Chain<S> {
             self.chains.done(Some(ended));
             return;
         }
+        debug_assert!(
+            rayon::current_thread_index().is_some(),
+            "chain jobs go to the pool they are added from"
+        );
         let mut queue = self.lock();
         queue.jobs.push_back(Box::new(job));
         if queue.draining {
@@ -176,13 +209,13 @@ impl<S: Send + 'static> Chain<S> {
         }
         queue.draining = true;
         drop(queue);
-        self.chains.drainers(1);
+        self.chains.count(|s| s.drainers += 1);
         let chain = Arc::clone(self);
         rayon::spawn(move || {
             let chains = Arc::clone(&chain.chains);
             chain.drain();
             drop(chain);
-            chains.drainers(-1);
+            chains.count(|s| s.drainers -= 1);
         });
     }
 
@@ -244,16 +277,25 @@ mod tests {
         let states = pool.install(|| {
             let chains = Chains::new(false);
             let logs: Vec<_> = (0..3).map(|_| Chain::new(&chains, Vec::new())).collect();
+            let most_held = Arc::new(Mutex::new(0));
             for job in 0..40u32 {
+                chains.wait_for_room(2).unwrap();
+                let held = chains.hold();
+                let mut most = most_held.lock().unwrap();
+                *most = (*most).max(chains.lock().held);
+                drop(most);
                 for log in &logs {
+                    let held = Arc::clone(&held);
                     log.push(move |seen: &mut Vec<u32>| {
                         std::thread::sleep(Duration::from_micros(u64::from(job % 7) * 50));
                         seen.push(job);
+                        drop(held);
                         Ok(())
                     });
                 }
-                chains.wait_below(4).unwrap();
             }
+            // Never more than the two batches of room and the one being added.
+            assert!(*most_held.lock().unwrap() <= 3);
             chains.finish().unwrap();
             logs.into_iter().map(Chain::into_state).collect::<Vec<_>>()
         });
@@ -263,7 +305,7 @@ mod tests {
     }
 
     /// A failed job: the jobs after it, of its chain and the others, are dropped, and
-    /// `wait_below` and `finish` return its error (once).
+    /// `wait_for_room` and `finish` return its error (once).
     #[test]
     fn a_failed_job_drops_the_jobs_after_it_and_is_returned() {
         for inline in [true, false] {
@@ -281,7 +323,13 @@ mod tests {
                         Ok(())
                     });
                 }
-                let waited = chains.wait_below(0).map_err(|e| e.to_string());
+                let waited = {
+                    let _held = chains.hold();
+                    while chains.lock().jobs > 0 {
+                        std::thread::yield_now();
+                    }
+                    chains.wait_for_room(usize::MAX).map_err(|e| e.to_string())
+                };
                 b.push(|seen: &mut Vec<u32>| {
                     seen.push(9);
                     Ok(())
@@ -319,6 +367,31 @@ mod tests {
         let panic = outcome.expect_err("finish raises the panic");
         assert_eq!(panic.downcast_ref::<&str>(), Some(&"a write panicked"));
         assert!(!*ran_after.lock().unwrap());
+    }
+
+    /// Abandoning drops the jobs not yet begun and returns once the running one is done.
+    #[test]
+    fn abandoning_drops_the_jobs_not_begun_and_waits_for_the_running_one() {
+        let pool = pool(2);
+        let log = pool.install(|| {
+            let chains = Chains::new(false);
+            let chain = Chain::new(&chains, Vec::new());
+            for job in 0..20u32 {
+                chain.push(move |seen: &mut Vec<u32>| {
+                    std::thread::sleep(Duration::from_millis(5));
+                    seen.push(job);
+                    Ok(())
+                });
+            }
+            std::thread::sleep(Duration::from_millis(12));
+            chains.abandon();
+            let state = chains.lock();
+            assert_eq!((state.jobs, state.drainers), (0, 0));
+            drop(state);
+            chain.into_state()
+        });
+        assert!((1..20).contains(&log.len()), "{log:?}");
+        assert_eq!(log, (0..log.len() as u32).collect::<Vec<_>>());
     }
 
     /// Inline, each job runs as it is added, on the adding thread.

@@ -17,7 +17,7 @@ use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::chain::{Chain, Chains};
+use super::chain::{Chain, Chains, Held};
 use super::checksummed::ChecksummedWriter;
 use super::layout::OutputLayout;
 use super::SinkError;
@@ -218,8 +218,15 @@ impl OutputWriter {
     /// Appends output rows, each with its tier index; partitioned by tier, the rows come
     /// grouped by tier (as [`OutputLayout::build`] lays them out) and each tier's file gets its
     /// slice. Each file encodes its rows in its own [`Chain`]: files side by side on the rayon
-    /// pool this is called in, each file's rows in the order they came.
-    pub fn write(&mut self, batch: &RecordBatch, tiers: &[usize]) -> Result<(), SinkError> {
+    /// pool this is called in, each file's rows in the order they came, each job keeping
+    /// `held`. An error encoding them comes later, from [`Chains::wait_for_room`] or
+    /// [`OutputWriter::finish`].
+    pub fn write(
+        &mut self,
+        batch: &RecordBatch,
+        tiers: &[usize],
+        held: &Arc<Held>,
+    ) -> Result<(), SinkError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -238,8 +245,11 @@ impl OutputWriter {
         for (slot, range) in ranges.into_iter().enumerate() {
             if !range.is_empty() {
                 let rows = batch.slice(range.start, range.len());
-                self.file(slot)?
-                    .push(move |file: &mut OpenFile| file.write(&rows));
+                let held = Arc::clone(held);
+                self.file(slot)?.push(move |file: &mut OpenFile| {
+                    let _held = held;
+                    file.write(&rows)
+                });
             }
         }
         Ok(())
@@ -415,13 +425,14 @@ mod tests {
             Field::new("band", DataType::Float64, false),
             Field::new("scale", DataType::Float64, false),
         ]));
+        let chains = Chains::new(true);
         let mut output = OutputWriter::new(
             dir.path(),
             PartitionBy::None,
             vec!["all".into()],
             schema.clone(),
             properties(Vec::new(), "cust.id", &["band".into(), "scale".into()]),
-            &Chains::new(true),
+            &chains,
         )
         .unwrap();
         let rows = 5000;
@@ -438,7 +449,9 @@ mod tests {
             ],
         )
         .unwrap();
-        output.write(&batch, &vec![0; rows as usize]).unwrap();
+        output
+            .write(&batch, &vec![0; rows as usize], &chains.hold())
+            .unwrap();
         output.finish().unwrap();
         let (dictionary, plain) = (
             (PageType::DICTIONARY_PAGE, Encoding::PLAIN),
@@ -461,13 +474,14 @@ mod tests {
     fn partitioned_rows_must_come_grouped_by_tier() {
         let dir = tempfile::tempdir().unwrap();
         let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let chains = Chains::new(true);
         let mut output = OutputWriter::new(
             dir.path(),
             PartitionBy::Tier,
             vec!["top".into(), "rest".into()],
             schema.clone(),
             properties(Vec::new(), "id", &[]),
-            &Chains::new(true),
+            &chains,
         )
         .unwrap();
         let batch = RecordBatch::try_new(
@@ -475,13 +489,15 @@ mod tests {
             vec![Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef],
         )
         .unwrap();
-        let err = output.write(&batch, &[1, 0, 1]).unwrap_err();
+        let err = output
+            .write(&batch, &[1, 0, 1], &chains.hold())
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "cannot assemble output rows: Invalid argument error: rows of a tier-partitioned \
              output must come grouped by tier"
         );
-        output.write(&batch, &[0, 1, 1]).unwrap();
+        output.write(&batch, &[0, 1, 1], &chains.hold()).unwrap();
         let files = output.finish().unwrap();
         let rows: Vec<(Option<String>, u64)> =
             files.iter().map(|f| (f.tier.clone(), f.rows)).collect();
