@@ -7,7 +7,7 @@
 //! no lane has ([`Handoff::drive`]). The writing goes ahead of the lanes, within the pool's
 //! threads, so `--threads` still caps the cores a run keeps busy. A run's writer hands each
 //! file's rows to that file's chain ([`crate::sink::chain`]), so writing a message is quick
-//! unless the chains already hold about two messages' work.
+//! unless the chains already hold the rows of two messages before it.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};

@@ -382,7 +382,7 @@ impl Run<'_, '_> {
         // them, and the writer encodes behind it (two messages waiting at most), also on the
         // pool: a lane about to start writes what waits first, else the writer's thread puts it
         // on the pool; writing a message hands each file its rows, and the files encode side by
-        // side, each in run order (`crate::sink::chain`, about two messages' jobs at most).
+        // side, each in run order (`crate::sink::chain`, the rows of three messages at most).
         // Memory stays bounded by the channels, the chains and the lanes (`threads +
         // SPARE_LANES` batches, so it grows with the thread count). With one thread they take
         // turns on it, so `--threads 1` uses one core.

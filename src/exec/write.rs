@@ -93,8 +93,7 @@ impl Writes for Writing {
             ToWriter::Rows(rows, tiers) => {
                 output.write(&rows, &tiers, &held)?;
                 if let Some(figures) = figures {
-                    figures.push(move |counts: &mut Counts| {
-                        let _held = held;
+                    figures.push(&held, move |counts: &mut Counts| {
                         Ok(counts.add_scored(&rows, &tiers)?)
                     });
                 }
@@ -102,8 +101,7 @@ impl Writes for Writing {
             ToWriter::Rejects(rows) => {
                 rejects.write(&rows)?;
                 if let Some(figures) = figures {
-                    figures.push(move |counts: &mut Counts| {
-                        let _held = held;
+                    figures.push(&held, move |counts: &mut Counts| {
                         Ok(counts.add_rejects(&rows)?)
                     });
                 }

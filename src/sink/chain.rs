@@ -78,10 +78,7 @@ impl Chains {
     /// after an error, so that no job outlives the run. Never panics.
     pub fn abandon(&self) {
         self.lock().stopped = true;
-        let _idle = self
-            .changed
-            .wait_while(self.lock(), |s| s.jobs > 0 || s.drainers > 0)
-            .unwrap_or_else(PoisonError::into_inner);
+        drop(self.idle());
     }
 
     /// Waits until every job is done (or dropped after a failure) and every chain is free to
@@ -90,11 +87,14 @@ impl Chains {
     /// # Panics
     /// If a job panicked.
     pub fn finish(&self) -> Result<(), SinkError> {
-        let state = self
-            .changed
+        Self::outcome(self.idle())
+    }
+
+    /// Waits until no job is left and no drainer holds a chain; the counts then.
+    fn idle(&self) -> MutexGuard<'_, Outstanding> {
+        self.changed
             .wait_while(self.lock(), |s| s.jobs > 0 || s.drainers > 0)
-            .unwrap_or_else(PoisonError::into_inner);
-        Self::outcome(state)
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn outcome(mut state: MutexGuard<'_, Outstanding>) -> Result<(), SinkError> {
@@ -178,15 +178,22 @@ impl<S: Send + 'static> Chain<S> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds `job` behind the chain's others: run now on this thread when the chains are
-    /// inline, otherwise on the pool this is called in (a pool job drains the chain unless
-    /// one already does). Dropped once a job of any chain has failed. A job must not use the
+    /// Adds `job` behind the chain's others, holding the batch `held` until it is done or
+    /// dropped: run now on this thread when the chains are inline, otherwise on the pool this
+    /// is called in (a pool job drains the chain unless one already does). Dropped once a job
+    /// of any chain has failed. A job must not use the
     /// pool itself: a pool thread may be waiting for the chains ([`Chains::wait_for_room`]),
     /// and a job waiting inside rayon could take that thread's work and never come back.
     pub fn push(
         self: &Arc<Self>,
+        held: &Arc<Held>,
         job: impl FnOnce(&mut S) -> Result<(), SinkError> + Send + 'static,
     ) {
+        let held = Arc::clone(held);
+        let job = move |state: &mut S| {
+            let _held = held;
+            job(state)
+        };
         self.chains.lock().jobs += 1;
         if self.chains.inline {
             let ended = if self.chains.stopped() {
@@ -285,11 +292,9 @@ mod tests {
                 *most = (*most).max(chains.lock().held);
                 drop(most);
                 for log in &logs {
-                    let held = Arc::clone(&held);
-                    log.push(move |seen: &mut Vec<u32>| {
+                    log.push(&held, move |seen: &mut Vec<u32>| {
                         std::thread::sleep(Duration::from_micros(u64::from(job % 7) * 50));
                         seen.push(job);
-                        drop(held);
                         Ok(())
                     });
                 }
@@ -315,7 +320,7 @@ mod tests {
                 let a = Chain::new(&chains, Vec::new());
                 let b = Chain::new(&chains, Vec::new());
                 for job in 0..3u32 {
-                    a.push(move |seen: &mut Vec<u32>| {
+                    a.push(&chains.hold(), move |seen: &mut Vec<u32>| {
                         seen.push(job);
                         if job == 1 {
                             return Err(failure(job));
@@ -330,7 +335,7 @@ mod tests {
                     }
                     chains.wait_for_room(usize::MAX).map_err(|e| e.to_string())
                 };
-                b.push(|seen: &mut Vec<u32>| {
+                b.push(&chains.hold(), |seen: &mut Vec<u32>| {
                     seen.push(9);
                     Ok(())
                 });
@@ -357,8 +362,8 @@ mod tests {
         let outcome = pool.install(|| {
             let chains = Chains::new(false);
             let chain = Chain::new(&chains, ());
-            chain.push(|_: &mut ()| panic!("job 0"));
-            chain.push(move |_: &mut ()| {
+            chain.push(&chains.hold(), |_: &mut ()| panic!("job 0"));
+            chain.push(&chains.hold(), move |_: &mut ()| {
                 *seen.lock().unwrap() = true;
                 Ok(())
             });
@@ -377,7 +382,7 @@ mod tests {
             let chains = Chains::new(false);
             let chain = Chain::new(&chains, Vec::new());
             for job in 0..20u32 {
-                chain.push(move |seen: &mut Vec<u32>| {
+                chain.push(&chains.hold(), move |seen: &mut Vec<u32>| {
                     std::thread::sleep(Duration::from_millis(5));
                     seen.push(job);
                     Ok(())
@@ -401,7 +406,7 @@ mod tests {
         let chain = Chain::new(&chains, Vec::new());
         let here = std::thread::current().id();
         for job in 0..3u32 {
-            chain.push(move |seen: &mut Vec<u32>| {
+            chain.push(&chains.hold(), move |seen: &mut Vec<u32>| {
                 assert_eq!(std::thread::current().id(), here);
                 seen.push(job);
                 Ok(())

@@ -245,11 +245,8 @@ impl OutputWriter {
         for (slot, range) in ranges.into_iter().enumerate() {
             if !range.is_empty() {
                 let rows = batch.slice(range.start, range.len());
-                let held = Arc::clone(held);
-                self.file(slot)?.push(move |file: &mut OpenFile| {
-                    let _held = held;
-                    file.write(&rows)
-                });
+                self.file(slot)?
+                    .push(held, move |file: &mut OpenFile| file.write(&rows));
             }
         }
         Ok(())
