@@ -82,12 +82,48 @@ const OUTPUT_ROW_GROUPS_MEMORY: usize = 32 << 20;
 /// the shipped pipeline's 280 MB at 10M rows), with 256 KiB they are 2,012.
 const WRITE_BUFFER: usize = 256 << 10;
 
+/// Bytes of a file written and not yet handed to the disk, at most, before their writeback is
+/// started ([`Hashing`]). Without it the kernel wrote nothing back before the closing `fsync`
+/// (its background writeback starts at 10% of memory), so a run's end waited for all of its
+/// output to reach the disk: at 10M rows on two threads, 130 ms with both threads idle.
+const WRITEBACK_STEP: u64 = 8 << 20;
+
 /// A file being written, hashed (sha256) and counted on the way, so the manifest records each
-/// file's size and hash without reading it again.
+/// file's size and hash without reading it again. Every [`WRITEBACK_STEP`] bytes, the disk is
+/// asked to start writing back what is in the file so far, so that the `fsync` closing it has
+/// little left to wait for.
 struct Hashing {
     file: BufWriter<File>,
     hasher: Sha256,
     bytes: u64,
+    /// Where the bytes not yet handed to the disk begin.
+    unsynced: u64,
+}
+
+impl Hashing {
+    /// Starts the writeback of the bytes in the file (not those still in the buffer) from
+    /// `unsynced` on, once they are [`WRITEBACK_STEP`] or more, without waiting for it.
+    fn start_writeback(&mut self) {
+        let in_file = self.bytes - self.file.buffer().len() as u64;
+        if in_file - self.unsynced < WRITEBACK_STEP {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a plain system call on an open descriptor this file owns; no memory is
+            // passed. Its outcome is only a hint: the closing `fsync` reports any error.
+            unsafe {
+                libc::sync_file_range(
+                    self.file.get_ref().as_raw_fd(),
+                    self.unsynced as libc::off64_t,
+                    (in_file - self.unsynced) as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+        }
+        self.unsynced = in_file;
+    }
 }
 
 impl Write for Hashing {
@@ -95,6 +131,7 @@ impl Write for Hashing {
         let written = self.file.write(buf)?;
         self.hasher.update(&buf[..written]);
         self.bytes += written as u64;
+        self.start_writeback();
         Ok(written)
     }
 
@@ -133,6 +170,7 @@ impl OpenFile {
             file: BufWriter::with_capacity(WRITE_BUFFER, file),
             hasher: Sha256::new(),
             bytes: 0,
+            unsynced: 0,
         };
         let writer = ChecksummedWriter::try_new(hashing, schema.clone(), props.clone())
             .map_err(|source| SinkError::parquet(&path, source))?;
@@ -501,6 +539,48 @@ mod tests {
         assert_eq!(
             rows,
             [(Some("top".to_string()), 1), (Some("rest".to_string()), 2)]
+        );
+    }
+
+    /// The writeback is started on whole steps of bytes already in the file, never on bytes
+    /// still in the buffer; the size and hash count every byte once.
+    #[test]
+    fn writeback_starts_every_step_on_bytes_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut hashing = Hashing {
+            file: BufWriter::with_capacity(WRITE_BUFFER, File::create(&path).unwrap()),
+            hasher: Sha256::new(),
+            bytes: 0,
+            unsynced: 0,
+        };
+        let piece = vec![7u8; 100_000];
+        let mut started = Vec::new();
+        while started.len() < 3 && hashing.bytes < 4 * WRITEBACK_STEP {
+            hashing.write_all(&piece).unwrap();
+            if *started.last().unwrap_or(&0) != hashing.unsynced {
+                started.push(hashing.unsynced);
+            }
+            assert!(hashing.unsynced <= hashing.bytes - hashing.file.buffer().len() as u64);
+        }
+        // Started three times: each once a step more had reached the file, and no later than
+        // the buffer and the piece after that.
+        assert_eq!(started.len(), 3, "{started:?}");
+        let mut before = 0;
+        for at in &started {
+            let gap = at - before;
+            assert!(
+                (WRITEBACK_STEP..WRITEBACK_STEP + (WRITE_BUFFER + piece.len()) as u64)
+                    .contains(&gap),
+                "{started:?}"
+            );
+            before = *at;
+        }
+        hashing.flush().unwrap();
+        assert_eq!(fs::read(&path).unwrap().len() as u64, hashing.bytes);
+        assert_eq!(
+            hex::encode(hashing.hasher.finalize()),
+            hex::encode(Sha256::digest(fs::read(&path).unwrap()))
         );
     }
 }
