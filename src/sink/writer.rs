@@ -116,8 +116,9 @@ impl Hashing {
             unsafe {
                 libc::sync_file_range(
                     self.file.get_ref().as_raw_fd(),
-                    self.unsynced as libc::off64_t,
-                    (in_file - self.unsynced) as libc::off64_t,
+                    // `off64_t` with glibc, `off_t` with musl: 64 bits either way.
+                    self.unsynced as _,
+                    (in_file - self.unsynced) as _,
                     libc::SYNC_FILE_RANGE_WRITE,
                 );
             }
