@@ -1777,6 +1777,35 @@ fn len_of_the_reasons_array_as_a_statement_compiles() {
     assert_eq!(deferred, 0);
 }
 
+/// Every `[]` starts as one empty list the rows share, and a row's first push gives it a
+/// list of its own: a second push adds to the row's list, rows that push nothing have no
+/// reason and a length of 0, and no row sees another's pushes.
+#[test]
+fn rows_pushing_to_an_empty_reasons_array_get_lists_of_their_own() {
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "let reasons = [];\n\
+         if (qty ?? 0) > 1 { reasons.push(\"many\"); }\n\
+         if (qty ?? 0) > 3 { reasons.push(\"more\"); }\n\
+         #{ value: reasons.len(), reason: reasons }",
+        vec![
+            Row {
+                qty: Some(5),
+                ..Row::blank()
+            },
+            Row::blank(),
+            Row {
+                qty: Some(2),
+                ..Row::blank()
+            },
+        ],
+    );
+    assert_eq!(values(&out), [Some(2.0), Some(0.0), Some(1.0)]);
+    assert_eq!(reasons(&out), [Some("many; more"), None, Some("many")]);
+    assert_eq!(deferred, 0);
+}
+
 /// A `switch` arm whose block is one `reasons.push(…)` is optimised to that call alone: it
 /// still pushes, and compiles.
 #[test]
