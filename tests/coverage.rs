@@ -10,7 +10,7 @@ use tierscore::pipeline::Pipeline;
 use tierscore::plan::Plan;
 use tierscore::rules::coverage::{BranchKind, RuleCoverage, Tally};
 use tierscore::rules::EngineChoice;
-use tierscore::score::Ranked;
+use tierscore::score::{Ranked, Sharing};
 use tierscore::source::Source;
 
 const PIPELINE: &str = "pipelines/customer_value.yaml";
@@ -128,9 +128,13 @@ fn population_counts_equal_the_branch_conditions_recomputed_from_the_input() {
     let (plan, _) = Plan::build(&pipeline, &source, EngineChoice::Auto).unwrap();
     let input = read_parquet(&root.join("testdata/customers.parquet"));
     let tally = Tally::new(plan.scorer.rules());
-    let scored = plan
-        .scorer
-        .score_counted(&input, &Ranked::default(), Some(&tally), None);
+    let scored = plan.scorer.score_counted(
+        &input,
+        &Ranked::default(),
+        Sharing::Slices,
+        Some(&tally),
+        None,
+    );
     let coverage = tally.finish();
     let rule = |name: &str| coverage.iter().find(|c| c.rule == name).unwrap();
     let code = |file: &str| std::fs::read_to_string(root.join("rules").join(file)).unwrap();
@@ -259,8 +263,13 @@ fn population_coverage() -> Vec<RuleCoverage> {
     let (plan, _) = Plan::build(&pipeline, &source, EngineChoice::Auto).unwrap();
     let input = read_parquet(&root.join("testdata/customers.parquet"));
     let tally = Tally::new(plan.scorer.rules());
-    plan.scorer
-        .score_counted(&input, &Ranked::default(), Some(&tally), None);
+    plan.scorer.score_counted(
+        &input,
+        &Ranked::default(),
+        Sharing::Slices,
+        Some(&tally),
+        None,
+    );
     tally.finish()
 }
 

@@ -39,7 +39,7 @@ use crate::plan::{sha256_hex, Plan};
 use crate::report::Counts;
 use crate::report::WhaleValues;
 use crate::rules::RuleEngine;
-use crate::score::{BatchLimit, RejectLimit, ScoredBatch};
+use crate::score::{BatchLimit, RejectLimit, ScoredBatch, Sharing};
 use crate::sink::chain::{Chain, Chains};
 use crate::sink::writer::properties;
 use crate::sink::{OutputWriter, RejectWriter, SinkError, Staging};
@@ -228,9 +228,11 @@ pub fn run(
     let score = |(batch, position): (SourceBatch, usize),
                  coverage: Option<&crate::rules::coverage::Tally>| {
         let (rows, ranked) = passes.prepare(&batch.batch, position)?;
+        // Batches are scored side by side in the lanes of `score_and_commit`.
         let scored = plan.scorer.score_counted(
             &rows,
             &ranked,
+            Sharing::Whole,
             coverage,
             Some(BatchLimit {
                 limit: &limit,

@@ -18,7 +18,7 @@ use crate::pipeline::spec::{TestCaseSpec, TestFileSpec};
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::rules::coverage::{RuleCoverage, Tally};
-use crate::score::Ranked;
+use crate::score::{Ranked, Sharing};
 
 /// Difference accepted between expected and actual numbers unless a case says otherwise.
 pub const DEFAULT_TOLERANCE: f64 = 1e-6;
@@ -139,8 +139,13 @@ pub fn coverage(cases: &[Case], plan: &Plan, id: &str) -> Vec<RuleCoverage> {
     let tally = Tally::new(plan.scorer.rules());
     for case in cases {
         if let Ok(batch) = row_batch(&case.spec.row, &plan.schema, id) {
-            plan.scorer
-                .score_counted(&batch, &Ranked::default(), Some(&tally), None);
+            plan.scorer.score_counted(
+                &batch,
+                &Ranked::default(),
+                Sharing::Slices,
+                Some(&tally),
+                None,
+            );
         }
     }
     tally.finish()

@@ -96,12 +96,27 @@ impl Reject {
     }
 }
 
-/// Rows a worker scores at a time, every factor in turn, when every rule is compiled: two
-/// slices a batch. Compiled rules have no loops, so a row costs microseconds even when it
-/// fails. Measured at 10M rows (BENCHMARKS.md) against slices of 4,096 rows: each slice's
-/// set-up and the joining of a batch's slices cost 2-3% of the run's CPU; whole batches cost
-/// two threads 1.7% more wall time (fewer jobs to share out).
+/// Rows a worker scores at a time, every factor in turn, when every rule is compiled and the
+/// batches come one at a time ([`Sharing::Slices`]): two slices a batch. Compiled rules have
+/// no loops, so a row costs microseconds even when it fails. Measured at 10M rows
+/// (BENCHMARKS.md) against slices of 4,096 rows: each slice's set-up and the joining of a
+/// batch's slices cost 2-3% of the run's CPU.
 const SLICE_ROWS: usize = 16384;
+
+/// How the workers share a batch while it is scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Cut into slices that workers score side by side: for batches that come one at a time
+    /// (the ranking pass, a task of a distributed run, `test`), whose only parallelism is
+    /// within the batch.
+    Slices,
+    /// Scored whole by one worker when every rule is compiled: for batches scored side by side
+    /// in lanes, which keep the threads busy already; slices would only add their set-up and
+    /// the copying that joins them (the shipped pipeline at 10M rows on two threads: wall
+    /// 0.94x, BENCHMARKS.md). With a rule on the interpreter, slices as for
+    /// [`Sharing::Slices`], to bound what a hostile rule costs.
+    Whole,
+}
 
 /// Rows a worker scores at a time when a rule runs on the interpreter, where each row may
 /// take its whole budget: a failing rule then costs at most this many rows a worker before
@@ -359,17 +374,19 @@ impl Scorer {
     /// The batch is cut into slices that workers score whole, every factor in turn, so workers
     /// do not wait for each other between factors; the slices' results are joined in row order.
     pub fn score_with(&self, batch: &RecordBatch, ranked: &Ranked<'_>) -> ScoredBatch {
-        self.score_counted(batch, ranked, None, None)
+        self.score_counted(batch, ranked, Sharing::Slices, None, None)
     }
 
-    /// [`Scorer::score_with`], adding to `tally` (when given) the branches each rule's rows
-    /// take (the same rows the rule scores, traced on the interpreter), and skipping the slices
-    /// not yet begun once `limit` (when given) knows the run fails before them. The caller
-    /// settles the batch's rejects in run order ([`RejectLimit::settle`]).
+    /// [`Scorer::score_with`], the batch shared among the workers as `sharing` says, adding
+    /// to `tally` (when given) the branches each rule's rows take (the same rows the rule
+    /// scores, traced on the interpreter), and skipping the slices not yet begun once `limit`
+    /// (when given) knows the run fails before them. The caller settles the batch's rejects in
+    /// run order ([`RejectLimit::settle`]).
     pub fn score_counted(
         &self,
         batch: &RecordBatch,
         ranked: &Ranked<'_>,
+        sharing: Sharing,
         tally: Option<&Tally>,
         limit: Option<BatchLimit<'_>>,
     ) -> ScoredBatch {
@@ -378,13 +395,13 @@ impl Scorer {
         } else {
             self.reasons
         };
-        self.score_parts(batch, ranked, tally, limit, reasons)
+        self.score_parts(batch, ranked, sharing, tally, limit, reasons)
     }
 
     /// [`Scorer::score_with`] with every factor's reasons, whatever the output writes: for
     /// `explain` and `test`, which show them.
     pub fn score_showing_reasons(&self, batch: &RecordBatch, ranked: &Ranked<'_>) -> ScoredBatch {
-        self.score_parts(batch, ranked, None, None, Reasons::Keep)
+        self.score_parts(batch, ranked, Sharing::Slices, None, None, Reasons::Keep)
     }
 
     /// [`Scorer::score_counted`], gathering the factors' reasons as `reasons` says.
@@ -392,6 +409,7 @@ impl Scorer {
         &self,
         batch: &RecordBatch,
         ranked: &Ranked<'_>,
+        sharing: Sharing,
         tally: Option<&Tally>,
         limit: Option<BatchLimit<'_>>,
         reasons: Reasons,
@@ -400,13 +418,13 @@ impl Scorer {
         if rows == 0 {
             return self.score_slice(batch, ranked, tally, reasons);
         }
-        let slice_rows = if self
+        let compiled = self
             .rules()
-            .all(|rule| rule.engine() == RuleEngine::Compiled)
-        {
-            SLICE_ROWS
-        } else {
-            INTERPRETED_SLICE_ROWS
+            .all(|rule| rule.engine() == RuleEngine::Compiled);
+        let slice_rows = match (compiled, sharing) {
+            (true, Sharing::Whole) => rows,
+            (true, Sharing::Slices) => SLICE_ROWS,
+            (false, _) => INTERPRETED_SLICE_ROWS,
         };
         let starts: Vec<usize> = (0..rows).step_by(slice_rows).collect();
         let counts: Vec<AtomicU64> = starts.iter().map(|_| AtomicU64::new(NOT_SCORED)).collect();

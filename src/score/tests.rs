@@ -255,6 +255,7 @@ fn a_batch_passing_the_limit_skips_the_batches_after_it_only() {
     let passing = scorer.score_counted(
         &rows_of(40_000, 20_000, -1.0),
         &Ranked::default(),
+        Sharing::Slices,
         None,
         at(40_000),
     );
@@ -262,12 +263,59 @@ fn a_batch_passing_the_limit_skips_the_batches_after_it_only() {
     let after = scorer.score_counted(
         &rows_of(60_000, 20_000, 1.0),
         &Ranked::default(),
+        Sharing::Slices,
         None,
         at(60_000),
     );
     assert_eq!(after.scored_rows(), 0);
     assert!(after.rejects.is_empty());
     assert!(after.tier.iter().all(Option::is_none));
-    let before = scorer.score_counted(&rows_of(0, 20_000, 1.0), &Ranked::default(), None, at(0));
+    let before = scorer.score_counted(
+        &rows_of(0, 20_000, 1.0),
+        &Ranked::default(),
+        Sharing::Slices,
+        None,
+        at(0),
+    );
     assert_eq!(before.scored_rows(), 20_000);
+}
+
+/// A batch scored whole (the lanes of a run) and in slices side by side (the batches that come
+/// one at a time) gives the same values to the bit, reasons, tiers and rejects.
+#[test]
+fn a_batch_scored_whole_or_in_slices_gives_the_same_results() {
+    let scorer = scorer(PIPELINE);
+    let rows: usize = 40_000;
+    let id: ArrayRef = Arc::new(Int64Array::from_iter_values(0..rows as i64));
+    // Every 7th row negative (rejected), the rest on both sides of the `big` reason and of
+    // the top tier.
+    let revenue: ArrayRef = Arc::new(Float64Array::from_iter_values((0..rows).map(|i| {
+        if i % 7 == 3 {
+            -1.0
+        } else {
+            (i % 23) as f64 * 0.75
+        }
+    })));
+    let batch = RecordBatch::try_from_iter([("id", id), ("revenue", revenue)]).unwrap();
+    let score = |sharing| scorer.score_counted(&batch, &Ranked::default(), sharing, None, None);
+    let (whole, slices) = (score(Sharing::Whole), score(Sharing::Slices));
+    let bits = |column: &Float64Array| {
+        column
+            .iter()
+            .map(|v| v.map(f64::to_bits))
+            .collect::<Vec<_>>()
+    };
+    for (w, s) in whole.factors.iter().zip(&slices.factors) {
+        assert_eq!(bits(w.as_primitive()), bits(s.as_primitive()));
+    }
+    assert_eq!(bits(&whole.score), bits(&slices.score));
+    assert_eq!(whole.reasons, slices.reasons);
+    assert_eq!(whole.tier, slices.tier);
+    assert_eq!(whole.rejects, slices.rejects);
+    assert_eq!(
+        whole.rejects.len(),
+        (0..rows).filter(|i| i % 7 == 3).count()
+    );
+    assert!(whole.reasons[1].iter().any(|r| r == Some("big")));
+    assert!(whole.tier.contains(&Some(0)));
 }
