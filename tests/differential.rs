@@ -1806,6 +1806,27 @@ fn rows_pushing_to_an_empty_reasons_array_get_lists_of_their_own() {
     assert_eq!(deferred, 0);
 }
 
+/// A reason written before a value that pushes to the reasons array it names must be the
+/// array as it was before the push (rhai copies arrays as values). Computed ahead, compiled
+/// code would copy the array's list by reference and show the value's push too, so the
+/// compiler leaves such a rule to the interpreter, saying why.
+#[test]
+fn a_reason_written_before_a_value_that_pushes_to_it_is_not_compiled() {
+    let code = "let r = [];\n\
+                if (qty ?? 0) > 1 { r.push(\"a\"); }\n\
+                #{ reason: r, value: { r.push(\"b\"); r.len() } }";
+    match Engines::new().build(false, code, Kind::Factor) {
+        Err(why) => assert!(
+            why.contains(
+                "rule `f` cannot be compiled: a reasons array written before a value that \
+                 changes it (at 3:1 of the expression)"
+            ),
+            "{why}"
+        ),
+        Ok(_) => panic!("the rule compiled"),
+    }
+}
+
 /// A `switch` arm whose block is one `reasons.push(…)` is optimised to that call alone: it
 /// still pushes, and compiles.
 #[test]

@@ -338,6 +338,18 @@ impl Lowerer<'_> {
                                 reads_what_it_sets(&node, reason)
                                     || reads_what_it_sets(reason, &node)
                             }) {
+                                // Computed ahead, a reasons array is copied as its list's
+                                // index, which a push in the value would still change: rhai
+                                // copies the array itself.
+                                let reads_reasons = first.any(&|n| {
+                                    matches!(n, Node::Var(slot) if self.reasons.contains(slot))
+                                });
+                                if reads_reasons {
+                                    return unsupported(
+                                        "a reasons array written before a value that changes it",
+                                        *pos,
+                                    );
+                                }
                                 reason = Some(Box::new(self.ahead(*first, &mut reason_first)));
                             }
                             value = Some(Box::new(node))
