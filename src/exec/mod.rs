@@ -283,8 +283,8 @@ pub(crate) struct Run<'r, 'a> {
     /// Per rule, rows other processes' copies of the plan handed to the interpreter (a
     /// distributed run's executors), added to this plan's own counts in the manifest.
     pub interpreted_elsewhere: &'r [u64],
-    /// The reject limit the scoring skips slices at, settled here in run order (none when
-    /// the rows were scored elsewhere).
+    /// The reject limit the scoring skips slices (or whole batches, [`Sharing::Whole`]) at,
+    /// settled here in run order (none when the rows were scored elsewhere).
     pub limit: Option<&'r RejectLimit>,
 }
 

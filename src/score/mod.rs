@@ -107,14 +107,15 @@ const SLICE_ROWS: usize = 16384;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sharing {
     /// Cut into slices that workers score side by side: for batches that come one at a time
-    /// (the ranking pass, a task of a distributed run, `test`), whose only parallelism is
-    /// within the batch.
+    /// (the ranking pass, a task of a distributed run, Python's `score`, `test` and
+    /// `explain`), whose only parallelism is within the batch.
     Slices,
     /// Scored whole by one worker when every rule is compiled: for batches scored side by side
     /// in lanes, which keep the threads busy already; slices would only add their set-up and
     /// the copying that joins them (the shipped pipeline at 10M rows on two threads: wall
-    /// 0.94x, BENCHMARKS.md). With a rule on the interpreter, slices as for
-    /// [`Sharing::Slices`], to bound what a hostile rule costs.
+    /// 0.94x, BENCHMARKS.md). The price: an input of fewer batches than threads, and the last
+    /// batches of any run, keep fewer threads busy. With a rule on the interpreter, slices as
+    /// for [`Sharing::Slices`], to bound what a hostile rule costs.
     Whole,
 }
 
@@ -128,13 +129,15 @@ const INTERPRETED_SLICE_ROWS: usize = 4096;
 /// Fixed, whatever the slices scored at once, so the report is the same on any number of
 /// threads.
 const REJECT_SLICE_ROWS: usize = 4096;
+// Every slice after a batch's first starts at a multiple of REJECT_SLICE_ROWS (a batch scored
+// whole has no other slice).
 const _: () = assert!(
     SLICE_ROWS.is_multiple_of(REJECT_SLICE_ROWS)
         && INTERPRETED_SLICE_ROWS.is_multiple_of(REJECT_SLICE_ROWS)
 );
 
 /// The rejects a run may take before it fails (`errors.max_reject_fraction`), for the workers
-/// scoring a batch's slices. Once the slices up to one of them hold more rejects than allowed
+/// scoring a batch's slices (a batch scored whole, [`Sharing::Whole`], is one slice). Once the slices up to one of them hold more rejects than allowed
 /// (with the batches before), the run fails whatever the other rows give: the later slices not
 /// yet begun are skipped (scored as nothing: the run stops at this batch and writes none of it),
 /// and so is every slice not yet begun of a batch after it, whose rows the run never reaches.

@@ -241,43 +241,29 @@ fn rows_of(first: i64, rows: usize, revenue: f64) -> RecordBatch {
 
 /// Once a batch's slices pass the limit, the batches after it in the run are skipped whole
 /// (no value, no tier, no reject: the run fails before them), while a batch before it, whose
-/// rejects the run still counts, is scored in full.
+/// rejects the run still counts, is scored in full: in slices and scored whole alike.
 #[test]
 fn a_batch_passing_the_limit_skips_the_batches_after_it_only() {
     let scorer = scorer(PIPELINE);
-    let limit = RejectLimit::new(5);
-    let at = |first_row| {
-        Some(BatchLimit {
-            limit: &limit,
-            first_row,
-        })
-    };
-    let passing = scorer.score_counted(
-        &rows_of(40_000, 20_000, -1.0),
-        &Ranked::default(),
-        Sharing::Slices,
-        None,
-        at(40_000),
-    );
-    assert!(passing.rejects.len() > 5);
-    let after = scorer.score_counted(
-        &rows_of(60_000, 20_000, 1.0),
-        &Ranked::default(),
-        Sharing::Slices,
-        None,
-        at(60_000),
-    );
-    assert_eq!(after.scored_rows(), 0);
-    assert!(after.rejects.is_empty());
-    assert!(after.tier.iter().all(Option::is_none));
-    let before = scorer.score_counted(
-        &rows_of(0, 20_000, 1.0),
-        &Ranked::default(),
-        Sharing::Slices,
-        None,
-        at(0),
-    );
-    assert_eq!(before.scored_rows(), 20_000);
+    for sharing in [Sharing::Slices, Sharing::Whole] {
+        let limit = RejectLimit::new(5);
+        let score = |first_row, revenue| {
+            let at = BatchLimit {
+                limit: &limit,
+                first_row,
+            };
+            let rows = rows_of(first_row as i64, 20_000, revenue);
+            scorer.score_counted(&rows, &Ranked::default(), sharing, None, Some(at))
+        };
+        let passing = score(40_000, -1.0);
+        assert!(passing.rejects.len() > 5, "{sharing:?}");
+        let after = score(60_000, 1.0);
+        assert_eq!(after.scored_rows(), 0, "{sharing:?}");
+        assert!(after.rejects.is_empty(), "{sharing:?}");
+        assert!(after.tier.iter().all(Option::is_none), "{sharing:?}");
+        let before = score(0, 1.0);
+        assert_eq!(before.scored_rows(), 20_000, "{sharing:?}");
+    }
 }
 
 /// A batch scored whole (the lanes of a run) and in slices side by side (the batches that come
@@ -285,6 +271,10 @@ fn a_batch_passing_the_limit_skips_the_batches_after_it_only() {
 #[test]
 fn a_batch_scored_whole_or_in_slices_gives_the_same_results() {
     let scorer = scorer(PIPELINE);
+    // Slices are cut only when every rule is compiled (an interpreted rule's are the same).
+    assert!(scorer
+        .rules()
+        .all(|rule| rule.engine() == RuleEngine::Compiled));
     let rows: usize = 40_000;
     let id: ArrayRef = Arc::new(Int64Array::from_iter_values(0..rows as i64));
     // Every 7th row negative (rejected), the rest on both sides of the `big` reason and of

@@ -393,11 +393,9 @@ impl<'b> Chunk<'b> {
                                     // The row's first push: its own list from here on.
                                     index = self.lists.len() as u32;
                                     self.lists.push(ReasonList::default());
-                                    let var = &mut self.vars[*slot];
-                                    if !var.put(p, Scalar::Reasons(index)) {
-                                        self.defer(i);
-                                        continue;
-                                    }
+                                    // A reasons variable is held tagged: the put cannot fail.
+                                    let stored = self.vars[*slot].put(p, Scalar::Reasons(index));
+                                    debug_assert!(stored, "a reasons variable is held tagged");
                                 }
                                 let reasons = Scalar::Reasons(index);
                                 let list = &mut self.lists[index as usize];
@@ -964,8 +962,9 @@ impl<'b> Chunk<'b> {
                 self.give_all(values);
             }
             // `[]`, the usual start of a reasons list: every row shares the one empty list,
-            // which a push replaces by the row's own (a list a row cost 1% of the shipped
-            // pipeline's CPU where most rows push nothing).
+            // which a row's first push replaces by a list of its own. Building a list for every
+            // row cost 0.9% of the shipped pipeline's instructions, where most rows push
+            // nothing.
             Node::Reasons(items) if items.is_empty() => {
                 for &i in selection {
                     self.put(out, i, Scalar::Reasons(EMPTY_LIST));
