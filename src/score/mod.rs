@@ -137,10 +137,11 @@ const _: () = assert!(
 );
 
 /// The rejects a run may take before it fails (`errors.max_reject_fraction`), for the workers
-/// scoring a batch's slices (a batch scored whole, [`Sharing::Whole`], is one slice). Once the slices up to one of them hold more rejects than allowed
-/// (with the batches before), the run fails whatever the other rows give: the later slices not
-/// yet begun are skipped (scored as nothing: the run stops at this batch and writes none of it),
-/// and so is every slice not yet begun of a batch after it, whose rows the run never reaches.
+/// scoring a batch's slices (a batch scored whole, [`Sharing::Whole`], is one slice). Once the
+/// slices up to one of them hold more rejects than allowed (with the batches before), the run
+/// fails whatever the other rows give: the later slices not yet begun are skipped (scored as
+/// nothing: the run stops at this batch and writes none of it), and so is every slice not yet
+/// begun of a batch after it, whose rows the run never reaches.
 /// When the batch is taken back in run order ([`RejectLimit::settle`]), its rejects past the
 /// 4,096 rows ([`REJECT_SLICE_ROWS`]) holding the one that passes the limit are dropped, so the
 /// rejects the run reports are the same on any number of threads and whichever batches were
