@@ -16,7 +16,7 @@ use arrow::array::ArrayRef;
 use serde_json::{json, Value};
 
 use super::{CommandError, Format, Ui};
-use crate::exec::{Passes, RejectBudget};
+use crate::exec::{worker_pool, Passes, RejectBudget};
 use crate::human::{number, percent};
 use crate::pipeline::Pipeline;
 use crate::pipeline::TierLevel;
@@ -106,6 +106,7 @@ fn explained<T>(
         &Scan::all(&source),
         &RejectBudget::unlimited(),
         &indicatif::ProgressBar::hidden(),
+        &worker_pool(rayon::current_num_threads())?,
     )?;
     let position = source.position(found.row.file, found.row.first_row) as usize;
     let (row, ranked) = passes.prepare(&found.row.batch, position)?;

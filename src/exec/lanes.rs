@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
+use std::thread::Scope;
 
 use rayon::ThreadPool;
 
@@ -86,6 +87,24 @@ pub fn in_order<T: Send, R: Send, E>(
         stopped.store(true, Ordering::Relaxed);
         taken
     })
+}
+
+/// `items` taken on a thread of `scope`'s own, up to two ahead of the caller: a pass's
+/// decoding overlaps its lanes, and the thread handing items to [`in_order`] only waits. The
+/// thread stops once the caller drops the iterator.
+pub fn read_ahead<'scope, T: Send + 'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    items: impl Iterator<Item = T> + Send + 'scope,
+) -> impl Iterator<Item = T> + Send + 'scope {
+    let (sender, receiver) = sync_channel(2);
+    scope.spawn(move || {
+        for item in items {
+            if sender.send(item).is_err() {
+                break;
+            }
+        }
+    });
+    receiver.into_iter()
 }
 
 #[cfg(test)]

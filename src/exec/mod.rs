@@ -19,7 +19,6 @@ mod unique;
 mod write;
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use arrow::array::{Array, Float64Array, RecordBatch};
@@ -213,7 +212,7 @@ pub fn run(
     progress.set_length(rows_expected * Passes::names(pipeline).len() as u64);
     let budget = RejectBudget::new(pipeline, scan);
     let limit = RejectLimit::new(budget.allowed());
-    let passes = pool.install(|| Passes::compute(pipeline, plan, scan, &budget, progress))?;
+    let passes = Passes::compute(pipeline, plan, scan, &budget, progress, &pool)?;
     let coverage = options
         .coverage
         .then(|| crate::rules::coverage::Tally::new(plan.scorer.rules()));
@@ -392,15 +391,7 @@ impl Run<'_, '_> {
         let (written_files, rejects_file, report_counts, score_seconds) = std::thread::scope(
             |scope| -> Result<(Vec<WrittenFile>, WrittenFile, Option<Counts>, f64), ExecError> {
                 let incoming: Box<dyn Iterator<Item = _> + Send> = if overlap {
-                    let (read_tx, read_rx) = sync_channel(2);
-                    scope.spawn(move || {
-                        for batch in incoming {
-                            if read_tx.send(batch).is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    Box::new(read_rx.into_iter())
+                    Box::new(lanes::read_ahead(scope, incoming))
                 } else {
                     Box::new(incoming)
                 };

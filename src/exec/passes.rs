@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use indicatif::ProgressBar;
+use rayon::ThreadPool;
 
 use super::ranking::Ranking;
 use super::{ExecError, RejectBudget};
@@ -42,14 +43,16 @@ impl Passes {
         names
     }
 
-    /// Runs the passes `pipeline` needs over `scan`; the ranking pass stops early once its
-    /// rejects pass `budget`. `progress` advances over every pass, its prefix naming the pass.
+    /// Runs the passes `pipeline` needs over `scan` on the workers of `pool`; the ranking pass
+    /// stops early once its rejects pass `budget`. `progress` advances over every pass, its
+    /// prefix naming the pass.
     pub fn compute(
         pipeline: &Pipeline,
         plan: &Plan,
         scan: &Scan<'_>,
         budget: &RejectBudget,
         progress: &ProgressBar,
+        pool: &ThreadPool,
     ) -> Result<Self, ExecError> {
         let names = Self::names(pipeline);
         let label = |name: &str| {
@@ -60,12 +63,12 @@ impl Passes {
         if !pipeline.derive.is_empty() {
             label("derive");
         }
-        let population = Population::compute(&pipeline.derive, scan, progress)?;
+        let population = pool.install(|| Population::compute(&pipeline.derive, scan, progress))?;
         let derive_seconds = deriving.elapsed().as_secs_f64();
         let ranking_started = Instant::now();
         let ranking = if Ranking::needed(pipeline) {
             label("rank");
-            Ranking::compute(plan, pipeline, scan, &population, budget, progress)?
+            Ranking::compute(plan, pipeline, scan, &population, budget, progress, pool)?
         } else {
             Ranking::default()
         };

@@ -9,18 +9,19 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array, UInt64Array};
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, RecordBatchOptions, UInt64Array};
 use arrow::datatypes::{Field, Schema};
+use rayon::ThreadPool;
 
 use crate::derive::{append_numbers, Population};
 use crate::manifest::{GlobalCutoffs, Normalization, Spread};
 use crate::pipeline::{yaml_name, Normalize, Pipeline, TierRule};
 use crate::plan::Plan;
-use crate::score::Ranked;
-use crate::source::Scan;
+use crate::score::{BatchLimit, Ranked, Reject, RejectLimit, ScoredBatch, Sharing};
+use crate::source::{Scan, SourceBatch};
 use crate::stats;
 
-use super::{ExecError, RejectBudget};
+use super::{lanes, ExecError, RejectBudget, SPARE_LANES};
 
 /// The per-row results of the ranking pass, in run order.
 #[derive(Debug, Default)]
@@ -43,6 +44,11 @@ impl Ranking {
 
     /// Scores every row of the run once and computes the normalised factors and tiers.
     /// Stops early once its rejects pass `budget`.
+    ///
+    /// With more than one thread in `pool`, the batches are decoded on a thread of their own
+    /// and scored side by side in lanes, like the scoring pass's ([`lanes::in_order`]); what
+    /// each keeps is taken back in run order. A rank pipeline at 10M rows took 0.86x the wall
+    /// time of decoding and scoring each batch in turn (BENCHMARKS.md).
     pub fn compute(
         plan: &Plan,
         pipeline: &Pipeline,
@@ -50,26 +56,70 @@ impl Ranking {
         population: &Population,
         budget: &RejectBudget,
         progress: &indicatif::ProgressBar,
+        pool: &ThreadPool,
     ) -> Result<Self, ExecError> {
         let mut inputs = RankInputs::new(plan, pipeline);
         let mut budget = budget.for_ranking();
-        for batch in scan.batches(&plan.read_columns) {
-            let batch = batch?;
+        // As in the scoring pass: the lanes skip what comes after a batch known to pass the
+        // limit, and the rejects counted are the same on any number of threads.
+        let limit = RejectLimit::new(budget.allowed());
+        let mut position = 0;
+        let batches = scan.batches(&plan.rank_columns).map(|batch| {
+            let batch = batch.map_err(ExecError::from)?;
+            let at = position;
+            position += batch.batch.num_rows();
+            Ok((batch, at))
+        });
+        let of = inputs.of.clone();
+        // One lane's work: the batch's derive columns attached, its rows scored (whole when
+        // every rule is compiled). Of the input rows, only the row count and where they came
+        // from are kept past it.
+        let lane = |(mut batch, at): (SourceBatch, usize)| -> Result<Lane, ExecError> {
             let rows = population
-                .attach(&batch.batch, inputs.scores.len())
+                .attach(&batch.batch, at)
                 .map_err(ExecError::DeriveAttach)?;
+            let limit = BatchLimit {
+                limit: &limit,
+                first_row: at,
+            };
+            let scored = first_pass(plan, &rows, Sharing::Whole, Some(limit));
+            let ranked_by = of
+                .as_deref()
+                .and_then(|of| rows.column_by_name(of).cloned());
+            let no_columns = batch
+                .batch
+                .project(&[])
+                .map_err(|e| scan.decode_error(&batch, e))?;
+            batch.batch = no_columns;
+            Ok((batch, ranked_by, scored))
+        };
+        let take = |lane: Result<Lane, ExecError>| -> Result<bool, ExecError> {
+            let (batch, ranked_by, mut scored) = lane?;
+            limit.settle(&mut scored.rejects);
+            let rows = batch.batch.num_rows() as u64;
             let rejects = inputs
-                .score(plan, &rows)
+                .keep(ranked_by.as_ref(), scored)
                 .map_err(|e| scan.decode_error(&batch, e))?;
             budget.count(scan, &batch, &rejects)?;
-            progress.inc(rows.num_rows() as u64);
+            progress.inc(rows);
+            Ok(true)
+        };
+        let threads = pool.current_num_threads();
+        if threads > 1 {
+            std::thread::scope(|scope| {
+                let batches = lanes::read_ahead(scope, batches);
+                lanes::in_order(pool, threads + SPARE_LANES, batches, lane, take)
+            })?;
+        } else {
+            pool.install(|| lanes::in_order(pool, 1, batches, lane, take))?;
         }
-        inputs.finish(plan, pipeline)
+        pool.install(|| inputs.finish(plan, pipeline))
     }
+
     /// The per-row results of the `rows` rows from position `offset` of the run, as columns
     /// `normalized_0` … (when normalising) and `tier` (UInt64, with a rank or ABC rule): what
     /// a task of a distributed run scores its rows with ([`Ranking::of_rows`]).
-    pub fn rows(&self, offset: usize, rows: usize) -> arrow::array::RecordBatch {
+    pub fn rows(&self, offset: usize, rows: usize) -> RecordBatch {
         let mut columns: Vec<(String, ArrayRef)> = Vec::new();
         for (i, values) in self.normalized.iter().flatten().enumerate() {
             columns.push((
@@ -91,7 +141,7 @@ impl Ranking {
     /// The results of some rows ([`Ranking::rows`]), to score them from position 0; `None`
     /// when a column is missing or of another type. No cut-offs or normalisation figures (the
     /// driver of a distributed run keeps those).
-    pub fn of_rows(rows: &arrow::array::RecordBatch, factors: usize) -> Option<Self> {
+    pub fn of_rows(rows: &RecordBatch, factors: usize) -> Option<Self> {
         let mut whole = Ranking::default();
         if rows.column_by_name("normalized_0").is_some() {
             let mut normalized = Vec::with_capacity(factors);
@@ -137,6 +187,27 @@ pub struct RankInputs {
     ranked_by: Vec<Option<f64>>,
 }
 
+/// A batch as a lane of the ranking pass leaves it: where its rows came from (no columns: for
+/// the reject budget's row numbers), its `tiers.of` column (when ranking by one), and its rows
+/// scored once.
+type Lane = (SourceBatch, Option<ArrayRef>, ScoredBatch);
+
+/// `rows` scored once, without tiers or reasons, shared among the workers as `sharing` says,
+/// skipping what `limit` (when given) knows the run fails before.
+fn first_pass(
+    plan: &Plan,
+    rows: &RecordBatch,
+    sharing: Sharing,
+    limit: Option<BatchLimit<'_>>,
+) -> ScoredBatch {
+    let ranked = Ranked {
+        first_pass: true,
+        ..Ranked::default()
+    };
+    plan.scorer
+        .score_counted(rows, &ranked, sharing, None, limit)
+}
+
 /// The column of [`Ranking::rows`] holding each row's tier.
 const TIER: &str = "tier";
 /// The column of [`RankInputs::to_batch`] holding the score.
@@ -160,19 +231,30 @@ impl RankInputs {
     }
 
     /// Scores `rows` (input rows with their derive columns) once, without tiers, keeps what
-    /// ranking needs and returns the rejects (for the reject budget).
+    /// ranking needs and returns the rejects (for the reject budget): for batches that come one
+    /// at a time (a task of a distributed run), cut into slices scored side by side.
     pub fn score(
         &mut self,
         plan: &Plan,
-        rows: &arrow::array::RecordBatch,
-    ) -> Result<Vec<crate::score::Reject>, arrow::error::ArrowError> {
-        let scored = plan.scorer.score_with(
-            rows,
-            &Ranked {
-                first_pass: true,
-                ..Ranked::default()
-            },
-        );
+        rows: &RecordBatch,
+    ) -> Result<Vec<Reject>, arrow::error::ArrowError> {
+        let ranked_by = self
+            .of
+            .as_deref()
+            .and_then(|of| rows.column_by_name(of).cloned());
+        self.keep(
+            ranked_by.as_ref(),
+            first_pass(plan, rows, Sharing::Slices, None),
+        )
+    }
+
+    /// Keeps what ranking needs of a batch's rows scored once (`ranked_by` is its `tiers.of`
+    /// column, when ranking by one) and returns their rejects.
+    fn keep(
+        &mut self,
+        ranked_by: Option<&ArrayRef>,
+        scored: ScoredBatch,
+    ) -> Result<Vec<Reject>, arrow::error::ArrowError> {
         if self.normalize {
             for (values, column) in self.factors.iter_mut().zip(&scored.factors) {
                 let column = column
@@ -182,7 +264,7 @@ impl RankInputs {
                 values.extend(column.iter());
             }
         }
-        if let Some(column) = self.of.as_deref().and_then(|of| rows.column_by_name(of)) {
+        if let Some(column) = ranked_by {
             let start = self.ranked_by.len();
             append_numbers(column, &mut self.ranked_by)?;
             for (row, value) in self.ranked_by[start..].iter_mut().enumerate() {
@@ -197,7 +279,7 @@ impl RankInputs {
 
     /// What was kept, as Float64 columns: `factor_0` … (when normalising), `score`, and
     /// `ranked_by` (with `tiers.of`).
-    pub fn to_batch(&self) -> arrow::array::RecordBatch {
+    pub fn to_batch(&self) -> RecordBatch {
         let mut columns: Vec<(String, ArrayRef)> = Vec::new();
         if self.normalize {
             for (i, values) in self.factors.iter().enumerate() {
@@ -213,7 +295,7 @@ impl RankInputs {
 
     /// Appends the rows of a batch [`RankInputs::to_batch`] made; `None` when it lacks a
     /// column or holds another type.
-    pub fn append_batch(&mut self, batch: &arrow::array::RecordBatch) -> Option<()> {
+    pub fn append_batch(&mut self, batch: &RecordBatch) -> Option<()> {
         let column = |name: &str| {
             batch
                 .column_by_name(name)?
@@ -288,15 +370,15 @@ fn floats(values: &[Option<f64>]) -> ArrayRef {
 }
 
 /// A batch of `rows` rows of nullable columns, by name.
-fn float_batch(columns: Vec<(String, ArrayRef)>, rows: usize) -> arrow::array::RecordBatch {
+fn float_batch(columns: Vec<(String, ArrayRef)>, rows: usize) -> RecordBatch {
     let fields: Vec<Field> = columns
         .iter()
         .map(|(name, array)| Field::new(name, array.data_type().clone(), true))
         .collect();
-    arrow::array::RecordBatch::try_new_with_options(
+    RecordBatch::try_new_with_options(
         Arc::new(Schema::new(fields)),
         columns.into_iter().map(|(_, array)| array).collect(),
-        &arrow::array::RecordBatchOptions::new().with_row_count(Some(rows)),
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
     )
     .expect("the fields and the row count are made from the columns")
 }

@@ -31,6 +31,9 @@ pub struct Plan {
     pub scorer: Scorer,
     /// Input columns to decode (names after rename), in schema order.
     pub read_columns: Vec<String>,
+    /// The input columns the ranking pass decodes: [`Plan::read_columns`] less the output's
+    /// pass-through columns that no rule reads (they are only copied to the output).
+    pub rank_columns: Vec<String>,
     pub layout: OutputLayout,
     /// The id column's field (name after rename, input type).
     pub id_field: Field,
@@ -299,8 +302,8 @@ impl Plan {
             }
         }
 
+        // What scoring reads (the id, `tiers.of`, what the rules read), then the pass-through.
         let mut wanted: Vec<String> = vec![pipeline.input.id.clone()];
-        wanted.extend(pipeline.output.columns.iter().cloned());
         if let TierRule::CumulativeShare { of: Some(of) } = &pipeline.tiers.rule {
             match schema.field_with_name(of) {
                 Ok(field) if crate::derive::accepts(field.data_type()) => wanted.push(of.clone()),
@@ -361,11 +364,16 @@ impl Plan {
             Some(combine) if errors == errors_before && !tier_script_failed => combine,
             _ => return None,
         };
-        let read_columns: Vec<String> = input_columns
-            .iter()
-            .filter(|c| wanted.iter().any(|w| w == *c))
-            .map(|c| c.to_string())
-            .collect();
+        let in_schema_order = |wanted: &[String]| -> Vec<String> {
+            input_columns
+                .iter()
+                .filter(|c| wanted.iter().any(|w| w == *c))
+                .map(|c| c.to_string())
+                .collect()
+        };
+        let rank_columns = in_schema_order(&wanted);
+        wanted.extend(pipeline.output.columns.iter().cloned());
+        let read_columns = in_schema_order(&wanted);
         // The id always comes first; listing it in output.columns too does not repeat it.
         let mut copied = vec![pipeline.input.id.clone()];
         copied.extend(
@@ -412,6 +420,7 @@ impl Plan {
                 },
             },
             read_columns,
+            rank_columns,
             layout,
             id_field,
             scripts,
@@ -492,4 +501,34 @@ fn name_of_a_column(
             format!("{what} `{name}` has the name of an input column"),
         )
         .with_help(help)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped ABC pipeline copies `region`, `industry` and `revenue_12m` to its output;
+    /// its rule reads `revenue_history` and `revenue_12m`. The ranking pass decodes what
+    /// scoring reads (the id too, null ids are rejected), not what only the output copies.
+    #[test]
+    fn the_ranking_pass_leaves_out_the_columns_only_the_output_copies() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let pipeline = Pipeline::load(&root.join("pipelines/abc.yaml")).unwrap();
+        let source = Source::open(&pipeline.input.path, &pipeline.input.rename).unwrap();
+        let (plan, _) = Plan::build(&pipeline, &source, EngineChoice::Auto).unwrap();
+        assert_eq!(
+            plan.read_columns,
+            [
+                "customer_id",
+                "region",
+                "industry",
+                "revenue_12m",
+                "revenue_history"
+            ]
+        );
+        assert_eq!(
+            plan.rank_columns,
+            ["customer_id", "revenue_12m", "revenue_history"]
+        );
+    }
 }
