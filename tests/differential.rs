@@ -1245,14 +1245,22 @@ impl<'t> Gen<'t> {
                 match choice {
                     0 | 1 => self.num(d),
                     2 | 3 => {
-                        let (value, reason) = (self.num(d), self.reason(2));
+                        let (value, mut reason) = (self.num(d), self.reason(2));
                         // Now and then the value is a block that pushes to the reasons array
                         // first: a reason written after it shows the push, one written before
                         // it does not (rhai copies the array), and the compiler leaves the
-                        // latter to the interpreter.
+                        // latter to the interpreter. Or it assigns a variable that a reason
+                        // naming the array reads: written before the value, that reason is
+                        // computed ahead, and compiles (the array is not changed).
+                        let assignable = self.vars(Ty::Num, true);
                         let value = match self.reasons.clone() {
                             Some(r) if self.rare(6) => {
                                 format!("{{ {r}.push({}); {value} }}", self.string(d))
+                            }
+                            Some(r) if !assignable.is_empty() && self.rare(6) => {
+                                let v = self.one_of(&assignable);
+                                reason = format!("if {v} > 0 {{ {r} }} else {{ [] }}");
+                                format!("{{ {v} = {}; {value} }}", self.num(d))
                             }
                             _ => value,
                         };
@@ -1841,6 +1849,31 @@ fn a_reason_written_before_a_value_that_pushes_to_it_is_not_compiled() {
         Ok(Built::Both(..)) => panic!("the rule compiled"),
         Err(why) => panic!("{why}"),
     }
+}
+
+/// A reason written before a value that changes another variable the reason reads is
+/// computed ahead too; the reasons array it names, which the value only reads, is as it was
+/// either way, so the rule compiles.
+#[test]
+fn a_reason_written_before_a_value_that_changes_another_variable_compiles() {
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "let r = [];\n\
+         let y = 0;\n\
+         if (qty ?? 0) > 1 { r.push(\"a\"); }\n\
+         #{ reason: if y == 0 { r } else { [] }, value: { y = 2; y + r.len() } }",
+        vec![
+            Row {
+                qty: Some(2),
+                ..Row::blank()
+            },
+            Row::blank(),
+        ],
+    );
+    assert_eq!(values(&out), [Some(3.0), Some(2.0)]);
+    assert_eq!(reasons(&out), [Some("a"), None]);
+    assert_eq!(deferred, 0);
 }
 
 /// A `switch` arm whose block is one `reasons.push(…)` is optimised to that call alone: it

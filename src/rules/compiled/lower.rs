@@ -341,10 +341,11 @@ impl Lowerer<'_> {
                                 // Computed ahead, a reasons array is copied as its list's
                                 // index, which a push in the value would still change: rhai
                                 // copies the array itself.
-                                let reads_reasons = first.any(&|n| {
-                                    matches!(n, Node::Var(slot) if self.reasons.contains(slot))
+                                let reads_a_changed_array = first.any(&|n| {
+                                    matches!(n, Node::Var(slot)
+                                        if self.reasons.contains(slot) && assigns(&node, *slot))
                                 });
-                                if reads_reasons {
+                                if reads_a_changed_array {
                                     return unsupported(
                                         "a reasons array written before a value that changes it",
                                         *pos,
@@ -921,6 +922,11 @@ fn after(mut ahead: Vec<Stmt>, node: Node) -> Node {
 
 /// Whether `reader` reads a variable that a block in `setter` assigns.
 fn reads_what_it_sets(reader: &Node, setter: &Node) -> bool {
+    reader.any(&|n| matches!(n, Node::Var(slot) if assigns(setter, *slot)))
+}
+
+/// Whether a block in `setter` assigns (sets, appends to or pushes to) the variable `slot`.
+fn assigns(setter: &Node, slot: usize) -> bool {
     fn sets(block: &Block, slot: usize) -> bool {
         block.stmts.iter().any(|stmt| match stmt {
             Stmt::Set(s, _) | Stmt::AppendStr(s, _) | Stmt::Push(s, _) => *s == slot,
@@ -928,8 +934,5 @@ fn reads_what_it_sets(reader: &Node, setter: &Node) -> bool {
             _ => false,
         })
     }
-    reader.any(&|n| {
-        matches!(n, Node::Var(slot)
-            if setter.any(&|m| matches!(m, Node::Block(block) if sets(block, *slot))))
-    })
+    setter.any(&|m| matches!(m, Node::Block(block) if sets(block, slot)))
 }
