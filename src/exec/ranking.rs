@@ -20,6 +20,7 @@ use crate::plan::Plan;
 use crate::score::{BatchLimit, Ranked, Reject, RejectLimit, ScoredBatch, Sharing};
 use crate::source::{Scan, SourceBatch};
 use crate::stats;
+use crate::tiers::global::RowLevels;
 
 use super::{lanes, ExecError, RejectBudget, SPARE_LANES};
 
@@ -29,7 +30,7 @@ pub struct Ranking {
     /// Per factor, its normalised value for every row (`None` for rejected rows).
     normalized: Option<Vec<Vec<Option<f64>>>>,
     /// Every row's tier under a rank or ABC rule.
-    tiers: Option<Vec<Option<usize>>>,
+    tiers: Option<RowLevels>,
     /// What normalisation used, per factor.
     pub normalization: Vec<Normalization>,
     /// Where each rank or ABC level ends.
@@ -156,7 +157,12 @@ impl Ranking {
         }
         if let Some(column) = rows.column_by_name(TIER) {
             let tiers = column.as_any().downcast_ref::<UInt64Array>()?;
-            whole.tiers = Some(tiers.iter().map(|t| t.map(|t| t as usize)).collect());
+            // A tier that is not a `u32` level is a column of another meaning.
+            let levels: Option<RowLevels> = tiers
+                .iter()
+                .map(|t| t.map_or(Some(None), |t| u32::try_from(t).ok().map(Some)))
+                .collect();
+            whole.tiers = Some(levels?);
         }
         Some(whole)
     }

@@ -282,7 +282,7 @@ pub fn reject_code_of(code: &str) -> Option<&'static str> {
 #[derive(Debug, Default)]
 pub struct Ranked<'a> {
     /// Each row's rank or ABC tier.
-    pub tiers: Option<&'a [Option<usize>]>,
+    pub tiers: Option<&'a [Option<u32>]>,
     /// Per factor, each row's normalised value.
     pub factors: Option<Vec<&'a [Option<f64>]>>,
     /// The ranking pass's own scoring: it wants factor values and scores only, so no tier is
@@ -589,7 +589,7 @@ impl Scorer {
                         });
                         None
                     }
-                    (score, tier) => score.and(*tier),
+                    (score, tier) => score.and(tier.map(|t| t as usize)),
                 })
                 .collect(),
             (None, Some(rule)) => {

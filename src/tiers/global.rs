@@ -5,8 +5,10 @@
 
 use crate::stats;
 
-/// Each row's level in input order; `None` for rows that get none (null values).
-pub type RowLevels = Vec<Option<usize>>;
+/// Each row's level in input order; `None` for rows that get none (null values). Kept for
+/// every row of the run through its scoring pass: a `u32` a level holds half the memory of a
+/// `usize` (80 MB less at 10M rows).
+pub type RowLevels = Vec<Option<u32>>;
 
 /// What one level got in a whole-run assignment: its count and the highest and lowest value in
 /// it, so the manifest shows the thresholds this population actually produced.
@@ -25,7 +27,7 @@ pub struct Cutoff {
 /// Per-level count, highest and lowest value of the rows that got a level.
 /// Iterating in input order, `highest` keeps the earliest of equal values
 /// and `lowest` the latest, matching first/last in (value desc, pos) order.
-fn cutoffs(values: &[Option<f64>], levels: &[Option<usize>], n_levels: usize) -> Vec<Cutoff> {
+fn cutoffs(values: &[Option<f64>], levels: &[Option<u32>], n_levels: usize) -> Vec<Cutoff> {
     let mut out = vec![
         Cutoff {
             count: 0,
@@ -38,7 +40,7 @@ fn cutoffs(values: &[Option<f64>], levels: &[Option<usize>], n_levels: usize) ->
         let (Some(x), Some(level)) = (stats::clean(*v), *level) else {
             continue;
         };
-        let Some(c) = out.get_mut(level) else {
+        let Some(c) = out.get_mut(level as usize) else {
             continue;
         };
         c.count += 1;
@@ -87,7 +89,7 @@ pub fn tiers_by_rank(
     let mut out = vec![None; scores.len()];
     for (i, &row) in order.iter().enumerate() {
         let position = i as f64;
-        out[row as usize] = Some(tops.partition_point(|t| t * n <= position));
+        out[row as usize] = Some(level(tops.partition_point(|t| t * n <= position)));
     }
     let cut = cutoffs(scores, &out, tops.len() + 1);
     Ok((out, cut))
@@ -123,12 +125,18 @@ pub fn tiers_by_cumulative_share(
     }
     check_increasing("tiers_by_cumulative_share", uptos)?;
     let (shares, total) = stats::cumulative_share(values)?;
-    let out: Vec<Option<usize>> = shares
+    let out: RowLevels = shares
         .iter()
-        .map(|s| s.map(|s| uptos.partition_point(|u| *u < s)))
+        .map(|s| s.map(|s| level(uptos.partition_point(|u| *u < s))))
         .collect();
     let cut = cutoffs(values, &out, uptos.len() + 1);
     Ok((out, total, cut))
+}
+
+/// Level `index` of a [`RowLevels`]: a pipeline's levels are written out in its YAML, far
+/// fewer than `u32::MAX`.
+fn level(index: usize) -> u32 {
+    u32::try_from(index).expect("fewer than u32::MAX levels")
 }
 
 /// Errors unless `bounds` is strictly increasing.

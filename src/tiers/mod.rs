@@ -75,7 +75,7 @@ impl TierRules {
     pub fn assign_global(
         &self,
         values: &[Option<f64>],
-    ) -> Result<(Vec<Option<usize>>, GlobalCutoffs), String> {
+    ) -> Result<(global::RowLevels, GlobalCutoffs), String> {
         let (tiers, total, cutoffs) = match &self.global {
             Some(GlobalRule::Rank { tops }) => {
                 let (tiers, cutoffs) = global::tiers_by_rank(values, tops)?;
