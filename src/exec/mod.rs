@@ -216,14 +216,7 @@ pub fn run(
     let coverage = options
         .coverage
         .then(|| crate::rules::coverage::Tally::new(plan.scorer.rules()));
-    // Each batch with its position in the run (where its rows are in the whole-run passes).
-    let mut position = 0;
-    let batches = scan.batches(&plan.read_columns).map(|batch| {
-        let batch = batch.map_err(ExecError::from)?;
-        let at = position;
-        position += batch.batch.num_rows();
-        Ok((batch, at))
-    });
+    let batches = positioned(scan, &plan.read_columns);
     let score = |(batch, position): (SourceBatch, usize),
                  coverage: Option<&crate::rules::coverage::Tally>| {
         let (rows, ranked) = passes.prepare(&batch.batch, position)?;
@@ -257,6 +250,21 @@ pub fn run(
         limit: Some(&limit),
     };
     run.score_and_commit(&pool, budget, &passes, coverage, batches, score)
+}
+
+/// The batches of `columns` that `scan` reads, each with its position in the run: where its
+/// rows are in the whole-run passes' per-row results.
+pub(crate) fn positioned<'s>(
+    scan: &'s Scan<'_>,
+    columns: &'s [String],
+) -> impl Iterator<Item = Result<(SourceBatch, usize), ExecError>> + Send + 's {
+    let mut position = 0;
+    scan.batches(columns).map(move |batch| {
+        let batch = batch.map_err(ExecError::from)?;
+        let at = position;
+        position += batch.batch.num_rows();
+        Ok((batch, at))
+    })
 }
 
 /// The pool of `threads` workers a run scores and encodes on.

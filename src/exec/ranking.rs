@@ -64,13 +64,7 @@ impl Ranking {
         // As in the scoring pass: the lanes skip what comes after a batch known to pass the
         // limit, and the rejects counted are the same on any number of threads.
         let limit = RejectLimit::new(budget.allowed());
-        let mut position = 0;
-        let batches = scan.batches(&plan.rank_columns).map(|batch| {
-            let batch = batch.map_err(ExecError::from)?;
-            let at = position;
-            position += batch.batch.num_rows();
-            Ok((batch, at))
-        });
+        let batches = super::positioned(scan, &plan.rank_columns);
         let of = inputs.of.clone();
         // One lane's work: the batch's derive columns attached, its rows scored (whole when
         // every rule is compiled). Of the input rows, only the row count and where they came
