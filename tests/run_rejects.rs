@@ -715,6 +715,40 @@ fn a_hostile_rule_stops_being_run_once_a_slice_passes_the_limit() {
     assert_eq!(scored, 4_096);
 }
 
+/// The same hostile rule in a rank pipeline: its ranking pass, which scores every row before
+/// the output is written, stops being run the same way (it used to score the whole batch of
+/// 32,768 rows before counting).
+#[test]
+fn a_hostile_rule_stops_the_ranking_pass_once_a_slice_passes_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 200_000, 5, 65_536);
+    write_limited_pipeline(dir, r#"print("scored"); throw "refused""#);
+    let pipeline = std::fs::read_to_string(dir.join("p.yaml"))
+        .unwrap()
+        .replace(
+            "tiers:\n  levels:\n    - { name: all }",
+            "tiers:\n  by: rank\n  levels:\n    - { name: top, top: 0.5 }\n    - { name: rest }",
+        );
+    assert!(pipeline.contains("by: rank"));
+    write(dir, "p.yaml", &pipeline);
+    let result = tierscore(dir)
+        .env("TIERSCORE_LOG", "tierscore::script=debug")
+        .args(["run", "p.yaml", "--threads", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(result.status.code(), Some(3));
+    let stderr = String::from_utf8(result.stderr).unwrap();
+    assert_eq!(
+        headline(&stderr),
+        "4,096 of 200,000 input rows rejected so far while scoring every row to rank or \
+         normalise them, more than errors.max_reject_fraction 0.01 allows (2,000); nothing was \
+         committed"
+    );
+    let scored = stderr.lines().filter(|l| l.ends_with(" scored")).count();
+    assert_eq!(scored, 4_096);
+}
+
 /// A limit passed in a later batch, while the batches after it are scored at once: the run
 /// reports the rejects up to the end of the 4,096 rows holding the one that passes it, the same
 /// count on any number of threads (batches of 32,768 rows, so those blocks of 4,096 rows start

@@ -106,7 +106,7 @@ fn explained<T>(
         &Scan::all(&source),
         &RejectBudget::unlimited(),
         &indicatif::ProgressBar::hidden(),
-        &worker_pool(rayon::current_num_threads())?,
+        &worker_pool(std::thread::available_parallelism().map_or(1, usize::from))?,
     )?;
     let position = source.position(found.row.file, found.row.first_row) as usize;
     let (row, ranked) = passes.prepare(&found.row.batch, position)?;

@@ -89,9 +89,10 @@ pub fn in_order<T: Send, R: Send, E>(
     })
 }
 
-/// `items` taken on a thread of `scope`'s own, up to two ahead of the caller: a pass's
-/// decoding overlaps its lanes, and the thread handing items to [`in_order`] only waits. The
-/// thread stops once the caller drops the iterator.
+/// `items` taken on a thread of `scope`'s own, ahead of the caller (two waiting in a channel,
+/// a third as the thread waits to hand it over): a pass's decoding overlaps its lanes, and the
+/// thread handing items to [`in_order`] only waits. The thread stops once the caller drops the
+/// iterator.
 pub fn read_ahead<'scope, T: Send + 'scope>(
     scope: &'scope Scope<'scope, '_>,
     items: impl Iterator<Item = T> + Send + 'scope,
@@ -110,6 +111,7 @@ pub fn read_ahead<'scope, T: Send + 'scope>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicU64;
     use std::time::Duration;
 
     /// Items 0 to 9, item `at` an error (`item {at}`).
@@ -294,5 +296,21 @@ mod tests {
             taken
         });
         assert_eq!(taken, vec![1, 2, 3, 4, 5]);
+    }
+
+    /// Items read ahead come back in order; once the caller drops the iterator, the reading
+    /// thread stops after the few it had read ahead (the scope could not end otherwise).
+    #[test]
+    fn read_ahead_gives_the_items_in_order_and_stops_when_dropped() {
+        let produced = AtomicU64::new(0);
+        let first: Vec<u64> = std::thread::scope(|scope| {
+            let items = (0..1_000_000u64).inspect(|_| {
+                produced.fetch_add(1, Ordering::Relaxed);
+            });
+            read_ahead(scope, items).take(5).collect()
+        });
+        assert_eq!(first, [0, 1, 2, 3, 4]);
+        let produced = produced.load(Ordering::Relaxed);
+        assert!((5..=8).contains(&produced), "{produced} read");
     }
 }

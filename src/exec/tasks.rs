@@ -237,7 +237,7 @@ impl Job {
         let population = Population::of_rows(derived);
         let mut inputs = RankInputs::new(&self.plan, &self.pipeline);
         let mut offset = 0;
-        for batch in self.read(task, &self.plan.read_columns)? {
+        for batch in self.read(task, &self.plan.rank_columns)? {
             let rows = population
                 .attach(&batch.batch, offset)
                 .map_err(ExecError::DeriveAttach)?;

@@ -107,8 +107,8 @@ const SLICE_ROWS: usize = 16384;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sharing {
     /// Cut into slices that workers score side by side: for batches that come one at a time
-    /// (the ranking pass, a task of a distributed run, Python's `score`, `test` and
-    /// `explain`), whose only parallelism is within the batch.
+    /// (a task of a distributed run, Python's `score`, `test` and `explain`), whose only
+    /// parallelism is within the batch.
     Slices,
     /// Scored whole by one worker when every rule is compiled: for batches scored side by side
     /// in lanes, which keep the threads busy already; slices would only add their set-up and
