@@ -361,23 +361,31 @@ pub fn minmax(values: &[Option<f64>]) -> (Vec<Option<f64>>, Stats) {
 /// DuckDB may add in a different order, so fractional values agree up to
 /// rounding; integer-valued amounts (e.g. cents) below 2^53 agree exactly.
 pub fn cumulative_share(values: &[Option<f64>]) -> Result<(Vec<Option<f64>>, f64), String> {
+    cumulative_share_as(values, |share| share)
+}
+
+/// [`cumulative_share`], each row's share given to `as_` as it is computed and only what
+/// `as_` makes of it kept: ABC levels take 8 bytes a row where the shares would take 16. The
+/// running sum is added up twice in the same order, once for the total, so every share is the
+/// same to the bit.
+pub fn cumulative_share_as<T: Clone>(
+    values: &[Option<f64>],
+    as_: impl Fn(Option<f64>) -> T,
+) -> Result<(Vec<T>, f64), String> {
     let order = sorted_indices(values, true)?;
-    let mut out = vec![None; values.len()];
+    // `order` only holds rows with a finite value.
+    let value = |i: u32| clean(values[i as usize]).unwrap_or(0.0);
+    let total = order.iter().fold(0.0, |running, &i| running + value(i));
+    let mut out = vec![as_(None); values.len()];
     let mut running = 0.0;
     for &i in &order {
-        // `order` only holds rows with a finite value.
-        running += clean(values[i as usize]).unwrap_or(0.0);
-        out[i as usize] = Some(running);
-    }
-    let total = running;
-    for share in &mut out {
-        *share = share.and_then(|cum| {
-            if total == 0.0 {
-                None
-            } else {
-                not_nan(cum / total)
-            }
-        });
+        running += value(i);
+        let share = if total == 0.0 {
+            None
+        } else {
+            not_nan(running / total)
+        };
+        out[i as usize] = as_(share);
     }
     Ok((out, total))
 }

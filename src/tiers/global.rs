@@ -124,11 +124,9 @@ pub fn tiers_by_cumulative_share(
         ));
     }
     check_increasing("tiers_by_cumulative_share", uptos)?;
-    let (shares, total) = stats::cumulative_share(values)?;
-    let out: RowLevels = shares
-        .iter()
-        .map(|s| s.map(|s| level(uptos.partition_point(|u| *u < s))))
-        .collect();
+    let (out, total) = stats::cumulative_share_as(values, |share| {
+        share.map(|s| level(uptos.partition_point(|u| *u < s)))
+    })?;
     let cut = cutoffs(values, &out, uptos.len() + 1);
     Ok((out, total, cut))
 }
