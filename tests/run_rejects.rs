@@ -695,23 +695,12 @@ fn a_rule_rejecting_every_row_stops_the_run_after_one_slice() {
 /// skipping of later batches.)
 #[test]
 fn a_hostile_rule_stops_being_run_once_a_slice_passes_the_limit() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    gen(dir, "customers.parquet", 200_000, 5, 65_536);
-    write_limited_pipeline(dir, r#"print("scored"); throw "refused""#);
-    let result = tierscore(dir)
-        .env("TIERSCORE_LOG", "tierscore::script=debug")
-        .args(["run", "p.yaml", "--threads", "1"])
-        .output()
-        .unwrap();
-    assert_eq!(result.status.code(), Some(3));
-    let stderr = String::from_utf8(result.stderr).unwrap();
+    let (headline, scored) = hostile_run(None);
     assert_eq!(
-        headline(&stderr),
+        headline,
         "4,096 of 200,000 input rows rejected so far, more than errors.max_reject_fraction \
          0.01 allows (2,000); nothing was committed"
     );
-    let scored = stderr.lines().filter(|l| l.ends_with(" scored")).count();
     assert_eq!(scored, 4_096);
 }
 
@@ -720,18 +709,31 @@ fn a_hostile_rule_stops_being_run_once_a_slice_passes_the_limit() {
 /// 32,768 rows before counting).
 #[test]
 fn a_hostile_rule_stops_the_ranking_pass_once_a_slice_passes_the_limit() {
+    let rank = "tiers:\n  by: rank\n  levels:\n    - { name: top, top: 0.5 }\n    - { name: rest }";
+    let (headline, scored) = hostile_run(Some(rank));
+    assert_eq!(
+        headline,
+        "4,096 of 200,000 input rows rejected so far while scoring every row to rank or \
+         normalise them, more than errors.max_reject_fraction 0.01 allows (2,000); nothing was \
+         committed"
+    );
+    assert_eq!(scored, 4_096);
+}
+
+/// Runs the hostile rule (prints, then throws) over 200,000 rows on one thread, with the
+/// pipeline's `tiers` section replaced by `tiers` when given; the run must fail (exit 3). Its
+/// headline and how many rows the rule ran on.
+fn hostile_run(tiers: Option<&str>) -> (String, usize) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     gen(dir, "customers.parquet", 200_000, 5, 65_536);
     write_limited_pipeline(dir, r#"print("scored"); throw "refused""#);
-    let pipeline = std::fs::read_to_string(dir.join("p.yaml"))
-        .unwrap()
-        .replace(
-            "tiers:\n  levels:\n    - { name: all }",
-            "tiers:\n  by: rank\n  levels:\n    - { name: top, top: 0.5 }\n    - { name: rest }",
-        );
-    assert!(pipeline.contains("by: rank"));
-    write(dir, "p.yaml", &pipeline);
+    if let Some(tiers) = tiers {
+        let shipped = "tiers:\n  levels:\n    - { name: all }";
+        let pipeline = std::fs::read_to_string(dir.join("p.yaml")).unwrap();
+        assert!(pipeline.contains(shipped));
+        write(dir, "p.yaml", &pipeline.replace(shipped, tiers));
+    }
     let result = tierscore(dir)
         .env("TIERSCORE_LOG", "tierscore::script=debug")
         .args(["run", "p.yaml", "--threads", "1"])
@@ -739,14 +741,8 @@ fn a_hostile_rule_stops_the_ranking_pass_once_a_slice_passes_the_limit() {
         .unwrap();
     assert_eq!(result.status.code(), Some(3));
     let stderr = String::from_utf8(result.stderr).unwrap();
-    assert_eq!(
-        headline(&stderr),
-        "4,096 of 200,000 input rows rejected so far while scoring every row to rank or \
-         normalise them, more than errors.max_reject_fraction 0.01 allows (2,000); nothing was \
-         committed"
-    );
     let scored = stderr.lines().filter(|l| l.ends_with(" scored")).count();
-    assert_eq!(scored, 4_096);
+    (headline(&stderr), scored)
 }
 
 /// A limit passed in a later batch, while the batches after it are scored at once: the run
