@@ -77,23 +77,20 @@ impl Ranking {
                 limit: &limit,
                 first_row: at,
             };
-            let scored = first_pass(plan, &rows, Sharing::Whole, Some(limit));
-            let ranked_by = of
-                .as_deref()
-                .and_then(|of| rows.column_by_name(of).cloned());
+            let scored = first_pass(plan, of.as_deref(), &rows, Sharing::Whole, Some(limit));
             let no_columns = batch
                 .batch
                 .project(&[])
                 .map_err(|e| scan.decode_error(&batch, e))?;
             batch.batch = no_columns;
-            Ok((batch, ranked_by, scored))
+            Ok((batch, scored))
         };
         let take = |lane: Result<Lane, ExecError>| -> Result<bool, ExecError> {
-            let (batch, ranked_by, mut scored) = lane?;
-            limit.settle(&mut scored.rejects);
+            let (batch, mut scored) = lane?;
+            limit.settle(&mut scored.scored.rejects);
             let rows = batch.batch.num_rows() as u64;
             let rejects = inputs
-                .keep(ranked_by.as_ref(), scored)
+                .keep(scored)
                 .map_err(|e| scan.decode_error(&batch, e))?;
             budget.count(scan, &batch, &rejects)?;
             progress.inc(rows);
@@ -188,24 +185,37 @@ pub struct RankInputs {
 }
 
 /// A batch as a lane of the ranking pass leaves it: where its rows came from (no columns: for
-/// the reject budget's row numbers), its `tiers.of` column (when ranking by one), and its rows
-/// scored once.
-type Lane = (SourceBatch, Option<ArrayRef>, ScoredBatch);
+/// the reject budget's row numbers) and what its first pass gave.
+type Lane = (SourceBatch, FirstPass);
+
+/// What the ranking pass keeps of a batch's rows scored once.
+struct FirstPass {
+    /// The `tiers.of` column, when ranking by one.
+    ranked_by: Option<ArrayRef>,
+    /// The rows scored without tiers or reasons.
+    scored: ScoredBatch,
+}
 
 /// `rows` scored once, without tiers or reasons, shared among the workers as `sharing` says,
-/// skipping what `limit` (when given) knows the run fails before.
+/// skipping what `limit` (when given) knows the run fails before; with their column `of` (the
+/// `tiers.of` ranked by, when given).
 fn first_pass(
     plan: &Plan,
+    of: Option<&str>,
     rows: &RecordBatch,
     sharing: Sharing,
     limit: Option<BatchLimit<'_>>,
-) -> ScoredBatch {
+) -> FirstPass {
     let ranked = Ranked {
         first_pass: true,
         ..Ranked::default()
     };
-    plan.scorer
-        .score_counted(rows, &ranked, sharing, None, limit)
+    FirstPass {
+        ranked_by: of.and_then(|of| rows.column_by_name(of).cloned()),
+        scored: plan
+            .scorer
+            .score_counted(rows, &ranked, sharing, None, limit),
+    }
 }
 
 /// The column of [`Ranking::rows`] holding each row's tier.
@@ -238,23 +248,13 @@ impl RankInputs {
         plan: &Plan,
         rows: &RecordBatch,
     ) -> Result<Vec<Reject>, arrow::error::ArrowError> {
-        let ranked_by = self
-            .of
-            .as_deref()
-            .and_then(|of| rows.column_by_name(of).cloned());
-        self.keep(
-            ranked_by.as_ref(),
-            first_pass(plan, rows, Sharing::Slices, None),
-        )
+        let pass = first_pass(plan, self.of.as_deref(), rows, Sharing::Slices, None);
+        self.keep(pass)
     }
 
-    /// Keeps what ranking needs of a batch's rows scored once (`ranked_by` is its `tiers.of`
-    /// column, when ranking by one) and returns their rejects.
-    fn keep(
-        &mut self,
-        ranked_by: Option<&ArrayRef>,
-        scored: ScoredBatch,
-    ) -> Result<Vec<Reject>, arrow::error::ArrowError> {
+    /// Keeps what ranking needs of a batch's rows scored once and returns their rejects.
+    fn keep(&mut self, pass: FirstPass) -> Result<Vec<Reject>, arrow::error::ArrowError> {
+        let FirstPass { ranked_by, scored } = pass;
         if self.normalize {
             for (values, column) in self.factors.iter_mut().zip(&scored.factors) {
                 let column = column
@@ -266,7 +266,7 @@ impl RankInputs {
         }
         if let Some(column) = ranked_by {
             let start = self.ranked_by.len();
-            append_numbers(column, &mut self.ranked_by)?;
+            append_numbers(&column, &mut self.ranked_by)?;
             for (row, value) in self.ranked_by[start..].iter_mut().enumerate() {
                 if scored.score.is_null(row) {
                     *value = None;
