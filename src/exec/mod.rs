@@ -305,13 +305,6 @@ type Laid = (
     Result<(RecordBatch, Vec<usize>), arrow::error::ArrowError>,
 );
 
-/// Batches the scoring lanes work on beyond one a thread, so cores stay busy while the batch
-/// taken back waits for its counting or for room at the writer. Measured at 10M rows on 2
-/// threads (BENCHMARKS.md): with the writer's jobs queued behind the lanes, two spare lanes
-/// ran 4% faster than none; since lanes write what waits first ([`handoff`]), one spare lane
-/// is as fast as two (wall 0.996x and 1.002x in two sets) for 22 MiB less, none 1.006x.
-const SPARE_LANES: usize = 1;
-
 impl Run<'_, '_> {
     /// The scoring-and-writing pass of a run whose passes before scoring are done, then the
     /// checks, the manifest and the commit: `incoming` gives the batches in run order (read
@@ -398,11 +391,6 @@ impl Run<'_, '_> {
         let overlap = threads > 1;
         let (written_files, rejects_file, report_counts, score_seconds) = std::thread::scope(
             |scope| -> Result<(Vec<WrittenFile>, WrittenFile, Option<Counts>, f64), ExecError> {
-                let incoming: Box<dyn Iterator<Item = _> + Send> = if overlap {
-                    Box::new(lanes::read_ahead(scope, incoming))
-                } else {
-                    Box::new(incoming)
-                };
                 let whale = if pipeline.output.report {
                     Some(WhaleValues::spilled_to(staging.dir()).map_err(SinkError::from)?)
                 } else {
@@ -495,16 +483,7 @@ impl Run<'_, '_> {
                             && writer.send(ToWriter::Rows(rows, tiers)),
                     )
                 };
-                // With more than one thread, this loop runs on its own thread and only the
-                // lanes go to the pool: a loop waiting for a batch or for room at the writer
-                // would otherwise hold one of the pool's threads idle, while the writer's
-                // encoding waits for one. With one thread, everything runs on the pool's thread.
-                let ahead = if overlap { threads + SPARE_LANES } else { 1 };
-                let scored = if overlap {
-                    lanes::in_order(pool, ahead, incoming, lane, take)
-                } else {
-                    pool.install(|| lanes::in_order(pool, ahead, incoming, lane, take))
-                };
+                let scored = lanes::pass(pool, scope, incoming, lane, take);
                 let written = writer.finish();
                 let score_seconds = scoring.elapsed().as_secs_f64();
                 scored?;

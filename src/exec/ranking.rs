@@ -22,7 +22,7 @@ use crate::source::{Scan, SourceBatch};
 use crate::stats;
 use crate::tiers::global::RowLevels;
 
-use super::{lanes, ExecError, RejectBudget, SPARE_LANES};
+use super::{lanes, ExecError, RejectBudget};
 
 /// The per-row results of the ranking pass, in run order.
 #[derive(Debug, Default)]
@@ -47,7 +47,7 @@ impl Ranking {
     /// Stops early once its rejects pass `budget`.
     ///
     /// With more than one thread in `pool`, the batches are decoded on a thread of their own
-    /// and scored side by side in lanes, like the scoring pass's ([`lanes::in_order`]); what
+    /// and scored side by side in lanes, like the scoring pass's (`lanes::pass`); what
     /// each keeps is taken back in run order. A rank pipeline at 10M rows took 0.86x the wall
     /// time of decoding and scoring each batch in turn (BENCHMARKS.md).
     pub fn compute(
@@ -96,15 +96,7 @@ impl Ranking {
             progress.inc(rows);
             Ok(true)
         };
-        let threads = pool.current_num_threads();
-        if threads > 1 {
-            std::thread::scope(|scope| {
-                let batches = lanes::read_ahead(scope, batches);
-                lanes::in_order(pool, threads + SPARE_LANES, batches, lane, take)
-            })?;
-        } else {
-            pool.install(|| lanes::in_order(pool, 1, batches, lane, take))?;
-        }
+        std::thread::scope(|scope| lanes::pass(pool, scope, batches, lane, take))?;
         pool.install(|| inputs.finish(plan, pipeline))
     }
 
