@@ -164,6 +164,7 @@ fn parquet_encode_and_commit(bencher: Bencher) {
                 vec![("tierscore.run_id".into(), run_id)],
                 loaded.plan.layout.id_column(),
                 &loaded.plan.layout.number_columns(),
+                &loaded.plan.layout.free_text_columns(),
             );
             let chains = tierscore::sink::chain::Chains::new(true);
             let mut output = OutputWriter::new(

@@ -344,6 +344,7 @@ impl Run<'_, '_> {
             ],
             plan.layout.id_column(),
             &plan.layout.number_columns(),
+            &plan.layout.free_text_columns(),
         );
         let tier_names = plan.scorer.tiers.names();
         // With one thread each file's writes run as they come, on it.

@@ -17,6 +17,7 @@ use arrow::array::{
 use arrow::compute::{cast, filter, take};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
+use parquet::schema::types::ColumnPath;
 
 use crate::score::ScoredBatch;
 
@@ -108,6 +109,20 @@ impl OutputLayout {
         let mut columns = self.factors.clone();
         columns.push("score".into());
         columns
+    }
+
+    /// The leaf columns of free text, whose lowest and highest values mean nothing to a
+    /// reader: the reasons' texts (`reasons.list.item`), when the output has them.
+    pub fn free_text_columns(&self) -> Vec<ColumnPath> {
+        if self.reasons {
+            vec![ColumnPath::new(vec![
+                "reasons".into(),
+                "list".into(),
+                "item".into(),
+            ])]
+        } else {
+            Vec::new()
+        }
     }
 
     /// The schema of every output file.

@@ -309,6 +309,34 @@ pub fn codecs(path: &Path) -> Vec<parquet::basic::Compression> {
         .collect()
 }
 
+/// The columns of a Parquet file (dotted paths, `reasons.list.item`) whose every chunk carries
+/// its lowest and highest value, and those of which no chunk does; a column with statistics in
+/// some chunks only is in neither.
+pub fn columns_by_min_max(path: &Path) -> (Vec<String>, Vec<String>) {
+    let reader = SerializedFileReader::new(File::open(path).unwrap()).unwrap();
+    let metadata = reader.metadata();
+    let schema = metadata.file_metadata().schema_descr();
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for column in 0..schema.num_columns() {
+        let has: Vec<bool> = metadata
+            .row_groups()
+            .iter()
+            .map(|rg| {
+                rg.column(column)
+                    .statistics()
+                    .is_some_and(|s| s.min_bytes_opt().is_some() && s.max_bytes_opt().is_some())
+            })
+            .collect();
+        let name = schema.column(column).path().string();
+        if has.iter().all(|h| *h) {
+            with.push(name);
+        } else if !has.iter().any(|h| *h) {
+            without.push(name);
+        }
+    }
+    (with, without)
+}
+
 /// Every file below `dir` (relative path -> bytes), recursively; hidden names included.
 pub fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
