@@ -19,7 +19,9 @@
 //!   for [`zscore`] or sums above ~1.8e308), that output is `None`.
 //! * Order-based functions sort (key, `u32` index) pairs: O(n log n) time,
 //!   about 16 bytes per row of temporary memory, and inputs longer than
-//!   `u32::MAX` rows are rejected with an error.
+//!   `u32::MAX` rows are rejected with an error. [`ntile`] and rank tiers,
+//!   which only need where each level ends, select those positions instead
+//!   ([`levels_by_position`]): 8 bytes a row.
 //!
 //! The SQL in the function docs assumes a table `t(pos, v)` holding the
 //! 0-based input position and the cleaned value (non-finite turned to NULL):
@@ -112,13 +114,7 @@ fn order_key(x: f64, descending: bool) -> u64 {
 /// threads as on one (10M rows: 0.5 s on one thread, the longest step of a
 /// rank pipeline's ranking pass after the scoring).
 pub(crate) fn sorted_indices(values: &[Option<f64>], descending: bool) -> Result<Vec<u32>, String> {
-    if u32::try_from(values.len()).is_err() {
-        return Err(format!(
-            "population functions accept at most {} rows, got {}",
-            u32::MAX,
-            values.len()
-        ));
-    }
+    check_population(values)?;
     let mut pairs: Vec<(u64, u32)> = values
         .iter()
         .enumerate()
@@ -150,26 +146,111 @@ pub fn ntile(
     if buckets == 0 {
         return Err("ntile: buckets must be at least 1".to_string());
     }
-    let order = sorted_indices(values, descending)?;
-    let mut out = vec![None; values.len()];
-    let m = order.len() as u64;
-    if m == 0 {
-        return Ok(out);
+    let levels = levels_by_position(values, descending, |m| {
+        if m == 0 {
+            return Vec::new();
+        }
+        let b = (buckets as usize).min(m);
+        let (size, large) = (m / b, m % b);
+        // Where each bucket but the last ends: the first `large` hold one row more.
+        (1..b).map(|k| k * size + k.min(large)).collect()
+    })?;
+    Ok(levels
+        .into_iter()
+        .map(|level| level.map(|l| l + 1))
+        .collect())
+}
+
+/// Each value's level by its position in (value, input position) order, value ascending or
+/// descending: the rows at positions before `ends[0]` are level 0, those from `ends[0]` to
+/// `ends[1]` level 1, …, the rest level `ends.len()`; `ends` is given the number of values
+/// ranked and returns positions in ascending order, each at most that number. Null and
+/// non-finite values get no level. Errors when the input has more than `u32::MAX` rows.
+///
+/// The same levels as placing every row by [`sorted_indices`], without sorting: each end's
+/// value is selected (`select_nth_unstable`, the ends split in halves at each step, so
+/// O(n log ends)), and the rows tied with it at an end are split by input position in one
+/// pass. It takes 8 bytes a value (the keys) where the sort's pairs and order took 20, and
+/// runs on one thread. (Rank tiers and NTILE use it; an ABC level depends on the running sum
+/// of the values before it, so those still sort.)
+pub(crate) fn levels_by_position(
+    values: &[Option<f64>],
+    descending: bool,
+    ends: impl FnOnce(usize) -> Vec<usize>,
+) -> Result<Vec<Option<u32>>, String> {
+    check_population(values)?;
+    let key = |v: &Option<f64>| clean(*v).map(|x| order_key(x, descending));
+    let mut keys: Vec<u64> = values.iter().filter_map(key).collect();
+    let ends = ends(keys.len());
+    debug_assert!(ends.is_sorted() && ends.last().is_none_or(|&e| e <= keys.len()));
+    // The last position of each level that has one (an end of 0 leaves level 0 empty).
+    let lasts: Vec<usize> = ends.iter().filter(|&&e| e > 0).map(|&e| e - 1).collect();
+    let mut distinct = lasts.clone();
+    distinct.dedup();
+    select_each(&mut keys, 0, &distinct);
+    // Each end as the last (key, tied rows) it keeps: an end keeps every row with a key below
+    // its key, and of the rows with its key the first `ties` in input order.
+    let end_keys: Vec<u64> = lasts.iter().map(|&p| keys[p]).collect();
+    let mut below = vec![0usize; end_keys.len()];
+    for k in &keys {
+        // The ends whose key is above `k` all keep it.
+        let first_above = end_keys.partition_point(|e| e <= k);
+        if let Some(count) = below.get_mut(first_above) {
+            *count += 1;
+        }
     }
-    let b = u64::from(buckets).min(m);
-    let size = m / b;
-    let large = m % b;
-    let in_large = large * (size + 1);
-    for (p, &i) in order.iter().enumerate() {
-        let p = p as u64;
-        let tile = if p < in_large {
-            1 + p / (size + 1)
-        } else {
-            1 + large + (p - in_large) / size
-        };
-        out[i as usize] = Some(tile as u32);
+    for i in 1..below.len() {
+        below[i] += below[i - 1];
+    }
+    drop(keys);
+    let ties: Vec<usize> = lasts.iter().zip(&below).map(|(p, b)| p + 1 - b).collect();
+    // The levels an end of 0 leaves empty, which no row is below.
+    let empty = ends.len() - lasts.len();
+    // Rows seen so far with the key of each end (counted at the first end of that key).
+    let mut seen = vec![0usize; end_keys.len()];
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        out.push(key(v).map(|k| {
+            let first = end_keys.partition_point(|e| *e < k);
+            let mut level = first;
+            if end_keys.get(first) == Some(&k) {
+                seen[first] += 1;
+                let tied = (first..end_keys.len()).take_while(|&e| end_keys[e] == k);
+                level += tied.filter(|&e| ties[e] < seen[first]).count();
+            }
+            // Levels are `u32`: a pipeline's levels are written in its YAML.
+            (empty + level) as u32
+        }));
     }
     Ok(out)
+}
+
+/// Moves `keys` (positions `base..` of the whole) so that each position of `at` (ascending,
+/// distinct, within `keys`) holds the key sorting would put there, with no larger key before
+/// it and no smaller one after it: the middle position first, then each half of `at` within
+/// its side.
+fn select_each(keys: &mut [u64], base: usize, at: &[usize]) {
+    if at.is_empty() {
+        return;
+    }
+    let middle = at.len() / 2;
+    let position = at[middle] - base;
+    keys.select_nth_unstable(position);
+    let (before, after) = keys.split_at_mut(position);
+    select_each(before, base, &at[..middle]);
+    select_each(&mut after[1..], base + position + 1, &at[middle + 1..]);
+}
+
+/// Errors when `values` has more rows than a `u32` index can name.
+fn check_population(values: &[Option<f64>]) -> Result<(), String> {
+    match u32::try_from(values.len()) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "population functions accept at most {} rows, got {}",
+            u32::MAX,
+            values.len()
+        )),
+    }
 }
 
 /// SQL `RANK()` over the non-null values: position in the population with

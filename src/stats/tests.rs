@@ -271,6 +271,29 @@ proptest! {
         prop_assert_eq!(Some(order_key(a, desc).cmp(&order_key(b, desc))), expected);
     }
 
+    /// Selecting the ends gives each row the level of its place in the sorted order, for any
+    /// ends (empty levels, repeated ends, ends at 0 and at the population), ties and nulls.
+    #[test]
+    fn levels_by_position_places_rows_as_sorting_does(
+        v in prop::collection::vec(cell(), 0..120),
+        ends in prop::collection::vec(0usize..=120, 0..7),
+        desc: bool,
+    ) {
+        let order = sorted_indices(&v, desc).unwrap();
+        let mut ends: Vec<usize> = ends.into_iter().map(|e| e.min(order.len())).collect();
+        ends.sort_unstable();
+        let mut expected = vec![None; v.len()];
+        for (position, &row) in order.iter().enumerate() {
+            expected[row as usize] = Some(ends.partition_point(|&e| e <= position) as u32);
+        }
+        let got = levels_by_position(&v, desc, |n| {
+            assert_eq!(n, order.len());
+            ends.clone()
+        })
+        .unwrap();
+        prop_assert_eq!(got, expected);
+    }
+
     #[test]
     fn ntile_matches_reference(v in column(), buckets in 1u32..12, desc: bool) {
         let got = ntile(&v, buckets, desc).unwrap();

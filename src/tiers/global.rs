@@ -84,13 +84,13 @@ pub fn tiers_by_rank(
         return Err(format!("tiers_by_rank: top fraction {t} is not in (0, 1]"));
     }
     check_increasing("tiers_by_rank", tops)?;
-    let order = stats::sorted_indices(scores, true)?;
-    let n = order.len() as f64;
-    let mut out = vec![None; scores.len()];
-    for (i, &row) in order.iter().enumerate() {
-        let position = i as f64;
-        out[row as usize] = Some(level(tops.partition_point(|t| t * n <= position)));
-    }
+    // Level `k` ends at the first position `i` with `tops[k] * n <= i`: `i` is a whole number
+    // (exact as f64 below 2^53), so that is `tops[k] * n` rounded up, at most `n`.
+    let out = stats::levels_by_position(scores, true, |n| {
+        tops.iter()
+            .map(|t| ((t * n as f64).ceil() as usize).min(n))
+            .collect()
+    })?;
     let cut = cutoffs(scores, &out, tops.len() + 1);
     Ok((out, cut))
 }
