@@ -333,7 +333,7 @@ impl RankInputs {
             whole.normalized = Some(normalized);
         }
         if plan.scorer.tiers.is_global() {
-            let values = if of.is_some() { &ranked_by } else { &scores };
+            let values = if of.is_some() { ranked_by } else { scores };
             let (tiers, cutoffs) =
                 plan.scorer
                     .tiers

@@ -442,33 +442,55 @@ pub fn minmax(values: &[Option<f64>]) -> (Vec<Option<f64>>, Stats) {
 /// DuckDB may add in a different order, so fractional values agree up to
 /// rounding; integer-valued amounts (e.g. cents) below 2^53 agree exactly.
 pub fn cumulative_share(values: &[Option<f64>]) -> Result<(Vec<Option<f64>>, f64), String> {
-    cumulative_share_as(values, |share| share)
+    let mut out = vec![None; values.len()];
+    let total = cumulative_shares(values.to_vec(), |row, _, share| out[row] = share)?;
+    Ok((out, total))
 }
 
-/// [`cumulative_share`], each row's share given to `as_` as it is computed and only what
-/// `as_` makes of it kept: ABC levels take 8 bytes a row where the shares would take 16. The
-/// running sum is added up twice in the same order, once for the total, so every share is the
-/// same to the bit.
-pub fn cumulative_share_as<T: Clone>(
-    values: &[Option<f64>],
-    as_: impl Fn(Option<f64>) -> T,
-) -> Result<(Vec<T>, f64), String> {
-    let order = sorted_indices(values, true)?;
-    // `order` only holds rows with a finite value.
-    let value = |i: u32| clean(values[i as usize]).unwrap_or(0.0);
-    let total = order.iter().fold(0.0, |running, &i| running + value(i));
-    let mut out = vec![as_(None); values.len()];
+/// [`cumulative_share`] of values given by value: each finite value's row, value and share
+/// handed to `each` in (value descending, input position) order, and the total returned. The
+/// sort's entries (key, row and whether the value is `-0.0`, which sorts as `0.0`) are made
+/// in the values' own memory, 16 bytes each as an `Option<f64>`, so ABC tiers over 10M rows
+/// hold 160 MB less than with a copy. The running sum is added up twice in the same order,
+/// once for the total, so every share is the same to the bit.
+pub fn cumulative_shares(
+    values: Vec<Option<f64>>,
+    mut each: impl FnMut(usize, f64, Option<f64>),
+) -> Result<f64, String> {
+    check_population(&values)?;
+    let mut sorted: Vec<(u64, u32, u32)> = values
+        .into_iter()
+        .enumerate()
+        .filter_map(|(row, v)| {
+            let x = clean(v)?;
+            let negative_zero = u32::from(x == 0.0 && x.is_sign_negative());
+            Some((order_key(x, true), row as u32, negative_zero))
+        })
+        .collect();
+    // The (key, row) pairs are unique, so the order is the same on any number of threads.
+    sorted.par_sort_unstable();
+    let value = |&(key, _, negative_zero): &(u64, u32, u32)| {
+        if negative_zero == 1 {
+            -0.0
+        } else {
+            keys::ascending_value(!key)
+        }
+    };
+    let total = sorted
+        .iter()
+        .fold(0.0, |running, entry| running + value(entry));
     let mut running = 0.0;
-    for &i in &order {
-        running += value(i);
+    for entry in &sorted {
+        let x = value(entry);
+        running += x;
         let share = if total == 0.0 {
             None
         } else {
             not_nan(running / total)
         };
-        out[i as usize] = as_(share);
+        each(entry.1 as usize, x, share);
     }
-    Ok((out, total))
+    Ok(total)
 }
 
 pub mod exact;

@@ -24,31 +24,36 @@ pub struct Cutoff {
     pub lowest: Option<f64>,
 }
 
+impl Cutoff {
+    const EMPTY: Cutoff = Cutoff {
+        count: 0,
+        highest: None,
+        lowest: None,
+    };
+
+    /// Counts a row of value `x` in the level. Rows given in input order (or in (value desc,
+    /// pos) order: equal values come in input order there too), `highest` keeps the earliest
+    /// of equal values and `lowest` the latest, matching first/last in (value desc, pos) order.
+    fn add(&mut self, x: f64) {
+        self.count += 1;
+        if self.highest.is_none_or(|h| x > h) {
+            self.highest = Some(x);
+        }
+        if self.lowest.is_none_or(|l| x <= l) {
+            self.lowest = Some(x);
+        }
+    }
+}
+
 /// Per-level count, highest and lowest value of the rows that got a level.
-/// Iterating in input order, `highest` keeps the earliest of equal values
-/// and `lowest` the latest, matching first/last in (value desc, pos) order.
 fn cutoffs(values: &[Option<f64>], levels: &[Option<u32>], n_levels: usize) -> Vec<Cutoff> {
-    let mut out = vec![
-        Cutoff {
-            count: 0,
-            highest: None,
-            lowest: None,
-        };
-        n_levels
-    ];
+    let mut out = vec![Cutoff::EMPTY; n_levels];
     for (v, level) in values.iter().zip(levels) {
         let (Some(x), Some(level)) = (stats::clean(*v), *level) else {
             continue;
         };
-        let Some(c) = out.get_mut(level as usize) else {
-            continue;
-        };
-        c.count += 1;
-        if c.highest.is_none_or(|h| x > h) {
-            c.highest = Some(x);
-        }
-        if c.lowest.is_none_or(|l| x <= l) {
-            c.lowest = Some(x);
+        if let Some(c) = out.get_mut(level as usize) {
+            c.add(x);
         }
     }
     out
@@ -115,7 +120,7 @@ pub fn tiers_by_rank(
 /// FROM s ORDER BY pos;
 /// ```
 pub fn tiers_by_cumulative_share(
-    values: &[Option<f64>],
+    values: Vec<Option<f64>>,
     uptos: &[f64],
 ) -> Result<(RowLevels, f64, Vec<Cutoff>), String> {
     if let Some(u) = uptos.iter().find(|u| !u.is_finite()) {
@@ -124,10 +129,16 @@ pub fn tiers_by_cumulative_share(
         ));
     }
     check_increasing("tiers_by_cumulative_share", uptos)?;
-    let (out, total) = stats::cumulative_share_as(values, |share| {
-        share.map(|s| level(uptos.partition_point(|u| *u < s)))
+    let mut out = vec![None; values.len()];
+    let mut cut = vec![Cutoff::EMPTY; uptos.len() + 1];
+    // The values go to the sort, so each row's level and cutoffs are taken as its share is made.
+    let total = stats::cumulative_shares(values, |row, x, share| {
+        if let Some(share) = share {
+            let index = uptos.partition_point(|u| *u < share);
+            out[row] = Some(level(index));
+            cut[index].add(x);
+        }
     })?;
-    let cut = cutoffs(values, &out, uptos.len() + 1);
     Ok((out, total, cut))
 }
 

@@ -71,14 +71,16 @@ impl TierRules {
     }
 
     /// Rank or ABC tiers for every row of the run at once: `values` are the scores (or the
-    /// `of` column), in run order, `None` for rejected rows (which get no tier).
+    /// `of` column), in run order, `None` for rejected rows (which get no tier). Taken by
+    /// value: ABC tiers sort them in their own memory.
     pub fn assign_global(
         &self,
-        values: &[Option<f64>],
+        values: Vec<Option<f64>>,
     ) -> Result<(global::RowLevels, GlobalCutoffs), String> {
+        let population = values.iter().filter(|v| v.is_some()).count() as u64;
         let (tiers, total, cutoffs) = match &self.global {
             Some(GlobalRule::Rank { tops }) => {
-                let (tiers, cutoffs) = global::tiers_by_rank(values, tops)?;
+                let (tiers, cutoffs) = global::tiers_by_rank(&values, tops)?;
                 (tiers, None, cutoffs)
             }
             Some(GlobalRule::CumulativeShare { uptos }) => {
@@ -98,7 +100,6 @@ impl TierRules {
                 lowest: cut.lowest,
             })
             .collect();
-        let population = values.iter().filter(|v| v.is_some()).count() as u64;
         Ok((
             tiers,
             GlobalCutoffs {
@@ -158,7 +159,7 @@ mod tests {
             .map(Some)
             .chain([None])
             .collect();
-        let (tiers, cutoffs) = rules.assign_global(&scores).unwrap();
+        let (tiers, cutoffs) = rules.assign_global(scores).unwrap();
         // Ranked: 9 8 | 7 6 5 | 4 3 2 1 0
         assert_eq!(
             tiers,
@@ -200,7 +201,7 @@ mod tests {
         });
         // total 100: shares 0.5, 0.8, 0.9, 0.95, 1.0 for 50, 30, 10, 5, 5
         let values = [Some(5.0), Some(50.0), Some(10.0), Some(30.0), Some(5.0)];
-        let (tiers, cutoffs) = rules.assign_global(&values).unwrap();
+        let (tiers, cutoffs) = rules.assign_global(values.to_vec()).unwrap();
         assert_eq!(tiers, vec![Some(1), Some(0), Some(1), Some(0), Some(2)]);
         assert_eq!(cutoffs.total, Some(100.0));
     }

@@ -112,7 +112,7 @@ fn tiers_by_rank_edge_inputs() {
 fn tiers_by_cumulative_share_exact_boundary() {
     // Shares: 50 -> 0.5, 30 -> 0.8 (exactly), 10 -> 0.9, 10 -> 1.0.
     let v = vec![Some(10.0), Some(50.0), None, Some(30.0), Some(10.0)];
-    let (lv, total, cut) = tiers_by_cumulative_share(&v, &[0.8, 0.95]).unwrap();
+    let (lv, total, cut) = tiers_by_cumulative_share(v, &[0.8, 0.95]).unwrap();
     assert_eq!(lv, vec![Some(1), Some(0), None, Some(0), Some(2)]);
     assert_eq!(total, 100.0);
     assert_eq!(
@@ -127,20 +127,20 @@ fn tiers_by_cumulative_share_exact_boundary() {
 
 #[test]
 fn tiers_by_cumulative_share_edge_inputs() {
-    let (lv, total, cut) = tiers_by_cumulative_share(&s(&[0.0, 0.0]), &[0.8]).unwrap();
+    let (lv, total, cut) = tiers_by_cumulative_share(s(&[0.0, 0.0]), &[0.8]).unwrap();
     assert_eq!((lv, total), (vec![None, None], 0.0));
     assert_eq!(cut, vec![EMPTY_LEVEL, EMPTY_LEVEL]);
     assert_eq!(
-        tiers_by_cumulative_share(&[], &[0.8]).unwrap().0,
+        tiers_by_cumulative_share(Vec::new(), &[0.8]).unwrap().0,
         Vec::<Option<u32>>::new()
     );
     // Negative values: shares 1.25, 1.0, 1.625 -> level 0 holds only -5.
-    let (lv, _, cut) = tiers_by_cumulative_share(&s(&[10.0, -5.0, 3.0]), &[1.0]).unwrap();
+    let (lv, _, cut) = tiers_by_cumulative_share(s(&[10.0, -5.0, 3.0]), &[1.0]).unwrap();
     assert_eq!(lv, vec![Some(1), Some(0), Some(1)]);
     assert_eq!(cut, vec![level(1, -5.0, -5.0), level(2, 10.0, 3.0)]);
     for bad in [&[0.9, 0.8][..], &[0.8, 0.8], &[NAN], &[f64::NEG_INFINITY]] {
         assert!(
-            tiers_by_cumulative_share(&s(&[1.0]), bad).is_err(),
+            tiers_by_cumulative_share(s(&[1.0]), bad).is_err(),
             "{bad:?}"
         );
     }
@@ -175,7 +175,15 @@ proptest! {
         raw in prop::collection::btree_set(-10i32..=30, 0..4),
     ) {
         let uptos: Vec<f64> = raw.iter().map(|u| f64::from(*u) / 10.0).collect();
-        let (got, _, cut) = tiers_by_cumulative_share(&v, &uptos).unwrap();
+        let (got, _, cut) = tiers_by_cumulative_share(v.clone(), &uptos).unwrap();
+        // Taken in sorted order, the cutoffs are those of the rows in input order, to the bit
+        // (the sign of a zero included).
+        let bits = |cut: &[Cutoff]| -> Vec<(usize, Option<u64>, Option<u64>)> {
+            cut.iter()
+                .map(|c| (c.count, c.highest.map(f64::to_bits), c.lowest.map(f64::to_bits)))
+                .collect()
+        };
+        prop_assert_eq!(bits(&cut), bits(&cutoffs(&v, &got, uptos.len() + 1)));
         for (g, share) in got.iter().zip(share_ref(&v)) {
             let expected = share
                 .map(|s| (0..uptos.len()).find(|&k| uptos[k] >= s).unwrap_or(uptos.len()));
