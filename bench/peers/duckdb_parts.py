@@ -5,8 +5,9 @@ scoring (BENCHMARKS.md, issue 9: where the gap at 10M rows lies).
 Times, ROUNDS times in turn (default 3), on all cores (DuckDB's default):
   read   a query reading every input column the plain query reads (duckdb_cv.py), each summed
          or counted so that none is skipped: DuckDB's reading alone
-  copy   COPY of nine of those columns, renamed as the plain output's id, six factors, score
-         and tier, to one zstd Parquet file: its reading and writing with no scoring
+  copy   COPY of nine columns named as the plain output's (id, six factors, score, tier) to one
+         zstd Parquet file: the id and six input columns as they are, a doubled revenue as the
+         score and a constant tier; its reading and writing with no scoring
 The plain query itself is bench/compare.sh's `duckdb` run; its time less `copy` is about what
 the scoring costs DuckDB.
 

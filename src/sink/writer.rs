@@ -35,9 +35,10 @@ use crate::score::Reject;
 /// factor of distinct values falls back to plain pages after its first 512 values of each row
 /// group. Each name is one top-level column, dots and all.
 ///
-/// The `free_text` columns (the reasons' texts) are written without statistics: the lowest and
-/// highest text of a page help no reader skip anything, and finding them compared every text
-/// twice, 1.5% of the shipped pipeline's CPU time at 10M rows (BENCHMARKS.md).
+/// The `free_text` columns (the reasons' texts) are written without statistics (min, max, null
+/// count): the lowest and highest text of a page help no reader skip anything, and finding
+/// them compared every text twice, 1.5% of the shipped pipeline's CPU time at 10M rows
+/// (BENCHMARKS.md).
 pub fn properties(
     metadata: Vec<(String, String)>,
     id: &str,
