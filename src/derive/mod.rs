@@ -56,7 +56,7 @@ impl Population {
                     .map_err(|err| scan.decode_error(&batch, err))?;
             }
         }
-        Self::from_values(derives, &inputs, &values)
+        Self::from_values(derives, &inputs, values)
     }
 
     /// The columns derives are computed from, each once, in the order derives name them.
@@ -87,15 +87,17 @@ impl Population {
     }
 
     /// Computes every derive from the values of its input column over the whole run, in run
-    /// order (`values[i]` holds the column `inputs[i]`).
+    /// order (`values[i]` holds the column `inputs[i]`). Each input's values are let go once
+    /// the last derive naming it is computed: 16 bytes a row an input, so the three inputs of
+    /// an RFM pipeline are not all held while every column is derived.
     pub fn from_values(
         derives: &[Derive],
         inputs: &[String],
-        values: &[Vec<Option<f64>>],
+        mut values: Vec<Vec<Option<f64>>>,
     ) -> Result<Self, DeriveError> {
         let mut columns = Vec::with_capacity(derives.len());
         let mut summaries = Vec::with_capacity(derives.len());
-        for (derive, field) in derives.iter().zip(Self::fields(derives)) {
+        for (index, (derive, field)) in derives.iter().zip(Self::fields(derives)).enumerate() {
             let position = inputs.iter().position(|c| *c == derive.column).unwrap_or(0);
             let (array, summary) =
                 compute_one(derive, &values[position]).map_err(|message| DeriveError::Compute {
@@ -104,6 +106,12 @@ impl Population {
                 })?;
             columns.push((Arc::new(field), array));
             summaries.push(summary);
+            if derives[index + 1..]
+                .iter()
+                .all(|d| d.column != derive.column)
+            {
+                values[position] = Vec::new();
+            }
         }
         Ok(Self { columns, summaries })
     }

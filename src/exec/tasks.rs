@@ -207,7 +207,7 @@ impl Job {
         self.population = Some(Population::from_values(
             &self.pipeline.derive,
             &inputs,
-            &values,
+            values,
         )?);
         self.derive_seconds = self.started.elapsed().as_secs_f64();
         Ok(())
