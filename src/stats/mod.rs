@@ -472,6 +472,8 @@ pub fn cumulative_shares(
         .collect();
     // The (key, row) pairs are unique, so the order is the same on any number of threads.
     sorted.par_sort_unstable();
+    // The key is `order_key(x, true)`, the complement of `x`'s ascending key (`-0.0` made
+    // `0.0`, hence the flag): `ascending_value` of the complement gives `x` back.
     let value = |&(key, _, negative_zero): &(u64, u32, u32)| {
         if negative_zero == 1 {
             -0.0
