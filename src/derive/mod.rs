@@ -1,7 +1,8 @@
 //! Stage 4 of the data path: population-wide columns, computed over every row of the run before
 //! any factor runs, then attached to each batch so scripts read them by name.
 //!
-//! A first pass reads only the columns derives are computed from (one `f64` a row each); the
+//! A first pass reads only the columns derives are computed from (one `f64` a row each, `NaN`
+//! where a value is missing: the statistics leave both out, see [`stats::Number`]); the
 //! derived columns are kept as Arrow arrays for the whole run (8 bytes a row each) and sliced
 //! onto each batch of the second pass by its position in the run. The manifest records the
 //! statistics and cut-offs used, so an analyst can reproduce every value in SQL.
@@ -47,7 +48,7 @@ impl Population {
         progress: &indicatif::ProgressBar,
     ) -> Result<Self, DeriveError> {
         let inputs = Self::inputs(derives);
-        let mut values: Vec<Vec<Option<f64>>> = vec![Vec::new(); inputs.len()];
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); inputs.len()];
         if !inputs.is_empty() {
             for batch in scan.batches(&inputs) {
                 let batch = batch?;
@@ -75,7 +76,7 @@ impl Population {
     pub fn append_inputs(
         inputs: &[String],
         batch: &RecordBatch,
-        values: &mut [Vec<Option<f64>>],
+        values: &mut [Vec<f64>],
     ) -> Result<(), arrow::error::ArrowError> {
         for (column, values) in inputs.iter().zip(values.iter_mut()) {
             let array = batch.column_by_name(column).ok_or_else(|| {
@@ -88,12 +89,12 @@ impl Population {
 
     /// Computes every derive from the values of its input column over the whole run, in run
     /// order (`values[i]` holds the column `inputs[i]`). Each input's values are let go once
-    /// the last derive naming it is computed: 16 bytes a row an input, so the three inputs of
-    /// an RFM pipeline are not all held while every column is derived.
+    /// the last derive naming it is computed, so the three inputs of an RFM pipeline are not
+    /// all held while every column is derived.
     pub fn from_values(
         derives: &[Derive],
         inputs: &[String],
-        mut values: Vec<Vec<Option<f64>>>,
+        mut values: Vec<Vec<f64>>,
     ) -> Result<Self, DeriveError> {
         let mut columns = Vec::with_capacity(derives.len());
         let mut summaries = Vec::with_capacity(derives.len());
@@ -188,10 +189,10 @@ impl Population {
 }
 
 /// Appends a numeric, decimal, date or timestamp column as `f64` values (dates as days and
-/// timestamps as their unit since the epoch).
-pub fn append_numbers(
+/// timestamps as their unit since the epoch), held as `V` ([`stats::Number`]).
+pub fn append_numbers<V: stats::Number>(
     array: &ArrayRef,
-    out: &mut Vec<Option<f64>>,
+    out: &mut Vec<V>,
 ) -> Result<(), arrow::error::ArrowError> {
     let numeric = match array.data_type() {
         DataType::Date32 | DataType::Date64 | DataType::Timestamp(..) => {
@@ -203,7 +204,7 @@ pub fn append_numbers(
         .as_any()
         .downcast_ref::<Float64Array>()
         .expect("cast to Float64 gives a Float64Array");
-    out.extend(floats.iter());
+    out.extend(floats.iter().map(V::from_number));
     Ok(())
 }
 
@@ -216,14 +217,8 @@ pub fn accepts(data_type: &DataType) -> bool {
         )
 }
 
-fn compute_one(
-    derive: &Derive,
-    values: &[Option<f64>],
-) -> Result<(ArrayRef, DeriveSummary), String> {
-    let count = values
-        .iter()
-        .filter(|v| v.is_some_and(|v| !v.is_nan()))
-        .count() as u64;
+fn compute_one(derive: &Derive, values: &[f64]) -> Result<(ArrayRef, DeriveSummary), String> {
+    let count = values.iter().filter(|v| !v.is_nan()).count() as u64;
     let mut summary = DeriveSummary {
         name: derive.name.clone(),
         kind: derive.kind.key().to_string(),
@@ -273,7 +268,7 @@ fn compute_one(
 }
 
 /// Per ntile bucket: how many values and the range they span.
-fn bucket_summary(values: &[Option<f64>], tiles: &[Option<u32>], buckets: u32) -> Vec<Bucket> {
+fn bucket_summary(values: &[f64], tiles: &[Option<u32>], buckets: u32) -> Vec<Bucket> {
     let mut out: Vec<Bucket> = (1..=buckets)
         .map(|bucket| Bucket {
             bucket,
@@ -283,11 +278,11 @@ fn bucket_summary(values: &[Option<f64>], tiles: &[Option<u32>], buckets: u32) -
         })
         .collect();
     for (value, tile) in values.iter().zip(tiles) {
-        if let (Some(v), Some(t)) = (value, tile) {
+        if let Some(t) = tile {
             let b = &mut out[*t as usize - 1];
             b.count += 1;
-            b.min = b.min.min(*v);
-            b.max = b.max.max(*v);
+            b.min = b.min.min(*value);
+            b.max = b.max.max(*value);
         }
     }
     out.retain(|b| b.count > 0);

@@ -38,6 +38,7 @@ use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::score::{reject_code_of, Reject, ScoredBatch};
 use crate::source::{Scan, Source, SourceBatch};
+use crate::stats::Number;
 
 /// One task: a row group of an input file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,10 +174,10 @@ impl Job {
     }
 
     /// Executor, pass 1: the values of `task`'s rows the derives are computed from, one
-    /// Float64 column per input column.
+    /// Float64 column per input column (missing and `NaN` values null: derives leave both out).
     pub fn derive_values(&self, task: usize) -> Result<RecordBatch, ExecError> {
         let inputs = Population::inputs(&self.pipeline.derive);
-        let mut values = vec![Vec::new(); inputs.len()];
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); inputs.len()];
         for batch in self.read(task, &inputs)? {
             Population::append_inputs(&inputs, &batch.batch, &mut values)
                 .map_err(|err| Scan::all(&self.source).decode_error(&batch, err))?;
@@ -187,7 +188,11 @@ impl Job {
             .collect();
         let columns: Vec<ArrayRef> = values
             .into_iter()
-            .map(|v| Arc::new(Float64Array::from(v)) as ArrayRef)
+            .map(|v| {
+                let column: Float64Array =
+                    v.into_iter().map(|x| (!x.is_nan()).then_some(x)).collect();
+                Arc::new(column) as ArrayRef
+            })
             .collect();
         batch_of(fields, columns, self.tasks[task].rows as usize)
     }
@@ -197,11 +202,11 @@ impl Job {
     pub fn merge_derive(&mut self, results: &[(usize, RecordBatch)]) -> Result<(), ExecError> {
         self.check_results(results.iter().map(|(task, b)| (*task, b.num_rows())))?;
         let inputs = Population::inputs(&self.pipeline.derive);
-        let mut values: Vec<Vec<Option<f64>>> = vec![Vec::new(); inputs.len()];
+        let mut values: Vec<Vec<f64>> = vec![Vec::new(); inputs.len()];
         for (task, batch) in results {
             for (name, values) in inputs.iter().zip(values.iter_mut()) {
                 let column = float_column(batch, name, *task)?;
-                values.extend(column.iter());
+                values.extend(column.iter().map(f64::from_number));
             }
         }
         self.population = Some(Population::from_values(

@@ -77,9 +77,38 @@ impl Stats {
     }
 }
 
+/// A value of a population: an `Option<f64>`, or an `f64` whose `NaN` stands for a missing
+/// value. Missing and `NaN` values are left out alike (the module's conventions), so the two
+/// give the same results; the `f64` takes half the memory, which the derive pass uses for the
+/// input columns it holds over the whole run.
+pub trait Number: Copy {
+    /// The value, `None` when missing.
+    fn number(self) -> Option<f64>;
+    /// `value` held this way.
+    fn from_number(value: Option<f64>) -> Self;
+}
+
+impl Number for Option<f64> {
+    fn number(self) -> Option<f64> {
+        self
+    }
+    fn from_number(value: Option<f64>) -> Self {
+        value
+    }
+}
+
+impl Number for f64 {
+    fn number(self) -> Option<f64> {
+        Some(self)
+    }
+    fn from_number(value: Option<f64>) -> Self {
+        value.unwrap_or(f64::NAN)
+    }
+}
+
 /// Returns the value if it takes part in the population (finite), else `None`.
-pub(crate) fn clean(value: Option<f64>) -> Option<f64> {
-    value.filter(|x| x.is_finite())
+pub(crate) fn clean(value: impl Number) -> Option<f64> {
+    value.number().filter(|x| x.is_finite())
 }
 
 /// Turns a `NaN` result into `None` so no `NaN` leaves this module.
@@ -113,7 +142,7 @@ fn order_key(x: f64, descending: bool) -> u64 {
 /// so the unstable sort is deterministic, on the current rayon pool's
 /// threads as on one (10M rows: 0.5 s on one thread). [`rank`] and
 /// [`percent_rank`] order by it.
-pub(crate) fn sorted_indices(values: &[Option<f64>], descending: bool) -> Result<Vec<u32>, String> {
+pub(crate) fn sorted_indices(values: &[impl Number], descending: bool) -> Result<Vec<u32>, String> {
     check_population(values)?;
     let mut pairs: Vec<(u64, u32)> = values
         .iter()
@@ -139,7 +168,7 @@ pub(crate) fn sorted_indices(values: &[Option<f64>], descending: bool) -> Result
 /// FROM t ORDER BY pos;           -- descending: ORDER BY v DESC, pos
 /// ```
 pub fn ntile(
-    values: &[Option<f64>],
+    values: &[impl Number],
     buckets: u32,
     descending: bool,
 ) -> Result<Vec<Option<u32>>, String> {
@@ -174,13 +203,13 @@ pub fn ntile(
 /// tie). It takes 8 bytes a value (the keys) and about 56 an end where the sort's pairs and
 /// order took 20 a value, and runs on one thread. (Rank tiers and NTILE use it; an ABC level
 /// depends on the running sum of the values before it, so those still sort.)
-pub(crate) fn levels_by_position(
-    values: &[Option<f64>],
+pub(crate) fn levels_by_position<V: Number>(
+    values: &[V],
     descending: bool,
     ends: impl FnOnce(usize) -> Vec<usize>,
 ) -> Result<Vec<Option<u32>>, String> {
     check_population(values)?;
-    let key = |v: &Option<f64>| clean(*v).map(|x| order_key(x, descending));
+    let key = |v: &V| clean(*v).map(|x| order_key(x, descending));
     let mut keys: Vec<u64> = values.iter().filter_map(key).collect();
     let ends = ends(keys.len());
     debug_assert!(ends.is_sorted() && ends.last().is_none_or(|&e| e <= keys.len()));
@@ -245,7 +274,7 @@ fn select_each(keys: &mut [u64], base: usize, at: &[usize]) {
 }
 
 /// Errors when `values` has more rows than a `u32` index can name.
-fn check_population(values: &[Option<f64>]) -> Result<(), String> {
+fn check_population<V>(values: &[V]) -> Result<(), String> {
     match u32::try_from(values.len()) {
         Ok(_) => Ok(()),
         Err(_) => Err(format!(
@@ -267,12 +296,12 @@ fn check_population(values: &[Option<f64>]) -> Result<(), String> {
 ///   RANK() OVER (PARTITION BY v IS NULL ORDER BY v ASC) END AS rank
 /// FROM t ORDER BY pos;           -- descending: ORDER BY v DESC
 /// ```
-pub fn rank(values: &[Option<f64>], descending: bool) -> Result<Vec<Option<u32>>, String> {
+pub fn rank(values: &[impl Number], descending: bool) -> Result<Vec<Option<u32>>, String> {
     ranks(values, descending).map(|(out, _)| out)
 }
 
 /// Ranks plus the number of ranked (non-null) values.
-fn ranks(values: &[Option<f64>], descending: bool) -> Result<(Vec<Option<u32>>, u32), String> {
+fn ranks(values: &[impl Number], descending: bool) -> Result<(Vec<Option<u32>>, u32), String> {
     let order = sorted_indices(values, descending)?;
     let mut out = vec![None; values.len()];
     let mut current = 0u32;
@@ -300,7 +329,7 @@ fn ranks(values: &[Option<f64>], descending: bool) -> Result<(Vec<Option<u32>>, 
 ///   PERCENT_RANK() OVER (PARTITION BY v IS NULL ORDER BY v ASC) END AS pr
 /// FROM t ORDER BY pos;           -- descending: ORDER BY v DESC
 /// ```
-pub fn percent_rank(values: &[Option<f64>], descending: bool) -> Result<Vec<Option<f64>>, String> {
+pub fn percent_rank(values: &[impl Number], descending: bool) -> Result<Vec<Option<f64>>, String> {
     let (ranked, m) = ranks(values, descending)?;
     Ok(ranked
         .into_iter()
@@ -319,7 +348,7 @@ pub fn percent_rank(values: &[Option<f64>], descending: bool) -> Result<Vec<Opti
 /// Population statistics with a corrected two-pass variance, summing in
 /// input order. When all values are equal the mean is that value and the
 /// std is exactly 0, whatever rounding the division would introduce.
-fn stats(values: &[Option<f64>]) -> Stats {
+fn stats(values: &[impl Number]) -> Stats {
     let mut count = 0usize;
     let mut sum = 0.0;
     let mut min = f64::INFINITY;
@@ -377,7 +406,7 @@ fn stats(values: &[Option<f64>]) -> Stats {
 ///   ELSE (v - AVG(v) OVER ()) / STDDEV_POP(v) OVER () END AS z
 /// FROM t ORDER BY pos;
 /// ```
-pub fn zscore(values: &[Option<f64>]) -> (Vec<Option<f64>>, Stats) {
+pub fn zscore(values: &[impl Number]) -> (Vec<Option<f64>>, Stats) {
     let s = stats(values);
     let out = values
         .iter()
@@ -405,7 +434,7 @@ pub fn zscore(values: &[Option<f64>]) -> (Vec<Option<f64>>, Stats) {
 ///   ELSE (v - MIN(v) OVER ()) / (MAX(v) OVER () - MIN(v) OVER ()) END AS mm
 /// FROM t ORDER BY pos;
 /// ```
-pub fn minmax(values: &[Option<f64>]) -> (Vec<Option<f64>>, Stats) {
+pub fn minmax(values: &[impl Number]) -> (Vec<Option<f64>>, Stats) {
     let s = stats(values);
     let out = values
         .iter()
@@ -444,9 +473,10 @@ pub fn minmax(values: &[Option<f64>]) -> (Vec<Option<f64>>, Stats) {
 ///
 /// DuckDB may add in a different order, so fractional values agree up to
 /// rounding; integer-valued amounts (e.g. cents) below 2^53 agree exactly.
-pub fn cumulative_share(values: &[Option<f64>]) -> Result<(Vec<Option<f64>>, f64), String> {
+pub fn cumulative_share(values: &[impl Number]) -> Result<(Vec<Option<f64>>, f64), String> {
     let mut out = vec![None; values.len()];
-    let total = cumulative_shares(values.to_vec(), |row, _, share| out[row] = share)?;
+    let copy = values.iter().map(|v| v.number()).collect();
+    let total = cumulative_shares(copy, |row, _, share| out[row] = share)?;
     Ok((out, total))
 }
 

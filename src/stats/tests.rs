@@ -4,6 +4,9 @@ use super::reference::*;
 use super::*;
 use proptest::prelude::*;
 
+/// An empty column.
+const NO_VALUES: [Option<f64>; 0] = [];
+
 // ---------- ntile ----------
 
 #[test]
@@ -59,7 +62,7 @@ fn ntile_of_equal_values_splits_them_by_position() {
 #[test]
 fn ntile_edge_inputs() {
     assert!(ntile(&[Some(1.0)], 0, false).is_err());
-    assert_eq!(ntile(&[], 5, false).unwrap(), vec![]);
+    assert_eq!(ntile(&NO_VALUES, 5, false).unwrap(), vec![]);
     assert_eq!(
         ntile(&[None, Some(f64::INFINITY), Some(NAN)], 5, true).unwrap(),
         vec![None, None, None]
@@ -104,8 +107,8 @@ fn rank_and_percent_rank_with_ties_and_nulls() {
 
 #[test]
 fn rank_edge_inputs() {
-    assert_eq!(rank(&[], false).unwrap(), vec![]);
-    assert_eq!(percent_rank(&[], true).unwrap(), vec![]);
+    assert_eq!(rank(&NO_VALUES, false).unwrap(), vec![]);
+    assert_eq!(percent_rank(&NO_VALUES, true).unwrap(), vec![]);
     assert_eq!(rank(&[None, Some(NAN)], false).unwrap(), vec![None, None]);
     assert_eq!(percent_rank(&[None], false).unwrap(), vec![None]);
     assert_eq!(
@@ -182,7 +185,7 @@ fn zscore_constant_single_empty() {
         min: None,
         max: None,
     };
-    assert_eq!(zscore(&[]), (vec![], empty));
+    assert_eq!(zscore(&NO_VALUES), (vec![], empty));
     assert_eq!(zscore(&[None, Some(NAN)]), (vec![None, None], empty));
     assert_eq!(minmax(&[None]), (vec![None], empty));
 }
@@ -201,7 +204,7 @@ fn minmax_examples() {
     assert_eq!((st.count, st.min, st.max), (3, Some(10.0), Some(20.0)));
     assert_eq!(minmax(&s(&[3.0, 3.0])).0, vec![Some(0.0), Some(0.0)]);
     assert_eq!(minmax(&[Some(3.0)]).0, vec![Some(0.0)]);
-    assert_eq!(minmax(&[]).0, vec![]);
+    assert_eq!(minmax(&NO_VALUES).0, vec![]);
     // Range overflow: never NaN.
     let (mm, _) = minmax(&[Some(-f64::MAX), Some(f64::MAX)]);
     assert!(mm.iter().flatten().all(|x| !x.is_nan()));
@@ -232,7 +235,7 @@ fn cumulative_share_zero_total_negative_and_empty() {
         cumulative_share(&s(&[10.0, -5.0, 3.0])).unwrap(),
         (vec![Some(1.25), Some(1.0), Some(1.625)], 8.0)
     );
-    assert_eq!(cumulative_share(&[]).unwrap(), (vec![], 0.0));
+    assert_eq!(cumulative_share(&NO_VALUES).unwrap(), (vec![], 0.0));
     assert_eq!(cumulative_share(&[None]).unwrap(), (vec![None], 0.0));
     assert_eq!(
         cumulative_share(&[Some(4.0)]).unwrap(),
@@ -306,6 +309,19 @@ proptest! {
         })
         .unwrap();
         prop_assert_eq!(got, expected);
+    }
+
+    /// A column held as `f64` with `NaN` for a missing value (the derive pass's inputs) gives
+    /// what the same column as `Option<f64>` gives, in every function.
+    #[test]
+    fn numbers_held_as_f64_give_what_options_give(v in column(), buckets in 1u32..12, desc: bool) {
+        let floats: Vec<f64> = v.iter().map(|x| f64::from_number(*x)).collect();
+        prop_assert_eq!(ntile(&floats, buckets, desc), ntile(&v, buckets, desc));
+        prop_assert_eq!(rank(&floats, desc), rank(&v, desc));
+        prop_assert_eq!(percent_rank(&floats, desc), percent_rank(&v, desc));
+        prop_assert_eq!(zscore(&floats), zscore(&v));
+        prop_assert_eq!(minmax(&floats), minmax(&v));
+        prop_assert_eq!(cumulative_share(&floats), cumulative_share(&v));
     }
 
     #[test]
