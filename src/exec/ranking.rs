@@ -333,7 +333,14 @@ impl RankInputs {
             whole.normalized = Some(normalized);
         }
         if plan.scorer.tiers.is_global() {
-            let values = if of.is_some() { ranked_by } else { scores };
+            // The vector not ranked by is let go first: ABC tiers sort the other in its memory.
+            let values = if of.is_some() {
+                drop(scores);
+                ranked_by
+            } else {
+                drop(ranked_by);
+                scores
+            };
             let (tiers, cutoffs) =
                 plan.scorer
                     .tiers
