@@ -1934,6 +1934,85 @@ fn a_threshold_factor_picks_each_rows_branch() {
     assert_eq!(deferred, 0);
 }
 
+/// A picking `if` whose branch is float arithmetic with a constant computes that branch in the
+/// loop that picks, and, when its rows have no gaps, writes the rule's output there too (with
+/// the finite check). Every operator, the arithmetic on either side, branches that give
+/// infinities and NaN, a chunk holding a value too near the constant to compare plainly, and
+/// rows with gaps: all as the interpreter gives them.
+#[test]
+fn a_picking_if_computes_its_arithmetic_branch_as_it_picks() {
+    let mut revs: Vec<f64> = (0..5000).map(|i| i as f64 * 7.25 - 10_000.0).collect();
+    // The second chunk: a value within rhai's epsilon of the constant.
+    revs[2100] = 2500.5 * (1.0 + 2f64.powi(-30));
+    // The third: values whose branch is not finite, and NaN.
+    revs[4500] = f64::MAX;
+    revs[4600] = f64::NAN;
+    revs[4700] = -f64::MAX;
+    // Each rule, and its value by the plain comparison (a NaN compares false and takes the
+    // `else`); rhai's epsilon changes none of these rows.
+    type Plain = fn(f64) -> f64;
+    let cases: [(&str, Plain); 4] = [
+        ("if rev > 2500.5 { 40.0 } else { rev / 1000.0 }", |r| {
+            if r > 2500.5 {
+                40.0
+            } else {
+                r / 1000.0
+            }
+        }),
+        ("if rev <= 2500.5 { rev * 2.0 } else { 40.0 }", |r| {
+            if r <= 2500.5 {
+                r * 2.0
+            } else {
+                40.0
+            }
+        }),
+        ("if rev < 2500.5 { rev - 3.0 } else { rev }", |r| {
+            if r < 2500.5 {
+                r - 3.0
+            } else {
+                r
+            }
+        }),
+        ("if rev >= 2500.5 { rev + 1e308 } else { rev }", |r| {
+            if r >= 2500.5 {
+                r + 1e308
+            } else {
+                r
+            }
+        }),
+    ];
+    for (code, plain) in cases {
+        for gaps in [false, true] {
+            let selected = |i: usize| !gaps || !i.is_multiple_of(3);
+            let rows: Vec<Row> = revs
+                .iter()
+                .enumerate()
+                .map(|(i, &rev)| Row {
+                    selected: selected(i),
+                    rev: Some(rev),
+                    ..Row::blank()
+                })
+                .collect();
+            let (out, deferred) = regression(Kind::Factor, false, code, rows);
+            // The interpreter's values, which the compiled rule's equal (`regression`), are the
+            // plain ones; the rows whose value is not finite were left to the interpreter.
+            let expected: Vec<Option<f64>> = revs
+                .iter()
+                .enumerate()
+                .map(|(i, &rev)| Some(plain(rev)).filter(|v| selected(i) && v.is_finite()))
+                .collect();
+            assert_eq!(values(&out), expected, "{code}, gaps: {gaps}");
+            let not_finite = revs
+                .iter()
+                .enumerate()
+                .filter(|&(i, &rev)| selected(i) && !plain(rev).is_finite())
+                .count();
+            assert!(not_finite > 0, "{code}");
+            assert_eq!(deferred, not_finite as u64, "{code}, gaps: {gaps}");
+        }
+    }
+}
+
 /// rhai calls floats within a relative epsilon equal: values just past the constant are not
 /// greater than it. Rows that close to the constant (and NaN and infinities) make the compiled
 /// rule test the chunk again with rhai's own comparison; the constant on the left is the same

@@ -14,8 +14,8 @@ use arrow::array::Array;
 
 use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Switch, Unary};
 use super::ops::{
-    binary, call, display, float_compare, float_compare_unless_close, int_arithmetic, ordered,
-    unary, Defer, NearConstant, Strings,
+    binary, call, display, float_arithmetic, float_compare, float_compare_unless_close,
+    int_arithmetic, ordered, unary, Defer, NearConstant, Strings,
 };
 use super::scalar::Kind;
 pub use super::scalar::CHUNK;
@@ -40,6 +40,63 @@ macro_rules! with_floats {
             (Floats::All(x), Floats::All(y)) => {
                 let ($x, $y) = (Splat(x), Splat(y));
                 $body
+            }
+        }
+    };
+}
+
+/// `$body` with `$x` bound to the [`Floats`] as an [`Operand`] of its own type.
+macro_rules! with_float {
+    ($a:expr, |$x:ident| $body:expr) => {
+        match $a {
+            Floats::Each($x) => $body,
+            Floats::All(v) => {
+                let $x = Splat(v);
+                $body
+            }
+        }
+    };
+}
+
+/// `$body` with `$x` bound to `$xs op $c` ([`WithConstant`]) for the arithmetic `$op`, so each
+/// operator gets its own loop.
+macro_rules! with_constant {
+    ($op:expr, $xs:expr, $c:expr, |$x:ident| $body:expr) => {
+        match $op {
+            Binary::Add => {
+                let $x = WithConstant::<ADD> { x: $xs, c: $c };
+                $body
+            }
+            Binary::Sub => {
+                let $x = WithConstant::<SUB> { x: $xs, c: $c };
+                $body
+            }
+            Binary::Mul => {
+                let $x = WithConstant::<MUL> { x: $xs, c: $c };
+                $body
+            }
+            _ => {
+                let $x = WithConstant::<DIV> { x: $xs, c: $c };
+                $body
+            }
+        }
+    };
+}
+
+/// `$body` with `$x` and `$y` bound to the two [`Branch`]es as [`Operand`]s of their own
+/// types (at most one of them computed with a constant).
+macro_rules! with_branches {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
+        match ($a, $b) {
+            (Branch::Values(a), Branch::Values(b)) => with_floats!(a, b, |$x, $y| $body),
+            (Branch::WithConstant(op, xs, c), Branch::Values(b)) => {
+                with_constant!(op, xs, c, |$x| with_float!(b, |$y| $body))
+            }
+            (Branch::Values(a), Branch::WithConstant(op, xs, c)) => {
+                with_float!(a, |$x| with_constant!(op, xs, c, |$y| $body))
+            }
+            (Branch::WithConstant(..), Branch::WithConstant(..)) => {
+                unreachable!("at most one branch is computed in the pick")
             }
         }
     };
@@ -130,6 +187,24 @@ pub struct Chunk<'b> {
     /// The program (its top-level block).
     program: &'b Block,
     numbers: Vec<(usize, f64)>,
+    /// The rule's output, lent for this run when its rows have no gaps (see [`Direct`]).
+    pub direct: Option<Direct>,
+}
+
+/// A rule's number output lent to a chunk whose rows run without gaps: when the program's value
+/// is one picking `if` ([`Chunk::blend`]) against a constant, its values are appended here in
+/// the loop that picks them, rather than written to [`Chunk::result`] and copied over. A loop
+/// that computes and writes the rule's output at once overlaps the arithmetic with the writes
+/// to memory, where a copy pass of its own waits on them (BENCHMARKS.md: the threshold factor).
+pub struct Direct {
+    /// The rule's values so far; the chunk's rows are appended from `numbers.len()`.
+    pub numbers: Vec<f64>,
+    /// The chunk's positions.
+    pub rows: std::ops::Range<usize>,
+    /// Whether the run appended the chunk's values.
+    pub written: bool,
+    /// When written: whether every value appended is finite.
+    pub finite: bool,
 }
 
 fn pool_index(kind: Kind) -> usize {
@@ -194,6 +269,7 @@ impl<'b> Chunk<'b> {
             returns: program.returns(),
             program,
             numbers: Vec::new(),
+            direct: None,
         }
     }
 
@@ -466,6 +542,7 @@ impl<'b> Chunk<'b> {
         if !fits {
             return false;
         }
+        let to_result = matches!(dest, Dest::Result);
         let mut results = std::mem::replace(&mut self.result, Buf::Bool(Vec::new()));
         let out: &mut Buf<'b> = match dest {
             Dest::Value(out) => out,
@@ -473,34 +550,50 @@ impl<'b> Chunk<'b> {
         };
         let mut test = self.take(Kind::Bool);
         if kind == Kind::Float {
-            // Constants and float columns are picked from in place.
-            let yes = self.floats(a, selection);
-            let no = self.floats(b, selection);
-            let Buf::Float(o) = out else {
-                unreachable!("a float buffer")
-            };
-            // A float against a constant is tested in the same loop as the pick.
+            // A float against a constant is tested in the same loop as the pick, and a branch
+            // that is arithmetic with a constant is computed in that loop too.
             let decided = match self.against_constant(condition) {
                 Some((op, x, c)) => {
+                    let yes = self.branch(a, selection, true);
+                    let no = self.branch(b, selection, !yes.fused());
                     let x = self.floats(x, selection);
+                    let to = match (&mut self.direct, to_result) {
+                        (Some(direct), true) if dense(selection) == Some(direct.rows.clone()) => {
+                            PickTo::Append(direct)
+                        }
+                        _ => {
+                            let Buf::Float(o) = &mut *out else {
+                                unreachable!("a float buffer")
+                            };
+                            PickTo::Positions(o)
+                        }
+                    };
                     let decided = match x.floats(&self.vars) {
                         Floats::Each(x) => pick_against(
                             op,
                             x,
                             c,
-                            yes.floats(&self.vars),
-                            no.floats(&self.vars),
-                            o,
+                            yes.branch(&self.vars),
+                            no.branch(&self.vars),
+                            to,
                             selection,
                         ),
                         Floats::All(_) => false,
                     };
                     self.give_floats(x);
+                    self.give_branch(yes);
+                    self.give_branch(no);
                     decided
                 }
                 None => false,
             };
             if !decided {
+                // Constants and float columns are picked from in place.
+                let yes = self.floats(a, selection);
+                let no = self.floats(b, selection);
+                let Buf::Float(o) = out else {
+                    unreachable!("a float buffer")
+                };
                 self.eval(condition, selection, &mut test);
                 let Buf::Bool(t) = &test else {
                     unreachable!("a bool buffer")
@@ -508,9 +601,9 @@ impl<'b> Chunk<'b> {
                 with_floats!(yes.floats(&self.vars), no.floats(&self.vars), |y, n| pick(
                     t, y, n, o, selection
                 ));
+                self.give_floats(yes);
+                self.give_floats(no);
             }
-            self.give_floats(yes);
-            self.give_floats(no);
         } else {
             self.eval(condition, selection, &mut test);
             let Buf::Bool(test_values) = &test else {
@@ -1135,6 +1228,29 @@ impl<'b> Chunk<'b> {
     fn give_floats(&mut self, arg: FloatArg<'b>) {
         if let FloatArg::Evaluated(values) = arg {
             self.give(values);
+        }
+    }
+
+    /// A branch of a picking `if` ([`Chunk::blend`]) for `selection`. When `fuse`, float
+    /// arithmetic of a value per position and a float constant (`revenue / 1000.0`) is left for
+    /// the pick to compute as it reads it; anything else is read in place or evaluated.
+    fn branch(&mut self, node: &'b Node, selection: &[u16], fuse: bool) -> BranchArg<'b> {
+        if let Node::Binary(op, x, c) = node {
+            let float = |n: &Node| self.types.kind(n) == Kind::Float;
+            let arithmetic = matches!(op, Binary::Add | Binary::Sub | Binary::Mul | Binary::Div);
+            if let (true, true, Node::Const(Const::Float(c))) = (fuse, arithmetic, &**c) {
+                // As `binary` computes it: floats with floats, plainly.
+                if float(node) && float(x) && !matches!(**x, Node::Const(_)) {
+                    return BranchArg::WithConstant(*op, self.floats(x, selection), *c);
+                }
+            }
+        }
+        BranchArg::Values(self.floats(node, selection))
+    }
+
+    fn give_branch(&mut self, arg: BranchArg<'b>) {
+        match arg {
+            BranchArg::Values(arg) | BranchArg::WithConstant(_, arg, _) => self.give_floats(arg),
         }
     }
 
@@ -1789,6 +1905,83 @@ impl FloatArg<'_> {
     }
 }
 
+/// A branch of a picking `if` for a chunk: its values, or float arithmetic (`op`) of a value
+/// per position and a constant, computed where the pick reads it.
+enum BranchArg<'b> {
+    Values(FloatArg<'b>),
+    WithConstant(Binary, FloatArg<'b>, f64),
+}
+
+impl BranchArg<'_> {
+    fn fused(&self) -> bool {
+        matches!(self, BranchArg::WithConstant(..))
+    }
+
+    /// The branch as the pick reads it, a variable's values read from `vars`.
+    fn branch<'s>(&'s self, vars: &'s [Buf<'_>]) -> Branch<'s> {
+        match self {
+            BranchArg::Values(arg) => Branch::Values(arg.floats(vars)),
+            BranchArg::WithConstant(op, x, c) => match x.floats(vars) {
+                Floats::Each(x) => Branch::WithConstant(*op, x, *c),
+                // Not made for a constant `x` (`Chunk::branch`); computed all the same.
+                Floats::All(x) => Branch::Values(Floats::All(float_arithmetic(*op, x, *c))),
+            },
+        }
+    }
+}
+
+/// A [`BranchArg`] as the pick reads it.
+#[derive(Clone, Copy)]
+enum Branch<'a> {
+    Values(Floats<'a>),
+    WithConstant(Binary, &'a [f64], f64),
+}
+
+/// The arithmetic operators of [`WithConstant`].
+const ADD: u8 = 0;
+const SUB: u8 = 1;
+const MUL: u8 = 2;
+const DIV: u8 = 3;
+
+/// `x[p] OP c` for float arithmetic `OP` ([`ADD`], [`SUB`], [`MUL`], [`DIV`]), computed where
+/// it is read: a branch like `revenue / 1000.0` costs its picking `if` no pass or buffer.
+#[derive(Clone, Copy)]
+struct WithConstant<'a, const OP: u8> {
+    x: &'a [f64],
+    c: f64,
+}
+
+impl<const OP: u8> Operand<f64> for WithConstant<'_, OP> {
+    #[inline(always)]
+    fn at(self, p: usize) -> f64 {
+        let x = self.x[p];
+        match OP {
+            ADD => x + self.c,
+            SUB => x - self.c,
+            MUL => x * self.c,
+            _ => x / self.c,
+        }
+    }
+    #[inline(always)]
+    fn window(self, r: std::ops::Range<usize>) -> Self {
+        Self {
+            x: &self.x[r],
+            c: self.c,
+        }
+    }
+    #[inline(always)]
+    fn constant(self) -> Option<f64> {
+        None
+    }
+}
+
+/// Where a pick's values go: the positions of a chunk's buffer, or appended to the rule's
+/// output ([`Direct`]).
+enum PickTo<'a> {
+    Positions(&'a mut [f64]),
+    Append(&'a mut Direct),
+}
+
 /// `out[p] = if test[p] { yes[p] } else { no[p] }` for the selected positions.
 fn pick<T: Copy>(
     test: &[bool],
@@ -1797,10 +1990,11 @@ fn pick<T: Copy>(
     out: &mut [T],
     selection: &[u16],
 ) {
-    pick_by(test, yes, no, out, selection, |t| t);
+    pick_by(test, yes, no, out, selection, |t| t, |_| true);
 }
 
-/// `out[p] = if test(x[p]) { yes[p] } else { no[p] }` for the selected positions.
+/// `out[p] = if test(x[p]) { yes[p] } else { no[p] }` for the selected positions; whether
+/// `check` held for every `x[p]`, checked in the same loop.
 #[inline(always)]
 fn pick_by<S: Copy, T: Copy>(
     x: impl Operand<S>,
@@ -1808,8 +2002,10 @@ fn pick_by<S: Copy, T: Copy>(
     no: impl Operand<T>,
     out: &mut [T],
     selection: &[u16],
-    mut test: impl FnMut(S) -> bool,
-) {
+    test: impl Fn(S) -> bool,
+    check: impl Fn(S) -> bool,
+) -> bool {
+    let mut all = true;
     if let Some(r) = dense(selection) {
         // By index, as in `zip_map`: a test that sets a flag vectorises only this way.
         let (x, yes, no) = (
@@ -1819,47 +2015,106 @@ fn pick_by<S: Copy, T: Copy>(
         );
         for (k, o) in out[r].iter_mut().enumerate() {
             // Both read first: a read in one arm only is a branch, not a select.
-            let (y, n) = (yes.at(k), no.at(k));
-            *o = if test(x.at(k)) { y } else { n };
+            let (v, y, n) = (x.at(k), yes.at(k), no.at(k));
+            all &= check(v);
+            *o = if test(v) { y } else { n };
         }
-        return;
+        return all;
     }
     for &i in selection {
         let p = usize::from(i);
-        out[p] = if test(x.at(p)) { yes.at(p) } else { no.at(p) };
+        let v = x.at(p);
+        all &= check(v);
+        out[p] = if test(v) { yes.at(p) } else { no.at(p) };
     }
+    all
 }
 
-/// `out[p] = if x[p] op c { yes[p] } else { no[p] }`, rhai's comparison taken as the plain one
-/// (see [`NearConstant`]) in the loop that picks. `false` when some row was too close to the
-/// constant to call that way: `out` must then be picked again by rhai's comparison.
+/// `if x[p] op c { yes[p] } else { no[p] }` for the selected positions, into `to`, rhai's
+/// comparison taken as the plain one (see [`NearConstant`]) in the loop that picks. `false` when
+/// some row was too close to the constant to call that way: the rows must then be picked again
+/// by rhai's comparison (nothing was appended).
 fn pick_against(
     op: Binary,
     x: &[f64],
     c: NearConstant,
-    yes: Floats<'_>,
-    no: Floats<'_>,
-    out: &mut [f64],
+    yes: Branch<'_>,
+    no: Branch<'_>,
+    to: PickTo<'_>,
     selection: &[u16],
 ) -> bool {
-    // Two loops over the chunk (which stays in cache): each vectorises, where one doing both
-    // did not.
-    let sure = match dense(selection) {
-        Some(r) => x[r].iter().fold(true, |sure, &v| sure & c.sure(v)),
-        None => selection.iter().all(|&i| c.sure(x[usize::from(i)])),
-    };
-    if !sure {
+    // Whether each value is far enough from the constant is checked in the loop that picks,
+    // which reads each value once: a pass of its own read the column from memory first, and
+    // took nearly as long as the pick.
+    let near = c;
+    let c = c.value();
+    macro_rules! against {
+        ($op:expr) => {{
+            let test = move |v: f64| ordered($op, v, c);
+            let sure = move |v: f64| near.sure(v);
+            match to {
+                PickTo::Positions(out) => {
+                    with_branches!(yes, no, |y, n| pick_by(x, y, n, out, selection, test, sure))
+                }
+                PickTo::Append(direct) => {
+                    with_branches!(yes, no, |y, n| append_picked(x, y, n, direct, test, sure))
+                }
+            }
+        }};
+    }
+    each_comparison!(op, against)
+}
+
+/// Appends `if test(x[p]) { yes[p] } else { no[p] }` for the positions of `direct.rows` to the
+/// rule's output, noting whether every value is finite, all in one loop. `false`, with nothing
+/// appended, when `check` failed for some `x[p]`.
+#[inline(always)]
+fn append_picked(
+    x: &[f64],
+    yes: impl Operand<f64>,
+    no: impl Operand<f64>,
+    direct: &mut Direct,
+    test: impl Fn(f64) -> bool,
+    check: impl Fn(f64) -> bool,
+) -> bool {
+    let r = direct.rows.clone();
+    let (x, yes, no) = (&x[r.clone()], yes.window(r.clone()), no.window(r.clone()));
+    // Written into the vector's room, not zeroed first: zeroing was a pass over memory of its
+    // own, a sixth of the threshold factor's time.
+    let start = direct.numbers.len();
+    direct.numbers.reserve(r.len());
+    let room = &mut direct.numbers.spare_capacity_mut()[..r.len()];
+    let (mut bits, mut all) = (0, true);
+    for (k, o) in room.iter_mut().enumerate() {
+        // Both read first: a read in one arm only is a branch, not a select.
+        let (v, y, n) = (x[k], yes.at(k), no.at(k));
+        all &= check(v);
+        let picked = if test(v) { y } else { n };
+        bits |= not_finite_bits(picked);
+        o.write(picked);
+    }
+    if !all {
         return false;
     }
-    macro_rules! against {
-        ($op:expr) => {
-            with_floats!(yes, no, |y, n| pick_by(x, y, n, out, selection, |v| {
-                ordered($op, v, c.value())
-            }))
-        };
-    }
-    each_comparison!(op, against);
+    // SAFETY: the loop above wrote each of the `r.len()` elements after `start`.
+    unsafe { direct.numbers.set_len(start + r.len()) };
+    direct.finite = all_finite(bits);
+    direct.written = true;
     true
+}
+
+/// Bits that, OR-ed over values, have [`all_finite`] say whether each was finite: `v * 0.0`
+/// is a zero for a finite `v` and NaN otherwise. No branch, so a loop of it vectorises.
+#[inline(always)]
+pub fn not_finite_bits(v: f64) -> u64 {
+    (v * 0.0).to_bits()
+}
+
+/// Whether the OR of [`not_finite_bits`] of some values says each was finite.
+#[inline(always)]
+pub fn all_finite(bits: u64) -> bool {
+    const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
+    bits & EXPONENT == 0
 }
 
 /// `out[p] = f(a[p], b[p])` for the selected positions: one tight loop per operator.

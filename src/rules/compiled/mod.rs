@@ -33,10 +33,10 @@ use super::guard;
 use super::interpreter::InterpretedRule;
 use super::{Reasons, Returns, Rule, RuleEngine, RuleInfo, RuleOutput};
 use crate::pipeline::Limits;
-use exec::{Chunk, Numbers, Shape, CHUNK};
+use exec::{Chunk, Direct, Numbers, Shape, CHUNK};
 pub use lower::{Lowered, Unsupported};
 use ops::Strings;
-use scalar::{dense, Buf, Input, Scalar};
+use scalar::{dense, Buf, Input, Kind, Scalar};
 use types::{Ty, Types};
 
 /// A rule compiled to run over Arrow columns; rows it does not finish go to `fallback`.
@@ -121,7 +121,13 @@ impl CompiledRule {
         };
         let mut start = 0;
         while start < selection.len() {
-            let first = selection[start] as usize;
+            // Without gaps, the chunk's first row follows from the first of all: reading it
+            // from the selection (untouched since the last chunk's start) missed the cache.
+            let first = if gapless {
+                selection[0] as usize + start
+            } else {
+                selection[start] as usize
+            };
             let base = first / CHUNK * CHUNK;
             positions.clear();
             let end = if gapless {
@@ -145,23 +151,45 @@ impl CompiledRule {
                 );
                 end
             };
+            let range = dense(&positions);
+            // A run of rows of a rule whose program gives plain floats: the output is lent to
+            // the chunk, which may append the rows' values as it computes them.
+            match (&range, &self.info.returns) {
+                (Some(range), Returns::Factor | Returns::Score)
+                    if !self.maps && chunk.result.kind() == Kind::Float =>
+                {
+                    outputs.pad(base + range.start);
+                    chunk.direct = Some(Direct {
+                        numbers: std::mem::take(&mut outputs.numbers),
+                        rows: range.clone(),
+                        written: false,
+                        finite: true,
+                    });
+                }
+                _ => {}
+            }
             chunk.run(base, &positions);
-            if let (Some(numbers), Returns::Factor | Returns::Score, Some(range)) = (
-                Numbers::of(&chunk.result),
-                &self.info.returns,
-                dense(&positions),
-            ) {
+            // When the program appended the values itself: whether all are finite.
+            let appended = chunk.direct.take().and_then(|direct| {
+                outputs.numbers = direct.numbers;
+                direct.written.then_some(direct.finite)
+            });
+            if let (Some(numbers), Returns::Factor | Returns::Score, Some(range)) =
+                (Numbers::of(&chunk.result), &self.info.returns, range)
+            {
                 // Number results of a whole run of rows: copied in one go (integers as
                 // floats, as `finish` reads them: always finite), floats checked as they go
-                // that all are finite; then the rows deferred, not finite or given a map the
-                // rule cannot take (rare) are taken out. A map's reason is read row by row.
+                // that all are finite (unless the program appended them); then the rows
+                // deferred, not finite or given a map the rule cannot take (rare) are taken
+                // out. A map's reason is read row by row.
                 outputs.pad(base + range.start);
-                let first = outputs.numbers.len();
-                let finite = match numbers {
-                    Numbers::Float(values) => {
+                let first = base + range.start;
+                let finite = match (appended, numbers) {
+                    (Some(finite), _) => finite,
+                    (None, Numbers::Float(values)) => {
                         copy_finite(&values[range.clone()], &mut outputs.numbers)
                     }
-                    Numbers::Int(values) => {
+                    (None, Numbers::Int(values)) => {
                         let values = &values[range.clone()];
                         outputs.numbers.extend(values.iter().map(|&i| i as f64));
                         true
@@ -367,16 +395,14 @@ impl<'b> Outputs<'b> {
 }
 
 /// Appends `values` to `to`, and tells whether all of them are finite: one pass, with no
-/// branch (`v * 0.0` is ±0 for a finite `v` and NaN otherwise, so OR-ing its bits and testing
-/// the exponent finds any infinity or NaN).
+/// branch ([`exec::not_finite_bits`]).
 fn copy_finite(values: &[f64], to: &mut Vec<f64>) -> bool {
-    const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
-    let mut bits = 0u64;
+    let mut bits = 0;
     to.extend(values.iter().map(|&v| {
-        bits |= (v * 0.0).to_bits();
+        bits |= exec::not_finite_bits(v);
         v
     }));
-    bits & EXPONENT == 0
+    exec::all_finite(bits)
 }
 
 /// Reasons joined as the interpreter joins them.
