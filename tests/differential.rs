@@ -1226,8 +1226,9 @@ impl<'t> Gen<'t> {
     fn result(&mut self, depth: u32) -> String {
         let d = 3;
         match self.kind {
-            Kind::Score => match self.draw(3) {
+            Kind::Score => match self.draw(4) {
                 0 | 1 => self.num(d),
+                2 => self.threshold(d),
                 _ => format!(
                     "if {} {{ {} }} else {{ {} }}",
                     self.boolean(d),
@@ -1243,7 +1244,8 @@ impl<'t> Gen<'t> {
                     self.draw(7)
                 };
                 match choice {
-                    0 | 1 => self.num(d),
+                    0 => self.num(d),
+                    1 => self.threshold(d),
                     2 | 3 => {
                         let (value, mut reason) = (self.num(d), self.reason(2));
                         // Now and then the value is a block that pushes to the reasons array
@@ -1287,6 +1289,32 @@ impl<'t> Gen<'t> {
                     }
                 }
             }
+        }
+    }
+
+    /// A picking `if` on a float column against a float constant with one branch float
+    /// arithmetic of a column and a constant: the shape the compiled engine computes in one
+    /// loop (and, as a rule's whole value over rows without gaps, writes straight out).
+    fn threshold(&mut self, d: u32) -> String {
+        const FLOAT_COLUMNS: [&str; 3] = ["rev", "cost", "größe"];
+        let x = self.pick(&FLOAT_COLUMNS);
+        let op = self.pick(&[">", ">=", "<", "<=", "==", "!="]);
+        let c = self.pick(&FLOAT_LITERALS);
+        let arithmetic = format!(
+            "{} {} {}",
+            self.pick(&FLOAT_COLUMNS),
+            self.pick(&["+", "-", "*", "/"]),
+            self.pick(&FLOAT_LITERALS)
+        );
+        let other = match self.draw(3) {
+            0 => self.num(d),
+            1 => self.pick(&FLOAT_LITERALS).to_string(),
+            _ => self.pick(&FLOAT_COLUMNS).to_string(),
+        };
+        if self.draw(2) == 0 {
+            format!("if {x} {op} {c} {{ {arithmetic} }} else {{ {other} }}")
+        } else {
+            format!("if {x} {op} {c} {{ {other} }} else {{ {arithmetic} }}")
         }
     }
 
@@ -1936,45 +1964,54 @@ fn a_threshold_factor_picks_each_rows_branch() {
 
 /// A picking `if` whose branch is float arithmetic with a constant computes that branch in the
 /// loop that picks, and, when its rows have no gaps, writes the rule's output there too (with
-/// the finite check). Every operator, the arithmetic on either side, branches that give
-/// infinities and NaN, a chunk holding a value too near the constant to compare plainly, and
-/// rows with gaps: all as the interpreter gives them.
+/// the finite check). Each arithmetic operator, a column or a constant in the other branch,
+/// branches that overflow to infinities in a chunk written that way, a chunk holding a value
+/// within rhai's epsilon of the constant (picked again by rhai's comparison), NaN, and rows
+/// with gaps: all as the interpreter gives them.
 #[test]
 fn a_picking_if_computes_its_arithmetic_branch_as_it_picks() {
+    let c = 2500.5;
     let mut revs: Vec<f64> = (0..5000).map(|i| i as f64 * 7.25 - 10_000.0).collect();
-    // The second chunk: a value within rhai's epsilon of the constant.
-    revs[2100] = 2500.5 * (1.0 + 2f64.powi(-30));
-    // The third: values whose branch is not finite, and NaN.
-    revs[4500] = f64::MAX;
+    // The first chunk (every value far from the constant): branches that overflow.
+    revs[1000] = f64::MAX;
+    revs[1001] = -f64::MAX;
+    // The second: a value rhai calls equal to the constant.
+    revs[2101] = c * (1.0 + f64::EPSILON);
+    // The third: NaN.
     revs[4600] = f64::NAN;
-    revs[4700] = -f64::MAX;
-    // Each rule, and its value by the plain comparison (a NaN compares false and takes the
-    // `else`); rhai's epsilon changes none of these rows.
-    type Plain = fn(f64) -> f64;
+    // rhai's comparison: within its epsilon, the value is the constant.
+    let compared = |r: f64| if r == revs[2101] { c } else { r };
+    type Plain = fn(f64, f64) -> f64;
     let cases: [(&str, Plain); 4] = [
-        ("if rev > 2500.5 { 40.0 } else { rev / 1000.0 }", |r| {
-            if r > 2500.5 {
-                40.0
-            } else {
-                r / 1000.0
-            }
-        }),
-        ("if rev <= 2500.5 { rev * 2.0 } else { 40.0 }", |r| {
-            if r <= 2500.5 {
+        (
+            "if rev > 2500.5 { 40.0 } else { rev / 1.0e-300 }",
+            |cmp, r| {
+                if cmp > 2500.5 {
+                    40.0
+                } else {
+                    r / 1.0e-300
+                }
+            },
+        ),
+        ("if rev <= 2500.5 { rev * 2.0 } else { 40.0 }", |cmp, r| {
+            if cmp <= 2500.5 {
                 r * 2.0
             } else {
                 40.0
             }
         }),
-        ("if rev < 2500.5 { rev - 3.0 } else { rev }", |r| {
-            if r < 2500.5 {
-                r - 3.0
-            } else {
-                r
-            }
-        }),
-        ("if rev >= 2500.5 { rev + 1e308 } else { rev }", |r| {
-            if r >= 2500.5 {
+        (
+            "if rev < 2500.5 { rev - 1.0e308 } else { rev }",
+            |cmp, r| {
+                if cmp < 2500.5 {
+                    r - 1.0e308
+                } else {
+                    r
+                }
+            },
+        ),
+        ("if rev >= 2500.5 { rev + 1e308 } else { rev }", |cmp, r| {
+            if cmp >= 2500.5 {
                 r + 1e308
             } else {
                 r
@@ -1982,6 +2019,7 @@ fn a_picking_if_computes_its_arithmetic_branch_as_it_picks() {
         }),
     ];
     for (code, plain) in cases {
+        let plain = |r: f64| plain(compared(r), r);
         for gaps in [false, true] {
             let selected = |i: usize| !gaps || !i.is_multiple_of(3);
             let rows: Vec<Row> = revs
@@ -2002,13 +2040,61 @@ fn a_picking_if_computes_its_arithmetic_branch_as_it_picks() {
                 .map(|(i, &rev)| Some(plain(rev)).filter(|v| selected(i) && v.is_finite()))
                 .collect();
             assert_eq!(values(&out), expected, "{code}, gaps: {gaps}");
-            let not_finite = revs
-                .iter()
-                .enumerate()
-                .filter(|&(i, &rev)| selected(i) && !plain(rev).is_finite())
-                .count();
-            assert!(not_finite > 0, "{code}");
-            assert_eq!(deferred, not_finite as u64, "{code}, gaps: {gaps}");
+            let not_finite = |range: std::ops::Range<usize>| {
+                range
+                    .filter(|&i| selected(i) && !plain(revs[i]).is_finite())
+                    .count()
+            };
+            // Some of them in the first chunk, written by the picking loop.
+            assert!(not_finite(0..2048) > 0, "{code}");
+            assert_eq!(deferred, not_finite(0..5000) as u64, "{code}, gaps: {gaps}");
+        }
+    }
+}
+
+/// A value that is not finite in a chunk whose picking `if` writes the rule's output is left
+/// to the interpreter (which fails the row), the other rows kept.
+#[test]
+fn a_directly_written_chunk_defers_its_values_that_are_not_finite() {
+    let mut revs: Vec<f64> = (0..3000).map(|i| i as f64 * 7.25 - 10_000.0).collect();
+    // 1e10 * 1e300 overflows to an infinity; 1e10 is far from the constant.
+    revs[300] = 1e10;
+    let (out, deferred) = regression(
+        Kind::Factor,
+        false,
+        "if rev > 2500.5 { rev * 1e300 } else { 1.0 }",
+        revenues(&revs),
+    );
+    let got = values(&out);
+    assert_eq!(got[300], None);
+    assert_eq!(got[299], Some(1.0));
+    assert_eq!(deferred, 1);
+}
+
+/// A picking `if` writing into a buffer (its value kept in a variable, or its rows with a gap)
+/// picks a chunk again by rhai's comparison when a value is within its epsilon of the constant.
+#[test]
+fn a_threshold_near_its_constant_picks_again_into_a_buffer() {
+    let c = 2500.5;
+    let revs = [
+        c * (1.0 + f64::EPSILON),
+        c * (1.0 - f64::EPSILON),
+        0.0,
+        3000.0,
+    ];
+    for code in [
+        "if rev > 2500.5 { 40.0 } else { rev / 1000.0 }",
+        "let v = if rev > 2500.5 { 40.0 } else { rev / 1000.0 }; v",
+    ] {
+        for gap in [false, true] {
+            let mut rows = revenues(&revs);
+            rows[2].selected = !gap;
+            let (out, _) = regression(Kind::Factor, false, code, rows);
+            let got = values(&out);
+            // rhai calls both equal to the constant: not greater.
+            assert_eq!(got[0], Some(revs[0] / 1000.0), "{code}, gap {gap}");
+            assert_eq!(got[1], Some(revs[1] / 1000.0), "{code}, gap {gap}");
+            assert_eq!(got[3], Some(40.0), "{code}, gap {gap}");
         }
     }
 }

@@ -14,8 +14,8 @@ use arrow::array::Array;
 
 use super::ir::{Aggregate, Binary, Block, Elements, Func, Node, Stmt, Switch, Unary};
 use super::ops::{
-    binary, call, display, float_arithmetic, float_compare, float_compare_unless_close,
-    int_arithmetic, ordered, unary, Defer, NearConstant, Strings,
+    binary, call, display, float_compare, float_compare_unless_close, int_arithmetic, ordered,
+    unary, Defer, NearConstant, Strings,
 };
 use super::scalar::Kind;
 pub use super::scalar::CHUNK;
@@ -58,44 +58,45 @@ macro_rules! with_float {
     };
 }
 
-/// `$body` with `$x` bound to `$xs op $c` ([`WithConstant`]) for the arithmetic `$op`, so each
-/// operator gets its own loop.
+/// `$body` with `$x` bound to `$xs op $c` ([`ConstantArithmetic`]) for the arithmetic `$op`, so
+/// each operator gets its own loop.
 macro_rules! with_constant {
     ($op:expr, $xs:expr, $c:expr, |$x:ident| $body:expr) => {
         match $op {
             Binary::Add => {
-                let $x = WithConstant::<ADD> { x: $xs, c: $c };
+                let $x = ConstantArithmetic::<ADD> { x: $xs, c: $c };
                 $body
             }
             Binary::Sub => {
-                let $x = WithConstant::<SUB> { x: $xs, c: $c };
+                let $x = ConstantArithmetic::<SUB> { x: $xs, c: $c };
                 $body
             }
             Binary::Mul => {
-                let $x = WithConstant::<MUL> { x: $xs, c: $c };
+                let $x = ConstantArithmetic::<MUL> { x: $xs, c: $c };
                 $body
             }
-            _ => {
-                let $x = WithConstant::<DIV> { x: $xs, c: $c };
+            Binary::Div => {
+                let $x = ConstantArithmetic::<DIV> { x: $xs, c: $c };
                 $body
             }
+            _ => unreachable!("float arithmetic (`Chunk::pick_branch`)"),
         }
     };
 }
 
 /// `$body` with `$x` and `$y` bound to the two [`Branch`]es as [`Operand`]s of their own
-/// types (at most one of them computed with a constant).
+/// types (at most one of them fused).
 macro_rules! with_branches {
     ($a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
         match ($a, $b) {
             (Branch::Values(a), Branch::Values(b)) => with_floats!(a, b, |$x, $y| $body),
-            (Branch::WithConstant(op, xs, c), Branch::Values(b)) => {
+            (Branch::Fused(op, xs, c), Branch::Values(b)) => {
                 with_constant!(op, xs, c, |$x| with_float!(b, |$y| $body))
             }
-            (Branch::Values(a), Branch::WithConstant(op, xs, c)) => {
+            (Branch::Values(a), Branch::Fused(op, xs, c)) => {
                 with_float!(a, |$x| with_constant!(op, xs, c, |$y| $body))
             }
-            (Branch::WithConstant(..), Branch::WithConstant(..)) => {
+            (Branch::Fused(..), Branch::Fused(..)) => {
                 unreachable!("at most one branch is computed in the pick")
             }
         }
@@ -178,7 +179,8 @@ pub struct Chunk<'b> {
     /// is the shared empty one ([`EMPTY_LIST`]).
     pub lists: Vec<ReasonList<'b>>,
     /// Each row's result: its value (a map's value included; typed when all values are of one
-    /// kind), and, when the program gives maps, its reason and how it was given.
+    /// kind; in [`Chunk::direct`] instead when the run appended them there), and, when the
+    /// program gives maps, its reason and how it was given.
     pub result: Buf<'b>,
     pub reason: Vec<Scalar<'b>>,
     pub shape: Vec<Shape>,
@@ -191,9 +193,10 @@ pub struct Chunk<'b> {
     pub direct: Option<Direct>,
 }
 
-/// A rule's number output lent to a chunk whose rows run without gaps: when the program's value
-/// is one picking `if` ([`Chunk::blend`]) against a constant, its values are appended here in
-/// the loop that picks them, rather than written to [`Chunk::result`] and copied over. A loop
+/// A rule's number output lent to a chunk whose rows run without gaps: when one picking `if`
+/// ([`Chunk::blend`]) against a constant gives the program's value for every row of the chunk
+/// (the program's last statement, or one nested in it that all rows reach), its values are
+/// appended here in the loop that picks them, rather than written to [`Chunk::result`] and copied over. A loop
 /// that computes and writes the rule's output at once overlaps the arithmetic with the writes
 /// to memory, where a copy pass of its own waits on them (BENCHMARKS.md: the threshold factor).
 pub struct Direct {
@@ -274,7 +277,8 @@ impl<'b> Chunk<'b> {
     }
 
     /// Runs the program for the rows at `selection` (positions) of the chunk starting at batch
-    /// row `base`; results are in [`Chunk::result`], or the row is deferred ([`Chunk::marks`]).
+    /// row `base`; results are in [`Chunk::result`] (or appended to [`Chunk::direct`], which
+    /// then says so), or the row is deferred ([`Chunk::marks`]).
     pub fn run(&mut self, base: usize, selection: &[u16]) {
         self.base = base;
         self.marks.reset();
@@ -552,10 +556,10 @@ impl<'b> Chunk<'b> {
         if kind == Kind::Float {
             // A float against a constant is tested in the same loop as the pick, and a branch
             // that is arithmetic with a constant is computed in that loop too.
-            let decided = match self.against_constant(condition) {
-                Some((op, x, c)) => {
-                    let yes = self.branch(a, selection, true);
-                    let no = self.branch(b, selection, !yes.fused());
+            let (decided, branches) = match self.against_constant(condition) {
+                Some((op, x, near)) => {
+                    let yes = self.pick_branch(a, selection, true);
+                    let no = self.pick_branch(b, selection, !yes.fused());
                     let x = self.floats(x, selection);
                     let to = match (&mut self.direct, to_result) {
                         (Some(direct), true) if dense(selection) == Some(direct.rows.clone()) => {
@@ -572,37 +576,50 @@ impl<'b> Chunk<'b> {
                         Floats::Each(x) => pick_against(
                             op,
                             x,
-                            c,
-                            yes.branch(&self.vars),
-                            no.branch(&self.vars),
+                            near,
+                            yes.read(&self.vars),
+                            no.read(&self.vars),
                             to,
                             selection,
                         ),
                         Floats::All(_) => false,
                     };
                     self.give_floats(x);
+                    (decided, Some((yes, no)))
+                }
+                None => (false, None),
+            };
+            match (decided, branches) {
+                (true, Some((yes, no))) => {
                     self.give_branch(yes);
                     self.give_branch(no);
-                    decided
                 }
-                None => false,
-            };
-            if !decided {
-                // Constants and float columns are picked from in place.
-                let yes = self.floats(a, selection);
-                let no = self.floats(b, selection);
-                let Buf::Float(o) = out else {
-                    unreachable!("a float buffer")
-                };
-                self.eval(condition, selection, &mut test);
-                let Buf::Bool(t) = &test else {
-                    unreachable!("a bool buffer")
-                };
-                with_floats!(yes.floats(&self.vars), no.floats(&self.vars), |y, n| pick(
-                    t, y, n, o, selection
-                ));
-                self.give_floats(yes);
-                self.give_floats(no);
+                (_, branches) => {
+                    // The condition for every row, and the branches' values (those read or
+                    // evaluated already kept; constants and float columns read in place).
+                    let (yes, no) = match branches {
+                        Some((yes, no)) => {
+                            let yes = self.branch_values(yes, a, selection);
+                            (yes, self.branch_values(no, b, selection))
+                        }
+                        None => {
+                            let yes = self.floats(a, selection);
+                            (yes, self.floats(b, selection))
+                        }
+                    };
+                    let Buf::Float(o) = out else {
+                        unreachable!("a float buffer")
+                    };
+                    self.eval(condition, selection, &mut test);
+                    let Buf::Bool(t) = &test else {
+                        unreachable!("a bool buffer")
+                    };
+                    with_floats!(yes.floats(&self.vars), no.floats(&self.vars), |y, n| pick(
+                        t, y, n, o, selection
+                    ));
+                    self.give_floats(yes);
+                    self.give_floats(no);
+                }
             }
         } else {
             self.eval(condition, selection, &mut test);
@@ -1234,23 +1251,40 @@ impl<'b> Chunk<'b> {
     /// A branch of a picking `if` ([`Chunk::blend`]) for `selection`. When `fuse`, float
     /// arithmetic of a value per position and a float constant (`revenue / 1000.0`) is left for
     /// the pick to compute as it reads it; anything else is read in place or evaluated.
-    fn branch(&mut self, node: &'b Node, selection: &[u16], fuse: bool) -> BranchArg<'b> {
+    fn pick_branch(&mut self, node: &'b Node, selection: &[u16], fuse: bool) -> BranchArg<'b> {
         if let Node::Binary(op, x, c) = node {
             let float = |n: &Node| self.types.kind(n) == Kind::Float;
             let arithmetic = matches!(op, Binary::Add | Binary::Sub | Binary::Mul | Binary::Div);
             if let (true, true, Node::Const(Const::Float(c))) = (fuse, arithmetic, &**c) {
-                // As `binary` computes it: floats with floats, plainly.
+                // As `binary` computes it: floats with floats, plainly. A constant `x` would be
+                // read as one value, not one per position.
                 if float(node) && float(x) && !matches!(**x, Node::Const(_)) {
-                    return BranchArg::WithConstant(*op, self.floats(x, selection), *c);
+                    return BranchArg::Fused(*op, self.floats(x, selection), *c);
                 }
             }
         }
         BranchArg::Values(self.floats(node, selection))
     }
 
+    /// The values of `node`, a branch made into `arg`: a fused branch evaluated now.
+    fn branch_values(
+        &mut self,
+        arg: BranchArg<'b>,
+        node: &'b Node,
+        selection: &[u16],
+    ) -> FloatArg<'b> {
+        match arg {
+            BranchArg::Values(values) => values,
+            BranchArg::Fused(_, x, _) => {
+                self.give_floats(x);
+                self.floats(node, selection)
+            }
+        }
+    }
+
     fn give_branch(&mut self, arg: BranchArg<'b>) {
         match arg {
-            BranchArg::Values(arg) | BranchArg::WithConstant(_, arg, _) => self.give_floats(arg),
+            BranchArg::Values(arg) | BranchArg::Fused(_, arg, _) => self.give_floats(arg),
         }
     }
 
@@ -1906,25 +1940,24 @@ impl FloatArg<'_> {
 }
 
 /// A branch of a picking `if` for a chunk: its values, or float arithmetic (`op`) of a value
-/// per position and a constant, computed where the pick reads it.
+/// per position and a constant, fused into the pick: computed where the pick reads it.
 enum BranchArg<'b> {
     Values(FloatArg<'b>),
-    WithConstant(Binary, FloatArg<'b>, f64),
+    Fused(Binary, FloatArg<'b>, f64),
 }
 
 impl BranchArg<'_> {
     fn fused(&self) -> bool {
-        matches!(self, BranchArg::WithConstant(..))
+        matches!(self, BranchArg::Fused(..))
     }
 
     /// The branch as the pick reads it, a variable's values read from `vars`.
-    fn branch<'s>(&'s self, vars: &'s [Buf<'_>]) -> Branch<'s> {
+    fn read<'s>(&'s self, vars: &'s [Buf<'_>]) -> Branch<'s> {
         match self {
             BranchArg::Values(arg) => Branch::Values(arg.floats(vars)),
-            BranchArg::WithConstant(op, x, c) => match x.floats(vars) {
-                Floats::Each(x) => Branch::WithConstant(*op, x, *c),
-                // Not made for a constant `x` (`Chunk::branch`); computed all the same.
-                Floats::All(x) => Branch::Values(Floats::All(float_arithmetic(*op, x, *c))),
+            BranchArg::Fused(op, x, c) => match x.floats(vars) {
+                Floats::Each(x) => Branch::Fused(*op, x, *c),
+                Floats::All(_) => unreachable!("a constant is not fused (`Chunk::pick_branch`)"),
             },
         }
     }
@@ -1934,10 +1967,10 @@ impl BranchArg<'_> {
 #[derive(Clone, Copy)]
 enum Branch<'a> {
     Values(Floats<'a>),
-    WithConstant(Binary, &'a [f64], f64),
+    Fused(Binary, &'a [f64], f64),
 }
 
-/// The arithmetic operators of [`WithConstant`].
+/// The arithmetic operators of [`ConstantArithmetic`].
 const ADD: u8 = 0;
 const SUB: u8 = 1;
 const MUL: u8 = 2;
@@ -1946,12 +1979,12 @@ const DIV: u8 = 3;
 /// `x[p] OP c` for float arithmetic `OP` ([`ADD`], [`SUB`], [`MUL`], [`DIV`]), computed where
 /// it is read: a branch like `revenue / 1000.0` costs its picking `if` no pass or buffer.
 #[derive(Clone, Copy)]
-struct WithConstant<'a, const OP: u8> {
+struct ConstantArithmetic<'a, const OP: u8> {
     x: &'a [f64],
     c: f64,
 }
 
-impl<const OP: u8> Operand<f64> for WithConstant<'_, OP> {
+impl<const OP: u8> Operand<f64> for ConstantArithmetic<'_, OP> {
     #[inline(always)]
     fn at(self, p: usize) -> f64 {
         let x = self.x[p];
@@ -2037,7 +2070,7 @@ fn pick_by<S: Copy, T: Copy>(
 fn pick_against(
     op: Binary,
     x: &[f64],
-    c: NearConstant,
+    near: NearConstant,
     yes: Branch<'_>,
     no: Branch<'_>,
     to: PickTo<'_>,
@@ -2046,8 +2079,7 @@ fn pick_against(
     // Whether each value is far enough from the constant is checked in the loop that picks,
     // which reads each value once: a pass of its own read the column from memory first, and
     // took nearly as long as the pick.
-    let near = c;
-    let c = c.value();
+    let c = near.value();
     macro_rules! against {
         ($op:expr) => {{
             let test = move |v: f64| ordered($op, v, c);

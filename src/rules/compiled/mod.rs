@@ -172,6 +172,9 @@ impl CompiledRule {
             // When the program appended the values itself: whether all are finite.
             let appended = chunk.direct.take().and_then(|direct| {
                 outputs.numbers = direct.numbers;
+                if direct.written {
+                    debug_assert_eq!(outputs.numbers.len(), base + direct.rows.end);
+                }
                 direct.written.then_some(direct.finite)
             });
             if let (Some(numbers), Returns::Factor | Returns::Score, Some(range)) =

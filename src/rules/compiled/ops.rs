@@ -177,8 +177,7 @@ pub fn ordered<T: PartialOrd>(op: Binary, x: T, y: T) -> bool {
     }
 }
 
-/// Float arithmetic as rhai does it: plainly (no check; infinities and NaN are values).
-pub(super) fn float_arithmetic(op: Binary, x: f64, y: f64) -> f64 {
+fn float_arithmetic(op: Binary, x: f64, y: f64) -> f64 {
     match op {
         Binary::Add => x + y,
         Binary::Sub => x - y,
