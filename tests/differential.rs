@@ -2022,15 +2022,10 @@ fn a_picking_if_computes_its_arithmetic_branch_as_it_picks() {
         let plain = |r: f64| plain(compared(r), r);
         for gaps in [false, true] {
             let selected = |i: usize| !gaps || !i.is_multiple_of(3);
-            let rows: Vec<Row> = revs
-                .iter()
-                .enumerate()
-                .map(|(i, &rev)| Row {
-                    selected: selected(i),
-                    rev: Some(rev),
-                    ..Row::blank()
-                })
-                .collect();
+            let mut rows = revenues(&revs);
+            for (i, row) in rows.iter_mut().enumerate() {
+                row.selected = selected(i);
+            }
             let (out, deferred) = regression(Kind::Factor, false, code, rows);
             // The interpreter's values, which the compiled rule's equal (`regression`), are the
             // plain ones; the rows whose value is not finite were left to the interpreter.

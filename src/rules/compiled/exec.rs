@@ -23,28 +23,6 @@ use super::scalar::{dense, Buf, Const, Input, ListOffsets, Scalar};
 use super::types::Types;
 use crate::rules::library;
 
-/// `$body` with `$x` and `$y` bound to the two [`Floats`] as [`Operand`]s of their own types,
-/// so each pairing gets its own loop.
-macro_rules! with_floats {
-    ($a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
-        match ($a, $b) {
-            (Floats::Each($x), Floats::Each($y)) => $body,
-            (Floats::Each($x), Floats::All(y)) => {
-                let $y = Splat(y);
-                $body
-            }
-            (Floats::All(x), Floats::Each($y)) => {
-                let $x = Splat(x);
-                $body
-            }
-            (Floats::All(x), Floats::All(y)) => {
-                let ($x, $y) = (Splat(x), Splat(y));
-                $body
-            }
-        }
-    };
-}
-
 /// `$body` with `$x` bound to the [`Floats`] as an [`Operand`] of its own type.
 macro_rules! with_float {
     ($a:expr, |$x:ident| $body:expr) => {
@@ -55,6 +33,14 @@ macro_rules! with_float {
                 $body
             }
         }
+    };
+}
+
+/// `$body` with `$x` and `$y` bound to the two [`Floats`] as [`Operand`]s of their own types,
+/// so each pairing gets its own loop.
+macro_rules! with_floats {
+    ($a:expr, $b:expr, |$x:ident, $y:ident| $body:expr) => {
+        with_float!($a, |$x| with_float!($b, |$y| $body))
     };
 }
 
@@ -196,18 +182,17 @@ pub struct Chunk<'b> {
 /// A rule's number output lent to a chunk whose rows run without gaps: when one picking `if`
 /// ([`Chunk::blend`]) against a constant gives the program's value for every row of the chunk
 /// (the program's last statement, or one nested in it that all rows reach), its values are
-/// appended here in the loop that picks them, rather than written to [`Chunk::result`] and copied over. A loop
-/// that computes and writes the rule's output at once overlaps the arithmetic with the writes
-/// to memory, where a copy pass of its own waits on them (BENCHMARKS.md: the threshold factor).
+/// appended here in the loop that picks them, rather than written to [`Chunk::result`] and
+/// copied over. A loop that computes and writes the rule's output at once overlaps the
+/// arithmetic with the writes to memory, where a copy pass of its own waits on them
+/// (BENCHMARKS.md: the threshold factor).
 pub struct Direct {
     /// The rule's values so far; the chunk's rows are appended from `numbers.len()`.
     pub numbers: Vec<f64>,
     /// The chunk's positions.
     pub rows: std::ops::Range<usize>,
-    /// Whether the run appended the chunk's values.
-    pub written: bool,
-    /// When written: whether every value appended is finite.
-    pub finite: bool,
+    /// When the run appended the chunk's values: whether every one is finite.
+    pub appended: Option<bool>,
 }
 
 fn pool_index(kind: Kind) -> usize {
@@ -2130,8 +2115,7 @@ fn append_picked(
     }
     // SAFETY: the loop above wrote each of the `r.len()` elements after `start`.
     unsafe { direct.numbers.set_len(start + r.len()) };
-    direct.finite = all_finite(bits);
-    direct.written = true;
+    direct.appended = Some(all_finite(bits));
     true
 }
 

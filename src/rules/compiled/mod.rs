@@ -162,8 +162,7 @@ impl CompiledRule {
                     chunk.direct = Some(Direct {
                         numbers: std::mem::take(&mut outputs.numbers),
                         rows: range.clone(),
-                        written: false,
-                        finite: true,
+                        appended: None,
                     });
                 }
                 _ => {}
@@ -172,10 +171,10 @@ impl CompiledRule {
             // When the program appended the values itself: whether all are finite.
             let appended = chunk.direct.take().and_then(|direct| {
                 outputs.numbers = direct.numbers;
-                if direct.written {
+                if direct.appended.is_some() {
                     debug_assert_eq!(outputs.numbers.len(), base + direct.rows.end);
                 }
-                direct.written.then_some(direct.finite)
+                direct.appended
             });
             if let (Some(numbers), Returns::Factor | Returns::Score, Some(range)) =
                 (Numbers::of(&chunk.result), &self.info.returns, range)
