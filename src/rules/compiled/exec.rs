@@ -313,19 +313,28 @@ impl<'b> Chunk<'b> {
     fn split(&mut self, selection: &[u16], condition: &'b Node) -> (Vec<u16>, Vec<u16>) {
         let mut values = self.take_for(condition);
         self.eval(condition, selection, &mut values);
-        let mut yes = Vec::with_capacity(selection.len());
-        let mut no = Vec::with_capacity(selection.len());
+        let (mut yes, mut no);
         match &values {
             Buf::Bool(v) => {
+                // Each row written to both sides and counted on its own: no branch a row, which
+                // a condition true on a random half of the rows mispredicts half the time.
+                (yes, no) = (vec![0; selection.len()], vec![0; selection.len()]);
+                let (mut yes_len, mut no_len) = (0, 0);
                 for &i in selection {
-                    if v[usize::from(i)] {
-                        yes.push(i);
-                    } else {
-                        no.push(i);
-                    }
+                    let taken = v[usize::from(i)];
+                    yes[yes_len] = i;
+                    no[no_len] = i;
+                    yes_len += usize::from(taken);
+                    no_len += usize::from(!taken);
                 }
+                yes.truncate(yes_len);
+                no.truncate(no_len);
             }
             other => {
+                (yes, no) = (
+                    Vec::with_capacity(selection.len()),
+                    Vec::with_capacity(selection.len()),
+                );
                 for &i in selection {
                     match other.get(usize::from(i)) {
                         Scalar::Bool(true) => yes.push(i),
@@ -2330,8 +2339,12 @@ fn sum_or_mean(aggregate: Aggregate, total: f64, count: usize) -> Option<f64> {
     }
 }
 
-/// The rows of `selection` whose value is valid into `out`; the others are added to `unit`
-/// (their value is `()`).
+/// The rows of `selection` whose value is valid into `out`; the others (their value is `()`)
+/// become `unit`, which the caller evaluates next into `out`.
+///
+/// No branch a row, which a column null on a random share of rows mispredicts: every row's
+/// value is copied (a row without one is written over next, or deferred), and every row is
+/// written to `unit` but counted only when it has no value.
 fn take_valid<T: Copy>(
     values: &[T],
     valid: &[bool],
@@ -2339,14 +2352,15 @@ fn take_valid<T: Copy>(
     selection: &[u16],
     unit: &mut Vec<u16>,
 ) {
+    unit.resize(selection.len(), 0);
+    let mut units = 0;
     for &i in selection {
         let p = usize::from(i);
-        if valid[p] {
-            out[p] = values[p];
-        } else {
-            unit.push(i);
-        }
+        out[p] = values[p];
+        unit[units] = i;
+        units += usize::from(!valid[p]);
     }
+    unit.truncate(units);
 }
 
 /// Copies the `selection` rows of one buffer into another of the same type.
