@@ -948,12 +948,30 @@ impl<'b> Chunk<'b> {
                     let mut values = self.take_for(operand);
                     self.eval(operand, &active, &mut values);
                     let mut kept = Vec::with_capacity(active.len());
-                    for &i in &active {
-                        let p = usize::from(i);
-                        match values.get(p) {
-                            Scalar::Bool(b) if b == and => kept.push(i),
-                            Scalar::Bool(b) => self.put(out, i, Scalar::Bool(b)),
-                            _ => self.defer(i),
+                    match (&values, &mut *out) {
+                        (Buf::Bool(v), Buf::Bool(o)) => {
+                            // No branch a row (as in `split`): every row's operand is written
+                            // (a row that goes on is written over by the next operand, or at
+                            // the end), every row to `kept`, counted when it goes on.
+                            kept.resize(active.len(), 0);
+                            let mut going_on = 0;
+                            for &i in &active {
+                                let p = usize::from(i);
+                                o[p] = v[p];
+                                kept[going_on] = i;
+                                going_on += usize::from(v[p] == and);
+                            }
+                            kept.truncate(going_on);
+                        }
+                        _ => {
+                            for &i in &active {
+                                let p = usize::from(i);
+                                match values.get(p) {
+                                    Scalar::Bool(b) if b == and => kept.push(i),
+                                    Scalar::Bool(b) => self.put(out, i, Scalar::Bool(b)),
+                                    _ => self.defer(i),
+                                }
+                            }
                         }
                     }
                     self.give(values);
