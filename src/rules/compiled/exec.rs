@@ -296,7 +296,14 @@ impl<'b> Chunk<'b> {
 
     fn live(&self, selection: &mut Vec<u16>) {
         if self.marks.any_done(selection) {
-            selection.retain(|&i| !self.marks.is_done(usize::from(i)));
+            // No branch a row (as in `split`): each row written back, counted when not done.
+            let mut kept = 0;
+            for k in 0..selection.len() {
+                let i = selection[k];
+                selection[kept] = i;
+                kept += usize::from(!self.marks.is_done(usize::from(i)));
+            }
+            selection.truncate(kept);
         }
     }
 
