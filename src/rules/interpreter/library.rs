@@ -45,10 +45,11 @@ fn array(ctx: &NativeCallContext, function: &str, arg: &str, value: Dynamic) -> 
     if value.is_unit() {
         return Err(null(function, arg, "[]"));
     }
-    let found = type_name(ctx, &value).to_string();
-    value
-        .into_array()
-        .map_err(|_| format!("{function}: argument {arg} must be an array, got {found}").into())
+    // The type's name only on the way out (a map lookup and a copy were a call's cost).
+    value.into_array().map_err(|found| {
+        let found = ctx.engine().map_type_name(found);
+        format!("{function}: argument {arg} must be an array, got {found}").into()
+    })
 }
 
 /// The numbers in `values` with their positions, skipping `()` like SQL
