@@ -507,6 +507,33 @@ fn name_of_a_column(
 mod tests {
     use super::*;
 
+    /// Every rule of every shipped pipeline, parsed again for a worker thread, is the AST the
+    /// pipeline parsed (their debug forms hold every node and position). That its strings are
+    /// its own is `each_thread_runs_its_own_copy` in the interpreter's tests.
+    #[test]
+    fn a_threads_own_ast_is_the_shared_one_parsed_again() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut rules = 0;
+        for name in ["customer_value", "abc", "rfm"] {
+            let path = root.join(format!("pipelines/{name}.yaml"));
+            let pipeline = Pipeline::load(&path).unwrap();
+            let source = Source::open(&pipeline.input.path, &pipeline.input.rename).unwrap();
+            let (plan, _) = Plan::build(&pipeline, &source, EngineChoice::Interpreted).unwrap();
+            for rule in plan.scorer.rules() {
+                let rule = rule.interpreted();
+                let own = rule.thread_ast();
+                assert_eq!(format!("{own:?}"), format!("{:?}", rule.ast()), "{name}");
+                assert!(!std::ptr::eq(own, rule.ast()));
+                assert!(std::ptr::eq(own, rule.thread_ast()), "one copy a thread");
+                rules += 1;
+            }
+        }
+        assert_eq!(
+            rules, 12,
+            "six factors, ABC's one, RFM's four (inline) and its tier script"
+        );
+    }
+
     /// The shipped ABC pipeline copies `region`, `industry` and `revenue_12m` to its output;
     /// its rule reads `revenue_history` and `revenue_12m`. The ranking pass decodes what
     /// scoring reads (the id too, null ids are rejected), not what only the output copies.

@@ -105,7 +105,7 @@ fn evaluate_rows(
     let interpreter = &rule.interpreter;
     let mut evaluator = RowEvaluator::new(
         info,
-        &rule.ast,
+        rule.thread_ast(),
         &interpreter.engine,
         &interpreter.params,
         interpreter.limits,

@@ -24,7 +24,8 @@ use serde_yaml::Value;
 
 use super::{Reasons, Returns, Rule, RuleEngine, RuleInfo, RuleOutput, RuleText};
 use crate::pipeline::{Limits, Params, Pipeline, RuleSource};
-use parse::{parse, Parsed, ParsedRule};
+use parse::{parse, reparse, Parsed, ParsedRule};
+use thread_local::ThreadLocal;
 
 /// What every interpreted rule of one pipeline shares: the sandboxed engine and the params.
 pub struct Interpreter {
@@ -102,6 +103,7 @@ impl Interpreter {
         InterpretedRule {
             info: parsed.info,
             ast: Arc::new(parsed.ast),
+            own_asts: ThreadLocal::new(),
             interpreter: Arc::clone(self),
             because: None,
         }
@@ -112,6 +114,11 @@ impl Interpreter {
 pub struct InterpretedRule {
     info: RuleInfo,
     ast: Arc<AST>,
+    /// Each worker thread's own copy of `ast`, parsed again on its first chunk. rhai's strings
+    /// are reference-counted: every `let` puts its name's string in the scope and every string
+    /// constant is cloned as it is read, so threads running one shared AST kept adding to and
+    /// taking from the same counters, and the cores traded their cache lines.
+    own_asts: ThreadLocal<AST>,
     interpreter: Arc<Interpreter>,
     /// Why the compiler did not take the rule, when it was offered it.
     because: Option<String>,
@@ -129,6 +136,15 @@ impl InterpretedRule {
     /// The rule's AST, optimised with the params as constants: what the compiler lowers.
     pub fn ast(&self) -> &AST {
         &self.ast
+    }
+
+    /// The AST this thread runs: its own copy of [`InterpretedRule::ast`].
+    pub(crate) fn thread_ast(&self) -> &AST {
+        self.own_asts.get_or(|| {
+            let interpreter = &self.interpreter;
+            reparse(&interpreter.engine, &self.info, &interpreter.params)
+                .unwrap_or_else(|| (*self.ast).clone())
+        })
     }
 
     /// The rule, run by the interpreter for this reason (the construct the compiler does not
@@ -203,6 +219,33 @@ fn yaml_to_dynamic(value: &Value) -> Dynamic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two threads each get a copy of their own, apart from the shared one, strings and all.
+    #[test]
+    fn each_thread_runs_its_own_copy() {
+        let rule = Interpreter::test_rule(
+            "let label = \"big\";\nif x > 2.0 { x * 2.0 } else { x }",
+            &["x"],
+            &Limits::default(),
+            &Params::default(),
+        );
+        let here = rule.thread_ast() as *const AST as usize;
+        let there = std::thread::scope(|s| {
+            s.spawn(|| rule.thread_ast() as *const AST as usize)
+                .join()
+                .unwrap()
+        });
+        assert_ne!(here, there);
+        assert_ne!(here, rule.ast() as *const AST as usize);
+        // The name the row's `let` puts in the scope is a string of the thread's own.
+        let first_let = |ast: &AST| match &ast.statements()[0] {
+            rhai::Stmt::Var(var, ..) => var.0.name.clone(),
+            other => panic!("{other:?}"),
+        };
+        let own = first_let(rule.thread_ast());
+        assert_eq!(own, "label");
+        assert!(!own.ptr_eq(&first_let(rule.ast())));
+    }
 
     #[test]
     fn params_keep_their_types() {

@@ -148,6 +148,23 @@ pub fn parse(
     }
 }
 
+/// The AST of a rule that [`parse`] took, parsed and optimised again: equal to the first, with
+/// none of its strings shared (see [`super::InterpretedRule`]'s per-thread copies). `None` if it
+/// no longer compiles, which cannot happen for the same engine, text and names.
+pub fn reparse(engine: &Engine, info: &RuleInfo, params: &Dynamic) -> Option<AST> {
+    let mut scope = Scope::new();
+    scope.push_constant_dynamic("params", params.clone());
+    for (name, _) in &info.reads {
+        scope.push_dynamic(name.as_str(), Dynamic::UNIT);
+    }
+    let raw = engine.compile_with_scope(&scope, info.text.code()).ok()?;
+    let mut ast = engine.optimize_ast(&scope, raw, OptimizationLevel::Full);
+    if let RuleText::File(file) = &*info.text {
+        ast.set_source(file.name());
+    }
+    Some(ast)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

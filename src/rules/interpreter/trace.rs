@@ -93,7 +93,7 @@ fn trace_rows(rule: &InterpretedRule, batch: &RecordBatch, rows: &[u32]) -> Vec<
     let interpreter = &rule.interpreter;
     let mut evaluator = RowEvaluator::new(
         info,
-        &rule.ast,
+        rule.thread_ast(),
         &interpreter.tracing,
         &interpreter.params,
         interpreter.limits,
