@@ -76,7 +76,8 @@ pub enum Exceeded {
 /// The row's clock starts at its first check, not when the row starts: the interpreter checks
 /// every 256 operations, so a row shorter than that never reads the clock (reading it for each
 /// row was 1.2% of an interpreted run's samples), and a longer one is timed from its 256th
-/// operation, microseconds in (what one operation can do is bounded by the size limits).
+/// operation, microseconds in (what one operation can do is bounded by the size limits). An
+/// `import`, whose module rhai compiles without counting operations, starts the clock first.
 #[derive(Debug, Clone, Copy)]
 pub struct RowBudget {
     started: Option<Instant>,
