@@ -66,11 +66,7 @@ pub fn parse(
     params: &Dynamic,
     returns: Returns,
 ) -> Parsed {
-    let mut scope = Scope::new();
-    scope.push_constant_dynamic("params", params.clone());
-    for name in visible {
-        scope.push_dynamic(*name, Dynamic::UNIT);
-    }
+    let mut scope = rule_scope(params, visible.iter().copied());
     if let Some(pos) = past_the_lets_limit(engine, text.code()) {
         let problem = text
             .problem(
@@ -128,10 +124,7 @@ pub fn parse(
     };
     let usage = analyze(&raw, visible);
     problems.extend(lint(engine, &raw, &text, visible));
-    let mut ast = engine.optimize_ast(&scope, raw, OptimizationLevel::Full);
-    if let RuleText::File(file) = &text {
-        ast.set_source(file.name());
-    }
+    let ast = optimised(engine, &scope, raw, &text);
     let rule = ParsedRule {
         info: RuleInfo {
             name: name.to_string(),
@@ -152,17 +145,28 @@ pub fn parse(
 /// none of its strings shared (see [`super::InterpretedRule`]'s per-thread copies). `None` if it
 /// no longer compiles, which cannot happen for the same engine, text and names.
 pub fn reparse(engine: &Engine, info: &RuleInfo, params: &Dynamic) -> Option<AST> {
+    let scope = rule_scope(params, info.reads.iter().map(|(name, _)| name.as_str()));
+    let raw = engine.compile_with_scope(&scope, info.text.code()).ok()?;
+    Some(optimised(engine, &scope, raw, &info.text))
+}
+
+/// The scope a rule compiles in: `params` as a constant, then each name it may read.
+fn rule_scope<'a>(params: &Dynamic, names: impl Iterator<Item = &'a str>) -> Scope<'static> {
     let mut scope = Scope::new();
     scope.push_constant_dynamic("params", params.clone());
-    for (name, _) in &info.reads {
-        scope.push_dynamic(name.as_str(), Dynamic::UNIT);
+    for name in names {
+        scope.push_dynamic(name, Dynamic::UNIT);
     }
-    let raw = engine.compile_with_scope(&scope, info.text.code()).ok()?;
-    let mut ast = engine.optimize_ast(&scope, raw, OptimizationLevel::Full);
-    if let RuleText::File(file) = &*info.text {
+    scope
+}
+
+/// A rule's compiled AST optimised with the params as constants, named by its file.
+fn optimised(engine: &Engine, scope: &Scope, raw: AST, text: &RuleText) -> AST {
+    let mut ast = engine.optimize_ast(scope, raw, OptimizationLevel::Full);
+    if let RuleText::File(file) = text {
         ast.set_source(file.name());
     }
-    Some(ast)
+    ast
 }
 
 #[cfg(test)]
