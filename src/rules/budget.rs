@@ -127,6 +127,17 @@ pub fn within<T>(budget: RowBudget, f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// Starts the clock of the row this thread is evaluating, if it has not started yet: for work
+/// the interpreter counts no operations for (compiling an imported module).
+pub fn start_row_clock() {
+    let _ = ROW.try_with(|row| {
+        if let Some(mut budget) = row.get() {
+            budget.started.get_or_insert_with(Instant::now);
+            row.set(Some(budget));
+        }
+    });
+}
+
 /// Which budget the row this thread is evaluating has gone over, if any.
 pub fn current_row_exceeded() -> Option<Exceeded> {
     ROW.with(|row| {

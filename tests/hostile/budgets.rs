@@ -237,3 +237,50 @@ fn many_large_rejects_keep_memory_bounded() {
         "peak memory grew with the rejects: {few} KiB for 40,000, {many} KiB for 200,000"
     );
 }
+
+/// rhai compiles an imported module counting no operations, so the row's clock, which
+/// otherwise starts at the script's first check (its 256th operation), starts at the `import`:
+/// the compile of a 3,000-function module (over 0.3 s in a debug build) counts against
+/// `limits.max_row_ms`, and the row that paid for it is rejected for time although what runs
+/// after the import is a short loop. Without that, the compile went untimed (a reviewer's
+/// module ran 10.9 s under `max_row_ms: 50`). The path is a variable, so `check` cannot load
+/// the module ahead of the rows (it does for a literal path, and rows then find it loaded).
+#[test]
+fn an_imports_compile_counts_against_the_wall_time_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    pipeline(
+        dir,
+        "script: heavy.rhai",
+        "{}",
+        "{ max_operations: 100000000000, max_row_ms: 50 }",
+    );
+    let yaml = fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(
+        dir,
+        "p.yaml",
+        &(yaml + "errors: { max_reject_fraction: 1.0 }\n"),
+    );
+    let module: String = (0..3_000)
+        .map(|i| {
+            format!("fn f{i}(x) {{ let y = x * {i}; if y > 3 {{ y - 1 }} else {{ y + 1 }} }}\n")
+        })
+        .collect();
+    write(dir, "big.rhai", &module);
+    write(
+        dir,
+        "heavy.rhai",
+        "// a big module, then quick operations past the first budget check\nlet name = \"big\";\nimport name as big;\nlet s = 0;\nfor i in 0..1000 { s += 1; }\ns * 1.0\n",
+    );
+    run(dir, &["run", "p.yaml", "--threads", "1", "--limit", "3"]).expect_code(0);
+    let rejects = read_parquet(&dir.join("out/rejects/part-00000.parquet"));
+    // The first row compiled the module; the other two found it loaded.
+    assert_eq!(texts(&rejects, "customer_id"), ["C00000001"]);
+    assert_eq!(
+        texts(&rejects, "message"),
+        [
+            "heavy.rhai:5:25: stopped after limits.max_row_ms (50 ms) of wall time on this row; \
+          raise limits.max_row_ms if the work is real"
+        ]
+    );
+}

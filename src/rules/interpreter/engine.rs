@@ -113,7 +113,7 @@ impl ModuleResolver for SandboxedResolver {
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
         // Compiling a module is work rhai counts no operations for: start the row's clock (see
         // `budget::RowBudget`) so the row's next check counts it against `limits.max_row_ms`.
-        let _ = budget::current_row_exceeded();
+        budget::start_row_clock();
         let target = self.target(source, path);
         let inside = target
             .canonicalize()
