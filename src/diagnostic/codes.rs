@@ -83,6 +83,7 @@ catalog! {
         UNKNOWN_FUNCTION = "rules::unknown_function", 1, "a rule calls a function that does not exist";
         IMPORT = "rules::import", 1, "a rule imports a module from outside the rules folder";
         TOO_MANY_LETS = "rules::too_many_lets", 1, "a rule declares more than 1,000 variables (`let`/`const`)";
+        TOO_MANY_FUNCTIONS = "rules::too_many_functions", 1, "a rule defines more than 1,000 functions";
     }
     plan {
         UNKNOWN_COLUMN = "plan::unknown_column", 1, "a name that is no column of the input";

@@ -130,3 +130,77 @@ fn a_rule_with_thousands_of_lets_is_refused_before_compiling_naming_the_limit() 
         }
     }
 }
+
+/// rhai compiles functions, like variables, in time with the square of their number (20,000
+/// took 45 s in a debug build, a module with 20,000 `let`s 11 s): a rule may define at most
+/// 1,000 functions (`rules::too_many_functions`, at the 1,001st), and a module it imports is
+/// held to both limits before its first compile (`rules::import`, naming the module's line).
+#[test]
+fn thousands_of_functions_or_of_lets_in_a_module_are_refused_quickly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 200, 3, 200);
+    let functions = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("fn f{i}(x) {{ x * {i}.0 }}\n"))
+            .collect()
+    };
+    let lets = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("let v{i} = {i};\n"))
+            .collect::<String>()
+            + "export const BONUS = 1.0;\n"
+    };
+    write(
+        dir,
+        "many_fns.rhai",
+        &(functions(20_000) + "orders_12m * 1.0\n"),
+    );
+    write(dir, "fns_module.rhai", &functions(20_000));
+    write(dir, "lets_module.rhai", &lets(20_000));
+    write(
+        dir,
+        "some_fns.rhai",
+        &(functions(1_000) + "f999(orders_12m)\n"),
+    );
+    write(
+        dir,
+        "imports_fns.rhai",
+        "import \"fns_module\" as m;\norders_12m * 1.0\n",
+    );
+    write(
+        dir,
+        "imports_lets.rhai",
+        "import \"lets_module\" as m;\norders_12m * m::BONUS\n",
+    );
+    let cases = [
+        ("many_fns", 1, "the rule defines more than 1,000 functions; this is the next", "many_fns.rhai:1001:1"),
+        ("imports_fns", 1, "import \"fns_module\" cannot be loaded: Syntax error: Number of functions defined exceeds maximum limit (line 1001, position 1)", "rules::import"),
+        ("imports_lets", 1, "declares more than 1,000 variables (`let`, `const`), the most a module may; the next is at line 1001", "rules::import"),
+        ("some_fns", 0, "", ""),
+    ];
+    for (rule, code, headline, located) in cases {
+        write(
+            dir,
+            &format!("{rule}.yaml"),
+            &format!(
+                "version: 1\nname: {rule}\ninput: {{ path: customers.parquet, id: customer_id }}\n\
+                 factors:\n  - {{ name: value, script: {rule}.rhai, weight: 1.0 }}\n\
+                 tiers:\n  levels:\n    - {{ name: all }}\noutput: {{ path: out }}\n"
+            ),
+        );
+        let started = Instant::now();
+        let result = run(dir, &["check", &format!("{rule}.yaml")]);
+        let took = started.elapsed();
+        result.expect_code(code);
+        if code == 1 {
+            assert!(
+                result.headline().contains(headline),
+                "{rule}: {}",
+                result.stderr
+            );
+        }
+        assert!(result.stderr.contains(located), "{rule}: {}", result.stderr);
+        assert!(took.as_secs() < 10, "{rule}: check took {took:?}");
+    }
+}

@@ -12,6 +12,7 @@ use rhai::{
     Dynamic, Engine, EvalAltResult, Module, ModuleResolver, OptimizationLevel, Position, Shared,
 };
 
+use crate::human;
 use crate::pipeline::Limits;
 use crate::rules::budget::{self, Exceeded};
 
@@ -19,6 +20,31 @@ use super::library;
 
 /// Operations between two checks of the row's time and memory budgets.
 const BUDGET_CHECK_EVERY: u64 = 256;
+
+/// Variables (`let` and `const`) a rule or module may declare. rhai's compiler looks every name
+/// up through the variables declared before it, so compiling takes time with the square of
+/// their number (20,000 took 39 s in a debug build); honest rules declare tens. Counted on
+/// rhai's tokens, in one pass, before compiling.
+pub const MAX_LETS: usize = 1_000;
+
+/// Functions a rule or module may define: rhai's compiler looks names up through every
+/// function defined before them, in time with the square of their number (20,000 took 45 s
+/// in a debug build). rhai refuses the next with a syntax error.
+pub const MAX_FUNCTIONS: usize = 1_000;
+
+/// Where `code` declares its variable number `MAX_LETS + 1`, if it declares that many.
+pub fn past_the_lets_limit(engine: &Engine, code: &str) -> Option<Position> {
+    let (tokens, _) = engine.lex([&code]);
+    tokens
+        .take_while(|(token, _)| !matches!(token, rhai::Token::EOF))
+        .filter(|(token, _)| matches!(token, rhai::Token::Let | rhai::Token::Const))
+        .nth(MAX_LETS)
+        .map(|(_, pos)| pos)
+}
+
+/// What an import of a file outside the rules folders is refused with.
+pub const OUTSIDE_THE_RULES_FOLDER: &str =
+    "imports resolve to .rhai files inside the rules folder only";
 
 /// Builds the engine for one pipeline's rules.
 ///
@@ -37,6 +63,7 @@ pub fn build(limits: &Limits, import_roots: Vec<PathBuf>) -> Engine {
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
         .set_max_modules(64)
+        .set_max_functions(MAX_FUNCTIONS)
         // The engine-wide string interner takes a write lock on every use, including property
         // access while scripts run: with several workers that lock serialises them.
         .set_max_strings_interned(0)
@@ -122,7 +149,7 @@ impl ModuleResolver for SandboxedResolver {
             // rhai replaces a resolver's "module not found" with its own plain one, so the
             // refusal travels as an error inside the module to keep its explanation.
             let refusal = format!(
-                "imports resolve to .rhai files inside the rules folder only; {} is not one",
+                "{OUTSIDE_THE_RULES_FOLDER}; {} is not one",
                 target.display()
             );
             return Err(EvalAltResult::ErrorInModule(
@@ -131,6 +158,27 @@ impl ModuleResolver for SandboxedResolver {
                 pos,
             )
             .into());
+        }
+        let file = self.files.get_file_path(path, None);
+        if !self.files.is_cached(&file) {
+            // The lets limit holds for a module as for a rule (rhai's own limit holds its
+            // functions); checked once, before the module's first compile.
+            let code = std::fs::read_to_string(&file).unwrap_or_default();
+            if let Some(at) = past_the_lets_limit(engine, &code) {
+                let refusal = format!(
+                    "{} declares more than {} variables (`let`, `const`), the most a module \
+                     may; the next is at line {}",
+                    target.display(),
+                    human::count(MAX_LETS as u64),
+                    at.line().unwrap_or(0)
+                );
+                return Err(EvalAltResult::ErrorInModule(
+                    path.to_string(),
+                    EvalAltResult::ErrorRuntime(refusal.into(), pos).into(),
+                    pos,
+                )
+                .into());
+            }
         }
         self.files.resolve(engine, source, path, pos)
     }

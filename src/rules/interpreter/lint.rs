@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use rhai::{ASTNode, Engine, Expr, Position, Stmt, AST};
 
+use super::engine::OUTSIDE_THE_RULES_FOLDER;
 use crate::diagnostic::codes;
 use crate::diagnostic::{suggest, FileProblem};
 use crate::rules::RuleText;
@@ -57,8 +58,7 @@ pub fn lint(engine: &Engine, ast: &AST, text: &RuleText, visible: &[&str]) -> Ve
                         RuleText::File(file) => Some(file.name()),
                         RuleText::Inline { .. } => None,
                     };
-                    if let Err(err) = engine.module_resolver().resolve(engine, source, path, *pos)
-                    {
+                    if let Err(err) = engine.module_resolver().resolve(engine, source, path, *pos) {
                         problems.push(
                             text.problem(
                                 codes::rules::IMPORT,
@@ -67,7 +67,13 @@ pub fn lint(engine: &Engine, ast: &AST, text: &RuleText, visible: &[&str]) -> Ve
                                 format!("import \"{path}\" cannot be loaded: {err}"),
                             )
                             .with_help(
-                                "import only .rhai files inside the folder of the pipeline's scripts",
+                                if err.to_string().contains(OUTSIDE_THE_RULES_FOLDER) {
+                                    "import only .rhai files inside the folder of the pipeline's \
+                                     scripts"
+                                } else {
+                                    "fix the module: the message says what is wrong in it, and \
+                                     where"
+                                },
                             ),
                         );
                     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, Engine, OptimizationLevel, ParseErrorType, Scope, AST};
 
+use super::engine::{past_the_lets_limit, MAX_FUNCTIONS};
 use super::lint::lint;
 use crate::rules::analyze::analyze;
 use crate::rules::{Returns, RuleInfo, RuleText};
@@ -12,6 +13,7 @@ use crate::rules::{Returns, RuleInfo, RuleText};
 use crate::diagnostic::codes;
 use crate::diagnostic::suggest;
 use crate::diagnostic::FileProblem;
+use crate::human;
 
 /// A parsed rule: what it is (name, text, names used) and its AST, optimised with the params as
 /// constants.
@@ -34,22 +36,6 @@ pub struct Parsed {
 
 /// Undefined names reported for one rule before giving up (each costs a recompile).
 const MAX_UNDEFINED: usize = 32;
-
-/// Variables (`let` and `const`) a rule may declare. rhai's compiler looks every name up through
-/// the variables declared before it, so compiling takes time with the square of their number
-/// (20,000 took 39 s in a debug build); honest rules declare tens. Counted on rhai's tokens, in
-/// one pass, before compiling.
-const MAX_LETS: usize = 1_000;
-
-/// Where the rule declares its variable number `MAX_LETS + 1`, if it declares that many.
-fn past_the_lets_limit(engine: &Engine, code: &str) -> Option<rhai::Position> {
-    let (tokens, _) = engine.lex([&code]);
-    tokens
-        .take_while(|(token, _)| !matches!(token, rhai::Token::EOF))
-        .filter(|(token, _)| matches!(token, rhai::Token::Let | rhai::Token::Const))
-        .nth(MAX_LETS)
-        .map(|(_, pos)| pos)
-}
 
 /// Parses `text` for a rule that may read `visible` names (columns, derive columns, earlier
 /// factors) and `params`, and must give what `returns` says.
@@ -107,6 +93,28 @@ pub fn parse(
                     )),
                 );
                 scope.push_dynamic(var.as_str(), Dynamic::UNIT);
+            }
+            ParseErrorType::TooManyFunctions => {
+                problems.push(
+                    text.problem(
+                        codes::rules::TOO_MANY_FUNCTIONS,
+                        pos.into(),
+                        2,
+                        format!(
+                            "the rule defines more than {} functions; this is the next",
+                            human::count(MAX_FUNCTIONS as u64)
+                        ),
+                    )
+                    .with_help(format!(
+                        "a rule or module may define at most {} functions (rhai compiles them \
+                         in time with the square of their number): split them into modules",
+                        human::count(MAX_FUNCTIONS as u64)
+                    )),
+                );
+                return Parsed {
+                    rule: None,
+                    problems,
+                };
             }
             other => {
                 problems.push(
