@@ -81,9 +81,11 @@ catalog! {
         NOT_COMPILED = "rules::not_compiled", 1, "`--engine compiled` and a rule uses what the compiler does not cover";
         ASSIGN = "rules::assign", 1, "a rule assigns to params, a column or a factor";
         UNKNOWN_FUNCTION = "rules::unknown_function", 1, "a rule calls a function that does not exist";
-        IMPORT = "rules::import", 1, "a rule imports a module from outside the rules folder";
+        IMPORT = "rules::import", 1, "a rule's import cannot be loaded (outside the rules folder, missing, importing itself, or a broken module)";
         TOO_MANY_LETS = "rules::too_many_lets", 1, "a rule declares more than 1,000 variables (`let`/`const`)";
-        TOO_MANY_FUNCTIONS = "rules::too_many_functions", 1, "a rule defines more than 1,000 functions";
+        TOO_MANY_FUNCTIONS = "rules::too_many_functions", 1, "a rule defines more than 1,000 functions (closures counted among them)";
+        TOO_MANY_CASES = "rules::too_many_cases", 1, "a rule has more than 1,000 `switch` cases";
+        TOO_MANY_PARAMS = "rules::too_many_params", 1, "a function or closure of a rule takes more than 64 parameters";
     }
     plan {
         UNKNOWN_COLUMN = "plan::unknown_column", 1, "a name that is no column of the input";

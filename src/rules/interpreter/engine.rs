@@ -5,46 +5,17 @@
 //! folders the pipeline's scripts live in; operation, call-depth and size limits turn a runaway
 //! script into a rejected row instead of a hang.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use rhai::module_resolvers::FileModuleResolver;
-use rhai::{
-    Dynamic, Engine, EvalAltResult, Module, ModuleResolver, OptimizationLevel, Position, Shared,
-};
+use rhai::{Dynamic, Engine, OptimizationLevel};
 
-use crate::human;
 use crate::pipeline::Limits;
 use crate::rules::budget::{self, Exceeded};
 
-use super::library;
+use super::{imports, library, sizes};
 
 /// Operations between two checks of the row's time and memory budgets.
 const BUDGET_CHECK_EVERY: u64 = 256;
-
-/// Variables (`let` and `const`) a rule or module may declare. rhai's compiler looks every name
-/// up through the variables declared before it, so compiling takes time with the square of
-/// their number (20,000 took 39 s in a debug build); honest rules declare tens. Counted on
-/// rhai's tokens, in one pass, before compiling.
-pub const MAX_LETS: usize = 1_000;
-
-/// Functions a rule or module may define: rhai's compiler looks names up through every
-/// function defined before them, in time with the square of their number (20,000 took 45 s
-/// in a debug build). rhai refuses the next with a syntax error.
-pub const MAX_FUNCTIONS: usize = 1_000;
-
-/// Where `code` declares its variable number `MAX_LETS + 1`, if it declares that many.
-pub fn past_the_lets_limit(engine: &Engine, code: &str) -> Option<Position> {
-    let (tokens, _) = engine.lex([&code]);
-    tokens
-        .take_while(|(token, _)| !matches!(token, rhai::Token::EOF))
-        .filter(|(token, _)| matches!(token, rhai::Token::Let | rhai::Token::Const))
-        .nth(MAX_LETS)
-        .map(|(_, pos)| pos)
-}
-
-/// What an import of a file outside the rules folders is refused with.
-pub const OUTSIDE_THE_RULES_FOLDER: &str =
-    "imports resolve to .rhai files inside the rules folder only";
 
 /// Builds the engine for one pipeline's rules.
 ///
@@ -63,14 +34,14 @@ pub fn build(limits: &Limits, import_roots: Vec<PathBuf>) -> Engine {
         .set_max_array_size(limits.max_array_size)
         .set_max_map_size(limits.max_map_size)
         .set_max_modules(64)
-        .set_max_functions(MAX_FUNCTIONS)
+        .set_max_functions(sizes::MAX_FUNCTIONS)
         // The engine-wide string interner takes a write lock on every use, including property
         // access while scripts run: with several workers that lock serialises them.
         .set_max_strings_interned(0)
         .set_strict_variables(true)
         .set_fail_on_invalid_map_property(true)
         .set_optimization_level(OptimizationLevel::None)
-        .set_module_resolver(SandboxedResolver::new(import_roots));
+        .set_module_resolver(imports::SandboxedResolver::new(import_roots));
     engine.disable_symbol("eval");
     // A helper with a bug, for the tests that hold a panic inside a rule to its row.
     #[cfg(test)]
@@ -98,94 +69,10 @@ pub fn build(limits: &Limits, import_roots: Vec<PathBuf>) -> Engine {
     engine
 }
 
-/// Resolves `import "name"` to `name.rhai` inside the allowed folders only.
-struct SandboxedResolver {
-    roots: Vec<PathBuf>,
-    files: FileModuleResolver,
-}
-
-impl SandboxedResolver {
-    fn new(roots: Vec<PathBuf>) -> Self {
-        let roots = roots
-            .into_iter()
-            .filter_map(|root| root.canonicalize().ok())
-            .collect::<Vec<_>>();
-        let base = roots.first().cloned().unwrap_or_else(|| PathBuf::from("."));
-        Self {
-            roots,
-            files: FileModuleResolver::new_with_path(base),
-        }
-    }
-
-    /// The file an import names, mirroring `FileModuleResolver`: relative to the importing
-    /// module's folder when there is one, else to the first root.
-    fn target(&self, source: Option<&str>, path: &str) -> PathBuf {
-        let base = source
-            .and_then(|s| Path::new(s).parent().map(Path::to_path_buf))
-            .or_else(|| self.roots.first().cloned())
-            .unwrap_or_default();
-        let mut file = base.join(path);
-        file.set_extension("rhai");
-        file
-    }
-}
-
-impl ModuleResolver for SandboxedResolver {
-    fn resolve(
-        &self,
-        engine: &Engine,
-        source: Option<&str>,
-        path: &str,
-        pos: Position,
-    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
-        // Compiling a module is work rhai counts no operations for: start the row's clock (see
-        // `budget::RowBudget`) so the row's next check counts it against `limits.max_row_ms`.
-        budget::start_row_clock();
-        let target = self.target(source, path);
-        let inside = target
-            .canonicalize()
-            .is_ok_and(|t| self.roots.iter().any(|root| t.starts_with(root)));
-        if !inside {
-            // rhai replaces a resolver's "module not found" with its own plain one, so the
-            // refusal travels as an error inside the module to keep its explanation.
-            let refusal = format!(
-                "{OUTSIDE_THE_RULES_FOLDER}; {} is not one",
-                target.display()
-            );
-            return Err(EvalAltResult::ErrorInModule(
-                path.to_string(),
-                EvalAltResult::ErrorRuntime(refusal.into(), pos).into(),
-                pos,
-            )
-            .into());
-        }
-        let file = self.files.get_file_path(path, None);
-        if !self.files.is_cached(&file) {
-            // The lets limit holds for a module as for a rule (rhai's own limit holds its
-            // functions); checked once, before the module's first compile.
-            let code = std::fs::read_to_string(&file).unwrap_or_default();
-            if let Some(at) = past_the_lets_limit(engine, &code) {
-                let refusal = format!(
-                    "{} declares more than {} variables (`let`, `const`), the most a module \
-                     may; the next is at line {}",
-                    target.display(),
-                    human::count(MAX_LETS as u64),
-                    at.line().unwrap_or(0)
-                );
-                return Err(EvalAltResult::ErrorInModule(
-                    path.to_string(),
-                    EvalAltResult::ErrorRuntime(refusal.into(), pos).into(),
-                    pos,
-                )
-                .into());
-            }
-        }
-        self.files.resolve(engine, source, path, pos)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     fn run(rules: &Path, code: &str) -> Result<i64, String> {
@@ -193,25 +80,6 @@ mod tests {
         let mut ast = engine.compile(code).map_err(|e| e.to_string())?;
         ast.set_source(rules.join("main.rhai").display().to_string());
         engine.eval_ast::<i64>(&ast).map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn imports_resolve_inside_the_rules_folder_only() {
-        let root = tempfile::tempdir().unwrap();
-        let rules = root.path().join("rules");
-        std::fs::create_dir_all(rules.join("lib")).unwrap();
-        std::fs::write(rules.join("lib/common.rhai"), "export const BONUS = 5;").unwrap();
-        std::fs::write(root.path().join("secret.rhai"), "export const BONUS = 99;").unwrap();
-
-        assert_eq!(
-            run(&rules, "import \"lib/common\" as c; c::BONUS + 1"),
-            Ok(6)
-        );
-        let refused = run(&rules, "import \"../secret\" as s; s::BONUS").unwrap_err();
-        assert!(
-            refused.contains("imports resolve to .rhai files inside the rules folder only"),
-            "{refused}"
-        );
     }
 
     #[test]

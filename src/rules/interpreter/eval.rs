@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use rhai::{Caches, Dynamic, Engine, EvalAltResult, GlobalRuntimeState, Scope, AST};
 use std::sync::Arc;
 
+use super::imports::Refusal;
 use super::outcome::{self, Value};
 use super::InterpretedRule;
 use crate::pipeline::Limits;
@@ -167,6 +168,7 @@ fn code_of(err: &EvalAltResult) -> &'static str {
 fn describe(info: &RuleInfo, engine: &Engine, limits: &Limits, mut err: EvalAltResult) -> String {
     let pos = err.take_position();
     let at = info.text.locate(pos.into());
+    let refusal = Refusal::of(&err);
     match err {
         EvalAltResult::ErrorTerminated(token, _) if token.to_string() == "max_row_ms" => format!(
             "{at}: stopped after limits.max_row_ms ({} ms) of wall time on this row; \
@@ -212,6 +214,10 @@ fn describe(info: &RuleInfo, engine: &Engine, limits: &Limits, mut err: EvalAltR
                  give a default with `x ?? 0` or test `x == ()` first"
             )
         }
+        EvalAltResult::ErrorInModule(path, ..) if refusal.is_some() => format!(
+            "{at}: import \"{path}\" cannot be loaded: {}",
+            refusal.unwrap_or_default()
+        ),
         other => format!("{at}: {other}"),
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use rhai::{ASTNode, Engine, Expr, Position, Stmt, AST};
 
-use super::engine::OUTSIDE_THE_RULES_FOLDER;
+use super::imports::Refusal;
 use crate::diagnostic::codes;
 use crate::diagnostic::{suggest, FileProblem};
 use crate::rules::RuleText;
@@ -59,21 +59,18 @@ pub fn lint(engine: &Engine, ast: &AST, text: &RuleText, visible: &[&str]) -> Ve
                         RuleText::Inline { .. } => None,
                     };
                     if let Err(err) = engine.module_resolver().resolve(engine, source, path, *pos) {
+                        let why = Refusal::of(&err).unwrap_or_else(|| err.to_string());
                         problems.push(
                             text.problem(
                                 codes::rules::IMPORT,
                                 (*pos).into(),
                                 "import".len(),
-                                format!("import \"{path}\" cannot be loaded: {err}"),
+                                format!("import \"{path}\" cannot be loaded: {why}"),
                             )
                             .with_help(
-                                if err.to_string().contains(OUTSIDE_THE_RULES_FOLDER) {
-                                    "import only .rhai files inside the folder of the pipeline's \
-                                     scripts"
-                                } else {
-                                    "fix the module: the message says what is wrong in it, and \
-                                     where"
-                                },
+                                "an import names a .rhai file, without the extension, beside the \
+                                 file importing it and inside the folder of the pipeline's \
+                                 scripts; a module may not import itself",
                             ),
                         );
                     }

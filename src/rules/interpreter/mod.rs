@@ -1,6 +1,7 @@
 //! The rhai interpreter: the reference backend, covering all of rhai.
 //!
-//! - [`engine`]: the sandbox every rule runs in;
+//! - [`engine`]: the sandbox every rule runs in; `imports` loads the modules rules import,
+//!   `sizes` bounds what rhai compiles in quadratic time;
 //! - [`eval`]: a rule's AST over a batch, row after row, chunks in parallel;
 //! - [`convert`]: Arrow values as rhai values; [`library`]: the helpers and dates registered on
 //!   the engine;
@@ -9,10 +10,12 @@
 pub mod convert;
 pub mod engine;
 pub mod eval;
+mod imports;
 pub mod library;
 mod lint;
 pub mod outcome;
 mod parse;
+mod sizes;
 pub mod trace;
 
 use std::path::PathBuf;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use rhai::{Dynamic, Engine, OptimizationLevel, ParseErrorType, Scope, AST};
 
-use super::engine::{past_the_lets_limit, MAX_FUNCTIONS};
 use super::lint::lint;
+use super::sizes::{self, Over};
 use crate::rules::analyze::analyze;
 use crate::rules::{Returns, RuleInfo, RuleText};
 
@@ -53,18 +53,27 @@ pub fn parse(
     returns: Returns,
 ) -> Parsed {
     let mut scope = rule_scope(params, visible.iter().copied());
-    if let Some(pos) = past_the_lets_limit(engine, text.code()) {
+    if let Some((over, pos)) = sizes::over_a_limit(engine, text.code()) {
+        let code = match over {
+            Over::Lets => codes::rules::TOO_MANY_LETS,
+            Over::Functions => codes::rules::TOO_MANY_FUNCTIONS,
+            Over::SwitchCases => codes::rules::TOO_MANY_CASES,
+            Over::Params => codes::rules::TOO_MANY_PARAMS,
+        };
         let problem = text
             .problem(
-                codes::rules::TOO_MANY_LETS,
+                code,
                 pos.into(),
-                3,
-                "the rule declares more than 1,000 variables; this is the next".to_string(),
+                1,
+                format!("the rule has {over}; this is the next"),
             )
-            .with_help(
-                "a rule may declare at most 1,000 variables (`let`, `const`): compute a list \
-                 with a loop, or split the rule into factors",
-            );
+            .with_help(format!(
+                "a rule or module may have at most {} {} (rhai compiles them in time with the \
+                 square of their number): {}",
+                human::count(over.limit() as u64),
+                over.what(),
+                over.help()
+            ));
         return Parsed {
             rule: None,
             problems: vec![problem],
@@ -94,22 +103,20 @@ pub fn parse(
                 );
                 scope.push_dynamic(var.as_str(), Dynamic::UNIT);
             }
+            // Past `sizes`' count of `fn`s: closures, which rhai counts among functions.
             ParseErrorType::TooManyFunctions => {
                 problems.push(
                     text.problem(
                         codes::rules::TOO_MANY_FUNCTIONS,
                         pos.into(),
-                        2,
+                        1,
                         format!(
-                            "the rule defines more than {} functions; this is the next",
-                            human::count(MAX_FUNCTIONS as u64)
+                            "the rule defines more than {} functions and closures together; \
+                             this is the next",
+                            human::count(sizes::MAX_FUNCTIONS as u64)
                         ),
                     )
-                    .with_help(format!(
-                        "a rule or module may define at most {} functions (rhai compiles them \
-                         in time with the square of their number): split them into modules",
-                        human::count(MAX_FUNCTIONS as u64)
-                    )),
+                    .with_help(Over::Functions.help()),
                 );
                 return Parsed {
                     rule: None,

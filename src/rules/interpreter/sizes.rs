@@ -1,0 +1,244 @@
+//! What a script or module may hold of the constructs rhai compiles in quadratic time.
+//!
+//! rhai's compiler looks each name up through the variables declared before it, each function
+//! through the functions before it, each `switch` case through the cases before it and each
+//! parameter through the parameters before it, so a file with tens of thousands of any of them
+//! takes minutes to compile (a debug build: 20,000 `let`s 39 s, 20,000 functions 45 s, 20,000
+//! cases 22 s, one function of 20,000 parameters 7 s). Honest rules hold tens. They are
+//! counted on rhai's own tokens, in one pass, before anything is compiled: rules when they are
+//! parsed, modules when they are first imported.
+
+use std::fmt;
+
+use rhai::{Engine, Position, Token};
+
+use crate::human;
+
+/// Variables (`let` and `const`) a rule or module may declare.
+pub const MAX_LETS: usize = 1_000;
+
+/// Functions (`fn`) a rule or module may define; rhai counts closures among them and refuses
+/// the next one while compiling.
+pub const MAX_FUNCTIONS: usize = 1_000;
+
+/// `switch` cases (`=>`) a rule or module may have, all its `switch`es together.
+pub const MAX_SWITCH_CASES: usize = 1_000;
+
+/// Parameters one function or closure may take.
+pub const MAX_PARAMS: usize = 64;
+
+/// A construct a file holds more of than it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Over {
+    /// `let` and `const`.
+    Lets,
+    /// `fn`.
+    Functions,
+    /// `=>`.
+    SwitchCases,
+    /// One function's or closure's parameters.
+    Params,
+}
+
+impl Over {
+    /// The most a file may hold.
+    pub fn limit(self) -> usize {
+        match self {
+            Over::Lets => MAX_LETS,
+            Over::Functions => MAX_FUNCTIONS,
+            Over::SwitchCases => MAX_SWITCH_CASES,
+            Over::Params => MAX_PARAMS,
+        }
+    }
+
+    /// What is counted, for messages.
+    pub fn what(self) -> &'static str {
+        match self {
+            Over::Lets => "variables (`let`, `const`)",
+            Over::Functions => "functions",
+            Over::SwitchCases => "`switch` cases",
+            Over::Params => "parameters in one function or closure",
+        }
+    }
+
+    /// How a file may keep under the limit.
+    pub fn help(self) -> &'static str {
+        match self {
+            Over::Lets => "compute a list with a loop, or split the rule into factors",
+            Over::Functions => "split the functions into modules",
+            Over::SwitchCases => "look the value up in a map, or split the rule into factors",
+            Over::Params => "pass a map or an array instead",
+        }
+    }
+}
+
+impl fmt::Display for Over {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "more than {} {}",
+            human::count(self.limit() as u64),
+            self.what()
+        )
+    }
+}
+
+/// The first construct `code` holds more of than it may, and where the one past the limit is.
+pub fn over_a_limit(engine: &Engine, code: &str) -> Option<(Over, Position)> {
+    let (tokens, control) = engine.lex([&code]);
+    let (mut lets, mut functions, mut cases) = (0, 0, 0);
+    // Brace depth, and the depth at which each open `${ … }` of a template string began: the
+    // tokenizer alone does not know where an interpolation ends (the parser tells it), so
+    // without this the text after one would be read as code and the code after it as text.
+    let mut depth = 0usize;
+    let mut interpolations: Vec<usize> = Vec::new();
+    // The parameters of the function or closure whose parameter list is open, if any.
+    let mut params: Option<usize> = None;
+    let mut expecting_fn_params = false;
+    let mut previous_ends_operand = false;
+    for (token, pos) in tokens {
+        let ends_operand = matches!(
+            token,
+            Token::Identifier(_)
+                | Token::IntegerConstant(_)
+                | Token::FloatConstant(_)
+                | Token::StringConstant(_)
+                | Token::CharConstant(_)
+                | Token::True
+                | Token::False
+                | Token::RightParen
+                | Token::RightBracket
+                | Token::RightBrace
+        );
+        match token {
+            Token::EOF => break,
+            Token::Let | Token::Const => {
+                lets += 1;
+                if lets > MAX_LETS {
+                    return Some((Over::Lets, pos));
+                }
+            }
+            Token::Fn => {
+                functions += 1;
+                if functions > MAX_FUNCTIONS {
+                    return Some((Over::Functions, pos));
+                }
+                expecting_fn_params = true;
+            }
+            Token::DoubleArrow => {
+                cases += 1;
+                if cases > MAX_SWITCH_CASES {
+                    return Some((Over::SwitchCases, pos));
+                }
+            }
+            Token::LeftParen if expecting_fn_params => {
+                expecting_fn_params = false;
+                params = Some(0);
+            }
+            Token::RightParen if params.is_some() => params = None,
+            // A `|` where an operand cannot end opens a closure's parameters; the next closes them.
+            Token::Pipe if params.is_some() => params = None,
+            Token::Pipe if !previous_ends_operand => params = Some(0),
+            Token::Comma if params.is_some() => {
+                let count = params.get_or_insert(0);
+                *count += 1;
+                // n commas: n + 1 parameters.
+                if *count >= MAX_PARAMS {
+                    return Some((Over::Params, pos));
+                }
+            }
+            Token::InterpolatedString(_) => interpolations.push(depth),
+            Token::LeftBrace | Token::MapStart => depth += 1,
+            Token::RightBrace => {
+                depth = depth.saturating_sub(1);
+                if interpolations.last() == Some(&depth) {
+                    interpolations.pop();
+                    control.borrow_mut().is_within_text = true;
+                }
+            }
+            _ => {}
+        }
+        if !matches!(token, Token::Fn | Token::Identifier(_)) {
+            expecting_fn_params &= matches!(token, Token::Fn);
+        }
+        previous_ends_operand = ends_operand;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn over(code: &str) -> Option<(Over, usize, usize)> {
+        over_a_limit(&Engine::new(), code)
+            .map(|(over, pos)| (over, pos.line().unwrap(), pos.position().unwrap()))
+    }
+
+    fn repeat(n: usize, line: impl Fn(usize) -> String) -> String {
+        (0..n).map(line).collect()
+    }
+
+    #[test]
+    fn each_limit_is_met_by_its_last_allowed_one_and_passed_by_the_next() {
+        let lets = |n| repeat(n, |i| format!("let v{i} = {i};\n"));
+        assert_eq!(over(&lets(1_000)), None);
+        assert_eq!(over(&lets(1_001)), Some((Over::Lets, 1_001, 1)));
+        let consts = |n| repeat(n, |i| format!("const V{i} = {i};\n"));
+        assert_eq!(over(&consts(1_001)), Some((Over::Lets, 1_001, 1)));
+
+        let functions = |n| repeat(n, |i| format!("fn f{i}(x) {{ x }}\n"));
+        assert_eq!(over(&functions(1_000)), None);
+        assert_eq!(over(&functions(1_001)), Some((Over::Functions, 1_001, 1)));
+
+        let cases = |n| {
+            format!(
+                "switch x {{\n{}}}\n",
+                repeat(n, |i| format!("{i} => {i},\n"))
+            )
+        };
+        assert_eq!(over(&cases(1_000)), None);
+        assert_eq!(over(&cases(1_001)), Some((Over::SwitchCases, 1_002, 6)));
+
+        let params = |n: usize| {
+            let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+            names.join(", ")
+        };
+        assert_eq!(over(&format!("fn f({}) {{ 1 }}", params(64))), None);
+        assert!(matches!(
+            over(&format!("fn f({}) {{ 1 }}", params(65))),
+            Some((Over::Params, 1, _))
+        ));
+        assert_eq!(over(&format!("let c = |{}| 1;", params(64))), None);
+        assert!(matches!(
+            over(&format!("let c = |{}| 1;", params(65))),
+            Some((Over::Params, 1, _))
+        ));
+    }
+
+    #[test]
+    fn commas_outside_parameter_lists_are_not_parameters() {
+        let call = format!(
+            "let a = [{}];\nmax(1, 2) | 3\n",
+            repeat(200, |i| format!("{i}, "))
+        );
+        assert_eq!(over(&call), None);
+        // A `|` after an operand is an `or`, not a closure.
+        let ors = format!(
+            "let b = x | y;\nlet c = [{}];\n",
+            repeat(100, |i| format!("{i}, "))
+        );
+        assert_eq!(over(&ors), None);
+    }
+
+    /// After `${…}` the tokenizer alone would read the rest of the template as code and the
+    /// code after it as text, hiding every `let` until the next backtick.
+    #[test]
+    fn template_strings_hide_nothing() {
+        let lets = repeat(1_001, |i| format!("let v{i} = {i};\n"));
+        let hidden = format!("let s = `a ${{1}} b ${{#{{x: 1}}.x}} c`;\n{lets}let t = `x`;\n");
+        assert_eq!(over(&hidden), Some((Over::Lets, 1_001, 1)));
+        let nested = format!("let s = `a ${{`b ${{2}} c`}} d`;\n{lets}");
+        assert_eq!(over(&nested), Some((Over::Lets, 1_001, 1)));
+    }
+}
