@@ -19,7 +19,12 @@ use miette::SourceSpan;
 use crate::diagnostic::codes;
 use crate::diagnostic::suggest;
 use crate::diagnostic::{FileProblem, Problems, SourceFile};
+use crate::human;
 pub use derive_section::{Derive, DeriveKind};
+
+/// Factors a pipeline may have: each sees every factor before it, so checking a pipeline takes
+/// time with the square of their number. Real pipelines have a handful.
+pub const MAX_FACTORS: usize = 1_000;
 pub use locate::KeyIndex;
 pub use params::Params;
 pub use spec::{yaml_name, Normalize, OnRowError, PartitionBy};
@@ -484,6 +489,22 @@ impl Checker<'_> {
                 "add at least one: `- { name: economic, script: ../rules/economic.rhai, weight: 0.4 }`",
             );
         }
+        if specs.len() > MAX_FACTORS {
+            self.error(
+                codes::pipeline::TOO_MANY_FACTORS,
+                &format!("factors[{MAX_FACTORS}]"),
+                format!(
+                    "the pipeline has {} factors, more than {}",
+                    human::count(specs.len() as u64),
+                    human::count(MAX_FACTORS as u64)
+                ),
+                "combine factors in a script (a factor can compute several parts and add them), \
+                 or split the pipeline",
+            );
+        }
+        // Past the limit no more are checked: each sees the ones before it, so checking them
+        // all took time with the square of their number (6,000: 14 s in a debug build).
+        let specs = &specs[..specs.len().min(MAX_FACTORS)];
         let mut factors: Vec<Factor> = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
             let key = format!("factors[{i}]");

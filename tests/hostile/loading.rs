@@ -262,3 +262,47 @@ fn one_script_pipeline(dir: &std::path::Path, name: &str) {
         ),
     );
 }
+
+/// Each factor sees the factors before it, so checking a pipeline took time with the square of
+/// their number (3,000: 3.1 s, 6,000: 14 s in a debug build). A pipeline may have 1,000; the
+/// 1,001st is refused where it is written, and the first 1,000 are still checked.
+#[test]
+fn more_than_a_thousand_factors_are_refused_quickly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 200, 3, 200);
+    let factors = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("  - {{ name: f{i}, expr: \"orders_12m * {i}.0\", weight: 1.0 }}\n"))
+            .collect()
+    };
+    for (name, n, code) in [("many", 6_000, 1), ("some", 1_000, 0)] {
+        write(
+            dir,
+            &format!("{name}.yaml"),
+            &format!(
+                "version: 1\nname: {name}\ninput: {{ path: customers.parquet, id: customer_id }}\n\
+                 factors:\n{}tiers:\n  levels:\n    - {{ name: all }}\noutput: {{ path: out }}\n",
+                factors(n)
+            ),
+        );
+        let started = Instant::now();
+        let result = run(dir, &["check", &format!("{name}.yaml")]);
+        let took = started.elapsed();
+        result.expect_code(code);
+        if code == 1 {
+            assert_eq!(
+                result.headline(),
+                "the pipeline has 6,000 factors, more than 1,000"
+            );
+            assert!(result.stderr.contains("pipeline::too_many_factors"));
+            // The 1,001st factor: line 5 holds the first.
+            assert!(
+                result.stderr.contains("many.yaml:1005:5"),
+                "{}",
+                result.stderr
+            );
+        }
+        assert!(took.as_secs() < 10, "{name}: check took {took:?}");
+    }
+}
