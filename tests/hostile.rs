@@ -9,7 +9,8 @@
 //! - `loading`: loading in linear time, or a limit error;
 //! - `scripts`: scripts that would panic, or fail every row, are caught by `check`;
 //! - `usage`: bad command-line values are usage errors before any row is read;
-//! - `streams`: closed or full stdout and stderr, oversized files and a full disk;
+//! - `streams`: closed or full stdout and stderr, oversized files, a full disk and the
+//!   open-file limit;
 //! - `checksums`: a damaged page of any file tierscore wrote is refused on its checksum.
 
 #[path = "hostile/budgets.rs"]

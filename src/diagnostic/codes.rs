@@ -147,6 +147,7 @@ catalog! {
         OVERLAP = "sink::overlap", 3, "the input and the output overlap";
         LOCKED = "sink::locked", 4, "another run is writing the same output; nothing was done (retry later)";
         IO = "sink::io", 3, "the output cannot be written";
+        OPEN_FILES = "sink::open_files", 3, "the process may not open another file (one is open a tier while the output is written)";
         PARQUET = "sink::parquet", 3, "an output file cannot be encoded";
         ARROW = "sink::arrow", 3, "output rows cannot be assembled";
     }

@@ -84,6 +84,17 @@ pub enum SinkError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The process may not open another file: a tier-partitioned output keeps one open a tier.
+    #[error("cannot {action} {}: too many open files (this process may open {limit})", path.display())]
+    #[diagnostic(
+        code(sink::open_files),
+        help("a tier-partitioned output keeps one file open a tier: raise the open-file limit (`ulimit -n`; tierscore already raised its own up to the hard limit), or write `output.partition_by: none`")
+    )]
+    TooManyOpenFiles {
+        action: &'static str,
+        path: PathBuf,
+        limit: u64,
+    },
     /// Encoding Parquet failed.
     #[error("cannot write {}: {source}", path.display())]
     #[diagnostic(code(sink::parquet))]
@@ -105,6 +116,13 @@ impl From<crate::stats::keys::SpillError> for SinkError {
 
 impl SinkError {
     fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        if source.raw_os_error() == Some(libc::EMFILE) {
+            return SinkError::TooManyOpenFiles {
+                action,
+                path: path.to_path_buf(),
+                limit: open_files_limit().0,
+            };
+        }
         SinkError::Io {
             action,
             path: path.to_path_buf(),
@@ -128,4 +146,39 @@ impl SinkError {
             source,
         }
     }
+}
+
+/// Files a run may hold open beside its output files: the input, the rejects, the staging
+/// folder, the standard streams, rayon's and the allocator's own.
+const OPEN_FILES_SPARE: u64 = 64;
+
+/// This process's open-file limits: the soft one in force, and the hard one it may be raised to.
+fn open_files_limit() -> (u64, u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` only writes the `rlimit` it is given, which lives on this stack.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return (u64::MAX, u64::MAX);
+    }
+    (limit.rlim_cur, limit.rlim_max)
+}
+
+/// Raises this process's open-file limit (the soft one, at most to the hard one) so that
+/// `files` output files can be open at once beside the run's others: a tier-partitioned output
+/// keeps one a tier, and the usual default of 1,024 is below a few hundred tiers and the rest.
+pub fn make_room_for_open_files(files: usize) {
+    let (soft, hard) = open_files_limit();
+    let wanted = (files as u64).saturating_add(OPEN_FILES_SPARE);
+    if soft >= wanted {
+        return;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: wanted.min(hard),
+        rlim_max: hard,
+    };
+    // SAFETY: `setrlimit` only reads the `rlimit` it is given. Failing leaves the limit as it
+    // was, and opening too many files is then its own clear error.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
 }

@@ -252,6 +252,7 @@ impl OutputWriter {
             PartitionBy::Tier => tier_names.len(),
             PartitionBy::None => 1,
         };
+        super::make_room_for_open_files(slots);
         Ok(Self {
             dir: dir.to_path_buf(),
             partition,

@@ -179,3 +179,58 @@ fn a_full_disk_is_an_io_error_and_keeps_the_previous_output() {
     assert_eq!(listing(&dir.join("disk")), ["out"], "no staging, no lock");
     drop(disk);
 }
+
+/// A tier-partitioned output keeps a file open a tier. tierscore raises its soft open-file
+/// limit up to the hard one, so 300 rank tiers under a soft limit of 128 are written; under a
+/// hard limit of 128 the run stops with `sink::open_files` (exit 3) naming the limit and the
+/// fix, and commits nothing.
+#[test]
+fn many_tiers_raise_the_open_file_limit_or_say_it_is_too_low() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 20_000, 3, 5_000);
+    let levels: String = (1..300)
+        .map(|i| format!("    - {{ name: t{i}, top: {} }}\n", i as f64 / 300.0))
+        .collect();
+    write(
+        dir,
+        "p.yaml",
+        &format!(
+            "version: 1\nname: p\ninput: {{ path: customers.parquet, id: customer_id }}\n\
+             factors:\n  - {{ name: v, expr: \"orders_12m * 1.0 + revenue_12m\", weight: 1.0 }}\n\
+             tiers:\n  by: rank\n  levels:\n{levels}    - {{ name: rest }}\n\
+             output: {{ path: out }}\n"
+        ),
+    );
+    let under = |ulimit: &str| {
+        Command::new("sh")
+            .current_dir(dir)
+            .env_remove("RUST_LOG")
+            .args([
+                "-c",
+                &format!("ulimit {ulimit} 128 && exec \"$0\" run p.yaml --quiet"),
+                env!("CARGO_BIN_EXE_tierscore"),
+            ])
+            .output()
+            .unwrap()
+    };
+    let hard = under("-n");
+    let stderr = String::from_utf8(hard.stderr).unwrap();
+    assert_eq!(hard.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("sink::open_files"), "{stderr}");
+    assert!(
+        headline(&stderr).ends_with(": too many open files (this process may open 128)"),
+        "{stderr}"
+    );
+    assert!(!dir.join("out").exists());
+    assert_eq!(staging_dirs(dir), Vec::<String>::new());
+
+    let soft = under("-S -n");
+    assert_eq!(
+        soft.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&soft.stderr)
+    );
+    assert_eq!(fs::read_dir(dir.join("out/scored")).unwrap().count(), 300);
+}
