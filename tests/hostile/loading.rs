@@ -195,14 +195,26 @@ fn too_many_functions_cases_or_parameters_and_circular_imports_are_refused_quick
         "imports_a.rhai",
         "import \"a\" as a;\norders_12m * a::BONUS\n",
     );
+    write(
+        dir,
+        "import_in_fn.rhai",
+        "fn f() { import \"a\" as a; a::BONUS }\norders_12m * f()\n",
+    );
     let here = dir.canonicalize().unwrap();
     let cases = [
         ("many_fns", 1, "the rule has more than 1,000 functions; this is the next".to_string(), "rules::too_many_functions", "many_fns.rhai:1001:1"),
         ("many_cases", 1, "the rule has more than 1,000 `switch` cases; this is the next".to_string(), "rules::too_many_cases", "many_cases.rhai:1002:6"),
         ("many_params", 1, "the rule has more than 64 parameters in one function or closure; this is the next".to_string(), "rules::too_many_params", "many_params.rhai:1:"),
-        ("imports_fns", 1, "import \"fns_module\" cannot be loaded: fns_module.rhai:1001:1: the module has more than 1,000 functions, the most one may; this is the next: split the functions into modules".to_string(), "rules::import", "imports_fns.rhai:1:1"),
-        ("imports_lets", 1, "import \"lets_module\" cannot be loaded: lets_module.rhai:1001:1: the module has more than 1,000 variables (`let`, `const`), the most one may; this is the next: compute a list with a loop, or split the rule into factors".to_string(), "rules::import", "imports_lets.rhai:1:1"),
+        ("imports_fns", 1, format!("import \"fns_module\" cannot be loaded: {}:1001:1: the module has more than 1,000 functions, the most one may (split the functions into modules)", here.join("fns_module.rhai").display()), "rules::import", "imports_fns.rhai:1:1"),
+        ("imports_lets", 1, format!("import \"lets_module\" cannot be loaded: {}:1001:1: the module has more than 1,000 variables (`let`, `const`), the most one may (compute a list with a loop, or split the rule into factors)", here.join("lets_module.rhai").display()), "rules::import", "imports_lets.rhai:1:1"),
         ("imports_a", 1, format!("import \"a\" cannot be loaded: {a} imports itself: {a} imports {b} imports {a}; a module cannot import a module that imports it", a = here.join("a.rhai").display(), b = here.join("b.rhai").display()), "rules::import", "imports_a.rhai:1:1"),
+        (
+            "import_in_fn",
+            1,
+            "an import inside a function".to_string(),
+            "rules::import",
+            "import_in_fn.rhai:1:10",
+        ),
         ("some_fns", 0, String::new(), "", ""),
     ];
     for (rule, code, headline, error_code, located) in cases {

@@ -90,8 +90,8 @@ fn an_import_outside_the_rules_folder_is_a_check_error() {
     );
     assert_eq!(
         result.help(),
-        "an import names a .rhai file, without the extension, beside the file importing it and \
-         inside the folder of the pipeline's scripts; a module may not import itself"
+        "fix what the message names; an import names a .rhai file, without the extension, \
+         beside the file importing it and inside the folder of the pipeline's scripts"
     );
     assert_eq!(snippet_location(&result.stderr), "rules/s.rhai:1:1");
 }

@@ -159,13 +159,20 @@ fn code_of(err: &EvalAltResult) -> &'static str {
         EvalAltResult::ErrorFunctionNotFound(signature, _) if signature.contains("()") => {
             "null_value"
         }
-        EvalAltResult::ErrorInFunctionCall(_, _, inner, _) => code_of(inner),
+        EvalAltResult::ErrorInFunctionCall(_, _, inner, _)
+        | EvalAltResult::ErrorInModule(_, inner, _) => code_of(inner),
         _ => "script_error",
     }
 }
 
 /// A runtime error as one line: where it happened, what happened, what to do.
 fn describe(info: &RuleInfo, engine: &Engine, limits: &Limits, mut err: EvalAltResult) -> String {
+    // The row's time or memory ran out while a module it imports ran: said at the import.
+    if let EvalAltResult::ErrorInModule(_, inner, pos) = &err {
+        if let EvalAltResult::ErrorTerminated(token, _) = inner.as_ref() {
+            err = EvalAltResult::ErrorTerminated(token.clone(), *pos);
+        }
+    }
     let pos = err.take_position();
     let at = info.text.locate(pos.into());
     let refusal = Refusal::of(&err);

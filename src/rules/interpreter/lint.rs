@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use rhai::{ASTNode, Engine, Expr, Position, Stmt, AST};
 
-use super::imports::Refusal;
+use super::imports::{import_in_a_function, Refusal};
 use crate::diagnostic::codes;
 use crate::diagnostic::{suggest, FileProblem};
 use crate::rules::RuleText;
@@ -28,6 +28,20 @@ const KEYWORD_FUNCTIONS: [&str; 10] = [
 /// The problems in `ast` (unoptimised) of a rule that may read `visible` names.
 pub fn lint(engine: &Engine, ast: &AST, text: &RuleText, visible: &[&str]) -> Vec<FileProblem> {
     let mut problems = Vec::new();
+    if let Some(pos) = import_in_a_function(ast) {
+        problems.push(
+            text.problem(
+                codes::rules::IMPORT,
+                pos.into(),
+                "import".len(),
+                "an import inside a function".to_string(),
+            )
+            .with_help(
+                "imports go at the top level of a script or module: a function calling itself \
+                 could import at each of its levels",
+            ),
+        );
+    }
     let known = known_functions(engine, ast);
     let locals = local_names(ast);
     ast.walk(&mut |path: &[ASTNode]| {
@@ -68,9 +82,9 @@ pub fn lint(engine: &Engine, ast: &AST, text: &RuleText, visible: &[&str]) -> Ve
                                 format!("import \"{path}\" cannot be loaded: {why}"),
                             )
                             .with_help(
-                                "an import names a .rhai file, without the extension, beside the \
-                                 file importing it and inside the folder of the pipeline's \
-                                 scripts; a module may not import itself",
+                                "fix what the message names; an import names a .rhai file, \
+                                 without the extension, beside the file importing it and inside \
+                                 the folder of the pipeline's scripts",
                             ),
                         );
                     }

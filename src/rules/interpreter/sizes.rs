@@ -92,24 +92,12 @@ pub fn over_a_limit(engine: &Engine, code: &str) -> Option<(Over, Position)> {
     // without this the text after one would be read as code and the code after it as text.
     let mut depth = 0usize;
     let mut interpolations: Vec<usize> = Vec::new();
-    // The parameters of the function or closure whose parameter list is open, if any.
-    let mut params: Option<usize> = None;
-    let mut expecting_fn_params = false;
-    let mut previous_ends_operand = false;
+    // A parameter list is a run of `name, name, …` opened by a `|` (a closure's, or an `or`,
+    // which opens no run of names worth counting) or by the first `(` after `fn`; any other
+    // token ends it. The commas of the open run, if one is open.
+    let mut run: Option<usize> = None;
+    let mut after_fn = false;
     for (token, pos) in tokens {
-        let ends_operand = matches!(
-            token,
-            Token::Identifier(_)
-                | Token::IntegerConstant(_)
-                | Token::FloatConstant(_)
-                | Token::StringConstant(_)
-                | Token::CharConstant(_)
-                | Token::True
-                | Token::False
-                | Token::RightParen
-                | Token::RightBracket
-                | Token::RightBrace
-        );
         match token {
             Token::EOF => break,
             Token::Let | Token::Const => {
@@ -123,28 +111,12 @@ pub fn over_a_limit(engine: &Engine, code: &str) -> Option<(Over, Position)> {
                 if functions > MAX_FUNCTIONS {
                     return Some((Over::Functions, pos));
                 }
-                expecting_fn_params = true;
+                after_fn = true;
             }
             Token::DoubleArrow => {
                 cases += 1;
                 if cases > MAX_SWITCH_CASES {
                     return Some((Over::SwitchCases, pos));
-                }
-            }
-            Token::LeftParen if expecting_fn_params => {
-                expecting_fn_params = false;
-                params = Some(0);
-            }
-            Token::RightParen if params.is_some() => params = None,
-            // A `|` where an operand cannot end opens a closure's parameters; the next closes them.
-            Token::Pipe if params.is_some() => params = None,
-            Token::Pipe if !previous_ends_operand => params = Some(0),
-            Token::Comma if params.is_some() => {
-                let count = params.get_or_insert(0);
-                *count += 1;
-                // n commas: n + 1 parameters.
-                if *count >= MAX_PARAMS {
-                    return Some((Over::Params, pos));
                 }
             }
             Token::InterpolatedString(_) => interpolations.push(depth),
@@ -158,10 +130,21 @@ pub fn over_a_limit(engine: &Engine, code: &str) -> Option<(Over, Position)> {
             }
             _ => {}
         }
-        if !matches!(token, Token::Fn | Token::Identifier(_)) {
-            expecting_fn_params &= matches!(token, Token::Fn);
-        }
-        previous_ends_operand = ends_operand;
+        run = match token {
+            Token::Pipe => Some(0),
+            Token::LeftParen if after_fn => {
+                after_fn = false;
+                Some(0)
+            }
+            Token::Identifier(_) => run,
+            // n commas: n + 1 parameters.
+            Token::Comma => match run {
+                Some(commas) if commas + 1 >= MAX_PARAMS => return Some((Over::Params, pos)),
+                Some(commas) => Some(commas + 1),
+                None => None,
+            },
+            _ => None,
+        };
     }
     None
 }
@@ -216,8 +199,40 @@ mod tests {
         ));
     }
 
+    /// Ways a review found to hide parameters from an earlier count: a closure after a block,
+    /// a method function (`fn int.f(`), a `|` after a call throwing the pairing of `|`s off.
+    #[test]
+    fn no_parameter_list_goes_uncounted() {
+        let names = |n: usize| -> String {
+            let names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+            names.join(", ")
+        };
+        for code in [
+            format!("if true {{ }}\n|{}| 1;", names(65)),
+            format!("fn f() {{ 1 }}\n|{}| 1;", names(65)),
+            format!("fn int.f({}) {{ 1 }}", names(65)),
+            format!("let z = x.abs() | 1;\nlet c = |{}| 1;", names(65)),
+            format!("let c = |{}| 1;", names(65)),
+        ] {
+            assert!(
+                matches!(over(&code), Some((Over::Params, _, _))),
+                "{}",
+                &code[..40]
+            );
+        }
+    }
+
     #[test]
     fn commas_outside_parameter_lists_are_not_parameters() {
+        let numbers = repeat(70, |i| format!("{i}, "));
+        for code in [
+            format!("let flags = x.abs() | 4;\nlet a = [{numbers}];"),
+            format!("let flags = f() | 4;\nlet a = [{numbers}];"),
+            format!("fn g(f) {{ this | f }}\nlet a = [{numbers}];"),
+            format!("let b = max({numbers}0);"),
+        ] {
+            assert_eq!(over(&code), None, "{}", &code[..30]);
+        }
         let call = format!(
             "let a = [{}];\nmax(1, 2) | 3\n",
             repeat(200, |i| format!("{i}, "))
