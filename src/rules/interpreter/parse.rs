@@ -59,6 +59,7 @@ pub fn parse(
             Over::Functions => codes::rules::TOO_MANY_FUNCTIONS,
             Over::SwitchCases => codes::rules::TOO_MANY_CASES,
             Over::Params => codes::rules::TOO_MANY_PARAMS,
+            Over::Arguments => codes::rules::TOO_MANY_ARGUMENTS,
         };
         let problem = text
             .problem(

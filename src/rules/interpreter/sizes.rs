@@ -27,6 +27,10 @@ pub const MAX_SWITCH_CASES: usize = 1_000;
 /// Parameters one function or closure may take.
 pub const MAX_PARAMS: usize = 64;
 
+/// Arguments one call may pass (rhai's optimiser folds a call's arguments in time with their
+/// square: `max(0, 1, …, 9999)` took 36 s to check in a debug build).
+pub const MAX_ARGUMENTS: usize = 1_000;
+
 /// A construct a file holds more of than it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Over {
@@ -38,6 +42,8 @@ pub enum Over {
     SwitchCases,
     /// One function's or closure's parameters.
     Params,
+    /// One call's arguments.
+    Arguments,
 }
 
 impl Over {
@@ -48,6 +54,7 @@ impl Over {
             Over::Functions => MAX_FUNCTIONS,
             Over::SwitchCases => MAX_SWITCH_CASES,
             Over::Params => MAX_PARAMS,
+            Over::Arguments => MAX_ARGUMENTS,
         }
     }
 
@@ -58,6 +65,7 @@ impl Over {
             Over::Functions => "functions",
             Over::SwitchCases => "`switch` cases",
             Over::Params => "parameters in one function or closure",
+            Over::Arguments => "arguments in one call",
         }
     }
 
@@ -68,6 +76,7 @@ impl Over {
             Over::Functions => "split the functions into modules",
             Over::SwitchCases => "look the value up in a map, or split the rule into factors",
             Over::Params => "pass a map or an array instead",
+            Over::Arguments => "pass an array instead",
         }
     }
 }
@@ -97,6 +106,9 @@ pub fn over_a_limit(engine: &Engine, code: &str) -> Option<(Over, Position)> {
     // token ends it. The commas of the open run, if one is open.
     let mut run: Option<usize> = None;
     let mut after_fn = false;
+    // The brackets open, each with the commas met directly inside it: those of a `(` are a
+    // call's arguments (or a function's parameters, counted above as well).
+    let mut open: Vec<(bool, usize)> = Vec::new();
     for (token, pos) in tokens {
         match token {
             Token::EOF => break,
@@ -119,9 +131,26 @@ pub fn over_a_limit(engine: &Engine, code: &str) -> Option<(Over, Position)> {
                     return Some((Over::SwitchCases, pos));
                 }
             }
+            Token::LeftParen => open.push((true, 0)),
+            Token::LeftBracket => open.push((false, 0)),
+            Token::RightParen | Token::RightBracket => {
+                open.pop();
+            }
+            Token::Comma => {
+                if let Some((true, commas)) = open.last_mut() {
+                    *commas += 1;
+                    if *commas >= MAX_ARGUMENTS {
+                        return Some((Over::Arguments, pos));
+                    }
+                }
+            }
             Token::InterpolatedString(_) => interpolations.push(depth),
-            Token::LeftBrace | Token::MapStart => depth += 1,
+            Token::LeftBrace | Token::MapStart => {
+                depth += 1;
+                open.push((false, 0));
+            }
             Token::RightBrace => {
+                open.pop();
                 depth = depth.saturating_sub(1);
                 if interpolations.last() == Some(&depth) {
                     interpolations.pop();
@@ -244,6 +273,19 @@ mod tests {
             repeat(100, |i| format!("{i}, "))
         );
         assert_eq!(over(&ors), None);
+    }
+
+    #[test]
+    fn a_call_may_pass_a_thousand_arguments() {
+        let args = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+        assert_eq!(over(&format!("max({})", args(1_000))), None);
+        assert!(matches!(
+            over(&format!("max({})", args(1_001))),
+            Some((Over::Arguments, 1, _))
+        ));
+        // Commas inside an array or map argument are not the call's.
+        let inner = format!("[{}]", args(2_000));
+        assert_eq!(over(&format!("sum({inner}) + f(#{{a: 1, b: 2}}, 3)")), None);
     }
 
     /// After `${…}` the tokenizer alone would read the rest of the template as code and the
