@@ -42,6 +42,9 @@ const NAMED_PAIRS: usize = 4_096;
 pub struct SandboxedResolver {
     /// The folders of the pipeline's scripts, canonical.
     roots: Vec<PathBuf>,
+    /// The same folders as written, absolute and without `.` or `..` (a folder reached through
+    /// a symbolic link differs from its canonical path).
+    written_roots: Vec<PathBuf>,
     /// The file each `(importing file's source name, import path)` names, or why none may be
     /// loaded: spares rows the file system calls that find it.
     named: RwLock<Named>,
@@ -178,12 +181,13 @@ impl SandboxedResolver {
     /// A resolver allowing files inside `roots` (folders; those that do not exist allow
     /// nothing).
     pub fn new(roots: Vec<PathBuf>) -> Self {
-        let roots = roots
+        let (roots, written_roots) = roots
             .into_iter()
-            .filter_map(|root| root.canonicalize().ok())
-            .collect();
+            .filter_map(|root| Some((root.canonicalize().ok()?, lexical(&root))))
+            .unzip();
         Self {
             roots,
+            written_roots,
             named: RwLock::default(),
             files: RwLock::default(),
         }
@@ -213,6 +217,23 @@ impl SandboxedResolver {
     fn locate(&self, source: Option<&str>, path: &str) -> Result<PathBuf, Refusal> {
         let file = self.file_of(source, path);
         let shown = file.display();
+        if self.roots.is_empty() {
+            return Err(Refusal(
+                "the pipeline has no script files, so no folder to import from: write the rule \
+                 in a .rhai file beside its modules"
+                    .to_string(),
+            ));
+        }
+        // Judged on the path as written before the file is looked for, so that a file outside
+        // the folders is refused alike whether it exists or not; then on the file itself,
+        // symbolic links followed.
+        let written = lexical(&file);
+        let inside = |path: &Path, roots: &[PathBuf]| roots.iter().any(|r| path.starts_with(r));
+        if !inside(&written, &self.written_roots) && !inside(&written, &self.roots) {
+            return Err(Refusal(format!(
+                "{OUTSIDE_THE_RULES_FOLDER}; {shown} is not one"
+            )));
+        }
         let Ok(canonical) = file.canonicalize() else {
             return Err(Refusal(format!(
                 "there is no module {shown}: an import names a .rhai file, without the \
@@ -366,6 +387,22 @@ impl SandboxedResolver {
     }
 }
 
+/// `path` made absolute, with `.` and `..` taken out as written (no link followed).
+fn lexical(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut clean = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    clean
+}
+
 /// Whether `err` is the row's time or memory running out ([`budget`]), which depends on the
 /// row and on what ran before it, not on the module: all else a module's evaluation meets
 /// (operations, sizes, call depth: counted afresh for each module) is its own.
@@ -452,6 +489,30 @@ mod tests {
         assert!(refused.starts_with(OUTSIDE_THE_RULES_FOLDER), "{refused}");
         let missing = run(&rules, "import \"nothing\" as n; 1").unwrap_err();
         assert!(missing.starts_with("there is no module "), "{missing}");
+    }
+
+    /// A file outside the folders is refused alike whether it exists or not (the refusal told
+    /// apart files that existed from those that did not), and a pipeline of inline rules alone
+    /// has no folder to import from.
+    #[test]
+    fn outside_is_outside_whether_the_file_exists_or_not() {
+        let root = tempfile::tempdir().unwrap();
+        let rules = root.path().join("rules");
+        write(&rules.join("in.rhai"), "export const K = 1;");
+        write(&root.path().join("secret.rhai"), "export const K = 99;");
+        let there = run(&rules, "import \"../secret\" as s; s::K").unwrap_err();
+        let not_there = run(&rules, "import \"../nothing\" as s; s::K").unwrap_err();
+        assert!(there.starts_with(OUTSIDE_THE_RULES_FOLDER), "{there}");
+        assert!(
+            not_there.starts_with(OUTSIDE_THE_RULES_FOLDER),
+            "{not_there}"
+        );
+        // Back inside through `..`: allowed.
+        assert_eq!(run(&rules, "import \"../rules/in\" as m; m::K"), Ok(1));
+        let inline = run_in(&[], &rules.join("main.rhai"), "import \"in\" as m; m::K");
+        assert!(inline
+            .unwrap_err()
+            .starts_with("the pipeline has no script files"),);
     }
 
     /// A module's imports resolve beside it, and are held to the folder like a rule's: a
