@@ -133,3 +133,36 @@ fn a_misspelt_key_does_not_hide_a_broken_script() {
         ]
     );
 }
+
+/// A tier script's folder is one imports may resolve into, like a factor's: a pipeline whose
+/// factors are inline and whose tier script imports a module beside it was told it had no
+/// script files to import from.
+#[test]
+fn a_tier_script_may_import_beside_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 200, 3, 200);
+    write(dir, "rules/names.rhai", "export const TOP = \"top\";\n");
+    write(
+        dir,
+        "rules/segment.rhai",
+        "import \"names\" as n;\nif score > 5.0 { n::TOP } else { \"rest\" }\n",
+    );
+    write(
+        dir,
+        "p.yaml",
+        "version: 1\nname: p\ninput: { path: customers.parquet, id: customer_id }\n\
+         factors:\n  - { name: value, expr: \"orders_12m * 1.0\", weight: 1.0 }\n\
+         tiers:\n  script: rules/segment.rhai\n  levels:\n    - { name: top }\n    - { name: rest }\n\
+         output: { path: out }\n",
+    );
+    run(dir, &["check", "p.yaml"]).expect_code(0);
+    run(dir, &["run", "p.yaml"]).expect_code(0);
+    let tiers: Vec<String> = std::fs::read_dir(dir.join("out/scored"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(tiers, ["tier=rest", "tier=top"]);
+}

@@ -33,9 +33,20 @@ use crate::rules::budget;
 /// Modules one import may pull in through each other, nested.
 pub const MAX_IMPORT_DEPTH: usize = 16;
 
+/// The stack a module's evaluation starts with at least; below it, it gets [`MODULE_STACK`]
+/// more.
+const MODULE_STACK_RED_ZONE: usize = 1 << 20;
+
+/// The stack a module's evaluation is given when there is less than the red zone left.
+const MODULE_STACK: usize = 8 << 20;
+
 /// `(importing file, import path)` pairs whose file is remembered, at most: a rule building a
 /// new path on every row (`"./" + … + "m"`) must not grow the memory of the run.
 const NAMED_PAIRS: usize = 4_096;
+
+/// The longest import path remembered: a rule building long paths (up to
+/// `limits.max_string_size`) must not hold thousands of them.
+const NAMED_PATH_BYTES: usize = 1 << 10;
 
 /// Resolves `import "name"` to `name.rhai` inside the allowed folders only, loading each file
 /// once.
@@ -149,32 +160,38 @@ fn note_in_importer(height: Option<usize>, refused_for_the_chain: bool) {
     });
 }
 
+/// What an import anywhere but the top level outside a `try` is refused with.
+pub const MISPLACED_IMPORT: &str = "an import inside a function, a closure or a `try`; imports go \
+     at the top level of a script or module, outside `try`";
+
 /// What an import of a file outside the rules folders is refused with.
 pub const OUTSIDE_THE_RULES_FOLDER: &str =
     "imports resolve to .rhai files inside the folders of the pipeline's scripts only";
 
-/// Where `ast` imports inside a function or closure, if it does. A function can call itself
-/// 32 levels deep and import at each, every module evaluated on the same stack: a chain of
-/// three such modules overflowed a worker thread's stack (exit 134). Imports go at the top
-/// level of a script or module.
-pub fn import_in_a_function(ast: &AST) -> Option<Position> {
-    /// Notes the import `path` ends at, if it ends at one.
-    fn note(path: &[ASTNode], imports: &mut Vec<Position>) -> bool {
-        if let Some(ASTNode::Stmt(Stmt::Import(_, pos))) = path.last() {
-            imports.push(*pos);
-        }
-        true
-    }
-    // Every import, function bodies included, less those of the top level.
-    let mut everywhere = Vec::new();
-    ast.walk(&mut |path: &[ASTNode]| note(path, &mut everywhere));
-    let mut top_level = Vec::new();
+/// The first `import` (of `imports`, every `import` keyword of the file as its tokens have
+/// them) that is not at the top level of the script or module outside any `try`, if there is
+/// one. Inside a function, a function calling itself could import at each of its 32 levels,
+/// every module on one stack (three such modules overflowed a worker's stack). Inside a
+/// `try`, a refusal or the row's budget running out could be caught and the module evaluated
+/// again on every path through a cycle (exponential), or kept with what it computed after the
+/// time ran out. Counted against the tokens rather than found by rhai's walk, which does not
+/// reach everywhere an import can hide (the value of a `break`).
+pub fn misplaced_import(ast: &AST, imports: &[Position]) -> Option<Position> {
+    let mut allowed = Vec::new();
     for stmt in ast.statements() {
         stmt.walk(&mut Vec::new(), &mut |path: &[ASTNode]| {
-            note(path, &mut top_level)
+            if let Some(ASTNode::Stmt(Stmt::Import(_, pos))) = path.last() {
+                let in_try = path
+                    .iter()
+                    .any(|node| matches!(node, ASTNode::Stmt(Stmt::TryCatch(..))));
+                if !in_try {
+                    allowed.push(*pos);
+                }
+            }
+            true
         });
     }
-    everywhere.into_iter().find(|pos| !top_level.contains(pos))
+    imports.iter().copied().find(|pos| !allowed.contains(pos))
 }
 
 impl SandboxedResolver {
@@ -256,7 +273,7 @@ impl SandboxedResolver {
         }
         let named = self.locate(source, path);
         let mut pairs = write(&self.named);
-        if pairs.len() < NAMED_PAIRS {
+        if pairs.len() < NAMED_PAIRS && path.len() <= NAMED_PATH_BYTES {
             pairs.insert(key, named.clone());
         }
         named
@@ -278,7 +295,8 @@ impl SandboxedResolver {
             Ok(code) => code,
             Err(err) => return refuse(format!("cannot read {shown}: {err}")),
         };
-        if let Some((over, at)) = sizes::over_a_limit(engine, &code) {
+        let scan = sizes::scan(engine, &code);
+        if let Some((over, at)) = scan.over {
             return refuse(format!(
                 "{shown}:{}:{}: the module has {over}, the most one may ({})",
                 at.line().unwrap_or(0),
@@ -300,10 +318,9 @@ impl SandboxedResolver {
                 ));
             }
         };
-        if let Some(at) = import_in_a_function(&ast) {
+        if let Some(at) = misplaced_import(&ast, &scan.imports) {
             return refuse(format!(
-                "{shown}:{}:{}: an import inside a function; imports go at the top level of a \
-                 script or module",
+                "{shown}:{}:{}: {MISPLACED_IMPORT}",
                 at.line().unwrap_or(0),
                 at.position().unwrap_or(0),
             ));
@@ -311,7 +328,12 @@ impl SandboxedResolver {
         // Its own imports resolve beside it.
         ast.set_source(file.display().to_string());
         let loading = Loading::enter(file.to_path_buf());
-        let evaluated = Module::eval_ast_as_new(Scope::new(), &ast, engine);
+        // Modules nest up to 16 deep, each evaluated within the one importing it: each starts
+        // with room on the stack, on a new piece of it when little is left (a worker thread
+        // has 2 MB; seven modules of deeply nested blocks overflowed it in a debug build).
+        let evaluated = stacker::maybe_grow(MODULE_STACK_RED_ZONE, MODULE_STACK, || {
+            Module::eval_ast_as_new(Scope::new(), &ast, engine)
+        });
         let (height, refused_for_the_chain) = loading.end();
         match evaluated {
             Ok(module) => Ok((
@@ -645,7 +667,7 @@ mod tests {
         let resolver = SandboxedResolver::new(vec![rules.clone()]);
         let main = rules.join("main.rhai").display().to_string();
         let spellings: Vec<String> = (0..NAMED_PAIRS + 10)
-            .map(|i| format!("{}{}m", "./".repeat(i % 7), "d/../".repeat(i / 7)))
+            .map(|i| format!("{}{}m", "./".repeat(i % 50), "d/../".repeat(i / 50)))
             .collect();
         let first = resolver
             .resolve(&engine, Some(&main), &spellings[0], Position::NONE)
@@ -661,25 +683,39 @@ mod tests {
     }
 
     /// A function calling itself could import at each of its 32 levels, every module on the
-    /// same stack: three such modules overflowed a worker's stack (exit 134).
+    /// same stack: three such modules overflowed a worker's stack (exit 134). A `try` could
+    /// catch a module's refusal and try again on every path through a cycle, or keep what it
+    /// computed after the row's time ran out. The value of a `break`, which rhai's walk does
+    /// not reach, hid an import from an earlier check.
     #[test]
-    fn a_module_importing_inside_a_function_is_refused() {
+    fn an_import_anywhere_but_the_top_level_outside_try_is_refused() {
         let root = tempfile::tempdir().unwrap();
         let rules = root.path().join("rules");
-        write(
-            &rules.join("deep.rhai"),
-            "fn f(n) {\n  if n > 0 { f(n - 1) } else { import \"leaf\" as l; l::K }\n}\nexport const K = f(30);\n",
-        );
         write(&rules.join("leaf.rhai"), "export const K = 1;");
-        let refused = run(&rules, "import \"deep\" as d; d::K").unwrap_err();
-        assert_eq!(
-            refused,
-            format!(
-                "{}:2:32: an import inside a function; imports go at the top level of a script \
-                 or module",
-                rules.join("deep.rhai").display()
-            )
+        let cases = [
+            ("in_fn", "fn f(n) {\n  if n > 0 { f(n - 1) } else { import \"leaf\" as l; l::K }\n}\nexport const K = f(30);\n", "2:32"),
+            ("in_break", "fn f() {\n  loop { break { import \"leaf\" as l; l::K }; }\n}\nexport const K = f();\n", "2:18"),
+            ("in_closure", "let c = || { import \"leaf\" as l; l::K };\nexport const K = c.call();\n", "1:14"),
+            ("in_try", "let k = 0;\ntry { import \"leaf\" as l; k = l::K; } catch {}\nexport const K = k;\n", "2:7"),
+        ];
+        for (name, code, at) in cases {
+            write(&rules.join(format!("{name}.rhai")), code);
+            let refused = run(&rules, &format!("import \"{name}\" as m; m::K")).unwrap_err();
+            assert_eq!(
+                refused,
+                format!(
+                    "{}:{at}: {MISPLACED_IMPORT}",
+                    rules.join(format!("{name}.rhai")).display()
+                ),
+                "{name}"
+            );
+        }
+        // At the top level, in an `if` or a `switch` arm: allowed.
+        write(
+            &rules.join("top.rhai"),
+            "if true { import \"leaf\" as l; }\nswitch 1 { 1 => { import \"leaf\" as k; } }\nimport \"leaf\" as l;\nexport const K = l::K;\n",
         );
+        assert_eq!(run(&rules, "import \"top\" as m; m::K"), Ok(1));
     }
 
     /// What a module's evaluation runs into is said at its own file and position, and kept (it

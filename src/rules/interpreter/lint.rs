@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use rhai::{ASTNode, Engine, Expr, Position, Stmt, AST};
 
-use super::imports::{import_in_a_function, Refusal};
+use super::imports::{misplaced_import, Refusal, MISPLACED_IMPORT};
 use crate::diagnostic::codes;
 use crate::diagnostic::{suggest, FileProblem};
 use crate::rules::RuleText;
@@ -26,19 +26,25 @@ const KEYWORD_FUNCTIONS: [&str; 10] = [
 ];
 
 /// The problems in `ast` (unoptimised) of a rule that may read `visible` names.
-pub fn lint(engine: &Engine, ast: &AST, text: &RuleText, visible: &[&str]) -> Vec<FileProblem> {
+pub fn lint(
+    engine: &Engine,
+    ast: &AST,
+    text: &RuleText,
+    visible: &[&str],
+    imports: &[Position],
+) -> Vec<FileProblem> {
     let mut problems = Vec::new();
-    if let Some(pos) = import_in_a_function(ast) {
+    if let Some(pos) = misplaced_import(ast, imports) {
         problems.push(
             text.problem(
                 codes::rules::IMPORT,
                 pos.into(),
                 "import".len(),
-                "an import inside a function".to_string(),
+                MISPLACED_IMPORT.to_string(),
             )
             .with_help(
-                "imports go at the top level of a script or module: a function calling itself \
-                 could import at each of its levels",
+                "a function calling itself could import at each of its levels, and a `try` \
+                 could catch a module's failure and go on with what it had computed",
             ),
         );
     }

@@ -43,7 +43,7 @@ pub struct Interpreter {
 
 impl Interpreter {
     /// The engine with the pipeline's limits and params, imports confined to its scripts'
-    /// folders.
+    /// folders (factors', the score's and the tier script's).
     pub fn for_pipeline(pipeline: &Pipeline) -> Self {
         let mut roots: Vec<PathBuf> = Vec::new();
         let scripts = pipeline
@@ -53,6 +53,10 @@ impl Interpreter {
             .chain(match &pipeline.score {
                 crate::pipeline::Combine::Script(rule) => Some(rule),
                 crate::pipeline::Combine::WeightedSum => None,
+            })
+            .chain(match &pipeline.tiers.rule {
+                crate::pipeline::TierRule::Script(rule) => Some(rule),
+                _ => None,
             });
         for rule in scripts {
             if let RuleSource::Script(path) = rule {

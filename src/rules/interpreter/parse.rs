@@ -53,7 +53,8 @@ pub fn parse(
     returns: Returns,
 ) -> Parsed {
     let mut scope = rule_scope(params, visible.iter().copied());
-    if let Some((over, pos)) = sizes::over_a_limit(engine, text.code()) {
+    let scan = sizes::scan(engine, text.code());
+    if let Some((over, pos)) = scan.over {
         let code = match over {
             Over::Lets => codes::rules::TOO_MANY_LETS,
             Over::Functions => codes::rules::TOO_MANY_FUNCTIONS,
@@ -139,7 +140,7 @@ pub fn parse(
         }
     };
     let usage = analyze(&raw, visible);
-    problems.extend(lint(engine, &raw, &text, visible));
+    problems.extend(lint(engine, &raw, &text, visible, &scan.imports));
     let ast = optimised(engine, &scope, raw, &text);
     let rule = ParsedRule {
         info: RuleInfo {

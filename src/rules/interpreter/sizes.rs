@@ -92,8 +92,44 @@ impl fmt::Display for Over {
     }
 }
 
-/// The first construct `code` holds more of than it may, and where the one past the limit is.
-pub fn over_a_limit(engine: &Engine, code: &str) -> Option<(Over, Position)> {
+/// A run of `name, name, …` that may be a parameter list.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    commas: usize,
+    /// Opened by a `|` (a closure's, if a `|` closes it) rather than by a `fn`'s `(`.
+    from_pipe: bool,
+    /// Where the comma past the limit is, once met.
+    over: Option<Position>,
+}
+
+impl Run {
+    fn new(from_pipe: bool) -> Self {
+        Self {
+            commas: 0,
+            from_pipe,
+            over: None,
+        }
+    }
+}
+
+/// What one pass over a file's tokens found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// The first construct the file holds more of than it may, and where the one past the
+    /// limit is.
+    pub over: Option<(Over, Position)>,
+    /// Where each `import` keyword is (all of them, whatever the parser's own walk reaches).
+    pub imports: Vec<Position>,
+}
+
+/// One pass over `code`'s tokens: see [`Scan`].
+pub fn scan(engine: &Engine, code: &str) -> Scan {
+    let mut imports = Vec::new();
+    let over = scan_into(engine, code, &mut imports);
+    Scan { over, imports }
+}
+
+fn scan_into(engine: &Engine, code: &str, imports: &mut Vec<Position>) -> Option<(Over, Position)> {
     let (tokens, control) = engine.lex([&code]);
     let (mut lets, mut functions, mut cases) = (0, 0, 0);
     // Brace depth, and the depth at which each open `${ … }` of a template string began: the
@@ -104,7 +140,7 @@ pub fn over_a_limit(engine: &Engine, code: &str) -> Option<(Over, Position)> {
     // A parameter list is a run of `name, name, …` opened by a `|` (a closure's, or an `or`,
     // which opens no run of names worth counting) or by the first `(` after `fn`; any other
     // token ends it. The commas of the open run, if one is open.
-    let mut run: Option<usize> = None;
+    let mut run: Option<Run> = None;
     let mut after_fn = false;
     // The brackets open, each with the commas met directly inside it: those of a `(` are a
     // call's arguments (or a function's parameters, counted above as well).
@@ -131,8 +167,9 @@ pub fn over_a_limit(engine: &Engine, code: &str) -> Option<(Over, Position)> {
                     return Some((Over::SwitchCases, pos));
                 }
             }
+            Token::Import => imports.push(pos),
             Token::LeftParen => open.push((true, 0)),
-            Token::LeftBracket => open.push((false, 0)),
+            Token::LeftBracket | Token::QuestionBracket => open.push((false, 0)),
             Token::RightParen | Token::RightBracket => {
                 open.pop();
             }
@@ -159,19 +196,36 @@ pub fn over_a_limit(engine: &Engine, code: &str) -> Option<(Over, Position)> {
             }
             _ => {}
         }
-        run = match token {
-            Token::Pipe => Some(0),
-            Token::LeftParen if after_fn => {
-                after_fn = false;
-                Some(0)
+        run = match (token, run) {
+            // A `|` closing a run of names after a `|` ends a closure's parameters (one after
+            // `x |` is an `or` with names after it, not parameters: never refused).
+            (
+                Token::Pipe,
+                Some(Run {
+                    over: Some(at),
+                    from_pipe: true,
+                    ..
+                }),
+            ) => {
+                return Some((Over::Params, at));
             }
-            Token::Identifier(_) => run,
+            (Token::Pipe, _) => Some(Run::new(true)),
+            (Token::LeftParen, _) if after_fn => {
+                after_fn = false;
+                Some(Run::new(false))
+            }
+            (Token::Identifier(_), run) => run,
             // n commas: n + 1 parameters.
-            Token::Comma => match run {
-                Some(commas) if commas + 1 >= MAX_PARAMS => return Some((Over::Params, pos)),
-                Some(commas) => Some(commas + 1),
-                None => None,
-            },
+            (Token::Comma, Some(mut run)) => {
+                run.commas += 1;
+                if run.commas >= MAX_PARAMS && run.over.is_none() {
+                    if !run.from_pipe {
+                        return Some((Over::Params, pos));
+                    }
+                    run.over = Some(pos);
+                }
+                Some(run)
+            }
             _ => None,
         };
     }
@@ -183,7 +237,8 @@ mod tests {
     use super::*;
 
     fn over(code: &str) -> Option<(Over, usize, usize)> {
-        over_a_limit(&Engine::new(), code)
+        scan(&Engine::new(), code)
+            .over
             .map(|(over, pos)| (over, pos.line().unwrap(), pos.position().unwrap()))
     }
 
@@ -273,6 +328,20 @@ mod tests {
             repeat(100, |i| format!("{i}, "))
         );
         assert_eq!(over(&ors), None);
+    }
+
+    /// A review's cases: names after a bitwise `|` are no parameters; `?[` opens a bracket
+    /// like `[` (its `]` closed the call's `(` before).
+    #[test]
+    fn names_after_an_or_and_optional_indexing_are_counted_right() {
+        let names = (0..70).map(|_| "a").collect::<Vec<_>>().join(", ");
+        assert_eq!(over(&format!("let x = [0 | {names}];")), None);
+        let args = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+        assert!(matches!(
+            over(&format!("max([0]?[0], {})", args(1_001))),
+            Some((Over::Arguments, 1, _))
+        ));
+        assert_eq!(over(&format!("max(0, [a?[0], {}].len)", args(1_500))), None);
     }
 
     #[test]
