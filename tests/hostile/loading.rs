@@ -211,8 +211,8 @@ fn too_many_functions_cases_or_parameters_and_circular_imports_are_refused_quick
         (
             "import_in_fn",
             1,
-            "an import inside a function, a closure or a `try`; imports go at the top level of \
-             a script or module, outside `try`"
+            "an import inside a function, a closure, a `try` or the value of a `break`; imports \
+             go at the top level of a script or module, outside `try`"
                 .to_string(),
             "rules::import",
             "import_in_fn.rhai:1:10",
