@@ -259,6 +259,17 @@ impl SandboxedResolver {
             )));
         }
         let Ok(canonical) = file.canonicalize() else {
+            // Missing: said so only where the file would be inside, links followed (a link in
+            // the folder pointing out must not tell files outside from missing ones).
+            let nearest = file
+                .ancestors()
+                .skip(1)
+                .find_map(|dir| dir.canonicalize().ok());
+            if !nearest.is_some_and(|dir| inside(&dir, &self.roots)) {
+                return Err(Refusal(format!(
+                    "{OUTSIDE_THE_RULES_FOLDER}; {shown} is not one"
+                )));
+            }
             return Err(Refusal(format!(
                 "there is no module {shown}: an import names a .rhai file, without the \
                  extension, relative to the file importing it"
@@ -406,9 +417,18 @@ impl SandboxedResolver {
         };
         let loaded = loaded.map_err(|refusal| refusal.into_error("", Position::NONE))?;
         if chain.len() + loaded.height > MAX_IMPORT_DEPTH {
+            let names: Vec<String> = chain
+                .iter()
+                .chain([&file])
+                .map(|f| f.display().to_string())
+                .collect();
+            let below = match loaded.height {
+                1 => String::new(),
+                height => format!(", and its own imports nest {} deeper", height - 1),
+            };
             return for_the_chain(format!(
-                "imports nest more than {MAX_IMPORT_DEPTH} modules deep through {shown}, the \
-                 most they may"
+                "imports nest more than {MAX_IMPORT_DEPTH} modules deep, the most they may: {}{below}",
+                names.join(" imports "),
             ));
         }
         note_in_importer(Some(loaded.height), false);
@@ -536,6 +556,20 @@ mod tests {
             not_there.starts_with(OUTSIDE_THE_RULES_FOLDER),
             "{not_there}"
         );
+        // Through a link in the folder that points out: the same, existing or not.
+        fs::create_dir_all(root.path().join("outside/d")).unwrap();
+        std::os::unix::fs::symlink(root.path().join("outside/d"), rules.join("ext")).unwrap();
+        write(
+            &root.path().join("outside/secret.rhai"),
+            "export const K = 99;",
+        );
+        for path in ["ext/../secret", "ext/../nothing"] {
+            let refused = run(&rules, &format!("import \"{path}\" as s; s::K")).unwrap_err();
+            assert!(
+                refused.starts_with(OUTSIDE_THE_RULES_FOLDER),
+                "{path}: {refused}"
+            );
+        }
         // Back inside through `..`: allowed.
         assert_eq!(run(&rules, "import \"../rules/in\" as m; m::K"), Ok(1));
         let inline = run_in(&[], &rules.join("main.rhai"), "import \"in\" as m; m::K");
@@ -630,12 +664,17 @@ mod tests {
         write(&rules.join("m20.rhai"), "export const K = 7;");
         // m4 → … → m20: 17 modules, 16 of them loading when the last is imported.
         let refused = run(&rules, "import \"m4\" as m; m::K").unwrap_err();
-        let m20 = rules.canonicalize().unwrap().join("m20.rhai");
+        let chain: Vec<String> = (4..=20)
+            .map(|i| {
+                let m = rules.canonicalize().unwrap().join(format!("m{i}.rhai"));
+                m.display().to_string()
+            })
+            .collect();
         assert_eq!(
             refused,
             format!(
-                "imports nest more than 16 modules deep through {}, the most they may",
-                m20.display()
+                "imports nest more than 16 modules deep, the most they may: {}",
+                chain.join(" imports ")
             )
         );
         // m5 → … → m20: 16.
