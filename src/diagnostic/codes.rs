@@ -87,7 +87,7 @@ catalog! {
         TOO_MANY_FUNCTIONS = "rules::too_many_functions", 1, "a rule defines more than 1,000 functions (closures counted among them)";
         TOO_MANY_CASES = "rules::too_many_cases", 1, "a rule has more than 1,000 `switch` cases";
         TOO_MANY_PARAMS = "rules::too_many_params", 1, "a function or closure of a rule takes more than 64 parameters";
-        TOO_MANY_ARGUMENTS = "rules::too_many_arguments", 1, "a call in a rule passes more than 1,000 arguments";
+        TOO_MANY_ARGUMENTS = "rules::too_many_arguments", 1, "a call in a rule passes more than 64 arguments, more than any function takes";
     }
     plan {
         UNKNOWN_COLUMN = "plan::unknown_column", 1, "a name that is no column of the input";
