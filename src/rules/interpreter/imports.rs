@@ -251,12 +251,15 @@ impl SandboxedResolver {
         // Judged on the path as written before the file is looked for, so that a file outside
         // the folders is refused alike whether it exists or not; then on the file itself,
         // symbolic links followed.
+        let outside = || {
+            Err(Refusal(format!(
+                "{OUTSIDE_THE_RULES_FOLDER}; {shown} is not one"
+            )))
+        };
         let written = lexical(&file);
         let inside = |path: &Path, roots: &[PathBuf]| roots.iter().any(|r| path.starts_with(r));
         if !inside(&written, &self.written_roots) && !inside(&written, &self.roots) {
-            return Err(Refusal(format!(
-                "{OUTSIDE_THE_RULES_FOLDER}; {shown} is not one"
-            )));
+            return outside();
         }
         let Ok(canonical) = file.canonicalize() else {
             // Missing: said so only where the file would be inside, links followed (a link in
@@ -266,19 +269,15 @@ impl SandboxedResolver {
                 .skip(1)
                 .find_map(|dir| dir.canonicalize().ok());
             if !nearest.is_some_and(|dir| inside(&dir, &self.roots)) {
-                return Err(Refusal(format!(
-                    "{OUTSIDE_THE_RULES_FOLDER}; {shown} is not one"
-                )));
+                return outside();
             }
             return Err(Refusal(format!(
                 "there is no module {shown}: an import names a .rhai file, without the \
                  extension, relative to the file importing it"
             )));
         };
-        if !self.roots.iter().any(|root| canonical.starts_with(root)) {
-            return Err(Refusal(format!(
-                "{OUTSIDE_THE_RULES_FOLDER}; {shown} is not one"
-            )));
+        if !inside(&canonical, &self.roots) {
+            return outside();
         }
         Ok(canonical)
     }
@@ -316,9 +315,8 @@ impl SandboxedResolver {
         let scan = sizes::scan(engine, &code);
         if let Some((over, at)) = scan.over {
             return refuse(format!(
-                "{shown}:{}:{}: the module has {over}, the most one may ({})",
-                at.line().unwrap_or(0),
-                at.position().unwrap_or(0),
+                "{}: the module has {over}, the most one may ({})",
+                located(file, at),
                 over.help()
             ));
         }
@@ -327,21 +325,15 @@ impl SandboxedResolver {
         let mut ast = match engine.compile(&code) {
             Ok(ast) => ast,
             Err(err) => {
-                let at = err.position();
                 return refuse(format!(
-                    "{shown}:{}:{}: {}",
-                    at.line().unwrap_or(0),
-                    at.position().unwrap_or(0),
+                    "{}: {}",
+                    located(file, err.position()),
                     err.err_type()
                 ));
             }
         };
         if let Some(at) = misplaced_import(&ast, &scan.imports) {
-            return refuse(format!(
-                "{shown}:{}:{}: {MISPLACED_IMPORT}",
-                at.line().unwrap_or(0),
-                at.position().unwrap_or(0),
-            ));
+            return refuse(format!("{}: {MISPLACED_IMPORT}", located(file, at)));
         }
         // Its own imports resolve beside it.
         ast.set_source(file.display().to_string());
@@ -368,11 +360,7 @@ impl SandboxedResolver {
                 None => {
                     let mut err = *err;
                     let at = err.take_position();
-                    refuse(format!(
-                        "{shown}:{}:{}: {err}",
-                        at.line().unwrap_or(0),
-                        at.position().unwrap_or(0)
-                    ))
+                    refuse(format!("{}: {err}", located(file, at)))
                 }
             },
         }
@@ -388,14 +376,9 @@ impl SandboxedResolver {
         let chain: Vec<PathBuf> =
             LOADING.with(|stack| stack.borrow().iter().map(|f| f.file.clone()).collect());
         if let Some(first) = chain.iter().position(|loading| *loading == file) {
-            let names: Vec<String> = chain[first..]
-                .iter()
-                .chain([&file])
-                .map(|f| f.display().to_string())
-                .collect();
             return for_the_chain(format!(
                 "{shown} imports itself: {}; a module cannot import a module that imports it",
-                names.join(" imports ")
+                chain_text(chain[first..].iter().chain([&file]))
             ));
         }
         let known = read(&self.files).get(&file).cloned();
@@ -417,23 +400,34 @@ impl SandboxedResolver {
         };
         let loaded = loaded.map_err(|refusal| refusal.into_error("", Position::NONE))?;
         if chain.len() + loaded.height > MAX_IMPORT_DEPTH {
-            let names: Vec<String> = chain
-                .iter()
-                .chain([&file])
-                .map(|f| f.display().to_string())
-                .collect();
             let below = match loaded.height {
                 1 => String::new(),
                 height => format!(", and its own imports nest {} deeper", height - 1),
             };
             return for_the_chain(format!(
                 "imports nest more than {MAX_IMPORT_DEPTH} modules deep, the most they may: {}{below}",
-                names.join(" imports "),
+                chain_text(chain.iter().chain([&file])),
             ));
         }
         note_in_importer(Some(loaded.height), false);
         Ok(loaded.module)
     }
+}
+
+/// `file:line:col` of a place in a module, for a refusal's text.
+fn located(file: &Path, at: Position) -> String {
+    format!(
+        "{}:{}:{}",
+        file.display(),
+        at.line().unwrap_or(0),
+        at.position().unwrap_or(0)
+    )
+}
+
+/// `a imports b imports c`: a chain of modules, for a refusal's text.
+fn chain_text<'a>(files: impl Iterator<Item = &'a PathBuf>) -> String {
+    let names: Vec<String> = files.map(|f| f.display().to_string()).collect();
+    names.join(" imports ")
 }
 
 /// `path` made absolute, with `.` and `..` taken out as written (no link followed).

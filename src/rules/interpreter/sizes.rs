@@ -134,11 +134,6 @@ pub fn scan(engine: &Engine, code: &str) -> Scan {
 fn scan_into(engine: &Engine, code: &str, imports: &mut Vec<Position>) -> Option<(Over, Position)> {
     let (tokens, control) = engine.lex([&code]);
     let (mut lets, mut functions, mut cases) = (0, 0, 0);
-    // Brace depth, and the depth at which each open `${ … }` of a template string began: the
-    // tokenizer alone does not know where an interpolation ends (the parser tells it), so
-    // without this the text after one would be read as code and the code after it as text.
-    let mut depth = 0usize;
-    let mut interpolations: Vec<usize> = Vec::new();
     // A parameter list is a run of `name, name, …` opened by a `|` (a closure's, or an `or`,
     // which opens no run of names worth counting) or by the first `(` after `fn`; any other
     // token ends it. The commas of the open run, if one is open.
@@ -147,6 +142,10 @@ fn scan_into(engine: &Engine, code: &str, imports: &mut Vec<Position>) -> Option
     // The brackets open, each with the commas met directly inside it: those of a `(` are a
     // call's arguments (or a function's parameters, counted above as well).
     let mut open: Vec<(bool, usize)> = Vec::new();
+    // How many brackets were open where each open `${ … }` of a template string began: the
+    // tokenizer alone does not know where an interpolation ends (the parser tells it), so
+    // without this the text after one would be read as code and the code after it as text.
+    let mut interpolations: Vec<usize> = Vec::new();
     for (token, pos) in tokens {
         match token {
             Token::EOF => break,
@@ -184,15 +183,11 @@ fn scan_into(engine: &Engine, code: &str, imports: &mut Vec<Position>) -> Option
                     }
                 }
             }
-            Token::InterpolatedString(_) => interpolations.push(depth),
-            Token::LeftBrace | Token::MapStart => {
-                depth += 1;
-                open.push((false, 0));
-            }
+            Token::InterpolatedString(_) => interpolations.push(open.len()),
+            Token::LeftBrace | Token::MapStart => open.push((false, 0)),
             Token::RightBrace => {
                 open.pop();
-                depth = depth.saturating_sub(1);
-                if interpolations.last() == Some(&depth) {
+                if interpolations.last() == Some(&open.len()) {
                     interpolations.pop();
                     control.borrow_mut().is_within_text = true;
                 }
