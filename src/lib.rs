@@ -11,8 +11,9 @@
 //! Beside the path: [`stats`] (population maths shared by derive, normalisation and rank
 //! tiers), [`diff`] (two outputs compared), [`rule_tests`] (an analyst's test cases),
 //! [`synth`] (synthetic customers). [`commands`] wire these together, one command a file;
-//! `main.rs` only parses arguments. [`diagnostic`], [`logging`], [`run_id`] and [`human`]
-//! (numbers for people) serve every stage.
+//! `main.rs` only parses arguments. [`diagnostic`], [`logging`], [`run_id`], [`human`]
+//! (numbers for people) and [`text_file`] (pipelines, scripts and manifests read with a bound)
+//! serve every stage.
 
 /// The version `tierscore --version` prints: the crate's version and the commit it was built
 /// from (`unknown commit` outside a git checkout).
@@ -49,6 +50,7 @@ pub mod source;
 pub mod stats;
 pub mod store;
 pub mod synth;
+pub mod text_file;
 pub mod tiers;
 
 /// Test-only fault injection: whether the environment variable `TIERSCORE_TEST_FAULT` names

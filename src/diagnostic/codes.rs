@@ -78,6 +78,7 @@ catalog! {
     }
     rules {
         UNREADABLE = "rules::unreadable", 1, "a rule script cannot be read";
+        TOO_LARGE = "rules::too_large", 1, "a rule script is larger than 1 MiB";
         COMPILE = "rules::compile", 1, "a rule does not compile (syntax, or a name that is nothing)";
         NOT_COMPILED = "rules::not_compiled", 1, "`--engine compiled` and a rule uses what the compiler does not cover";
         ASSIGN = "rules::assign", 1, "a rule assigns to params, a column or a factor";
@@ -88,6 +89,8 @@ catalog! {
         TOO_MANY_CASES = "rules::too_many_cases", 1, "a rule has more than 1,000 `switch` cases";
         TOO_MANY_PARAMS = "rules::too_many_params", 1, "a function or closure of a rule takes more than 64 parameters";
         TOO_MANY_ARGUMENTS = "rules::too_many_arguments", 1, "a call in a rule passes more than 64 arguments, more than any function takes";
+        TOO_MANY_LINES = "rules::too_many_lines", 1, "a rule has more than 65,535 lines, the last rhai can locate";
+        LINE_TOO_LONG = "rules::line_too_long", 1, "a line of a rule has more than 65,535 characters, the last column rhai can locate";
     }
     plan {
         UNKNOWN_COLUMN = "plan::unknown_column", 1, "a name that is no column of the input";

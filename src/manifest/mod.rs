@@ -457,15 +457,18 @@ impl Manifest {
     /// schema version this tierscore reads.
     pub fn read(dir: &Path) -> Result<Self, ManifestError> {
         let path = dir.join(MANIFEST_FILE);
-        let text = match std::fs::read(&path) {
+        let text = match crate::text_file::read(&path, crate::text_file::MAX_MANIFEST_BYTES) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ManifestError::Missing)
             }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(ManifestError::NotOurs("is not JSON"))
+            }
             Err(source) => return Err(ManifestError::Io { path, source }),
         };
         let value: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|_| ManifestError::NotOurs("is not JSON"))?;
+            serde_json::from_str(&text).map_err(|_| ManifestError::NotOurs("is not JSON"))?;
         if value["tool"] != "tierscore" {
             return Err(ManifestError::NotOurs("was not written by tierscore"));
         }

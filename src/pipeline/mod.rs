@@ -25,7 +25,7 @@ pub use derive_section::{Derive, DeriveKind};
 /// Factors a pipeline may have: each sees every factor before it, so checking a pipeline takes
 /// time with the square of their number. Real pipelines have a handful.
 pub const MAX_FACTORS: usize = 1_000;
-pub use locate::KeyIndex;
+pub use locate::{too_deep, KeyIndex, MAX_DEPTH};
 pub use params::Params;
 pub use spec::{yaml_name, Normalize, OnRowError, PartitionBy};
 pub use tiers_section::{TierLevel, TierRule, Tiers};
@@ -211,10 +211,13 @@ impl Pipeline {
     /// them, so `check` can go on and report the problems later stages find too. Fails only when
     /// the file cannot be read or its YAML does not have the pipeline's shape.
     pub fn load_collecting(path: &Path) -> Result<(Self, Vec<FileProblem>), PipelineError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            crate::text_file::read(path, crate::text_file::MAX_YAML_BYTES).map_err(|source| {
+                PipelineError::Unreadable {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         Self::parse_collecting(path, text)
     }
 

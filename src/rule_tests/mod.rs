@@ -63,10 +63,27 @@ pub fn load(pipeline: &Pipeline) -> Result<Vec<Case>, CaseFileError> {
         .collect();
     let path = beside(&pipeline.path);
     if path.exists() {
-        let text = std::fs::read_to_string(&path).map_err(|err| CaseFileError {
-            path: path.clone(),
-            message: err.to_string(),
-        })?;
+        let text =
+            crate::text_file::read(&path, crate::text_file::MAX_YAML_BYTES).map_err(|err| {
+                CaseFileError {
+                    path: path.clone(),
+                    message: err.to_string(),
+                }
+            })?;
+        // As for a pipeline: libyaml's flow nesting takes time with the square of its depth.
+        if let Some(at) = crate::pipeline::too_deep(&text, crate::pipeline::MAX_DEPTH) {
+            let before = &text[..at];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+            return Err(CaseFileError {
+                path,
+                message: format!(
+                    "it nests `[` or `{{` deeper than {} levels at line {line} column {column}, \
+                     the most a test file may",
+                    crate::pipeline::MAX_DEPTH
+                ),
+            });
+        }
         let file: TestFileSpec = serde_yaml::from_str(&text).map_err(|err| CaseFileError {
             path: path.clone(),
             message: err.to_string(),

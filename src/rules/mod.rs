@@ -235,22 +235,38 @@ impl RuleBuilder {
         returns: Returns,
     ) -> Built {
         let text = match rule {
-            RuleSource::Script(path) => match std::fs::read_to_string(path) {
-                Ok(code) => RuleText::File(SourceFile::new(path.display().to_string(), code)),
-                Err(err) => {
-                    let problem = pipeline
-                        .problem_at(
-                            codes::rules::UNREADABLE,
-                            key,
-                            format!("cannot read script {}: {err}", path.display()),
-                        )
-                        .with_help("script paths are relative to the pipeline file");
-                    return Built {
-                        rule: None,
-                        problems: vec![problem],
-                    };
+            RuleSource::Script(path) => {
+                match crate::text_file::read(path, crate::text_file::MAX_SCRIPT_BYTES) {
+                    Ok(code) => RuleText::File(SourceFile::new(path.display().to_string(), code)),
+                    Err(err) => {
+                        let (code, help) = match err.kind() {
+                            std::io::ErrorKind::FileTooLarge => (
+                                codes::rules::TOO_LARGE,
+                                "split the rule into factors, or its functions into modules",
+                            ),
+                            std::io::ErrorKind::InvalidInput => (
+                                codes::rules::UNREADABLE,
+                                "name a script file, relative to the pipeline file",
+                            ),
+                            _ => (
+                                codes::rules::UNREADABLE,
+                                "script paths are relative to the pipeline file",
+                            ),
+                        };
+                        let problem = pipeline
+                            .problem_at(
+                                code,
+                                key,
+                                format!("cannot read script {}: {err}", path.display()),
+                            )
+                            .with_help(help);
+                        return Built {
+                            rule: None,
+                            problems: vec![problem],
+                        };
+                    }
                 }
-            },
+            }
             RuleSource::Inline { code, key } => RuleText::Inline {
                 code: code.clone(),
                 yaml: pipeline.source.clone(),

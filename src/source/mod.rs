@@ -810,6 +810,15 @@ fn resolve(path: &Path) -> Result<Vec<(Location, Option<u64>)>, SourceError> {
         collect_parquet(&local, &mut found)?;
     } else if local.is_file() {
         return Ok(vec![(Location::Local(local), None)]);
+    } else if local.exists() {
+        // A named pipe or a device: never read (a pipe would wait for a writer).
+        return Err(SourceError::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "it is neither a Parquet file nor a folder",
+            ),
+        });
     } else {
         return Err(SourceError::Missing {
             path: path.to_path_buf(),

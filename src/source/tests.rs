@@ -81,6 +81,12 @@ fn missing_empty_and_corrupt_inputs_are_errors() {
         Source::open(dir.path(), &[]),
         Err(SourceError::NoFiles { .. })
     ));
+    // A device (or a named pipe) exists but is never read.
+    let err = Source::open(Path::new("/dev/zero"), &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot read /dev/zero: it is neither a Parquet file nor a folder"
+    );
     let bad = dir.path().join("bad.parquet");
     std::fs::write(&bad, b"PAR1 this is not parquet at all PAR1").unwrap();
     let err = Source::open(&bad, &[]).unwrap_err();

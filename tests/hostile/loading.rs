@@ -157,7 +157,7 @@ fn too_many_functions_cases_or_parameters_and_circular_imports_are_refused_quick
     write(
         dir,
         "many_params.rhai",
-        &format!("fn f({}) {{ 1.0 }}\norders_12m * 1.0\n", params.join(", ")),
+        &format!("fn f({}) {{ 1.0 }}\norders_12m * 1.0\n", params.join(",\n")),
     );
     write(dir, "fns_module.rhai", &functions(20_000));
     write(
@@ -204,7 +204,7 @@ fn too_many_functions_cases_or_parameters_and_circular_imports_are_refused_quick
     let cases = [
         ("many_fns", 1, "the rule has more than 1,000 functions; this is the next".to_string(), "rules::too_many_functions", "many_fns.rhai:1001:1"),
         ("many_cases", 1, "the rule has more than 1,000 `switch` cases; this is the next".to_string(), "rules::too_many_cases", "many_cases.rhai:1002:6"),
-        ("many_params", 1, "the rule has more than 64 parameters in one function or closure; this is the next".to_string(), "rules::too_many_params", "many_params.rhai:1:"),
+        ("many_params", 1, "the rule has more than 64 parameters in one function or closure; this is the next".to_string(), "rules::too_many_params", "many_params.rhai:64:"),
         ("imports_fns", 1, format!("import \"fns_module\" cannot be loaded: {}:1001:1: the module has more than 1,000 functions, the most one may (split the functions into modules)", here.join("fns_module.rhai").display()), "rules::import", "imports_fns.rhai:1:1"),
         ("imports_lets", 1, format!("import \"lets_module\" cannot be loaded: {}:1001:1: the module has more than 1,000 variables (`let`, `const`), the most one may (compute a list with a loop, or split the rule into factors)", here.join("lets_module.rhai").display()), "rules::import", "imports_lets.rhai:1:1"),
         ("imports_a", 1, format!("import \"a\" cannot be loaded: {a} imports itself: {a} imports {b} imports {a}; a module cannot import a module that imports it", a = here.join("a.rhai").display(), b = here.join("b.rhai").display()), "rules::import", "imports_a.rhai:1:1"),
@@ -319,4 +319,97 @@ fn more_than_a_thousand_factors_are_refused_quickly() {
         }
         assert!(took.as_secs() < 10, "{name}: check took {took:?}");
     }
+}
+
+/// A pipeline, script or module path naming a named pipe or a device is refused before
+/// anything is read (reading a pipe no one writes to waited for ever; `/dev/zero` took all the
+/// memory there was), and so is a script over 1 MiB, or one going past the 65,535 lines rhai
+/// can locate a problem in. Each run is killed after a minute, so a hang fails the test.
+#[test]
+fn paths_that_are_no_small_file_are_refused_before_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 200, 3, 200);
+    let fifo = |name: &str| {
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dir.join(name),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap()
+    };
+    fifo("pipe.yaml");
+    fifo("pipe_module.rhai");
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.rhai")).unwrap();
+    let comment = "// padding\n";
+    let mut large = comment.repeat((1 << 20) / comment.len() + 1);
+    large.truncate((1 << 20) + 1);
+    write(dir, "large.rhai", &large);
+    write(dir, "long.rhai", &"1.0;\n".repeat(70_000));
+    write(
+        dir,
+        "imports_pipe.rhai",
+        "import \"pipe_module\" as m;\norders_12m * 1.0\n",
+    );
+    let here = dir.canonicalize().unwrap();
+    let cases = [
+        ("pipe", "cannot read pipeline file pipe.yaml: it is a named pipe, not a file".to_string(), "pipeline::unreadable", "help: check the path"),
+        ("zero", "cannot read script zero.rhai: it is a device, not a file".to_string(), "rules::unreadable", "zero.yaml:5:20"),
+        ("large", "cannot read script large.rhai: it is 1,048,577 bytes long, more than the 1,048,576 bytes tierscore reads of such a file".to_string(), "rules::too_large", "large.yaml:5:20"),
+        ("long", "the rule has more than 65,535 lines; the file goes on past this line".to_string(), "rules::too_many_lines", "long.rhai:65535:1"),
+        ("imports_pipe", format!("import \"pipe_module\" cannot be loaded: cannot read {}: it is a named pipe, not a file", here.join("pipe_module.rhai").display()), "rules::import", "imports_pipe.rhai:1:1"),
+    ];
+    for (rule, headline, code, located) in cases {
+        if rule != "pipe" {
+            one_script_pipeline(dir, rule);
+        }
+        let output = tierscore(dir)
+            .args(["check", &format!("{rule}.yaml")])
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        let result = Outcome {
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        };
+        result.expect_code(1);
+        assert_eq!(result.headline(), headline, "{rule}");
+        assert!(result.stderr.contains(code), "{rule}: {}", result.stderr);
+        assert!(result.stderr.contains(located), "{rule}: {}", result.stderr);
+    }
+}
+
+/// A test case file is held to the pipeline's nesting limit (the column is the 129th level's
+/// `[`: 23 characters, the `{` and 127 `[` before it); 100,000 levels took 37 s in a
+/// release build (libyaml's flow nesting is quadratic) before `test` said anything.
+#[test]
+fn deep_nesting_in_a_test_case_file_is_refused_quickly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 200, 3, 200);
+    one_script_pipeline(dir, "value");
+    write(dir, "value.rhai", "orders_12m * 1.0\n");
+    let depth = 100_000;
+    write(
+        dir,
+        "value.tests.yaml",
+        &format!(
+            "tests:\n  - name: x\n    row: {{ orders_12m: {}{} }}\n",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        ),
+    );
+    let started = Instant::now();
+    let result = run(dir, &["test", "value.yaml"]);
+    let took = started.elapsed();
+    result.expect_code(1);
+    assert_eq!(
+        result.headline(),
+        "cannot read test cases from value.tests.yaml: it nests `[` or `{` deeper than 128 \
+         levels at line 3 column 151, the most a test file may"
+    );
+    assert!(took.as_secs() < 20, "test took {took:?}");
 }

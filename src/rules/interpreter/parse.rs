@@ -61,19 +61,21 @@ pub fn parse(
             Over::SwitchCases => codes::rules::TOO_MANY_CASES,
             Over::Params => codes::rules::TOO_MANY_PARAMS,
             Over::Arguments => codes::rules::TOO_MANY_ARGUMENTS,
+            Over::Lines => codes::rules::TOO_MANY_LINES,
+            Over::LineChars => codes::rules::LINE_TOO_LONG,
         };
         let problem = text
             .problem(
                 code,
                 pos.into(),
                 1,
-                format!("the rule has {over}; this is the next"),
+                format!("the rule has {over}; {}", over.here()),
             )
             .with_help(format!(
-                "a rule or module may have at most {} {} (rhai compiles them in time with the \
-                 square of their number): {}",
+                "a rule or module may have at most {} {} ({}): {}",
                 human::count(over.limit() as u64),
                 over.what(),
+                over.why(),
                 over.help()
             ));
         return Parsed {

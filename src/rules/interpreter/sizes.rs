@@ -7,6 +7,9 @@
 //! cases 22 s, one function of 20,000 parameters 7 s). Honest rules hold tens. They are
 //! counted on rhai's own tokens, in one pass, before anything is compiled: rules when they are
 //! parsed, modules when they are first imported.
+//!
+//! rhai also counts lines and a line's characters in 16 bits, stopping at 65,535: past them
+//! every problem would be told at a wrong position, so a file may not go past them either.
 
 use std::fmt;
 
@@ -33,6 +36,12 @@ pub const MAX_PARAMS: usize = 64;
 /// build.
 pub const MAX_ARGUMENTS: usize = MAX_PARAMS;
 
+/// Lines a file may have: the last line rhai can name.
+pub const MAX_LINES: usize = u16::MAX as usize;
+
+/// Characters one line may have: the last column rhai can name.
+pub const MAX_LINE_CHARS: usize = u16::MAX as usize;
+
 /// A construct a file holds more of than it may.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Over {
@@ -46,6 +55,10 @@ pub enum Over {
     Params,
     /// One call's arguments.
     Arguments,
+    /// Lines of the file.
+    Lines,
+    /// Characters of one line.
+    LineChars,
 }
 
 impl Over {
@@ -57,6 +70,8 @@ impl Over {
             Over::SwitchCases => MAX_SWITCH_CASES,
             Over::Params => MAX_PARAMS,
             Over::Arguments => MAX_ARGUMENTS,
+            Over::Lines => MAX_LINES,
+            Over::LineChars => MAX_LINE_CHARS,
         }
     }
 
@@ -68,6 +83,8 @@ impl Over {
             Over::SwitchCases => "`switch` cases",
             Over::Params => "parameters in one function or closure",
             Over::Arguments => "arguments in one call",
+            Over::Lines => "lines",
+            Over::LineChars => "characters in one line",
         }
     }
 
@@ -79,6 +96,27 @@ impl Over {
             Over::SwitchCases => "look the value up in a map, or split the rule into factors",
             Over::Params => "pass a map or an array instead",
             Over::Arguments => "pass an array instead",
+            Over::Lines => "split the rule into factors, or its functions into modules",
+            Over::LineChars => "break the line",
+        }
+    }
+
+    /// Why there is a limit.
+    pub fn why(self) -> &'static str {
+        match self {
+            Over::Lines | Over::LineChars => {
+                "rhai's positions stop there, so a problem past it could not be located"
+            }
+            _ => "rhai compiles them in time with the square of their number",
+        }
+    }
+
+    /// What the position given with the limit points at.
+    pub fn here(self) -> &'static str {
+        match self {
+            Over::Lines => "the file goes on past this line",
+            Over::LineChars => "the line goes on past this character",
+            _ => "this is the next",
         }
     }
 }
@@ -124,11 +162,27 @@ pub struct Scan {
     pub imports: Vec<Position>,
 }
 
-/// One pass over `code`'s tokens: see [`Scan`].
+/// One pass over `code`'s lines, then one over its tokens: see [`Scan`].
 pub fn scan(engine: &Engine, code: &str) -> Scan {
     let mut imports = Vec::new();
-    let over = scan_into(engine, code, &mut imports);
+    let over = past_positions(code).or_else(|| scan_into(engine, code, &mut imports));
     Scan { over, imports }
+}
+
+/// Where `code` first goes past the lines or a line's characters rhai can name: the last line
+/// (a file's last newline ends its last line, opening none), or the last column of a line.
+fn past_positions(code: &str) -> Option<(Over, Position)> {
+    let last = u16::MAX;
+    for (index, line) in code.split('\n').enumerate() {
+        if index >= MAX_LINES && !(index == MAX_LINES && line.is_empty()) {
+            return Some((Over::Lines, Position::new(last, 1)));
+        }
+        // Bytes first: only a line that long may have that many characters.
+        if line.len() > MAX_LINE_CHARS && line.chars().count() > MAX_LINE_CHARS {
+            return Some((Over::LineChars, Position::new(index as u16 + 1, last)));
+        }
+    }
+    None
 }
 
 fn scan_into(engine: &Engine, code: &str, imports: &mut Vec<Position>) -> Option<(Over, Position)> {
@@ -353,6 +407,30 @@ mod tests {
         // Commas inside an array or map argument are not the call's.
         let inner = format!("[{}]", args(2_000));
         assert_eq!(over(&format!("sum({inner}) + f(#{{a: 1, b: 2}}, 3)")), None);
+    }
+
+    /// A file may have 65,535 lines (a last newline opening none), a line 65,535 characters
+    /// (not bytes); past either the problem is located at the last line or column rhai names.
+    #[test]
+    fn files_stop_where_positions_do() {
+        let lines = |n: usize| "x;\n".repeat(n);
+        assert_eq!(over(&lines(65_535)), None);
+        assert_eq!(over(&(lines(65_534) + "x;")), None);
+        assert_eq!(
+            over(&(lines(65_535) + "x;")),
+            Some((Over::Lines, 65_535, 1))
+        );
+        assert_eq!(
+            over(&(lines(65_535) + "\n")),
+            Some((Over::Lines, 65_535, 1))
+        );
+
+        let line = |chars: usize| format!("let s = \"{}\";", "é".repeat(chars - 11));
+        assert_eq!(over(&format!("x;\n{}\n", line(65_535))), None);
+        assert_eq!(
+            over(&format!("x;\n{}\n", line(65_536))),
+            Some((Over::LineChars, 2, 65_535))
+        );
     }
 
     /// After `${…}` the tokenizer alone would read the rest of the template as code and the
