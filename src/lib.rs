@@ -12,8 +12,8 @@
 //! tiers), [`diff`] (two outputs compared), [`rule_tests`] (an analyst's test cases),
 //! [`synth`] (synthetic customers). [`commands`] wire these together, one command a file;
 //! `main.rs` only parses arguments. [`diagnostic`], [`logging`], [`run_id`], [`human`]
-//! (numbers for people) and [`text_file`] (pipelines, scripts and manifests read with a bound)
-//! serve every stage.
+//! (numbers for people) and [`local_file`] (only regular files opened; pipelines, scripts and
+//! manifests read with a bound) serve every stage.
 
 /// The version `tierscore --version` prints: the crate's version and the commit it was built
 /// from (`unknown commit` outside a git checkout).
@@ -35,6 +35,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod exec;
 pub mod human;
+pub mod local_file;
 pub mod logging;
 pub mod manifest;
 pub mod panic_guard;
@@ -50,7 +51,6 @@ pub mod source;
 pub mod stats;
 pub mod store;
 pub mod synth;
-pub mod text_file;
 pub mod tiers;
 
 /// Test-only fault injection: whether the environment variable `TIERSCORE_TEST_FAULT` names

@@ -190,7 +190,7 @@ impl Output {
 }
 
 fn open_parquet(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, DiffError> {
-    let file = File::open(path).map_err(|e| unreadable(path, e))?;
+    let (file, _) = crate::local_file::open(path).map_err(|e| unreadable(path, e))?;
     ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(path, e))
 }
 

@@ -457,7 +457,8 @@ impl Manifest {
     /// schema version this tierscore reads.
     pub fn read(dir: &Path) -> Result<Self, ManifestError> {
         let path = dir.join(MANIFEST_FILE);
-        let text = match crate::text_file::read(&path, crate::text_file::MAX_MANIFEST_BYTES) {
+        let text = match crate::local_file::read_text(&path, crate::local_file::MAX_MANIFEST_BYTES)
+        {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(ManifestError::Missing)

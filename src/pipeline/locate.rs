@@ -12,7 +12,7 @@ use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 /// pipeline fails to parse anyway. Every level's key path is a string as long as the level is
 /// deep, so indexing without a bound takes time and memory quadratic in the depth.
 pub const MAX_DEPTH: usize = 128;
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, Scanner, Token, TokenType};
 
 /// Byte spans of every mapping key and sequence item in a YAML text, by key path.
 #[derive(Debug, Default)]
@@ -62,53 +62,39 @@ impl KeyIndex {
 }
 
 /// The byte offset of the first `[` or `{` that opens a level deeper than `max`, if any, found
-/// in one pass over the text (quoted strings and comments skipped).
+/// by yaml_rust2's tokenizer, which knows YAML's quoting and comments (a hand-written scan took
+/// `it's` or `a#b` in a plain scalar for the start of a string or a comment and missed the
+/// brackets after them). The tokenizer does work for each level open at each token, so it is
+/// stopped as soon as the limit is passed: at most `max` levels are ever open. A text it cannot
+/// tokenize is left to the parser to report.
 ///
 /// serde_yaml's parser takes time quadratic in the nesting of flow collections (100,000 levels
 /// took minutes), and reads no deeper than [`MAX_DEPTH`] anyway, so deeper text is refused
-/// before it is parsed. A `[` or `{` in a plain scalar counts too, which only matters for a
-/// file with more than `max` of them unclosed.
+/// before it is parsed.
 pub fn too_deep(text: &str, max: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
+    let offset = |chars: usize| text.char_indices().nth(chars).map(|(at, _)| at);
     let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'\'' => {
-                i += 1;
-                while i < bytes.len() {
-                    if bytes[i] == b'\'' {
-                        if bytes.get(i + 1) != Some(&b'\'') {
-                            break;
-                        }
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'[' | b'{' => {
+    let mut scanner = Scanner::new(text.chars());
+    for Token(mark, token) in scanner.by_ref() {
+        match token {
+            TokenType::FlowSequenceStart | TokenType::FlowMappingStart => {
                 depth += 1;
                 if depth > max {
-                    return Some(i);
+                    return offset(mark.index());
                 }
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
+            TokenType::FlowSequenceEnd | TokenType::FlowMappingEnd => {
+                depth = depth.saturating_sub(1)
+            }
             _ => {}
         }
-        i += 1;
     }
-    None
+    // The tokenizer holds brackets back while each may start a key, and stops at 256 levels:
+    // nesting that deep ends here, at the level it could not open.
+    match scanner.get_error() {
+        Some(error) if error.info() == "recursion limit exceeded" => offset(error.marker().index()),
+        _ => None,
+    }
 }
 
 enum Frame {
@@ -245,6 +231,15 @@ mod tests {
         assert_eq!(too_deep("a: [[1], {b: [2]}]", 2), Some(13));
         assert_eq!(too_deep("a: [[1], {b: [2]}]", 1), Some(4));
         assert_eq!(too_deep("a: \"[[[\"\nb: '[[''[' # [[[\nc: [x]", 1), None);
+        // In a plain scalar a quote or a `#` starts nothing: the brackets after them count.
+        assert_eq!(too_deep("a: [it's, [[1]]]", 2), Some(11));
+        assert_eq!(too_deep("a: [b#c, [[1]]]", 2), Some(10));
+        // The tokenizer holds the brackets back while each may start a key, and stops at the
+        // 256th level, on one line or many: the level it could not open is told.
+        let line = format!("r: [a#b, {}{}]", "[".repeat(300), "]".repeat(300));
+        assert_eq!(too_deep(&line, 128), Some(9 + 254));
+        let lines = format!("r: [a#b,\n{}{}]", "[\n".repeat(300), "]".repeat(300));
+        assert_eq!(too_deep(&lines, 128), Some(9 + 2 * 254));
         assert_eq!(
             too_deep(&format!("x: {}", "[".repeat(200)), 128),
             Some(3 + 128)

@@ -174,7 +174,7 @@ pub enum PipelineError {
     #[error("cannot read pipeline file {}: {source}", path.display())]
     #[diagnostic(
         code(pipeline::unreadable),
-        help("check the path; a pipeline is a YAML file such as pipelines/customer_value.yaml")
+        help("check the path; a pipeline is a YAML file of at most 16 MiB, such as pipelines/customer_value.yaml")
     )]
     Unreadable {
         path: PathBuf,
@@ -211,13 +211,12 @@ impl Pipeline {
     /// them, so `check` can go on and report the problems later stages find too. Fails only when
     /// the file cannot be read or its YAML does not have the pipeline's shape.
     pub fn load_collecting(path: &Path) -> Result<(Self, Vec<FileProblem>), PipelineError> {
-        let text =
-            crate::text_file::read(path, crate::text_file::MAX_YAML_BYTES).map_err(|source| {
-                PipelineError::Unreadable {
-                    path: path.to_path_buf(),
-                    source,
-                }
-            })?;
+        let text = crate::local_file::read_text(path, crate::local_file::MAX_YAML_BYTES).map_err(
+            |source| PipelineError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         Self::parse_collecting(path, text)
     }
 

@@ -761,7 +761,8 @@ fn tier_index(manifest: &Manifest, name: &str, path: &Path) -> Result<usize, Rep
 }
 
 fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, ReportError> {
-    let file = File::open(path).map_err(|e| ReportError::unexpected(path, e.to_string()))?;
+    let (file, _) =
+        crate::local_file::open(path).map_err(|e| ReportError::unexpected(path, e.to_string()))?;
     ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| ReportError::unexpected(path, e.to_string()))
 }

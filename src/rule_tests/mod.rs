@@ -63,13 +63,12 @@ pub fn load(pipeline: &Pipeline) -> Result<Vec<Case>, CaseFileError> {
         .collect();
     let path = beside(&pipeline.path);
     if path.exists() {
-        let text =
-            crate::text_file::read(&path, crate::text_file::MAX_YAML_BYTES).map_err(|err| {
-                CaseFileError {
-                    path: path.clone(),
-                    message: err.to_string(),
-                }
-            })?;
+        let text = crate::local_file::read_text(&path, crate::local_file::MAX_YAML_BYTES).map_err(
+            |err| CaseFileError {
+                path: path.clone(),
+                message: err.to_string(),
+            },
+        )?;
         // As for a pipeline: libyaml's flow nesting takes time with the square of its depth.
         if let Some(at) = crate::pipeline::too_deep(&text, crate::pipeline::MAX_DEPTH) {
             let before = &text[..at];

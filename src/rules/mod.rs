@@ -236,7 +236,7 @@ impl RuleBuilder {
     ) -> Built {
         let text = match rule {
             RuleSource::Script(path) => {
-                match crate::text_file::read(path, crate::text_file::MAX_SCRIPT_BYTES) {
+                match crate::local_file::read_text(path, crate::local_file::MAX_SCRIPT_BYTES) {
                     Ok(code) => RuleText::File(SourceFile::new(path.display().to_string(), code)),
                     Err(err) => {
                         let (code, help) = match err.kind() {

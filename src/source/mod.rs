@@ -7,7 +7,6 @@
 //! Files are local or in object storage ([`Location`]); a remote file is read through the same
 //! footer and projection, fetching only the byte ranges of the columns and row groups read.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -259,8 +258,8 @@ impl Source {
                         path: path.clone(),
                         source,
                     };
-                    let file = File::open(local).map_err(io)?;
-                    let bytes = file.metadata().map_err(io)?.len();
+                    let (file, metadata) = crate::local_file::open(local).map_err(io)?;
+                    let bytes = metadata.len();
                     let walked = walk_footer(&path, &at, bytes)?;
                     let loaded =
                         load_guarded(|| ArrowReaderMetadata::load(&file, Default::default()));
@@ -477,8 +476,8 @@ impl Source {
         };
         match &file.at {
             Location::Local(path) => {
-                let handle = File::open(path)
-                    .and_then(BudgetedFile::new)
+                let handle = crate::local_file::open(path)
+                    .and_then(|(file, _)| BudgetedFile::new(file))
                     .map_err(|source| SourceError::Io {
                         path: file.path.clone(),
                         source,
@@ -734,7 +733,7 @@ fn walk_footer(path: &Path, at: &Location, bytes: u64) -> Result<Option<String>,
 /// The bytes `range` of the local file `path`.
 fn read_local_range(path: &Path, range: std::ops::Range<u64>) -> std::io::Result<Vec<u8>> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut file = File::open(path)?;
+    let (mut file, _) = crate::local_file::open(path)?;
     file.seek(SeekFrom::Start(range.start))?;
     let mut bytes = Vec::new();
     file.take(range.end.saturating_sub(range.start))
@@ -808,17 +807,9 @@ fn resolve(path: &Path) -> Result<Vec<(Location, Option<u64>)>, SourceError> {
         found.extend(entries.filter_map(Result::ok).filter(|p| p.is_file()));
     } else if local.is_dir() {
         collect_parquet(&local, &mut found)?;
-    } else if local.is_file() {
-        return Ok(vec![(Location::Local(local), None)]);
     } else if local.exists() {
-        // A named pipe or a device: never read (a pipe would wait for a writer).
-        return Err(SourceError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "it is neither a Parquet file nor a folder",
-            ),
-        });
+        // A file, or a named pipe or a device, which opening it refuses (see `local_file`).
+        return Ok(vec![(Location::Local(local), None)]);
     } else {
         return Err(SourceError::Missing {
             path: path.to_path_buf(),

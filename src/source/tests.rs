@@ -1,3 +1,4 @@
+use std::fs::File;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
@@ -85,7 +86,7 @@ fn missing_empty_and_corrupt_inputs_are_errors() {
     let err = Source::open(Path::new("/dev/zero"), &[]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "cannot read /dev/zero: it is neither a Parquet file nor a folder"
+        "cannot read /dev/zero: it is a device, not a regular file"
     );
     let bad = dir.path().join("bad.parquet");
     std::fs::write(&bad, b"PAR1 this is not parquet at all PAR1").unwrap();

@@ -9,6 +9,10 @@ use std::path::PathBuf;
 
 use object_store::aws::AmazonS3Builder;
 
+/// The most of a shared file read: a few profiles take a few KB. A file that is not a regular
+/// one (a named pipe would block the run) or is larger sets nothing, as a missing one.
+const MAX_PROFILE_FILE_BYTES: u64 = 1 << 20;
+
 /// What one profile of the shared files sets.
 #[derive(Debug, Default, PartialEq)]
 pub struct Profile {
@@ -29,7 +33,7 @@ impl Profile {
             env(variable)
                 .map(PathBuf::from)
                 .or_else(|| home.as_ref().map(|home| home.join(".aws").join(file)))
-                .and_then(|path| std::fs::read_to_string(path).ok())
+                .and_then(|path| crate::local_file::read_text(&path, MAX_PROFILE_FILE_BYTES).ok())
                 .unwrap_or_default()
         };
         let credentials = section(&read("AWS_SHARED_CREDENTIALS_FILE", "credentials"), &name);

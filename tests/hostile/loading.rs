@@ -34,9 +34,10 @@ fn deep_yaml_nesting_is_refused_quickly_naming_the_limit() {
             "{}",
             result.stderr
         );
-        // The column where the 129th `[` opens: line 4 is `  x: [[[…`.
+        // The column where the 256th `[` opens, where YAML's tokenizer stops (it holds the
+        // brackets back while each may start a key): line 4 is `  x: [[[…`.
         assert!(
-            result.stderr.contains("deep.yaml:4:134"),
+            result.stderr.contains("deep.yaml:4:261"),
             "{}",
             &result.stderr[..result.stderr.len().min(400)]
         );
@@ -355,11 +356,11 @@ fn paths_that_are_no_small_file_are_refused_before_reading() {
     );
     let here = dir.canonicalize().unwrap();
     let cases = [
-        ("pipe", "cannot read pipeline file pipe.yaml: it is a named pipe, not a file".to_string(), "pipeline::unreadable", "help: check the path"),
-        ("zero", "cannot read script zero.rhai: it is a device, not a file".to_string(), "rules::unreadable", "zero.yaml:5:20"),
+        ("pipe", "cannot read pipeline file pipe.yaml: it is a named pipe, not a regular file".to_string(), "pipeline::unreadable", "help: check the path"),
+        ("zero", "cannot read script zero.rhai: it is a device, not a regular file".to_string(), "rules::unreadable", "zero.yaml:5:20"),
         ("large", "cannot read script large.rhai: it is 1,048,577 bytes long, more than the 1,048,576 bytes tierscore reads of such a file".to_string(), "rules::too_large", "large.yaml:5:20"),
         ("long", "the rule has more than 65,535 lines; the file goes on past this line".to_string(), "rules::too_many_lines", "long.rhai:65535:1"),
-        ("imports_pipe", format!("import \"pipe_module\" cannot be loaded: cannot read {}: it is a named pipe, not a file", here.join("pipe_module.rhai").display()), "rules::import", "imports_pipe.rhai:1:1"),
+        ("imports_pipe", format!("import \"pipe_module\" cannot be loaded: cannot read {}: it is a named pipe, not a regular file", here.join("pipe_module.rhai").display()), "rules::import", "imports_pipe.rhai:1:1"),
     ];
     for (rule, headline, code, located) in cases {
         if rule != "pipe" {
@@ -380,11 +381,32 @@ fn paths_that_are_no_small_file_are_refused_before_reading() {
         assert!(result.stderr.contains(code), "{rule}: {}", result.stderr);
         assert!(result.stderr.contains(located), "{rule}: {}", result.stderr);
     }
+
+    // A named pipe among an input folder's files: the run stops naming it (it waited for ever).
+    std::fs::create_dir(dir.join("input")).unwrap();
+    std::fs::copy(dir.join("customers.parquet"), dir.join("input/a.parquet")).unwrap();
+    fifo("input/b.parquet");
+    write(dir, "value.rhai", "orders_12m * 1.0\n");
+    one_script_pipeline(dir, "value");
+    let output = tierscore(dir)
+        .args(["run", "value.yaml", "--input", "input"])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        headline(&stderr),
+        "cannot read input/b.parquet: it is a named pipe, not a regular file"
+    );
+    assert!(stderr.contains("source::io"), "{stderr}");
+    assert!(!dir.join("out").exists());
 }
 
-/// A test case file is held to the pipeline's nesting limit (the column is the 129th level's
-/// `[`: 23 characters, the `{` and 127 `[` before it); 100,000 levels took 37 s in a
-/// release build (libyaml's flow nesting is quadratic) before `test` said anything.
+/// A test case file is held to the pipeline's nesting limit (the column is the 256th level's
+/// `[`: 23 characters, the `{`, `[a#b, it's, ` and 253 `[` before it); 100,000 levels took
+/// 37 s in a release build (libyaml's flow nesting is quadratic) before `test` said anything,
+/// and a `#` or a `'` in a plain scalar hid the brackets after them from an earlier check.
 #[test]
 fn deep_nesting_in_a_test_case_file_is_refused_quickly() {
     let tmp = tempfile::tempdir().unwrap();
@@ -397,7 +419,7 @@ fn deep_nesting_in_a_test_case_file_is_refused_quickly() {
         dir,
         "value.tests.yaml",
         &format!(
-            "tests:\n  - name: x\n    row: {{ orders_12m: {}{} }}\n",
+            "tests:\n  - name: x\n    row: {{ orders_12m: [a#b, it's, {}{}] }}\n",
             "[".repeat(depth),
             "]".repeat(depth)
         ),
@@ -409,7 +431,7 @@ fn deep_nesting_in_a_test_case_file_is_refused_quickly() {
     assert_eq!(
         result.headline(),
         "cannot read test cases from value.tests.yaml: it nests `[` or `{` deeper than 128 \
-         levels at line 3 column 151, the most a test file may"
+         levels at line 3 column 289, the most a test file may"
     );
     assert!(took.as_secs() < 20, "test took {took:?}");
 }

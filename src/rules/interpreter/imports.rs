@@ -308,7 +308,7 @@ impl SandboxedResolver {
     ) -> Result<(Loaded, bool), Result<(Refusal, bool), Box<EvalAltResult>>> {
         let shown = file.display();
         let refuse = |text: String| Err(Ok((Refusal(text), true)));
-        let code = match crate::text_file::read(file, crate::text_file::MAX_SCRIPT_BYTES) {
+        let code = match crate::local_file::read_text(file, crate::local_file::MAX_SCRIPT_BYTES) {
             Ok(code) => code,
             Err(err) => return refuse(format!("cannot read {shown}: {err}")),
         };

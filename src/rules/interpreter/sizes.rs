@@ -170,10 +170,15 @@ pub fn scan(engine: &Engine, code: &str) -> Scan {
 }
 
 /// Where `code` first goes past the lines or a line's characters rhai can name: the last line
-/// (a file's last newline ends its last line, opening none), or the last column of a line.
+/// (a file's last newline ends its last line, opening none), or the last column of a line. A
+/// line ends at `\n`, `\r\n` or a lone `\r` (rhai starts a line at one in a comment; counted
+/// everywhere, a file can only be refused sooner).
 fn past_positions(code: &str) -> Option<(Over, Position)> {
     let last = u16::MAX;
-    for (index, line) in code.split('\n').enumerate() {
+    let lines = code
+        .split('\n')
+        .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'));
+    for (index, line) in lines.enumerate() {
         if index >= MAX_LINES && !(index == MAX_LINES && line.is_empty()) {
             return Some((Over::Lines, Position::new(last, 1)));
         }
@@ -424,9 +429,15 @@ mod tests {
             over(&(lines(65_535) + "\n")),
             Some((Over::Lines, 65_535, 1))
         );
+        let crlf = |n: usize| "x;\r\n".repeat(n);
+        assert_eq!(over(&crlf(65_535)), None);
+        assert_eq!(over(&(crlf(65_535) + "x;")), Some((Over::Lines, 65_535, 1)));
+        let lone = "// a\r// b\n".repeat(32_768);
+        assert_eq!(over(&lone), Some((Over::Lines, 65_535, 1)));
 
         let line = |chars: usize| format!("let s = \"{}\";", "é".repeat(chars - 11));
         assert_eq!(over(&format!("x;\n{}\n", line(65_535))), None);
+        assert_eq!(over(&format!("x;\r\n{}\r\n", line(65_535))), None);
         assert_eq!(
             over(&format!("x;\n{}\n", line(65_536))),
             Some((Over::LineChars, 2, 65_535))

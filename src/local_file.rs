@@ -1,9 +1,10 @@
-//! The text files a run is made of (pipelines, their test cases, scripts and modules, earlier
-//! runs' manifests), read with a bound. A path naming a named pipe would block the run for
-//! ever, one naming `/dev/zero` or a runaway generated file would take all the memory there
-//! is; each is refused with an error saying what the path names, before anything is read.
+//! The local files a user names, opened only when they are regular files, and the text files a
+//! run is made of (pipelines, their test cases, scripts and modules, earlier runs' manifests)
+//! read with a bound. A path naming a named pipe would block the run for ever, one naming
+//! `/dev/zero` or a runaway generated file would take all the memory there is; each is refused
+//! with an error saying what the path names, before it is opened.
 
-use std::fs::{File, FileType};
+use std::fs::{File, FileType, Metadata};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
@@ -22,24 +23,40 @@ pub const MAX_SCRIPT_BYTES: u64 = 1 << 20;
 /// a few MB.
 pub const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 
-/// The UTF-8 text of the regular file at `path` (links followed), at most `limit` bytes of it.
+/// The regular file at `path` (links followed), open for reading, with its metadata.
 ///
 /// Fails with [`io::ErrorKind::InvalidInput`] when the path names a folder, a pipe, a device or
-/// a socket (opened without waiting for a pipe's writer), with [`io::ErrorKind::FileTooLarge`]
-/// when the file holds more than `limit` bytes (also one that grows while read), and with
-/// [`io::ErrorKind::InvalidData`] when it is not UTF-8.
-pub fn read(path: &Path, limit: u64) -> io::Result<String> {
+/// a socket, found before opening it (opening a device can have effects of its own) and again
+/// after (opened without waiting for a pipe's writer, should the path change in between).
+pub fn open(path: &Path) -> io::Result<(File, Metadata)> {
+    regular(std::fs::metadata(path)?)?;
     let file = File::options()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)?;
-    let metadata = file.metadata()?;
-    if !metadata.is_file() {
-        return Err(io::Error::new(
+    let metadata = regular(file.metadata()?)?;
+    Ok((file, metadata))
+}
+
+/// `metadata` if it is a regular file's, else the error [`open`] fails with.
+fn regular(metadata: Metadata) -> io::Result<Metadata> {
+    if metadata.is_file() {
+        Ok(metadata)
+    } else {
+        Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("it is {}, not a file", kind(metadata.file_type())),
-        ));
+            format!("it is {}, not a regular file", kind(metadata.file_type())),
+        ))
     }
+}
+
+/// The UTF-8 text of the regular file at `path` (links followed), at most `limit` bytes of it.
+///
+/// Fails as [`open`] does, with [`io::ErrorKind::FileTooLarge`] when the file holds more than
+/// `limit` bytes (also one that grows while read), and with [`io::ErrorKind::InvalidData`] when
+/// it is not UTF-8.
+pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
+    let (file, metadata) = open(path)?;
     let too_large = |bytes: String| {
         io::Error::new(
             io::ErrorKind::FileTooLarge,
@@ -61,7 +78,7 @@ pub fn read(path: &Path, limit: u64) -> io::Result<String> {
         io::Error::new(
             io::ErrorKind::InvalidData,
             format!(
-                "it is not UTF-8 text (byte {} is not)",
+                "it is not UTF-8 text (its first {} bytes are, the next is not)",
                 human::count(error.utf8_error().valid_up_to() as u64)
             ),
         )
@@ -79,7 +96,7 @@ fn kind(file_type: FileType) -> &'static str {
     } else if file_type.is_socket() {
         "a socket"
     } else {
-        "not a regular file"
+        "a special file"
     }
 }
 
@@ -94,17 +111,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.yaml");
         std::fs::write(&path, "version: 1\n").unwrap();
-        assert_eq!(read(&path, 11).unwrap(), "version: 1\n");
-        let error = read(&path, 10).unwrap_err();
+        assert_eq!(read_text(&path, 11).unwrap(), "version: 1\n");
+        let error = read_text(&path, 10).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::FileTooLarge);
         assert_eq!(
             error.to_string(),
             "it is 11 bytes long, more than the 10 bytes tierscore reads of such a file"
         );
         std::fs::write(&path, b"ok \xff").unwrap();
-        let error = read(&path, 10).unwrap_err();
+        let error = read_text(&path, 10).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
-        assert_eq!(error.to_string(), "it is not UTF-8 text (byte 3 is not)");
+        assert_eq!(
+            error.to_string(),
+            "it is not UTF-8 text (its first 3 bytes are, the next is not)"
+        );
     }
 
     /// A named pipe is refused at once (no writer ever opens it: reading it would wait for
@@ -132,11 +152,14 @@ mod tests {
             // On a thread, so that a read waiting for ever fails the test instead of hanging it.
             let (tx, rx) = std::sync::mpsc::channel();
             let reading = path.clone();
-            std::thread::spawn(move || tx.send(read(&reading, MAX_SCRIPT_BYTES)));
+            std::thread::spawn(move || tx.send(read_text(&reading, MAX_SCRIPT_BYTES)));
             let outcome = rx.recv_timeout(std::time::Duration::from_secs(10));
             let error = outcome.expect("an answer at once").unwrap_err();
             assert_eq!(error.kind(), io::ErrorKind::InvalidInput, "{path:?}");
-            assert_eq!(error.to_string(), format!("it is {what}, not a file"));
+            assert_eq!(
+                error.to_string(),
+                format!("it is {what}, not a regular file")
+            );
         }
     }
 
@@ -144,7 +167,7 @@ mod tests {
     /// size 0) is read only up to the limit.
     #[test]
     fn a_file_holding_more_than_its_size_says_stops_at_the_limit() {
-        let error = read(Path::new("/proc/self/maps"), 16).unwrap_err();
+        let error = read_text(Path::new("/proc/self/maps"), 16).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::FileTooLarge);
         assert_eq!(
             error.to_string(),
