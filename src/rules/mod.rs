@@ -57,6 +57,12 @@ pub fn cap_message(text: &str, max_bytes: usize) -> String {
     format!("{}… ({} more bytes)", &text[..end], text.len() - end)
 }
 
+/// The longest reason a factor keeps for a row, in bytes (an array's texts joined): a longer one
+/// is cut by [`cap_message`], saying by how much, on both engines. A script can build a
+/// 100,000-character text for every row; kept whole, one batch's reasons took gigabytes and
+/// overflowed Arrow's 2 GiB of text a column.
+pub const MAX_REASON_BYTES: usize = 1024;
+
 /// What a rule must give for every row, fixed when the rule is built.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Returns {

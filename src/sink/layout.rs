@@ -19,6 +19,7 @@ use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use parquet::schema::types::ColumnPath;
 
+use crate::human;
 use crate::score::ScoredBatch;
 
 /// How output rows are laid out.
@@ -187,7 +188,7 @@ impl OutputLayout {
                 }
                 Order::ByTier(indices, _) => indices.values(),
             };
-            columns.push(self.reasons_column(scored, rows));
+            columns.push(self.reasons_column(scored, rows)?);
         }
         let batch = RecordBatch::try_new(self.schema.clone(), columns)?;
         Ok((batch, tiers))
@@ -195,7 +196,7 @@ impl OutputLayout {
 
     /// Per row of `rows` (rows of the scored batch, in output order), `factor: reason` for each
     /// factor that gave one, in factor order.
-    fn reasons_column(&self, scored: &ScoredBatch, rows: &[u32]) -> ArrayRef {
+    fn reasons_column(&self, scored: &ScoredBatch, rows: &[u32]) -> Result<ArrayRef, ArrowError> {
         // Factors that gave no reason on any row of the batch are not looked at row by row.
         let giving: Vec<(&String, &StringArray)> = self
             .factors
@@ -214,6 +215,16 @@ impl OutputLayout {
                 let text_bytes = own_bytes + given * (factor.len() + 2);
                 (texts + given, bytes + text_bytes)
             });
+        // Each reason is at most `rules::MAX_REASON_BYTES`, but many factors giving long ones
+        // on every row could pass what one Arrow text column holds.
+        if bytes > i32::MAX as usize {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "the reasons of a batch of {} rows take {} bytes, more than the 2 GiB of text \
+                 a column holds; give fewer or shorter reasons, or set output.reasons: false",
+                human::count(scored.tier.len() as u64),
+                human::count(bytes as u64)
+            )));
+        }
         let values = StringBuilder::with_capacity(texts, bytes);
         let mut builder = ListBuilder::with_capacity(values, rows.len());
         for &row in rows {
@@ -232,7 +243,7 @@ impl OutputLayout {
             }
             builder.append(true);
         }
-        Arc::new(builder.finish())
+        Ok(Arc::new(builder.finish()))
     }
 
     /// Each of `levels` tiers' rows in a batch [`OutputLayout::build`] grouped by tier, given
@@ -318,6 +329,49 @@ mod tests {
             )))
         );
         assert_eq!(in_microseconds(&DataType::Int32), DataType::Int32);
+    }
+
+    /// Many factors giving long reasons on every row can pass the 2 GiB of text an Arrow
+    /// column holds: the batch is refused with an error before anything is allocated (it was a
+    /// panic). The 40 factors here share one array of 65,536 reasons of 1 KiB (64 MiB): with
+    /// `fN: ` before each, 65,536 x (40 x 1,026 + 10 x 2 + 30 x 3) bytes.
+    #[test]
+    fn a_batch_whose_reasons_pass_two_gib_is_an_error_not_a_panic() {
+        use arrow::array::{Float64Array, Int64Array};
+        let rows = 65_536;
+        let input = RecordBatch::try_from_iter([(
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..rows as i64)) as ArrayRef,
+        )])
+        .unwrap();
+        let long = "r".repeat(crate::rules::MAX_REASON_BYTES);
+        let reasons = StringArray::from_iter_values(std::iter::repeat_n(long.as_str(), rows));
+        let factors = 40;
+        let values: ArrayRef = Arc::new(Float64Array::from(vec![1.0; rows]));
+        let scored = ScoredBatch {
+            factors: vec![values; factors],
+            reasons: vec![reasons; factors],
+            score: Float64Array::from(vec![1.0; rows]),
+            tier: vec![Some(0); rows],
+            rejects: Vec::new(),
+        };
+        let names: Vec<String> = (0..factors).map(|f| format!("f{f}")).collect();
+        let layout = OutputLayout::new(
+            input.schema().as_ref(),
+            vec!["id".into()],
+            names,
+            vec!["all".into()],
+            false,
+            true,
+        )
+        .unwrap();
+        let error = layout.build(&input, &scored).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Invalid argument error: the reasons of a batch of 65,536 rows take 2,696,806,400 \
+             bytes, more than the 2 GiB of text a column holds; give fewer or shorter reasons, \
+             or set output.reasons: false"
+        );
     }
 
     /// Six input rows, row 3 rejected, in tiers 1 0 1 - 2 0: partitioned by tier the rows come

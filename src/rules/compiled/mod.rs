@@ -31,7 +31,9 @@ use bumpalo::Bump;
 
 use super::guard;
 use super::interpreter::InterpretedRule;
-use super::{Reasons, Returns, Rule, RuleEngine, RuleInfo, RuleOutput};
+use super::{
+    cap_message, Reasons, Returns, Rule, RuleEngine, RuleInfo, RuleOutput, MAX_REASON_BYTES,
+};
 use crate::pipeline::Limits;
 use exec::{Chunk, Direct, Numbers, Shape, CHUNK};
 pub use lower::{Lowered, Unsupported};
@@ -285,7 +287,7 @@ impl CompiledRule {
             (_, Shape::Plain) => Some(None),
             (Returns::Factor, Shape::Map) => match chunk.reason[p] {
                 Scalar::Unit => Some(None),
-                Scalar::Str(text) => Some((!text.is_empty()).then_some(text)),
+                Scalar::Str(text) => Some((!text.is_empty()).then(|| capped(text, arena))),
                 Scalar::Reasons(list) => {
                     let list = &chunk.lists[list as usize];
                     if list.mixed {
@@ -293,7 +295,7 @@ impl CompiledRule {
                     } else if list.texts.is_empty() {
                         Some(None)
                     } else {
-                        Some(Some(join(&list.texts, arena)))
+                        Some(Some(capped(join(&list.texts, arena), arena)))
                     }
                 }
                 _ => None,
@@ -408,6 +410,15 @@ fn copy_finite(values: &[f64], to: &mut Vec<f64>) -> bool {
 }
 
 /// Reasons joined as the interpreter joins them.
+/// `text` within [`MAX_REASON_BYTES`], cut as the interpreter cuts it.
+fn capped<'b>(text: &'b str, arena: &'b Bump) -> &'b str {
+    if text.len() <= MAX_REASON_BYTES {
+        text
+    } else {
+        arena.alloc_str(&cap_message(text, MAX_REASON_BYTES))
+    }
+}
+
 fn join<'b>(texts: &[&str], arena: &'b Bump) -> &'b str {
     let mut joined = bumpalo::collections::String::new_in(arena);
     for (k, text) in texts.iter().enumerate() {

@@ -3,7 +3,7 @@
 
 use rhai::{Dynamic, Map};
 
-use crate::rules::Returns;
+use crate::rules::{cap_message, Returns, MAX_REASON_BYTES};
 
 /// A script's value read as its rule's contract asks.
 #[derive(Debug, Clone, PartialEq)]
@@ -102,7 +102,7 @@ fn reason_text(reason: &Dynamic) -> Result<Option<String>, String> {
     }
     if reason.is_string() {
         let text = reason.to_string();
-        return Ok((!text.is_empty()).then_some(text));
+        return Ok((!text.is_empty()).then(|| capped(text)));
     }
     if let Some(items) = reason.read_lock::<rhai::Array>() {
         let mut parts = Vec::with_capacity(items.len());
@@ -115,12 +115,21 @@ fn reason_text(reason: &Dynamic) -> Result<Option<String>, String> {
             }
             parts.push(item.to_string());
         }
-        return Ok((!parts.is_empty()).then(|| parts.join("; ")));
+        return Ok((!parts.is_empty()).then(|| capped(parts.join("; "))));
     }
     Err(format!(
         "`reason` is a {}; give a string, an array of strings or ()",
         reason.type_name()
     ))
+}
+
+/// `text` within [`MAX_REASON_BYTES`].
+fn capped(text: String) -> String {
+    if text.len() <= MAX_REASON_BYTES {
+        text
+    } else {
+        cap_message(&text, MAX_REASON_BYTES)
+    }
 }
 
 /// Reads a number (integer or float), refusing `()`, NaN and infinities with a clear message.
