@@ -51,6 +51,7 @@ catalog! {
         LIMITS = "pipeline::limits", 1, "a script limit is 0";
         NO_FACTORS = "pipeline::no_factors", 1, "the pipeline has no factors";
         TOO_MANY_FACTORS = "pipeline::too_many_factors", 1, "the pipeline has more than 1,000 factors";
+        TOO_MANY_TIERS = "pipeline::too_many_tiers", 1, "`tiers.levels` lists more than 256 levels";
         FACTOR_NAME = "pipeline::factor_name", 1, "a factor name is empty, reserved or not a plain name";
         DUPLICATE_FACTOR = "pipeline::duplicate_factor", 1, "two factors have the same name";
         FACTOR_RULE = "pipeline::factor_rule", 1, "a factor has both `script` and `expr`, or neither";

@@ -435,3 +435,43 @@ fn deep_nesting_in_a_test_case_file_is_refused_quickly() {
     );
     assert!(took.as_secs() < 20, "test took {took:?}");
 }
+
+/// A pipeline may list 256 tier levels. 100,000 took a minute to check (each name compared
+/// with every one before it) and 7.2 GB to run over 2,000 rows (exact sums kept a tier); now
+/// they are refused at the 257th, in about a second.
+#[test]
+fn more_than_256_tier_levels_are_refused_quickly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 200, 3, 200);
+    let pipeline = |n: usize| {
+        let levels: String = (0..n)
+            .map(|i| format!("    - {{ name: t{i}, min: {} }}\n", n - i))
+            .collect();
+        format!(
+            "version: 1\nname: p\ninput: {{ path: customers.parquet, id: customer_id }}\n\
+             factors:\n  - {{ name: value, expr: \"orders_12m * 1.0\", weight: 1.0 }}\n\
+             tiers:\n  levels:\n{levels}    - {{ name: rest }}\noutput: {{ path: out }}\n"
+        )
+    };
+    write(dir, "some.yaml", &pipeline(255));
+    run(dir, &["check", "some.yaml"]).expect_code(0);
+    write(dir, "many.yaml", &pipeline(100_000));
+    let started = Instant::now();
+    let result = run(dir, &["run", "many.yaml"]);
+    let took = started.elapsed();
+    result.expect_code(1);
+    assert_eq!(
+        result.headline(),
+        "`tiers.levels` lists 100,001 levels, more than 256"
+    );
+    assert!(result.stderr.contains("pipeline::too_many_tiers"));
+    // The 257th level, on line 264 (levels start on line 8).
+    assert!(
+        result.stderr.contains("many.yaml:264:"),
+        "{}",
+        result.stderr
+    );
+    assert!(took.as_secs() < 30, "run took {took:?}");
+    assert!(!dir.join("out").exists());
+}

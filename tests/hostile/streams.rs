@@ -181,7 +181,7 @@ fn a_full_disk_is_an_io_error_and_keeps_the_previous_output() {
 }
 
 /// A tier-partitioned output keeps a file open a tier. tierscore raises its soft open-file
-/// limit up to the hard one, so 300 rank tiers under a soft limit of 128 are written; under a
+/// limit up to the hard one, so 250 rank tiers under a soft limit of 128 are written; under a
 /// hard limit of 128 the run stops with `sink::open_files` (exit 3) naming the limit and the
 /// fix, and commits nothing.
 #[test]
@@ -189,8 +189,8 @@ fn many_tiers_raise_the_open_file_limit_or_say_it_is_too_low() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     gen(dir, "customers.parquet", 20_000, 3, 5_000);
-    let levels: String = (1..300)
-        .map(|i| format!("    - {{ name: t{i}, top: {} }}\n", i as f64 / 300.0))
+    let levels: String = (1..250)
+        .map(|i| format!("    - {{ name: t{i}, top: {} }}\n", i as f64 / 250.0))
         .collect();
     write(
         dir,
@@ -232,5 +232,5 @@ fn many_tiers_raise_the_open_file_limit_or_say_it_is_too_low() {
         "{}",
         String::from_utf8_lossy(&soft.stderr)
     );
-    assert_eq!(fs::read_dir(dir.join("out/scored")).unwrap().count(), 300);
+    assert_eq!(fs::read_dir(dir.join("out/scored")).unwrap().count(), 250);
 }
