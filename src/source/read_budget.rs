@@ -10,11 +10,12 @@
 //! header is read through a buffer of [`HEADER_BUFFER`] bytes, not 8 KiB of page data read
 //! twice.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use parquet::file::reader::{ChunkReader, Length};
@@ -33,19 +34,31 @@ const AT_END: u64 = 64 << 10;
 /// result.
 const HEADER_BUFFER: usize = 1 << 10;
 
-/// What a reader's first read costs at least: the 8 KiB buffer page headers were read through
-/// before reads were positional, so that a damaged file's loop over page headers within the
-/// file runs out of budget after as few turns as it did then, not eight times as many.
+/// What a reader's first read costs at least when it starts where a reader started before: the
+/// 8 KiB buffer page headers were read through before reads were positional, so that a damaged
+/// file's loop over one page header runs out of budget after as few turns as it did then, not
+/// eight times as many. A reader starting somewhere new (each page of an honest file) pays
+/// nothing for the [`HEADER_BUFFER`] its first read fills (the page's header, and data read
+/// again with the page): charged on every page, small row groups' many small pages passed the
+/// budget of a valid file (`gen --rows 5000 --row-group-size 500` was refused as damaged).
 const FIRST_READ: u64 = 8 << 10;
 
+/// Start positions remembered to tell a new reader from one starting again: past this many, a
+/// reader starting anywhere pays [`FIRST_READ`], as every one did before (a file would need
+/// millions of pages to get there).
+const STARTS: usize = 1 << 20;
+
 /// A Parquet file whose reads, through every reader made from it, draw on one budget. Each call
-/// to the file costs the bytes it returned plus one (a reader's first at least [`FIRST_READ`]),
+/// to the file costs the bytes it returned plus one (the first of a reader starting where one
+/// started before at least [`FIRST_READ`]),
 /// or [`AT_END`] when it found the end, so that reading nothing at the end of the file again and
 /// again also runs the budget out.
 pub struct BudgetedFile {
     file: Arc<File>,
     len: u64,
     left: Arc<AtomicU64>,
+    /// Where readers started, up to [`STARTS`] of them.
+    starts: Mutex<HashSet<u64>>,
 }
 
 impl BudgetedFile {
@@ -56,16 +69,23 @@ impl BudgetedFile {
             file: Arc::new(file),
             len,
             left: Arc::new(AtomicU64::new(len.saturating_mul(2).saturating_add(MARGIN))),
+            starts: Mutex::new(HashSet::new()),
         })
     }
 
-    /// A reader from byte `at` on, drawing on the file's budget.
+    /// A reader from byte `at` on, drawing on the file's budget; its first read costs at least
+    /// [`FIRST_READ`] if a reader started at `at` before, else [`HEADER_BUFFER`] less.
     fn read_from(&self, at: u64) -> BudgetedRead {
+        let new = {
+            let mut starts = self.starts.lock().unwrap_or_else(|e| e.into_inner());
+            starts.len() < STARTS && starts.insert(at)
+        };
         BudgetedRead {
             file: Arc::clone(&self.file),
             at,
             left: Arc::clone(&self.left),
-            least: FIRST_READ,
+            least: if new { 0 } else { FIRST_READ },
+            free: if new { HEADER_BUFFER as u64 } else { 0 },
         }
     }
 }
@@ -109,8 +129,11 @@ pub struct BudgetedRead {
     file: Arc<File>,
     at: u64,
     left: Arc<AtomicU64>,
-    /// What the next read costs at least: [`FIRST_READ`], then nothing more than its bytes.
+    /// What the next read costs at least: [`FIRST_READ`] or nothing, then nothing more than
+    /// its bytes.
     least: u64,
+    /// What the next read may take without cost: [`HEADER_BUFFER`] for a new start's first.
+    free: u64,
 }
 
 impl Read for BudgetedRead {
@@ -120,9 +143,10 @@ impl Read for BudgetedRead {
         let cost = if read == 0 {
             AT_END
         } else {
-            (read as u64 + 1).max(self.least)
+            (read as u64 + 1).saturating_sub(self.free).max(self.least)
         };
         self.least = 0;
+        self.free = 0;
         spend(&self.left, cost)?;
         Ok(read)
     }
