@@ -769,7 +769,55 @@ fn inputs_json<'a>(
     writer.write(&one).ok()?;
     writer.finish().ok()?;
     let text = String::from_utf8(writer.into_inner()).ok()?;
-    Some(text.trim_end().to_string())
+    let text = text.trim_end();
+    if text.len() <= MAX_REJECT_INPUTS_BYTES {
+        return Some(text.to_string());
+    }
+    Some(cut_inputs(text))
+}
+
+/// The most bytes a reject's `inputs` keep: a row can hold a 60,000-character text or a list of
+/// a million items, and a batch's rejects kept whole passed the 2 GiB an Arrow text column
+/// holds (a panic). Longer inputs keep each value to [`MAX_REJECT_INPUT_VALUE_BYTES`] of its
+/// JSON (a longer one becomes a string of its start, saying how much was cut), and as many
+/// names as fit, the rest counted under `"…"`: still one JSON object.
+pub const MAX_REJECT_INPUTS_BYTES: usize = 4096;
+
+/// The most bytes of one value's JSON a cut `inputs` keeps.
+const MAX_REJECT_INPUT_VALUE_BYTES: usize = 256;
+
+/// `inputs` (a JSON object over [`MAX_REJECT_INPUTS_BYTES`]) cut to fit it.
+fn cut_inputs(inputs: &str) -> String {
+    let Ok(serde_json::Value::Object(values)) = serde_json::from_str(inputs) else {
+        return serde_json::json!({ "…": crate::rules::cap_message(inputs, 200) }).to_string();
+    };
+    let total = values.len();
+    let mut kept = serde_json::Map::new();
+    // Room for the braces and the count of the names left out.
+    let mut room = MAX_REJECT_INPUTS_BYTES - 40;
+    for (name, value) in values {
+        let text = value.to_string();
+        let value = if text.len() <= MAX_REJECT_INPUT_VALUE_BYTES {
+            value
+        } else {
+            serde_json::Value::String(crate::rules::cap_message(
+                &text,
+                MAX_REJECT_INPUT_VALUE_BYTES,
+            ))
+        };
+        let entry =
+            serde_json::Value::String(name.clone()).to_string().len() + value.to_string().len() + 2;
+        if entry > room {
+            break;
+        }
+        room -= entry;
+        kept.insert(name, value);
+    }
+    if kept.len() < total {
+        let left = total - kept.len();
+        kept.insert("…".into(), format!("{left} more names").into());
+    }
+    serde_json::Value::Object(kept).to_string()
 }
 
 /// The longest message a reject keeps, in bytes (a script can throw any string): longer ones are

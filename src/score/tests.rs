@@ -309,3 +309,50 @@ fn a_batch_scored_whole_or_in_slices_gives_the_same_results() {
     assert!(whole.reasons[1].iter().any(|r| r == Some("big")));
     assert!(whole.tier.contains(&Some(0)));
 }
+
+/// A reject's `inputs` stay within 4 KiB and one JSON object: a 60,000-character text and a
+/// list of a million numbers become strings of their start, and names past the room are
+/// counted under `…`; small inputs are kept as written.
+#[test]
+fn a_rejects_inputs_are_cut_to_four_kib_as_one_json_object() {
+    use arrow::array::{ListArray, StringArray};
+    use arrow::datatypes::Float64Type;
+    let long = "n".repeat(60_000);
+    let list = ListArray::from_iter_primitive::<Float64Type, _, _>([Some(
+        (0..1_000_000).map(|i| Some(i as f64)).collect::<Vec<_>>(),
+    )]);
+    let mut columns: Vec<(String, ArrayRef)> = vec![
+        (
+            "note".into(),
+            Arc::new(StringArray::from(vec![long.as_str()])),
+        ),
+        ("history".into(), Arc::new(list)),
+        ("orders".into(), Arc::new(Int64Array::from(vec![7]))),
+    ];
+    for i in 0..100 {
+        columns.push((
+            format!("x{i:03}"),
+            Arc::new(StringArray::from(vec!["y".repeat(60)])),
+        ));
+    }
+    let batch = RecordBatch::try_from_iter(columns.clone()).unwrap();
+    let names: Vec<String> = columns.iter().map(|(name, _)| name.clone()).collect();
+    let inputs = inputs_json(&batch, names.iter(), 0).unwrap();
+    assert!(inputs.len() <= MAX_REJECT_INPUTS_BYTES, "{}", inputs.len());
+    let object: serde_json::Value = serde_json::from_str(&inputs).unwrap();
+    let note = object["note"].as_str().unwrap();
+    assert_eq!(note, format!("\"{}… (59746 more bytes)", "n".repeat(255)));
+    assert!(object["history"]
+        .as_str()
+        .unwrap()
+        .starts_with("[0.0,1.0,2.0,"));
+    assert_eq!(object["orders"], 7);
+    let kept = object.as_object().unwrap().len();
+    assert_eq!(
+        object["…"],
+        format!("{} more names", 103 - (kept - 1)).as_str()
+    );
+
+    let small = inputs_json(&batch, names[2..3].iter(), 0).unwrap();
+    assert_eq!(small, r#"{"orders":7}"#);
+}
