@@ -69,6 +69,7 @@ catalog! {
         TIER_ORDER = "pipeline::tier_order", 1, "tier bounds are not in descending order";
         OUTPUT_PATH = "pipeline::output_path", 1, "an output folder name is too long";
         REPORT_VALUE = "pipeline::report_value", 1, "`report.value` is not a factor, `score` or an output column";
+        PARAM_NOT_FINITE = "pipeline::param_not_finite", 1, "a param holds an infinity or NaN";
         PATH_PARAM = "pipeline::path_param", 1, "a `${param}` in a path is unclosed, names no param or a list or map";
         NESTING = "pipeline::nesting", 1, "the pipeline file nests `[` or `{` deeper than 128 levels";
     }

@@ -359,6 +359,17 @@ impl Pipeline {
             &check.path_params("output.path", &spec.output.path, &spec.params),
         );
         let input_path = check.path_params("input.path", &spec.input.path, &spec.params);
+        for (name, value) in &spec.params {
+            if !params::finite(value) {
+                check.error(
+                    codes::pipeline::PARAM_NOT_FINITE,
+                    &format!("params.{name}"),
+                    format!("param `{name}` holds an infinity or NaN"),
+                    "give a finite number: the manifest records params as JSON, which has no \
+                     infinities or NaN, so the run could not be told or repeated",
+                );
+            }
+        }
 
         let max_reject_fraction = spec.errors.max_reject_fraction.unwrap_or(0.0);
         if !(0.0..=1.0).contains(&max_reject_fraction) {

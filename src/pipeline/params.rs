@@ -64,11 +64,26 @@ pub fn apply_overrides(params: &mut Params, overrides: &[String]) -> Result<(), 
 }
 
 /// `raw` as a value of the type of `current`, the param's value in the pipeline.
+/// Whether `value` holds no infinity or NaN (at any depth): the manifest records params as
+/// JSON, which writes them as `null`.
+pub fn finite(value: &Value) -> bool {
+    match value {
+        Value::Number(number) => number.as_f64().is_none_or(f64::is_finite),
+        Value::Sequence(items) => items.iter().all(finite),
+        Value::Mapping(map) => map.values().all(finite),
+        Value::Tagged(tagged) => finite(&tagged.value),
+        _ => true,
+    }
+}
+
 fn typed(key: &str, current: &Value, raw: &str) -> Result<Value, OverrideError> {
     let value = parse_scalar(raw);
     let (fits, expected, example) = match current {
-        Value::Null => (true, "", ""),
+        Value::Null => (finite(&value), "a finite number", "250000"),
         Value::String(_) => return Ok(Value::String(raw.to_string())),
+        Value::Number(_) if matches!(value, Value::Number(_)) && !finite(&value) => {
+            (false, "a finite number", "250000")
+        }
         Value::Number(_) => (matches!(value, Value::Number(_)), "a number", "250000"),
         Value::Bool(_) => (matches!(value, Value::Bool(_)), "a boolean", "true"),
         Value::Sequence(_) => (false, "a list", ""),

@@ -18,6 +18,17 @@ fn a_set_value_of_the_wrong_type_is_a_usage_error() {
     let before = snapshot(dir);
     for (set, expected, help) in [
         ("k=abc", "a number", "give a number, e.g. --set k=250000"),
+        // The manifest writes params as JSON, where an infinity or NaN becomes null.
+        (
+            "k=.inf",
+            "a finite number",
+            "give a finite number, e.g. --set k=250000",
+        ),
+        (
+            "k=.nan",
+            "a finite number",
+            "give a finite number, e.g. --set k=250000",
+        ),
         (
             "flag=yes please",
             "a boolean",
@@ -111,4 +122,29 @@ fn too_many_threads_are_capped_with_a_warning() {
         result.stderr
     );
     assert_eq!(manifest(&dir.join("out"))["threads"], cores * 4);
+}
+
+/// A param holding an infinity or NaN (`.inf`, `.nan`, also inside a list) is refused where it
+/// is written: the manifest records params as JSON, which writes them as null, so the run could
+/// be neither told nor repeated (a review's find: `.inf` committed with `"k": null`).
+#[test]
+fn a_param_that_is_not_finite_is_refused_where_it_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (params, line) in [("{ k: .inf }", 4), ("{ k: 2.0, cuts: [1, .nan] }", 4)] {
+        pipeline(dir, r#"expr: "orders_12m * 1.0""#, params, "{}");
+        let result = run(dir, &["check", "p.yaml"]);
+        result.expect_code(1);
+        let key = if params.contains("cuts") { "cuts" } else { "k" };
+        assert_eq!(
+            result.headline(),
+            format!("param `{key}` holds an infinity or NaN")
+        );
+        assert!(result.stderr.contains("pipeline::param_not_finite"));
+        assert!(
+            result.stderr.contains(&format!("p.yaml:{line}:")),
+            "{}",
+            result.stderr
+        );
+    }
 }
