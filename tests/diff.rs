@@ -674,3 +674,55 @@ fn a_changed_param_rule_and_tier_bound_are_each_named() {
         assert!(text.contains(&line), "no `{line}` in:\n{text}");
     }
 }
+
+/// An output edited to name a tier on every row (its manifest listing five) is refused once
+/// more than 256 names no manifest lists are met: the report's tier table is a square of the
+/// names, and 20,000 of them took 13 GB before (a review's find).
+#[test]
+fn an_output_naming_hundreds_of_unlisted_tiers_is_refused() {
+    use arrow::array::{ArrayRef, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    generate(dir, 400);
+    let yaml = pipeline(dir, "p", 0.3, "none");
+    let old = score(dir, &yaml, "old", None);
+    let new = score(dir, &yaml, "new", None);
+    let part = new.join("scored/part-00000.parquet");
+    let batches: Vec<RecordBatch> =
+        ParquetRecordBatchReaderBuilder::try_new(File::open(&part).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let schema = batches[0].schema();
+    let tier = schema.index_of("tier").unwrap();
+    let mut writer =
+        ArrowWriter::try_new(File::create(&part).unwrap(), schema.clone(), None).unwrap();
+    let mut row = 0;
+    for batch in &batches {
+        let names: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (row..row + batch.num_rows()).map(|i| format!("t{i}")),
+        ));
+        row += batch.num_rows();
+        let mut columns = batch.columns().to_vec();
+        columns[tier] = names;
+        writer
+            .write(&RecordBatch::try_new(schema.clone(), columns).unwrap())
+            .unwrap();
+    }
+    writer.close().unwrap();
+    let outcome = tierscore(dir, &["diff", old.to_str().unwrap(), new.to_str().unwrap()]);
+    assert_eq!(outcome.code, Some(3), "{}", outcome.stderr);
+    let stderr = flat(&outcome.stderr);
+    assert!(
+        stderr.contains(
+            "scored/part-00000.parquet: holds more than 256 tier names its manifest does not \
+             list, `t256` among them"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("diff::unexpected_content"), "{stderr}");
+}

@@ -167,9 +167,9 @@ pub fn compare(old_dir: &Path, new_dir: &Path, top: usize) -> Result<Comparison,
         .collect();
     let mut tiers = TierNames::default();
     for name in new.tiers.iter().chain(&old.tiers) {
-        tiers.index(name);
+        tiers.list(name);
     }
-    let old_tiers: Vec<usize> = old.tiers.iter().map(|t| tiers.index(t)).collect();
+    let old_tiers: Vec<usize> = old.tiers.iter().map(|t| tiers.list(t)).collect();
 
     let mut join = Join::new(factors.len(), top);
     join.reserve(old.files.iter().map(|(_, rows, _)| *rows).sum());

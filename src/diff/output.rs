@@ -161,7 +161,11 @@ impl Output {
                 .with_batch_size(BATCH_ROWS)
                 .build()
                 .map_err(|e| unreadable(path, e))?;
-            let partition = partition_tier.as_deref().map(|name| tiers.index(name));
+            let partition = partition_tier
+                .as_deref()
+                .map(|name| tiers.index(name))
+                .transpose()
+                .map_err(|detail| unexpected(path, detail))?;
             let mut rows_in_file = 0u64;
             for batch in reader {
                 let batch = batch.map_err(|e| unreadable(path, e))?;
@@ -213,15 +217,43 @@ fn missing_column(path: &Path, name: &str) -> DiffError {
 }
 
 /// Tier names in report order, each with a stable index: the new output's levels, then the old
-/// one's it lacks, then any name met only in the data (in reading order).
+/// one's it lacks, then any name met only in the data (in reading order), at most
+/// [`MAX_UNLISTED_TIERS`] of those.
 #[derive(Debug, Default)]
 pub(super) struct TierNames {
     pub(super) names: Vec<String>,
     pub(super) indices: HashMap<String, usize>,
+    /// How many of `names` the manifests list.
+    listed: usize,
 }
 
+/// Tier names a diff takes from the data beyond those the manifests list: the report's tier
+/// table is a square of them, so an edited output naming 20,000 tiers took 13 GB before.
+pub(super) const MAX_UNLISTED_TIERS: usize = 256;
+
 impl TierNames {
-    pub(super) fn index(&mut self, name: &str) -> usize {
+    /// The index of a tier a manifest lists.
+    pub(super) fn list(&mut self, name: &str) -> usize {
+        let index = self.add(name);
+        self.listed = self.listed.max(self.names.len());
+        index
+    }
+
+    /// The index of a tier met in the data; an error past [`MAX_UNLISTED_TIERS`] names no
+    /// manifest lists.
+    pub(super) fn index(&mut self, name: &str) -> Result<usize, String> {
+        if !self.indices.contains_key(name) && self.names.len() >= self.listed + MAX_UNLISTED_TIERS
+        {
+            return Err(format!(
+                "holds more than {MAX_UNLISTED_TIERS} tier names its manifest does not list, \
+                 `{}` among them",
+                crate::rules::cap_message(name, 100)
+            ));
+        }
+        Ok(self.add(name))
+    }
+
+    fn add(&mut self, name: &str) -> usize {
         if let Some(&i) = self.indices.get(name) {
             return i;
         }
@@ -288,9 +320,10 @@ impl Rows {
                     .iter()
                     .enumerate()
                     .map(|(row, name)| {
-                        name.map(|name| tiers.index(name)).ok_or_else(|| {
+                        name.ok_or_else(|| {
                             format!("tier is null in row {}", first_row + row as u64)
                         })
+                        .and_then(|name| tiers.index(name))
                     })
                     .collect::<Result<_, _>>()?
             }
