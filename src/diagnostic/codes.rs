@@ -119,6 +119,7 @@ catalog! {
     }
     source {
         MISSING = "source::missing", 3, "the input path does not exist";
+        DUPLICATE_COLUMN = "source::duplicate_column", 3, "two columns of the input have one name";
         NO_FILES = "source::no_files", 3, "the input directory holds no Parquet files";
         IO = "source::io", 3, "the input cannot be read";
         CORRUPT = "source::corrupt", 3, "an input file is not readable Parquet";

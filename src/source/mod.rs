@@ -243,6 +243,14 @@ pub enum SourceError {
         first: PathBuf,
         detail: String,
     },
+    /// Two top-level columns of the input share a name: which one a rule or the output read
+    /// would be a guess (it was silently the first).
+    #[error("{} has two columns named `{name}`", path.display())]
+    #[diagnostic(
+        code(source::duplicate_column),
+        help("columns are read by name: rename one of them in the file")
+    )]
+    DuplicateColumn { path: PathBuf, name: String },
 }
 
 impl Source {
@@ -310,6 +318,17 @@ impl Source {
             });
         }
         let file_schema = unified_schema(&files)?;
+        let mut names = std::collections::HashSet::new();
+        if let Some(twice) = file_schema
+            .fields()
+            .iter()
+            .find(|f| !names.insert(f.name().as_str()))
+        {
+            return Err(SourceError::DuplicateColumn {
+                path: files[0].path.clone(),
+                name: twice.name().clone(),
+            });
+        }
         let schema = Arc::new(Schema::new(
             file_schema
                 .fields()

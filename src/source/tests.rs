@@ -201,3 +201,27 @@ fn the_fuzz_findings_fail_as_damaged_files() {
         assert_eq!(message, expected, "{file}");
     }
 }
+
+/// Two columns of one name: which one a rule reads would be a guess (it was the first).
+#[test]
+fn a_file_with_two_columns_of_one_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twice.parquet");
+    let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
+    let revenue: ArrayRef = Arc::new(Int64Array::from(vec![10, 20]));
+    let batch = RecordBatch::try_from_iter([
+        ("id", ids),
+        ("revenue", revenue.clone()),
+        ("revenue", revenue),
+    ])
+    .unwrap();
+    let mut writer =
+        ArrowWriter::try_new(File::create(&path).unwrap(), batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let err = Source::open(&path, &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{} has two columns named `revenue`", path.display())
+    );
+}
