@@ -659,3 +659,70 @@ fn manifest_score_quantiles_equal_the_output_files() {
     assert_eq!(q["max"], m["score"]["max"]);
     assert_eq!(q.as_object().unwrap().len(), 12);
 }
+
+/// `report` reads only what an output's manifest rightly lists: a file outside the output
+/// (`../other/…`), a file listed twice, or a file's rows or all files' rows differing from the
+/// manifest's counts are refused (each was read and counted, a review's find), and nothing is written.
+#[test]
+fn report_refuses_a_manifest_edited_to_list_other_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = shipped_example(tmp.path());
+    let manifest_path = out.join("_manifest.json");
+    let original = fs::read_to_string(&manifest_path).unwrap();
+    let first = "scored/tier=strategic/part-00000.parquet";
+    let parsed: Value = serde_json::from_str(&original).unwrap();
+    assert_eq!(parsed["output"]["files"][0]["path"], first);
+    let rows = parsed["output"]["files"][0]["rows"].as_u64().unwrap();
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let edits: [(&str, Edit, String); 4] = [
+        (
+            "outside",
+            Box::new(|m: &mut Value| {
+                m["output"]["files"][0]["path"] =
+                    "../cv/scored/tier=strategic/part-00000.parquet".into()
+            }),
+            format!(
+                "cannot read {}: its manifest lists it, outside the output",
+                Path::new("cv/../cv/scored/tier=strategic/part-00000.parquet").display()
+            ),
+        ),
+        (
+            "twice",
+            Box::new(|m: &mut Value| {
+                let file = m["output"]["files"][0].clone();
+                m["output"]["files"][1] = file;
+            }),
+            format!(
+                "cannot read {}: its manifest lists it twice",
+                Path::new("cv").join(first).display()
+            ),
+        ),
+        (
+            "file rows",
+            Box::new(move |m: &mut Value| m["output"]["files"][0]["rows"] = (rows + 1).into()),
+            format!(
+                "cannot read {}: it holds {rows} rows, and its manifest says {}",
+                Path::new("cv").join(first).display(),
+                rows + 1
+            ),
+        ),
+        (
+            "scored rows",
+            Box::new(|m: &mut Value| m["rows"]["scored"] = 1999.into()),
+            format!(
+                "cannot read {}: its files hold 2000 rows, and it counts 1999 scored",
+                Path::new("cv/_manifest.json").display()
+            ),
+        ),
+    ];
+    for (what, edit, headline) in edits {
+        let mut manifest: Value = serde_json::from_str(&original).unwrap();
+        edit(&mut manifest);
+        fs::write(&manifest_path, serde_json::to_string(&manifest).unwrap()).unwrap();
+        fs::remove_file(out.join("_report.html")).ok();
+        let result = run(tmp.path(), &["report", "cv"]);
+        result.expect_code(3);
+        assert_eq!(result.headline(), headline, "{what}");
+        assert!(!out.join("_report.html").exists(), "{what}");
+    }
+}

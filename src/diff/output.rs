@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, Float64Array, RecordBatch};
 use arrow::datatypes::DataType;
@@ -67,10 +67,7 @@ impl Output {
         let mut files = Vec::with_capacity(manifest.output.files.len());
         for file in manifest.output.files {
             let relative = Path::new(&file.path);
-            if !relative
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)))
-            {
+            if !crate::manifest::is_inside_output(&file.path) {
                 return Err(bad(format!(
                     "lists `{}`, which is not a path inside the output",
                     file.path

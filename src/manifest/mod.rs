@@ -36,6 +36,17 @@ pub const REPORT_FILE: &str = "_report.html";
 /// The marker written last into a committed output.
 pub const SUCCESS_FILE: &str = "_SUCCESS";
 
+/// Whether `path`, as a manifest lists a file, names a place inside the output: relative, of
+/// plain names only (no `..`, `.` or root). Commands reading an output back (`diff`, `report`)
+/// read nothing else, however the manifest was edited.
+pub fn is_inside_output(path: &str) -> bool {
+    let path = std::path::Path::new(path);
+    path.components().next().is_some()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
 /// The manifest of one committed run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
