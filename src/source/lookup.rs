@@ -45,15 +45,14 @@ impl Source {
                 .columns()
                 .iter()
                 .position(|c| c.path().string() == file_column);
-            let unsigned = leaf.is_some_and(|leaf| {
-                is_unsigned(&metadata.file_metadata().schema_descr().column(leaf))
-            });
+            let integers =
+                leaf.map(|leaf| integers(&metadata.file_metadata().schema_descr().column(leaf)));
             let mut first_row = 0u64;
             for group in 0..metadata.num_row_groups() {
                 let rows = metadata.row_group(group).num_rows().max(0) as u64;
                 let stats =
                     leaf.and_then(|leaf| metadata.row_group(group).column(leaf).statistics());
-                if stats.is_none_or(|s| may_hold(s, id, unsigned)) {
+                if stats.is_none_or(|s| may_hold(s, id, integers.flatten())) {
                     read += 1;
                     if let Some(row) =
                         self.find_in_group(file, index, group, first_row, id_column, id, columns)?
@@ -117,18 +116,26 @@ impl Source {
     }
 }
 
-/// Whether a Parquet integer column holds unsigned integers (UInt8 to UInt64 in Arrow): their
-/// values and statistics are stored in the signed physical types and compare as unsigned.
-fn is_unsigned(column: &ColumnDescriptor) -> bool {
+/// How an integer column's statistics compare: `Some(true)` for unsigned integers (UInt8 to
+/// UInt64 in Arrow, stored in the signed physical types), `Some(false)` for signed ones, `None`
+/// when the integers stand for something else (dates, timestamps, decimals, times), whose
+/// statistics an id as written (`2026-11-01`) cannot be compared with: every row group is read.
+fn integers(column: &ColumnDescriptor) -> Option<bool> {
     match column.logical_type_ref() {
-        Some(LogicalType::Integer(int)) => !int.is_signed,
-        _ => matches!(
-            column.converted_type(),
+        Some(LogicalType::Integer(int)) => Some(!int.is_signed),
+        Some(_) => None,
+        None => match column.converted_type() {
             ConvertedType::UINT_8
-                | ConvertedType::UINT_16
-                | ConvertedType::UINT_32
-                | ConvertedType::UINT_64
-        ),
+            | ConvertedType::UINT_16
+            | ConvertedType::UINT_32
+            | ConvertedType::UINT_64 => Some(true),
+            ConvertedType::NONE
+            | ConvertedType::INT_8
+            | ConvertedType::INT_16
+            | ConvertedType::INT_32
+            | ConvertedType::INT_64 => Some(false),
+            _ => None,
+        },
     }
 }
 
@@ -141,9 +148,13 @@ fn within<T: std::str::FromStr + PartialOrd>(id: &str, min: Option<T>, max: Opti
     }
 }
 
-/// Whether a row group with these id statistics may hold `id`; `unsigned` when the id column
-/// holds unsigned integers (its statistics' bits then read as unsigned).
-fn may_hold(stats: &Statistics, id: &str, unsigned: bool) -> bool {
+/// Whether a row group with these id statistics may hold `id`; `integers` says how integer
+/// statistics compare (see [`integers`]; `None`: they cannot rule anything out).
+fn may_hold(stats: &Statistics, id: &str, integers: Option<bool>) -> bool {
+    let unsigned = match (stats, integers) {
+        (Statistics::Int32(_) | Statistics::Int64(_), None) => return true,
+        (_, integers) => integers == Some(true),
+    };
     match stats {
         Statistics::Int32(s) if unsigned => within(
             id,
