@@ -21,6 +21,10 @@ use crate::stats::keys::Keys;
 /// Duplicate ids named in the error.
 const EXAMPLES: usize = 5;
 
+/// Places named for one duplicate id, the rest counted: 20,000 rows of one id were each named
+/// (543 KB of error) and each held in memory until then.
+const PLACES: usize = 3;
+
 /// Hashes a part holds, about, for the rows a run expects.
 const PART_HASHES: u64 = 1 << 20;
 
@@ -112,7 +116,8 @@ impl IdHashes {
         if suspects.is_empty() {
             return Ok(());
         }
-        let mut places: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // Each suspect id's first places and how many rows it is on.
+        let mut places: BTreeMap<String, (Vec<String>, u64)> = BTreeMap::new();
         let files = scan.source.files();
         for batch in scan.batches(&[id.to_string()]) {
             let batch = batch?;
@@ -121,23 +126,37 @@ impl IdHashes {
                 .map_err(|e| ExecError::Ids(e.to_string()))?;
             self.each_hash(ids.as_ref(), |row, hash| {
                 if suspects.contains(&hash) {
-                    let file = files[batch.file].path.display();
-                    places
-                        .entry(format.value(row).to_string())
-                        .or_default()
-                        .push(format!("{file} row {}", batch.row_number(row)));
+                    let (named, rows) = places.entry(format.value(row).to_string()).or_default();
+                    *rows += 1;
+                    if named.len() < PLACES {
+                        let file = files[batch.file].path.display();
+                        named.push(format!("{file} row {}", batch.row_number(row)));
+                    }
                 }
             })?;
         }
-        let duplicates: Vec<(String, Vec<String>)> =
-            places.into_iter().filter(|(_, at)| at.len() > 1).collect();
+        let duplicates: Vec<(String, (Vec<String>, u64))> = places
+            .into_iter()
+            .filter(|(_, (_, rows))| *rows > 1)
+            .collect();
         if duplicates.is_empty() {
             return Ok(());
         }
         let first = duplicates
             .iter()
             .take(EXAMPLES)
-            .map(|(id, at)| format!("{id} ({})", at.join(", ")))
+            .map(|(id, (named, rows))| {
+                let more = *rows - named.len() as u64;
+                if more == 0 {
+                    format!("{id} ({})", named.join(", "))
+                } else {
+                    format!(
+                        "{id} ({} and {} more rows)",
+                        named.join(", "),
+                        crate::human::count(more)
+                    )
+                }
+            })
             .collect::<Vec<_>>()
             .join("; ");
         Err(ExecError::DuplicateIds {
