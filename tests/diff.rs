@@ -726,3 +726,23 @@ fn an_output_naming_hundreds_of_unlisted_tiers_is_refused() {
     );
     assert!(stderr.contains("diff::unexpected_content"), "{stderr}");
 }
+
+/// `--top 0` asks for no movers: the text says so, not that no score changed (it said so
+/// whatever changed, a review's find).
+#[test]
+fn top_zero_lists_no_movers_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    generate(dir, 100);
+    let old = score(dir, &pipeline(dir, "old", 0.3, "tier"), "old", None);
+    let new = score(dir, &pipeline(dir, "new", 0.9, "tier"), "new", None);
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let text = ok(dir, &["diff", old, new, "--top", "0"]);
+    assert!(text.contains("  (none asked for: --top 0)"), "{text}");
+    assert!(!text.contains("no customer's score changed"), "{text}");
+    let text = ok(dir, &["diff", old, old]);
+    assert!(
+        text.contains("  (none: no customer's score changed)"),
+        "{text}"
+    );
+}

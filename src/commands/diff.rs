@@ -71,7 +71,7 @@ pub fn execute(args: &DiffArgs, _ui: Ui) -> Result<(), CommandError> {
         DiffFormat::Json => serde_json::to_writer_pretty(&mut stdout, &comparison)
             .map_err(std::io::Error::from)
             .and_then(|()| stdout.write_all(b"\n")),
-        DiffFormat::Text => stdout.write_all(render_text(&comparison).as_bytes()),
+        DiffFormat::Text => stdout.write_all(render_text(&comparison, args.top).as_bytes()),
         DiffFormat::Html => {
             stdout.write_all(crate::report::diff_page::render(&comparison).as_bytes())
         }
@@ -85,7 +85,7 @@ pub fn execute(args: &DiffArgs, _ui: Ui) -> Result<(), CommandError> {
 }
 
 /// The report as aligned tables.
-fn render_text(c: &Comparison) -> String {
+fn render_text(c: &Comparison, top: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -185,7 +185,9 @@ fn render_text(c: &Comparison) -> String {
         out,
         "\ntop movers by |score change|, ties by id (factor columns: new - old)"
     );
-    if c.top_movers.is_empty() {
+    if top == 0 {
+        let _ = writeln!(out, "  (none asked for: --top 0)");
+    } else if c.top_movers.is_empty() {
         let _ = writeln!(out, "  (none: no customer's score changed)");
     } else {
         let mut header: Vec<String> = [
