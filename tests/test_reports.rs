@@ -176,3 +176,51 @@ fn json_report_lists_every_case_with_its_mismatches() {
     assert_eq!(report["ok"], true);
     assert_eq!(report["failed"], 0);
 }
+
+/// A negative or NaN tolerance failed every comparison with an expected value that seemed to
+/// match (`3 ± -1`); now the case fails naming the tolerance itself (a review's find).
+#[test]
+fn a_tolerance_that_is_negative_or_nan_is_named_as_the_mismatch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 20, 1, 20);
+    write(
+        dir,
+        "p.yaml",
+        r#"version: 1
+name: tolerances
+input: { path: customers.parquet, id: customer_id }
+factors:
+  - { name: orders, expr: "orders_12m * 1.0", weight: 1.0 }
+tiers:
+  levels:
+    - { name: all }
+output: { path: out }
+tests:
+  - name: negative
+    row: { orders_12m: 3 }
+    tolerance: -1
+    expect: { orders: 3.0 }
+  - name: nan
+    row: { orders_12m: 3 }
+    expect: { orders: { value: 3.0, tolerance: .nan } }
+  - name: fine
+    row: { orders_12m: 3 }
+    expect: { orders: { value: 3.5, tolerance: 0.5 } }
+"#,
+    );
+    let result = run(dir, &["test", "p.yaml", "--format", "json"]);
+    result.expect_code(1);
+    let report: Value = serde_json::from_str(&result.stdout).unwrap();
+    let cases = report["pipelines"][0]["cases"].as_array().unwrap();
+    let mismatch = |case: usize| cases[case]["mismatches"][0].clone();
+    assert_eq!(
+        mismatch(0),
+        serde_json::json!({"field": "tolerance", "expected": "a finite number of 0 or more", "actual": "-1"})
+    );
+    assert_eq!(
+        mismatch(1),
+        serde_json::json!({"field": "orders", "expected": "a tolerance that is a finite number of 0 or more", "actual": "NaN"})
+    );
+    assert_eq!(cases[2]["ok"], true);
+}

@@ -272,6 +272,16 @@ fn compare(spec: &TestCaseSpec, actual: &Actual) -> Vec<Mismatch> {
             actual,
         })
     };
+    // A negative or NaN tolerance fails every comparison, saying nothing of why.
+    let usable = |tolerance: f64| tolerance.is_finite() && tolerance >= 0.0;
+    if !usable(tolerance) {
+        mismatch(
+            "tolerance",
+            "a finite number of 0 or more".into(),
+            tolerance.to_string(),
+        );
+        return mismatches;
+    }
     if let (Some(error), None) = (&actual.error, spec.expect.get("error")) {
         mismatch("error", "(no error)".into(), error.clone());
         return mismatches;
@@ -333,6 +343,14 @@ fn compare(spec: &TestCaseSpec, actual: &Actual) -> Vec<Mismatch> {
                     }
                 };
                 let (wanted, tol) = match number(expected) {
+                    Some((_, Some(tol))) if !usable(tol) => {
+                        mismatch(
+                            name,
+                            "a tolerance that is a finite number of 0 or more".into(),
+                            tol.to_string(),
+                        );
+                        continue;
+                    }
                     Some(pair) => (pair.0, pair.1.unwrap_or(tolerance)),
                     None => {
                         mismatch(
