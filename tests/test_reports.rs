@@ -224,3 +224,52 @@ tests:
     );
     assert_eq!(cases[2]["ok"], true);
 }
+
+/// A test row goes through JSON into the input's types: an infinity or NaN became null and 1.5
+/// in an integer column became 1, so a case tested something else than it said (a review's
+/// find). Both are now the case's mismatch, naming the column.
+#[test]
+fn a_row_value_the_input_cannot_take_is_named_as_the_mismatch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "customers.parquet", 20, 1, 20);
+    write(
+        dir,
+        "p.yaml",
+        r#"version: 1
+name: rows
+input: { path: customers.parquet, id: customer_id }
+factors:
+  - { name: value, expr: "orders_12m * 1.0 + revenue_12m", weight: 1.0 }
+tiers:
+  levels:
+    - { name: all }
+output: { path: out }
+tests:
+  - name: nan
+    row: { orders_12m: 3, revenue_12m: .nan }
+    expect: { value: 3.0 }
+  - name: fractional orders
+    row: { orders_12m: 1.5, revenue_12m: 1.0 }
+    expect: { value: 2.5 }
+  - name: an integer in a float column
+    row: { orders_12m: 3, revenue_12m: 2 }
+    expect: { value: 5.0 }
+"#,
+    );
+    let result = run(dir, &["test", "p.yaml", "--format", "json"]);
+    result.expect_code(1);
+    let report: Value = serde_json::from_str(&result.stdout).unwrap();
+    let cases = report["pipelines"][0]["cases"].as_array().unwrap();
+    let actual = |case: usize| cases[case]["mismatches"][0]["actual"].clone();
+    assert_eq!(
+        actual(0),
+        "`revenue_12m` holds an infinity or NaN, which a test row cannot give; test such values \
+         with run on a file holding them"
+    );
+    assert_eq!(
+        actual(1),
+        "column `orders_12m` holds integers, and 1.5 is not one"
+    );
+    assert_eq!(cases[2]["ok"], true);
+}

@@ -180,6 +180,27 @@ fn row_batch(
             suggest::help_for(unknown, &names, "input columns")
         ));
     }
+    // The row goes through JSON, which has no NaN or infinities (they became null), and into
+    // the input's types, where 1.5 became the integer 1: both are refused instead.
+    for (name, value) in row {
+        if !crate::pipeline::params::finite(value) {
+            return Err(format!(
+                "`{name}` holds an infinity or NaN, which a test row cannot give; test such \
+                 values with run on a file holding them"
+            ));
+        }
+        let integers = input
+            .field_with_name(name)
+            .is_ok_and(|f| f.data_type().is_integer());
+        if let Value::Number(number) = value {
+            if integers && !(number.is_i64() || number.is_u64()) {
+                return Err(format!(
+                    "column `{name}` holds integers, and {} is not one",
+                    number
+                ));
+            }
+        }
+    }
     let schema = Arc::new(Schema::new(
         input
             .fields()
