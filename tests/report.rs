@@ -662,7 +662,8 @@ fn manifest_score_quantiles_equal_the_output_files() {
 
 /// `report` reads only what an output's manifest rightly lists: a file outside the output
 /// (`../other/…`), a file listed twice, or a file's rows or all files' rows differing from the
-/// manifest's counts are refused (each was read and counted, a review's find), and nothing is written.
+/// manifest's counts are refused (each was read and counted, a review's find), and so is a
+/// manifest listing more than 256 tiers (its figures are held a tier); nothing is written.
 #[test]
 fn report_refuses_a_manifest_edited_to_list_other_files() {
     let tmp = tempfile::tempdir().unwrap();
@@ -674,7 +675,29 @@ fn report_refuses_a_manifest_edited_to_list_other_files() {
     assert_eq!(parsed["output"]["files"][0]["path"], first);
     let rows = parsed["output"]["files"][0]["rows"].as_u64().unwrap();
     type Edit = Box<dyn Fn(&mut Value)>;
-    let edits: [(&str, Edit, String); 4] = [
+    let edits: [(&str, Edit, String); 6] = [
+        (
+            "twice, spelt apart",
+            Box::new(|m: &mut Value| {
+                let mut file = m["output"]["files"][0].clone();
+                file["path"] = "scored/tier=strategic/./part-00000.parquet".into();
+                m["output"]["files"][1] = file;
+            }),
+            format!(
+                "cannot read {}: its manifest lists it twice",
+                Path::new("cv/scored/tier=strategic/./part-00000.parquet").display()
+            ),
+        ),
+        (
+            "300 tiers",
+            Box::new(|m: &mut Value| {
+                let tier = m["tiers"][0].clone();
+                m["tiers"] = Value::Array(vec![tier; 300]);
+            }),
+            "cv is not a tierscore output: _manifest.json lists 300 tiers, more than the 256 a \
+             pipeline may have"
+                .to_string(),
+        ),
         (
             "outside",
             Box::new(|m: &mut Value| {

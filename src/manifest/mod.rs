@@ -492,6 +492,15 @@ impl Manifest {
                 manifest.schema_version
             )));
         }
+        // `diff` and `report` hold figures a tier (a square of them, in diff's table): an
+        // edited manifest listing 6,000 tiers took 2.5 GB. A pipeline may have 256.
+        let most = crate::pipeline::MAX_TIER_LEVELS;
+        if manifest.tiers.len() > most {
+            return Err(ManifestError::Unreadable(format!(
+                "lists {} tiers, more than the {most} a pipeline may have",
+                manifest.tiers.len()
+            )));
+        }
         Ok(manifest)
     }
 }

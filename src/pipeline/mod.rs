@@ -28,7 +28,7 @@ pub const MAX_FACTORS: usize = 1_000;
 pub use locate::{too_deep, KeyIndex, MAX_DEPTH};
 pub use params::Params;
 pub use spec::{yaml_name, Normalize, OnRowError, PartitionBy};
-pub use tiers_section::{TierLevel, TierRule, Tiers};
+pub use tiers_section::{TierLevel, TierRule, Tiers, MAX_TIER_LEVELS};
 
 /// Names tierscore gives columns of its own (output columns, the `params` a script reads): no
 /// factor, derive or input column may take them.

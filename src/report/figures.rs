@@ -724,7 +724,12 @@ pub fn collect(dir: &Path, manifest: &Manifest) -> Result<Figures, ReportError> 
                 "its manifest lists it, outside the output".into(),
             ));
         }
-        if !listed.insert(file.path.as_str()) {
+        // Compared as components: `a/./b` and `a//b` name `a/b`.
+        if !listed.insert(
+            std::path::Path::new(&file.path)
+                .components()
+                .collect::<Vec<_>>(),
+        ) {
             return Err(ReportError::unexpected(
                 &path,
                 "its manifest lists it twice".into(),

@@ -43,9 +43,11 @@ const HEADER_BUFFER: usize = 1 << 10;
 /// budget of a valid file (`gen --rows 5000 --row-group-size 500` was refused as damaged).
 const FIRST_READ: u64 = 8 << 10;
 
-/// Start positions remembered to tell a new reader from one starting again: past this many, a
-/// reader starting anywhere pays [`FIRST_READ`], as every one did before (a file would need
-/// millions of pages to get there).
+/// Start positions remembered to tell a new reader from one starting again (about 32 MiB):
+/// when they are this many, they are forgotten and remembering starts again. A loop over page
+/// headers starts again where it started, long before this many new starts; a valid file of
+/// over a million tiny pages was refused when every start past the millionth paid
+/// [`FIRST_READ`].
 const STARTS: usize = 1 << 20;
 
 /// A Parquet file whose reads, through every reader made from it, draw on one budget. Each call
@@ -57,7 +59,7 @@ pub struct BudgetedFile {
     file: Arc<File>,
     len: u64,
     left: Arc<AtomicU64>,
-    /// Where readers started, up to [`STARTS`] of them.
+    /// Where readers started, the last up to [`STARTS`] of them.
     starts: Mutex<HashSet<u64>>,
 }
 
@@ -78,7 +80,10 @@ impl BudgetedFile {
     fn read_from(&self, at: u64) -> BudgetedRead {
         let new = {
             let mut starts = self.starts.lock().unwrap_or_else(|e| e.into_inner());
-            starts.len() < STARTS && starts.insert(at)
+            if starts.len() >= STARTS {
+                starts.clear();
+            }
+            starts.insert(at)
         };
         BudgetedRead {
             file: Arc::clone(&self.file),
@@ -252,5 +257,20 @@ mod tests {
             error.to_string(),
             "its page headers are damaged: reading went on past twice the file's size"
         );
+    }
+
+    /// A valid file of more pages than [`STARTS`] (over a million tiny pages, as pyarrow writes
+    /// with one row a page) reads within the budget: the remembered starts are forgotten and
+    /// remembered again, not every later start charged [`FIRST_READ`] (a review's find).
+    #[test]
+    fn more_new_starts_than_are_remembered_stay_cheap() {
+        let len = STARTS + 4096;
+        let mut tmp = tempfile::tempfile().unwrap();
+        tmp.write_all(&vec![5u8; len]).unwrap();
+        let file = BudgetedFile::new(tmp).unwrap();
+        for at in 0..(STARTS + 2048) as u64 {
+            let mut byte = [0u8; 1];
+            file.get_read(at).unwrap().read_exact(&mut byte).unwrap();
+        }
     }
 }
