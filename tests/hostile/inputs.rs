@@ -111,8 +111,6 @@ fn a_flipped_byte_in_a_checksummed_page_is_refused() {
 /// group whose (unsigned) statistics can hold the id.
 #[test]
 fn explain_finds_a_uint64_id_above_i64_max() {
-    use std::sync::Arc;
-
     use arrow::array::{Int64Array, RecordBatch, UInt64Array};
 
     let tmp = tempfile::tempdir().unwrap();
@@ -127,18 +125,7 @@ fn explain_finds_a_uint64_id_above_i64_max() {
     ])
     .unwrap();
     // Two row groups: [1, 2] and [big, u64::MAX].
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(2))
-        .build();
-    let file = fs::File::create(dir.join("customers.parquet")).unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(
-        file,
-        Arc::new(batch.schema().as_ref().clone()),
-        Some(props),
-    )
-    .unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    write_customers(dir, &batch, 2);
     plain(dir);
 
     run(dir, &["run", "p.yaml"]).expect_code(0);
@@ -329,8 +316,6 @@ fn files_of_many_small_row_groups_are_read_whole() {
 /// timestamp id was ever found); such row groups are now read rather than ruled out.
 #[test]
 fn explain_finds_a_date_id() {
-    use std::sync::Arc;
-
     use arrow::array::{Date32Array, Int64Array, RecordBatch};
 
     let tmp = tempfile::tempdir().unwrap();
@@ -344,18 +329,7 @@ fn explain_finds_a_date_id() {
         ("orders_12m", arc(Int64Array::from(vec![3, 9, 12, 1]))),
     ])
     .unwrap();
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(2))
-        .build();
-    let file = fs::File::create(dir.join("customers.parquet")).unwrap();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(
-        file,
-        Arc::new(batch.schema().as_ref().clone()),
-        Some(props),
-    )
-    .unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    write_customers(dir, &batch, 2);
     plain(dir);
     run(dir, &["run", "p.yaml"]).expect_code(0);
     let result = run(
@@ -380,8 +354,6 @@ fn explain_finds_a_date_id() {
 /// 20,000 rows was named, 543 KB of error, a review's find).
 #[test]
 fn an_id_on_every_row_is_named_with_its_first_places() {
-    use std::sync::Arc;
-
     use arrow::array::{Int64Array, RecordBatch, StringArray};
 
     let tmp = tempfile::tempdir().unwrap();
@@ -397,12 +369,7 @@ fn an_id_on_every_row_is_named_with_its_first_places() {
         ("orders_12m", arc(Int64Array::from(vec![3; rows]))),
     ])
     .unwrap();
-    let file = fs::File::create(dir.join("customers.parquet")).unwrap();
-    let mut writer =
-        parquet::arrow::ArrowWriter::try_new(file, Arc::new(batch.schema().as_ref().clone()), None)
-            .unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    write_customers(dir, &batch, rows);
     plain(dir);
     let result = run(dir, &["run", "p.yaml"]);
     result.expect_code(3);
@@ -415,4 +382,20 @@ fn an_id_on_every_row_is_named_with_its_first_places() {
         result.stderr
     );
     assert!(result.stderr.len() < 2_000, "{}", result.stderr.len());
+}
+
+/// Writes `batch` as `customers.parquet` in `dir`, in row groups of `rows_a_group` rows.
+fn write_customers(dir: &std::path::Path, batch: &arrow::array::RecordBatch, rows_a_group: usize) {
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rows_a_group))
+        .build();
+    let file = fs::File::create(dir.join("customers.parquet")).unwrap();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        file,
+        std::sync::Arc::new(batch.schema().as_ref().clone()),
+        Some(props),
+    )
+    .unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
 }
