@@ -24,6 +24,7 @@ use crate::store::{block_on, Location, Remote, RemoteParquet, StoreError};
 
 mod footer_walk;
 mod lookup;
+mod page_walk;
 mod read_budget;
 pub use lookup::Found;
 
@@ -260,7 +261,7 @@ impl Source {
         let mut files = Vec::with_capacity(found.len());
         for (at, size) in found {
             let path = PathBuf::from(at.display());
-            let (bytes, walked, loaded) = match &at {
+            let (bytes, walked, loaded, local) = match &at {
                 Location::Local(local) => {
                     let io = |source| SourceError::Io {
                         path: path.clone(),
@@ -271,7 +272,7 @@ impl Source {
                     let walked = walk_footer(&path, &at, bytes)?;
                     let loaded =
                         load_guarded(|| ArrowReaderMetadata::load(&file, Default::default()));
-                    (bytes, walked, loaded)
+                    (bytes, walked, loaded, Some(file))
                 }
                 Location::Remote(remote) => {
                     let bytes = size.unwrap_or_default();
@@ -287,7 +288,7 @@ impl Source {
                         Err(error) => Err(remote.parquet_failure(error)?),
                         loaded => loaded,
                     };
-                    (bytes, walked, loaded)
+                    (bytes, walked, loaded, None)
                 }
             };
             let metadata = loaded.map_err(|source| match sniff(&at) {
@@ -301,6 +302,14 @@ impl Source {
                 },
             })?;
             let rows = check_footer(&path, bytes, metadata.metadata())?;
+            if let Some(file) = &local {
+                page_walk::check(file, metadata.metadata()).map_err(|message| {
+                    SourceError::Corrupt {
+                        path: path.clone(),
+                        source: parquet::errors::ParquetError::General(message),
+                    }
+                })?;
+            }
             let row_groups = metadata.metadata().num_row_groups();
             // parquet read a footer, so the walk found one: `None` cannot meet a loaded file.
             let footer_sha256 = walked.ok_or_else(|| SourceError::Corrupt {

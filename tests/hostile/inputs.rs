@@ -229,14 +229,22 @@ fn a_file_whose_row_counts_are_forged_is_refused() {
 }
 
 /// A file whose page headers send parquet's reader round in a loop (found by the
-/// `parquet_input` fuzz target: it read for minutes) fails as damaged once its reads pass twice
-/// the file's size.
+/// `parquet_input` fuzz target: it read for minutes) is refused as damaged when opened, its
+/// page headers walked first; so is one whose first page header claims a list of 2^31
+/// booleans, which parquet skipped round an empty loop for 14 s, reading nothing (a review's
+/// find).
 #[test]
 fn a_file_whose_page_headers_loop_is_refused_as_damaged() {
     refuses_finding(
         "page_header_loop.parquet",
-        "customers.parquet (rows from 0): Parquet argument error: External: its page headers \
-         are damaged: reading went on past twice the file's size",
+        "customers.parquet is not a readable Parquet file: Parquet error: a page header of \
+         column \"revenue_history.list.item\" in row group 0 is damaged: bad data",
+    );
+    refuses_finding(
+        "page_header_bool_list.parquet",
+        "customers.parquet is not a readable Parquet file: Parquet error: a page header of \
+         column \"customer_id\" in row group 0 is damaged: a list, map or text in it claims \
+         more bytes than its chunk holds",
     );
 }
 
