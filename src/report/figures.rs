@@ -739,9 +739,7 @@ pub fn collect(dir: &Path, manifest: &Manifest) -> Result<Figures, ReportError> 
             Some(name) => TierOf::File(tier_index(manifest, name, &path)?),
             None => TierOf::Column,
         };
-        let (handle, _) = crate::local_file::open(&path)
-            .map_err(|e| ReportError::unexpected(&path, e.to_string()))?;
-        let metadata = ArrowReaderMetadata::load(&handle, Default::default())
+        let metadata = ArrowReaderMetadata::load(&open_file(&path)?, Default::default())
             .map_err(|e| ReportError::unexpected(&path, e.to_string()))?;
         let rows = metadata.metadata().file_metadata().num_rows();
         if u64::try_from(rows).ok() != Some(file.rows) {
@@ -810,10 +808,15 @@ fn tier_index(manifest: &Manifest, name: &str, path: &Path) -> Result<usize, Rep
         })
 }
 
+/// The output file at `path`, open for reading (a regular file only: see `local_file`).
+fn open_file(path: &Path) -> Result<File, ReportError> {
+    crate::local_file::open(path)
+        .map(|(file, _)| file)
+        .map_err(|e| ReportError::unexpected(path, e.to_string()))
+}
+
 fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, ReportError> {
-    let (file, _) =
-        crate::local_file::open(path).map_err(|e| ReportError::unexpected(path, e.to_string()))?;
-    ParquetRecordBatchReaderBuilder::try_new(file)
+    ParquetRecordBatchReaderBuilder::try_new(open_file(path)?)
         .map_err(|e| ReportError::unexpected(path, e.to_string()))
 }
 
@@ -821,9 +824,8 @@ fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, ReportErro
 fn read_unit(unit: &Unit, manifest: &Manifest, counts: &mut Counts) -> Result<(), ReportError> {
     let path = &unit.path;
     let failed = |e: ArrowError| ReportError::unexpected(path, e.to_string());
-    let (file, _) =
-        crate::local_file::open(path).map_err(|e| ReportError::unexpected(path, e.to_string()))?;
-    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, unit.metadata.clone());
+    let builder =
+        ParquetRecordBatchReaderBuilder::new_with_metadata(open_file(path)?, unit.metadata.clone());
     let schema = builder.schema().clone();
     let mut wanted: Vec<&str> = vec!["score", counts.value.as_str()];
     wanted.extend(counts.factors.iter().map(String::as_str));

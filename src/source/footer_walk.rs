@@ -8,13 +8,27 @@
 //! with it first ends within the footer's length (times the nesting, at most 64 levels), and a
 //! footer it refuses is damaged: parquet never sees it.
 
+use std::io::Read;
+
 use thrift::protocol::{TCompactInputProtocol, TInputProtocol, TType};
 use thrift::{ProtocolErrorKind, TransportErrorKind};
 
 /// Walks `footer` (the Thrift `FileMetaData` of a Parquet file, without the length and `PAR1`
 /// after it) and says why it is damaged, if it is.
 pub(super) fn check(footer: &[u8]) -> Result<(), String> {
-    let limit = Some(footer.len());
+    let mut protocol = bounded(footer, footer.len())?;
+    protocol
+        .skip(TType::Struct)
+        .map_err(|error| format!("its footer is damaged: {}", why(&error, "the footer")))
+}
+
+/// Thrift's compact reader over `reader`, refusing any list, map or text longer than `limit`
+/// bytes (what is left of the footer or the column chunk being read).
+pub(super) fn bounded<R: Read>(
+    reader: R,
+    limit: usize,
+) -> Result<TCompactInputProtocol<R>, String> {
+    let limit = Some(limit);
     let config = thrift::TConfiguration::builder()
         .max_message_size(limit)
         .max_frame_size(limit)
@@ -22,22 +36,23 @@ pub(super) fn check(footer: &[u8]) -> Result<(), String> {
         .max_container_size(limit)
         .build()
         .map_err(|error| error.to_string())?;
-    let mut protocol = TCompactInputProtocol::with_config(footer, config);
-    protocol.skip(TType::Struct).map_err(|error| {
-        let why = match &error {
-            thrift::Error::Protocol(e) if e.kind == ProtocolErrorKind::SizeLimit => {
-                "a list, map or text in it claims more bytes than the footer holds".to_string()
-            }
-            thrift::Error::Protocol(e) if e.kind == ProtocolErrorKind::DepthLimit => {
-                "it nests deeper than 64 levels".to_string()
-            }
-            thrift::Error::Transport(e) if e.kind == TransportErrorKind::EndOfFile => {
-                "it ends in the middle of a field".to_string()
-            }
-            other => other.to_string(),
-        };
-        format!("its footer is damaged: {why}")
-    })
+    Ok(TCompactInputProtocol::with_config(reader, config))
+}
+
+/// Why a walk by [`bounded`]'s reader over `whole` ("the footer", "its chunk") stopped.
+pub(super) fn why(error: &thrift::Error, whole: &str) -> String {
+    match error {
+        thrift::Error::Protocol(e) if e.kind == ProtocolErrorKind::SizeLimit => {
+            format!("a list, map or text in it claims more bytes than {whole} holds")
+        }
+        thrift::Error::Protocol(e) if e.kind == ProtocolErrorKind::DepthLimit => {
+            "it nests deeper than 64 levels".to_string()
+        }
+        thrift::Error::Transport(e) if e.kind == TransportErrorKind::EndOfFile => {
+            "it ends in the middle of a field".to_string()
+        }
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,9 @@ use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 
 use parquet::file::metadata::ParquetMetaData;
-use thrift::protocol::{TCompactInputProtocol, TInputProtocol, TType};
+use thrift::protocol::{TInputProtocol, TType};
+
+use super::footer_walk::{bounded, why};
 
 /// A page header's field giving the size of the page's data after the header (`PageHeader`'s
 /// `compressed_page_size`, an i32).
@@ -60,15 +62,7 @@ fn walk_chunk(file: &File, start: u64, end: u64) -> Result<(), String> {
 /// Reads one page header from `reader` (at most `left` bytes) and gives the size of the data
 /// after it.
 fn header_data_size(reader: &mut Counted<impl Read>, left: u64) -> Result<u64, String> {
-    let limit = usize::try_from(left).ok();
-    let config = thrift::TConfiguration::builder()
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .max_string_size(limit)
-        .max_container_size(limit)
-        .build()
-        .map_err(|error| error.to_string())?;
-    let mut protocol = TCompactInputProtocol::with_config(reader, config);
+    let mut protocol = bounded(reader, usize::try_from(left).unwrap_or(usize::MAX))?;
     let mut data = None;
     let read = (|| -> thrift::Result<()> {
         protocol.read_struct_begin()?;
@@ -86,18 +80,7 @@ fn header_data_size(reader: &mut Counted<impl Read>, left: u64) -> Result<u64, S
         }
         protocol.read_struct_end()
     })();
-    read.map_err(|error| match error {
-        thrift::Error::Protocol(e) if e.kind == thrift::ProtocolErrorKind::SizeLimit => {
-            "a list, map or text in it claims more bytes than its chunk holds".to_string()
-        }
-        thrift::Error::Protocol(e) if e.kind == thrift::ProtocolErrorKind::DepthLimit => {
-            "it nests deeper than 64 levels".to_string()
-        }
-        thrift::Error::Transport(e) if e.kind == thrift::TransportErrorKind::EndOfFile => {
-            "it ends in the middle of a field".to_string()
-        }
-        other => other.to_string(),
-    })?;
+    read.map_err(|error| why(&error, "its chunk"))?;
     match data {
         Some(size) => u64::try_from(size).map_err(|_| format!("its page size is {size}")),
         None => Err("it gives no page size".into()),
