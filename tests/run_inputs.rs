@@ -453,3 +453,132 @@ fn files_from_different_writers_with_the_same_logical_columns_are_read_as_one_in
          `revenue_history` is List(Int64) here and List(Float64) there"
     );
 }
+
+/// Writes `batch` to `path` with every column compressed by `codec`, in row groups of 500.
+fn write_compressed(
+    path: &std::path::Path,
+    batch: &RecordBatch,
+    codec: parquet::basic::Compression,
+) {
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(codec)
+        .set_max_row_group_row_count(Some(500))
+        .build();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// Data teams' files come in every codec their writers offer (Spark and Hive often gzip, pyarrow
+/// lz4 or brotli on request). Each is read as the same rows: the shipped pipeline over the
+/// example's customers gives the same output files whichever codec holds them. Before, gzip,
+/// brotli and lz4 inputs failed with "Disabled feature at compile time" and were called damaged.
+#[test]
+fn inputs_in_every_codec_common_writers_use_give_the_same_output() {
+    use parquet::basic::{BrotliLevel, Compression, GzipLevel};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_example(dir);
+    let pipeline = "pipelines/customer_value.yaml";
+    run(dir, &["--quiet", "run", pipeline, "--output", "as_shipped"]).expect_code(0);
+    let expected = output_data(&dir.join("as_shipped"));
+    assert_eq!(expected.len(), 6, "five tier files and the rejects");
+
+    let customers = read_parquet(&dir.join("testdata/customers.parquet"));
+    let codecs = [
+        ("gzip", Compression::GZIP(GzipLevel::default())),
+        ("brotli", Compression::BROTLI(BrotliLevel::default())),
+        ("lz4_raw", Compression::LZ4_RAW),
+        ("lz4_hadoop", Compression::LZ4),
+        ("snappy", Compression::SNAPPY),
+        ("uncompressed", Compression::UNCOMPRESSED),
+    ];
+    for (name, codec) in codecs {
+        write_compressed(&dir.join("testdata/customers.parquet"), &customers, codec);
+        assert_eq!(
+            codecs_of(&dir.join("testdata/customers.parquet")),
+            vec![codec],
+            "{name}: the input holds the codec under test"
+        );
+        let out = format!("out_{name}");
+        run(dir, &["--quiet", "run", pipeline, "--output", &out]).expect_code(0);
+        assert!(
+            output_data(&dir.join(&out)) == expected,
+            "{name}: the output differs from the zstd input's"
+        );
+    }
+}
+
+/// The codecs of a Parquet file's column chunks, each once.
+fn codecs_of(path: &std::path::Path) -> Vec<parquet::basic::Compression> {
+    let mut all = codecs(path);
+    all.dedup();
+    all
+}
+
+/// LZO is the one codec of the Parquet format tierscore has no decoder for. A file using it is
+/// refused when opened, by `check` as by `run`, naming the column and the fix, not called
+/// damaged halfway through a run. No common writer produces LZO, so the test file is an
+/// uncompressed one whose footer says LZO (the pages are the same bytes either way).
+#[test]
+fn an_lzo_input_is_refused_at_open_naming_the_codec() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let path = dir.join("data.parquet");
+    write_compressed(
+        &path,
+        &xy(&["a", "b"], &[1.0, 2.0], &[3.0, 4.0]),
+        parquet::basic::Compression::UNCOMPRESSED,
+    );
+    let mut bytes = std::fs::read(&path).unwrap();
+    let footer_len =
+        u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+    let footer = bytes.len() - 8 - footer_len as usize;
+    // ColumnMetaData: path_in_schema's one string, then field 4 (codec, an i32: header 0x15),
+    // UNCOMPRESSED = 0 becomes LZO = 3 (zigzag 6).
+    let mut patched = 0;
+    for name in ["id", "x", "y"] {
+        let mut pattern = vec![name.len() as u8];
+        pattern.extend_from_slice(name.as_bytes());
+        pattern.extend_from_slice(&[0x15, 0x00]);
+        let at = bytes[footer..]
+            .windows(pattern.len())
+            .position(|w| w == pattern.as_slice())
+            .unwrap_or_else(|| panic!("column `{name}`'s codec in the footer"));
+        bytes[footer + at + pattern.len() - 1] = 0x06;
+        patched += 1;
+    }
+    assert_eq!(patched, 3);
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(
+        codecs_of(&path),
+        vec![parquet::basic::Compression::LZO],
+        "the footer now says LZO"
+    );
+    write_xy_pipeline(dir, "data.parquet");
+    let headline = "data.parquet compresses column `id` (row group 0) with LZO, which tierscore \
+                    cannot read";
+    let fix = "tierscore reads uncompressed, zstd, snappy, gzip, brotli and lz4 Parquet";
+    // `check` points at the pipeline's input (its problems are located, exit 1); `run` exits 3.
+    let checked = run(dir, &["check", "p.yaml"]);
+    checked.expect_code(1);
+    assert!(
+        checked.stderr.contains("check::input"),
+        "{}",
+        checked.stderr
+    );
+    assert_eq!(
+        checked.headline(),
+        format!("{headline}; names and types cannot be checked without it")
+    );
+    assert!(checked.help().starts_with(fix), "{}", checked.help());
+    let result = run(dir, &["run", "p.yaml"]);
+    result.expect_code(3);
+    assert!(result.stderr.contains("source::codec"), "{}", result.stderr);
+    assert_eq!(result.headline(), headline);
+    assert!(result.help().starts_with(fix), "{}", result.help());
+    assert!(!dir.join("out").exists(), "nothing written");
+}

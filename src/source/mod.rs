@@ -252,6 +252,23 @@ pub enum SourceError {
         help("columns are read by name: rename one of them in the file")
     )]
     DuplicateColumn { path: PathBuf, name: String },
+    /// A column chunk is compressed with a codec tierscore has no decoder for (LZO, which the
+    /// Parquet format deprecates and no common writer produces); refused when the file is
+    /// opened rather than halfway through a run, and not taken for damage.
+    #[error(
+        "{} compresses column `{column}` (row group {group}) with {codec}, which tierscore cannot read",
+        path.display()
+    )]
+    #[diagnostic(
+        code(source::codec),
+        help("tierscore reads uncompressed, zstd, snappy, gzip, brotli and lz4 Parquet; rewrite the file with one of them, e.g. with DuckDB: COPY (SELECT * FROM 'in.parquet') TO 'out.parquet' (FORMAT parquet, COMPRESSION zstd)")
+    )]
+    Codec {
+        path: PathBuf,
+        column: String,
+        group: usize,
+        codec: String,
+    },
 }
 
 impl Source {
@@ -949,6 +966,14 @@ fn check_footer(
     let mut rows: u64 = 0;
     for (group, row_group) in metadata.row_groups().iter().enumerate() {
         for chunk in row_group.columns() {
+            if chunk.compression() == parquet::basic::Compression::LZO {
+                return Err(SourceError::Codec {
+                    path: path.to_path_buf(),
+                    column: chunk.column_path().string(),
+                    group,
+                    codec: chunk.compression().to_string(),
+                });
+            }
             let start = chunk
                 .dictionary_page_offset()
                 .unwrap_or(chunk.data_page_offset());
