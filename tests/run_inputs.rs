@@ -582,3 +582,57 @@ fn an_lzo_input_is_refused_at_open_naming_the_codec() {
     assert!(result.help().starts_with(fix), "{}", result.help());
     assert!(!dir.join("out").exists(), "nothing written");
 }
+
+/// An id is one value a row. An id column of lists or structs passed `check` and `run` (its
+/// uniqueness checked on its text) and then `explain` called the file damaged and `diff`
+/// refused the output; `check` and `run` now refuse it at `input.id`.
+#[test]
+fn an_id_column_of_lists_or_structs_is_refused_at_input_id() {
+    use arrow::array::{ListArray, StructArray};
+    use arrow::datatypes::{DataType, Field, Int64Type};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let lists: ArrayRef = arc(ListArray::from_iter_primitive::<Int64Type, _, _>(vec![
+        Some(vec![Some(1)]),
+        Some(vec![Some(2)]),
+    ]));
+    let structs: ArrayRef = arc(StructArray::from(vec![(
+        Arc::new(Field::new("a", DataType::Int64, true)),
+        arc(Int64Array::from(vec![1, 2])),
+    )]));
+    for (name, ids, shown) in [
+        ("lists", lists, "List(Int64)"),
+        ("structs", structs, "Struct(\"a\": Int64)"),
+    ] {
+        let batch = table(vec![
+            ("id", ids),
+            ("x", f64s(&[1.0, 2.0])),
+            ("y", f64s(&[3.0, 4.0])),
+        ]);
+        write_parquet(&dir.join(format!("{name}.parquet")), &batch);
+        write_xy_pipeline(dir, &format!("{name}.parquet"));
+        for command in ["check", "run"] {
+            let result = run(dir, &[command, "p.yaml"]);
+            result.expect_code(1);
+            assert!(result.stderr.contains("plan::id_type"), "{}", result.stderr);
+            assert_eq!(
+                result.headline(),
+                format!("id column `id` is {shown}, not one value a row"),
+                "{name} {command}"
+            );
+            let line = std::fs::read_to_string(dir.join("p.yaml")).unwrap();
+            let line = line.lines().nth(2).unwrap();
+            let id_key = line.find("id: id").unwrap() + 1;
+            assert_eq!(
+                snippet_location(&result.stderr),
+                format!("p.yaml:3:{id_key}"),
+                "at input.id"
+            );
+            assert!(result
+                .help()
+                .starts_with("an id is a string, an integer, a date or a decimal"));
+        }
+        assert!(!dir.join("out").exists(), "{name}: nothing written");
+    }
+}

@@ -98,6 +98,7 @@ catalog! {
         UNKNOWN_COLUMN = "plan::unknown_column", 1, "a name that is no column of the input";
         RESERVED_COLUMN = "plan::reserved_column", 1, "an input column has a name tierscore writes";
         RENAME_CLASH = "plan::rename_clash", 1, "a rename gives two columns one name";
+        ID_TYPE = "plan::id_type", 1, "the id column holds lists, structs, maps or only nulls";
         FACTOR_NAME = "plan::factor_name", 1, "a factor has the name of an input column";
         TIERS_OF = "plan::tiers_of", 1, "`tiers.of` names a column that is not numeric";
         OUTPUT = "plan::output", 1, "the output cannot be laid out";

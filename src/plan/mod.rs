@@ -10,7 +10,7 @@ mod checks;
 
 use std::sync::Arc;
 
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use miette::Severity;
 use sha2::{Digest, Sha256};
 
@@ -165,6 +165,7 @@ impl Plan {
         for (i, name) in pipeline.output.columns.iter().enumerate() {
             require_column(&format!("output.columns[{i}]"), name, "output column");
         }
+        problems.extend(id_type_problem(pipeline, source));
         if let Some(field) = pipeline
             .output
             .report_value
@@ -428,6 +429,32 @@ impl Plan {
             schema: schema.clone(),
         })
     }
+}
+
+/// An id column holding lists, structs, maps or only nulls: no one value a row to name a
+/// customer by. Such ids passed `check` and `run` (their uniqueness checked on their text),
+/// and then `explain` called the file damaged and `diff` refused the output.
+fn id_type_problem(pipeline: &Pipeline, source: &Source) -> Option<FileProblem> {
+    let field = source.schema().field_with_name(&pipeline.input.id).ok()?;
+    let data_type = field.data_type();
+    if !data_type.is_nested() && *data_type != DataType::Null {
+        return None;
+    }
+    Some(
+        pipeline
+            .problem_at(
+                codes::plan::ID_TYPE,
+                "input.id",
+                format!(
+                    "id column `{}` is {data_type}, not one value a row",
+                    pipeline.input.id
+                ),
+            )
+            .with_help(
+                "an id is a string, an integer, a date or a decimal: name such a column, or \
+                 make one where the data is prepared (e.g. a struct's fields joined into a string)",
+            ),
+    )
 }
 
 /// The input's columns followed by the derive columns (checked: each computed from an input
