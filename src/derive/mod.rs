@@ -218,7 +218,9 @@ pub fn accepts(data_type: &DataType) -> bool {
 }
 
 fn compute_one(derive: &Derive, values: &[f64]) -> Result<(ArrayRef, DeriveSummary), String> {
-    let count = values.iter().filter(|v| !v.is_nan()).count() as u64;
+    // The values the population holds: infinities are left out like nulls and NaN
+    // ([`stats::clean`]), so they are not counted either.
+    let count = values.iter().filter(|v| v.is_finite()).count() as u64;
     let mut summary = DeriveSummary {
         name: derive.name.clone(),
         kind: derive.kind.key().to_string(),
@@ -287,4 +289,60 @@ fn bucket_summary(values: &[f64], tiles: &[Option<u32>], buckets: u32) -> Vec<Bu
     }
     out.retain(|b| b.count > 0);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::AsArray;
+    use arrow::datatypes::{Float64Type, Int64Type};
+
+    /// Infinities, NaN and nulls are left out of every derive's population alike: their rows
+    /// get null, and the manifest's count is the values used. It counted the infinities.
+    #[test]
+    fn non_finite_values_are_neither_derived_nor_counted() {
+        let values = [3.0, f64::INFINITY, f64::NAN, 1.0, f64::NEG_INFINITY, 2.0];
+        let kinds = [
+            DeriveKind::Ntile {
+                buckets: 2,
+                descending: false,
+            },
+            DeriveKind::Rank { descending: false },
+            DeriveKind::PercentRank { descending: false },
+            DeriveKind::Zscore,
+            DeriveKind::Minmax,
+            DeriveKind::CumulativeShare,
+        ];
+        for kind in kinds {
+            let derive = Derive {
+                name: "d".into(),
+                column: "x".into(),
+                kind,
+            };
+            let (array, summary) = compute_one(&derive, &values).unwrap();
+            assert_eq!(summary.count, 3, "{kind:?}");
+            let present: Vec<bool> = (0..values.len()).map(|i| array.is_valid(i)).collect();
+            assert_eq!(present, [true, false, false, true, false, true], "{kind:?}");
+            let derived: Vec<f64> = if kind.is_integer() {
+                let ints = array.as_primitive::<Int64Type>();
+                [0, 3, 5].map(|i| ints.value(i) as f64).to_vec()
+            } else {
+                let floats = array.as_primitive::<Float64Type>();
+                [0, 3, 5].map(|i| floats.value(i)).to_vec()
+            };
+            // Each as if the population were 3, 1, 2 alone.
+            let expected: Vec<f64> = match kind {
+                DeriveKind::Ntile { .. } => vec![2.0, 1.0, 1.0],
+                DeriveKind::Rank { .. } => vec![3.0, 1.0, 2.0],
+                DeriveKind::PercentRank { .. } => vec![1.0, 0.0, 0.5],
+                DeriveKind::Zscore => {
+                    let std = (2.0f64 / 3.0).sqrt();
+                    vec![1.0 / std, -1.0 / std, 0.0]
+                }
+                DeriveKind::Minmax => vec![1.0, 0.0, 0.5],
+                DeriveKind::CumulativeShare => vec![0.5, 1.0, 5.0 / 6.0],
+            };
+            assert_eq!(derived, expected, "{kind:?}");
+        }
+    }
 }
