@@ -44,17 +44,65 @@ impl SourceCode for SourceInner {
             self.text
                 .as_bytes()
                 .read_span(span, context_lines_before, context_lines_after)?;
-        let start = floor_char_boundary(&self.text, bytes.span().offset().min(self.text.len()));
+        let (data, context) = (bytes.data(), *bytes.span());
+        if data.len() > MAX_SNIPPET_BYTES && span.len() < MAX_SNIPPET_BYTES {
+            return Ok(self.window(span, context));
+        }
+        let start = floor_char_boundary(&self.text, context.offset().min(self.text.len()));
         let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
         let column = self.text[line_start..start].chars().count();
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
-            bytes.data(),
-            *bytes.span(),
+            data,
+            context,
             bytes.line(),
             column,
             bytes.line_count(),
         )))
+    }
+}
+
+/// The most bytes of a file a problem shows around its span. A snippet is whole lines, so a
+/// problem in a minified script or on a line of 65,535 characters (`rules::line_too_long`)
+/// printed all of it; past this, only [`WINDOW_BYTES`] either side of the span are shown.
+const MAX_SNIPPET_BYTES: usize = 2 << 10;
+
+/// Bytes shown either side of a span whose lines are too long to show whole.
+const WINDOW_BYTES: usize = 160;
+
+impl SourceInner {
+    /// The text from [`WINDOW_BYTES`] before `span` to as many after it, within `context`
+    /// (whole lines around it) and on character boundaries, with the line and character
+    /// column where it starts.
+    fn window<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context: SourceSpan,
+    ) -> Box<dyn SpanContents<'a> + 'a> {
+        let text = &self.text;
+        let context_end = (context.offset() + context.len()).min(text.len());
+        let start = floor_char_boundary(
+            text,
+            span.offset()
+                .saturating_sub(WINDOW_BYTES)
+                .max(context.offset()),
+        );
+        let mut end = (span.offset() + span.len() + WINDOW_BYTES).min(context_end);
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        let line = text[..start].bytes().filter(|b| *b == b'\n').count();
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let column = text[line_start..start].chars().count();
+        let shown = &text[start..end];
+        Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            shown.as_bytes(),
+            SourceSpan::from((start, end - start)),
+            line,
+            column,
+            shown.lines().count().max(1),
+        ))
     }
 }
 

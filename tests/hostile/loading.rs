@@ -351,6 +351,11 @@ fn paths_that_are_no_small_file_are_refused_before_reading() {
     write(dir, "long.rhai", &"1.0;\n".repeat(70_000));
     write(
         dir,
+        "wide.rhai",
+        &format!("// {}\norders_12m * 1.0\n", "a".repeat(70_000)),
+    );
+    write(
+        dir,
         "imports_pipe.rhai",
         "import \"pipe_module\" as m;\norders_12m * 1.0\n",
     );
@@ -360,6 +365,7 @@ fn paths_that_are_no_small_file_are_refused_before_reading() {
         ("zero", "cannot read script zero.rhai: it is a device, not a regular file".to_string(), "rules::unreadable", "zero.yaml:5:20"),
         ("large", "cannot read script large.rhai: it is 1,048,577 bytes long, more than the 1,048,576 bytes tierscore reads of such a file".to_string(), "rules::too_large", "large.yaml:5:20"),
         ("long", "the rule has more than 65,535 lines; the file goes on past this line".to_string(), "rules::too_many_lines", "long.rhai:65535:1"),
+        ("wide", "the rule has more than 65,535 characters in one line; the line goes on past this character".to_string(), "rules::line_too_long", "wide.rhai:1:65535"),
         ("imports_pipe", format!("import \"pipe_module\" cannot be loaded: cannot read {}: it is a named pipe, not a regular file", here.join("pipe_module.rhai").display()), "rules::import", "imports_pipe.rhai:1:1"),
     ];
     for (rule, headline, code, located) in cases {
@@ -380,6 +386,12 @@ fn paths_that_are_no_small_file_are_refused_before_reading() {
         assert_eq!(result.headline(), headline, "{rule}");
         assert!(result.stderr.contains(code), "{rule}: {}", result.stderr);
         assert!(result.stderr.contains(located), "{rule}: {}", result.stderr);
+        // The snippet shows a window of the line, not its 70,000 characters.
+        assert!(
+            result.stderr.len() < 3_000,
+            "{rule}: {} bytes",
+            result.stderr.len()
+        );
     }
 
     // A named pipe among an input folder's files: the run stops naming it (it waited for ever).
