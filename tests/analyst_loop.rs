@@ -1151,3 +1151,60 @@ fn without_reasons_in_the_output_the_rows_are_the_same_and_test_and_explain_keep
         .collect();
     assert_eq!(&reasons, &row.reasons, "{id}");
 }
+
+/// The tier rule `explain` prints: a pipeline of one unbounded level said the tier was
+/// "named by the tier script" though it has none; a tier script naming one of two levels
+/// says so.
+#[test]
+fn explain_names_the_tier_rule_of_one_level_and_of_a_tier_script() {
+    use arrow::array::{Float64Array, StringArray};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let batch = arrow::array::RecordBatch::try_from_iter(vec![
+        ("id", arc(StringArray::from(vec!["a", "b"]))),
+        ("x", arc(Float64Array::from(vec![1.0, 20.0]))),
+    ])
+    .unwrap();
+    write_parquet(&dir.join("data.parquet"), &batch);
+    let pipeline = |tiers: &str| {
+        format!(
+            "version: 1\nname: one\ninput: {{ path: data.parquet, id: id }}\nfactors:\n  - \
+             {{ name: fx, expr: \"x * 1.0\", weight: 1.0 }}\ntiers:\n{tiers}output: {{ path: \
+             out, partition_by: none }}\n"
+        )
+    };
+    write(
+        dir,
+        "one.yaml",
+        &pipeline("  levels:\n    - { name: all }\n"),
+    );
+    write(
+        dir,
+        "big.rhai",
+        "if score > 10.0 { \"big\" } else { \"small\" }\n",
+    );
+    write(
+        dir,
+        "scripted.yaml",
+        &pipeline("  script: big.rhai\n  levels:\n    - { name: big }\n    - { name: small }\n"),
+    );
+    let tier_line = |yaml: &str, id: &str| {
+        let result = run(dir, &["explain", yaml, "--id", id]);
+        result.expect_code(0);
+        result
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("tier "))
+            .unwrap_or_else(|| panic!("no tier line in:\n{}", result.stdout))
+            .to_string()
+    };
+    assert_eq!(tier_line("one.yaml", "a"), "tier  = all  (the only level)");
+    assert_eq!(
+        tier_line("scripted.yaml", "b"),
+        "tier  = big  (named by the tier script)"
+    );
+    assert_eq!(
+        tier_line("scripted.yaml", "a"),
+        "tier  = small  (named by the tier script)"
+    );
+}

@@ -172,6 +172,8 @@ fn print_text(args: &ExplainArgs, file: &str, found: &Found, e: &Breakdown, leve
             (_, Some(top), _) => format!("among the top {} of customers by score", percent(top)),
             (.., Some(upto)) => format!("cumulative share up to {}", percent(upto)),
             _ if bounded => "the catch-all level".into(),
+            // One level and no bounds: every row's, whether a tier script names it or not.
+            _ if levels.len() == 1 => "the only level".into(),
             _ => "named by the tier script".into(),
         };
         say!("{:<width$} = {}  ({rule})", "tier", level.name);
