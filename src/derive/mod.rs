@@ -3,13 +3,13 @@
 //!
 //! A first pass reads only the columns derives are computed from (one `f64` a row each, `NaN`
 //! where a value is missing: the statistics leave both out, see [`stats::Number`]); the
-//! derived columns are kept as Arrow arrays for the whole run (8 bytes a row each) and sliced
-//! onto each batch of the second pass by its position in the run. The manifest records the
+//! derived columns are kept as Arrow arrays for the whole run (8 bytes a row each; buckets and
+//! ranks 4, as `u32`) and sliced onto each batch of the second pass by its position in the run. The manifest records the
 //! statistics and cut-offs used, so an analyst can reproduce every value in SQL.
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch};
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, UInt32Array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema};
 
@@ -181,8 +181,15 @@ impl Population {
                     array.len()
                 )));
             }
+            let slice = array.slice(offset, batch.num_rows());
+            // Buckets and ranks are held as `u32` (4 bytes a row for the whole run, not 8) and
+            // read by scripts as the `Int64` their field says.
+            arrays.push(if slice.data_type() == field.data_type() {
+                slice
+            } else {
+                cast(&slice, field.data_type())?
+            });
             fields.push(field.clone());
-            arrays.push(array.slice(offset, batch.num_rows()));
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
     }
@@ -237,15 +244,10 @@ fn compute_one(derive: &Derive, values: &[f64]) -> Result<(ArrayRef, DeriveSumma
         } => {
             let tiles = stats::ntile(values, buckets, descending)?;
             summary.buckets = bucket_summary(values, &tiles, buckets);
-            Arc::new(Int64Array::from_iter(
-                tiles.iter().map(|t| t.map(i64::from)),
-            ))
+            Arc::new(UInt32Array::from(tiles))
         }
         DeriveKind::Rank { descending } => {
-            let ranks = stats::rank(values, descending)?;
-            Arc::new(Int64Array::from_iter(
-                ranks.iter().map(|r| r.map(i64::from)),
-            ))
+            Arc::new(UInt32Array::from(stats::rank(values, descending)?))
         }
         DeriveKind::PercentRank { descending } => {
             Arc::new(Float64Array::from(stats::percent_rank(values, descending)?))
@@ -295,7 +297,7 @@ fn bucket_summary(values: &[f64], tiles: &[Option<u32>], buckets: u32) -> Vec<Bu
 mod tests {
     use super::*;
     use arrow::array::AsArray;
-    use arrow::datatypes::{Float64Type, Int64Type};
+    use arrow::datatypes::{Float64Type, UInt32Type};
 
     /// Infinities, NaN and nulls are left out of every derive's population alike: their rows
     /// get null, and the manifest's count is the values used. It counted the infinities.
@@ -324,7 +326,7 @@ mod tests {
             let present: Vec<bool> = (0..values.len()).map(|i| array.is_valid(i)).collect();
             assert_eq!(present, [true, false, false, true, false, true], "{kind:?}");
             let derived: Vec<f64> = if kind.is_integer() {
-                let ints = array.as_primitive::<Int64Type>();
+                let ints = array.as_primitive::<UInt32Type>();
                 [0, 3, 5].map(|i| ints.value(i) as f64).to_vec()
             } else {
                 let floats = array.as_primitive::<Float64Type>();
