@@ -541,3 +541,66 @@ fn an_aws_profile_gives_the_keys_region_and_endpoint() {
     assert_eq!(manifest["rows"]["input"], 20_000);
     assert!(run_dir.starts_with("_runs/"), "{run_dir}");
 }
+
+/// gzip, brotli and Hadoop's LZ4 pages are checked against the size their header claims before
+/// parquet decodes them only in local files (the page walk, a read a page, is not made over the
+/// network); in object storage such a file is refused when opened, naming the codec and the fix.
+#[test]
+fn a_gzip_input_in_object_storage_is_refused_naming_the_codec() {
+    let _moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    let customers = read_parquet(&dir.join("customers.parquet"));
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::GZIP(Default::default()))
+        .build();
+    let gzip = dir.join("customers_gzip.parquet");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&gzip).unwrap(),
+        customers.schema(),
+        Some(props),
+    )
+    .unwrap();
+    writer.write(&customers).unwrap();
+    writer.close().unwrap();
+    remote("s3://lake/gzip/part-0.parquet")
+        .upload(&gzip)
+        .unwrap();
+    let pipeline = "pipelines/customer_value.yaml";
+    let local = gzip.display().to_string();
+    run(
+        dir,
+        &[
+            "--quiet", "run", pipeline, "--input", &local, "--output", "local",
+        ],
+    )
+    .expect_code(0);
+    let result = run(
+        dir,
+        &[
+            "run",
+            pipeline,
+            "--input",
+            "s3://lake/gzip/",
+            "--output",
+            "remote",
+        ],
+    );
+    result.expect_code(3);
+    assert!(result.stderr.contains("source::codec"), "{}", result.stderr);
+    assert_eq!(
+        result.headline(),
+        "s3://lake/gzip/part-0.parquet compresses column `customer_id` (row group 0) with gzip, \
+         which tierscore cannot read from object storage"
+    );
+    assert!(
+        result.help().starts_with(
+            "tierscore reads uncompressed, zstd, snappy, gzip, brotli and lz4 Parquet (the last \
+             three from local files only)"
+        ),
+        "{}",
+        result.help()
+    );
+    assert!(!dir.join("remote").exists());
+}

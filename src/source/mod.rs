@@ -252,22 +252,26 @@ pub enum SourceError {
         help("columns are read by name: rename one of them in the file")
     )]
     DuplicateColumn { path: PathBuf, name: String },
-    /// A column chunk is compressed with a codec tierscore has no decoder for (LZO, which the
-    /// Parquet format deprecates and no common writer produces); refused when the file is
-    /// opened rather than halfway through a run, and not taken for damage.
+    /// A column chunk is compressed with a codec tierscore cannot read there: LZO (no decoder;
+    /// the Parquet format deprecates it and no common writer produces it), or gzip, brotli or
+    /// Hadoop's LZ4 in object storage (their pages are checked before decoding only in local
+    /// files, see `page_walk`). Refused when the file is opened rather than halfway through a
+    /// run, and not taken for damage.
     #[error(
-        "{} compresses column `{column}` (row group {group}) with {codec}, which tierscore cannot read",
+        "{} compresses column `{column}` (row group {group}) with {codec}, which tierscore cannot read{where_}",
         path.display()
     )]
     #[diagnostic(
         code(source::codec),
-        help("tierscore reads uncompressed, zstd, snappy, gzip, brotli and lz4 Parquet; rewrite the file with one of them, e.g. with DuckDB: COPY (SELECT * FROM 'in.parquet') TO 'out.parquet' (FORMAT parquet, COMPRESSION zstd)")
+        help("tierscore reads uncompressed, zstd, snappy, gzip, brotli and lz4 Parquet (the last three from local files only); rewrite the file with zstd or snappy, e.g. with DuckDB: COPY (SELECT * FROM 'in.parquet') TO 'out.parquet' (FORMAT parquet, COMPRESSION zstd)")
     )]
     Codec {
         path: PathBuf,
         column: String,
         group: usize,
         codec: String,
+        /// Empty, or where it cannot be read (" from object storage").
+        where_: &'static str,
     },
 }
 
@@ -319,6 +323,7 @@ impl Source {
                 },
             })?;
             let rows = check_footer(&path, bytes, metadata.metadata())?;
+            check_codecs(&path, metadata.metadata(), local.is_some())?;
             if let Some(file) = &local {
                 page_walk::check(file, metadata.metadata()).map_err(|message| {
                     SourceError::Corrupt {
@@ -966,14 +971,6 @@ fn check_footer(
     let mut rows: u64 = 0;
     for (group, row_group) in metadata.row_groups().iter().enumerate() {
         for chunk in row_group.columns() {
-            if chunk.compression() == parquet::basic::Compression::LZO {
-                return Err(SourceError::Codec {
-                    path: path.to_path_buf(),
-                    column: chunk.column_path().string(),
-                    group,
-                    codec: chunk.compression().to_string(),
-                });
-            }
             let start = chunk
                 .dictionary_page_offset()
                 .unwrap_or(chunk.data_page_offset());
@@ -1007,6 +1004,36 @@ fn check_footer(
         )));
     }
     Ok(rows)
+}
+
+/// Refuses a file with a column chunk in a codec tierscore cannot read: LZO anywhere, and
+/// gzip, brotli or Hadoop's LZ4 in a file that is not `local` (their pages' inflated sizes are
+/// checked by [`page_walk`], which walks local files only).
+fn check_codecs(
+    path: &Path,
+    metadata: &parquet::file::metadata::ParquetMetaData,
+    local: bool,
+) -> Result<(), SourceError> {
+    use parquet::basic::Compression;
+    for (group, row_group) in metadata.row_groups().iter().enumerate() {
+        for chunk in row_group.columns() {
+            let (codec, where_) = match chunk.compression() {
+                Compression::LZO => ("LZO", ""),
+                Compression::GZIP(_) if !local => ("gzip", " from object storage"),
+                Compression::BROTLI(_) if !local => ("brotli", " from object storage"),
+                Compression::LZ4 if !local => ("Hadoop's LZ4", " from object storage"),
+                _ => continue,
+            };
+            return Err(SourceError::Codec {
+                path: path.to_path_buf(),
+                column: chunk.column_path().string(),
+                group,
+                codec: codec.to_string(),
+                where_,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The stream behind [`Source::batches`].

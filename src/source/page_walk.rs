@@ -9,19 +9,44 @@
 //! Thrift's reader, which takes a byte for every element and refuses a container longer than
 //! the bytes left in the chunk, then past the page's data by the size the header gives. A
 //! header it refuses, or a page running past its chunk, makes the file damaged.
+//!
+//! The walk also bounds what a page inflates to. parquet makes room for the size a header
+//! claims before it decompresses (zeroing it for snappy and LZ4_RAW), so a page may claim at
+//! most [`MAX_PAGE_BYTES`]. Its gzip, brotli and LZ4 (Hadoop's, which falls back to LZ4 frames)
+//! decoders read to the end whatever the header says: a 3.8 KB brotli file inflated to 1 GiB
+//! and took 1.6 GB before parquet found the size wrong. Pages of those codecs are inflated here
+//! first, into nothing, stopping one byte past the size their header gives.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 
+use parquet::basic::Compression;
 use parquet::file::metadata::ParquetMetaData;
 use thrift::protocol::{TInputProtocol, TType};
 
 use super::footer_walk::{bounded, why};
 
-/// A page header's field giving the size of the page's data after the header (`PageHeader`'s
-/// `compressed_page_size`, an i32).
+/// The most a compressed page may claim to inflate to (256 MiB). Writers cut pages at about
+/// 1 MiB (parquet-mr, pyarrow, arrow-rs) and DuckDB's are of the same order; a larger claim
+/// is taken for damage, since parquet sets that much memory aside before it looks.
+pub(super) const MAX_PAGE_BYTES: i32 = 256 << 20;
+
+/// `PageHeader`'s fields the walk reads (parquet.thrift): the page's kind, the size of its
+/// data inflated and as stored, and a v2 data page's header.
+const PAGE_TYPE: i16 = 1;
+const UNCOMPRESSED_PAGE_SIZE: i16 = 2;
 const COMPRESSED_PAGE_SIZE: i16 = 3;
+const DATA_PAGE_HEADER_V2: i16 = 8;
+
+/// `DataPageHeaderV2`'s fields: its levels' bytes (stored uncompressed before the values) and
+/// whether the values are compressed.
+const DEFINITION_LEVELS_BYTE_LENGTH: i16 = 5;
+const REPETITION_LEVELS_BYTE_LENGTH: i16 = 6;
+const IS_COMPRESSED: i16 = 7;
+
+/// `PageType::INDEX_PAGE`: never decompressed by parquet.
+const INDEX_PAGE: i32 = 1;
 
 /// Walks every page header of every column chunk `metadata` lists in `file`; the error says
 /// which chunk and why.
@@ -29,19 +54,32 @@ pub(super) fn check(file: &File, metadata: &ParquetMetaData) -> Result<(), Strin
     for (group, row_group) in metadata.row_groups().iter().enumerate() {
         for chunk in row_group.columns() {
             let (start, length) = chunk.byte_range();
-            walk_chunk(file, start, start.saturating_add(length)).map_err(|why| {
-                format!(
-                    "a page header of column {} in row group {group} is damaged: {why}",
-                    chunk.column_path()
-                )
+            let codec = chunk.compression();
+            let column = chunk.column_path();
+            walk_chunk(file, start, start.saturating_add(length), codec).map_err(|damage| {
+                match damage {
+                    Damage::Header(why) => format!(
+                        "a page header of column {column} in row group {group} is damaged: {why}"
+                    ),
+                    Damage::Data(why) => {
+                        format!("a page of column {column} in row group {group} is damaged: {why}")
+                    }
+                }
             })?;
         }
     }
     Ok(())
 }
 
-/// Walks the pages of the chunk at `start..end` (within the file: the footer check saw to it).
-fn walk_chunk(file: &File, start: u64, end: u64) -> Result<(), String> {
+/// What is wrong with a page: its header, or its data.
+enum Damage {
+    Header(String),
+    Data(String),
+}
+
+/// Walks the pages of the chunk at `start..end` (within the file: the footer check saw to it),
+/// compressed by `codec`.
+fn walk_chunk(file: &File, start: u64, end: u64, codec: Compression) -> Result<(), Damage> {
     let mut at = start;
     while at < end {
         let left = end - at;
@@ -49,21 +87,37 @@ fn walk_chunk(file: &File, start: u64, end: u64) -> Result<(), String> {
             inner: BufReader::with_capacity(1024, Within { file, at, end }),
             read: 0,
         };
-        let data = header_data_size(&mut counted, left)?;
-        at = at
-            .checked_add(counted.read)
-            .and_then(|at| at.checked_add(data))
+        let header = read_header(&mut counted, left).map_err(Damage::Header)?;
+        let data = u64::try_from(header.compressed)
+            .map_err(|_| Damage::Header(format!("its page size is {}", header.compressed)))?;
+        let data_start = at + counted.read;
+        let next = data_start
+            .checked_add(data)
             .filter(|&next| next <= end)
-            .ok_or_else(|| "its page runs past the end of the chunk".to_string())?;
+            .ok_or_else(|| Damage::Header("its page runs past the end of the chunk".into()))?;
+        if codec != Compression::UNCOMPRESSED && header.kind != INDEX_PAGE {
+            check_inflated(file, data_start, next, codec, &header).map_err(Damage::Data)?;
+        }
+        at = next;
     }
     Ok(())
 }
 
-/// Reads one page header from `reader` (at most `left` bytes) and gives the size of the data
-/// after it.
-fn header_data_size(reader: &mut Counted<impl Read>, left: u64) -> Result<u64, String> {
+/// What the walk reads of a page header.
+#[derive(Debug, Default)]
+struct Header {
+    kind: i32,
+    uncompressed: i32,
+    compressed: i32,
+    /// A v2 data page's levels' bytes, and whether its values are compressed.
+    v2: Option<(i64, bool)>,
+}
+
+/// Reads one page header from `reader` (at most `left` bytes).
+fn read_header(reader: &mut Counted<impl Read>, left: u64) -> Result<Header, String> {
     let mut protocol = bounded(reader, usize::try_from(left).unwrap_or(usize::MAX))?;
-    let mut data = None;
+    let mut header = Header::default();
+    let mut sizes = (None, None);
     let read = (|| -> thrift::Result<()> {
         protocol.read_struct_begin()?;
         loop {
@@ -71,20 +125,112 @@ fn header_data_size(reader: &mut Counted<impl Read>, left: u64) -> Result<u64, S
             if field.field_type == TType::Stop {
                 break;
             }
-            if field.id == Some(COMPRESSED_PAGE_SIZE) && field.field_type == TType::I32 {
-                data = Some(protocol.read_i32()?);
-            } else {
-                protocol.skip(field.field_type)?;
+            match (field.id, field.field_type) {
+                (Some(PAGE_TYPE), TType::I32) => header.kind = protocol.read_i32()?,
+                (Some(UNCOMPRESSED_PAGE_SIZE), TType::I32) => sizes.0 = Some(protocol.read_i32()?),
+                (Some(COMPRESSED_PAGE_SIZE), TType::I32) => sizes.1 = Some(protocol.read_i32()?),
+                (Some(DATA_PAGE_HEADER_V2), TType::Struct) => {
+                    header.v2 = Some(read_v2(&mut protocol)?);
+                }
+                (_, other) => protocol.skip(other)?,
             }
             protocol.read_field_end()?;
         }
         protocol.read_struct_end()
     })();
     read.map_err(|error| why(&error, "its chunk"))?;
-    match data {
-        Some(size) => u64::try_from(size).map_err(|_| format!("its page size is {size}")),
-        None => Err("it gives no page size".into()),
+    match sizes {
+        (Some(uncompressed), Some(compressed)) => {
+            header.uncompressed = uncompressed;
+            header.compressed = compressed;
+            Ok(header)
+        }
+        _ => Err("it gives no page size".into()),
     }
+}
+
+/// Reads a `DataPageHeaderV2`: its levels' bytes (both kinds) and whether it is compressed
+/// (the format's default: yes).
+fn read_v2(protocol: &mut impl TInputProtocol) -> thrift::Result<(i64, bool)> {
+    let (mut levels, mut compressed) = (0i64, true);
+    protocol.read_struct_begin()?;
+    loop {
+        let field = protocol.read_field_begin()?;
+        if field.field_type == TType::Stop {
+            break;
+        }
+        match (field.id, field.field_type) {
+            (Some(DEFINITION_LEVELS_BYTE_LENGTH | REPETITION_LEVELS_BYTE_LENGTH), TType::I32) => {
+                levels += i64::from(protocol.read_i32()?);
+            }
+            (Some(IS_COMPRESSED), TType::Bool) => compressed = protocol.read_bool()?,
+            (_, other) => protocol.skip(other)?,
+        }
+        protocol.read_field_end()?;
+    }
+    protocol.read_struct_end()?;
+    Ok((levels, compressed))
+}
+
+/// Checks that the page of `header`, its data at `start..end` of `file`, claims to inflate to
+/// at most [`MAX_PAGE_BYTES`] and, for the codecs whose decoder parquet lets run to the end
+/// (gzip, brotli, LZ4 frames), that it inflates to no more than it claims.
+fn check_inflated(
+    file: &File,
+    start: u64,
+    end: u64,
+    codec: Compression,
+    header: &Header,
+) -> Result<(), String> {
+    if !(0..=MAX_PAGE_BYTES).contains(&header.uncompressed) {
+        return Err(format!(
+            "it claims to inflate to {} bytes; tierscore reads pages of at most {} bytes",
+            header.uncompressed, MAX_PAGE_BYTES
+        ));
+    }
+    let (mut start, mut claimed) = (start, i64::from(header.uncompressed));
+    if let Some((levels, compressed)) = header.v2 {
+        if !compressed {
+            return Ok(());
+        }
+        if levels < 0 || levels > claimed || levels > i64::from(header.compressed) {
+            return Err(format!("its levels claim {levels} bytes"));
+        }
+        start += levels as u64;
+        claimed -= levels;
+    }
+    let data = BufReader::with_capacity(
+        8 << 10,
+        Within {
+            file,
+            at: start,
+            end,
+        },
+    );
+    let limit = claimed as u64 + 1;
+    let inflated = match codec {
+        Compression::GZIP(_) => inflate(flate2::read::MultiGzDecoder::new(data), limit),
+        Compression::BROTLI(_) => inflate(brotli::Decompressor::new(data, 4 << 10), limit),
+        // Hadoop's LZ4 pages are read into a buffer of the size claimed; parquet falls back to
+        // decoding a page as LZ4 frames, which it lets run to the end.
+        Compression::LZ4 => match inflate(lz4_flex::frame::FrameDecoder::new(data), limit) {
+            Ok(inflated) => Ok(inflated),
+            Err(_) => return Ok(()),
+        },
+        _ => return Ok(()),
+    };
+    match inflated {
+        Ok(inflated) if inflated > claimed as u64 => Err(format!(
+            "it inflates to more than the {claimed} bytes its header gives"
+        )),
+        Ok(_) => Ok(()),
+        Err(error) => Err(format!("it cannot be inflated: {error}")),
+    }
+}
+
+/// The bytes `decoder` gives, counted and let go, at most `limit`.
+fn inflate(decoder: impl Read, limit: u64) -> io::Result<u64> {
+    io::copy(&mut decoder.take(limit), &mut io::sink())
 }
 
 /// The bytes of `file` from `at` up to `end`, read by position.
@@ -115,5 +261,49 @@ impl<R: Read> Read for Counted<R> {
         let read = self.inner.read(buf)?;
         self.read += read as u64;
         Ok(read)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// parquet sets aside (and for snappy and LZ4_RAW zeroes) the size a page claims before it
+    /// decompresses: a compressed page may claim at most 256 MiB, whatever its codec.
+    #[test]
+    fn a_page_claiming_more_than_256_mib_is_refused() {
+        let file = tempfile::tempfile().unwrap();
+        let header = |uncompressed| Header {
+            kind: 0,
+            uncompressed,
+            compressed: 0,
+            v2: None,
+        };
+        for codec in [
+            Compression::SNAPPY,
+            Compression::LZ4_RAW,
+            Compression::ZSTD(Default::default()),
+        ] {
+            assert_eq!(
+                check_inflated(&file, 0, 0, codec, &header(MAX_PAGE_BYTES + 1)),
+                Err(
+                    "it claims to inflate to 268435457 bytes; tierscore reads pages of at most \
+                     268435456 bytes"
+                        .to_string()
+                )
+            );
+            assert_eq!(
+                check_inflated(&file, 0, 0, codec, &header(-1)),
+                Err(
+                    "it claims to inflate to -1 bytes; tierscore reads pages of at most \
+                     268435456 bytes"
+                        .to_string()
+                )
+            );
+            assert_eq!(
+                check_inflated(&file, 0, 0, codec, &header(MAX_PAGE_BYTES)),
+                Ok(())
+            );
+        }
     }
 }
