@@ -749,3 +749,71 @@ fn report_refuses_a_manifest_edited_to_list_other_files() {
         assert!(!out.join("_report.html").exists(), "{what}");
     }
 }
+
+/// A `report` that cannot write its page leaves nothing behind, and a page a killed `report`
+/// left (`._report.html.PID.partial`) is removed by the next run into that output. Before, either
+/// stayed in the output, and every later run refused it as somebody else's data
+/// (`sink::not_ours`, "do not retry") until removed by hand.
+#[test]
+fn a_failed_or_killed_report_leaves_no_file_that_stops_the_next_run() {
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = shipped_example(tmp.path());
+    let before = listing(&out);
+
+    // Files limited to 100 KB: the page (about 800 KB) cannot be written.
+    let mut report = std::process::Command::new(assert_cmd::cargo::cargo_bin!("tierscore"));
+    report.current_dir(tmp.path()).args(["report", "cv"]);
+    // SAFETY: only setrlimit, async-signal-safe, between fork and exec.
+    unsafe {
+        report.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 100 << 10,
+                rlim_max: 100 << 10,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let failed = report.output().unwrap();
+    assert_eq!(failed.status.code(), Some(3));
+    let stderr = String::from_utf8(failed.stderr).unwrap();
+    assert_eq!(
+        headline(&stderr),
+        "cannot write cv/_report.html: File too large (os error 27)"
+    );
+    assert_eq!(listing(&out), before, "nothing left behind");
+
+    // A killed report's page: the next run replaces the output and removes it.
+    fs::write(out.join("._report.html.4242.partial"), "<html>half a page").unwrap();
+    fs::write(
+        out.join("._report.html.x.partial"),
+        "not a page report writes",
+    )
+    .unwrap();
+    let again = [
+        "--quiet",
+        "run",
+        "pipelines/customer_value.yaml",
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    let refused = run(&repo(), &again);
+    refused.expect_code(3);
+    assert!(
+        refused
+            .headline()
+            .contains("it holds ._report.html.x.partial, which its _manifest.json does not list"),
+        "{}",
+        refused.stderr
+    );
+    fs::remove_file(out.join("._report.html.x.partial")).unwrap();
+    run(&repo(), &again).expect_code(0);
+    assert_eq!(
+        listing(&out),
+        before,
+        "the partial page removed with the previous output"
+    );
+}

@@ -33,6 +33,19 @@ pub const REJECTS_FILE: &str = "rejects/part-00000.parquet";
 /// The run's HTML report's file name in an output directory.
 pub const REPORT_FILE: &str = "_report.html";
 
+/// The name `report` writes a page under before renaming it to [`REPORT_FILE`]: one of a
+/// process that was killed or failed stays behind, and is tierscore's own to remove.
+pub fn partial_report_file(process: u32) -> String {
+    format!(".{REPORT_FILE}.{process}.partial")
+}
+
+/// Whether `name` (a file name in an output directory) is a page [`partial_report_file`] named.
+pub fn is_partial_report_file(name: &str) -> bool {
+    name.strip_prefix(&format!(".{REPORT_FILE}."))
+        .and_then(|rest| rest.strip_suffix(".partial"))
+        .is_some_and(|process| !process.is_empty() && process.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The marker written last into a committed output.
 pub const SUCCESS_FILE: &str = "_SUCCESS";
 

@@ -68,16 +68,19 @@ pub fn figures(dir: &Path, manifest: &Manifest) -> Result<Figures, ReportError> 
 /// temporary file first, renamed over the old page, so a reader never sees half a page.
 pub fn write(dir: &Path, manifest: &Manifest, figures: &Figures) -> Result<PathBuf, ReportError> {
     let path = dir.join(REPORT_FILE);
-    let partial = dir.join(format!(".{REPORT_FILE}.{}.partial", std::process::id()));
-    let failed = |source| ReportError::Write {
-        path: path.clone(),
-        source,
+    let partial = dir.join(crate::manifest::partial_report_file(std::process::id()));
+    // A page that cannot be written whole, or renamed, is removed: left behind, it would make
+    // the output one the next run refuses to replace. (A killed process's page stays; the next
+    // run removes it, see `sink::staging`.)
+    let failed = |source| {
+        let _ = std::fs::remove_file(&partial);
+        ReportError::Write {
+            path: path.clone(),
+            source,
+        }
     };
     std::fs::write(&partial, page::render(manifest, figures)).map_err(failed)?;
-    std::fs::rename(&partial, &path).map_err(|e| {
-        let _ = std::fs::remove_file(&partial);
-        failed(e)
-    })?;
+    std::fs::rename(&partial, &path).map_err(failed)?;
     Ok(path)
 }
 

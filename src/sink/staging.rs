@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use super::remote::RemoteStaging;
 use super::SinkError;
 use crate::manifest::{
-    Manifest, DATA_DIR, MANIFEST_FILE, REJECTS_DIR, REJECTS_FILE, REPORT_FILE, SUCCESS_FILE,
+    is_partial_report_file, Manifest, DATA_DIR, MANIFEST_FILE, REJECTS_DIR, REJECTS_FILE,
+    REPORT_FILE, SUCCESS_FILE,
 };
 use crate::store::Location;
 
@@ -326,7 +327,16 @@ fn ensure_local_replaceable(target: &Path) -> Result<Owned, SinkError> {
         return Ok(Owned::default());
     }
     let manifest = Manifest::read(target).map_err(|e| refuse(e.to_string()))?;
-    let owned = Owned::of(&manifest).map_err(refuse)?;
+    let mut owned = Owned::of(&manifest).map_err(refuse)?;
+    // A page a killed `report` left, removed with the output it was written into.
+    for entry in fs::read_dir(target).map_err(|e| SinkError::io("list", target, e))? {
+        let name = entry
+            .map_err(|e| SinkError::io("list", target, e))?
+            .file_name();
+        if is_partial_report_file(&name.to_string_lossy()) {
+            owned.files.insert(PathBuf::from(name));
+        }
+    }
     match owned.first_stranger(target, Path::new(""))? {
         None => Ok(owned),
         Some(stranger) => Err(refuse(format!(
