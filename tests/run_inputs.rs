@@ -636,3 +636,53 @@ fn an_id_column_of_lists_or_structs_is_refused_at_input_id() {
         assert!(!dir.join("out").exists(), "{name}: nothing written");
     }
 }
+
+/// Timestamps are written in microseconds. One beyond their range (past year ±294,000: an
+/// `i64::MAX` milliseconds sentinel) was written as null, silently; the run now fails naming
+/// the column, and writes nothing. Within the range, milliseconds come out exact.
+#[test]
+fn a_passed_through_timestamp_beyond_the_microseconds_range_fails_the_run() {
+    use arrow::array::TimestampMillisecondArray;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let batch = |t: Vec<i64>| {
+        let rows = t.len();
+        table(vec![
+            ("id", ids(&["a", "b"][..rows])),
+            ("x", f64s(&[1.0, 2.0][..rows])),
+            ("y", arc(TimestampMillisecondArray::from(t))),
+        ])
+    };
+    // 9999-12-31, a common far-future sentinel, fits.
+    write_parquet(
+        &dir.join("data.parquet"),
+        &batch(vec![253_402_214_400_000, -1]),
+    );
+    write_xy_pipeline(dir, "data.parquet");
+    run(dir, &["--quiet", "run", "p.yaml"]).expect_code(0);
+    let out = read_parquet(&dir.join("out/scored/part-00000.parquet"));
+    let micros = out
+        .column_by_name("y")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::TimestampMicrosecondArray>()
+        .unwrap()
+        .iter()
+        .collect::<Vec<_>>();
+    assert_eq!(micros, [Some(253_402_214_400_000_000), Some(-1_000)]);
+
+    write_parquet(&dir.join("data.parquet"), &batch(vec![1, i64::MAX]));
+    let result = run(dir, &["run", "p.yaml", "--output", "beyond"]);
+    result.expect_code(3);
+    assert!(
+        result.stderr.contains("sink::unwritable_value"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(
+        result.headline(),
+        "output column `y` holds a value that cannot be written as Timestamp(µs): Arithmetic \
+         overflow: Overflow happened on: 9223372036854775807 * 1000"
+    );
+    assert!(!dir.join("beyond").exists(), "nothing committed");
+}

@@ -159,6 +159,7 @@ catalog! {
         OPEN_FILES = "sink::open_files", 3, "the process may not open another file (one is open a tier while the output is written)";
         PARQUET = "sink::parquet", 3, "an output file cannot be encoded";
         ARROW = "sink::arrow", 3, "output rows cannot be assembled";
+        UNWRITABLE_VALUE = "sink::unwritable_value", 3, "a passed-through value cannot be written in the output's type (a timestamp beyond year ±294,000)";
     }
     report {
         NOT_AN_OUTPUT = "report::not_an_output", 3, "`report` was given a directory that is not a tierscore output";

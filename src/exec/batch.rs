@@ -68,11 +68,7 @@ pub fn score_batch(
             message: first.message.clone(),
         });
     }
-    let (out, _tiers) = plan
-        .layout
-        .with_tier_column()
-        .build(&rows, &scored)
-        .map_err(SinkError::from)?;
+    let (out, _tiers) = plan.layout.with_tier_column().build(&rows, &scored)?;
     let reject_schema = RejectWriter::schema_for(&plan.id_field);
     let ids = rows
         .column_by_name(&pipeline.input.id)

@@ -302,7 +302,7 @@ pub(crate) type ScoredInput = (SourceBatch, ScoredBatch);
 type Laid = (
     SourceBatch,
     ScoredBatch,
-    Result<(RecordBatch, Vec<usize>), arrow::error::ArrowError>,
+    Result<(RecordBatch, Vec<usize>), SinkError>,
 );
 
 impl Run<'_, '_> {
@@ -478,7 +478,7 @@ impl Run<'_, '_> {
                     tally.add(&scored);
                     progress.inc(batch.batch.num_rows() as u64);
                     budget.count(scan, &batch, &scored.rejects)?;
-                    let (rows, tiers) = rows.map_err(SinkError::from)?;
+                    let (rows, tiers) = rows?;
                     Ok(
                         reject_rows.is_none_or(|rows| writer.send(ToWriter::Rejects(rows)))
                             && writer.send(ToWriter::Rows(rows, tiers)),

@@ -14,11 +14,12 @@ use arrow::array::{
     Array, ArrayRef, BooleanArray, Int32Array, ListBuilder, RecordBatch, StringArray,
     StringBuilder, UInt32Array,
 };
-use arrow::compute::{cast, filter, take};
+use arrow::compute::{cast_with_options, filter, take, CastOptions};
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use parquet::schema::types::ColumnPath;
 
+use super::SinkError;
 use crate::human;
 use crate::score::ScoredBatch;
 
@@ -142,7 +143,7 @@ impl OutputLayout {
         &self,
         input: &RecordBatch,
         scored: &ScoredBatch,
-    ) -> Result<(RecordBatch, Vec<usize>), ArrowError> {
+    ) -> Result<(RecordBatch, Vec<usize>), SinkError> {
         let order = if self.tier_column {
             Order::Kept(BooleanArray::from_iter(
                 scored.tier.iter().map(|t| Some(t.is_some())),
@@ -160,7 +161,17 @@ impl OutputLayout {
             let column = input
                 .column_by_name(name)
                 .ok_or_else(|| ArrowError::SchemaError(format!("column `{name}` not read")))?;
-            columns.push(cast(&pick(column)?, field.data_type())?);
+            // Never a value made null: a timestamp beyond the microseconds' range (past year
+            // ±294,000, such as an `i64::MAX` milliseconds sentinel) fails the run by name.
+            let written =
+                cast_with_options(&pick(column)?, field.data_type(), &STRICT).map_err(|err| {
+                    SinkError::Unwritable {
+                        column: name.clone(),
+                        as_type: field.data_type().to_string(),
+                        detail: err.to_string(),
+                    }
+                })?;
+            columns.push(written);
         }
         for column in &scored.factors {
             columns.push(pick(column)?);
@@ -286,6 +297,12 @@ fn by_tier(tiers: &[Option<usize>], levels: usize) -> (Vec<u32>, Vec<usize>) {
     (order, grouped)
 }
 
+/// Casts that fail on a value they cannot carry over, rather than making it null.
+const STRICT: CastOptions<'static> = CastOptions {
+    safe: false,
+    format_options: arrow::util::display::FormatOptions::new(),
+};
+
 /// The type a column is written as: timestamps of any unit become microseconds.
 pub fn in_microseconds(data_type: &DataType) -> DataType {
     match data_type {
@@ -368,7 +385,7 @@ mod tests {
         let error = layout.build(&input, &scored).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "Invalid argument error: the reasons of a batch of 65,536 rows take 2,696,806,400 \
+            "cannot assemble output rows: Invalid argument error: the reasons of a batch of 65,536 rows take 2,696,806,400 \
              bytes, more than the 2 GiB of text a column holds; give fewer or shorter reasons, \
              or set output.reasons: false"
         );

@@ -106,6 +106,21 @@ pub enum SinkError {
     #[error("cannot assemble output rows: {0}")]
     #[diagnostic(code(sink::arrow))]
     Arrow(#[from] arrow::error::ArrowError),
+    /// A passed-through value the output's type cannot hold: a timestamp beyond the
+    /// microseconds' range (past year ±294,000, such as an `i64::MAX` milliseconds sentinel).
+    /// It was written as null.
+    #[error(
+        "output column `{column}` holds a value that cannot be written as {as_type}: {detail}"
+    )]
+    #[diagnostic(
+        code(sink::unwritable_value),
+        help("timestamps are written in microseconds, which reach about year 294,000 either side of 1970: replace such values (a far-future sentinel, say) where the data is prepared, or leave the column out of output.columns")
+    )]
+    Unwritable {
+        column: String,
+        as_type: String,
+        detail: String,
+    },
 }
 
 impl From<crate::stats::keys::SpillError> for SinkError {
