@@ -686,3 +686,62 @@ fn a_passed_through_timestamp_beyond_the_microseconds_range_fails_the_run() {
     );
     assert!(!dir.join("beyond").exists(), "nothing committed");
 }
+
+/// A Date64 id (milliseconds of whole days, as pandas and pyarrow write dates) is written as a
+/// date (Date32) in the scored files and the rejects, and `explain` finds it as written. It was
+/// written as a plain INT64, read back by DuckDB and pyarrow as an integer, and `explain` found
+/// it only as `2026-01-02T00:00:00`.
+#[test]
+fn a_date64_id_is_written_as_a_date_and_found_as_written() {
+    use arrow::array::Date64Array;
+    use arrow::datatypes::DataType;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    const DAY_MS: i64 = 86_400_000;
+    let days = [20_455i64, 20_456]; // 2026-01-02, 2026-01-03
+    let batch = table(vec![
+        (
+            "id",
+            arc(Date64Array::from(days.map(|d| d * DAY_MS).to_vec())),
+        ),
+        ("x", f64s(&[1.0, f64::NAN])),
+        ("y", f64s(&[3.0, 4.0])),
+    ]);
+    write_parquet(&dir.join("data.parquet"), &batch);
+    write(
+        dir,
+        "p.yaml",
+        "version: 1\nname: d\ninput: { path: data.parquet, id: id }\nfactors:\n  - { name: fx, \
+         expr: \"if x.is_nan() { throw \\\"no x\\\" } else { x }\", weight: 1.0 }\ntiers:\n  \
+         levels:\n    - { name: all }\noutput: { path: out, partition_by: none }\nerrors: { \
+         max_reject_fraction: 0.5 }\n",
+    );
+    run(dir, &["--quiet", "run", "p.yaml"]).expect_code(0);
+    for file in ["scored/part-00000.parquet", "rejects/part-00000.parquet"] {
+        let out = read_parquet(&dir.join("out").join(file));
+        assert_eq!(
+            out.schema().field_with_name("id").unwrap().data_type(),
+            &DataType::Date32,
+            "{file}"
+        );
+    }
+    let scored = read_parquet(&dir.join("out/scored/part-00000.parquet"));
+    assert_eq!(
+        scored.column_by_name("id").unwrap(),
+        &arc(arrow::array::Date32Array::from(vec![20_455]))
+    );
+    let rejects = read_parquet(&dir.join("out/rejects/part-00000.parquet"));
+    assert_eq!(
+        rejects.column_by_name("id").unwrap(),
+        &arc(arrow::array::Date32Array::from(vec![Some(20_456)]))
+    );
+    let explained = run(dir, &["explain", "p.yaml", "--id", "2026-01-02"]);
+    explained.expect_code(0);
+    assert!(
+        explained
+            .stdout
+            .starts_with("customer 2026-01-02 (data.parquet, row 0;"),
+        "{}",
+        explained.stdout
+    );
+}

@@ -50,7 +50,7 @@ impl OutputLayout {
             let field = input.field_with_name(name)?;
             fields.push(Field::new(
                 name,
-                in_microseconds(field.data_type()),
+                written_type(field.data_type()),
                 field.is_nullable(),
             ));
         }
@@ -298,31 +298,35 @@ fn by_tier(tiers: &[Option<usize>], levels: usize) -> (Vec<u32>, Vec<usize>) {
 }
 
 /// Casts that fail on a value they cannot carry over, rather than making it null.
-const STRICT: CastOptions<'static> = CastOptions {
+pub(super) const STRICT: CastOptions<'static> = CastOptions {
     safe: false,
     format_options: arrow::util::display::FormatOptions::new(),
 };
 
-/// The type a column is written as: timestamps of any unit become microseconds.
-pub fn in_microseconds(data_type: &DataType) -> DataType {
+/// The type a column is written as, one every reader of Parquet takes as what it is:
+/// timestamps of any unit become microseconds, and Date64 (milliseconds, which Parquet has no
+/// type for: it was written as a plain INT64, and DuckDB read it back as an integer) becomes
+/// Date32 (days).
+pub fn written_type(data_type: &DataType) -> DataType {
     match data_type {
         DataType::Timestamp(_, tz) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
-        DataType::List(f) => DataType::List(field_in_microseconds(f)),
-        DataType::LargeList(f) => DataType::LargeList(field_in_microseconds(f)),
-        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field_in_microseconds(f), *n),
+        DataType::Date64 => DataType::Date32,
+        DataType::List(f) => DataType::List(field_written_type(f)),
+        DataType::LargeList(f) => DataType::LargeList(field_written_type(f)),
+        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field_written_type(f), *n),
         DataType::Struct(fields) => DataType::Struct(Fields::from(
-            fields.iter().map(field_in_microseconds).collect::<Vec<_>>(),
+            fields.iter().map(field_written_type).collect::<Vec<_>>(),
         )),
         other => other.clone(),
     }
 }
 
-fn field_in_microseconds(field: &Arc<Field>) -> Arc<Field> {
+fn field_written_type(field: &Arc<Field>) -> Arc<Field> {
     Arc::new(
         field
             .as_ref()
             .clone()
-            .with_data_type(in_microseconds(field.data_type())),
+            .with_data_type(written_type(field.data_type())),
     )
 }
 
@@ -331,21 +335,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_become_microseconds_at_any_depth() {
+    fn timestamps_become_microseconds_and_date64_date32_at_any_depth() {
         let ns = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
         assert_eq!(
-            in_microseconds(&ns),
+            written_type(&ns),
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
         );
         let list = DataType::List(Arc::new(Field::new_list_field(ns.clone(), true)));
         assert_eq!(
-            in_microseconds(&list),
+            written_type(&list),
             DataType::List(Arc::new(Field::new_list_field(
                 DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
                 true
             )))
         );
-        assert_eq!(in_microseconds(&DataType::Int32), DataType::Int32);
+        assert_eq!(written_type(&DataType::Int32), DataType::Int32);
+        let dates = DataType::List(Arc::new(Field::new_list_field(DataType::Date64, true)));
+        assert_eq!(
+            written_type(&dates),
+            DataType::List(Arc::new(Field::new_list_field(DataType::Date32, true)))
+        );
     }
 
     /// Many factors giving long reasons on every row can pass the 2 GiB of text an Arrow

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::chain::{Chain, Chains, Held};
 use super::checksummed::ChecksummedWriter;
-use super::layout::OutputLayout;
+use super::layout::{written_type, OutputLayout, STRICT};
 use super::SinkError;
 use crate::manifest::{WrittenFile, DATA_DIR, REJECTS_FILE};
 use crate::pipeline::PartitionBy;
@@ -371,7 +371,7 @@ impl RejectWriter {
     /// The schema of the rejects file when `id` is the id column's field.
     pub fn schema_for(id: &Field) -> SchemaRef {
         Arc::new(Schema::new(vec![
-            Field::new(id.name(), id.data_type().clone(), true),
+            Field::new(id.name(), written_type(id.data_type()), true),
             Field::new("source_file", DataType::Utf8, false),
             Field::new("row_number", DataType::Int64, false),
             Field::new("factor", DataType::Utf8, false),
@@ -403,8 +403,16 @@ impl RejectWriter {
         }
         let rows =
             arrow::array::UInt64Array::from_iter_values(rejects.iter().map(|r| r.row as u64));
+        let id = schema.field(0);
+        let ids =
+            arrow::compute::cast_with_options(&take(ids, &rows, None)?, id.data_type(), &STRICT)
+                .map_err(|err| SinkError::Unwritable {
+                    column: id.name().clone(),
+                    as_type: id.data_type().to_string(),
+                    detail: err.to_string(),
+                })?;
         let mut columns: Vec<ArrayRef> = vec![
-            take(ids, &rows, None)?,
+            ids,
             Arc::new(StringArray::from_iter_values(
                 rejects.iter().map(|_| source_file),
             )),

@@ -3,7 +3,7 @@
 //! Row groups whose id statistics (min/max in the Parquet footer) rule the id out are skipped;
 //! the rest are read one at a time, projected, until the id is found.
 
-use arrow::array::{Array, StringArray};
+use arrow::array::{Array, ArrayRef, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use parquet::basic::{ConvertedType, LogicalType};
@@ -45,14 +45,22 @@ impl Source {
                 .columns()
                 .iter()
                 .position(|c| c.path().string() == file_column);
-            let integers =
-                leaf.map(|leaf| integers(&metadata.file_metadata().schema_descr().column(leaf)));
+            // Integers as Arrow reads them too: a Date64 written by arrow-rs is a plain INT64
+            // of milliseconds, which an id as written (`2026-01-02`) is no number of.
+            let read_as_integers = file
+                .metadata
+                .schema()
+                .field_with_name(file_column)
+                .is_ok_and(|f| f.data_type().is_integer());
+            let integers = leaf
+                .and_then(|leaf| integers(&metadata.file_metadata().schema_descr().column(leaf)))
+                .filter(|_| read_as_integers);
             let mut first_row = 0u64;
             for group in 0..metadata.num_row_groups() {
                 let rows = metadata.row_group(group).num_rows().max(0) as u64;
                 let stats =
                     leaf.and_then(|leaf| metadata.row_group(group).column(leaf).statistics());
-                if stats.is_none_or(|s| may_hold(s, id, integers.flatten())) {
+                if stats.is_none_or(|s| may_hold(s, id, integers)) {
                     read += 1;
                     if let Some(row) =
                         self.find_in_group(file, index, group, first_row, id_column, id, columns)?
@@ -93,9 +101,15 @@ impl Source {
             let batch = self
                 .conform(&batch.map_err(decode)?, &schema)
                 .map_err(decode)?;
+            // Dates in milliseconds are found as written (`2026-01-03`), as the output writes
+            // them (days), not as Arrow shows them (`2026-01-03T00:00:00`).
+            let as_text = |ids: &ArrayRef| match ids.data_type() {
+                DataType::Date64 => cast(&cast(ids, &DataType::Date32)?, &DataType::Utf8),
+                _ => cast(ids, &DataType::Utf8),
+            };
             let ids = batch
                 .column_by_name(id_column)
-                .map(|c| cast(c, &DataType::Utf8))
+                .map(as_text)
                 .transpose()
                 .map_err(decode)?;
             let hit = ids.as_ref().and_then(|ids| {
