@@ -390,13 +390,27 @@ fn remove_leftover(path: &Path) {
     }
 }
 
-/// Refuses an input file inside the output directory (the commit would replace it) and an
-/// output inside a directory input (the next run would read it as input). In object storage,
-/// where there are no links, by their URLs.
-pub fn ensure_apart(target: &Location, input: &Path, files: &[PathBuf]) -> Result<(), SinkError> {
+/// Refuses an input file inside the output directory (the commit would replace it), an
+/// output inside a directory input, and an output holding a file a glob input matches (the next
+/// run would read it as input): `written` are the data files the output will hold, relative to
+/// it. In object storage, where there are no links, by their URLs.
+pub fn ensure_apart(
+    target: &Location,
+    input: &Path,
+    files: &[PathBuf],
+    written: &[String],
+) -> Result<(), SinkError> {
     let target = match target {
         Location::Local(path) => path,
-        Location::Remote(root) => return ensure_apart_remote(&root.url(), input, files),
+        Location::Remote(root) => {
+            let url = root.url();
+            ensure_apart_remote(&url, input, files)?;
+            let files: Vec<String> = written
+                .iter()
+                .map(|rel| format!("{}/{rel}", url.trim_end_matches('/')))
+                .collect();
+            return glob_apart(&PathBuf::from(&url), input, &files);
+        }
     };
     let target_abs = absolute(target);
     for file in files {
@@ -416,7 +430,39 @@ pub fn ensure_apart(target: &Location, input: &Path, files: &[PathBuf]) -> Resul
             how: "the output directory is inside the input directory, so the next run would read it as input",
         });
     }
-    Ok(())
+    let files: Vec<String> = [target.to_path_buf(), target_abs]
+        .iter()
+        .flat_map(|dir| {
+            written
+                .iter()
+                .map(move |rel| dir.join(rel).display().to_string())
+        })
+        .collect();
+    glob_apart(target, input, &files)
+}
+
+/// Refuses an output whose data `files` (full paths or URLs) the glob `input` matches, as
+/// the input's files are found (`*` within one folder, `**` across folders).
+fn glob_apart(target: &Path, input: &Path, files: &[String]) -> Result<(), SinkError> {
+    let text = input.to_string_lossy();
+    if !text.contains(['*', '?', '[']) {
+        return Ok(());
+    }
+    let Ok(pattern) = glob::Pattern::new(&text) else {
+        return Ok(());
+    };
+    let options = glob::MatchOptions {
+        require_literal_separator: true,
+        ..Default::default()
+    };
+    match files.iter().find(|file| pattern.matches_with(file, options)) {
+        Some(_) => Err(SinkError::Overlap {
+            target: target.to_path_buf(),
+            input: input.to_path_buf(),
+            how: "the input pattern matches files the output holds, so the next run would read them as input",
+        }),
+        None => Ok(()),
+    }
 }
 
 /// [`ensure_apart`] for an output at the URL `target`.
@@ -662,11 +708,13 @@ mod tests {
         fs::create_dir(&data).unwrap();
         let file = data.join("a.parquet");
         fs::write(&file, "x").unwrap();
+        let written = ["scored/part-00000.parquet".to_string()];
         assert!(matches!(
             ensure_apart(
                 &Location::Local(data.clone()),
                 &file,
-                std::slice::from_ref(&file)
+                std::slice::from_ref(&file),
+                &written
             ),
             Err(SinkError::Overlap { .. })
         ));
@@ -674,10 +722,36 @@ mod tests {
             ensure_apart(
                 &Location::Local(data.join("out")),
                 &data,
-                std::slice::from_ref(&file)
+                std::slice::from_ref(&file),
+                &written
             ),
             Err(SinkError::Overlap { .. })
         ));
-        assert!(ensure_apart(&Location::Local(root.path().join("out")), &data, &[file]).is_ok());
+        assert!(ensure_apart(
+            &Location::Local(root.path().join("out")),
+            &data,
+            std::slice::from_ref(&file),
+            &written
+        )
+        .is_ok());
+        // Globs: by what they match of the output's files.
+        let glob = |pattern: &str, out: &str| {
+            ensure_apart(
+                &Location::Local(root.path().join(out)),
+                &root.path().join(pattern),
+                std::slice::from_ref(&file),
+                &written,
+            )
+        };
+        assert!(matches!(
+            glob("data/**/*.parquet", "data/out"),
+            Err(SinkError::Overlap { .. })
+        ));
+        assert!(matches!(
+            glob("*/*/scored/*.parquet", "data/out"),
+            Err(SinkError::Overlap { .. })
+        ));
+        assert!(glob("data/*.parquet", "data/out").is_ok());
+        assert!(glob("data/**/*.parquet", "out").is_ok());
     }
 }

@@ -25,6 +25,15 @@ use crate::manifest::{WrittenFile, DATA_DIR, REJECTS_FILE};
 use crate::pipeline::PartitionBy;
 use crate::score::Reject;
 
+/// The scored rows' file of the tier `tier` (the one file when not partitioned), relative to
+/// the output directory.
+pub fn data_file(partition: PartitionBy, tier: &str) -> String {
+    match partition {
+        PartitionBy::Tier => format!("{DATA_DIR}/tier={tier}/part-00000.parquet"),
+        PartitionBy::None => format!("{DATA_DIR}/part-00000.parquet"),
+    }
+}
+
 /// Writer properties shared by every file of a run: zstd, and the run's key-value metadata.
 ///
 /// The `id` column is written without dictionary encoding: its values are mostly distinct
@@ -303,15 +312,7 @@ impl OutputWriter {
 
     fn file(&mut self, slot: usize) -> Result<&Arc<Chain<OpenFile>>, SinkError> {
         if self.files[slot].is_none() {
-            let relative = match self.partition {
-                PartitionBy::Tier => {
-                    format!(
-                        "{DATA_DIR}/tier={}/part-00000.parquet",
-                        self.tier_names[slot]
-                    )
-                }
-                PartitionBy::None => format!("{DATA_DIR}/part-00000.parquet"),
-            };
+            let relative = data_file(self.partition, &self.tier_names[slot]);
             let flush_at = ROW_GROUP_MEMORY.min(OUTPUT_ROW_GROUPS_MEMORY / self.files.len());
             let file = OpenFile::create(&self.dir, relative, &self.schema, &self.props, flush_at)?;
             self.files[slot] = Some(Chain::new(&self.chains, file));

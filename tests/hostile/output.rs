@@ -58,6 +58,46 @@ fn an_output_inside_a_directory_input_is_refused() {
     assert_eq!(listing(&dir.join("data")), ["c.parquet"]);
 }
 
+/// A glob input matching files the output will hold: the next run would read the last one's
+/// output as input (a review's find: `data/**/*.parquet` with the output in `data/out` ran once
+/// and then failed on its own rejects file). A glob that cannot reach them is fine, run after
+/// run.
+#[test]
+fn an_output_whose_files_a_glob_input_matches_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain(dir);
+    fs::create_dir(dir.join("data")).unwrap();
+    fs::rename(dir.join("customers.parquet"), dir.join("data/c.parquet")).unwrap();
+    let yaml = fs::read_to_string(dir.join("p.yaml")).unwrap();
+    write(
+        dir,
+        "p.yaml",
+        &yaml.replace("customers.parquet", "data/**/*.parquet"),
+    );
+    let before = snapshot(dir);
+
+    let result = run(dir, &["run", "p.yaml", "--output", "data/out"]);
+    result.expect_code(3);
+    assert!(result.stderr.contains("sink::overlap"), "{}", result.stderr);
+    assert_eq!(
+        result.headline(),
+        "input data/**/*.parquet and output data/out overlap: the input pattern matches files \
+         the output holds, so the next run would read them as input"
+    );
+    assert_eq!(snapshot(dir), before);
+
+    // One folder deep: the output's files are deeper, run after run.
+    write(
+        dir,
+        "p.yaml",
+        &yaml.replace("customers.parquet", "data/*.parquet"),
+    );
+    for _ in 0..2 {
+        run(dir, &["--quiet", "run", "p.yaml", "--output", "data/out"]).expect_code(0);
+    }
+}
+
 #[test]
 fn a_forged_manifest_does_not_make_a_folder_an_output() {
     let tmp = tempfile::tempdir().unwrap();
