@@ -19,10 +19,10 @@ use crate::synth::{self, SynthOptions};
 )]
 pub struct GenArgs {
     /// Number of customers to generate (at least 1).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..), allow_negative_numbers = true)]
     pub rows: u64,
     /// Random seed; the same seed gives the same data.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
     pub seed: u64,
     /// Parquet file to write (written under a temporary name, then renamed into place).
     #[arg(long)]

@@ -50,13 +50,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub input: Option<PathBuf>,
     /// Score only the first N input rows (a quick look).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub limit: Option<u64>,
     /// Score a deterministic sample of about this share of the rows (0..1), e.g. 0.01.
-    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction)]
+    #[arg(long, value_name = "FRACTION", value_parser = parse_fraction, allow_negative_numbers = true)]
     pub sample: Option<f64>,
     /// Seed of --sample: the same seed picks the same rows.
-    #[arg(long, default_value_t = 0, requires = "sample")]
+    #[arg(
+        long,
+        default_value_t = 0,
+        requires = "sample",
+        allow_negative_numbers = true
+    )]
     pub seed: u64,
     /// Worker threads (default: all cores). With 1, decoding and writing take turns with
     /// scoring, so the run uses one core. The output is the same for any value.

@@ -148,3 +148,53 @@ fn a_param_that_is_not_finite_is_refused_where_it_is_written() {
         );
     }
 }
+
+/// A negative number given to a numeric option is that option's value, refused as what it is
+/// ("invalid digit"), and a negative id is an id: clap took `-1` for an unknown flag and
+/// suggested `-- -1`, which does not work for an option's value.
+#[test]
+fn negative_numbers_are_values_of_the_option_they_follow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plain(dir);
+    for (args, option) in [
+        (&["run", "p.yaml", "--limit", "-1"][..], "'--limit <N>'"),
+        (
+            &["run", "p.yaml", "--sample", "0.5", "--seed", "-1"],
+            "'--seed <SEED>'",
+        ),
+        (
+            &["gen", "--rows", "-5", "--out", "g.parquet"],
+            "'--rows <ROWS>'",
+        ),
+    ] {
+        let result = run(dir, args);
+        result.expect_code(2);
+        assert!(
+            result.stderr.starts_with("error: invalid value '-")
+                && result
+                    .stderr
+                    .contains(&format!("for {option}: invalid digit found in string")),
+            "{args:?}: {}",
+            result.stderr
+        );
+    }
+    let sample = run(dir, &["run", "p.yaml", "--sample", "-0.1"]);
+    sample.expect_code(2);
+    assert!(
+        sample
+            .stderr
+            .starts_with("error: invalid value '-0.1' for '--sample <FRACTION>'"),
+        "{}",
+        sample.stderr
+    );
+    let explained = run(dir, &["explain", "p.yaml", "--id", "-3"]);
+    explained.expect_code(3);
+    assert!(
+        explained
+            .headline()
+            .starts_with("no customer with customer_id = \"-3\""),
+        "{}",
+        explained.stderr
+    );
+}
