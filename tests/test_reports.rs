@@ -273,3 +273,76 @@ tests:
     );
     assert_eq!(cases[2]["ok"], true);
 }
+
+/// A decimal with more places than its column keeps was rounded into it (1.255 tested as
+/// 1.26); it is now the case's mismatch. And a timestamp column with a named time zone
+/// (`America/New_York`, as pandas writes them) failed every case of the pipeline, mentioned or
+/// not, with arrow's "only offset based timezones supported without chrono-tz feature".
+#[test]
+fn decimals_beyond_their_scale_and_named_time_zones_in_test_rows() {
+    use arrow::array::{Decimal128Array, Float64Array, StringArray, TimestampNanosecondArray};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let batch = arrow::array::RecordBatch::try_from_iter(vec![
+        ("id", arc(StringArray::from(vec!["a"]))),
+        ("x", arc(Float64Array::from(vec![1.0]))),
+        (
+            "d",
+            arc(Decimal128Array::from(vec![125])
+                .with_precision_and_scale(10, 2)
+                .unwrap()),
+        ),
+        (
+            "t",
+            arc(TimestampNanosecondArray::from(vec![0]).with_timezone("America/New_York")),
+        ),
+    ])
+    .unwrap();
+    write_parquet(&dir.join("data.parquet"), &batch);
+    write(
+        dir,
+        "p.yaml",
+        r#"version: 1
+name: rows
+input: { path: data.parquet, id: id }
+factors:
+  - { name: value, expr: "x * 2.0", weight: 1.0 }
+tiers:
+  levels:
+    - { name: all }
+output: { path: out }
+tests:
+  - name: two places
+    row: { x: 1.5, d: 1.25 }
+    expect: { value: 3.0 }
+  - name: three places
+    row: { x: 1.5, d: 1.255 }
+    expect: { value: 3.0 }
+  - name: trailing zeros and a string
+    row: { x: 1.5, d: "1.2500" }
+    expect: { value: 3.0 }
+  - name: an exponent
+    row: { x: 1.5, d: 1.5e-3 }
+    expect: { value: 3.0 }
+  - name: a time in its zone
+    row: { x: 2.0, t: "2026-01-01T12:00:00-05:00" }
+    expect: { value: 4.0 }
+"#,
+    );
+    let result = run(dir, &["test", "p.yaml", "--format", "json"]);
+    result.expect_code(1);
+    let report: Value = serde_json::from_str(&result.stdout).unwrap();
+    let cases = report["pipelines"][0]["cases"].as_array().unwrap();
+    let ok: Vec<bool> = cases.iter().map(|c| c["ok"] == true).collect();
+    assert_eq!(ok, [true, false, true, false, true], "{}", result.stdout);
+    assert_eq!(
+        cases[1]["mismatches"][0]["actual"],
+        "column `d` keeps 2 decimal place(s), and 1.255 has 3; give a value the column holds \
+         as written"
+    );
+    assert_eq!(
+        cases[3]["mismatches"][0]["actual"],
+        "column `d` keeps 2 decimal place(s), and 0.0015 has 4; give a value the column holds \
+         as written"
+    );
+}

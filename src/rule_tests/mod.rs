@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, Float64Array, RecordBatch};
-use arrow::datatypes::{Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema};
 use indexmap::IndexMap;
 use serde_yaml::Value;
 
@@ -200,6 +200,31 @@ fn row_batch(
                 ));
             }
         }
+        // A decimal with more places than the column keeps was rounded into it (1.255 scored
+        // as 1.26), testing another value than the case says.
+        let scale = input
+            .field_with_name(name)
+            .ok()
+            .and_then(|f| match f.data_type() {
+                DataType::Decimal32(_, scale)
+                | DataType::Decimal64(_, scale)
+                | DataType::Decimal128(_, scale)
+                | DataType::Decimal256(_, scale) => Some(i64::from(*scale)),
+                _ => None,
+            });
+        let text = match value {
+            Value::Number(number) => Some(number.to_string()),
+            Value::String(text) => Some(text.clone()),
+            _ => None,
+        };
+        if let (Some(scale), Some(text)) = (scale, text) {
+            if let Some(places) = decimal_places(&text).filter(|places| *places > scale) {
+                return Err(format!(
+                    "column `{name}` keeps {scale} decimal place(s), and {text} has {places}; \
+                     give a value the column holds as written"
+                ));
+            }
+        }
     }
     let schema = Arc::new(Schema::new(
         input
@@ -233,6 +258,24 @@ fn row_batch(
         .flush()
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "the row is empty".to_string())
+}
+
+/// The decimal places of a number written as `text` (`1.250` has 2, `1.5e-3` has 4), trailing
+/// zeros left out; `None` when it is no number.
+fn decimal_places(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], text[at + 1..].parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let digits = mantissa.trim_start_matches(['+', '-']);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || !all_digits(fraction) || (whole.is_empty() && fraction.is_empty()) {
+        return None;
+    }
+    let places = fraction.trim_end_matches('0').len() as i64;
+    Some((places - exponent).max(0))
 }
 
 fn score_row(case: &Case, plan: &Plan, input: &Schema, id: &str) -> Result<Actual, String> {
