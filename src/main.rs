@@ -27,11 +27,29 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// No progress bar, no summary and no warnings: nothing on stderr but errors.
-    #[arg(long, global = true, env = "TIERSCORE_QUIET")]
+    #[arg(long, global = true, env = "TIERSCORE_QUIET", value_parser = quiet_value)]
     quiet: bool,
     /// Log format on stderr: `json` gives one JSON object per line, for schedulers.
     #[arg(long, global = true, value_enum, env = "TIERSCORE_LOG_FORMAT", default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+/// Reads a switch's environment variable (`TIERSCORE_QUIET`) as docs/scheduling.md lists it:
+/// `true`, `1`, `yes`, `on` turn it on; `false`, `0`, `no`, `off` or empty leave it off (any
+/// case); anything else is a usage error. clap's parser for a `bool` flag takes only `true` and
+/// `false`; its `BoolishValueParser` refuses an empty value and its `FalseyValueParser` takes
+/// any other text (a typo) as on. A `--quiet` on the command line takes no value and reaches
+/// this as `true`.
+fn quiet_value(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(
+            "TIERSCORE_QUIET takes true, 1, yes or on to turn --quiet on, and false, 0, \
+                  no, off or empty to leave it off"
+                .into(),
+        ),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -298,6 +298,72 @@ fn tierscore_environment_variables_set_the_options_a_scheduler_sets() {
     assert!(stderr.contains("--threads"), "{stderr}");
 }
 
+/// docs/scheduling.md: `true`, `1`, `yes`, `on` turn quiet on; `false`, `0`, `no`, `off` or
+/// empty leave it off, in any case. Only `true` and `false` were accepted: `TIERSCORE_QUIET=0`
+/// failed every command with exit 2.
+#[test]
+fn tierscore_quiet_takes_the_documented_values_and_refuses_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    gen(dir, "lake/dt=2026-11-01/part.parquet", 30, 1, 30);
+    write_dated_pipeline(dir);
+    let run_with = |value: &str| {
+        let output = tierscore(dir)
+            .env("TIERSCORE_QUIET", value)
+            .args(["run", "p.yaml"])
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    for value in ["true", "1", "yes", "on", "TRUE", "Yes", "oN"] {
+        assert_eq!(
+            run_with(value),
+            (Some(0), String::new(), String::new()),
+            "TIERSCORE_QUIET={value:?}"
+        );
+    }
+    for value in ["false", "0", "no", "off", "", "FALSE", "No", "OFF"] {
+        // The summary on stdout, the log on stderr.
+        let (code, stdout, stderr) = run_with(value);
+        assert_eq!(code, Some(0), "TIERSCORE_QUIET={value:?}");
+        assert!(
+            stdout.starts_with("dated: 30 rows in, 30 scored, 0 rejected in "),
+            "TIERSCORE_QUIET={value:?}: {stdout}"
+        );
+        assert!(
+            stderr.contains("run committed"),
+            "TIERSCORE_QUIET={value:?}: {stderr}"
+        );
+    }
+    for value in ["2", "maybe", "y", " true"] {
+        assert_eq!(
+            run_with(value),
+            (
+                Some(2),
+                String::new(),
+                format!(
+                    "error: invalid value '{value}' for '--quiet': TIERSCORE_QUIET takes true, 1, \
+                     yes or on to turn --quiet on, and false, 0, no, off or empty to leave it \
+                     off\n\nFor more information, try '--help'.\n"
+                )
+            ),
+            "TIERSCORE_QUIET={value:?}"
+        );
+    }
+    // The flag needs no variable, and wins over a variable that leaves it off.
+    let output = tierscore(dir)
+        .env("TIERSCORE_QUIET", "0")
+        .args(["--quiet", "run", "p.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stdout.is_empty() && output.stderr.is_empty());
+}
+
 #[test]
 fn tierscore_log_sets_the_log_filter_and_rust_log_stands_in_for_it() {
     let tmp = tempfile::tempdir().unwrap();
