@@ -745,3 +745,94 @@ fn a_date64_id_is_written_as_a_date_and_found_as_written() {
         explained.stdout
     );
 }
+
+/// DuckDB and Spark match column names ignoring case: an input column `TIER` passed through
+/// was written beside the `tier=NAME` folder, and they showed the folder's value in its place.
+/// Such a column (or id) is refused before anything is read; renamed, it is written.
+#[test]
+fn a_passed_through_column_or_id_named_like_tier_in_another_case_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let batch = table(vec![
+        ("id", ids(&["a", "b"])),
+        ("x", f64s(&[1.0, 2.0])),
+        ("TIER", ids(&["gold", "tin"])),
+    ]);
+    write_parquet(&dir.join("in.parquet"), &batch);
+    let pipeline = |input: &str, output: &str| {
+        write(
+            dir,
+            "p.yaml",
+            &format!(
+                "version: 1\nname: p\ninput: {input}\nfactors:\n  - {{ name: f, expr: \"x\", \
+                 weight: 1 }}\ntiers:\n  levels:\n    - {{ name: hi, min: 1.5 }}\n    - {{ name: lo \
+                 }}\noutput: {output}\n"
+            ),
+        )
+    };
+    pipeline(
+        "{ path: in.parquet, id: id }",
+        "{ path: out, columns: [TIER] }",
+    );
+    for command in ["check", "run"] {
+        let result = run(dir, &[command, "p.yaml"]);
+        result.expect_code(1);
+        assert!(
+            result.stderr.contains("pipeline::output_column"),
+            "{}",
+            result.stderr
+        );
+        assert_eq!(
+            result.headline(),
+            "output column `TIER` clashes with `tier`, a column tierscore writes: DuckDB and \
+             Spark match column names ignoring case"
+        );
+        assert_eq!(snippet_location(&result.stderr), "p.yaml:10:32");
+        assert_eq!(
+            result.help(),
+            "rename the input column with `input.rename`, e.g. { TIER: old_tier }, and list \
+             `old_tier` in output.columns"
+        );
+    }
+    assert!(!dir.join("out").exists(), "nothing written");
+
+    pipeline("{ path: in.parquet, id: TIER }", "{ path: out }");
+    for command in ["check", "run"] {
+        let result = run(dir, &[command, "p.yaml"]);
+        result.expect_code(1);
+        assert!(
+            result.stderr.contains("plan::reserved_column"),
+            "{}",
+            result.stderr
+        );
+        assert_eq!(
+            result.headline(),
+            "id column `TIER` clashes with `tier`, a column tierscore writes: DuckDB and Spark \
+             match column names ignoring case"
+        );
+        assert_eq!(snippet_location(&result.stderr), "p.yaml:3:28");
+        assert_eq!(
+            result.help(),
+            "rename it with input.rename, e.g. { TIER: old_tier }, and name `old_tier` in input.id"
+        );
+    }
+    assert!(!dir.join("out").exists(), "nothing written");
+
+    // The help's fix works.
+    pipeline(
+        "{ path: in.parquet, id: id, rename: { TIER: old_tier } }",
+        "{ path: out, columns: [old_tier] }",
+    );
+    run(dir, &["--quiet", "run", "p.yaml"]).expect_code(0);
+    let written = read_parquet(&dir.join("out/scored/tier=hi/part-00000.parquet"));
+    assert_eq!(
+        written
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>(),
+        ["id", "old_tier", "f", "score", "tier_rank"]
+    );
+    assert_eq!(texts(&written, "old_tier"), ["tin"]);
+}

@@ -34,6 +34,28 @@ pub use tiers_section::{TierLevel, TierRule, Tiers, MAX_TIER_LEVELS};
 /// factor, derive or input column may take them.
 pub const RESERVED_NAMES: [&str; 5] = ["score", "tier", "tier_rank", "reasons", "params"];
 
+/// The columns tierscore writes into an output (`tier` as the `tier=NAME` folder when
+/// partitioned by tier). DuckDB and Spark match column names ignoring case, so another output
+/// column named like one of these in any case (`TIER`) reads as it, or beside it.
+const WRITTEN_COLUMNS: [&str; 4] = ["score", "tier", "tier_rank", "reasons"];
+
+/// The column tierscore writes that an output column `name` would clash with in a reader that
+/// ignores case: `Some("tier")` for `TIER` or `Tier`, and for `tier` itself.
+pub fn written_column_like(name: &str) -> Option<&'static str> {
+    WRITTEN_COLUMNS
+        .into_iter()
+        .find(|written| written.eq_ignore_ascii_case(name))
+}
+
+/// The message for an output column `name` that differs from `written` (a column tierscore
+/// writes) only in case; `what` says which column (`output column`, `factor name`, …).
+pub fn case_clash(what: &str, name: &str, written: &str) -> String {
+    format!(
+        "{what} `{name}` clashes with `{written}`, a column tierscore writes: DuckDB and Spark \
+         match column names ignoring case"
+    )
+}
+
 /// A validated pipeline with every path resolved against the YAML file's folder.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -535,6 +557,13 @@ impl Checker<'_> {
                     format!("factor name `{}` is reserved", spec.name),
                     "the output already has columns `score`, `tier` and `reasons`; pick another name",
                 );
+            } else if let Some(written) = written_column_like(&spec.name) {
+                self.error(
+                    codes::pipeline::FACTOR_NAME,
+                    &format!("{key}.name"),
+                    case_clash("factor name", &spec.name, written),
+                    "a factor's name is its output column's; pick another name",
+                );
             } else if factors.iter().any(|f| f.name == spec.name) {
                 self.error(
                     codes::pipeline::DUPLICATE_FACTOR,
@@ -622,6 +651,16 @@ impl Checker<'_> {
                     &format!("output.columns[{i}]"),
                     format!("output column `{column}` clashes with a factor or a column tierscore writes"),
                     "rename the input column with `input.rename` or the factor",
+                );
+            } else if let Some(written) = written_column_like(column) {
+                self.error(
+                    codes::pipeline::OUTPUT_COLUMN,
+                    &format!("output.columns[{i}]"),
+                    case_clash("output column", column, written),
+                    &format!(
+                        "rename the input column with `input.rename`, e.g. {{ {column}: old_{written} }}, \
+                         and list `old_{written}` in output.columns"
+                    ),
                 );
             } else if spec.columns[..i].contains(column) {
                 self.error(

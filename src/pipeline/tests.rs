@@ -171,6 +171,66 @@ fn names_must_be_usable_by_scripts_and_folders() {
     assert!(is_identifier("年收入"));
 }
 
+/// DuckDB and Spark match column names ignoring case: an input column `TIER` passed through
+/// read as the `tier=NAME` folder's value, and a factor `Score` as `score`. Derives are not
+/// written to the output, so `Score` is a derive name scripts can tell from `score`.
+#[test]
+fn output_columns_named_like_a_column_tierscore_writes_in_any_case_are_refused() {
+    let text = GOOD
+        .replace("name: economic", "name: Score")
+        .replace("name: risk", "name: TIER_rank")
+        .replace("columns: [region]", "columns: [region, TIER, Reasons]");
+    assert_eq!(
+        problems(&text),
+        vec![
+            (
+                "pipelines/demo.yaml:7:7".to_string(),
+                "factor name `Score` clashes with `score`, a column tierscore writes: DuckDB and \
+                 Spark match column names ignoring case"
+                    .to_string(),
+                Some("a factor's name is its output column's; pick another name".to_string()),
+            ),
+            (
+                "pipelines/demo.yaml:8:7".to_string(),
+                "factor name `TIER_rank` clashes with `tier_rank`, a column tierscore writes: \
+                 DuckDB and Spark match column names ignoring case"
+                    .to_string(),
+                Some("a factor's name is its output column's; pick another name".to_string()),
+            ),
+            (
+                "pipelines/demo.yaml:14:48".to_string(),
+                "output column `TIER` clashes with `tier`, a column tierscore writes: DuckDB and \
+                 Spark match column names ignoring case"
+                    .to_string(),
+                Some(
+                    "rename the input column with `input.rename`, e.g. { TIER: old_tier }, and \
+                     list `old_tier` in output.columns"
+                        .to_string()
+                ),
+            ),
+            (
+                "pipelines/demo.yaml:14:54".to_string(),
+                "output column `Reasons` clashes with `reasons`, a column tierscore writes: \
+                 DuckDB and Spark match column names ignoring case"
+                    .to_string(),
+                Some(
+                    "rename the input column with `input.rename`, e.g. { Reasons: old_reasons }, \
+                     and list `old_reasons` in output.columns"
+                        .to_string()
+                ),
+            ),
+        ]
+    );
+    let derived = GOOD.replace(
+        "factors:",
+        "derive:\n  - { name: Score, zscore: revenue }\nfactors:",
+    );
+    assert_eq!(parse(&derived).unwrap().derive[0].name, "Score");
+    assert_eq!(written_column_like("Tier_Rank"), Some("tier_rank"));
+    assert_eq!(written_column_like("params"), None);
+    assert_eq!(written_column_like("tiers"), None);
+}
+
 #[test]
 fn derive_entries_are_validated() {
     let text = GOOD.replace(

@@ -19,7 +19,9 @@ use crate::diagnostic::codes;
 use crate::diagnostic::suggest;
 use crate::diagnostic::{FileProblem, Problems};
 use crate::manifest::FileHash;
-use crate::pipeline::{Combine, PartitionBy, Pipeline, TierRule, RESERVED_NAMES};
+use crate::pipeline::{
+    case_clash, written_column_like, Combine, PartitionBy, Pipeline, TierRule, RESERVED_NAMES,
+};
 use crate::rules::{EngineChoice, Reasons, Returns, RuleBuilder, RuleInfo, RuleText};
 use crate::score::{CombineStep, FactorStep, Scorer};
 use crate::sink::OutputLayout;
@@ -104,6 +106,20 @@ impl Plan {
                         )),
                 );
             }
+        }
+        let id = pipeline.input.id.as_str();
+        if let Some(written) = written_column_like(id).filter(|written| *written != id) {
+            problems.push(
+                pipeline
+                    .problem_at(
+                        codes::plan::RESERVED_COLUMN,
+                        "input.id",
+                        case_clash("id column", id, written),
+                    )
+                    .with_help(format!(
+                        "rename it with input.rename, e.g. {{ {id}: old_{written} }}, and name `old_{written}` in input.id"
+                    )),
+            );
         }
         for (i, (from, to)) in pipeline.input.rename.iter().enumerate() {
             if pipeline.input.rename[..i]
