@@ -21,7 +21,7 @@ fn figures(page: &str) -> Value {
         .expect("the page embeds its figures");
     let rest = &page[start..];
     let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
-    parse_json_exact(&body.replace("<\\/", "</"))
+    parse_json_exact(body)
 }
 
 fn page(out: &Path) -> String {
@@ -555,7 +555,7 @@ fn diff_html_holds_the_same_data_as_the_json_and_names_no_other_host() {
         .expect("the page embeds the comparison");
     let rest = &html[start..];
     let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
-    let embedded: Value = serde_json::from_str(&body.replace("<\\/", "</")).unwrap();
+    let embedded: Value = serde_json::from_str(body).unwrap();
     assert_eq!(embedded, json);
     assert!(
         json["top_movers"].as_array().unwrap().len() > 3,
@@ -816,4 +816,108 @@ fn a_failed_or_killed_report_leaves_no_file_that_stops_the_next_run() {
         before,
         "the partial page removed with the previous output"
     );
+}
+
+/// The elements of `page` (its own HTML: the vendored scripts left out) whose opening tag
+/// starts `<script`, and the JSON each `application/json` one holds.
+fn scripts(page: &str) -> (usize, Vec<Value>) {
+    let vega = include_str!("../src/report/vendor/vega-6.4.0.min.js");
+    let vega_lite = include_str!("../src/report/vendor/vega-lite-6.4.3.min.js");
+    let own = page.replace(vega, "").replace(vega_lite, "");
+    assert_eq!(
+        own.matches("<script").count(),
+        own.matches("</script>").count()
+    );
+    let mut embedded = Vec::new();
+    for (start, _) in own.match_indices(r#"<script type="application/json""#) {
+        let rest = &own[start..];
+        let body = &rest[rest.find('>').unwrap() + 1..rest.find("</script>").unwrap()];
+        // An HTML parser ends the element at `</script`, and after `<!--` a `<script` inside
+        // it makes it swallow the scripts after it; `>` and `&` are escaped too.
+        assert!(!body.contains(['<', '>', '&']), "{body}");
+        embedded.push(serde_json::from_str(body).unwrap());
+    }
+    (own.matches("<script").count(), embedded)
+}
+
+/// Ids and reasons reach the JSON the report and the diff page embed in `<script>` elements.
+/// Only `</` was escaped there: a reason `<!--<script>` made an HTML parser take the rest of the
+/// page into the first element, and no chart was drawn.
+#[test]
+fn ids_and_reasons_like_html_do_not_change_the_pages_script_elements() {
+    use arrow::array::{Float64Array, RecordBatch, StringArray};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let hostile = [
+        "<!--<script>",
+        "</script><script>alert(1)</script>",
+        "a&b>c\u{2028}d",
+        "plain",
+    ];
+    let batch = RecordBatch::try_from_iter([
+        ("id", arc(StringArray::from(hostile.to_vec()))),
+        ("name", arc(StringArray::from(hostile.to_vec()))),
+        ("x", arc(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0]))),
+    ])
+    .unwrap();
+    write_parquet(&dir.join("in.parquet"), &batch);
+    for (name, factor) in [("before", "x"), ("after", "x + 1.0")] {
+        write(
+            dir,
+            &format!("{name}.yaml"),
+            &format!(
+                r##"version: 1
+name: {name}
+input: {{ path: in.parquet, id: id }}
+factors:
+  - {{ name: f, expr: "#{{ value: {factor}, reason: name }}", weight: 1 }}
+tiers:
+  levels:
+    - {{ name: hi, min: 3 }}
+    - {{ name: lo }}
+output: {{ path: {name}, columns: [name], reasons: true }}
+"##
+            ),
+        );
+        run(dir, &["--quiet", "run", &format!("{name}.yaml")]).expect_code(0);
+    }
+
+    // The figures, the charts and the three scripts that draw them.
+    let report = page(&dir.join("before"));
+    let (count, embedded) = scripts(&report);
+    assert_eq!((count, embedded.len()), (5, 2));
+    assert_eq!(embedded[0], figures(&report));
+    let mut reasons: Vec<&str> = embedded[0]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|tier| tier["top"].as_array().unwrap())
+        .map(|top| top["reason"].as_str().unwrap())
+        .collect();
+    reasons.sort_unstable();
+    assert_eq!(
+        reasons,
+        [
+            "f: <!--<script>",
+            "f: </script><script>alert(N)</script>",
+            "f: a&b>c\u{2028}d",
+            "f: plain",
+        ]
+    );
+
+    // The comparison, the charts and the three scripts; every customer moved.
+    let result = run(dir, &["diff", "before", "after", "--format", "html"]);
+    result.expect_code(0);
+    let (count, embedded) = scripts(&result.stdout);
+    assert_eq!((count, embedded.len()), (5, 2));
+    let mut movers: Vec<&str> = embedded[0]["top_movers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|mover| mover["id"].as_str().unwrap())
+        .collect();
+    movers.sort_unstable();
+    let mut expected = hostile.to_vec();
+    expected.sort_unstable();
+    assert_eq!(movers, expected);
 }

@@ -91,11 +91,27 @@ pub(super) fn chart_scripts(charts: &impl serde::Serialize) -> Markup {
     }
 }
 
-/// JSON safe inside a `<script>` element.
+/// JSON safe inside a `<script>` element: the one place the report and the diff page embed
+/// data. Every `<` is written `\u003c`, so no `</script`, `<!--` or `<script` in a customer id or
+/// a reason ends the element early or makes an HTML parser swallow the scripts after it (only
+/// `</` was escaped: `<!--<script>` in a reason kept every chart from drawing). `>` and `&` are
+/// escaped too, so the text means the same wherever it is pasted into HTML, and U+2028 and
+/// U+2029, which end a line in older JavaScript. Each is a JSON string escape (none of these
+/// characters can stand outside a JSON string), so `JSON.parse` gives the data unchanged.
 pub(super) fn script_json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value)
-        .unwrap_or_else(|_| "null".into())
-        .replace("</", "<\\/")
+    let json = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+    let mut safe = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' => safe.push_str("\\u003c"),
+            '>' => safe.push_str("\\u003e"),
+            '&' => safe.push_str("\\u0026"),
+            '\u{2028}' => safe.push_str("\\u2028"),
+            '\u{2029}' => safe.push_str("\\u2029"),
+            c => safe.push(c),
+        }
+    }
+    safe
 }
 
 /// A share as [`human::percent`] writes it, `–` when there is none.
@@ -420,5 +436,31 @@ fn coverage(rules: &[RuleCoverage]) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script_json;
+
+    #[test]
+    fn script_json_escapes_every_character_that_could_end_or_change_the_script_element() {
+        let data = serde_json::json!([
+            "<!--<script>",
+            "</script><script>alert(1)</script>",
+            "a&b>c\u{2028}d\u{2029}e",
+            "\\<\"",
+            1.5
+        ]);
+        let embedded = script_json(&data);
+        assert_eq!(
+            embedded,
+            r#"["\u003c!--\u003cscript\u003e","\u003c/script\u003e\u003cscript\u003ealert(1)\u003c/script\u003e","a\u0026b\u003ec\u2028d\u2029e","\\\u003c\"",1.5]"#
+        );
+        // The same data for JSON.parse (and serde).
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&embedded).unwrap(),
+            data
+        );
     }
 }
