@@ -193,3 +193,73 @@ fn an_id_twice_or_null_in_either_output_is_refused() {
         assert_eq!(result.stdout, "");
     }
 }
+
+/// Dates and decimals are ids `run` accepts; diff refused them ("diff joins on integer or
+/// string ids") with the advice to run again into the output, which failed the same way. They
+/// join on their text with ids of the same type, shown as that text.
+#[test]
+fn date_and_decimal_ids_match_ids_of_their_own_type() {
+    use arrow::array::{Date32Array, Decimal128Array};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let decimals = |cents: Vec<i128>| {
+        arc(Decimal128Array::from(cents)
+            .with_precision_and_scale(5, 2)
+            .unwrap())
+    };
+    write_input(dir, "old", decimals(vec![150, 200, 325]));
+    write_input(dir, "new", decimals(vec![200, 325, 400]));
+    // 2026-01-01 and 2026-01-02.
+    write_input(dir, "dates", arc(Date32Array::from(vec![20454, 20455])));
+    let factor = |expr: &str| format!(r#"{{ name: a, expr: "{expr}", weight: 1.0 }}"#);
+    write_pipeline(dir, "before", "old", &[&factor("x * 3.0")]);
+    write_pipeline(dir, "after", "new", &[&factor("x * 5.0")]);
+    write_pipeline(dir, "dated", "dates", &[&factor("x * 3.0")]);
+    write_pipeline(dir, "dated_after", "dates", &[&factor("x * 4.0")]);
+
+    // Old: 1.50 -> 3, 2.00 -> 6, 3.25 -> 9; new: 2.00 -> 5, 3.25 -> 10, 4.00 -> 15.
+    let report = diff_json(dir, "before", "after");
+    assert_eq!(report["only_in_old"], json!({"count": 1, "ids": ["1.50"]}));
+    assert_eq!(report["only_in_new"], json!({"count": 1, "ids": ["4.00"]}));
+    assert_eq!(report["matrix_rows"], json!([[0, 0], [1, 1]]));
+    assert_eq!(
+        report["top_movers"],
+        json!([
+            { "id": "2.00", "old_score": 6.0, "new_score": 5.0, "change": -1.0,
+              "old_tier": "low", "new_tier": "low", "factor_changes": { "a": -1.0 } },
+            { "id": "3.25", "old_score": 9.0, "new_score": 10.0, "change": 1.0,
+              "old_tier": "low", "new_tier": "high", "factor_changes": { "a": 1.0 } },
+        ])
+    );
+    let report = diff_json(dir, "dated", "dated_after");
+    assert_eq!(report["only_in_old"], json!({"count": 0, "ids": []}));
+    assert_eq!(
+        report["top_movers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["id"].as_str().unwrap(), m["change"].as_f64().unwrap()))
+            .collect::<Vec<_>>(),
+        [("2026-01-02", 2.0), ("2026-01-01", 1.0)]
+    );
+
+    // A date is not a decimal.
+    let result = run(dir, &["diff", "out/before", "out/dated"]);
+    result.expect_code(3);
+    assert!(
+        result.stderr.contains("diff::id_types_differ"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(
+        result.headline(),
+        "id column `id` is Decimal128(5, 2) in the old output and Date32 in the new one"
+    );
+    assert_eq!(
+        result.help(),
+        "diff matches integer ids with integer ids, string ids with string ids, and ids of \
+         another type (dates, decimals, …) with ids of the same type; compare outputs of the \
+         same input"
+    );
+    assert_eq!(result.stdout, "");
+}

@@ -176,7 +176,7 @@ catalog! {
         NOT_AN_OUTPUT = "diff::not_an_output", 3, "a directory is not a tierscore output";
         BAD_MANIFEST = "diff::bad_manifest", 3, "an output's manifest cannot be understood";
         ID_COLUMNS_DIFFER = "diff::id_columns_differ", 3, "the outputs use different id columns";
-        ID_TYPES_DIFFER = "diff::id_types_differ", 3, "one id column holds integers, the other text";
+        ID_TYPES_DIFFER = "diff::id_types_differ", 3, "the id columns hold different kinds of id (integers and text, or two other types)";
         DUPLICATE_ID = "diff::duplicate_id", 3, "an id occurs twice in one output";
         UNREADABLE = "diff::unreadable", 3, "an output's data file cannot be read";
         UNEXPECTED_CONTENT = "diff::unexpected_content", 3, "a data file does not hold what its manifest says";

@@ -64,11 +64,12 @@ pub enum DiffError {
         help("diff matches customers by id; compare outputs of pipelines with the same input.id")
     )]
     IdColumnsDiffer { old: String, new: String },
-    /// One id column holds integers and the other strings.
+    /// The id columns hold different kinds of id: integers and strings, or another type (a
+    /// date, a decimal, …) and a different one.
     #[error("id column `{column}` is {old} in the old output and {new} in the new one")]
     #[diagnostic(
         code(diff::id_types_differ),
-        help("diff matches integer ids with integer ids and string ids with string ids; compare outputs of the same input")
+        help("diff matches integer ids with integer ids, string ids with string ids, and ids of another type (dates, decimals, …) with ids of the same type; compare outputs of the same input")
     )]
     IdTypesDiffer {
         column: String,

@@ -147,7 +147,7 @@ impl Output {
                 return Err(unexpected(
                     path,
                     format!(
-                        "id column `{}` is {id_type}; diff joins on integer or string ids",
+                        "id column `{}` is {id_type}, not one value a row; diff joins on ids such as strings, integers, dates or decimals",
                         self.id
                     ),
                 ));

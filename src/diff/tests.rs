@@ -160,10 +160,67 @@ fn integer_and_string_ids_of_any_width_become_the_same_keys() {
         assert_eq!(keys(array, 0), Ok(expected.clone()));
     }
     assert_eq!(id_kind(int32.data_type()), Some(IdKind::Integer));
-    assert_eq!(id_kind(&DataType::Float64), None);
 
     let with_null: ArrayRef = Arc::new(StringArray::from(vec![Some("C1"), None]));
     assert_eq!(keys(&with_null, 100), Err("is null in row 101".to_string()));
+}
+
+/// Dates, decimals, timestamps and the like were refused ("diff joins on integer or string
+/// ids", with the advice to run again, which failed the same way); they join on the text `run`
+/// checked them unique on, with ids of the same type. Lists, structs, maps and nulls, which
+/// `run` refuses as ids, are still refused.
+#[test]
+fn ids_of_other_types_become_their_text_and_join_only_with_their_own_type() {
+    use arrow::array::{
+        Date32Array, Date64Array, Decimal128Array, Float64Array, ListArray,
+        TimestampMicrosecondArray,
+    };
+    use arrow::datatypes::{Int64Type, TimeUnit};
+    let str_keys =
+        |texts: &[&str]| -> Vec<Key> { texts.iter().map(|t| Key::Str((*t).into())).collect() };
+    let decimal: ArrayRef = Arc::new(
+        Decimal128Array::from(vec![150, -200, 12345])
+            .with_precision_and_scale(5, 2)
+            .unwrap(),
+    );
+    let date32: ArrayRef = Arc::new(Date32Array::from(vec![20454, -1]));
+    let date64: ArrayRef = Arc::new(Date64Array::from(vec![1_767_225_600_000]));
+    let micros: ArrayRef =
+        Arc::new(TimestampMicrosecondArray::from(vec![1_767_225_600_000_001]).with_timezone("UTC"));
+    let float: ArrayRef = Arc::new(Float64Array::from(vec![1.5, -0.0, f64::NAN]));
+    let dictionary: ArrayRef = Arc::new(
+        DictionaryArray::<Int8Type>::try_new(
+            vec![1i8, 0].into(),
+            Arc::new(Date32Array::from(vec![20454, 20455])),
+        )
+        .unwrap(),
+    );
+    for (array, expected) in [
+        (&decimal, str_keys(&["1.50", "-2.00", "123.45"])),
+        (&date32, str_keys(&["2026-01-01", "1969-12-31"])),
+        (&date64, str_keys(&["2026-01-01T00:00:00"])),
+        (&micros, str_keys(&["2026-01-01T00:00:00.000001"])),
+        (&float, str_keys(&["1.5", "-0.0", "NaN"])),
+        (&dictionary, str_keys(&["2026-01-02", "2026-01-01"])),
+    ] {
+        assert_eq!(
+            id_kind(array.data_type()),
+            Some(IdKind::Other(array.data_type().clone()))
+        );
+        assert_eq!(keys(array, 0), Ok(expected), "{}", array.data_type());
+    }
+    assert_ne!(
+        id_kind(&DataType::Timestamp(TimeUnit::Microsecond, None)),
+        id_kind(micros.data_type())
+    );
+    let with_null: ArrayRef = Arc::new(Date32Array::from(vec![Some(1), None]));
+    assert_eq!(keys(&with_null, 7), Err("is null in row 8".to_string()));
+
+    let lists: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(vec![
+        Some(vec![Some(1)]),
+    ]));
+    assert_eq!(id_kind(lists.data_type()), None);
+    assert_eq!(id_kind(&DataType::Null), None);
 }
 
 #[test]
