@@ -186,6 +186,7 @@ catalog! {
         ZERO_ROWS = "gen::zero_rows", 3, "zero rows asked of the generator (the CLI refuses `--rows 0`, exit 2)";
         ZERO_ROW_GROUP_SIZE = "gen::zero_row_group_size", 3, "`gen --row-group-size 0`";
         TOO_MANY_ROWS = "gen::too_many_rows", 3, "more rows than 8-digit ids allow";
+        TOO_MANY_ROW_GROUPS = "gen::too_many_row_groups", 3, "more than 10,000 row groups asked of the generator (`--row-group-size` too small)";
         CREATE_DIR = "gen::create_dir", 3, "the output's directory cannot be created";
         CREATE_FILE = "gen::create_file", 3, "the output file cannot be created";
         WRITE = "gen::write", 3, "the output file cannot be written";

@@ -41,6 +41,12 @@ pub const CHUNK_ROWS: usize = 65_536;
 /// Largest row count whose customer ids still fit the 8-digit `C00000001` form.
 pub const MAX_ROWS: u64 = 99_999_999;
 
+/// The most row groups a generated file may have. The Parquet writer keeps every row group's
+/// metadata and page indexes until it closes the file, about 18 KB each for these columns:
+/// `--rows 200000 --row-group-size 1` reached 3.4 GB before it was stopped. 10,000 keep that
+/// under 200 MB, and let [`MAX_ROWS`] rows be written in row groups of 10,000.
+pub const MAX_ROW_GROUPS: u64 = 10_000;
+
 /// "Today" of the synthetic world (2026-11-01, days since 1970-01-01).
 const AS_OF: i32 = 20_758;
 /// Earliest first order (2008-01-01).
@@ -161,6 +167,22 @@ pub enum SynthError {
         help("use a row group size such as 1048576")
     )]
     ZeroRowGroupSize,
+    /// More row groups than [`MAX_ROW_GROUPS`].
+    #[error(
+        "{rows} rows in row groups of {row_group_size} make {groups} row groups, more than the {max} a generated file may have"
+    )]
+    #[diagnostic(
+        code(gen::too_many_row_groups),
+        help("use --row-group-size {smallest} or more for {rows} rows")
+    )]
+    TooManyRowGroups {
+        rows: u64,
+        row_group_size: usize,
+        groups: u64,
+        max: u64,
+        /// The smallest row group size that makes at most `max` row groups.
+        smallest: u64,
+    },
     /// Customer ids would outgrow their 8 digits.
     #[error("cannot generate {rows} rows: customer ids have 8 digits, so at most {max}")]
     #[diagnostic(code(gen::too_many_rows))]
@@ -295,6 +317,16 @@ pub fn write_parquet(opts: &SynthOptions, out: &Path, replace: bool) -> Result<u
         return Err(SynthError::TooManyRows {
             rows: opts.rows,
             max: MAX_ROWS,
+        });
+    }
+    let groups = opts.rows.div_ceil(opts.row_group_size as u64);
+    if groups > MAX_ROW_GROUPS {
+        return Err(SynthError::TooManyRowGroups {
+            rows: opts.rows,
+            row_group_size: opts.row_group_size,
+            groups,
+            max: MAX_ROW_GROUPS,
+            smallest: opts.rows.div_ceil(MAX_ROW_GROUPS),
         });
     }
     check_target(out, replace)?;

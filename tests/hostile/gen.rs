@@ -82,3 +82,45 @@ fn gen_zero_rows_is_a_usage_error() {
     );
     assert_eq!(listing(dir), Vec::<String>::new());
 }
+
+/// Row groups of one row took 18 KB each until the file closed (the writer keeps every row
+/// group's metadata): `--rows 200000 --row-group-size 1` reached 3.4 GB before it was stopped.
+/// More than 10,000 row groups are refused before anything is written, naming the size to use.
+#[test]
+fn gen_refuses_more_than_ten_thousand_row_groups() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for (rows, size, groups, smallest) in [("200000", "1", 200_000, 20), ("20001", "2", 10_001, 3)]
+    {
+        let result = run(
+            dir,
+            &[
+                "gen",
+                "--rows",
+                rows,
+                "--row-group-size",
+                size,
+                "--out",
+                "g.parquet",
+            ],
+        );
+        result.expect_code(3);
+        assert!(
+            result.stderr.contains("gen::too_many_row_groups"),
+            "{}",
+            result.stderr
+        );
+        assert_eq!(
+            result.headline(),
+            format!(
+                "{rows} rows in row groups of {size} make {groups} row groups, more than the \
+                 10000 a generated file may have"
+            )
+        );
+        assert_eq!(
+            result.help(),
+            format!("use --row-group-size {smallest} or more for {rows} rows")
+        );
+        assert!(listing(dir).is_empty(), "nothing written");
+    }
+}
