@@ -460,8 +460,25 @@ fn write_compressed(
     batch: &RecordBatch,
     codec: parquet::basic::Compression,
 ) {
+    write_pages(
+        path,
+        batch,
+        codec,
+        parquet::file::properties::WriterVersion::PARQUET_1_0,
+    );
+}
+
+/// [`write_compressed`] with data pages of `version` (v2 pages keep their levels uncompressed
+/// before the values).
+fn write_pages(
+    path: &std::path::Path,
+    batch: &RecordBatch,
+    codec: parquet::basic::Compression,
+    version: parquet::file::properties::WriterVersion,
+) {
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(codec)
+        .set_writer_version(version)
         .set_max_row_group_row_count(Some(500))
         .build();
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -496,8 +513,68 @@ fn inputs_in_every_codec_common_writers_use_give_the_same_output() {
         ("snappy", Compression::SNAPPY),
         ("uncompressed", Compression::UNCOMPRESSED),
     ];
-    for (name, codec) in codecs {
-        write_compressed(&dir.join("testdata/customers.parquet"), &customers, codec);
+    // Every codec in v1 data pages; gzip and brotli in v2 pages too, and with a column of
+    // nulls only (a v2 page whose values inflate to nothing is not inflated).
+    use parquet::file::properties::WriterVersion::{PARQUET_1_0, PARQUET_2_0};
+    let mut with_nulls = customers.clone();
+    let index = with_nulls.schema().index_of("product_pull").unwrap();
+    let mut columns = with_nulls.columns().to_vec();
+    columns[index] = arrow::array::new_null_array(columns[index].data_type(), customers.num_rows());
+    with_nulls = RecordBatch::try_new(with_nulls.schema(), columns).unwrap();
+    let pages = codecs
+        .iter()
+        .map(|&(name, codec)| (name, codec, PARQUET_1_0, &customers))
+        .chain([
+            (
+                "gzip_v2",
+                Compression::GZIP(GzipLevel::default()),
+                PARQUET_2_0,
+                &customers,
+            ),
+            (
+                "brotli_v2",
+                Compression::BROTLI(BrotliLevel::default()),
+                PARQUET_2_0,
+                &customers,
+            ),
+            (
+                "gzip_v2_nulls",
+                Compression::GZIP(GzipLevel::default()),
+                PARQUET_2_0,
+                &with_nulls,
+            ),
+        ]);
+    for (name, codec, version, batch) in pages {
+        write_pages(
+            &dir.join("testdata/customers.parquet"),
+            batch,
+            codec,
+            version,
+        );
+        let expected = if std::ptr::eq(batch, &with_nulls) {
+            write_pages(
+                &dir.join("nulls_zstd.parquet"),
+                batch,
+                Compression::ZSTD(Default::default()),
+                PARQUET_1_0,
+            );
+            run(
+                dir,
+                &[
+                    "--quiet",
+                    "run",
+                    pipeline,
+                    "--input",
+                    "nulls_zstd.parquet",
+                    "--output",
+                    "nulls_zstd",
+                ],
+            )
+            .expect_code(0);
+            output_data(&dir.join("nulls_zstd"))
+        } else {
+            expected.clone()
+        };
         assert_eq!(
             codecs_of(&dir.join("testdata/customers.parquet")),
             vec![codec],
@@ -744,6 +821,29 @@ fn a_date64_id_is_written_as_a_date_and_found_as_written() {
         "{}",
         explained.stdout
     );
+
+    // A Date64 that is no whole day (2026-01-02 01:00) would move to another day, or make two
+    // ids one: refused by name.
+    let batch = table(vec![
+        (
+            "id",
+            arc(Date64Array::from(vec![
+                days[0] * DAY_MS,
+                days[0] * DAY_MS + 3_600_000,
+            ])),
+        ),
+        ("x", f64s(&[1.0, 2.0])),
+        ("y", f64s(&[3.0, 4.0])),
+    ]);
+    write_parquet(&dir.join("data.parquet"), &batch);
+    let result = run(dir, &["run", "p.yaml", "--output", "hours"]);
+    result.expect_code(3);
+    assert_eq!(
+        result.headline(),
+        "output column `id` holds a value that cannot be written as Date32: the Date64 value \
+         1767315600000 is not a whole number of days (86400000 ms)"
+    );
+    assert!(!dir.join("hours").exists());
 }
 
 /// DuckDB and Spark match column names ignoring case: an input column `TIER` passed through

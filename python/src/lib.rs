@@ -23,7 +23,7 @@ use tierscore::diagnostic::FileProblem;
 use tierscore::exec::{tasks, RunOptions, Started};
 use tierscore::plan::Plan;
 use tierscore::rules::EngineChoice;
-use tierscore::sink::{staging, SinkError};
+use tierscore::sink::{data_files, staging, SinkError};
 use tierscore::source::Source;
 use tierscore::store::Location;
 
@@ -430,7 +430,8 @@ impl Job {
             let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
             if let Some(target) = &target {
                 let inputs: Vec<PathBuf> = source.files().iter().map(|f| f.path.clone()).collect();
-                staging::ensure_apart(target, &pipeline.input.path, &inputs)?;
+                let written = data_files(pipeline.output.partition_by, &pipeline.tiers.names());
+                staging::ensure_apart(target, &pipeline.input.path, &inputs, &written)?;
             }
             let (plan, _warnings) = Plan::build(&pipeline, &source, EngineChoice::Auto)?;
             Ok((tasks::Job::new(pipeline, plan, source), target))

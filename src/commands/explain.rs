@@ -36,7 +36,7 @@ pub struct ExplainArgs {
     /// The pipeline YAML file.
     pub pipeline: PathBuf,
     /// The customer's id, as the id column reads (numbers as digits).
-    #[arg(long, allow_hyphen_values = true)]
+    #[arg(long, allow_negative_numbers = true)]
     pub id: String,
     /// Override a param: --set KEY=VALUE; repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]

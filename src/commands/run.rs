@@ -21,11 +21,11 @@ use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use super::{CommandError, Ui};
 use crate::exec::{self, RunOptions, Started};
 use crate::human::{self, count};
-use crate::manifest::{Manifest, REJECTS_FILE};
+use crate::manifest::Manifest;
 use crate::pipeline::Pipeline;
 use crate::plan::Plan;
 use crate::rules::EngineChoice;
-use crate::sink::{data_file, staging, SinkError};
+use crate::sink::{data_files, staging, SinkError};
 use crate::source::{Sample, Scan, Source};
 use crate::store::Location;
 
@@ -126,13 +126,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<Manifest, CommandError> {
     staging::ensure_replaceable(&target)?;
     let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
     let inputs: Vec<PathBuf> = source.files().iter().map(|f| f.path.clone()).collect();
-    let written: Vec<String> = pipeline
-        .tiers
-        .levels
-        .iter()
-        .map(|level| data_file(pipeline.output.partition_by, &level.name))
-        .chain([REJECTS_FILE.to_string()])
-        .collect();
+    let written = data_files(pipeline.output.partition_by, &pipeline.tiers.names());
     staging::ensure_apart(&target, &pipeline.input.path, &inputs, &written)?;
     let (plan, warnings) = Plan::build(&pipeline, &source, args.engine)?;
     for warning in &warnings {

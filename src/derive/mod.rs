@@ -3,9 +3,10 @@
 //!
 //! A first pass reads only the columns derives are computed from (one `f64` a row each, `NaN`
 //! where a value is missing: the statistics leave both out, see [`stats::Number`]); the
-//! derived columns are kept as Arrow arrays for the whole run (8 bytes a row each; buckets and
-//! ranks 4, as `u32`) and sliced onto each batch of the second pass by its position in the run. The manifest records the
-//! statistics and cut-offs used, so an analyst can reproduce every value in SQL.
+//! derived columns are kept as Arrow arrays for the whole run (8 bytes a row each; buckets
+//! and ranks 4, as `u32`) and sliced onto each batch of the second pass by its position in
+//! the run. The manifest records the statistics and cut-offs used, so an analyst can
+//! reproduce every value in SQL.
 
 use std::sync::Arc;
 

@@ -71,6 +71,25 @@ const MAX_SNIPPET_BYTES: usize = 2 << 10;
 const WINDOW_BYTES: usize = 160;
 
 impl SourceInner {
+    /// [`SourceFile::line_col`].
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let text = &self.text;
+        let offset = floor_char_boundary(text, offset.min(text.len()));
+        let starts = self.line_starts();
+        // The last line starting at or before the offset.
+        let line = starts.partition_point(|&start| start <= offset);
+        (line, text[starts[line - 1]..offset].chars().count() + 1)
+    }
+
+    /// Byte offsets where each line starts (the first is 0), made on first use.
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
+    }
+
     /// The text from [`WINDOW_BYTES`] before `span` to as many after it, within `context`
     /// (whole lines around it) and on character boundaries, with the line and character
     /// column where it starts.
@@ -91,9 +110,9 @@ impl SourceInner {
         while !text.is_char_boundary(end) {
             end += 1;
         }
-        let line = text[..start].bytes().filter(|b| *b == b'\n').count();
-        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-        let column = text[line_start..start].chars().count();
+        // miette counts both from 0.
+        let (line, column) = self.line_col(start);
+        let (line, column) = (line - 1, column - 1);
         let shown = &text[start..end];
         Box::new(MietteSpanContents::new_named(
             self.name.clone(),
@@ -130,21 +149,12 @@ impl SourceFile {
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let text = self.text();
-        let offset = floor_char_boundary(text, offset.min(text.len()));
-        let starts = self.line_starts();
-        // The last line starting at or before the offset.
-        let line = starts.partition_point(|&start| start <= offset);
-        (line, text[starts[line - 1]..offset].chars().count() + 1)
+        self.0.line_col(offset)
     }
 
     /// Byte offsets where each line starts (the first is 0).
     fn line_starts(&self) -> &[usize] {
-        self.0.line_starts.get_or_init(|| {
-            std::iter::once(0)
-                .chain(self.text().match_indices('\n').map(|(i, _)| i + 1))
-                .collect()
-        })
+        self.0.line_starts()
     }
 
     /// The byte offset of a 1-based line and column (in characters), clamped to the text.

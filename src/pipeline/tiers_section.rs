@@ -37,6 +37,13 @@ pub struct Tiers {
     pub levels: Vec<TierLevel>,
 }
 
+impl Tiers {
+    /// The levels' names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.levels.iter().map(|level| level.name.clone()).collect()
+    }
+}
+
 /// One tier level; its bound (`min`, `top` or `upto`, by the rule) is `None` on the last,
 /// catch-all level and on every level of a script.
 #[derive(Debug, Clone, PartialEq)]

@@ -260,22 +260,29 @@ fn row_batch(
         .ok_or_else(|| "the row is empty".to_string())
 }
 
-/// The decimal places of a number written as `text` (`1.250` has 2, `1.5e-3` has 4), trailing
-/// zeros left out; `None` when it is no number.
+/// The decimal places of a number written as `text` (`1.250` has 2, `1.5e-3` has 4, `100e-2`
+/// none), trailing zeros left out; `None` when it is no number.
 fn decimal_places(text: &str) -> Option<i64> {
     let text = text.trim();
     let (mantissa, exponent) = match text.find(['e', 'E']) {
         Some(at) => (&text[..at], text[at + 1..].parse::<i64>().ok()?),
         None => (text, 0),
     };
-    let digits = mantissa.trim_start_matches(['+', '-']);
+    let digits = mantissa.strip_prefix(['+', '-']).unwrap_or(mantissa);
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     let all_digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
     if !all_digits(whole) || !all_digits(fraction) || (whole.is_empty() && fraction.is_empty()) {
         return None;
     }
-    let places = fraction.trim_end_matches('0').len() as i64;
-    Some((places - exponent).max(0))
+    // The places the fraction's digits reach, less the zeros that end the number.
+    let significant = format!("{whole}{fraction}");
+    let zeros = (significant.len() - significant.trim_end_matches('0').len()) as i64;
+    Some(
+        (fraction.len() as i64)
+            .saturating_sub(exponent)
+            .saturating_sub(zeros)
+            .max(0),
+    )
 }
 
 fn score_row(case: &Case, plan: &Plan, input: &Schema, id: &str) -> Result<Actual, String> {
@@ -457,5 +464,31 @@ fn plain(value: &Value) -> String {
             .unwrap_or_default()
             .trim()
             .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod decimal_places_tests {
+    use super::decimal_places;
+
+    #[test]
+    fn places_of_numbers_as_written() {
+        for (text, places) in [
+            ("1.25", Some(2)),
+            ("1.250", Some(2)),
+            ("-.5", Some(1)),
+            ("1.", Some(0)),
+            ("1.5e-3", Some(4)),
+            ("100e-2", Some(0)),
+            ("1e400", Some(0)),
+            ("1e-9223372036854775808", Some(i64::MAX)),
+            ("0.0", Some(0)),
+            ("+", None),
+            ("--5", None),
+            ("1.2.3", None),
+            ("abc", None),
+        ] {
+            assert_eq!(decimal_places(text), places, "{text}");
+        }
     }
 }

@@ -161,17 +161,7 @@ impl OutputLayout {
             let column = input
                 .column_by_name(name)
                 .ok_or_else(|| ArrowError::SchemaError(format!("column `{name}` not read")))?;
-            // Never a value made null: a timestamp beyond the microseconds' range (past year
-            // ±294,000, such as an `i64::MAX` milliseconds sentinel) fails the run by name.
-            let written =
-                cast_with_options(&pick(column)?, field.data_type(), &STRICT).map_err(|err| {
-                    SinkError::Unwritable {
-                        column: name.clone(),
-                        as_type: field.data_type().to_string(),
-                        detail: err.to_string(),
-                    }
-                })?;
-            columns.push(written);
+            columns.push(as_written(&pick(column)?, field)?);
         }
         for column in &scored.factors {
             columns.push(pick(column)?);
@@ -298,10 +288,33 @@ fn by_tier(tiers: &[Option<usize>], levels: usize) -> (Vec<u32>, Vec<usize>) {
 }
 
 /// Casts that fail on a value they cannot carry over, rather than making it null.
-pub(super) const STRICT: CastOptions<'static> = CastOptions {
+const STRICT: CastOptions<'static> = CastOptions {
     safe: false,
     format_options: arrow::util::display::FormatOptions::new(),
 };
+
+/// Milliseconds in a day: a Date64 value is a whole number of them.
+const DAY_MS: i64 = 86_400_000;
+
+/// `column` as `field` (of [`written_type`]) takes it. Never a value made null or moved: a
+/// timestamp beyond the microseconds' range (past year ±294,000, such as an `i64::MAX`
+/// milliseconds sentinel), or a Date64 that is no whole day (its cast to days would move it
+/// to another day, or make two ids one), fails the run naming the column.
+pub(super) fn as_written(column: &ArrayRef, field: &Field) -> Result<ArrayRef, SinkError> {
+    let unwritable = |detail: String| SinkError::Unwritable {
+        column: field.name().clone(),
+        as_type: field.data_type().to_string(),
+        detail,
+    };
+    if let Some(dates) = column.as_any().downcast_ref::<arrow::array::Date64Array>() {
+        if let Some(ms) = dates.iter().flatten().find(|ms| ms % DAY_MS != 0) {
+            return Err(unwritable(format!(
+                "the Date64 value {ms} is not a whole number of days ({DAY_MS} ms)"
+            )));
+        }
+    }
+    cast_with_options(column, field.data_type(), &STRICT).map_err(|err| unwritable(err.to_string()))
+}
 
 /// The type a column is written as, one every reader of Parquet takes as what it is:
 /// timestamps of any unit become microseconds, and Date64 (milliseconds, which Parquet has no

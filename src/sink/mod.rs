@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 pub use layout::OutputLayout;
 pub use staging::Staging;
-pub use writer::{data_file, OutputWriter, RejectWriter};
+pub use writer::{data_files, OutputWriter, RejectWriter};
 
 /// Why output could not be written or committed. These are runtime failures (exit code 3).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]

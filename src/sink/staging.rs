@@ -442,12 +442,18 @@ pub fn ensure_apart(
 }
 
 /// Refuses an output whose data `files` (full paths or URLs) the glob `input` matches, as
-/// the input's files are found (`*` within one folder, `**` across folders).
+/// the input's files are found (`*` within one folder, `**` across folders). A local `input`
+/// is matched as [`absolute_pattern`] gives it, against `files` with symlinks resolved.
 fn glob_apart(target: &Path, input: &Path, files: &[String]) -> Result<(), SinkError> {
-    let text = input.to_string_lossy();
-    if !text.contains(['*', '?', '[']) {
+    if !is_glob(input) {
         return Ok(());
     }
+    let local = crate::store::url_scheme(&input.to_string_lossy()).is_none();
+    let text = if local {
+        absolute_pattern(input).to_string_lossy().into_owned()
+    } else {
+        input.to_string_lossy().into_owned()
+    };
     let Ok(pattern) = glob::Pattern::new(&text) else {
         return Ok(());
     };
@@ -488,6 +494,26 @@ fn ensure_apart_remote(target: &str, input: &Path, files: &[PathBuf]) -> Result<
         });
     }
     Ok(())
+}
+
+/// Whether a path holds a glob's wildcards.
+fn is_glob(path: &Path) -> bool {
+    path.to_string_lossy().contains(['*', '?', '['])
+}
+
+/// A local glob as the files it finds are named, whichever way it was spelled: made absolute
+/// (from the working directory), its folders before the first wildcard with `..` and symlinks
+/// resolved ([`absolute`]), the rest as written.
+fn absolute_pattern(pattern: &Path) -> PathBuf {
+    let joined = std::path::absolute(pattern).unwrap_or_else(|_| pattern.to_path_buf());
+    let parts: Vec<_> = joined.components().collect();
+    let wild = parts
+        .iter()
+        .position(|part| is_glob(Path::new(part.as_os_str())))
+        .unwrap_or(parts.len());
+    let fixed: PathBuf = parts[..wild].iter().collect();
+    let rest: PathBuf = parts[wild..].iter().collect();
+    absolute(&fixed).join(rest)
 }
 
 /// `path` with symlinks resolved as far as it exists (the rest appended as written).

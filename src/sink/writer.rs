@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::chain::{Chain, Chains, Held};
 use super::checksummed::ChecksummedWriter;
-use super::layout::{written_type, OutputLayout, STRICT};
+use super::layout::{as_written, written_type, OutputLayout};
 use super::SinkError;
 use crate::manifest::{WrittenFile, DATA_DIR, REJECTS_FILE};
 use crate::pipeline::PartitionBy;
@@ -32,6 +32,20 @@ pub fn data_file(partition: PartitionBy, tier: &str) -> String {
         PartitionBy::Tier => format!("{DATA_DIR}/tier={tier}/part-00000.parquet"),
         PartitionBy::None => format!("{DATA_DIR}/part-00000.parquet"),
     }
+}
+
+/// Every data file an output of `tier_names` will hold, relative to it: each tier's (or the one
+/// file) and the rejects'. The run and a distributed job check them against a glob input.
+pub fn data_files(partition: PartitionBy, tier_names: &[String]) -> Vec<String> {
+    let mut files: Vec<String> = match partition {
+        PartitionBy::Tier => tier_names
+            .iter()
+            .map(|tier| data_file(partition, tier))
+            .collect(),
+        PartitionBy::None => vec![data_file(partition, "")],
+    };
+    files.push(REJECTS_FILE.to_string());
+    files
 }
 
 /// Writer properties shared by every file of a run: zstd, and the run's key-value metadata.
@@ -404,16 +418,8 @@ impl RejectWriter {
         }
         let rows =
             arrow::array::UInt64Array::from_iter_values(rejects.iter().map(|r| r.row as u64));
-        let id = schema.field(0);
-        let ids =
-            arrow::compute::cast_with_options(&take(ids, &rows, None)?, id.data_type(), &STRICT)
-                .map_err(|err| SinkError::Unwritable {
-                    column: id.name().clone(),
-                    as_type: id.data_type().to_string(),
-                    detail: err.to_string(),
-                })?;
         let mut columns: Vec<ArrayRef> = vec![
-            ids,
+            as_written(&take(ids, &rows, None)?, schema.field(0))?,
             Arc::new(StringArray::from_iter_values(
                 rejects.iter().map(|_| source_file),
             )),

@@ -51,7 +51,10 @@ impl Source {
                 .metadata
                 .schema()
                 .field_with_name(file_column)
-                .is_ok_and(|f| f.data_type().is_integer());
+                .is_ok_and(|f| match f.data_type() {
+                    DataType::Dictionary(_, values) => values.is_integer(),
+                    other => other.is_integer(),
+                });
             let integers = leaf
                 .and_then(|leaf| integers(&metadata.file_metadata().schema_descr().column(leaf)))
                 .filter(|_| read_as_integers);

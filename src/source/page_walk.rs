@@ -30,7 +30,7 @@ use super::footer_walk::{bounded, why};
 /// The most a compressed page may claim to inflate to (256 MiB). Writers cut pages at about
 /// 1 MiB (parquet-mr, pyarrow, arrow-rs) and DuckDB's are of the same order; a larger claim
 /// is taken for damage, since parquet sets that much memory aside before it looks.
-pub(super) const MAX_PAGE_BYTES: i32 = 256 << 20;
+const MAX_PAGE_BYTES: i32 = 256 << 20;
 
 /// `PageHeader`'s fields the walk reads (parquet.thrift): the page's kind, the size of its
 /// data inflated and as stored, and a v2 data page's header.
@@ -198,6 +198,10 @@ fn check_inflated(
         }
         start += levels as u64;
         claimed -= levels;
+    }
+    // parquet decompresses nothing of a page that inflates to nothing (all nulls).
+    if claimed == 0 {
+        return Ok(());
     }
     let data = BufReader::with_capacity(
         8 << 10,

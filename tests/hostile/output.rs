@@ -86,6 +86,28 @@ fn an_output_whose_files_a_glob_input_matches_is_refused() {
          the output holds, so the next run would read them as input"
     );
     assert_eq!(snapshot(dir), before);
+    // However the pattern and the output are spelled: `./`, `..`, an absolute output.
+    let absolute_out = dir.join("data/out").display().to_string();
+    for (input, output) in [
+        ("data/**/*.parquet", absolute_out.as_str()),
+        ("./data/**/*.parquet", "data/out"),
+        ("data/../data/**/*.parquet", "./data/out"),
+    ] {
+        let result = run(
+            dir,
+            &["run", "p.yaml", "--input", input, "--output", output],
+        );
+        result.expect_code(3);
+        assert!(
+            result.headline().ends_with(
+                "the input pattern matches files the output holds, so the next run would read \
+                 them as input"
+            ),
+            "{input} {output}: {}",
+            result.stderr
+        );
+    }
+    assert_eq!(snapshot(dir), before);
 
     // One folder deep: the output's files are deeper, run after run.
     write(
