@@ -118,27 +118,17 @@ fn read_header(reader: &mut Counted<impl Read>, left: u64) -> Result<Header, Str
     let mut protocol = bounded(reader, usize::try_from(left).unwrap_or(usize::MAX))?;
     let mut header = Header::default();
     let mut sizes = (None, None);
-    let read = (|| -> thrift::Result<()> {
-        protocol.read_struct_begin()?;
-        loop {
-            let field = protocol.read_field_begin()?;
-            if field.field_type == TType::Stop {
-                break;
-            }
-            match (field.id, field.field_type) {
-                (Some(PAGE_TYPE), TType::I32) => header.kind = protocol.read_i32()?,
-                (Some(UNCOMPRESSED_PAGE_SIZE), TType::I32) => sizes.0 = Some(protocol.read_i32()?),
-                (Some(COMPRESSED_PAGE_SIZE), TType::I32) => sizes.1 = Some(protocol.read_i32()?),
-                (Some(DATA_PAGE_HEADER_V2), TType::Struct) => {
-                    header.v2 = Some(read_v2(&mut protocol)?);
-                }
-                (_, other) => protocol.skip(other)?,
-            }
-            protocol.read_field_end()?;
+    read_struct(&mut protocol, |protocol, id, kind| {
+        match (id, kind) {
+            (Some(PAGE_TYPE), TType::I32) => header.kind = protocol.read_i32()?,
+            (Some(UNCOMPRESSED_PAGE_SIZE), TType::I32) => sizes.0 = Some(protocol.read_i32()?),
+            (Some(COMPRESSED_PAGE_SIZE), TType::I32) => sizes.1 = Some(protocol.read_i32()?),
+            (Some(DATA_PAGE_HEADER_V2), TType::Struct) => header.v2 = Some(read_v2(protocol)?),
+            _ => return Ok(false),
         }
-        protocol.read_struct_end()
-    })();
-    read.map_err(|error| why(&error, "its chunk"))?;
+        Ok(true)
+    })
+    .map_err(|error| why(&error, "its chunk"))?;
     match sizes {
         (Some(uncompressed), Some(compressed)) => {
             header.uncompressed = uncompressed;
@@ -151,25 +141,39 @@ fn read_header(reader: &mut Counted<impl Read>, left: u64) -> Result<Header, Str
 
 /// Reads a `DataPageHeaderV2`: its levels' bytes (both kinds) and whether it is compressed
 /// (the format's default: yes).
-fn read_v2(protocol: &mut impl TInputProtocol) -> thrift::Result<(i64, bool)> {
+fn read_v2<P: TInputProtocol>(protocol: &mut P) -> thrift::Result<(i64, bool)> {
     let (mut levels, mut compressed) = (0i64, true);
-    protocol.read_struct_begin()?;
-    loop {
-        let field = protocol.read_field_begin()?;
-        if field.field_type == TType::Stop {
-            break;
-        }
-        match (field.id, field.field_type) {
+    read_struct(protocol, |protocol, id, kind| {
+        match (id, kind) {
             (Some(DEFINITION_LEVELS_BYTE_LENGTH | REPETITION_LEVELS_BYTE_LENGTH), TType::I32) => {
                 levels += i64::from(protocol.read_i32()?);
             }
             (Some(IS_COMPRESSED), TType::Bool) => compressed = protocol.read_bool()?,
-            (_, other) => protocol.skip(other)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    })?;
+    Ok((levels, compressed))
+}
+
+/// Reads a Thrift struct, handing each field's id and type to `field`, which reads the fields
+/// it knows and says so; the others are skipped.
+fn read_struct<P: TInputProtocol>(
+    protocol: &mut P,
+    mut field: impl FnMut(&mut P, Option<i16>, TType) -> thrift::Result<bool>,
+) -> thrift::Result<()> {
+    protocol.read_struct_begin()?;
+    loop {
+        let begun = protocol.read_field_begin()?;
+        if begun.field_type == TType::Stop {
+            break;
+        }
+        if !field(protocol, begun.id, begun.field_type)? {
+            protocol.skip(begun.field_type)?;
         }
         protocol.read_field_end()?;
     }
-    protocol.read_struct_end()?;
-    Ok((levels, compressed))
+    protocol.read_struct_end()
 }
 
 /// Checks that the page of `header`, its data at `start..end` of `file`, claims to inflate to
