@@ -47,12 +47,16 @@ pub fn written_column_like(name: &str) -> Option<&'static str> {
         .find(|written| written.eq_ignore_ascii_case(name))
 }
 
-/// The message for an output column `name` that differs from `written` (a column tierscore
-/// writes) only in case; `what` says which column (`output column`, `factor name`, …).
-pub fn case_clash(what: &str, name: &str, written: &str) -> String {
+/// The message for an output column `name` that differs from `other` (a column tierscore
+/// writes, a factor or another output column) only in case; `what` says which column
+/// (`output column`, `factor name`, …).
+pub fn case_clash(what: &str, name: &str, other: &str) -> String {
+    let other = match written_column_like(other) {
+        Some(written) if written == other => format!("`{other}`, a column tierscore writes"),
+        _ => format!("the output column `{other}`"),
+    };
     format!(
-        "{what} `{name}` clashes with `{written}`, a column tierscore writes: DuckDB and Spark \
-         match column names ignoring case"
+        "{what} `{name}` clashes with {other}: DuckDB and Spark match column names ignoring case"
     )
 }
 
@@ -571,6 +575,16 @@ impl Checker<'_> {
                     format!("factor `{}` is defined twice", spec.name),
                     "factor names become output columns and must be unique",
                 );
+            } else if let Some(other) = factors
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case(&spec.name))
+            {
+                self.error(
+                    codes::pipeline::FACTOR_NAME,
+                    &format!("{key}.name"),
+                    case_clash("factor name", &spec.name, &other.name),
+                    "a factor's name is its output column's: pick names that differ in more than case",
+                );
             }
             let rule = match (&spec.script, &spec.expr) {
                 (Some(script), None) => RuleSource::Script(join_clean(dir, script)),
@@ -668,6 +682,18 @@ impl Checker<'_> {
                     &format!("output.columns[{i}]"),
                     format!("output column `{column}` is listed twice"),
                     "list each column once",
+                );
+            } else if let Some(other) = factors
+                .iter()
+                .map(|f| &f.name)
+                .chain(&spec.columns[..i])
+                .find(|other| other.eq_ignore_ascii_case(column))
+            {
+                self.error(
+                    codes::pipeline::OUTPUT_COLUMN,
+                    &format!("output.columns[{i}]"),
+                    case_clash("output column", column, other),
+                    "rename the input column with `input.rename` so no two output columns differ only in case",
                 );
             }
         }

@@ -231,6 +231,57 @@ fn output_columns_named_like_a_column_tierscore_writes_in_any_case_are_refused()
     assert_eq!(written_column_like("tiers"), None);
 }
 
+/// Two output columns that differ only in case clash in DuckDB and Spark as a reserved name
+/// does: factors `risk` and `Risk`, an output column `Economic` beside the factor `economic`,
+/// and output columns `region` and `REGION`.
+#[test]
+fn output_columns_differing_only_in_case_are_refused() {
+    let text = GOOD
+        .replace(
+            "  - { name: risk,",
+            "  - { name: Risk, expr: \"1.0\", weight: 0.0 }\n  - { name: risk,",
+        )
+        .replace("columns: [region]", "columns: [region, Economic, REGION]");
+    assert_eq!(
+        problems(&text),
+        vec![
+            (
+                "pipelines/demo.yaml:9:7".to_string(),
+                "factor name `risk` clashes with the output column `Risk`: DuckDB and Spark \
+                 match column names ignoring case"
+                    .to_string(),
+                Some(
+                    "a factor's name is its output column's: pick names that differ in more \
+                     than case"
+                        .to_string()
+                ),
+            ),
+            (
+                "pipelines/demo.yaml:15:48".to_string(),
+                "output column `Economic` clashes with the output column `economic`: DuckDB and \
+                 Spark match column names ignoring case"
+                    .to_string(),
+                Some(
+                    "rename the input column with `input.rename` so no two output columns \
+                     differ only in case"
+                        .to_string()
+                ),
+            ),
+            (
+                "pipelines/demo.yaml:15:58".to_string(),
+                "output column `REGION` clashes with the output column `region`: DuckDB and \
+                 Spark match column names ignoring case"
+                    .to_string(),
+                Some(
+                    "rename the input column with `input.rename` so no two output columns \
+                     differ only in case"
+                        .to_string()
+                ),
+            ),
+        ]
+    );
+}
+
 #[test]
 fn derive_entries_are_validated() {
     let text = GOOD.replace(
