@@ -298,6 +298,41 @@ pub fn batches(opts: &SynthOptions) -> impl Iterator<Item = RecordBatch> + Send 
     }
 }
 
+/// The start of the name `gen` writes a file under before renaming it into place, followed by
+/// its process id: `.tierscore-gen-PID-XXXXXX.tmp`.
+const LEFTOVER_PREFIX: &str = ".tierscore-gen-";
+
+/// Removes from `dir` the files a killed `gen` left (`.tierscore-gen-PID-….tmp` of a process
+/// that no longer runs; a live one's, another `gen` writing there now, is left alone). Without
+/// it each killed run left up to the whole file behind (233 MB, a review's find). One that
+/// cannot be removed is reported and left.
+fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(LEFTOVER_PREFIX))
+            .filter(|rest| rest.ends_with(".tmp"))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if !gone || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        if let Err(err) = fs::remove_file(entry.path()) {
+            tracing::warn!(path = %entry.path().display(), "cannot remove a file a killed gen left ({err})");
+        }
+    }
+}
+
 /// Writes `opts.rows` customers to the zstd-compressed Parquet file `out` and
 /// returns the number of rows written.
 ///
@@ -338,8 +373,10 @@ pub fn write_parquet(opts: &SynthOptions, out: &Path, replace: bool) -> Result<u
         path: dir.to_path_buf(),
         error,
     })?;
+    remove_leftovers(dir);
+    let prefix = format!("{LEFTOVER_PREFIX}{}-", std::process::id());
     let mut builder = tempfile::Builder::new();
-    builder.prefix(".tierscore-gen-").suffix(".tmp");
+    builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
     {
         // tempfile defaults to 0600; let the umask decide like for any other output.

@@ -124,3 +124,40 @@ fn gen_refuses_more_than_ten_thousand_row_groups() {
         assert!(listing(dir).is_empty(), "nothing written");
     }
 }
+
+/// A `gen` killed mid-write left its temporary file, up to the whole output (233 MB), and no
+/// later `gen` removed it. Each is now named with its process id; the next `gen` into that
+/// folder removes those of processes that no longer run, and leaves a live one's (another
+/// `gen` writing there now) and any other file.
+#[test]
+fn gen_removes_the_files_of_killed_gens_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut finished = std::process::Command::new("true").spawn().unwrap();
+    let dead = finished.id();
+    finished.wait().unwrap();
+    let alive = std::process::id();
+    let dead_file = format!(".tierscore-gen-{dead}-Ab12Cd.tmp");
+    let live_file = format!(".tierscore-gen-{alive}-Ef34Gh.tmp");
+    for name in [
+        dead_file.as_str(),
+        live_file.as_str(),
+        ".tierscore-gen-XyZ123.tmp",
+        "notes.tmp",
+    ] {
+        write(dir, name, "half a file");
+    }
+    run(
+        dir,
+        &["--quiet", "gen", "--rows", "5", "--out", "g.parquet"],
+    )
+    .expect_code(0);
+    let mut expected = vec![
+        live_file.clone(),
+        ".tierscore-gen-XyZ123.tmp".to_string(),
+        "g.parquet".to_string(),
+        "notes.tmp".to_string(),
+    ];
+    expected.sort();
+    assert_eq!(listing(dir), expected);
+}
