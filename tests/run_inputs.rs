@@ -936,3 +936,61 @@ fn a_passed_through_column_or_id_named_like_tier_in_another_case_is_refused() {
     );
     assert_eq!(texts(&written, "old_tier"), ["tin"]);
 }
+
+/// A run that scores no row (an empty input, `--limit 0`) writes each tier's file empty, schema
+/// and all: with no file under `scored/`, DuckDB's and Polars' `scored/**/*.parquet` failed
+/// ("No files found") where pandas and pyarrow read 0 rows. One file out is written empty too.
+#[test]
+fn a_run_scoring_no_row_writes_every_tiers_file_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_example(dir);
+    let pipeline = "pipelines/customer_value.yaml";
+    run(
+        dir,
+        &[
+            "--quiet", "run", pipeline, "--limit", "0", "--output", "none",
+        ],
+    )
+    .expect_code(0);
+    let out = dir.join("none");
+    let files: Vec<String> = output_data(&out).into_keys().collect();
+    assert_eq!(
+        files,
+        [
+            "rejects/part-00000.parquet",
+            "scored/tier=general/part-00000.parquet",
+            "scored/tier=key/part-00000.parquet",
+            "scored/tier=loss_making/part-00000.parquet",
+            "scored/tier=low_value/part-00000.parquet",
+            "scored/tier=strategic/part-00000.parquet",
+        ]
+    );
+    let full = dir.join("full");
+    run(
+        dir,
+        &[
+            "--quiet", "run", pipeline, "--limit", "10", "--output", "full",
+        ],
+    )
+    .expect_code(0);
+    let some = read_parquet(&full.join("scored/tier=general/part-00000.parquet"));
+    for (name, batch) in output_data(&out) {
+        assert_eq!(batch.num_rows(), 0, "{name}");
+        if name.starts_with("scored/") {
+            assert_eq!(
+                batch.schema(),
+                some.schema(),
+                "{name}: the schema of a non-empty file"
+            );
+        }
+    }
+    let listed: Vec<(String, u64)> = pairs(
+        &manifest(&out)["output"]["files"],
+        "path",
+        "rows",
+        serde_json::Value::as_u64,
+    );
+    assert_eq!(listed.len(), 5, "{listed:?}");
+    assert!(listed.iter().all(|(_, rows)| *rows == 0), "{listed:?}");
+}

@@ -56,15 +56,21 @@ limits: { max_operations: 1000 }
             "rejects",
             "scored"
         ],
-        "the scored dataset exists, empty, when no row is scored"
+        "the scored dataset exists when no row is scored"
     );
-    assert!(listing(&out.join("scored")).is_empty());
+    // Each tier's file, empty: readers' globs find the schema.
+    assert_eq!(listing(&out.join("scored")), ["tier=all"]);
+    let empty = read_parquet(&out.join("scored/tier=all/part-00000.parquet"));
+    assert_eq!(empty.num_rows(), 0);
     let m = manifest(&out);
     assert_eq!(
         m["rows"],
         json!({"input": 500, "scored": 0, "rejected": 500})
     );
-    assert_eq!(m["output"]["files"], json!([]));
+    let files = m["output"]["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0]["path"], "scored/tier=all/part-00000.parquet");
+    assert_eq!(files[0]["rows"], 0);
     assert_eq!(m["tiers"][0]["count"], 0);
 
     let input = read_parquet(&dir.join("customers.parquet"));

@@ -335,7 +335,15 @@ impl OutputWriter {
     }
 
     /// Closes every file (in parallel: each is flushed and synced); returns them in tier order.
-    pub fn finish(self) -> Result<Vec<WrittenFile>, SinkError> {
+    pub fn finish(mut self) -> Result<Vec<WrittenFile>, SinkError> {
+        // No row scored: every tier's file (or the one file) is written empty, schema and all,
+        // so that readers globbing `scored/**/*.parquet` find it (DuckDB and Polars refused a
+        // folder with no file; pandas and pyarrow read 0 rows either way).
+        if self.files.iter().all(Option::is_none) {
+            for slot in 0..self.files.len() {
+                self.file(slot)?;
+            }
+        }
         self.chains.finish()?;
         let partition = self.partition;
         let tier_names = &self.tier_names;
