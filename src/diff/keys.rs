@@ -67,8 +67,8 @@ pub(super) fn keys(array: &ArrayRef, first_row: u64) -> Result<Vec<Key>, String>
     }
     if let Some(IdKind::Other(data_type)) = id_kind(array.data_type()) {
         // The text `run` checked the ids unique on (`exec::unique`), but a timestamp's in UTC
-        // without its zone: arrow formats only offsets (`+01:00`), not names (`Europe/Berlin`),
-        // and both outputs' ids have the same zone.
+        // without its zone, so an id reads the same whichever way its zone is named
+        // (`+01:00`, `Europe/Berlin`); both outputs' ids have the same zone.
         let array = match &data_type {
             DataType::Timestamp(unit, Some(_)) => {
                 arrow::compute::cast(array, &DataType::Timestamp(*unit, None))

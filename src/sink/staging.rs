@@ -430,13 +430,10 @@ pub fn ensure_apart(
             how: "the output directory is inside the input directory, so the next run would read it as input",
         });
     }
-    let files: Vec<String> = [target.to_path_buf(), target_abs]
+    // The pattern is matched made absolute and resolved, so the files are named alike.
+    let files: Vec<String> = written
         .iter()
-        .flat_map(|dir| {
-            written
-                .iter()
-                .map(move |rel| dir.join(rel).display().to_string())
-        })
+        .map(|rel| target_abs.join(rel).display().to_string())
         .collect();
     glob_apart(target, input, &files)
 }
@@ -496,9 +493,9 @@ fn ensure_apart_remote(target: &str, input: &Path, files: &[PathBuf]) -> Result<
     Ok(())
 }
 
-/// Whether a path holds a glob's wildcards.
+/// Whether a path holds a glob's wildcards ([`crate::store::glob_start`]).
 fn is_glob(path: &Path) -> bool {
-    path.to_string_lossy().contains(['*', '?', '['])
+    crate::store::glob_start(&path.to_string_lossy()).is_some()
 }
 
 /// A local glob as the files it finds are named, whichever way it was spelled: made absolute

@@ -835,7 +835,7 @@ fn sniff(at: &Location) -> Option<String> {
 /// matches (sorted); with each remote file its size, from the listing.
 fn resolve(path: &Path) -> Result<Vec<(Location, Option<u64>)>, SourceError> {
     let text = path.to_string_lossy();
-    let glob_at = text.find(['*', '?', '[']);
+    let glob_at = crate::store::glob_start(&text);
     let at = match glob_at {
         // A glob in object storage lists the prefix before its first wildcard.
         Some(at) if crate::store::url_scheme(&text).is_some() => {

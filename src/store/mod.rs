@@ -57,6 +57,13 @@ impl Location {
     }
 }
 
+/// Where the glob in an input path (`data/*.parquet`, `s3://b/**/x.parquet`) begins: its first
+/// wildcard (`*`, `?` or `[`); `None` when the path names no glob. Reading an input and keeping
+/// the output apart from it tell a glob by this one test.
+pub fn glob_start(text: &str) -> Option<usize> {
+    text.find(['*', '?', '['])
+}
+
 /// The URL scheme of a URL (`s3` of `s3://bucket/key`), if `text` is one.
 pub fn url_scheme(text: &str) -> Option<&str> {
     let (scheme, rest) = text.split_once("://")?;
