@@ -1,5 +1,6 @@
 //! `tierscore diff` through the binary on small hand-made outputs: factors added and removed,
-//! integer ids of different widths matched, and ids that occur twice or are null refused.
+//! integer ids of different widths matched, dictionary-encoded and plain ids matched, timestamp
+//! zones spelled differently matched, and ids that occur twice or are null refused.
 
 mod common;
 
@@ -262,4 +263,167 @@ fn date_and_decimal_ids_match_ids_of_their_own_type() {
          same input"
     );
     assert_eq!(result.stdout, "");
+}
+
+/// The headline and help of a refusal of `out/OLD` against `out/NEW` as different id types.
+fn id_types_refusal(dir: &Path, old: &str, new: &str) -> (String, String) {
+    let result = run(dir, &["diff", &format!("out/{old}"), &format!("out/{new}")]);
+    result.expect_code(3);
+    assert!(
+        result.stderr.contains("diff::id_types_differ"),
+        "{}",
+        result.stderr
+    );
+    assert_eq!(result.stdout, "");
+    (result.headline(), result.help())
+}
+
+const ID_TYPES_HELP: &str = "diff matches integer ids with integer ids, string ids with string \
+    ids, and ids of another type (dates, decimals, …) with ids of the same type; compare \
+    outputs of the same input";
+
+/// An input whose date ids are dictionary-encoded (as some writers store a column of few
+/// distinct values) gives an output of dictionary-encoded ids; diff refused it against an
+/// output of the same dates stored plainly ("id column `id` is Date32 in the old output and
+/// Dictionary(Int32, Date32) in the new one"). The ids are the dictionary's values: they match.
+/// A date is still not a timestamp, dictionary or not.
+#[test]
+fn dictionary_encoded_and_plain_date_ids_match() {
+    use arrow::array::{Date32Array, DictionaryArray, TimestampMicrosecondArray};
+    use arrow::datatypes::Int32Type;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // 2026-01-01, -02, -03 plainly; 2026-01-02, -03, -04 as indices into [-04, -03, -02].
+    write_input(
+        dir,
+        "plain",
+        arc(Date32Array::from(vec![20454, 20455, 20456])),
+    );
+    let encoded = DictionaryArray::<Int32Type>::try_new(
+        vec![2, 1, 0].into(),
+        arc(Date32Array::from(vec![20457, 20456, 20455])),
+    )
+    .unwrap();
+    write_input(dir, "encoded", arc(encoded));
+    write_input(
+        dir,
+        "instants",
+        arc(TimestampMicrosecondArray::from(vec![1_767_225_600_000_000]).with_timezone("UTC")),
+    );
+    let factor = |expr: &str| format!(r#"{{ name: a, expr: "{expr}", weight: 1.0 }}"#);
+    write_pipeline(dir, "before", "plain", &[&factor("x * 3.0")]);
+    write_pipeline(dir, "after", "encoded", &[&factor("x * 5.0")]);
+    write_pipeline(dir, "instants", "instants", &[&factor("x")]);
+    let id_type = |output: &str, tier: &str| {
+        parquet_schema(&dir.join(format!(
+            "out/{output}/scored/tier={tier}/part-00000.parquet"
+        )))
+        .field_with_name("id")
+        .unwrap()
+        .data_type()
+        .clone()
+    };
+    assert_eq!(id_type("before", "low"), DataType::Date32);
+    let dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Date32));
+    assert_eq!(id_type("after", "high"), dictionary);
+
+    // Old: 01-01 -> 3, 01-02 -> 6, 01-03 -> 9; new: 01-02 -> 5, 01-03 -> 10, 01-04 -> 15.
+    let report = diff_json(dir, "before", "after");
+    assert_eq!(report["new"]["rows"], 3);
+    assert_eq!(
+        report["only_in_old"],
+        json!({"count": 1, "ids": ["2026-01-01"]})
+    );
+    assert_eq!(
+        report["only_in_new"],
+        json!({"count": 1, "ids": ["2026-01-04"]})
+    );
+    assert_eq!(report["matrix_rows"], json!([[0, 0], [1, 1]]));
+    assert_eq!(
+        report["top_movers"],
+        json!([
+            { "id": "2026-01-02", "old_score": 6.0, "new_score": 5.0, "change": -1.0,
+              "old_tier": "low", "new_tier": "low", "factor_changes": { "a": -1.0 } },
+            { "id": "2026-01-03", "old_score": 9.0, "new_score": 10.0, "change": 1.0,
+              "old_tier": "low", "new_tier": "high", "factor_changes": { "a": 1.0 } },
+        ])
+    );
+    let report = diff_json(dir, "after", "before");
+    assert_eq!(
+        report["only_in_old"],
+        json!({"count": 1, "ids": ["2026-01-04"]})
+    );
+    assert_eq!(
+        report["only_in_new"],
+        json!({"count": 1, "ids": ["2026-01-01"]})
+    );
+    assert_eq!(report["matrix_rows"], json!([[0, 1], [0, 1]]));
+
+    assert_eq!(
+        id_types_refusal(dir, "after", "instants"),
+        (
+            "id column `id` is Dictionary(Int32, Date32) in the old output and \
+             Timestamp(µs, \"UTC\") in the new one"
+                .to_string(),
+            ID_TYPES_HELP.to_string()
+        )
+    );
+}
+
+/// Timestamp ids zoned `UTC` in one output and `+00:00` in the other name the same instants;
+/// diff refused them as different types. They match now, by the instant. A named zone and the
+/// offset it has only in winter (`America/New_York`, `-05:00`) are still refused.
+#[test]
+fn timestamp_ids_in_utc_and_plus_zero_match_and_a_named_zone_is_not_its_offset() {
+    use arrow::array::TimestampMicrosecondArray;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // 2026-01-01T00:00:00 plus 0, 1, 2 and 3 hours.
+    let instants = |hours: &[i64], zone: &str| {
+        let micros: Vec<i64> = hours
+            .iter()
+            .map(|h| 1_767_225_600_000_000 + h * 3_600_000_000)
+            .collect();
+        arc(TimestampMicrosecondArray::from(micros).with_timezone(zone))
+    };
+    write_input(dir, "utc", instants(&[0, 1, 2], "UTC"));
+    write_input(dir, "plus_zero", instants(&[1, 2, 3], "+00:00"));
+    write_input(dir, "new_york", instants(&[0], "America/New_York"));
+    write_input(dir, "minus_five", instants(&[0], "-05:00"));
+    let factor = |expr: &str| format!(r#"{{ name: a, expr: "{expr}", weight: 1.0 }}"#);
+    write_pipeline(dir, "before", "utc", &[&factor("x * 3.0")]);
+    write_pipeline(dir, "after", "plus_zero", &[&factor("x * 5.0")]);
+    write_pipeline(dir, "new_york", "new_york", &[&factor("x")]);
+    write_pipeline(dir, "minus_five", "minus_five", &[&factor("x")]);
+
+    // Old: 00:00 -> 3, 01:00 -> 6, 02:00 -> 9; new: 01:00 -> 5, 02:00 -> 10, 03:00 -> 15.
+    let report = diff_json(dir, "before", "after");
+    assert_eq!(
+        report["only_in_old"],
+        json!({"count": 1, "ids": ["2026-01-01T00:00:00"]})
+    );
+    assert_eq!(
+        report["only_in_new"],
+        json!({"count": 1, "ids": ["2026-01-01T03:00:00"]})
+    );
+    assert_eq!(report["matrix_rows"], json!([[0, 0], [1, 1]]));
+    assert_eq!(
+        report["top_movers"],
+        json!([
+            { "id": "2026-01-01T01:00:00", "old_score": 6.0, "new_score": 5.0, "change": -1.0,
+              "old_tier": "low", "new_tier": "low", "factor_changes": { "a": -1.0 } },
+            { "id": "2026-01-01T02:00:00", "old_score": 9.0, "new_score": 10.0, "change": 1.0,
+              "old_tier": "low", "new_tier": "high", "factor_changes": { "a": 1.0 } },
+        ])
+    );
+
+    assert_eq!(
+        id_types_refusal(dir, "new_york", "minus_five"),
+        (
+            "id column `id` is Timestamp(µs, \"America/New_York\") in the old output and \
+             Timestamp(µs, \"-05:00\") in the new one"
+                .to_string(),
+            ID_TYPES_HELP.to_string()
+        )
+    );
 }

@@ -65,7 +65,9 @@ pub enum DiffError {
     )]
     IdColumnsDiffer { old: String, new: String },
     /// The id columns hold different kinds of id: integers and strings, or another type (a
-    /// date, a decimal, …) and a different one.
+    /// date, a decimal, …) and a different one. Types are compared as logical types: a
+    /// dictionary-encoded id is its values' type, and timestamp zones naming the same instants
+    /// (`UTC`, `+00:00`) are one zone.
     #[error("id column `{column}` is {old} in the old output and {new} in the new one")]
     #[diagnostic(
         code(diff::id_types_differ),

@@ -188,20 +188,12 @@ fn ids_of_other_types_become_their_text_and_join_only_with_their_own_type() {
     let micros: ArrayRef =
         Arc::new(TimestampMicrosecondArray::from(vec![1_767_225_600_000_001]).with_timezone("UTC"));
     let float: ArrayRef = Arc::new(Float64Array::from(vec![1.5, -0.0, f64::NAN]));
-    let dictionary: ArrayRef = Arc::new(
-        DictionaryArray::<Int8Type>::try_new(
-            vec![1i8, 0].into(),
-            Arc::new(Date32Array::from(vec![20454, 20455])),
-        )
-        .unwrap(),
-    );
     for (array, expected) in [
         (&decimal, str_keys(&["1.50", "-2.00", "123.45"])),
         (&date32, str_keys(&["2026-01-01", "1969-12-31"])),
         (&date64, str_keys(&["2026-01-01T00:00:00"])),
         (&micros, str_keys(&["2026-01-01T00:00:00.000001"])),
         (&float, str_keys(&["1.5", "-0.0", "NaN"])),
-        (&dictionary, str_keys(&["2026-01-02", "2026-01-01"])),
     ] {
         assert_eq!(
             id_kind(array.data_type()),
@@ -221,6 +213,132 @@ fn ids_of_other_types_become_their_text_and_join_only_with_their_own_type() {
     ]));
     assert_eq!(id_kind(lists.data_type()), None);
     assert_eq!(id_kind(&DataType::Null), None);
+}
+
+/// A dictionary-encoded id in one output and the plain type in the other, and timestamps whose
+/// zones are spelled differently but name the same instants (`UTC`, `+00:00`), were refused as
+/// different types (`diff::id_types_differ`). They are one kind now and make the same keys; a
+/// named zone and the offset it has part of the year, a zone-less timestamp and a zoned one,
+/// other units and other types stay apart.
+#[test]
+fn dictionary_encoding_and_utc_spellings_do_not_change_an_ids_kind_or_keys() {
+    use arrow::array::{
+        Date32Array, Decimal128Array, Int16Array, StringViewArray, TimestampMicrosecondArray,
+    };
+    use arrow::datatypes::{Int32Type, TimeUnit};
+    let dictionary = |values: ArrayRef| -> ArrayRef {
+        let keys: Vec<i32> = (0..values.len() as i32).rev().collect();
+        Arc::new(DictionaryArray::<Int32Type>::try_new(keys.into(), values).unwrap())
+    };
+    let reversed = |values: ArrayRef| {
+        arrow::compute::take(
+            &values,
+            &UInt64Array::from((0..values.len() as u64).rev().collect::<Vec<_>>()),
+            None,
+        )
+        .unwrap()
+    };
+    // Each plain array and the same ids dictionary-encoded (values stored in reverse order).
+    let plain: [ArrayRef; 6] = [
+        Arc::new(Date32Array::from(vec![20454, 20455])),
+        Arc::new(
+            Decimal128Array::from(vec![150, 12345])
+                .with_precision_and_scale(5, 2)
+                .unwrap(),
+        ),
+        Arc::new(Int16Array::from(vec![-3, 7])),
+        Arc::new(StringArray::from(vec!["C1", "C2"])),
+        Arc::new(StringViewArray::from(vec!["C1", "C2"])),
+        Arc::new(
+            TimestampMicrosecondArray::from(vec![1_767_225_600_000_001, 0]).with_timezone("+00:00"),
+        ),
+    ];
+    for array in &plain {
+        let encoded = dictionary(reversed(Arc::clone(array)));
+        assert_eq!(
+            id_kind(encoded.data_type()),
+            id_kind(array.data_type()),
+            "{}",
+            encoded.data_type()
+        );
+        assert_eq!(keys(&encoded, 0), keys(array, 0), "{}", encoded.data_type());
+    }
+    assert_eq!(
+        id_kind(plain[0].data_type()),
+        Some(IdKind::Other(DataType::Date32))
+    );
+    assert_eq!(id_kind(plain[2].data_type()), Some(IdKind::Integer));
+    assert_eq!(
+        keys(&dictionary(reversed(Arc::clone(&plain[0]))), 0),
+        Ok(vec![
+            Key::Str("2026-01-01".into()),
+            Key::Str("2026-01-02".into())
+        ])
+    );
+    // A key pointing at a null value is a null id.
+    let null_value = dictionary(Arc::new(Date32Array::from(vec![None, Some(1)])));
+    assert_eq!(keys(&null_value, 4), Err("is null in row 5".to_string()));
+
+    let zoned = |zone: &str| DataType::Timestamp(TimeUnit::Microsecond, Some(zone.into()));
+    for zone in ["+00:00", "+0000", "+00", "-00:00", "Etc/UTC", "GMT", "Zulu"] {
+        assert_eq!(id_kind(&zoned(zone)), id_kind(&zoned("UTC")), "{zone}");
+        let instants: ArrayRef = Arc::new(
+            TimestampMicrosecondArray::from(vec![1_767_225_600_000_001]).with_timezone(zone),
+        );
+        assert_eq!(
+            keys(&instants, 0),
+            Ok(vec![Key::Str("2026-01-01T00:00:00.000001".into())])
+        );
+    }
+    assert_eq!(id_kind(&zoned("+0530")), id_kind(&zoned("+05:30")));
+    for (one, other) in [
+        (zoned("America/New_York"), zoned("-05:00")),
+        (zoned("Europe/London"), zoned("UTC")),
+        (zoned("+01:00"), zoned("UTC")),
+        // Arrow reads neither as a zone, so neither is taken for UTC.
+        (zoned("utc"), zoned("UTC")),
+        (zoned("Z"), zoned("UTC")),
+        (
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            zoned("UTC"),
+        ),
+        (
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            zoned("UTC"),
+        ),
+        (zoned("UTC"), DataType::Date32),
+        (
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Date32)),
+            DataType::Date64,
+        ),
+        (DataType::Int64, DataType::Utf8),
+    ] {
+        assert_ne!(id_kind(&one), id_kind(&other), "{one} and {other}");
+    }
+}
+
+/// Every name diff takes for UTC is one arrow reads, with no offset at any time sampled from
+/// 1850 to 2100; `utc` and `Z` arrow does not read.
+#[test]
+fn the_names_taken_for_utc_are_zones_arrow_reads_as_utc() {
+    use arrow::array::timezone::Tz;
+    use chrono::{NaiveDate, Offset, TimeZone};
+    for name in super::keys::UTC_NAMES {
+        let tz: Tz = name.parse().unwrap_or_else(|e| panic!("{name}: {e}"));
+        for year in (1850..=2100).step_by(5) {
+            for month in [1, 7] {
+                let at = NaiveDate::from_ymd_opt(year, month, 1)
+                    .unwrap()
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap();
+                let offset = tz.offset_from_utc_datetime(&at).fix().local_minus_utc();
+                assert_eq!(offset, 0, "{name} in {year}-{month:02}");
+            }
+        }
+    }
+    for spelling in ["utc", "Z", "z"] {
+        assert!(spelling.parse::<Tz>().is_err(), "{spelling}");
+    }
 }
 
 #[test]

@@ -447,13 +447,20 @@ impl Plan {
     }
 }
 
+/// Whether a column of `data_type` holds one value a row to name a customer by: not lists,
+/// structs or maps, and not only nulls. `run` refuses other id columns ([`id_type_problem`]),
+/// and `diff` joins on the ids `run` writes, so both ask this one question.
+pub(crate) fn is_one_value_id(data_type: &DataType) -> bool {
+    !data_type.is_nested() && *data_type != DataType::Null
+}
+
 /// An id column holding lists, structs, maps or only nulls: no one value a row to name a
 /// customer by. Such ids passed `check` and `run` (their uniqueness checked on their text),
 /// and then `explain` called the file damaged and `diff` refused the output.
 fn id_type_problem(pipeline: &Pipeline, source: &Source) -> Option<FileProblem> {
     let field = source.schema().field_with_name(&pipeline.input.id).ok()?;
     let data_type = field.data_type();
-    if !data_type.is_nested() && *data_type != DataType::Null {
+    if is_one_value_id(data_type) {
         return None;
     }
     Some(
