@@ -994,3 +994,66 @@ fn a_run_scoring_no_row_writes_every_tiers_file_empty() {
     assert_eq!(listed.len(), 5, "{listed:?}");
     assert!(listed.iter().all(|(_, rows)| *rows == 0), "{listed:?}");
 }
+
+/// Every tier has its file in every run, empty (schema and all) when no row fell into it: a
+/// scheduled job reading one tier's folder (`scored/tier=key/`) failed on the day the tier was
+/// empty, since the folder was missing. Three rows of the shipped example all fall into
+/// `general`; the four other tiers' files are written empty and listed with 0 rows.
+#[test]
+fn every_tier_has_its_file_when_no_row_falls_into_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_example(dir);
+    run(
+        dir,
+        &[
+            "--quiet",
+            "run",
+            "pipelines/customer_value.yaml",
+            "--limit",
+            "3",
+            "--output",
+            "three",
+        ],
+    )
+    .expect_code(0);
+    let out = dir.join("three");
+    let written = output_data(&out);
+    let rows: Vec<(&str, usize)> = written
+        .iter()
+        .map(|(name, batch)| (name.as_str(), batch.num_rows()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("rejects/part-00000.parquet", 0),
+            ("scored/tier=general/part-00000.parquet", 3),
+            ("scored/tier=key/part-00000.parquet", 0),
+            ("scored/tier=loss_making/part-00000.parquet", 0),
+            ("scored/tier=low_value/part-00000.parquet", 0),
+            ("scored/tier=strategic/part-00000.parquet", 0),
+        ]
+    );
+    let general = &written["scored/tier=general/part-00000.parquet"];
+    for (name, batch) in &written {
+        if name.starts_with("scored/") {
+            assert_eq!(batch.schema(), general.schema(), "{name}");
+        }
+    }
+    let listed: Vec<(String, u64)> = pairs(
+        &manifest(&out)["output"]["files"],
+        "path",
+        "rows",
+        serde_json::Value::as_u64,
+    );
+    assert_eq!(
+        listed,
+        [
+            ("scored/tier=strategic/part-00000.parquet".to_string(), 0),
+            ("scored/tier=key/part-00000.parquet".to_string(), 0),
+            ("scored/tier=general/part-00000.parquet".to_string(), 3),
+            ("scored/tier=low_value/part-00000.parquet".to_string(), 0),
+            ("scored/tier=loss_making/part-00000.parquet".to_string(), 0),
+        ]
+    );
+}

@@ -336,38 +336,36 @@ impl OutputWriter {
 
     /// Closes every file (in parallel: each is flushed and synced); returns them in tier order.
     pub fn finish(mut self) -> Result<Vec<WrittenFile>, SinkError> {
-        // No row scored: every tier's file (or the one file) is written empty, schema and all,
-        // so that readers globbing `scored/**/*.parquet` find it (DuckDB and Polars refused a
-        // folder with no file; pandas and pyarrow read 0 rows either way).
-        if self.files.iter().all(Option::is_none) {
-            for slot in 0..self.files.len() {
-                self.file(slot)?;
-            }
+        // Every tier's file is written, empty (schema and all) when no row fell into the tier:
+        // the layout is the same from run to run, so a scheduled reader of one tier's folder
+        // finds it on the day the tier is empty, and readers globbing `scored/**/*.parquet`
+        // find a file when no row was scored (DuckDB and Polars refuse a folder with no file).
+        for slot in 0..self.files.len() {
+            self.file(slot)?;
         }
         self.chains.finish()?;
         let partition = self.partition;
         let tier_names = &self.tier_names;
-        let written: Vec<Option<WrittenFile>> = self
-            .files
+        // Every slot holds its file now, so the flattened files keep their slots' order.
+        let files: Vec<Arc<Chain<OpenFile>>> = self.files.into_iter().flatten().collect();
+        files
             .into_par_iter()
             .enumerate()
             .map(|(slot, file)| {
-                let Some(file) = file else { return Ok(None) };
                 let (path, rows, bytes, sha256) = file.into_state().finish()?;
                 let tier = match partition {
                     PartitionBy::Tier => Some(tier_names[slot].clone()),
                     PartitionBy::None => None,
                 };
-                Ok(Some(WrittenFile {
+                Ok(WrittenFile {
                     path,
                     tier,
                     rows,
                     bytes,
                     sha256,
-                }))
+                })
             })
-            .collect::<Result<_, SinkError>>()?;
-        Ok(written.into_iter().flatten().collect())
+            .collect()
     }
 }
 
