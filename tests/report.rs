@@ -921,3 +921,61 @@ output: {{ path: {name}, columns: [name], reasons: true }}
     expected.sort_unstable();
     assert_eq!(movers, expected);
 }
+
+/// `report` and a run into the same output take one lock: a run committing while `report`
+/// rendered swapped the output's files from under the page, which then described the previous
+/// run. Whichever comes second is refused with exit 4 (retry later), the output untouched.
+#[test]
+fn report_and_a_run_into_the_same_output_never_interleave() {
+    use std::process::{Command, Stdio};
+    let tmp = tempfile::tempdir().unwrap();
+    let out = shipped_example(tmp.path());
+    let before = listing(&out);
+    let paused = |args: &[&str], point: &str| {
+        let mut child = KillOnDrop(
+            Command::new(assert_cmd::cargo::cargo_bin!("tierscore"))
+                .args(args)
+                .current_dir(repo())
+                .env("TIERSCORE_TEST_PAUSE", point)
+                .env_remove("RUST_LOG")
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        wait_for_pause(&mut child, point);
+        child
+    };
+    let cv = out.to_str().unwrap();
+    let run_args = [
+        "--quiet",
+        "run",
+        "pipelines/customer_value.yaml",
+        "--output",
+        cv,
+    ];
+    let refused = |result: Outcome| {
+        result.expect_code(4);
+        assert_eq!(
+            result.headline(),
+            format!("another tierscore command is writing {cv}")
+        );
+    };
+
+    let running = paused(&run_args, "locked");
+    refused(run(&repo(), &["report", cv]));
+    kill(running);
+    assert_eq!(
+        listing(&out),
+        before,
+        "the report was refused before writing"
+    );
+
+    let reporting = paused(&["report", cv], "report locked");
+    refused(run(&repo(), &run_args));
+    kill(reporting);
+    assert_eq!(listing(&out), before, "the run was refused before staging");
+
+    run(&repo(), &["--quiet", "report", cv]).expect_code(0);
+    run(&repo(), &run_args).expect_code(0);
+}

@@ -244,7 +244,7 @@ fn a_run_killed_midway_leaves_the_previous_output_and_the_next_run_cleans_up() {
     refused.expect_code(4);
     assert_eq!(
         refused.headline(),
-        "another tierscore run is writing scores"
+        "another tierscore command is writing scores"
     );
     assert_eq!(snapshot(&target), before);
 

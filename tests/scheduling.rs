@@ -194,7 +194,7 @@ fn a_locked_output_exits_4_and_leaves_no_lock_file_once_released() {
     assert_eq!(last["code"], "sink::locked");
     assert_eq!(
         last["message"],
-        "another tierscore run is writing out/2026-11-01"
+        "another tierscore command is writing out/2026-11-01"
     );
     assert_eq!(snapshot(&target), before);
     drop(held);

@@ -29,6 +29,14 @@ pub struct ReportArgs {
 /// Renders the output's report and prints where it is.
 pub fn execute(args: &ReportArgs, ui: Ui) -> Result<(), CommandError> {
     let started = std::time::Instant::now();
+    // Held while the page is rendered and renamed in: a run committing into this output
+    // meanwhile would swap its files from under the page. (A path that is no folder gets the
+    // report's own error below.)
+    let _lock = match args.out_dir.is_dir() {
+        true => Some(crate::sink::OutputLock::take(&args.out_dir)?),
+        false => None,
+    };
+    crate::test_pause("report locked");
     let path = crate::report::rewrite(&args.out_dir)?;
     tracing::info!(
         report = %path.display(),

@@ -18,7 +18,7 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 
 pub use layout::OutputLayout;
-pub use staging::Staging;
+pub use staging::{OutputLock, Staging};
 pub use writer::{data_files, OutputWriter, RejectWriter};
 
 /// Why output could not be written or committed. These are runtime failures (exit code 3).
@@ -50,11 +50,11 @@ pub enum SinkError {
         help("name a directory such as ../out/customer_value")
     )]
     BadTarget { target: PathBuf },
-    /// Another run holds the target's lock.
-    #[error("another tierscore run is writing {}", target.display())]
+    /// Another command holds the target's lock: a run, or a `report` rendering its page.
+    #[error("another tierscore command is writing {}", target.display())]
     #[diagnostic(
         code(sink::locked),
-        help("wait for it to finish; two runs must not write the same output at once")
+        help("wait for it to finish (a run, or a report rendering the output's page); two commands must not write the same output at once")
     )]
     Locked { target: PathBuf },
     /// Another run holds the lock object of an output in object storage, or a killed run left

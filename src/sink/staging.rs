@@ -70,6 +70,49 @@ pub struct LocalStaging {
     _lock: Lock,
 }
 
+/// The lock of a local output held by a command that writes into it without staging it:
+/// `report` renders from the output's files and renames its page into it, and a run
+/// committing into the same output meanwhile would swap those files from under it and be left
+/// with a page of the previous run. Both take this one lock, so they never interleave.
+#[derive(Debug)]
+pub struct OutputLock {
+    _held: Lock,
+}
+
+impl OutputLock {
+    /// Takes the lock of the local output folder `target`; [`SinkError::Locked`] when
+    /// another command holds it. The target is named by its real path, so `report .` from
+    /// inside the output takes the lock a run into it takes.
+    pub fn take(target: &Path) -> Result<Self, SinkError> {
+        let real = fs::canonicalize(target).map_err(|e| SinkError::io("open", target, e))?;
+        let (parent, name) = beside(&real)?;
+        Ok(Self {
+            _held: Lock::take(&lock_file(&parent, &name), target)?,
+        })
+    }
+}
+
+/// The folder that holds `target` and the target's name in it.
+fn beside(target: &Path) -> Result<(PathBuf, String), SinkError> {
+    let name = target
+        .file_name()
+        .ok_or_else(|| SinkError::BadTarget {
+            target: target.to_path_buf(),
+        })?
+        .to_string_lossy()
+        .to_string();
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((parent, name))
+}
+
+/// The lock file of the output `name` in `parent`.
+fn lock_file(parent: &Path, name: &str) -> PathBuf {
+    parent.join(format!(".{name}.tierscore.lock"))
+}
+
 /// An exclusive `flock` on `.NAME.tierscore.lock` beside the target; the file is removed when
 /// the lock is released, so no empty lock files are left behind.
 ///
@@ -125,21 +168,11 @@ impl Drop for Lock {
 impl LocalStaging {
     /// Checks the target may be replaced, takes the lock and creates the staging directory.
     pub fn prepare(target: &Path, run_id: &str) -> Result<Self, SinkError> {
-        let name = target
-            .file_name()
-            .ok_or_else(|| SinkError::BadTarget {
-                target: target.to_path_buf(),
-            })?
-            .to_string_lossy()
-            .to_string();
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let (parent, name) = beside(target)?;
         fs::create_dir_all(&parent).map_err(|e| SinkError::io("create", &parent, e))?;
         ensure_local_replaceable(target)?;
 
-        let lock = Lock::take(&parent.join(format!(".{name}.tierscore.lock")), target)?;
+        let lock = Lock::take(&lock_file(&parent, &name), target)?;
         crate::test_pause("locked");
 
         let leftover = format!(".{name}.tierscore-staging-");

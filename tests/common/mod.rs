@@ -948,6 +948,13 @@ impl Drop for KillOnDrop {
 
 /// Waits until the child says it paused at `point` (it must, within two minutes) and kills it.
 pub fn kill_at_pause(mut child: KillOnDrop, point: &str) {
+    wait_for_pause(&mut child, point);
+    kill(child);
+}
+
+/// Waits until the child (its stderr piped) says it paused at `point`; it must, within two
+/// minutes.
+pub fn wait_for_pause(child: &mut KillOnDrop, point: &str) {
     let stderr = child.0.stderr.take().expect("piped stderr");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -973,7 +980,6 @@ pub fn kill_at_pause(mut child: KillOnDrop, point: &str) {
             ),
         }
     }
-    kill(child);
 }
 
 /// Kills the child with SIGKILL and checks that is how it ended.
