@@ -165,6 +165,7 @@ fn parquet_encode_and_commit(bencher: Bencher) {
                 loaded.plan.layout.id_column(),
                 &loaded.plan.layout.number_columns(),
                 &loaded.plan.layout.free_text_columns(),
+                loaded.pipeline.output.compression,
             );
             let chains = tierscore::sink::chain::Chains::new(true);
             let mut output = OutputWriter::new(

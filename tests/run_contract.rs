@@ -778,3 +778,86 @@ fn the_id_listed_in_output_columns_is_written_once() {
         "every column once"
     );
 }
+
+/// `output.compression` sets the codec of every file a run writes (zstd by default): each column
+/// chunk of the scored files and the rejects is in it, and the rows are the zstd run's. A value
+/// it does not know is the pipeline's problem, with the nearest name.
+#[test]
+fn output_compression_sets_every_files_codec_and_changes_no_row() {
+    use parquet::basic::Compression;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_example(dir);
+    let shipped = fs::read_to_string(dir.join("pipelines/customer_value.yaml")).unwrap();
+    let codecs = |out: &Path| -> Vec<Compression> {
+        let mut codecs: Vec<Compression> = output_data(out)
+            .keys()
+            .flat_map(|name| {
+                let file = fs::File::open(out.join(name)).unwrap();
+                let reader = SerializedFileReader::new(file).unwrap();
+                let metadata = reader.metadata().clone();
+                metadata
+                    .row_groups()
+                    .iter()
+                    .flat_map(|group| group.columns().iter().map(|c| c.compression()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        codecs.dedup();
+        codecs
+    };
+    run(
+        dir,
+        &[
+            "--quiet",
+            "run",
+            "pipelines/customer_value.yaml",
+            "--output",
+            "zstd",
+        ],
+    )
+    .expect_code(0);
+    let zstd = output_data(&dir.join("zstd"));
+    assert_eq!(codecs(&dir.join("zstd")).len(), 1);
+    assert!(matches!(codecs(&dir.join("zstd"))[0], Compression::ZSTD(_)));
+    for (name, codec) in [
+        ("snappy", Compression::SNAPPY),
+        ("lz4", Compression::LZ4_RAW),
+        ("none", Compression::UNCOMPRESSED),
+    ] {
+        let yaml = format!("pipelines/{name}.yaml");
+        fs::write(
+            dir.join(&yaml),
+            shipped.replace(
+                "  reasons: true\n",
+                &format!("  reasons: true\n  compression: {name}\n"),
+            ),
+        )
+        .unwrap();
+        run(dir, &["--quiet", "run", &yaml, "--output", name]).expect_code(0);
+        let out = dir.join(name);
+        assert_eq!(codecs(&out), [codec], "{name}");
+        assert_eq!(output_data(&out), zstd, "{name}: the rows of the zstd run");
+    }
+
+    fs::write(
+        dir.join("pipelines/lz5.yaml"),
+        shipped.replace("  reasons: true\n", "  reasons: true\n  compression: lz5\n"),
+    )
+    .unwrap();
+    let refused = run(dir, &["check", "pipelines/lz5.yaml"]);
+    refused.expect_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("output.compression: unknown variant `lz5`, expected one of `zstd`, `snappy`, `lz4`, `none`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("did you mean `lz4`?"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -345,6 +345,7 @@ impl Run<'_, '_> {
             plan.layout.id_column(),
             &plan.layout.number_columns(),
             &plan.layout.free_text_columns(),
+            pipeline.output.compression,
         );
         let tier_names = plan.scorer.tiers.names();
         // With one thread each file's writes run as they come, on it.

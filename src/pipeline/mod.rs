@@ -27,7 +27,7 @@ pub use derive_section::{Derive, DeriveKind};
 pub const MAX_FACTORS: usize = 1_000;
 pub use locate::{too_deep, KeyIndex, MAX_DEPTH};
 pub use params::Params;
-pub use spec::{yaml_name, Normalize, OnRowError, PartitionBy};
+pub use spec::{yaml_name, Normalize, OnRowError, OutputCompression, PartitionBy};
 pub use tiers_section::{TierLevel, TierRule, Tiers, MAX_TIER_LEVELS};
 
 /// Names tierscore gives columns of its own (output columns, the `params` a script reads): no
@@ -155,6 +155,8 @@ pub struct Output {
     /// The column the report's value shares and whale curve are of (`report.value`); `None`
     /// means the score.
     pub report_value: Option<String>,
+    /// The codec of every file written (`output.compression`).
+    pub compression: OutputCompression,
 }
 
 /// What failing rows do to the run.
@@ -718,6 +720,7 @@ impl Checker<'_> {
             reasons: spec.reasons,
             report: spec.report.unwrap_or(true),
             report_value: report.value.clone(),
+            compression: spec.compression.unwrap_or(OutputCompression::Zstd),
         }
     }
 

@@ -22,7 +22,7 @@ use super::checksummed::ChecksummedWriter;
 use super::layout::{as_written, written_type, OutputLayout};
 use super::SinkError;
 use crate::manifest::{WrittenFile, DATA_DIR, REJECTS_FILE};
-use crate::pipeline::PartitionBy;
+use crate::pipeline::{OutputCompression, PartitionBy};
 use crate::score::Reject;
 
 /// The scored rows' file of the tier `tier` (the one file when not partitioned), relative to
@@ -48,7 +48,8 @@ pub fn data_files(partition: PartitionBy, tier_names: &[String]) -> Vec<String> 
     files
 }
 
-/// Writer properties shared by every file of a run: zstd, and the run's key-value metadata.
+/// Writer properties shared by every file of a run: its codec (`output.compression`), and the
+/// run's key-value metadata.
 ///
 /// The `id` column is written without dictionary encoding: its values are mostly distinct
 /// (unique unless `input.unique_ids` is off), so a dictionary only costs hashing every value
@@ -67,6 +68,7 @@ pub fn properties(
     id: &str,
     numbers: &[String],
     free_text: &[ColumnPath],
+    compression: OutputCompression,
 ) -> WriterProperties {
     let mut builder =
         WriterProperties::builder().set_column_dictionary_enabled(ColumnPath::from(id), false);
@@ -80,7 +82,12 @@ pub fn properties(
         builder = builder.set_column_statistics_enabled(column.clone(), EnabledStatistics::None);
     }
     builder
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_compression(match compression {
+            OutputCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
+            OutputCompression::Snappy => Compression::SNAPPY,
+            OutputCompression::Lz4 => Compression::LZ4_RAW,
+            OutputCompression::None => Compression::UNCOMPRESSED,
+        })
         .set_key_value_metadata(Some(
             metadata
                 .into_iter()
@@ -498,7 +505,13 @@ mod tests {
             PartitionBy::None,
             vec!["all".into()],
             schema.clone(),
-            properties(Vec::new(), "cust.id", &["band".into(), "scale".into()], &[]),
+            properties(
+                Vec::new(),
+                "cust.id",
+                &["band".into(), "scale".into()],
+                &[],
+                OutputCompression::Zstd,
+            ),
             &chains,
         )
         .unwrap();
@@ -547,7 +560,7 @@ mod tests {
             PartitionBy::Tier,
             vec!["top".into(), "rest".into()],
             schema.clone(),
-            properties(Vec::new(), "id", &[], &[]),
+            properties(Vec::new(), "id", &[], &[], OutputCompression::Zstd),
             &chains,
         )
         .unwrap();
