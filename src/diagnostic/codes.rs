@@ -125,7 +125,7 @@ catalog! {
         IO = "source::io", 3, "the input cannot be read";
         CORRUPT = "source::corrupt", 3, "an input file is not readable Parquet";
         DECODE = "source::decode", 3, "an input file's data cannot be decoded";
-        CODEC = "source::codec", 3, "an input file is compressed with a codec tierscore cannot read there (LZO; gzip, brotli or Hadoop's LZ4 in object storage)";
+        CODEC = "source::codec", 3, "an input file is compressed with a codec tierscore cannot read (LZO)";
         SCHEMA_MISMATCH = "source::schema_mismatch", 3, "input files disagree on a column's type";
         NOT_PARQUET = "source::not_parquet", 3, "an input file is CSV, JSON or another format, not Parquet";
     }

@@ -6,6 +6,8 @@
 //!
 //! Files are local or in object storage ([`Location`]); a remote file is read through the same
 //! footer and projection, fetching only the byte ranges of the columns and row groups read.
+//! Every column chunk's pages are walked before parquet decodes them: a local file's when it is
+//! opened ([`page_walk`]), a remote file's as each chunk is fetched ([`remote_walk`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,12 +22,13 @@ use parquet::arrow::async_reader::ParquetRecordBatchStream;
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use read_budget::BudgetedFile;
 
-use crate::store::{block_on, Location, Remote, RemoteParquet, StoreError};
+use crate::store::{block_on, Location, Remote, StoreError};
 
 mod footer_walk;
 mod lookup;
 mod page_walk;
 mod read_budget;
+mod remote_walk;
 pub use lookup::Found;
 
 /// One input file, as its footer describes it.
@@ -252,26 +255,22 @@ pub enum SourceError {
         help("columns are read by name: rename one of them in the file")
     )]
     DuplicateColumn { path: PathBuf, name: String },
-    /// A column chunk is compressed with a codec tierscore cannot read there: LZO (no decoder;
-    /// the Parquet format deprecates it and no common writer produces it), or gzip, brotli or
-    /// Hadoop's LZ4 in object storage (their pages are checked before decoding only in local
-    /// files, see `page_walk`). Refused when the file is opened rather than halfway through a
-    /// run, and not taken for damage.
+    /// A column chunk is compressed with a codec tierscore cannot read: LZO (no decoder; the
+    /// Parquet format deprecates it and no common writer produces it). Refused when the file is
+    /// opened rather than halfway through a run, and not taken for damage.
     #[error(
-        "{} compresses column `{column}` (row group {group}) with {codec}, which tierscore cannot read{where_}",
+        "{} compresses column `{column}` (row group {group}) with {codec}, which tierscore cannot read",
         path.display()
     )]
     #[diagnostic(
         code(source::codec),
-        help("tierscore reads uncompressed, zstd, snappy, gzip, brotli and lz4 Parquet (the last three from local files only); rewrite the file with zstd or snappy, e.g. with DuckDB: COPY (SELECT * FROM 'in.parquet') TO 'out.parquet' (FORMAT parquet, COMPRESSION zstd)")
+        help("tierscore reads uncompressed, zstd, snappy, gzip, brotli and lz4 Parquet, local or in object storage; rewrite the file with zstd or snappy, e.g. with DuckDB: COPY (SELECT * FROM 'in.parquet') TO 'out.parquet' (FORMAT parquet, COMPRESSION zstd)")
     )]
     Codec {
         path: PathBuf,
         column: String,
         group: usize,
         codec: String,
-        /// Empty, or where it cannot be read (" from object storage").
-        where_: &'static str,
     },
 }
 
@@ -323,14 +322,10 @@ impl Source {
                 },
             })?;
             let rows = check_footer(&path, bytes, metadata.metadata())?;
-            check_codecs(&path, metadata.metadata(), local.is_some())?;
+            check_codecs(&path, metadata.metadata())?;
             if let Some(file) = &local {
-                page_walk::check(file, metadata.metadata()).map_err(|message| {
-                    SourceError::Corrupt {
-                        path: path.clone(),
-                        source: parquet::errors::ParquetError::General(message),
-                    }
-                })?;
+                page_walk::check(file, metadata.metadata())
+                    .map_err(|message| damaged(&path, message))?;
             }
             let row_groups = metadata.metadata().num_row_groups();
             // parquet read a footer, so the walk found one: `None` cannot meet a loaded file.
@@ -466,14 +461,10 @@ impl Source {
         let mut row = first_row;
         let mut batches = Vec::new();
         for batch in reader {
-            let decode = |source| SourceError::Decode {
-                path: input.path.clone(),
-                first_row: row,
-                source,
-            };
+            let failed = |error| read_failure(&input.path, row, error);
             let batch = self
-                .conform(&batch.map_err(decode)?, &schema)
-                .map_err(decode)?;
+                .conform(&batch.map_err(failed)?, &schema)
+                .map_err(failed)?;
             let rows = batch.num_rows() as u64;
             batches.push(SourceBatch {
                 batch,
@@ -540,8 +531,13 @@ impl Source {
                 Ok(FileReader::Local(builder.build().map_err(corrupt)?))
             }
             Location::Remote(remote) => {
-                let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
+                let walked = remote_walk::Walked::new(
                     remote.parquet_reader(file.bytes),
+                    file.metadata.metadata().clone(),
+                    row_groups.as_deref(),
+                );
+                let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(
+                    walked,
                     file.metadata.clone(),
                 );
                 let builder = self.project(file, builder, schema, batch_size, row_groups);
@@ -1006,34 +1002,53 @@ fn check_footer(
     Ok(rows)
 }
 
-/// Refuses a file with a column chunk in a codec tierscore cannot read: LZO anywhere, and
-/// gzip, brotli or Hadoop's LZ4 in a file that is not `local` (their pages' inflated sizes are
-/// checked by [`page_walk`], which walks local files only).
+/// Refuses a file with a column chunk in a codec tierscore cannot read: LZO. Every other
+/// codec's pages are walked before they are decoded, local or remote ([`page_walk`]).
 fn check_codecs(
     path: &Path,
     metadata: &parquet::file::metadata::ParquetMetaData,
-    local: bool,
 ) -> Result<(), SourceError> {
-    use parquet::basic::Compression;
     for (group, row_group) in metadata.row_groups().iter().enumerate() {
         for chunk in row_group.columns() {
-            let (codec, where_) = match chunk.compression() {
-                Compression::LZO => ("LZO", ""),
-                Compression::GZIP(_) if !local => ("gzip", " from object storage"),
-                Compression::BROTLI(_) if !local => ("brotli", " from object storage"),
-                Compression::LZ4 if !local => ("Hadoop's LZ4", " from object storage"),
-                _ => continue,
-            };
-            return Err(SourceError::Codec {
-                path: path.to_path_buf(),
-                column: chunk.column_path().string(),
-                group,
-                codec: codec.to_string(),
-                where_,
-            });
+            if chunk.compression() == parquet::basic::Compression::LZO {
+                return Err(SourceError::Codec {
+                    path: path.to_path_buf(),
+                    column: chunk.column_path().string(),
+                    group,
+                    codec: "LZO".to_string(),
+                });
+            }
         }
     }
     Ok(())
+}
+
+/// The error for the file at `path` found damaged, saying how (`message`).
+fn damaged(path: &Path, message: String) -> SourceError {
+    SourceError::Corrupt {
+        path: path.to_path_buf(),
+        source: parquet::errors::ParquetError::General(message),
+    }
+}
+
+/// The error for a read of the file at `path` that failed from row `first_row` on: a remote
+/// chunk the page walk found damaged is called so, in the words a local file's walk gives when
+/// it is opened; anything else is a decoding failure.
+fn read_failure(path: &Path, first_row: u64, error: arrow::error::ArrowError) -> SourceError {
+    let source = match error {
+        arrow::error::ArrowError::ExternalError(inner) => {
+            match inner.downcast::<remote_walk::Damaged>() {
+                Ok(found) => return damaged(path, found.0),
+                Err(inner) => arrow::error::ArrowError::ExternalError(inner),
+            }
+        }
+        other => other,
+    };
+    SourceError::Decode {
+        path: path.to_path_buf(),
+        first_row,
+        source,
+    }
 }
 
 /// The stream behind [`Source::batches`].
@@ -1050,10 +1065,10 @@ pub struct Batches<'a> {
 
 /// The decoder of one input file: Parquet's synchronous reader for a local file; for a remote
 /// one, its async stream driven from here (it fetches the byte ranges of the projected columns
-/// of the row groups read, coalesced, a row group at a time).
+/// of the row groups read, coalesced, a row group at a time, each chunk walked first).
 enum FileReader {
     Local(ParquetRecordBatchReader),
-    Remote(Box<ParquetRecordBatchStream<RemoteParquet>>),
+    Remote(Box<ParquetRecordBatchStream<remote_walk::Walked>>),
 }
 
 impl Iterator for FileReader {
@@ -1061,13 +1076,23 @@ impl Iterator for FileReader {
 
     /// The next batch; a panic of parquet's decoder (an overflowing shift in its RLE decoder on
     /// damaged data, where overflow checks are on) is this file's error, not the run's end.
-    /// After an error the reader is not read again.
+    /// A remote chunk the walk found damaged comes as [`remote_walk::Damaged`], kept whole
+    /// for [`read_failure`]. After an error the reader is not read again.
     fn next(&mut self) -> Option<Self::Item> {
         crate::panic_guard::catch(|| match self {
             FileReader::Local(reader) => reader.next(),
             FileReader::Remote(stream) => {
                 use futures::StreamExt;
-                block_on(stream.next()).map(|batch| batch.map_err(Into::into))
+                block_on(stream.next()).map(|batch| {
+                    batch.map_err(|error| match error {
+                        parquet::errors::ParquetError::External(inner)
+                            if inner.is::<remote_walk::Damaged>() =>
+                        {
+                            arrow::error::ArrowError::ExternalError(inner)
+                        }
+                        other => other.into(),
+                    })
+                })
             }
         })
         .unwrap_or_else(|message| {
@@ -1137,13 +1162,9 @@ impl Iterator for Batches<'_> {
                     self.reader = None;
                     self.file += 1;
                 }
-                Some(Err(source)) => {
+                Some(Err(error)) => {
                     self.remaining = 0;
-                    return Some(Err(SourceError::Decode {
-                        path: file.path.clone(),
-                        first_row: self.row,
-                        source,
-                    }));
+                    return Some(Err(read_failure(&file.path, self.row, error)));
                 }
                 Some(Ok(batch)) => {
                     let take = (batch.num_rows() as u64).min(self.remaining) as usize;

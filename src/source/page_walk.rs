@@ -1,4 +1,5 @@
-//! A local file's page headers walked as Thrift before parquet decodes any page.
+//! A file's page headers walked as Thrift before parquet decodes any page: a local file's when
+//! it is opened, a remote file's chunks as they are fetched ([`super::remote_walk`]).
 //!
 //! parquet 60.1 skips a page header's unknown fields as it skips a footer's (see
 //! [`super::footer_walk`]): without reading a byte for each `bool` of a list, so a header whose
@@ -22,7 +23,7 @@ use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 
 use parquet::basic::Compression;
-use parquet::file::metadata::ParquetMetaData;
+use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
 use thrift::protocol::{TInputProtocol, TType};
 
 use super::footer_walk::{bounded, why};
@@ -53,22 +54,70 @@ const INDEX_PAGE: i32 = 1;
 pub(super) fn check(file: &File, metadata: &ParquetMetaData) -> Result<(), String> {
     for (group, row_group) in metadata.row_groups().iter().enumerate() {
         for chunk in row_group.columns() {
-            let (start, length) = chunk.byte_range();
-            let codec = chunk.compression();
-            let column = chunk.column_path();
-            walk_chunk(file, start, start.saturating_add(length), codec).map_err(|damage| {
-                match damage {
-                    Damage::Header(why) => format!(
-                        "a page header of column {column} in row group {group} is damaged: {why}"
-                    ),
-                    Damage::Data(why) => {
-                        format!("a page of column {column} in row group {group} is damaged: {why}")
-                    }
-                }
-            })?;
+            check_chunk(file, group, chunk)?;
         }
     }
     Ok(())
+}
+
+/// Walks the pages of `chunk`, the column chunk of row group `group`, read from `bytes` (the
+/// file, or the part of it fetched that holds the chunk); the error names the chunk and says
+/// why, in the same words for a local and a remote file.
+pub(super) fn check_chunk(
+    bytes: &impl ReadAt,
+    group: usize,
+    chunk: &ColumnChunkMetaData,
+) -> Result<(), String> {
+    let (start, length) = chunk.byte_range();
+    let column = chunk.column_path();
+    walk_chunk(
+        bytes,
+        start,
+        start.saturating_add(length),
+        chunk.compression(),
+    )
+    .map_err(|damage| match damage {
+        Damage::Header(why) => {
+            format!("a page header of column {column} in row group {group} is damaged: {why}")
+        }
+        Damage::Data(why) => {
+            format!("a page of column {column} in row group {group} is damaged: {why}")
+        }
+    })
+}
+
+/// Bytes of a file read by their position in it: the file itself, or a range of it in memory
+/// ([`Fetched`]). A read past the end gives nothing, as a file's does.
+pub(super) trait ReadAt {
+    /// Reads into `buf` from position `at`; how many bytes were read (0 at the end).
+    fn read_at(&self, buf: &mut [u8], at: u64) -> io::Result<usize>;
+}
+
+impl ReadAt for File {
+    fn read_at(&self, buf: &mut [u8], at: u64) -> io::Result<usize> {
+        FileExt::read_at(self, buf, at)
+    }
+}
+
+/// The bytes of a file from position `start` on, fetched into memory (a remote file's range).
+pub(super) struct Fetched<'a> {
+    /// Where in the file `bytes` start.
+    pub start: u64,
+    /// The bytes fetched.
+    pub bytes: &'a [u8],
+}
+
+impl ReadAt for Fetched<'_> {
+    fn read_at(&self, buf: &mut [u8], at: u64) -> io::Result<usize> {
+        let from = at
+            .checked_sub(self.start)
+            .and_then(|from| usize::try_from(from).ok())
+            .ok_or_else(|| io::Error::other(format!("position {at} was not fetched")))?;
+        let there = self.bytes.get(from..).unwrap_or_default();
+        let read = buf.len().min(there.len());
+        buf[..read].copy_from_slice(&there[..read]);
+        Ok(read)
+    }
 }
 
 /// What is wrong with a page: its header, or its data.
@@ -77,9 +126,9 @@ enum Damage {
     Data(String),
 }
 
-/// Walks the pages of the chunk at `start..end` (within the file: the footer check saw to it),
-/// compressed by `codec`.
-fn walk_chunk(file: &File, start: u64, end: u64, codec: Compression) -> Result<(), Damage> {
+/// Walks the pages of the chunk at `start..end` of `file` (within the file: the footer check
+/// saw to it; within what was fetched: the remote walk saw to it), compressed by `codec`.
+fn walk_chunk(file: &impl ReadAt, start: u64, end: u64, codec: Compression) -> Result<(), Damage> {
     let mut at = start;
     while at < end {
         let left = end - at;
@@ -180,7 +229,7 @@ fn read_struct<P: TInputProtocol>(
 /// at most [`MAX_PAGE_BYTES`] and, for the codecs whose decoder parquet lets run to the end
 /// (gzip, brotli, LZ4 frames), that it inflates to no more than it claims.
 fn check_inflated(
-    file: &File,
+    file: &impl ReadAt,
     start: u64,
     end: u64,
     codec: Compression,
@@ -242,13 +291,13 @@ fn inflate(decoder: impl Read, limit: u64) -> io::Result<u64> {
 }
 
 /// The bytes of `file` from `at` up to `end`, read by position.
-struct Within<'a> {
-    file: &'a File,
+struct Within<'a, F> {
+    file: &'a F,
     at: u64,
     end: u64,
 }
 
-impl Read for Within<'_> {
+impl<F: ReadAt> Read for Within<'_, F> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let room = usize::try_from(self.end - self.at).unwrap_or(usize::MAX);
         let take = buf.len().min(room);
@@ -275,6 +324,75 @@ impl<R: Read> Read for Counted<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A chunk walked from memory (what a remote file's reader fetched: the chunk's bytes
+    /// alone) gives what the same chunk walked in the file gives, damage in the same words.
+    #[test]
+    fn a_chunk_fetched_into_memory_walks_as_in_the_file() {
+        let mut first_damage = Vec::new();
+        for name in [
+            "testdata/customers.parquet",
+            "testdata/fuzz/page_header_skips.parquet",
+            "testdata/fuzz/page_header_bool_list.parquet",
+        ] {
+            let file = File::open(name).unwrap();
+            let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+                .parse_and_finish(&file)
+                .unwrap();
+            let bytes = std::fs::read(name).unwrap();
+            let mut damage = None;
+            for (group, row_group) in metadata.row_groups().iter().enumerate() {
+                for chunk in row_group.columns() {
+                    let (start, length) = chunk.byte_range();
+                    let fetched = Fetched {
+                        start,
+                        bytes: &bytes[start as usize..(start + length) as usize],
+                    };
+                    let walked = check_chunk(&fetched, group, chunk);
+                    assert_eq!(walked, check_chunk(&file, group, chunk), "{name}");
+                    damage = damage.or(walked.err());
+                }
+            }
+            first_damage.push(damage);
+        }
+        assert_eq!(
+            first_damage,
+            [
+                None,
+                Some(
+                    "a page header of column \"last_order_date\" in row group 2 is damaged: a \
+                     list, map or text in it claims more bytes than its chunk holds"
+                        .to_string()
+                ),
+                Some(
+                    "a page header of column \"customer_id\" in row group 0 is damaged: a list, \
+                     map or text in it claims more bytes than its chunk holds"
+                        .to_string()
+                ),
+            ]
+        );
+    }
+
+    /// Nothing is read before the bytes fetched; past their end, nothing is there, as at a
+    /// file's end.
+    #[test]
+    fn fetched_bytes_are_read_by_their_place_in_the_file() {
+        let fetched = Fetched {
+            start: 100,
+            bytes: b"abcdef",
+        };
+        let mut buf = [0u8; 4];
+        assert_eq!(fetched.read_at(&mut buf, 102).unwrap(), 4);
+        assert_eq!(&buf, b"cdef");
+        assert_eq!(fetched.read_at(&mut buf, 104).unwrap(), 2);
+        assert_eq!(&buf[..2], b"ef");
+        assert_eq!(fetched.read_at(&mut buf, 106).unwrap(), 0);
+        assert_eq!(fetched.read_at(&mut buf, 900).unwrap(), 0);
+        assert_eq!(
+            fetched.read_at(&mut buf, 99).unwrap_err().to_string(),
+            "position 99 was not fetched"
+        );
+    }
 
     /// parquet sets aside (and for snappy and LZ4_RAW zeroes) the size a page claims before it
     /// decompresses: a compressed page may claim at most 256 MiB, whatever its codec.

@@ -988,3 +988,113 @@ pub fn kill(mut child: KillOnDrop) {
     let status = child.0.wait().expect("wait for the run");
     assert_eq!(status.signal(), Some(9), "killed by SIGKILL, not ended");
 }
+
+/// 2,000 rows of `id` and `s` (40 letters each, which barely compress) in one row group, each
+/// column one page (no dictionary) compressed with `codec`: `s`'s page has room for a forged
+/// one in its place. [`TEXTS_PIPELINE`] scores it.
+pub fn write_texts(path: &Path, codec: parquet::basic::Compression) {
+    let mut state = 7u64;
+    let texts: Vec<String> = (0..2_000)
+        .map(|_| {
+            (0..40)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    char::from(b'a' + (state >> 59) as u8)
+                })
+                .collect()
+        })
+        .collect();
+    let batch = RecordBatch::try_from_iter(vec![
+        ("id", arc(Int64Array::from_iter_values(0..2_000))),
+        ("s", arc(StringArray::from(texts))),
+    ])
+    .unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(codec)
+        .set_dictionary_enabled(false)
+        .set_data_page_size_limit(64 << 20)
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        File::create(path).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// A pipeline scoring [`write_texts`]'s file at `bomb.parquet` (beside it) into `out`.
+pub const TEXTS_PIPELINE: &str = "version: 1\nname: bomb\ninput: { path: bomb.parquet, id: id \
+     }\nfactors:\n  - { name: f, expr: \"s.len().to_float()\", weight: 1.0 }\ntiers:\n  \
+     levels:\n    - { name: all }\noutput: { path: out, partition_by: none }\n";
+
+/// Where the one page of column `column` of row group 0 of a Parquet file lies in `bytes`, and
+/// the first three fields of its header (compact Thrift i32s: the page's type, inflated size
+/// and stored size).
+#[derive(Debug)]
+pub struct OnePage {
+    /// Where the chunk, and the page's header, starts.
+    pub start: usize,
+    /// The page's type, inflated size and stored size.
+    pub fields: [i64; 3],
+    /// Where the header's three first fields end.
+    pub fields_end: usize,
+    /// Where the page's data starts (it runs to the chunk's end).
+    pub data: usize,
+}
+
+/// [`OnePage`] for column `column` of the Parquet file at `path`.
+pub fn one_page(path: &Path, column: usize) -> OnePage {
+    let meta = SerializedFileReader::new(File::open(path).unwrap())
+        .unwrap()
+        .metadata()
+        .clone();
+    let (start, length) = meta.row_group(0).column(column).byte_range();
+    let (start, length) = (start as usize, length as usize);
+    let bytes = fs::read(path).unwrap();
+    let mut at = start;
+    let mut fields = [0i64; 3];
+    for field in &mut fields {
+        assert_eq!(bytes[at], 0x15, "an i32 field");
+        let (value, next) = zigzag_varint(&bytes, at + 1);
+        *field = value;
+        at = next;
+    }
+    OnePage {
+        start,
+        fields,
+        fields_end: at,
+        data: start + length - fields[2] as usize,
+    }
+}
+
+/// The compact Thrift varint (zigzag) at `at` of `bytes`, and where it ends.
+pub fn zigzag_varint(bytes: &[u8], mut at: usize) -> (i64, usize) {
+    let (mut value, mut shift) = (0u64, 0);
+    loop {
+        let byte = bytes[at];
+        at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            return (((value >> 1) as i64) ^ -((value & 1) as i64), at);
+        }
+    }
+}
+
+/// `value` as a compact Thrift varint (zigzag).
+pub fn to_zigzag_varint(value: i64) -> Vec<u8> {
+    let mut rest = ((value << 1) ^ (value >> 63)) as u64;
+    let mut out = Vec::new();
+    loop {
+        if rest < 0x80 {
+            out.push(rest as u8);
+            return out;
+        }
+        out.push((rest as u8 & 0x7f) | 0x80);
+        rest >>= 7;
+    }
+}

@@ -415,33 +415,10 @@ fn write_customers(dir: &std::path::Path, batch: &arrow::array::RecordBatch, row
 /// refuses the file when it is opened.
 #[test]
 fn pages_inflating_past_their_header_are_refused_before_decoding() {
-    use arrow::array::{Int64Array, RecordBatch, StringArray};
     use parquet::basic::{BrotliLevel, Compression, GzipLevel};
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    // Text that barely compresses, so each page has room for a bomb in its place.
-    let mut state = 7u64;
-    let texts: Vec<String> = (0..2_000)
-        .map(|_| {
-            (0..40)
-                .map(|_| {
-                    state = state
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    char::from(b'a' + (state >> 59) as u8)
-                })
-                .collect()
-        })
-        .collect();
-    let batch = RecordBatch::try_from_iter(vec![
-        (
-            "id",
-            crate::common::arc(Int64Array::from_iter_values(0..2_000)),
-        ),
-        ("s", crate::common::arc(StringArray::from(texts))),
-    ])
-    .unwrap();
     // 4 MiB of zeros, inflated from a few KB: 40 times what the page claims.
     let zeros = vec![0u8; 4 << 20];
     let gzip = {
@@ -461,13 +438,7 @@ fn pages_inflating_past_their_header_are_refused_before_decoding() {
         encoder.write_all(&zeros).unwrap();
         encoder.finish().unwrap()
     };
-    write(
-        dir,
-        "p.yaml",
-        "version: 1\nname: bomb\ninput: { path: bomb.parquet, id: id }\nfactors:\n  - { name: f, \
-         expr: \"s.len().to_float()\", weight: 1.0 }\ntiers:\n  levels:\n    - { name: all \
-         }\noutput: { path: out, partition_by: none }\n",
-    );
+    write(dir, "p.yaml", TEXTS_PIPELINE);
     for (name, codec, bomb) in [
         ("gzip", Compression::GZIP(GzipLevel::default()), gzip),
         (
@@ -477,69 +448,25 @@ fn pages_inflating_past_their_header_are_refused_before_decoding() {
         ),
         ("lz4", Compression::LZ4, lz4),
     ] {
-        let props = parquet::file::properties::WriterProperties::builder()
-            .set_compression(codec)
-            .set_dictionary_enabled(false)
-            .set_data_page_size_limit(64 << 20)
-            .build();
         let path = dir.join("bomb.parquet");
-        let mut writer = parquet::arrow::ArrowWriter::try_new(
-            fs::File::create(&path).unwrap(),
-            batch.schema(),
-            Some(props),
-        )
-        .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write_texts(&path, codec);
         run(dir, &["check", "p.yaml"]).expect_code(0);
 
-        // Column `s`'s one page: its header's first fields are three i32s (type, inflated and
-        // stored size), then the page's data, replaced by the bomb and zeros after it.
-        let meta = parquet::file::reader::FileReader::metadata(
-            &parquet::file::serialized_reader::SerializedFileReader::new(
-                fs::File::open(&path).unwrap(),
-            )
-            .unwrap(),
-        )
-        .clone();
-        let chunk = meta.row_group(0).column(1);
-        let (start, length) = chunk.byte_range();
+        // Column `s`'s one page: its data replaced by the bomb and zeros after it.
+        let page = one_page(&path, 1);
         let mut bytes = fs::read(&path).unwrap();
-        let varint = |bytes: &[u8], mut at: usize| {
-            let (mut value, mut shift) = (0u64, 0);
-            loop {
-                let byte = bytes[at];
-                at += 1;
-                value |= u64::from(byte & 0x7f) << shift;
-                shift += 7;
-                if byte & 0x80 == 0 {
-                    return (((value >> 1) as i64) ^ -((value & 1) as i64), at);
-                }
-            }
-        };
-        let mut at = start as usize;
-        let mut fields = Vec::new();
-        for _ in 0..3 {
-            assert_eq!(bytes[at], 0x15, "{name}: an i32 field");
-            let (value, next) = varint(&bytes, at + 1);
-            fields.push(value);
-            at = next;
-        }
-        let stored = fields[2] as usize;
-        let header = length as usize - stored;
+        let (claimed, stored) = (page.fields[1], page.fields[2] as usize);
         assert!(
             bomb.len() < stored,
             "{name}: the bomb ({}) fits the page ({stored})",
             bomb.len()
         );
         assert!(
-            (fields[1] as usize) < zeros.len() / 40,
-            "{name}: the header claims {}",
-            fields[1]
+            (claimed as usize) < zeros.len() / 40,
+            "{name}: the header claims {claimed}"
         );
-        let data = start as usize + header;
-        bytes[data..data + stored].fill(0);
-        bytes[data..data + bomb.len()].copy_from_slice(&bomb);
+        bytes[page.data..page.data + stored].fill(0);
+        bytes[page.data..page.data + bomb.len()].copy_from_slice(&bomb);
         fs::write(&path, &bytes).unwrap();
 
         for command in ["check", "run"] {
@@ -550,8 +477,7 @@ fn pages_inflating_past_their_header_are_refused_before_decoding() {
                 headline.starts_with("bomb.parquet is not a readable Parquet file")
                     && headline.contains(&format!(
                         "a page of column \"s\" in row group 0 is damaged: it inflates to more \
-                         than the {} bytes its header gives",
-                        fields[1]
+                         than the {claimed} bytes its header gives"
                     )),
                 "{name} {command}: {}",
                 result.stderr
