@@ -124,7 +124,10 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<Manifest, CommandError> {
     )
     .map_err(SinkError::from)?;
     staging::ensure_replaceable(&target)?;
-    let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
+    let threads = threads(args.threads);
+    // Opening walks every page of a local input (`source::page_walk`): on the run's threads.
+    let source = exec::worker_pool(threads)?
+        .install(|| Source::open(&pipeline.input.path, &pipeline.input.rename))?;
     let inputs: Vec<PathBuf> = source.files().iter().map(|f| f.path.clone()).collect();
     let written = data_files(pipeline.output.partition_by, &pipeline.tiers.names());
     staging::ensure_apart(&target, &pipeline.input.path, &inputs, &written)?;
@@ -153,7 +156,7 @@ pub fn execute(args: &RunArgs, ui: Ui) -> Result<Manifest, CommandError> {
             .filter_map(|entry| entry.split_once('=').map(|(key, _)| key.trim().to_string()))
             .collect(),
         target: target.clone(),
-        threads: threads(args.threads),
+        threads,
         coverage: args.coverage,
     };
     let started = Started {

@@ -49,15 +49,25 @@ const IS_COMPRESSED: i16 = 7;
 /// `PageType::INDEX_PAGE`: never decompressed by parquet.
 const INDEX_PAGE: i32 = 1;
 
-/// Walks every page header of every column chunk `metadata` lists in `file`; the error says
-/// which chunk and why.
+/// Walks every page header of every column chunk `metadata` lists in `file`, the chunks spread
+/// over the threads of the rayon pool it is called in (a run's: one with `--threads 1`), since
+/// a gzip input's every page is inflated here once more. The error is the first damaged
+/// chunk's in file order, whatever the threads: it says which chunk and why.
 pub(super) fn check(file: &File, metadata: &ParquetMetaData) -> Result<(), String> {
-    for (group, row_group) in metadata.row_groups().iter().enumerate() {
-        for chunk in row_group.columns() {
-            check_chunk(file, group, chunk)?;
-        }
+    use rayon::prelude::*;
+    let chunks: Vec<(usize, &ColumnChunkMetaData)> = metadata
+        .row_groups()
+        .iter()
+        .enumerate()
+        .flat_map(|(group, row_group)| row_group.columns().iter().map(move |chunk| (group, chunk)))
+        .collect();
+    match chunks
+        .par_iter()
+        .find_map_first(|&(group, chunk)| check_chunk(file, group, chunk).err())
+    {
+        Some(damage) => Err(damage),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Walks the pages of `chunk`, the column chunk of row group `group`, read from `bytes` (the
@@ -370,6 +380,49 @@ mod tests {
                         .to_string()
                 ),
             ]
+        );
+    }
+
+    /// The chunks are walked on the threads of the pool the walk is called in, and the error is
+    /// the first damaged chunk's in file order, whatever their number: here row group 1's
+    /// `region`, though the file's last chunk is damaged too (each chunk's first page header
+    /// made a field holding a list of 2^31 booleans).
+    #[test]
+    fn the_first_damaged_chunk_in_file_order_is_named_whatever_the_threads() {
+        let mut bytes = std::fs::read("testdata/customers.parquet").unwrap();
+        let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(&bytes::Bytes::from(bytes.clone()))
+            .unwrap();
+        let last = metadata.num_row_groups() - 1;
+        for (group, column) in [(last, 17), (1, 1)] {
+            let start = metadata.row_group(group).column(column).byte_range().0 as usize;
+            bytes[start..start + 8]
+                .copy_from_slice(&[0xF9, 0xF1, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 0x00]);
+        }
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &bytes).unwrap();
+        for threads in [1, 2, 3, 8] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            assert_eq!(
+                pool.install(|| check(&file, &metadata)),
+                Err(
+                    "a page header of column \"region\" in row group 1 is damaged: a list, map \
+                     or text in it claims more bytes than its chunk holds"
+                        .to_string()
+                ),
+                "{threads} threads"
+            );
+        }
+        assert_eq!(
+            check_chunk(&file, last, metadata.row_group(last).column(17)),
+            Err(
+                "a page header of column \"innovation\" in row group 3 is damaged: a list, map \
+                 or text in it claims more bytes than its chunk holds"
+                    .to_string()
+            )
         );
     }
 
