@@ -199,11 +199,21 @@ pub fn gen(dir: &Path, name: &str, rows: u64, seed: u64, row_group_size: u64) ->
 
 /// Writes `batch` as a Parquet file (default writer settings), creating folders.
 pub fn write_parquet(path: &Path, batch: &RecordBatch) {
+    write_parquet_with(path, batch, None);
+}
+
+/// Writes `batch` as a Parquet file with the writer's `props` (its defaults when `None`),
+/// creating folders.
+pub fn write_parquet_with(
+    path: &Path,
+    batch: &RecordBatch,
+    props: Option<parquet::file::properties::WriterProperties>,
+) {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).unwrap();
     }
     let mut writer =
-        parquet::arrow::ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), None)
+        parquet::arrow::ArrowWriter::try_new(File::create(path).unwrap(), batch.schema(), props)
             .unwrap();
     writer.write(batch).unwrap();
     writer.close().unwrap();
@@ -213,20 +223,10 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) {
 /// creating folders.
 pub fn write_parquet_without_statistics(path: &Path, batch: &RecordBatch) {
     use parquet::file::properties::{EnabledStatistics, WriterProperties};
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).unwrap();
-    }
     let props = WriterProperties::builder()
         .set_statistics_enabled(EnabledStatistics::None)
         .build();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(
-        File::create(path).unwrap(),
-        batch.schema(),
-        Some(props),
-    )
-    .unwrap();
-    writer.write(batch).unwrap();
-    writer.close().unwrap();
+    write_parquet_with(path, batch, Some(props));
 }
 
 /// Every row of a Parquet file as one batch. The schema's metadata (the Parquet key-value
@@ -762,16 +762,7 @@ pub fn several_batches_input(dir: &Path) -> RecordBatch {
         let props = parquet::file::properties::WriterProperties::builder()
             .set_max_row_group_row_count(Some(7_000))
             .build();
-        let path = dir.join(name);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let mut writer = parquet::arrow::ArrowWriter::try_new(
-            File::create(&path).unwrap(),
-            batch.schema(),
-            Some(props),
-        )
-        .unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        write_parquet_with(&dir.join(name), &batch, Some(props));
         batches.push(batch);
     }
     concat_batches(&batches[0].schema(), &batches).unwrap()
@@ -1016,14 +1007,7 @@ pub fn write_texts(path: &Path, codec: parquet::basic::Compression) {
         .set_dictionary_enabled(false)
         .set_data_page_size_limit(64 << 20)
         .build();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(
-        File::create(path).unwrap(),
-        batch.schema(),
-        Some(props),
-    )
-    .unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    write_parquet_with(path, &batch, Some(props));
 }
 
 /// A pipeline scoring [`write_texts`]'s file at `bomb.parquet` (beside it) into `out`.
