@@ -154,7 +154,7 @@ catalog! {
         BAD_TARGET = "sink::bad_target", 3, "the output path names no directory to write";
         NOT_OURS = "sink::not_ours", 3, "the output exists and is not a tierscore output";
         OVERLAP = "sink::overlap", 3, "the input and the output overlap";
-        LOCKED = "sink::locked", 4, "another run is writing the same output; nothing was done (retry later)";
+        LOCKED = "sink::locked", 4, "another command (a run, or `report` rendering its page) is writing the same output; nothing was done (retry later)";
         IO = "sink::io", 3, "the output cannot be written";
         OPEN_FILES = "sink::open_files", 3, "the process may not open another file (one is open a tier while the output is written)";
         PARQUET = "sink::parquet", 3, "an output file cannot be encoded";
