@@ -267,16 +267,24 @@ pub(crate) fn positioned<'s>(
     })
 }
 
-/// The pool of `threads` workers a run scores and encodes on.
+/// The pool of `threads` workers a run opens its input (the page walk), scores and encodes
+/// on. Each worker gets the main thread's usual stack ([`WORKER_STACK`]).
 pub(crate) fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, ExecError> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
+        .stack_size(WORKER_STACK)
         .build()
         .map_err(|e| ExecError::Threads {
             threads,
             message: e.to_string(),
         })
 }
+
+/// The stack of a run's worker (8 MiB, the main thread's on Linux). `run` opens its input on
+/// them, and parquet's footer load recurses once a level of a nested schema: on rayon's
+/// default 2 MiB a schema nested about 2,000 levels deep overflowed the stack (an abort), where
+/// the main thread's reads it and names the problem.
+const WORKER_STACK: usize = 8 << 20;
 
 /// What a run scores and where it commits: the arguments of [`run`], shared with a
 /// distributed run's driver ([`tasks::Job::commit`]).

@@ -26,7 +26,7 @@ use parquet::basic::Compression;
 use parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
 use thrift::protocol::{TInputProtocol, TType};
 
-use super::footer_walk::{bounded, why};
+use super::footer_walk::{bounded, read_struct, why};
 
 /// The most a compressed page may claim to inflate to (256 MiB). Writers cut pages at about
 /// 1 MiB (parquet-mr, pyarrow, arrow-rs) and DuckDB's are of the same order; a larger claim
@@ -213,26 +213,6 @@ fn read_v2<P: TInputProtocol>(protocol: &mut P) -> thrift::Result<(i64, bool)> {
         Ok(true)
     })?;
     Ok((levels, compressed))
-}
-
-/// Reads a Thrift struct, handing each field's id and type to `field`, which reads the fields
-/// it knows and says so; the others are skipped.
-fn read_struct<P: TInputProtocol>(
-    protocol: &mut P,
-    mut field: impl FnMut(&mut P, Option<i16>, TType) -> thrift::Result<bool>,
-) -> thrift::Result<()> {
-    protocol.read_struct_begin()?;
-    loop {
-        let begun = protocol.read_field_begin()?;
-        if begun.field_type == TType::Stop {
-            break;
-        }
-        if !field(protocol, begun.id, begun.field_type)? {
-            protocol.skip(begun.field_type)?;
-        }
-        protocol.read_field_end()?;
-    }
-    protocol.read_struct_end()
 }
 
 /// Checks that the page of `header`, its data at `start..end` of `file`, claims to inflate to
