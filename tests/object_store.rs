@@ -674,6 +674,21 @@ fn a_remote_page_claiming_more_than_256_mib_is_refused_as_a_local_one_is() {
         assert_eq!(result.headline(), format!("{name} {why}"));
         assert!(!dir.join("out").exists(), "{input}: nothing written");
     }
+    // `explain` finds the damage in the same words: locally when the file is opened, remotely
+    // when it reads the row group that holds the id.
+    write(
+        dir,
+        "remote.yaml",
+        &TEXTS_PIPELINE.replace("path: bomb.parquet", "path: s3://lake/claim/"),
+    );
+    for (pipeline, name) in [
+        ("p.yaml", "bomb.parquet"),
+        ("remote.yaml", "s3://lake/claim/part-0.parquet"),
+    ] {
+        let result = run(dir, &["explain", pipeline, "--id", "7"]);
+        result.expect_code(3);
+        assert_eq!(result.headline(), format!("{name} {why}"), "{pipeline}");
+    }
 }
 
 /// Runs `tierscore ARGS` in `dir` (as `run` does) through a small Python process, and returns

@@ -101,9 +101,9 @@ impl Source {
                 first_row: row,
                 source,
             };
-            let batch = self
-                .conform(&batch.map_err(decode)?, &schema)
-                .map_err(decode)?;
+            // A damaged remote chunk the walk found reads as damaged, as in a run.
+            let batch = batch.map_err(|error| super::read_failure(&file.path, row, error))?;
+            let batch = self.conform(&batch, &schema).map_err(decode)?;
             // Dates in milliseconds are found as written (`2026-01-03`), as the output writes
             // them (days), not as Arrow shows them (`2026-01-03T00:00:00`).
             let as_text = |ids: &ArrayRef| match ids.data_type() {
