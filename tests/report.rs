@@ -964,6 +964,8 @@ fn report_and_a_run_into_the_same_output_never_interleave() {
 
     let running = paused(&run_args, "locked");
     refused(run(&repo(), &["report", cv]));
+    // From inside the output, the same lock (the message names the folder's real path).
+    refused(run(&out, &["report", "."]));
     kill(running);
     assert_eq!(
         listing(&out),

@@ -55,7 +55,7 @@ create_exception!(
     tierscore,
     OutputLockedError,
     TierscoreError,
-    "Another run is writing the output (the CLI's exit code 4); retry later."
+    "Another command (a run, or the CLI's `report`) is writing the output (the CLI's exit code 4); retry later."
 );
 
 /// One located problem, as `tierscore check --format json` reports it.

@@ -12,6 +12,8 @@
 use std::path::PathBuf;
 
 use super::{CommandError, Ui};
+use crate::manifest::Manifest;
+use crate::sink::{OutputLock, SinkError};
 
 /// Arguments of `tierscore report`.
 #[derive(Debug, clap::Args)]
@@ -30,14 +32,25 @@ pub struct ReportArgs {
 pub fn execute(args: &ReportArgs, ui: Ui) -> Result<(), CommandError> {
     let started = std::time::Instant::now();
     // Held while the page is rendered and renamed in: a run committing into this output
-    // meanwhile would swap its files from under the page. (A path that is no folder gets the
-    // report's own error below.)
-    let _lock = match args.out_dir.is_dir() {
-        true => Some(crate::sink::OutputLock::take(&args.out_dir)?),
-        false => None,
+    // meanwhile would swap its files from under the page. Taken only for an output (anything
+    // else gets the report's own error below, and no lock file beside it); where no lock file
+    // can be made beside the output (a folder the user may not write), the page is rendered
+    // without it, as before `report` took one.
+    let lock = if Manifest::read(&args.out_dir).is_ok() {
+        match OutputLock::take(&args.out_dir) {
+            Ok(lock) => Some(lock),
+            Err(locked @ SinkError::Locked { .. }) => return Err(locked.into()),
+            Err(other) => {
+                tracing::warn!(error = %other, "rendering the report without the output's lock");
+                None
+            }
+        }
+    } else {
+        None
     };
     crate::test_pause("report locked");
     let path = crate::report::rewrite(&args.out_dir)?;
+    drop(lock);
     tracing::info!(
         report = %path.display(),
         seconds = started.elapsed().as_secs_f64(),

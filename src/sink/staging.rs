@@ -87,7 +87,7 @@ impl OutputLock {
         let real = fs::canonicalize(target).map_err(|e| SinkError::io("open", target, e))?;
         let (parent, name) = beside(&real)?;
         Ok(Self {
-            _held: Lock::take(&lock_file(&parent, &name), target)?,
+            _held: Lock::take(&lock_file(&parent, &name), &real)?,
         })
     }
 }
