@@ -35,7 +35,8 @@ pub fn execute(args: &ReportArgs, ui: Ui) -> Result<(), CommandError> {
     // meanwhile would swap its files from under the page. Taken only for an output (anything
     // else gets the report's own error below, and no lock file beside it); where no lock file
     // can be made beside the output (a folder the user may not write), the page is rendered
-    // without it, as before `report` took one.
+    // without it, as before `report` took one. The manifest read here only tells an output;
+    // the page is made from the one read under the lock (a run may commit in between).
     let lock = if Manifest::read(&args.out_dir).is_ok() {
         match OutputLock::take(&args.out_dir) {
             Ok(lock) => Some(lock),

@@ -96,14 +96,11 @@ impl Source {
         let reader = self.reader(file, &schema, 8192, Some(vec![group]))?;
         let mut row = first_row;
         for batch in reader {
-            let decode = |source| SourceError::Decode {
-                path: file.path.clone(),
-                first_row: row,
-                source,
-            };
             // A damaged remote chunk the walk found reads as damaged, as in a run.
-            let batch = batch.map_err(|error| super::read_failure(&file.path, row, error))?;
-            let batch = self.conform(&batch, &schema).map_err(decode)?;
+            let failed = |error| super::read_failure(&file.path, row, error);
+            let batch = self
+                .conform(&batch.map_err(failed)?, &schema)
+                .map_err(failed)?;
             // Dates in milliseconds are found as written (`2026-01-03`), as the output writes
             // them (days), not as Arrow shows them (`2026-01-03T00:00:00`).
             let as_text = |ids: &ArrayRef| match ids.data_type() {
@@ -114,7 +111,7 @@ impl Source {
                 .column_by_name(id_column)
                 .map(as_text)
                 .transpose()
-                .map_err(decode)?;
+                .map_err(failed)?;
             let hit = ids.as_ref().and_then(|ids| {
                 let ids = ids.as_any().downcast_ref::<StringArray>()?;
                 (0..ids.len()).find(|&i| ids.is_valid(i) && ids.value(i) == id)
