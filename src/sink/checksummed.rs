@@ -75,7 +75,7 @@ impl<W: Write + Send> ChecksummedWriter<W> {
         let file =
             SerializedFileWriter::new(writer, parquet_schema.root_schema_ptr(), Arc::new(props))?;
         let stores = Arc::new(ChecksumStores::default());
-        let columns = ArrowRowGroupWriterFactory::new(&file, schema.clone())
+        let columns = ArrowRowGroupWriterFactory::try_new(&file, schema.clone())?
             .with_page_store_factory(stores.clone());
         Ok(Self {
             file,
