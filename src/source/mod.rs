@@ -7,7 +7,8 @@
 //! Files are local or in object storage ([`Location`]); a remote file is read through the same
 //! footer and projection, fetching only the byte ranges of the columns and row groups read.
 //! Every column chunk's pages are walked before parquet decodes them: a local file's when it is
-//! opened ([`page_walk`]), a remote file's as each chunk is fetched ([`remote_walk`]).
+//! opened ([`page_walk`]), a remote file's as each chunk is fetched ([`remote_walk`]). A source
+//! opened for its schema only ([`Source::open_footers`]) skips the local walk and is never read.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -65,6 +66,9 @@ pub struct Source {
     file_schema: SchemaRef,
     schema: SchemaRef,
     rename: Vec<(String, String)>,
+    /// Whether its local files' pages were walked when opened ([`Source::open`]); a source
+    /// opened by [`Source::open_footers`] is never read.
+    pages_walked: bool,
 }
 
 /// Rows decoded at a time by every pass over the input (chosen by measurement against 8,192
@@ -275,8 +279,26 @@ pub enum SourceError {
 }
 
 impl Source {
-    /// Resolves the input path (file, directory or glob) and reads every file's footer.
+    /// Resolves the input path (file, directory or glob) and reads every file's footer, and
+    /// walks every page header of each local file ([`page_walk`]) before any is decoded.
     pub fn open(path: &Path, rename: &[(String, String)]) -> Result<Self, SourceError> {
+        Self::opened(path, rename, true)
+    }
+
+    /// [`Source::open`] without the page walk: the footers only, with their checks. For a plan
+    /// that never reads the input's rows (Python's `Pipeline.score` scores the batches it is
+    /// handed; it needs the input's schema and footer statistics): the walk reads every page
+    /// header of a local input, all of a 10M-row file's, on every core. Its rows are not read:
+    /// [`Source::batches`] and [`Source::row_group_batches`] panic on it.
+    pub fn open_footers(path: &Path, rename: &[(String, String)]) -> Result<Self, SourceError> {
+        Self::opened(path, rename, false)
+    }
+
+    fn opened(
+        path: &Path,
+        rename: &[(String, String)],
+        walk_pages: bool,
+    ) -> Result<Self, SourceError> {
         let found = resolve(path)?;
         let mut files = Vec::with_capacity(found.len());
         for (at, size) in found {
@@ -323,7 +345,7 @@ impl Source {
             })?;
             let rows = check_footer(&path, bytes, metadata.metadata())?;
             check_codecs(&path, metadata.metadata())?;
-            if let Some(file) = &local {
+            if let (true, Some(file)) = (walk_pages, &local) {
                 page_walk::check(file, metadata.metadata())
                     .map_err(|message| damaged(&path, message))?;
             }
@@ -370,6 +392,7 @@ impl Source {
             file_schema,
             schema,
             rename: rename.to_vec(),
+            pages_walked: walk_pages,
         })
     }
 
@@ -511,6 +534,10 @@ impl Source {
         batch_size: usize,
         row_groups: Option<Vec<usize>>,
     ) -> Result<FileReader, SourceError> {
+        assert!(
+            self.pages_walked,
+            "a Source opened by open_footers is not read: its pages were not walked"
+        );
         let corrupt = |source| SourceError::Corrupt {
             path: file.path.clone(),
             source,

@@ -243,3 +243,38 @@ fn a_file_with_two_columns_of_one_name_is_refused() {
         format!("{} has two columns named `revenue`", path.display())
     );
 }
+
+/// Opening for a plan only reads the footers: a file whose first page header is damaged (the
+/// fuzz finding `run` refuses when it opens it) opens with its schema and footer statistics.
+#[test]
+fn open_footers_reads_the_footers_and_leaves_the_pages_unwalked() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/page_header_bool_list.parquet");
+    let err = Source::open(&path, &[]).unwrap_err();
+    assert!(err
+        .to_string()
+        .contains("a page header of column \"customer_id\""));
+
+    let source = Source::open_footers(&path, &[]).unwrap();
+
+    assert_eq!(source.total_rows(), 20);
+    assert_eq!(source.schema().field(0).name(), "customer_id");
+    assert!(source.null_free("customer_id"));
+    // The footer checks stay: a damaged footer is refused as `open` refuses it.
+    let footer =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/fuzz/row_count_overflow.parquet");
+    assert_eq!(
+        Source::open_footers(&footer, &[]).unwrap_err().to_string(),
+        Source::open(&footer, &[]).unwrap_err().to_string()
+    );
+}
+
+/// A source whose pages were not walked is not read: reading it is a bug, not a decode.
+#[test]
+#[should_panic(expected = "its pages were not walked")]
+fn a_source_opened_for_its_footers_is_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("a.parquet"), 0, 3, 2);
+    let source = Source::open_footers(dir.path(), &[]).unwrap();
+    let _ = source.batches(&["id".to_string()], 2, None, None).next();
+}
