@@ -3,7 +3,7 @@
 //! data crosses through the Arrow C data interface (the PyCapsule protocol), sharing buffers.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
@@ -171,10 +171,53 @@ fn to_python<'py>(py: Python<'py>, json: &serde_json::Value) -> PyResult<Bound<'
 
 /// A pipeline file with its param overrides; each method does what the CLI command of its name
 /// does with `--set` for every param.
+///
+/// `score` and `input_schema` read the pipeline, its scripts and its input's footers once, at
+/// the first call of either, and use that snapshot for the object's life: the file, a script or
+/// the input changed (or removed) on disk later is not seen, until a new `Pipeline` is loaded.
+/// `check`, `run` and `explain` read them anew at each call.
 #[pyclass(frozen, module = "tierscore")]
 struct Pipeline {
     path: PathBuf,
     set: Vec<String>,
+    /// What `score` needs, built by the first `score` or `input_schema` (see [`Scoring`]).
+    scoring: Mutex<Option<Arc<Scoring>>>,
+}
+
+/// The pipeline as loaded, its input opened for its footers only and its plan: built once per
+/// `Pipeline` rather than at every `score` (Spark's `map_in_arrow` scores each 10,000-row batch
+/// with one call), and shared by the threads scoring with it.
+struct Scoring {
+    pipeline: tierscore::pipeline::Pipeline,
+    source: Source,
+    plan: Plan,
+}
+
+impl Pipeline {
+    /// The [`Scoring`] state, built on the first call; a failure is not kept (the next call
+    /// tries again). One thread builds it, the others wait for it: call without the GIL.
+    fn scoring(&self) -> Result<Arc<Scoring>, CommandError> {
+        // A panic while building left it unbuilt: the lock stays usable.
+        let mut built = self
+            .scoring
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(scoring) = built.as_ref() {
+            return Ok(Arc::clone(scoring));
+        }
+        let mut pipeline = tierscore::pipeline::Pipeline::load(&self.path)?;
+        pipeline.set_params(&self.set)?;
+        // The plan needs the input's schema and footer statistics, never its pages.
+        let source = Source::open_footers(&pipeline.input.path, &pipeline.input.rename)?;
+        let (plan, _warnings) = Plan::build(&pipeline, &source, EngineChoice::Auto)?;
+        let scoring = Arc::new(Scoring {
+            pipeline,
+            source,
+            plan,
+        });
+        *built = Some(Arc::clone(&scoring));
+        Ok(scoring)
+    }
 }
 
 #[pymethods]
@@ -196,7 +239,11 @@ impl Pipeline {
             pipeline.set_params(&set)?;
             Ok(())
         })?;
-        Ok(Self { path, set })
+        Ok(Self {
+            path,
+            set,
+            scoring: Mutex::default(),
+        })
     }
 
     /// The pipeline file.
@@ -212,14 +259,11 @@ impl Pipeline {
     }
 
     /// The Arrow schema of the pipeline's input as its Parquet files name and type the columns:
-    /// what `score` takes (a pyarrow Schema).
+    /// what `score` takes (a pyarrow Schema). Read, with the plan, at the first call of this or
+    /// `score` (see the class); raises what `score` raises when the plan cannot be built.
     fn input_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let (path, set) = (self.path.clone(), self.set.clone());
-        let schema = detached(py, move || {
-            let mut pipeline = tierscore::pipeline::Pipeline::load(&path)?;
-            pipeline.set_params(&set)?;
-            let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
-            Ok(source.file_schema().as_ref().clone())
+        let schema = detached(py, || {
+            Ok(self.scoring()?.source.file_schema().as_ref().clone())
         })?;
         schema.to_pyarrow(py)
     }
@@ -291,7 +335,8 @@ impl Pipeline {
     /// rejects file's rows. `data` is anything exporting Arrow through the PyCapsule protocol
     /// (a pyarrow RecordBatch or Table, a Polars DataFrame, a DuckDB result …), holding the
     /// columns of the pipeline's input as its files name and type them; the rules are checked
-    /// against those files. Buffers are shared, not copied, in both directions.
+    /// against those files' footers (their schema and statistics; no row of them is read), once,
+    /// at the first call (see the class). Buffers are shared, not copied, in both directions.
     ///
     /// A RecordBatch (`__arrow_c_array__`) gives two pyarrow RecordBatches; a stream
     /// (`__arrow_c_stream__`, e.g. a Table) two pyarrow Tables, one batch per batch in.
@@ -315,18 +360,18 @@ impl Pipeline {
                 "score takes Arrow data: an object with __arrow_c_array__ or __arrow_c_stream__ (a pyarrow RecordBatch or Table, a Polars DataFrame …)",
             ));
         };
-        let (path, set) = (self.path.clone(), self.set.clone());
-        let scored = detached(py, move || {
-            let mut pipeline = tierscore::pipeline::Pipeline::load(&path)?;
-            pipeline.set_params(&set)?;
-            let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
-            let (plan, _warnings) = Plan::build(&pipeline, &source, EngineChoice::Auto)?;
+        let scored = detached(py, || {
+            let Scoring {
+                pipeline,
+                source,
+                plan,
+            } = &*self.scoring()?;
             let run_id = tierscore::run_id::run_id();
             let mut first_row = 0;
             let mut scored = Vec::with_capacity(batches.len());
             for batch in &batches {
                 let rows = tierscore::exec::score_batch(
-                    &pipeline, &plan, &source, batch, "(batch)", first_row, run_id,
+                    pipeline, plan, source, batch, "(batch)", first_row, run_id,
                 )
                 .map_err(CommandError::from)?;
                 first_row += batch.num_rows() as u64;

@@ -216,3 +216,74 @@ def test_score_takes_any_arrow_c_stream_exporter():
 def test_score_refuses_what_is_not_arrow():
     with pytest.raises(TypeError, match="__arrow_c_array__ or __arrow_c_stream__"):
         load_cv().score([1, 2, 3])
+
+
+def cv_on(local_pipeline, tmp_path, input_bytes):
+    """The shipped example as a Pipeline whose input is a copy of its customers file (`input_bytes`
+    applied to the copy's bytes); returns the Pipeline and the copy's path."""
+    copy = tmp_path / "customers.parquet"
+    copy.write_bytes(input_bytes((REPO / "testdata" / "customers.parquet").read_bytes()))
+    path = local_pipeline(
+        "customer_value", lambda text: text.replace(f"{REPO}/testdata/customers.parquet", str(copy))
+    )
+    assert str(copy) in path.read_text()
+    return tierscore.Pipeline.load(str(path), params={"as_of": AS_OF}), copy
+
+
+def assert_same_scores(got, expected):
+    """`score`'s two results equal, the scored rows and the rejects."""
+    assert got[0].equals(expected[0]) and got[1].equals(expected[1])
+
+
+def test_score_plans_once_and_keeps_that_plan_when_the_files_change(tmp_path, local_pipeline):
+    """The plan (pipeline, scripts, the input's footers) is built by the first `input_schema` or
+    `score` and used for the object's life: with the input and the pipeline file then replaced
+    by garbage, the same object scores as before and as a fresh Pipeline of the shipped example
+    does."""
+    pipeline, copy = cv_on(local_pipeline, tmp_path, lambda data: data)
+    table = pq.read_table(REPO / "testdata" / "customers.parquet")
+    schema = pipeline.input_schema()
+    first = pipeline.score(table)
+
+    copy.write_bytes(b"customer_id,revenue\n")
+    pipeline.path.write_text("not: [a pipeline")
+
+    assert_same_scores(pipeline.score(table), first)
+    assert_same_scores(pipeline.score(table), load_cv().score(table))
+    assert pipeline.input_schema() == schema
+    # The other methods read the files at each call.
+    assert any(problem.severity == "error" for problem in pipeline.check())
+
+
+def test_score_reads_the_input_footers_not_its_pages(tmp_path, local_pipeline):
+    """`score` checks the rules against the input's footers and scores the data it is given: a
+    damaged page of the input (the first page header of `customer_id`, forged as the fuzz finding
+    `page_header_bool_list.parquet` is), which `run` refuses, is no concern of it."""
+    chunk = pq.ParquetFile(REPO / "testdata" / "customers.parquet").metadata.row_group(0).column(0)
+    at = chunk.dictionary_page_offset or chunk.data_page_offset
+
+    def damage(data):
+        forged = bytes.fromhex("f9f1ffffffff0700")
+        return data[:at] + forged + data[at + len(forged):]
+
+    pipeline, _ = cv_on(local_pipeline, tmp_path, damage)
+    with pytest.raises(tierscore.DataError) as raised:
+        pipeline.run(output=str(tmp_path / "out"))
+    assert raised.value.code == "source::corrupt"
+    assert 'a page header of column "customer_id" in row group 0 is damaged' in str(raised.value)
+
+    table = pq.read_table(REPO / "testdata" / "customers.parquet")
+    assert_same_scores(pipeline.score(table), load_cv().score(table))
+
+
+def test_threads_scoring_with_one_fresh_pipeline_get_the_same_rows():
+    """The plan is built once, by whichever thread comes first, while the others wait for it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    table = pq.read_table(REPO / "testdata" / "customers.parquet")
+    expected = load_cv().score(table)
+    pipeline = load_cv()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: pipeline.score(table), range(8)))
+    for got in results:
+        assert_same_scores(got, expected)
