@@ -6,9 +6,10 @@
 //!
 //! Files are local or in object storage ([`Location`]); a remote file is read through the same
 //! footer and projection, fetching only the byte ranges of the columns and row groups read.
-//! Every column chunk's pages are walked before parquet decodes them: a local file's when it is
-//! opened ([`page_walk`]), a remote file's as each chunk is fetched ([`remote_walk`]). A source
-//! opened for its schema only ([`Source::open_footers`]) skips the local walk and is never read.
+//! Every column chunk's pages are walked before parquet decodes them ([`page_walk`]): a local
+//! file's all when it is opened by [`Source::open`], or, opened by [`Source::open_footers`], each
+//! read's chunks as the read starts ([`PageWalk`]); a remote file's as each chunk is fetched
+//! ([`remote_walk`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -66,9 +67,25 @@ pub struct Source {
     file_schema: SchemaRef,
     schema: SchemaRef,
     rename: Vec<(String, String)>,
-    /// Whether its local files' pages were walked when opened ([`Source::open`]); a source
-    /// opened by [`Source::open_footers`] is never read.
-    pages_walked: bool,
+    /// When its local files' pages are walked.
+    walk: PageWalk,
+}
+
+/// When a source walks its local files' pages ([`page_walk`]) before parquet decodes them. A
+/// remote file's chunks are walked as they are fetched either way ([`remote_walk`]): they are
+/// not there to walk before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PageWalk {
+    /// Every page of every file when the source is opened ([`Source::open`]): a damaged input
+    /// is refused before a row is read, as `run`, `check`, `explain` and `test` want, whatever
+    /// the rows later read.
+    WhenOpened,
+    /// The column chunks each read is to decode (the projected columns of the row groups it
+    /// reads), before it decodes any ([`Source::open_footers`]): what is never read is never
+    /// walked. A damaged chunk fails the read in the words of the walk when opened. A row
+    /// group's read ([`Source::row_group_batches`], [`Source::find`]) walks that row group's;
+    /// [`Source::batches`] walks a file's every row group when it starts reading the file.
+    WhenRead,
 }
 
 /// Rows decoded at a time by every pass over the input (chosen by measurement against 8,192
@@ -280,24 +297,27 @@ pub enum SourceError {
 
 impl Source {
     /// Resolves the input path (file, directory or glob) and reads every file's footer, and
-    /// walks every page header of each local file ([`page_walk`]) before any is decoded.
+    /// walks every page header of each local file ([`page_walk`]) before any is decoded, on the
+    /// threads of the rayon pool it is called in ([`PageWalk::WhenOpened`]).
     pub fn open(path: &Path, rename: &[(String, String)]) -> Result<Self, SourceError> {
-        Self::opened(path, rename, true)
+        Self::opened(path, rename, PageWalk::WhenOpened)
     }
 
-    /// [`Source::open`] without the page walk: the footers only, with their checks. For a plan
-    /// that never reads the input's rows (Python's `Pipeline.score` scores the batches it is
-    /// handed; it needs the input's schema and footer statistics): the walk reads every page
-    /// header of a local input, all of a 10M-row file's, on every core. Its rows are not read:
-    /// [`Source::batches`] and [`Source::row_group_batches`] panic on it.
+    /// [`Source::open`] reading the footers only, with their checks; a local file's pages are
+    /// walked as they are read instead ([`PageWalk::WhenRead`]). The walk when opened reads
+    /// every page header of a local input, all of a 10M-row file's, on every core, and inflates
+    /// every page of a gzip one; this is for readers of a part of the input or none: a plan
+    /// that reads no row of it (Python's `Pipeline.score` scores the batches it is handed; it
+    /// needs the input's schema and footer statistics) and a distributed run's executors, each
+    /// reading the row groups of its tasks ([`crate::exec::tasks`]).
     pub fn open_footers(path: &Path, rename: &[(String, String)]) -> Result<Self, SourceError> {
-        Self::opened(path, rename, false)
+        Self::opened(path, rename, PageWalk::WhenRead)
     }
 
     fn opened(
         path: &Path,
         rename: &[(String, String)],
-        walk_pages: bool,
+        walk: PageWalk,
     ) -> Result<Self, SourceError> {
         let found = resolve(path)?;
         let mut files = Vec::with_capacity(found.len());
@@ -345,7 +365,7 @@ impl Source {
             })?;
             let rows = check_footer(&path, bytes, metadata.metadata())?;
             check_codecs(&path, metadata.metadata())?;
-            if let (true, Some(file)) = (walk_pages, &local) {
+            if let (PageWalk::WhenOpened, Some(file)) = (walk, &local) {
                 page_walk::check(file, metadata.metadata())
                     .map_err(|message| damaged(&path, message))?;
             }
@@ -392,7 +412,7 @@ impl Source {
             file_schema,
             schema,
             rename: rename.to_vec(),
-            pages_walked: walk_pages,
+            walk,
         })
     }
 
@@ -526,7 +546,9 @@ impl Source {
     }
 
     /// A reader of `file` decoding only the columns of `schema` (found by name in that file, so
-    /// files with the same columns in another order read right), optionally some row groups.
+    /// files with the same columns in another order read right), optionally some row groups
+    /// (every one when `None`). A local file opened by [`Source::open_footers`] has the chunks
+    /// the reader decodes walked first ([`Source::walk_read`]).
     fn reader(
         &self,
         file: &InputFile,
@@ -534,22 +556,21 @@ impl Source {
         batch_size: usize,
         row_groups: Option<Vec<usize>>,
     ) -> Result<FileReader, SourceError> {
-        assert!(
-            self.pages_walked,
-            "a Source opened by open_footers is not read: its pages were not walked"
-        );
         let corrupt = |source| SourceError::Corrupt {
             path: file.path.clone(),
             source,
         };
         match &file.at {
             Location::Local(path) => {
-                let handle = crate::local_file::open(path)
-                    .and_then(|(file, _)| BudgetedFile::new(file))
-                    .map_err(|source| SourceError::Io {
-                        path: file.path.clone(),
-                        source,
-                    })?;
+                let io = |source| SourceError::Io {
+                    path: file.path.clone(),
+                    source,
+                };
+                let (opened, _) = crate::local_file::open(path).map_err(io)?;
+                if self.walk == PageWalk::WhenRead {
+                    self.walk_read(file, &opened, schema, row_groups.as_deref())?;
+                }
+                let handle = BudgetedFile::new(opened).map_err(io)?;
                 let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
                     handle,
                     file.metadata.clone(),
@@ -575,6 +596,55 @@ impl Source {
         }
     }
 
+    /// Walks the pages of the column chunks a reader of `file` (`handle`, opened) decodes: the
+    /// Parquet leaves of `schema`'s columns in each of `row_groups` (every one when `None`), in
+    /// file order, before any is decoded; the first damaged chunk's error is the one
+    /// [`Source::open`] gives for it. On the calling thread, not a rayon pool: a distributed
+    /// task reads on the thread its engine gave it, and its executor was given no other.
+    fn walk_read(
+        &self,
+        file: &InputFile,
+        handle: &std::fs::File,
+        schema: &Schema,
+        row_groups: Option<&[usize]>,
+    ) -> Result<(), SourceError> {
+        let metadata = file.metadata.metadata();
+        let roots = self.projected_roots(file, schema);
+        let descr = metadata.file_metadata().schema_descr();
+        let leaves: Vec<usize> = (0..descr.num_columns())
+            .filter(|&leaf| roots.contains(&descr.get_column_root_idx(leaf)))
+            .collect();
+        let groups: Vec<usize> =
+            row_groups.map_or_else(|| (0..metadata.num_row_groups()).collect(), <[_]>::to_vec);
+        for group in groups {
+            let Some(row_group) = metadata.row_groups().get(group) else {
+                continue;
+            };
+            for &leaf in &leaves {
+                page_walk::check_chunk(handle, group, row_group.column(leaf))
+                    .map_err(|message| damaged(&file.path, message))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The indices, among `file`'s top-level columns, of the columns of `schema` (by name).
+    fn projected_roots(&self, file: &InputFile, schema: &Schema) -> Vec<usize> {
+        let wanted: Vec<&str> = schema
+            .fields()
+            .iter()
+            .map(|f| self.file_name_of(f.name()))
+            .collect();
+        file.metadata
+            .schema()
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| wanted.contains(&f.name().as_str()))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// `builder` set to decode only the columns of `schema` (by name), in batches of
     /// `batch_size`, optionally only some row groups.
     fn project<T>(
@@ -585,19 +655,7 @@ impl Source {
         batch_size: usize,
         row_groups: Option<Vec<usize>>,
     ) -> ArrowReaderBuilder<T> {
-        let wanted: Vec<&str> = schema
-            .fields()
-            .iter()
-            .map(|f| self.file_name_of(f.name()))
-            .collect();
-        let indices = file
-            .metadata
-            .schema()
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| wanted.contains(&f.name().as_str()))
-            .map(|(i, _)| i);
+        let indices = self.projected_roots(file, schema);
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
         let mut builder = builder.with_projection(mask).with_batch_size(batch_size);
         if let Some(groups) = row_groups {

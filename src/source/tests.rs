@@ -269,12 +269,54 @@ fn open_footers_reads_the_footers_and_leaves_the_pages_unwalked() {
     );
 }
 
-/// A source whose pages were not walked is not read: reading it is a bug, not a decode.
+/// A source opened for its footers walks the column chunks each read is to decode before it
+/// decodes them: a row group's read walks that row group's projected columns only, and a
+/// damaged one fails the read with the error `open` gives for it (here the first page header of
+/// row group 2's `region`, forged as in `page_header_bool_list.parquet`: a list of 2^31
+/// booleans, which parquet skips round an empty loop).
 #[test]
-#[should_panic(expected = "its pages were not walked")]
-fn a_source_opened_for_its_footers_is_not_read() {
+fn a_source_opened_for_its_footers_walks_what_each_read_decodes() {
     let dir = tempfile::tempdir().unwrap();
-    write(&dir.path().join("a.parquet"), 0, 3, 2);
-    let source = Source::open_footers(dir.path(), &[]).unwrap();
-    let _ = source.batches(&["id".to_string()], 2, None, None).next();
+    let path = dir.path().join("customers.parquet");
+    let mut bytes =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/customers.parquet"))
+            .unwrap();
+    let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&bytes::Bytes::from(bytes.clone()))
+        .unwrap();
+    let start = metadata.row_group(2).column(1).byte_range().0 as usize;
+    bytes[start..start + 8].copy_from_slice(&[0xF9, 0xF1, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 0x00]);
+    std::fs::write(&path, &bytes).unwrap();
+    let refused = Source::open(&path, &[]).unwrap_err().to_string();
+    assert!(
+        refused.contains("a page header of column \"region\" in row group 2 is damaged"),
+        "{refused}"
+    );
+
+    let source = Source::open_footers(&path, &[]).unwrap();
+    let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let (both, ids) = (names(&["customer_id", "region"]), names(&["customer_id"]));
+    let rows =
+        |batches: Vec<SourceBatch>| -> usize { batches.iter().map(|b| b.batch.num_rows()).sum() };
+    for group in [0, 1, 3] {
+        let read = source.row_group_batches(&both, 0, group, 500 * group as u64);
+        assert_eq!(rows(read.unwrap()), 500, "row group {group}");
+    }
+    assert_eq!(
+        rows(source.row_group_batches(&ids, 0, 2, 1000).unwrap()),
+        500
+    );
+    let failed = source.row_group_batches(&both, 0, 2, 1000).unwrap_err();
+    assert!(matches!(failed, SourceError::Corrupt { .. }), "{failed:?}");
+    assert_eq!(failed.to_string(), refused);
+
+    // The stream of the whole input walks a file's chunks when it starts reading it.
+    let mut stream = source.batches(&both, 1000, None, None);
+    assert_eq!(stream.next().unwrap().unwrap_err().to_string(), refused);
+    assert!(stream.next().is_none());
+    let read: usize = source
+        .batches(&ids, 1000, None, None)
+        .map(|batch| batch.unwrap().batch.num_rows())
+        .sum();
+    assert_eq!(read, 2000);
 }
