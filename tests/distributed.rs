@@ -14,16 +14,27 @@ use tierscore::exec::{RunOptions, Started};
 use tierscore::pipeline::Pipeline;
 use tierscore::plan::Plan;
 use tierscore::rules::EngineChoice;
-use tierscore::source::Source;
+use tierscore::source::{Source, SourceError};
 
-/// The job of the shipped pipeline `name` over `input`.
+/// The job of the shipped pipeline `name` over `input`, as the driver loads it: the input's
+/// pages walked when it is opened, as `run` walks them.
 fn job(name: &str, input: &Path) -> Job {
+    job_opened(name, input, Source::open).unwrap()
+}
+
+/// How a job's input is opened: [`Source::open`] or [`Source::open_footers`].
+type Open = fn(&Path, &[(String, String)]) -> Result<Source, SourceError>;
+
+/// The job of the shipped pipeline `name` over `input`, its input opened by `open`: the
+/// driver's [`Source::open`], or an executor's [`Source::open_footers`] (Python's `Job.load`
+/// without an output), whose tasks walk the pages they read.
+fn job_opened(name: &str, input: &Path, open: Open) -> Result<Job, SourceError> {
     let mut pipeline =
         Pipeline::load(&repo().join("pipelines").join(format!("{name}.yaml"))).unwrap();
     pipeline.input.path = input.to_path_buf();
-    let source = Source::open(&pipeline.input.path, &pipeline.input.rename).unwrap();
+    let source = open(&pipeline.input.path, &pipeline.input.rename)?;
     let (plan, _) = Plan::build(&pipeline, &source, EngineChoice::Auto).unwrap();
-    Job::new(pipeline, plan, source)
+    Ok(Job::new(pipeline, plan, source))
 }
 
 /// Every task of `job` through its passes, one after the other: the scored parts by task.
@@ -187,4 +198,70 @@ fn results_missing_repeated_or_short_of_rows_are_refused_and_nothing_is_committe
         refused(&mut job, short),
         "the tasks' results do not match the tasks: task 3 returned 10 rows, and its row group holds 250; nothing was committed"
     );
+}
+
+/// An executor's job reads its input's footers only and walks the pages each task reads, as it
+/// reads them: the task whose row group holds a damaged page (the first page header of
+/// `customer_id` in row group 2 forged as in `page_header_bool_list.parquet`: a list of 2^31
+/// booleans, which parquet skips round an empty loop) fails with the error `run` refuses the
+/// input with; the other tasks score. The driver's job refuses the input when loaded, as `run`.
+#[test]
+fn a_task_reading_a_damaged_page_fails_with_the_error_of_a_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = gen(tmp.path(), "customers.parquet", 2000, 7, 500);
+    let mut bytes = std::fs::read(&input).unwrap();
+    let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&bytes::Bytes::from(bytes.clone()))
+        .unwrap();
+    let chunk = metadata
+        .row_group(2)
+        .columns()
+        .iter()
+        .find(|chunk| chunk.column_path().string() == "customer_id")
+        .unwrap();
+    let start = chunk.byte_range().0 as usize;
+    bytes[start..start + 8].copy_from_slice(&[0xF9, 0xF1, 0xFF, 0xFF, 0xFF, 0xFF, 0x07, 0x00]);
+    std::fs::write(&input, &bytes).unwrap();
+    let pipeline = repo().join("pipelines/customer_value.yaml");
+    let refused = run(
+        tmp.path(),
+        &[
+            "run",
+            pipeline.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            tmp.path().join("out").to_str().unwrap(),
+        ],
+    );
+    refused.expect_code(3);
+    assert_eq!(
+        refused.headline(),
+        format!(
+            "{} is not a readable Parquet file: Parquet error: a page header of column \
+             \"customer_id\" in row group 2 is damaged: a list, map or text in it claims more \
+             bytes than its chunk holds",
+            input.display()
+        )
+    );
+    let driver = job_opened("customer_value", &input, Source::open);
+    assert_eq!(
+        driver.err().map(|err| err.to_string()),
+        Some(refused.headline())
+    );
+
+    let executor = job_opened("customer_value", &input, Source::open_footers).unwrap();
+    assert_eq!(executor.tasks().len(), 4);
+    let score = |task| {
+        executor.score(
+            task,
+            &executor.derived(task).unwrap(),
+            &executor.ranked(task).unwrap(),
+        )
+    };
+    for task in [0, 1, 3] {
+        let rows: usize = score(task).unwrap().iter().map(|p| p.rows.num_rows()).sum();
+        assert_eq!(rows, 500, "task {task}");
+    }
+    assert_eq!(score(2).unwrap_err().to_string(), refused.headline());
 }

@@ -445,7 +445,9 @@ fn task_batches(results: &Bound<'_, PyList>) -> PyResult<Vec<(usize, RecordBatch
 impl Job {
     /// Loads the pipeline at `path` with `params` (as `Pipeline.load`), reads its input's
     /// footers (`input` replaces the pipeline's) and builds its plan. On the driver, `output`
-    /// is where `commit` writes (checked as `tierscore run` checks it); executors give none.
+    /// is where `commit` writes (checked as `tierscore run` checks it), and the input's pages
+    /// are walked as `tierscore run` walks them; executors give none, and each task's read
+    /// walks the pages it decodes (a damaged one fails the task in the words `run` uses).
     #[staticmethod]
     #[pyo3(signature = (path, params = None, output = None, input = None))]
     fn load(
@@ -472,7 +474,14 @@ impl Job {
             if let Some(target) = &target {
                 staging::ensure_replaceable(target)?;
             }
-            let source = Source::open(&pipeline.input.path, &pipeline.input.rename)?;
+            // The driver walks every page of a local input, as `run` does: a damaged input is
+            // refused before any task starts. An executor reads only its tasks' row groups, so
+            // it walks only what it reads, as it reads it: opened so by every worker process,
+            // the input's pages were walked once a worker, all of them on all of its cores.
+            let source = match &target {
+                Some(_) => Source::open(&pipeline.input.path, &pipeline.input.rename)?,
+                None => Source::open_footers(&pipeline.input.path, &pipeline.input.rename)?,
+            };
             if let Some(target) = &target {
                 let inputs: Vec<PathBuf> = source.files().iter().map(|f| f.path.clone()).collect();
                 let written = data_files(pipeline.output.partition_by, &pipeline.tiers.names());

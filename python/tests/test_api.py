@@ -276,6 +276,48 @@ def test_score_reads_the_input_footers_not_its_pages(tmp_path, local_pipeline):
     assert_same_scores(pipeline.score(table), load_cv().score(table))
 
 
+def test_an_executor_task_reading_a_damaged_page_fails_with_the_error_of_run(
+    tmp_path, local_pipeline
+):
+    """An executor's Job (loaded without an output, as `tierscore.distributed` loads it once a
+    worker) reads the input's footers, and each task walks the pages it reads as it reads them:
+    with the first page header of row group 2's `customer_id` damaged, that task fails with the
+    error `run` refuses the input with, and the other tasks score. The driver's Job (with an
+    output) refuses the input when loaded, as `run` does, before any task starts."""
+    from tierscore import distributed
+
+    chunk = pq.ParquetFile(REPO / "testdata" / "customers.parquet").metadata.row_group(2).column(0)
+    at = chunk.dictionary_page_offset or chunk.data_page_offset
+
+    def damage(data):
+        forged = bytes.fromhex("f9f1ffffffff0700")
+        return data[:at] + forged + data[at + len(forged):]
+
+    pipeline, _ = cv_on(local_pipeline, tmp_path, damage)
+    with pytest.raises(tierscore.DataError) as run_refused:
+        pipeline.run(output=str(tmp_path / "out"))
+    assert 'a page header of column "customer_id" in row group 2 is damaged' in str(
+        run_refused.value
+    )
+    path, params = str(pipeline.path), {"as_of": AS_OF}
+    with pytest.raises(tierscore.DataError) as driver_refused:
+        tierscore.Job.load(path, params=params, output=str(tmp_path / "out"))
+    assert str(driver_refused.value) == str(run_refused.value)
+
+    executor = distributed._job(path, params, None)
+    assert executor.task_count == 4
+    for task in range(4):
+        args = (path, params, None, task, executor.derived(task), executor.ranked(task))
+        if task == 2:
+            with pytest.raises(tierscore.DataError) as failed:
+                distributed.score(args)
+            assert failed.value.code == "source::corrupt"
+            assert str(failed.value) == str(run_refused.value)
+        else:
+            _, parts, _ = distributed.score(args)
+            assert sum(rows.num_rows for rows, _, _ in parts) == 500
+
+
 def test_threads_scoring_with_one_fresh_pipeline_get_the_same_rows():
     """The plan is built once, by whichever thread comes first, while the others wait for it."""
     from concurrent.futures import ThreadPoolExecutor

@@ -12,7 +12,8 @@ results in the same order, one per argument (engines retry failed attempts and k
 from tierscore._tierscore import Job
 
 # The executors' Jobs, by pipeline, params and input: each loads the pipeline and builds its
-# plan once per worker process, not once per task.
+# plan once per worker process, not once per task. Loaded without an output, a Job reads the
+# input's footers only; each task walks the pages it reads (the driver's Job walked them all).
 _loaded = {}
 
 
