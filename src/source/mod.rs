@@ -69,6 +69,11 @@ pub struct Source {
     rename: Vec<(String, String)>,
     /// When its local files' pages are walked.
     walk: PageWalk,
+    /// The column chunks reads have walked ([`PageWalk::WhenRead`]), by file (its index in
+    /// `files`), row group and Parquet leaf: each is walked once, not once a pass (a
+    /// distributed task reads its row group once in each of up to three passes), as the walk
+    /// when opened walks each once for every pass of a run.
+    walked: std::sync::Mutex<std::collections::HashSet<(usize, usize, usize)>>,
 }
 
 /// When a source walks its local files' pages ([`page_walk`]) before parquet decodes them. A
@@ -413,6 +418,7 @@ impl Source {
             schema,
             rename: rename.to_vec(),
             walk,
+            walked: Default::default(),
         })
     }
 
@@ -598,8 +604,8 @@ impl Source {
 
     /// Walks the pages of the column chunks a reader of `file` (`handle`, opened) decodes: the
     /// Parquet leaves of `schema`'s columns in each of `row_groups` (every one when `None`), in
-    /// file order, before any is decoded; the first damaged chunk's error is the one
-    /// [`Source::open`] gives for it. On the calling thread, not a rayon pool: a distributed
+    /// file order, before any is decoded, each once ([`Source::walked`]); the first damaged
+    /// chunk's error is the one [`Source::open`] gives for it. On the calling thread, not a rayon pool: a distributed
     /// task reads on the thread its engine gave it, and its executor was given no other.
     fn walk_read(
         &self,
@@ -616,16 +622,36 @@ impl Source {
             .collect();
         let groups: Vec<usize> =
             row_groups.map_or_else(|| (0..metadata.num_row_groups()).collect(), <[_]>::to_vec);
+        let index = self
+            .files
+            .iter()
+            .position(|f| std::ptr::eq(f, file))
+            .expect("a file of this source");
         for group in groups {
             let Some(row_group) = metadata.row_groups().get(group) else {
                 continue;
             };
             for &leaf in &leaves {
+                let chunk = (index, group, leaf);
+                if self.walked_chunks().contains(&chunk) {
+                    continue;
+                }
                 page_walk::check_chunk(handle, group, row_group.column(leaf))
                     .map_err(|message| damaged(&file.path, message))?;
+                self.walked_chunks().insert(chunk);
             }
         }
         Ok(())
+    }
+
+    /// [`Source::walked`], locked (a panic elsewhere while it was held left it whole: it is
+    /// only read or added to).
+    fn walked_chunks(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<(usize, usize, usize)>> {
+        self.walked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The indices, among `file`'s top-level columns, of the columns of `schema` (by name).
