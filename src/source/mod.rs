@@ -605,8 +605,9 @@ impl Source {
     /// Walks the pages of the column chunks a reader of `file` (`handle`, opened) decodes: the
     /// Parquet leaves of `schema`'s columns in each of `row_groups` (every one when `None`), in
     /// file order, before any is decoded, each once ([`Source::walked`]); the first damaged
-    /// chunk's error is the one [`Source::open`] gives for it. On the calling thread, not a rayon pool: a distributed
-    /// task reads on the thread its engine gave it, and its executor was given no other.
+    /// chunk's error is the one [`Source::open`] gives for it. On the calling thread, not a
+    /// rayon pool: a distributed task reads on the thread its engine gave it, and its executor
+    /// was given no other.
     fn walk_read(
         &self,
         file: &InputFile,
