@@ -255,18 +255,22 @@ def test_score_plans_once_and_keeps_that_plan_when_the_files_change(tmp_path, lo
     assert any(problem.severity == "error" for problem in pipeline.check())
 
 
+def forged_page_header(row_group):
+    """A `cv_on` edit of testdata/customers.parquet: the first page header of `customer_id` in
+    `row_group` forged as the fuzz finding `page_header_bool_list.parquet` is (a damaged page
+    that `run` refuses the input for)."""
+    metadata = pq.ParquetFile(REPO / "testdata" / "customers.parquet").metadata
+    chunk = metadata.row_group(row_group).column(0)
+    at = chunk.dictionary_page_offset or chunk.data_page_offset
+    forged = bytes.fromhex("f9f1ffffffff0700")
+    return lambda data: data[:at] + forged + data[at + len(forged):]
+
+
 def test_score_reads_the_input_footers_not_its_pages(tmp_path, local_pipeline):
     """`score` checks the rules against the input's footers and scores the data it is given: a
     damaged page of the input (the first page header of `customer_id`, forged as the fuzz finding
     `page_header_bool_list.parquet` is), which `run` refuses, is no concern of it."""
-    chunk = pq.ParquetFile(REPO / "testdata" / "customers.parquet").metadata.row_group(0).column(0)
-    at = chunk.dictionary_page_offset or chunk.data_page_offset
-
-    def damage(data):
-        forged = bytes.fromhex("f9f1ffffffff0700")
-        return data[:at] + forged + data[at + len(forged):]
-
-    pipeline, _ = cv_on(local_pipeline, tmp_path, damage)
+    pipeline, _ = cv_on(local_pipeline, tmp_path, forged_page_header(row_group=0))
     with pytest.raises(tierscore.DataError) as raised:
         pipeline.run(output=str(tmp_path / "out"))
     assert raised.value.code == "source::corrupt"
@@ -286,14 +290,7 @@ def test_an_executor_task_reading_a_damaged_page_fails_with_the_error_of_run(
     output) refuses the input when loaded, as `run` does, before any task starts."""
     from tierscore import distributed
 
-    chunk = pq.ParquetFile(REPO / "testdata" / "customers.parquet").metadata.row_group(2).column(0)
-    at = chunk.dictionary_page_offset or chunk.data_page_offset
-
-    def damage(data):
-        forged = bytes.fromhex("f9f1ffffffff0700")
-        return data[:at] + forged + data[at + len(forged):]
-
-    pipeline, _ = cv_on(local_pipeline, tmp_path, damage)
+    pipeline, _ = cv_on(local_pipeline, tmp_path, forged_page_header(row_group=2))
     with pytest.raises(tierscore.DataError) as run_refused:
         pipeline.run(output=str(tmp_path / "out"))
     assert 'a page header of column "customer_id" in row group 2 is damaged' in str(
