@@ -324,72 +324,15 @@ impl Source {
         rename: &[(String, String)],
         walk: PageWalk,
     ) -> Result<Self, SourceError> {
-        let found = resolve(path)?;
-        let mut files = Vec::with_capacity(found.len());
-        for (at, size) in found {
-            let path = PathBuf::from(at.display());
-            let (bytes, walked, loaded, local) = match &at {
-                Location::Local(local) => {
-                    let io = |source| SourceError::Io {
-                        path: path.clone(),
-                        source,
-                    };
-                    let (file, metadata) = crate::local_file::open(local).map_err(io)?;
-                    let bytes = metadata.len();
-                    let walked = walk_footer(&path, &at, bytes)?;
-                    let loaded =
-                        load_guarded(|| ArrowReaderMetadata::load(&file, Default::default()));
-                    (bytes, walked, loaded, Some(file))
-                }
-                Location::Remote(remote) => {
-                    let bytes = size.unwrap_or_default();
-                    let walked = walk_footer(&path, &at, bytes)?;
-                    let mut reader = remote.parquet_reader(bytes);
-                    let loaded = load_guarded(|| {
-                        block_on(ArrowReaderMetadata::load_async(
-                            &mut reader,
-                            Default::default(),
-                        ))
-                    });
-                    let loaded = match loaded {
-                        Err(error) => Err(remote.parquet_failure(error)?),
-                        loaded => loaded,
-                    };
-                    (bytes, walked, loaded, None)
-                }
-            };
-            let metadata = loaded.map_err(|source| match sniff(&at) {
-                Some(looks_like) => SourceError::NotParquet {
-                    path: path.clone(),
-                    looks_like,
-                },
-                None => SourceError::Corrupt {
-                    path: path.clone(),
-                    source,
-                },
-            })?;
-            let rows = check_footer(&path, bytes, metadata.metadata())?;
-            check_codecs(&path, metadata.metadata())?;
-            if let (PageWalk::WhenOpened, Some(file)) = (walk, &local) {
-                page_walk::check(file, metadata.metadata())
-                    .map_err(|message| damaged(&path, message))?;
-            }
-            let row_groups = metadata.metadata().num_row_groups();
-            // parquet read a footer, so the walk found one: `None` cannot meet a loaded file.
-            let footer_sha256 = walked.ok_or_else(|| SourceError::Corrupt {
-                path: path.clone(),
-                source: parquet::errors::ParquetError::General("its footer cannot be read".into()),
-            })?;
-            files.push(InputFile {
-                path,
-                at,
-                bytes,
-                rows,
-                row_groups,
-                metadata,
-                footer_sha256,
-            });
-        }
+        // Each file's footer (and, opened so, its pages) on the threads of the pool this is
+        // called in: an input of many small files opens several files at once. The failure
+        // given is the first in file order, whatever the threads.
+        use rayon::prelude::*;
+        let opened: Vec<Result<InputFile, SourceError>> = resolve(path)?
+            .into_par_iter()
+            .map(|(at, size)| open_file(at, size, walk))
+            .collect();
+        let files = opened.into_iter().collect::<Result<Vec<_>, _>>()?;
         let file_schema = unified_schema(&files)?;
         let mut names = std::collections::HashSet::new();
         if let Some(twice) = file_schema
@@ -886,6 +829,72 @@ fn walk_footer(path: &Path, at: &Location, bytes: u64) -> Result<Option<String>,
     hasher.update(&footer);
     hasher.update(&tail);
     Ok(Some(hex::encode(hasher.finalize())))
+}
+
+/// Opens one input file found at `at` (`size` as listed, for a remote one): its footer walked
+/// and loaded, its row count and codecs checked, and, [`PageWalk::WhenOpened`], a local file's
+/// pages walked.
+fn open_file(at: Location, size: Option<u64>, walk: PageWalk) -> Result<InputFile, SourceError> {
+    let path = PathBuf::from(at.display());
+    let (bytes, walked, loaded, local) = match &at {
+        Location::Local(local) => {
+            let io = |source| SourceError::Io {
+                path: path.clone(),
+                source,
+            };
+            let (file, metadata) = crate::local_file::open(local).map_err(io)?;
+            let bytes = metadata.len();
+            let walked = walk_footer(&path, &at, bytes)?;
+            let loaded = load_guarded(|| ArrowReaderMetadata::load(&file, Default::default()));
+            (bytes, walked, loaded, Some(file))
+        }
+        Location::Remote(remote) => {
+            let bytes = size.unwrap_or_default();
+            let walked = walk_footer(&path, &at, bytes)?;
+            let mut reader = remote.parquet_reader(bytes);
+            let loaded = load_guarded(|| {
+                block_on(ArrowReaderMetadata::load_async(
+                    &mut reader,
+                    Default::default(),
+                ))
+            });
+            let loaded = match loaded {
+                Err(error) => Err(remote.parquet_failure(error)?),
+                loaded => loaded,
+            };
+            (bytes, walked, loaded, None)
+        }
+    };
+    let metadata = loaded.map_err(|source| match sniff(&at) {
+        Some(looks_like) => SourceError::NotParquet {
+            path: path.clone(),
+            looks_like,
+        },
+        None => SourceError::Corrupt {
+            path: path.clone(),
+            source,
+        },
+    })?;
+    let rows = check_footer(&path, bytes, metadata.metadata())?;
+    check_codecs(&path, metadata.metadata())?;
+    if let (PageWalk::WhenOpened, Some(file)) = (walk, &local) {
+        page_walk::check(file, metadata.metadata()).map_err(|message| damaged(&path, message))?;
+    }
+    let row_groups = metadata.metadata().num_row_groups();
+    // parquet read a footer, so the walk found one: `None` cannot meet a loaded file.
+    let footer_sha256 = walked.ok_or_else(|| SourceError::Corrupt {
+        path: path.clone(),
+        source: parquet::errors::ParquetError::General("its footer cannot be read".into()),
+    })?;
+    Ok(InputFile {
+        path,
+        at,
+        bytes,
+        rows,
+        row_groups,
+        metadata,
+        footer_sha256,
+    })
 }
 
 /// The bytes `range` of the local file `path`.

@@ -323,3 +323,36 @@ fn a_source_opened_for_its_footers_walks_what_each_read_decodes() {
         .sum();
     assert_eq!(read, 2000);
 }
+
+/// The files of a directory are opened on the threads of the pool `open` is called in; when
+/// several are damaged, the one named is the first in reading order, whatever the threads and
+/// however their work interleaves.
+#[test]
+fn of_several_damaged_files_the_first_in_reading_order_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        let path = dir.path().join(format!("part-{i:02}.parquet"));
+        write(&path, i * 10, 10, 5);
+        if i == 7 || i == 30 {
+            // The footer's length overwritten: the file ends as Parquet but its footer cannot
+            // be read.
+            let mut bytes = std::fs::read(&path).unwrap();
+            let at = bytes.len() - 8;
+            bytes[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+            std::fs::write(&path, bytes).unwrap();
+        }
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        let err = pool
+            .install(|| Source::open(dir.path(), &[]))
+            .expect_err("two damaged files");
+        assert!(
+            err.to_string().contains("part-07.parquet"),
+            "named another file: {err}"
+        );
+    }
+}
