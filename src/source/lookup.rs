@@ -93,7 +93,7 @@ impl Source {
         columns: &[String],
     ) -> Result<Option<SourceBatch>, SourceError> {
         let schema = self.projected_schema(columns);
-        let reader = self.reader(file, &schema, 8192, Some(vec![group]))?;
+        let reader = self.reader(index, &schema, 8192, Some(vec![group]))?;
         let mut row = first_row;
         for batch in reader {
             // A damaged remote chunk the walk found reads as damaged, as in a run.

@@ -449,7 +449,7 @@ impl Source {
     ) -> Result<Vec<SourceBatch>, SourceError> {
         let input = &self.files[file];
         let schema = self.projected_schema(columns);
-        let reader = self.reader(input, &schema, BATCH_ROWS, Some(vec![group]))?;
+        let reader = self.reader(file, &schema, BATCH_ROWS, Some(vec![group]))?;
         let mut row = first_row;
         let mut batches = Vec::new();
         for batch in reader {
@@ -494,17 +494,18 @@ impl Source {
             .map_or(name, |(from, _)| from.as_str())
     }
 
-    /// A reader of `file` decoding only the columns of `schema` (found by name in that file, so
-    /// files with the same columns in another order read right), optionally some row groups
-    /// (every one when `None`). A local file opened by [`Source::open_footers`] has the chunks
-    /// the reader decodes walked first ([`Source::walk_read`]).
+    /// A reader of file `index` decoding only the columns of `schema` (found by name in that
+    /// file, so files with the same columns in another order read right), optionally some row
+    /// groups (every one when `None`). A local file opened by [`Source::open_footers`] has the
+    /// chunks the reader decodes walked first ([`Source::walk_read`]).
     fn reader(
         &self,
-        file: &InputFile,
+        index: usize,
         schema: &Schema,
         batch_size: usize,
         row_groups: Option<Vec<usize>>,
     ) -> Result<FileReader, SourceError> {
+        let file = &self.files[index];
         let corrupt = |source| SourceError::Corrupt {
             path: file.path.clone(),
             source,
@@ -517,7 +518,7 @@ impl Source {
                 };
                 let (opened, _) = crate::local_file::open(path).map_err(io)?;
                 if self.walk == PageWalk::WhenRead {
-                    self.walk_read(file, &opened, schema, row_groups.as_deref())?;
+                    self.walk_read(index, &opened, schema, row_groups.as_deref())?;
                 }
                 let handle = BudgetedFile::new(opened).map_err(io)?;
                 let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
@@ -545,19 +546,20 @@ impl Source {
         }
     }
 
-    /// Walks the pages of the column chunks a reader of `file` (`handle`, opened) decodes: the
-    /// Parquet leaves of `schema`'s columns in each of `row_groups` (every one when `None`), in
-    /// file order, before any is decoded, each once ([`Source::walked`]); the first damaged
-    /// chunk's error is the one [`Source::open`] gives for it. On the calling thread, not a
-    /// rayon pool: a distributed task reads on the thread its engine gave it, and its executor
-    /// was given no other.
+    /// Walks the pages of the column chunks a reader of file `index` (`handle`, opened)
+    /// decodes: the Parquet leaves of `schema`'s columns in each of `row_groups` (every one when
+    /// `None`), in file order, before any is decoded, each once ([`Source::walked`]); the first
+    /// damaged chunk's error is the one [`Source::open`] gives for it. On the calling thread,
+    /// not a rayon pool: a distributed task reads on the thread its engine gave it, and its
+    /// executor was given no other.
     fn walk_read(
         &self,
-        file: &InputFile,
+        index: usize,
         handle: &std::fs::File,
         schema: &Schema,
         row_groups: Option<&[usize]>,
     ) -> Result<(), SourceError> {
+        let file = &self.files[index];
         let metadata = file.metadata.metadata();
         let roots = self.projected_roots(file, schema);
         let descr = metadata.file_metadata().schema_descr();
@@ -566,11 +568,6 @@ impl Source {
             .collect();
         let groups: Vec<usize> =
             row_groups.map_or_else(|| (0..metadata.num_row_groups()).collect(), <[_]>::to_vec);
-        let index = self
-            .files
-            .iter()
-            .position(|f| std::ptr::eq(f, file))
-            .expect("a file of this source");
         for group in groups {
             let Some(row_group) = metadata.row_groups().get(group) else {
                 continue;
@@ -1268,7 +1265,7 @@ impl Iterator for Batches<'_> {
             if self.reader.is_none() {
                 match self
                     .source
-                    .reader(file, &self.schema, self.batch_size, None)
+                    .reader(self.file, &self.schema, self.batch_size, None)
                 {
                     Ok(reader) => self.reader = Some(reader),
                     Err(err) => {
